@@ -1,0 +1,116 @@
+package storage
+
+import (
+	"context"
+	"time"
+)
+
+// AuthRequest is an authorization request between /authorize and the token
+// exchange. It lives in the ephemeral store with a TTL.
+type AuthRequest struct {
+	ID                  string
+	ClientID            string
+	RedirectURI         string
+	Scopes              []string
+	State               string
+	Nonce               string
+	ResponseType        string
+	ResponseMode        string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	Prompt              []string
+	MaxAge              *int64 // seconds; nil when the request had none
+	LoginHint           string
+	HintSubject         string // sub of a valid id_token_hint
+	UILocales           []string
+	ACRValues           []string
+	CreatedAt           time.Time
+
+	// Set by the sign-in UI once the user is authenticated.
+	Done      bool
+	UserID    string
+	AuthTime  time.Time
+	AMR       []string
+	SessionID string
+}
+
+// Session is a single sign-on session, referenced by the session cookie.
+type Session struct {
+	ID        string
+	UserID    string
+	AuthTime  time.Time
+	AMR       []string
+	ClientIDs []string // clients that received tokens in this session
+	UserAgent string
+	IP        string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// AccessToken is an opaque access token's record; the token handed out is an
+// encrypted reference to ID.
+type AccessToken struct {
+	ID        string
+	ClientID  string
+	UserID    string // empty for client_credentials
+	Scopes    []string
+	Audience  []string
+	FamilyID  string // refresh token family it came with, if any
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// AuthRequests stores authorization requests and their codes.
+type AuthRequests interface {
+	CreateAuthRequest(ctx context.Context, r AuthRequest, ttl time.Duration) error
+	AuthRequestByID(ctx context.Context, id string) (AuthRequest, error)
+	// UpdateAuthRequest applies fn atomically; the TTL is kept.
+	UpdateAuthRequest(ctx context.Context, id string, fn func(*AuthRequest) error) error
+	// SaveAuthCode links code to request id for ttl.
+	SaveAuthCode(ctx context.Context, id, code string, ttl time.Duration) error
+	// ConsumeAuthCode returns the request for code and deletes both the code
+	// and the request, atomically: a code is redeemable once (RFC 6749 §4.1.2).
+	ConsumeAuthCode(ctx context.Context, code string) (AuthRequest, error)
+	DeleteAuthRequest(ctx context.Context, id string) error
+}
+
+// Sessions stores SSO sessions.
+type Sessions interface {
+	// CreateSession stores s until s.ExpiresAt.
+	CreateSession(ctx context.Context, s Session) error
+	SessionByID(ctx context.Context, id string) (Session, error)
+	// AddSessionClient records that clientID received tokens in session id.
+	AddSessionClient(ctx context.Context, id, clientID string) error
+	DeleteSession(ctx context.Context, id string) error
+	UserSessions(ctx context.Context, userID string) ([]Session, error)
+	DeleteUserSessions(ctx context.Context, userID string) error
+}
+
+// AccessTokens stores opaque access tokens.
+type AccessTokens interface {
+	// CreateAccessToken stores t until t.ExpiresAt.
+	CreateAccessToken(ctx context.Context, t AccessToken) error
+	AccessTokenByID(ctx context.Context, id string) (AccessToken, error)
+	DeleteAccessToken(ctx context.Context, id string) error
+	// DeleteAccessTokenFamily deletes the access tokens issued with a refresh
+	// token family, so revoking a refresh token ends its grant (RFC 7009 §2.1).
+	DeleteAccessTokenFamily(ctx context.Context, familyID string) error
+}
+
+// OneTime stores small values that are read once: pending logout requests,
+// CAPTCHA answers, and the like.
+type OneTime interface {
+	PutOnce(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	// TakeOnce returns and deletes the value; ErrNotFound if absent or expired.
+	TakeOnce(ctx context.Context, key string) ([]byte, error)
+}
+
+// Ephemeral is everything a short-lived-state backend provides.
+type Ephemeral interface {
+	AuthRequests
+	Sessions
+	AccessTokens
+	OneTime
+	Ping(ctx context.Context) error
+	Close() error
+}

@@ -1,0 +1,258 @@
+// Package storage holds satupintu's domain types and the small interfaces the
+// protocol and UI packages consume. It knows no SQL, no HTTP and no templates:
+// backends live in the sub-packages (sqlite, postgres for durable data; memory,
+// redis for short-lived state) and are chosen once, in cmd/satupintu.
+package storage
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Backends map their own errors (sql.ErrNoRows, unique
+// violations, redis.Nil) to these at the boundary; callers use errors.Is.
+var (
+	ErrNotFound      = errors.New("storage: not found")
+	ErrAlreadyExists = errors.New("storage: already exists")
+	// ErrConflict reports a lost race or a state that forbids the change,
+	// such as rotating a refresh token that was already used.
+	ErrConflict = errors.New("storage: conflict")
+)
+
+var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// NewID returns a random identifier with 160 bits from crypto/rand
+// (ASVS 11.5.1 asks for at least 128), in lower-case base32.
+func NewID() string {
+	var b [20]byte
+	rand.Read(b[:]) // never returns an error (crypto/rand documents it)
+	return lower(idEncoding.EncodeToString(b[:]))
+}
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + ('a' - 'A')
+		}
+	}
+	return string(b)
+}
+
+// Address is a postal address as the registration form collects it.
+type Address struct {
+	Street     string `json:"street_address,omitempty"`
+	City       string `json:"locality,omitempty"`
+	Province   string `json:"region,omitempty"`
+	PostalCode string `json:"postal_code,omitempty"`
+	Country    string `json:"country,omitempty"`
+}
+
+// Organization is a registered company.
+type Organization struct {
+	ID           string
+	NIB          string // 13 digits
+	NPWP         string // 15 or 16 digits, digits only
+	Name         string
+	TraderType   string // e.g. "importir", "eksportir", "ppjk"
+	BusinessType string // e.g. "PT", "CV"
+	Address      Address
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Roles a user may hold besides being a trader.
+const (
+	RoleOfficer = "officer"
+	RoleAdmin   = "admin"
+)
+
+// User is a person who signs in. A user belongs to at most one organization.
+type User struct {
+	ID             string // the OIDC sub: random, never reused
+	Username       string // unique, compared case-insensitively (stored lower case)
+	Email          string // unique, stored lower case
+	EmailVerified  bool
+	Name           string
+	Phone          string // E.164, e.g. +6281234567890
+	Position       string // job title inside the organization
+	PasswordHash   string // PHC string (argon2id); empty means no password set
+	OrganizationID string // empty for staff accounts
+	Roles          []string
+	Disabled       bool
+	ExpiresAt      time.Time // zero: never expires
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// HasRole reports whether the user holds role.
+func (u *User) HasRole(role string) bool {
+	for _, r := range u.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// CanSignIn reports whether the account may authenticate at now:
+// disabled and expired accounts may not.
+func (u *User) CanSignIn(now time.Time) bool {
+	if u.Disabled {
+		return false
+	}
+	return u.ExpiresAt.IsZero() || now.Before(u.ExpiresAt)
+}
+
+// Grant types a client may be allowed.
+const (
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
+	GrantClientCredentials = "client_credentials"
+)
+
+// Client is a relying party registered with the provider.
+type Client struct {
+	ID                     string
+	SecretHash             string // PHC string; empty for public clients
+	Name                   string
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	Public                 bool // no secret; PKCE required
+	GrantTypes             []string
+	AccessTokenFormat      string // "opaque" (default) or "jwt"
+	CreatedAt              time.Time
+	UpdatedAt              time.Time
+}
+
+// AllowsGrant reports whether the client may use grant type g.
+func (c *Client) AllowsGrant(g string) bool {
+	for _, have := range c.GrantTypes {
+		if have == g {
+			return true
+		}
+	}
+	return false
+}
+
+// SigningKey is a private key the provider signs tokens with. Keys are kept
+// after they stop signing so tokens they signed still verify.
+type SigningKey struct {
+	ID         string // the JWS kid
+	Algorithm  string // "RS256" or "ES256"
+	PrivateDER []byte // PKCS #8
+	CreatedAt  time.Time
+	// NotAfter is when the key stops being published; zero means no end.
+	NotAfter time.Time
+}
+
+// RefreshToken is the durable record of a refresh token. The token value
+// handed to the client is never stored: ID is its SHA-256, hex encoded.
+// Tokens of one grant share a FamilyID so a reused token can revoke them all
+// (RFC 9700 §4.14.2).
+type RefreshToken struct {
+	ID        string
+	FamilyID  string
+	ClientID  string
+	UserID    string
+	Scopes    []string
+	Audience  []string
+	AMR       []string
+	AuthTime  time.Time
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	// UsedAt is set when the token was exchanged for a successor.
+	UsedAt time.Time
+}
+
+// AuditEvent is one security-relevant action.
+type AuditEvent struct {
+	ID       int64
+	Time     time.Time
+	Action   string // e.g. "login.success", "client.create"
+	ActorID  string // user or client that acted; empty if unknown
+	Subject  string // what was acted on
+	ClientID string
+	IP       string
+	Detail   map[string]string
+}
+
+// Users stores accounts.
+type Users interface {
+	CreateUser(ctx context.Context, u User) error
+	UserByID(ctx context.Context, id string) (User, error)
+	// UserByLogin finds a user by username or email (case-insensitive).
+	UserByLogin(ctx context.Context, login string) (User, error)
+	// UpdateUser applies fn to the current record inside a transaction;
+	// an error from fn aborts the update and is returned as is.
+	UpdateUser(ctx context.Context, id string, fn func(*User) error) error
+	ListUsers(ctx context.Context) ([]User, error)
+}
+
+// Organizations stores companies.
+type Organizations interface {
+	CreateOrganization(ctx context.Context, o Organization) error
+	OrganizationByID(ctx context.Context, id string) (Organization, error)
+	OrganizationByNIB(ctx context.Context, nib string) (Organization, error)
+}
+
+// Clients stores relying parties.
+type Clients interface {
+	CreateClient(ctx context.Context, c Client) error
+	ClientByID(ctx context.Context, id string) (Client, error)
+	UpdateClient(ctx context.Context, id string, fn func(*Client) error) error
+	DeleteClient(ctx context.Context, id string) error
+	ListClients(ctx context.Context) ([]Client, error)
+}
+
+// Keys stores signing keys.
+type Keys interface {
+	CreateSigningKey(ctx context.Context, k SigningKey) error
+	// SigningKeys returns every stored key, oldest first.
+	SigningKeys(ctx context.Context) ([]SigningKey, error)
+}
+
+// RefreshTokens stores refresh tokens.
+type RefreshTokens interface {
+	CreateRefreshToken(ctx context.Context, t RefreshToken) error
+	RefreshTokenByID(ctx context.Context, id string) (RefreshToken, error)
+	// RotateRefreshToken marks oldID used at next.CreatedAt and stores next,
+	// atomically. It returns ErrConflict if oldID was already used, so two
+	// concurrent refreshes with one token cannot both succeed.
+	RotateRefreshToken(ctx context.Context, oldID string, next RefreshToken) error
+	// RevokeRefreshTokenFamily deletes every token of the family.
+	RevokeRefreshTokenFamily(ctx context.Context, familyID string) error
+	// RevokeUserRefreshTokens deletes every token of the user.
+	RevokeUserRefreshTokens(ctx context.Context, userID string) error
+}
+
+// Secrets stores generated key material that must survive restarts and be
+// shared by every node (cookie keys, the token encryption key).
+type Secrets interface {
+	// Secret returns the secret called name, creating it from gen on first use.
+	// Two nodes racing on first use end up with the same value.
+	Secret(ctx context.Context, name string, gen func() ([]byte, error)) ([]byte, error)
+}
+
+// Audit is the append-only audit log.
+type Audit interface {
+	AppendAudit(ctx context.Context, e AuditEvent) error
+	// ListAudit returns up to limit events with ID < before (0: newest), newest first.
+	ListAudit(ctx context.Context, before int64, limit int) ([]AuditEvent, error)
+}
+
+// Durable is everything a durable backend provides.
+type Durable interface {
+	Users
+	Organizations
+	Clients
+	Keys
+	RefreshTokens
+	Secrets
+	Audit
+	Ping(ctx context.Context) error
+	Close() error
+}
