@@ -79,3 +79,27 @@ func BenchmarkHashOWASP(b *testing.B) {
 		}
 	}
 }
+
+func TestClientSecret(t *testing.T) {
+	s := GenerateSecret()
+	if len(s) != 43 {
+		t.Fatalf("secret length %d, want 43", len(s))
+	}
+	h := HashSecret(s)
+	if err := VerifySecret(s, h); err != nil {
+		t.Fatalf("VerifySecret(right) = %v", err)
+	}
+	if err := VerifySecret(s+"x", h); !errors.Is(err, ErrMismatch) {
+		t.Fatalf("VerifySecret(wrong) = %v, want ErrMismatch", err)
+	}
+	if err := VerifySecret(s, "md5$abc"); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("VerifySecret(unknown scheme) = %v, want ErrMalformed", err)
+	}
+	ah, _ := Hash("chosen", cheap)
+	if err := VerifySecret("chosen", ah); err != nil {
+		t.Fatalf("argon2id secret rejected: %v", err)
+	}
+	if GenerateSecret() == s {
+		t.Fatal("two generated secrets are equal")
+	}
+}
