@@ -1,0 +1,109 @@
+package op
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+
+	"satupintu/storage"
+)
+
+// userScopes release claims about a person; a service token never gets them.
+var userScopes = map[string]bool{
+	oidc.ScopeProfile: true, oidc.ScopeEmail: true, oidc.ScopePhone: true,
+	oidc.ScopeAddress: true, ScopeOrganization: true,
+}
+
+// SupportedScopes and SupportedClaims are published in discovery.
+var (
+	SupportedScopes = []string{
+		oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopePhone,
+		oidc.ScopeAddress, oidc.ScopeOfflineAccess, ScopeOrganization,
+	}
+	SupportedClaims = []string{
+		"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "azp", "at_hash",
+		"name", "preferred_username", "updated_at", "email", "email_verified",
+		"phone_number", "phone_number_verified", "address", ClaimOrganization,
+	}
+)
+
+// ClaimOrganization carries the company under the organization scope.
+const ClaimOrganization = "organization"
+
+// OrganizationClaim is the shape of the organization claim, documented in
+// the README for integrators.
+type OrganizationClaim struct {
+	NIB          string           `json:"nib"`
+	NPWP         string           `json:"npwp"`
+	Name         string           `json:"name"`
+	TraderType   string           `json:"trader_type,omitempty"`
+	BusinessType string           `json:"business_type,omitempty"`
+	Address      *storage.Address `json:"address,omitempty"`
+	Position     string           `json:"position,omitempty"`
+}
+
+// fillUserinfo sets the claims each granted scope releases (OIDC Core §5.4).
+func (s *store) fillUserinfo(ctx context.Context, info *oidc.UserInfo, userID string, scopes []string) error {
+	u, err := s.durable.UserByID(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("load user %s: %w", userID, err)
+	}
+	if !u.CanSignIn(s.now()) {
+		return oidc.ErrInvalidRequest().WithDescription("the account can no longer sign in")
+	}
+	info.Subject = u.ID
+	var org *storage.Organization
+	loadOrg := func() (*storage.Organization, error) {
+		if org != nil || u.OrganizationID == "" {
+			return org, nil
+		}
+		o, err := s.durable.OrganizationByID(ctx, u.OrganizationID)
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("load organization %s: %w", u.OrganizationID, err)
+		}
+		org = &o
+		return org, nil
+	}
+	for _, scope := range scopes {
+		switch scope {
+		case oidc.ScopeProfile:
+			info.Name = u.Name
+			info.PreferredUsername = u.Username
+			info.UpdatedAt = oidc.FromTime(u.UpdatedAt)
+		case oidc.ScopeEmail:
+			info.Email = u.Email
+			info.EmailVerified = oidc.Bool(u.EmailVerified)
+		case oidc.ScopePhone:
+			info.PhoneNumber = u.Phone
+		case oidc.ScopeAddress:
+			o, err := loadOrg()
+			if err != nil {
+				return err
+			}
+			if o != nil {
+				info.Address = &oidc.UserInfoAddress{
+					StreetAddress: o.Address.Street, Locality: o.Address.City,
+					Region: o.Address.Province, PostalCode: o.Address.PostalCode, Country: o.Address.Country,
+				}
+			}
+		case ScopeOrganization:
+			o, err := loadOrg()
+			if err != nil {
+				return err
+			}
+			if o != nil {
+				addr := o.Address
+				info.AppendClaims(ClaimOrganization, OrganizationClaim{
+					NIB: o.NIB, NPWP: o.NPWP, Name: o.Name, TraderType: o.TraderType,
+					BusinessType: o.BusinessType, Address: &addr, Position: u.Position,
+				})
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,352 @@
+// Package op is satupintu's OpenID provider: it adapts satupintu's storage to
+// zitadel/oidc's op package, manages signing keys, decides which claims a
+// relying party receives, and adds the checks satupintu requires on top of
+// the library (S256-only PKCE, duplicate-parameter rejection, login_required
+// for prompt=none). Protocol code lives here and nowhere else.
+package op
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	zop "github.com/zitadel/oidc/v3/pkg/op"
+	"golang.org/x/text/language"
+)
+
+// Config holds the provider's settings; zero durations take the defaults.
+type Config struct {
+	Issuer           string
+	CryptoKey        [32]byte // encrypts opaque access tokens
+	SigningAlgorithm string   // RS256 (default) or ES256
+
+	AccessTokenLifetime  time.Duration // default 15m
+	IDTokenLifetime      time.Duration // default 1h
+	RefreshTokenIdle     time.Duration // default 7 days without use
+	RefreshTokenAbsolute time.Duration // default 30 days after sign-in
+	CodeLifetime         time.Duration // default 1m (RFC 6749 §4.1.2: short)
+	AuthRequestLifetime  time.Duration // default 30m to finish signing in
+	ClientCacheTTL       time.Duration // default 5s
+	KeyRefresh           time.Duration // default 1m
+
+	// LoginURL is where the browser goes to sign in for an auth request.
+	LoginURL func(authRequestID string) string
+	// LogoutURL stores a validated logout and returns where the browser goes.
+	LogoutURL func(ctx context.Context, req LogoutRequest) (string, error)
+	// LoggedOutURL is the page shown after a logout without a registered redirect.
+	LoggedOutURL string
+	// ErrorPage renders a protocol error that must not be redirected
+	// (RFC 6749 §4.1.2.1) as a page in the user's language.
+	ErrorPage func(w http.ResponseWriter, r *http.Request, status int, messageKey string)
+
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.AccessTokenLifetime, 15*time.Minute)
+	def(&c.IDTokenLifetime, time.Hour)
+	def(&c.RefreshTokenIdle, 7*24*time.Hour)
+	def(&c.RefreshTokenAbsolute, 30*24*time.Hour)
+	def(&c.CodeLifetime, time.Minute)
+	def(&c.AuthRequestLifetime, 30*time.Minute)
+	def(&c.ClientCacheTTL, 5*time.Second)
+	def(&c.KeyRefresh, time.Minute)
+	if c.SigningAlgorithm == "" {
+		c.SigningAlgorithm = AlgRS256
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.LoginURL == nil {
+		c.LoginURL = func(id string) string { return "/login?authRequestID=" + url.QueryEscape(id) }
+	}
+	if c.LoggedOutURL == "" {
+		c.LoggedOutURL = "/logged-out"
+	}
+	if c.ErrorPage == nil {
+		c.ErrorPage = func(w http.ResponseWriter, _ *http.Request, status int, key string) {
+			http.Error(w, key, status)
+		}
+	}
+}
+
+// Provider is the OpenID provider.
+type Provider struct {
+	cfg     Config
+	store   *store
+	zp      *zop.Provider
+	handler http.Handler
+}
+
+// authorizer is the zitadel provider plus satupintu's own authorization
+// request checks; zitadel finds them through the AuthorizeValidator interface.
+type authorizer struct {
+	*zop.Provider
+	p *Provider
+}
+
+// New builds the provider, creating signing keys on first start.
+func New(ctx context.Context, cfg Config, durable Durable, ephemeral Ephemeral) (*Provider, error) {
+	cfg.setDefaults()
+	if cfg.LogoutURL == nil {
+		return nil, errors.New("op: LogoutURL is required")
+	}
+	if _, err := url.Parse(cfg.Issuer); err != nil || cfg.Issuer == "" {
+		return nil, fmt.Errorf("op: issuer %q is not a URL", cfg.Issuer)
+	}
+	keys, err := newKeyManager(ctx, durable, cfg.SigningAlgorithm, cfg.KeyRefresh, cfg.Now)
+	if err != nil {
+		return nil, fmt.Errorf("op: %w", err)
+	}
+	p := &Provider{cfg: cfg}
+	p.store = &store{
+		durable:   durable,
+		ephemeral: ephemeral,
+		clients:   newClientCache(durable, cfg.ClientCacheTTL, cfg.Now),
+		keys:      keys,
+		cfg:       &p.cfg,
+		log:       cfg.Logger,
+	}
+	zcfg := &zop.Config{
+		CryptoKey:                cfg.CryptoKey,
+		DefaultLogoutRedirectURI: cfg.LoggedOutURL,
+		CodeMethodS256:           true,
+		AuthMethodPost:           true,
+		GrantTypeRefreshToken:    true,
+		SupportedUILocales:       []language.Tag{language.Indonesian, language.English},
+		SupportedScopes:          SupportedScopes,
+		SupportedClaims:          SupportedClaims,
+	}
+	opts := []zop.Option{
+		zop.WithLogger(cfg.Logger),
+		// zitadel's default CORS reflects any origin with credentials, and on
+		// /authorize too (RFC 9700 §2.6 forbids CORS there); corsHandler
+		// below allows credential-less CORS on the API endpoints only.
+		zop.WithCORSOptions(nil),
+	}
+	if strings.HasPrefix(cfg.Issuer, "http://") {
+		opts = append(opts, zop.WithAllowInsecure())
+	}
+	p.zp, err = zop.NewProvider(zcfg, p.store, zop.StaticIssuer(cfg.Issuer), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("op: create provider: %w", err)
+	}
+	a := &authorizer{Provider: p.zp, p: p}
+	router := zop.CreateRouter(a)
+	issuerCtx := zop.NewIssuerInterceptor(p.zp.IssuerFromRequest)
+
+	mux := http.NewServeMux()
+	mux.Handle("/", corsHandler(router))
+	mux.Handle("/authorize", p.checkAuthorizeParams(p.errorPages(router)))
+	mux.Handle("GET /authorize/callback", issuerCtx.Handler(p.errorPages(http.HandlerFunc(a.callback))))
+	p.handler = mux
+	return p, nil
+}
+
+// Handler serves every protocol endpoint; mount it at "/" after the UI routes.
+func (p *Provider) Handler() http.Handler { return p.handler }
+
+// CallbackURL is where the sign-in UI sends the browser once the user is
+// authenticated (or, for prompt=none, could not be).
+func (p *Provider) CallbackURL(_ context.Context, authRequestID string) string {
+	return "/authorize/callback?id=" + url.QueryEscape(authRequestID)
+}
+
+// RotateKey creates a new signing key for alg; see keyManager.Rotate.
+func (p *Provider) RotateKey(ctx context.Context, alg string) (string, error) {
+	return p.store.keys.Rotate(ctx, alg)
+}
+
+// InvalidateClient makes a client change made in this process visible at once.
+func (p *Provider) InvalidateClient(id string) { p.store.clients.invalidate(id) }
+
+// ValidateAuthRequest runs zitadel's checks, then satupintu's policy:
+// PKCE with S256 only, and required for public clients (RFC 9700 §2.1.1,
+// ASVS 10.4.6). Errors after the redirect URI is known are redirected.
+func (a *authorizer) ValidateAuthRequest(ctx context.Context, req *oidc.AuthRequest, st zop.Storage, verifier *zop.IDTokenHintVerifier) (string, error) {
+	c, err := st.GetClientByClientID(ctx, req.ClientID)
+	if err != nil {
+		return "", oidc.ErrInvalidRequestRedirectURI().WithDescription("unknown client").WithParent(err)
+	}
+	sub, err := zop.ValidateAuthRequestClient(ctx, req, c, verifier)
+	if err != nil {
+		return "", err
+	}
+	if req.CodeChallenge == "" {
+		if c.AuthMethod() == oidc.AuthMethodNone {
+			return "", oidc.ErrInvalidRequest().WithDescription("PKCE (code_challenge with S256) is required for this client")
+		}
+	} else if req.CodeChallengeMethod != oidc.CodeChallengeMethodS256 {
+		// RFC 7636 §4.3: a missing method means plain, which we refuse.
+		return "", oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256")
+	}
+	if !hasScope(req.Scopes, oidc.ScopeOpenID) {
+		return "", oidc.ErrInvalidScope().WithDescription("the openid scope is required")
+	}
+	return sub, nil
+}
+
+func hasScope(scopes []string, s string) bool {
+	for _, have := range scopes {
+		if have == s {
+			return true
+		}
+	}
+	return false
+}
+
+// callback finishes an authorization request after the sign-in UI. A
+// request the UI left unfinished was prompt=none without a usable session:
+// OIDC Core §3.1.2.6 wants login_required for that, not zitadel's
+// interaction_required.
+func (a *authorizer) callback(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("id")
+	if id == "" {
+		a.p.cfg.ErrorPage(w, r, http.StatusBadRequest, "error.authorize.invalid_request")
+		return
+	}
+	stored, err := a.p.store.ephemeral.AuthRequestByID(r.Context(), id)
+	if err != nil {
+		a.p.cfg.Logger.InfoContext(r.Context(), "authorize callback for unknown request", "error", err)
+		a.p.cfg.ErrorPage(w, r, http.StatusBadRequest, "error.authorize.expired")
+		return
+	}
+	req := &authRequest{stored}
+	if !stored.Done {
+		e := oidc.ErrInteractionRequired()
+		if req.hasPrompt(oidc.PromptNone) {
+			e = oidc.ErrLoginRequired()
+		}
+		zop.AuthRequestError(w, r, req, e, a)
+		return
+	}
+	zop.AuthResponse(req, a, w, r)
+}
+
+// maxParamLen bounds any single authorization parameter; oversized input
+// gets a 400 page, never a 5xx or an echo of it in a redirect.
+const maxParamLen = 4096
+
+// checkAuthorizeParams rejects repeated parameters (RFC 6749 §3.1) and
+// oversized ones before zitadel parses the request. The redirect URI is not
+// validated yet, so the answer is a page, not a redirect.
+func (p *Provider) checkAuthorizeParams(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodPost {
+			w.Header().Set("Allow", "GET, POST")
+			p.cfg.ErrorPage(w, r, http.StatusMethodNotAllowed, "error.authorize.invalid_request")
+			return
+		}
+		if err := r.ParseForm(); err != nil {
+			p.cfg.ErrorPage(w, r, http.StatusBadRequest, "error.authorize.invalid_request")
+			return
+		}
+		for _, vals := range []url.Values{r.URL.Query(), r.PostForm} {
+			for _, v := range vals {
+				if len(v) > 1 || len(v[0]) > maxParamLen {
+					p.cfg.ErrorPage(w, r, http.StatusBadRequest, "error.authorize.invalid_request")
+					return
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// errorPages turns zitadel's plain-text "not redirecting" errors into the
+// localized error page; the library's description goes to the log only.
+func (p *Provider) errorPages(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cw := &captureWriter{ResponseWriter: w}
+		next.ServeHTTP(cw, r)
+		if !cw.captured {
+			return
+		}
+		detail := cw.detail.String()
+		p.cfg.Logger.InfoContext(r.Context(), "authorization request refused", "detail", detail)
+		for _, h := range []string{"Content-Type", "Content-Length", "X-Content-Type-Options"} {
+			w.Header().Del(h)
+		}
+		p.cfg.ErrorPage(w, r, cw.status, errorKey(detail))
+	})
+}
+
+// errorKey picks the message for the user from the library's description.
+func errorKey(detail string) string {
+	d := strings.ToLower(detail)
+	switch {
+	case strings.Contains(d, "redirect_uri"):
+		return "error.authorize.redirect_uri"
+	case strings.Contains(d, "client"):
+		return "error.authorize.client"
+	case strings.Contains(d, "expired"), strings.Contains(d, "not found"):
+		return "error.authorize.expired"
+	default:
+		return "error.authorize.invalid_request"
+	}
+}
+
+// captureWriter holds back a plain-text 4xx body so it can be replaced.
+type captureWriter struct {
+	http.ResponseWriter
+	captured bool
+	status   int
+	detail   strings.Builder
+}
+
+func (c *captureWriter) WriteHeader(code int) {
+	if code >= 400 && code < 500 && strings.HasPrefix(c.Header().Get("Content-Type"), "text/plain") {
+		c.captured, c.status = true, code
+		return
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *captureWriter) Write(b []byte) (int, error) {
+	if c.captured {
+		if c.detail.Len() < 1024 {
+			c.detail.Write(b)
+		}
+		return len(b), nil
+	}
+	return c.ResponseWriter.Write(b)
+}
+
+// corsHandler allows cross-origin calls without credentials to the
+// endpoints a browser-based relying party needs; never to /authorize.
+func corsHandler(next http.Handler) http.Handler {
+	allowed := map[string]bool{
+		"/.well-known/openid-configuration": true, "/keys": true, "/oauth/token": true,
+		"/userinfo": true, "/revoke": true, "/oauth/introspect": true,
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Origin") != "" && allowed[r.URL.Path] {
+			h := w.Header()
+			h.Set("Access-Control-Allow-Origin", "*")
+			h.Add("Vary", "Origin")
+			if r.Method == http.MethodOptions {
+				h.Set("Access-Control-Allow-Methods", "GET, POST")
+				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+				h.Set("Access-Control-Max-Age", "600")
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}

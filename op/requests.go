@@ -1,0 +1,97 @@
+package op
+
+import (
+	"slices"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+
+	"satupintu/storage"
+)
+
+// authRequest adapts storage.AuthRequest to zop.AuthRequest.
+type authRequest struct{ r storage.AuthRequest }
+
+func (a *authRequest) GetID() string          { return a.r.ID }
+func (a *authRequest) GetACR() string         { return "" }
+func (a *authRequest) GetAMR() []string       { return a.r.AMR }
+func (a *authRequest) GetAudience() []string  { return []string{a.r.ClientID} }
+func (a *authRequest) GetAuthTime() time.Time { return a.r.AuthTime }
+func (a *authRequest) GetClientID() string    { return a.r.ClientID }
+func (a *authRequest) GetNonce() string       { return a.r.Nonce }
+func (a *authRequest) GetRedirectURI() string { return a.r.RedirectURI }
+func (a *authRequest) GetScopes() []string    { return a.r.Scopes }
+func (a *authRequest) GetState() string       { return a.r.State }
+func (a *authRequest) GetSubject() string     { return a.r.UserID }
+func (a *authRequest) Done() bool             { return a.r.Done }
+func (a *authRequest) GetResponseType() oidc.ResponseType {
+	return oidc.ResponseType(a.r.ResponseType)
+}
+func (a *authRequest) GetResponseMode() oidc.ResponseMode {
+	return oidc.ResponseMode(a.r.ResponseMode)
+}
+
+func (a *authRequest) GetCodeChallenge() *oidc.CodeChallenge {
+	if a.r.CodeChallenge == "" {
+		return nil
+	}
+	return &oidc.CodeChallenge{
+		Challenge: a.r.CodeChallenge,
+		Method:    oidc.CodeChallengeMethod(a.r.CodeChallengeMethod),
+	}
+}
+
+func (a *authRequest) hasPrompt(p string) bool { return slices.Contains(a.r.Prompt, p) }
+
+// newAuthRequest copies what satupintu keeps of a validated request.
+func newAuthRequest(in *oidc.AuthRequest, hintSubject string, now time.Time) storage.AuthRequest {
+	r := storage.AuthRequest{
+		ID:                  storage.NewID(),
+		ClientID:            in.ClientID,
+		RedirectURI:         in.RedirectURI,
+		Scopes:              in.Scopes,
+		State:               in.State,
+		Nonce:               in.Nonce,
+		ResponseType:        string(in.ResponseType),
+		ResponseMode:        string(in.ResponseMode),
+		CodeChallenge:       in.CodeChallenge,
+		CodeChallengeMethod: string(in.CodeChallengeMethod),
+		Prompt:              in.Prompt,
+		LoginHint:           in.LoginHint,
+		HintSubject:         hintSubject,
+		ACRValues:           in.ACRValues,
+		CreatedAt:           now,
+	}
+	if in.MaxAge != nil {
+		m := int64(*in.MaxAge)
+		r.MaxAge = &m
+	}
+	for _, tag := range in.UILocales {
+		r.UILocales = append(r.UILocales, tag.String())
+	}
+	return r
+}
+
+// clientCredentialsRequest is a client_credentials grant: the client is its own subject.
+type clientCredentialsRequest struct {
+	clientID string
+	scopes   []string
+}
+
+func (c *clientCredentialsRequest) GetSubject() string    { return c.clientID }
+func (c *clientCredentialsRequest) GetAudience() []string { return []string{c.clientID} }
+func (c *clientCredentialsRequest) GetScopes() []string   { return c.scopes }
+
+// refreshTokenRequest is a refresh_token grant for a stored token.
+type refreshTokenRequest struct {
+	rt     storage.RefreshToken
+	scopes []string
+}
+
+func (r *refreshTokenRequest) GetAMR() []string         { return r.rt.AMR }
+func (r *refreshTokenRequest) GetAudience() []string    { return r.rt.Audience }
+func (r *refreshTokenRequest) GetAuthTime() time.Time   { return r.rt.AuthTime }
+func (r *refreshTokenRequest) GetClientID() string      { return r.rt.ClientID }
+func (r *refreshTokenRequest) GetScopes() []string      { return r.scopes }
+func (r *refreshTokenRequest) GetSubject() string       { return r.rt.UserID }
+func (r *refreshTokenRequest) SetCurrentScopes(s []string) { r.scopes = s }

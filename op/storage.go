@@ -1,0 +1,462 @@
+package op
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	zop "github.com/zitadel/oidc/v3/pkg/op"
+
+	"satupintu/password"
+	"satupintu/storage"
+)
+
+// Durable is the slice of durable storage the provider uses.
+type Durable interface {
+	ClientStore
+	KeyStore
+	storage.Users
+	storage.Organizations
+	storage.RefreshTokens
+	storage.Audit
+	Ping(ctx context.Context) error
+}
+
+// Ephemeral is the slice of short-lived storage the provider uses.
+type Ephemeral interface {
+	storage.AuthRequests
+	storage.AccessTokens
+	storage.Sessions
+	Ping(ctx context.Context) error
+}
+
+// LogoutRequest is a validated RP-initiated logout handed to the sign-in UI,
+// which owns the session cookie.
+type LogoutRequest struct {
+	UserID       string
+	ClientID     string
+	RedirectURI  string // validated: registered for the client, or the default page
+	HintVerified bool   // the request carried an id_token_hint we signed
+}
+
+// store implements zop.Storage on top of satupintu's storage interfaces.
+type store struct {
+	durable   Durable
+	ephemeral Ephemeral
+	clients   *clientCache
+	keys      *keyManager
+	cfg       *Config
+	log       *slog.Logger
+}
+
+var (
+	_ zop.Storage                        = (*store)(nil)
+	_ zop.ClientCredentialsStorage       = (*store)(nil)
+	_ zop.CanSetUserinfoFromRequest      = (*store)(nil)
+	_ zop.CanTerminateSessionFromRequest = (*store)(nil)
+)
+
+func (s *store) now() time.Time { return s.cfg.Now().UTC() }
+
+// --- authorization requests and codes ---
+
+func (s *store) CreateAuthRequest(ctx context.Context, in *oidc.AuthRequest, hintSubject string) (zop.AuthRequest, error) {
+	r := newAuthRequest(in, hintSubject, s.now())
+	if err := s.ephemeral.CreateAuthRequest(ctx, r, s.cfg.AuthRequestLifetime); err != nil {
+		return nil, fmt.Errorf("create auth request: %w", err)
+	}
+	return &authRequest{r}, nil
+}
+
+func (s *store) AuthRequestByID(ctx context.Context, id string) (zop.AuthRequest, error) {
+	r, err := s.ephemeral.AuthRequestByID(ctx, id)
+	if err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil, oidc.ErrInvalidRequest().WithDescription("the sign-in request has expired").WithParent(err)
+		}
+		return nil, fmt.Errorf("load auth request: %w", err)
+	}
+	return &authRequest{r}, nil
+}
+
+// AuthRequestByCode consumes the code: a second redemption finds nothing
+// (RFC 6749 §4.1.2), even when two arrive at once.
+func (s *store) AuthRequestByCode(ctx context.Context, code string) (zop.AuthRequest, error) {
+	r, err := s.ephemeral.ConsumeAuthCode(ctx, code)
+	if err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil, oidc.ErrInvalidGrant().WithDescription("the code is invalid, expired or already used").WithParent(err)
+		}
+		return nil, fmt.Errorf("consume code: %w", err)
+	}
+	return &authRequest{r}, nil
+}
+
+func (s *store) SaveAuthCode(ctx context.Context, id, code string) error {
+	if err := s.ephemeral.SaveAuthCode(ctx, id, code, s.cfg.CodeLifetime); err != nil {
+		return fmt.Errorf("save code: %w", err)
+	}
+	return nil
+}
+
+func (s *store) DeleteAuthRequest(ctx context.Context, id string) error {
+	if err := s.ephemeral.DeleteAuthRequest(ctx, id); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("delete auth request: %w", err)
+	}
+	return nil
+}
+
+// --- tokens ---
+
+// grant is what every token request tells us about who gets the token.
+func grantOf(req zop.TokenRequest) (clientID, userID, sessionID string, err error) {
+	switch r := req.(type) {
+	case *authRequest:
+		return r.r.ClientID, r.r.UserID, r.r.SessionID, nil
+	case *clientCredentialsRequest:
+		return r.clientID, "", "", nil
+	case *refreshTokenRequest:
+		return r.rt.ClientID, r.rt.UserID, "", nil
+	default:
+		return "", "", "", oidc.ErrUnsupportedGrantType()
+	}
+}
+
+func (s *store) CreateAccessToken(ctx context.Context, req zop.TokenRequest) (string, time.Time, error) {
+	clientID, userID, sessionID, err := grantOf(req)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return s.newAccessToken(ctx, clientID, userID, sessionID, "", req)
+}
+
+func (s *store) newAccessToken(ctx context.Context, clientID, userID, sessionID, familyID string, req zop.TokenRequest) (string, time.Time, error) {
+	now := s.now()
+	t := storage.AccessToken{
+		ID:        storage.NewID(),
+		ClientID:  clientID,
+		UserID:    userID,
+		Scopes:    req.GetScopes(),
+		Audience:  req.GetAudience(),
+		FamilyID:  familyID,
+		CreatedAt: now,
+		ExpiresAt: now.Add(s.cfg.AccessTokenLifetime),
+	}
+	if err := s.ephemeral.CreateAccessToken(ctx, t); err != nil {
+		return "", time.Time{}, fmt.Errorf("store access token: %w", err)
+	}
+	if sessionID != "" {
+		// Remembered for logout fan-out; a session ended meanwhile is no error.
+		if err := s.ephemeral.AddSessionClient(ctx, sessionID, clientID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			s.log.WarnContext(ctx, "record session client", "client_id", clientID, "error", err)
+		}
+	}
+	return t.ID, t.ExpiresAt, nil
+}
+
+// newRefreshValue returns a refresh token and the ID it is stored under.
+func newRefreshValue() (token, id string) {
+	var b [32]byte
+	rand.Read(b[:]) // never returns an error (crypto/rand documents it)
+	token = base64.RawURLEncoding.EncodeToString(b[:])
+	return token, refreshID(token)
+}
+
+func refreshID(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+func (s *store) CreateAccessAndRefreshTokens(ctx context.Context, req zop.TokenRequest, current string) (string, string, time.Time, error) {
+	clientID, userID, sessionID, err := grantOf(req)
+	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	now := s.now()
+	token, id := newRefreshValue()
+	next := storage.RefreshToken{
+		ID: id, ClientID: clientID, UserID: userID,
+		Scopes: req.GetScopes(), Audience: req.GetAudience(), CreatedAt: now,
+	}
+	switch r := req.(type) {
+	case *authRequest:
+		next.FamilyID, next.AMR, next.AuthTime = storage.NewID(), r.r.AMR, r.r.AuthTime
+		next.ExpiresAt = s.refreshExpiry(now, now)
+		if err := s.durable.CreateRefreshToken(ctx, next); err != nil {
+			return "", "", time.Time{}, fmt.Errorf("store refresh token: %w", err)
+		}
+	case *refreshTokenRequest:
+		next.FamilyID, next.AMR, next.AuthTime = r.rt.FamilyID, r.rt.AMR, r.rt.AuthTime
+		next.ExpiresAt = s.refreshExpiry(now, familyStart(r.rt))
+		if err := s.durable.RotateRefreshToken(ctx, r.rt.ID, next); err != nil {
+			if errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrNotFound) {
+				// Lost a race with another use of the same token: treat as reuse.
+				s.revokeFamily(ctx, r.rt, "refresh_token.reuse")
+				return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("refresh token already used")
+			}
+			return "", "", time.Time{}, fmt.Errorf("rotate refresh token: %w", err)
+		}
+	default:
+		return "", "", time.Time{}, oidc.ErrUnsupportedGrantType()
+	}
+	atID, exp, err := s.newAccessToken(ctx, clientID, userID, sessionID, next.FamilyID, req)
+	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	return atID, token, exp, nil
+}
+
+// familyStart approximates when the grant began; the family's absolute
+// lifetime (ASVS 10.4.8) counts from the original authentication.
+func familyStart(rt storage.RefreshToken) time.Time {
+	if !rt.AuthTime.IsZero() {
+		return rt.AuthTime
+	}
+	return rt.CreatedAt
+}
+
+// refreshExpiry slides with use but never passes the absolute lifetime.
+func (s *store) refreshExpiry(now, start time.Time) time.Time {
+	idle := now.Add(s.cfg.RefreshTokenIdle)
+	abs := start.Add(s.cfg.RefreshTokenAbsolute)
+	if idle.After(abs) {
+		return abs
+	}
+	return idle
+}
+
+func (s *store) TokenRequestByRefreshToken(ctx context.Context, token string) (zop.RefreshTokenRequest, error) {
+	rt, err := s.durable.RefreshTokenByID(ctx, refreshID(token))
+	if err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil, oidc.ErrInvalidGrant().WithDescription("refresh token invalid")
+		}
+		return nil, fmt.Errorf("load refresh token: %w", err)
+	}
+	if !rt.UsedAt.IsZero() {
+		// A rotated token came back: it leaked. Revoke the whole grant
+		// (RFC 9700 §4.14.2).
+		s.revokeFamily(ctx, rt, "refresh_token.reuse")
+		return nil, oidc.ErrInvalidGrant().WithDescription("refresh token already used")
+	}
+	if !s.now().Before(rt.ExpiresAt) {
+		return nil, oidc.ErrInvalidGrant().WithDescription("refresh token expired")
+	}
+	u, err := s.durable.UserByID(ctx, rt.UserID)
+	if err != nil || !u.CanSignIn(s.now()) {
+		return nil, oidc.ErrInvalidGrant().WithDescription("the account can no longer sign in")
+	}
+	return &refreshTokenRequest{rt: rt, scopes: rt.Scopes}, nil
+}
+
+func (s *store) revokeFamily(ctx context.Context, rt storage.RefreshToken, action string) {
+	if err := s.durable.RevokeRefreshTokenFamily(ctx, rt.FamilyID); err != nil {
+		s.log.ErrorContext(ctx, "revoke refresh token family", "client_id", rt.ClientID, "error", err)
+	}
+	if err := s.ephemeral.DeleteAccessTokenFamily(ctx, rt.FamilyID); err != nil {
+		s.log.ErrorContext(ctx, "revoke access tokens of family", "client_id", rt.ClientID, "error", err)
+	}
+	s.audit(ctx, storage.AuditEvent{Action: action, ActorID: rt.ClientID, Subject: rt.UserID, ClientID: rt.ClientID})
+}
+
+func (s *store) audit(ctx context.Context, e storage.AuditEvent) {
+	e.Time = s.now()
+	if err := s.durable.AppendAudit(ctx, e); err != nil {
+		s.log.ErrorContext(ctx, "append audit event", "action", e.Action, "error", err)
+	}
+}
+
+// TerminateSession is unused: TerminateSessionFromRequest takes precedence.
+func (s *store) TerminateSession(ctx context.Context, userID, clientID string) error {
+	return nil
+}
+
+// TerminateSessionFromRequest hands the validated logout to the sign-in UI,
+// which ends the SSO session (asking for confirmation without a valid hint).
+func (s *store) TerminateSessionFromRequest(ctx context.Context, req *zop.EndSessionRequest) (string, error) {
+	return s.cfg.LogoutURL(ctx, LogoutRequest{
+		UserID:       req.UserID,
+		ClientID:     req.ClientID,
+		RedirectURI:  req.RedirectURI,
+		HintVerified: req.IDTokenHintClaims != nil,
+	})
+}
+
+func (s *store) RevokeToken(ctx context.Context, tokenOrID, userID, clientID string) *oidc.Error {
+	if at, err := s.ephemeral.AccessTokenByID(ctx, tokenOrID); err == nil {
+		if at.ClientID != clientID {
+			return oidc.ErrUnauthorizedClient().WithDescription("the token was not issued to this client")
+		}
+		if err := s.ephemeral.DeleteAccessToken(ctx, at.ID); err != nil {
+			return oidc.ErrServerError().WithParent(err)
+		}
+		s.audit(ctx, storage.AuditEvent{Action: "token.revoke", ActorID: clientID, Subject: at.UserID, ClientID: clientID})
+		return nil
+	}
+	rt, err := s.durable.RefreshTokenByID(ctx, tokenOrID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil // RFC 7009 §2.2: unknown tokens are not an error
+	}
+	if err != nil {
+		return oidc.ErrServerError().WithParent(err)
+	}
+	if rt.ClientID != clientID {
+		return oidc.ErrUnauthorizedClient().WithDescription("the token was not issued to this client")
+	}
+	// Revoking a refresh token ends its whole grant, access tokens included
+	// (RFC 7009 §2.1).
+	s.revokeFamily(ctx, rt, "token.revoke")
+	return nil
+}
+
+func (s *store) GetRefreshTokenInfo(ctx context.Context, clientID, token string) (string, string, error) {
+	rt, err := s.durable.RefreshTokenByID(ctx, refreshID(token))
+	if err != nil || rt.ClientID != clientID {
+		return "", "", zop.ErrInvalidRefreshToken
+	}
+	return rt.UserID, rt.ID, nil
+}
+
+// --- keys ---
+
+func (s *store) SigningKey(ctx context.Context) (zop.SigningKey, error) {
+	return s.keys.signingKey(ctx)
+}
+
+func (s *store) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
+	return s.keys.algorithms(), nil
+}
+
+func (s *store) KeySet(ctx context.Context) ([]zop.Key, error) {
+	return s.keys.publicKeys(ctx)
+}
+
+// --- clients ---
+
+func (s *store) GetClientByClientID(ctx context.Context, id string) (zop.Client, error) {
+	c, err := s.clients.get(ctx, id)
+	if err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil, oidc.ErrInvalidClient().WithDescription("unknown client")
+		}
+		return nil, err
+	}
+	return &client{c: c, loginURL: s.cfg.LoginURL, idLifetime: s.cfg.IDTokenLifetime}, nil
+}
+
+func (s *store) AuthorizeClientIDSecret(ctx context.Context, id, secret string) error {
+	_, err := s.authenticateClient(ctx, id, secret)
+	return err
+}
+
+// authenticateClient checks a confidential client's secret.
+func (s *store) authenticateClient(ctx context.Context, id, secret string) (storage.Client, error) {
+	c, err := s.clients.get(ctx, id)
+	if err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return storage.Client{}, oidc.ErrInvalidClient().WithDescription("client authentication failed")
+		}
+		return storage.Client{}, err
+	}
+	if c.Public || c.SecretHash == "" || password.VerifySecret(secret, c.SecretHash) != nil {
+		return storage.Client{}, oidc.ErrInvalidClient().WithDescription("client authentication failed")
+	}
+	return c, nil
+}
+
+func (s *store) ClientCredentials(ctx context.Context, id, secret string) (zop.Client, error) {
+	c, err := s.authenticateClient(ctx, id, secret)
+	if err != nil {
+		return nil, err
+	}
+	if !c.AllowsGrant(storage.GrantClientCredentials) {
+		return nil, oidc.ErrUnauthorizedClient().WithDescription("client_credentials is not allowed for this client")
+	}
+	return &client{c: c, loginURL: s.cfg.LoginURL, idLifetime: s.cfg.IDTokenLifetime}, nil
+}
+
+// ClientCredentialsTokenRequest drops user scopes: a service token speaks for
+// no person.
+func (s *store) ClientCredentialsTokenRequest(ctx context.Context, id string, scopes []string) (zop.TokenRequest, error) {
+	kept := slices.DeleteFunc(slices.Clone(scopes), func(sc string) bool {
+		return sc == oidc.ScopeOpenID || sc == oidc.ScopeOfflineAccess || userScopes[sc]
+	})
+	return &clientCredentialsRequest{clientID: id, scopes: kept}, nil
+}
+
+// --- claims ---
+
+func (s *store) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string, string, []string) error {
+	return nil // deprecated by zitadel; SetUserinfoFromRequest does the work
+}
+
+func (s *store) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo, req zop.IDTokenRequest, scopes []string) error {
+	return s.fillUserinfo(ctx, info, req.GetSubject(), scopes)
+}
+
+func (s *store) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, tokenID, subject, origin string) error {
+	at, err := s.ephemeral.AccessTokenByID(ctx, tokenID)
+	if err != nil || at.UserID == "" || at.UserID != subject {
+		return oidc.ErrInvalidRequest().WithDescription("access token invalid")
+	}
+	return s.fillUserinfo(ctx, info, at.UserID, at.Scopes)
+}
+
+func (s *store) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
+	at, err := s.ephemeral.AccessTokenByID(ctx, tokenID)
+	if err != nil {
+		return oidc.ErrInvalidRequest().WithDescription("token inactive")
+	}
+	// RFC 7662 §4: a client may only learn about tokens meant for it.
+	if at.ClientID != clientID && !slices.Contains(at.Audience, clientID) {
+		return oidc.ErrInvalidRequest().WithDescription("token inactive")
+	}
+	resp.Scope = at.Scopes
+	resp.ClientID = at.ClientID
+	resp.TokenType = oidc.BearerToken
+	resp.Expiration = oidc.FromTime(at.ExpiresAt)
+	resp.IssuedAt = oidc.FromTime(at.CreatedAt)
+	resp.Audience = at.Audience
+	resp.Issuer = s.cfg.Issuer
+	resp.Subject = at.ClientID
+	if at.UserID != "" {
+		resp.Subject = at.UserID
+		u, err := s.durable.UserByID(ctx, at.UserID)
+		if err != nil || !u.CanSignIn(s.now()) {
+			return oidc.ErrInvalidRequest().WithDescription("token inactive")
+		}
+		resp.Username = u.Username
+	}
+	return nil
+}
+
+func (s *store) GetPrivateClaimsFromScopes(context.Context, string, string, []string) (map[string]any, error) {
+	return nil, nil
+}
+
+func (s *store) GetKeyByIDAndClientID(context.Context, string, string) (*jose.JSONWebKey, error) {
+	return nil, errors.New("jwt profile grant is not supported")
+}
+
+func (s *store) ValidateJWTProfileScopes(context.Context, string, []string) ([]string, error) {
+	return nil, errors.New("jwt profile grant is not supported")
+}
+
+func (s *store) Health(ctx context.Context) error {
+	if err := s.durable.Ping(ctx); err != nil {
+		return fmt.Errorf("durable storage: %w", err)
+	}
+	if err := s.ephemeral.Ping(ctx); err != nil {
+		return fmt.Errorf("ephemeral storage: %w", err)
+	}
+	return nil
+}
