@@ -88,10 +88,10 @@ type refreshTokenRequest struct {
 	scopes []string
 }
 
-func (r *refreshTokenRequest) GetAMR() []string         { return r.rt.AMR }
-func (r *refreshTokenRequest) GetAudience() []string    { return r.rt.Audience }
-func (r *refreshTokenRequest) GetAuthTime() time.Time   { return r.rt.AuthTime }
-func (r *refreshTokenRequest) GetClientID() string      { return r.rt.ClientID }
-func (r *refreshTokenRequest) GetScopes() []string      { return r.scopes }
-func (r *refreshTokenRequest) GetSubject() string       { return r.rt.UserID }
+func (r *refreshTokenRequest) GetAMR() []string            { return r.rt.AMR }
+func (r *refreshTokenRequest) GetAudience() []string       { return r.rt.Audience }
+func (r *refreshTokenRequest) GetAuthTime() time.Time      { return r.rt.AuthTime }
+func (r *refreshTokenRequest) GetClientID() string         { return r.rt.ClientID }
+func (r *refreshTokenRequest) GetScopes() []string         { return r.scopes }
+func (r *refreshTokenRequest) GetSubject() string          { return r.rt.UserID }
 func (r *refreshTokenRequest) SetCurrentScopes(s []string) { r.scopes = s }
