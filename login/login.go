@@ -1,0 +1,171 @@
+// Package login is the sign-in UI inside the OpenID Connect authorization
+// flow and the single sign-on session behind it: the sign-in form, the SSO
+// session cookie, the logout confirmation (OIDC RP-Initiated Logout §2–3)
+// and satupintu's own home page.
+//
+// It never builds tokens: when the user is authenticated it marks the
+// authorization request done and sends the browser to the op package's
+// callback, as zitadel/oidc's example login does.
+package login
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/gorilla/securecookie"
+
+	"satupintu/password"
+	"satupintu/storage"
+	"satupintu/templates"
+	"satupintu/web"
+)
+
+// The narrow slices of storage this package uses (STYLE.md: consumers
+// declare what they need).
+type (
+	Users interface {
+		UserByLogin(ctx context.Context, login string) (storage.User, error)
+		UserByID(ctx context.Context, id string) (storage.User, error)
+	}
+	Clients interface {
+		ClientByID(ctx context.Context, id string) (storage.Client, error)
+	}
+	AuthRequests interface {
+		AuthRequestByID(ctx context.Context, id string) (storage.AuthRequest, error)
+		UpdateAuthRequest(ctx context.Context, id string, fn func(*storage.AuthRequest) error) error
+	}
+	Sessions interface {
+		CreateSession(ctx context.Context, s storage.Session) error
+		SessionByID(ctx context.Context, id string) (storage.Session, error)
+		DeleteSession(ctx context.Context, id string) error
+	}
+	Audit interface {
+		AppendAudit(ctx context.Context, e storage.AuditEvent) error
+	}
+)
+
+// DefaultSessionTTL is the absolute SSO session lifetime: one working day.
+const DefaultSessionTTL = 8 * time.Hour
+
+// Handler serves the sign-in, logout and home pages. Set the fields, then
+// call Mount once.
+type Handler struct {
+	Users    Users
+	Clients  Clients
+	Requests AuthRequests
+	Sessions Sessions
+	OneTime  storage.OneTime // pending logout requests
+	Audit    Audit
+	Pages    *templates.Pages
+	CSRF     *web.CSRF
+	// Cookies encodes the session cookie; its keys come from configuration
+	// so every node accepts every other node's cookies.
+	Cookies *securecookie.SecureCookie
+	// CallbackURL is where the browser goes once the authorization request
+	// authRequestID is done (or, for prompt=none, cannot be); from op.
+	CallbackURL func(ctx context.Context, authRequestID string) string
+	// OnSessionEnd, if set, is called after a session was deleted at logout,
+	// with the record as it was (its ClientIDs), for op's logout fan-out.
+	OnSessionEnd func(ctx context.Context, s storage.Session)
+	Secure       bool          // the issuer is https: Secure cookies with the __Host- prefix
+	SessionTTL   time.Duration // absolute session lifetime; DefaultSessionTTL if zero
+	// HashParams are the argon2id parameters new passwords are hashed with
+	// (password.OWASP if zero). The dummy hash that unknown users are checked
+	// against uses them, so both paths cost the same time (ASVS 6.3.8).
+	HashParams password.Params
+	// MaxConcurrentVerify bounds simultaneous argon2id verifications, each
+	// holding Memory KiB (2×GOMAXPROCS if zero), so a flood of sign-ins
+	// cannot exhaust memory (ASVS 15.2.2); the rest wait their turn.
+	MaxConcurrentVerify int
+	Now                 func() time.Time
+	Logger              *slog.Logger
+
+	once      sync.Once
+	dummyHash string
+	verifying chan struct{}
+	render    *web.Renderer
+}
+
+// Mount registers the routes on mux. It panics on a setup error, as
+// ServeMux does for conflicting patterns: both happen only at start.
+func (h *Handler) Mount(mux *http.ServeMux) {
+	if err := h.init(); err != nil {
+		panic(err)
+	}
+	handle := func(pattern string, fn web.HandlerFunc) { mux.Handle(pattern, h.render.Handle(fn)) }
+	handle("GET /login", h.showLogin)
+	handle("POST /login", h.submitLogin)
+	handle("GET /logout", h.showLogout)
+	handle("POST /logout", h.submitLogout)
+	handle("GET /logged-out", h.showLoggedOut)
+	handle("GET /{$}", h.showHome)
+	h.mountComingSoon(handle)
+}
+
+func (h *Handler) init() error {
+	var err error
+	h.once.Do(func() { err = h.setup() })
+	return err
+}
+
+func (h *Handler) setup() error {
+	switch {
+	case h.Users == nil, h.Clients == nil, h.Requests == nil, h.Sessions == nil, h.OneTime == nil, h.Audit == nil:
+		return fmt.Errorf("login: a storage dependency is nil")
+	case h.Pages == nil, h.CSRF == nil, h.Cookies == nil, h.CallbackURL == nil:
+		return fmt.Errorf("login: Pages, CSRF, Cookies and CallbackURL are required")
+	}
+	for _, page := range []string{"login", "logout", "logged_out", "home", "soon", "error"} {
+		if !h.Pages.Has(page) {
+			return fmt.Errorf("login: template %q missing", page)
+		}
+	}
+	if h.SessionTTL <= 0 {
+		h.SessionTTL = DefaultSessionTTL
+	}
+	if h.HashParams == (password.Params{}) {
+		h.HashParams = password.OWASP
+	}
+	if h.MaxConcurrentVerify <= 0 {
+		h.MaxConcurrentVerify = 2 * runtime.GOMAXPROCS(0)
+	}
+	if h.Now == nil {
+		h.Now = time.Now
+	}
+	if h.Logger == nil {
+		h.Logger = slog.New(slog.DiscardHandler)
+	}
+	// A hash of a random secret nobody knows: verifying against it takes as
+	// long as verifying a real user's password and always fails.
+	dummy, err := password.Hash(storage.NewID(), h.HashParams)
+	if err != nil {
+		return fmt.Errorf("login: dummy hash: %w", err)
+	}
+	h.dummyHash = dummy
+	h.verifying = make(chan struct{}, h.MaxConcurrentVerify)
+	h.render = &web.Renderer{Pages: h.Pages, CSRF: h.CSRF, Logger: h.Logger, Secure: h.Secure}
+	return nil
+}
+
+// audit appends e, filling time and IP. A failing audit log does not fail
+// the user's request (the action already happened); it is logged loudly.
+func (h *Handler) audit(r *http.Request, e storage.AuditEvent) {
+	e.Time = h.Now()
+	e.IP = web.RemoteIP(r)
+	if err := h.Audit.AppendAudit(r.Context(), e); err != nil {
+		h.Logger.ErrorContext(r.Context(), "append audit event failed", "action", e.Action, "error", err)
+	}
+}
+
+// redirect sends the browser on with 303 See Other: after a POST the next
+// request must be a GET that carries no form (never 307, which would re-post
+// the password to the relying party).
+func redirect(w http.ResponseWriter, r *http.Request, to string) {
+	web.NoStore(w)
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}

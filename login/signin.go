@@ -1,0 +1,365 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"satupintu/password"
+	"satupintu/storage"
+	"satupintu/web"
+)
+
+const (
+	// maxUsernameLen is the longest email address SMTP allows (RFC 5321
+	// §4.5.3.1.3); usernames are shorter.
+	maxUsernameLen = 254
+	// maxRequestIDLen bounds an authRequestID before it reaches the store.
+	maxRequestIDLen = 128
+	// auditLoginLen is how much of an attempted login name the audit log
+	// keeps: enough to investigate, not a place to store pasted passwords.
+	auditLoginLen = 64
+	// verifyWait is how long a sign-in waits for a free verification slot
+	// before it is told to try again.
+	verifyWait = 10 * time.Second
+)
+
+// loginPage is the data of the "login" page. There is deliberately no
+// password field: the password is never echoed back.
+type loginPage struct {
+	Action           string // form action, with authRequestID in the query so the language switch keeps it
+	AuthRequestID    string
+	ClientName       string
+	Username         string
+	ErrorKey         string
+	UsernameErrorKey string
+	PasswordErrorKey string
+}
+
+// loginForm is the posted sign-in form.
+type loginForm struct {
+	AuthRequestID string
+	Username      string
+	Password      string
+}
+
+func parseLoginForm(r *http.Request) loginForm {
+	return loginForm{
+		// The hidden field, or the form action's query string (same value).
+		AuthRequestID: r.Form.Get("authRequestID"),
+		Username:      strings.TrimSpace(r.PostForm.Get("username")),
+		Password:      r.PostForm.Get("password"), // exactly as typed (ASVS 6.2.8)
+	}
+}
+
+// validate fills the field errors of page and reports whether there were none.
+func (f loginForm) validate(page *loginPage) bool {
+	switch {
+	case f.Username == "":
+		page.UsernameErrorKey = "login.username_required"
+	case len(f.Username) > maxUsernameLen:
+		page.UsernameErrorKey = "login.username_too_long"
+	}
+	switch {
+	case f.Password == "":
+		page.PasswordErrorKey = "login.password_required"
+	case len(f.Password) > password.MaxLength:
+		page.PasswordErrorKey = "login.password_too_long"
+	}
+	if page.UsernameErrorKey != "" || page.PasswordErrorKey != "" {
+		page.ErrorKey = "login.fix_fields"
+		return false
+	}
+	return true
+}
+
+func newLoginPage(authRequestID string) loginPage {
+	p := loginPage{Action: "/login", AuthRequestID: authRequestID}
+	if authRequestID != "" {
+		p.Action = "/login?" + url.Values{"authRequestID": {authRequestID}}.Encode()
+	}
+	return p
+}
+
+// errExpired is the page for an authorization request that is gone: its TTL
+// ran out, or it was already used.
+func errExpired(err error) error {
+	return &web.Error{Status: http.StatusBadRequest, MessageKey: "login.expired", Err: err}
+}
+
+// authRequest loads the authorization request id.
+func (h *Handler) authRequest(ctx context.Context, id string) (storage.AuthRequest, error) {
+	if len(id) > maxRequestIDLen {
+		return storage.AuthRequest{}, errExpired(errors.New("auth request id too long"))
+	}
+	ar, err := h.Requests.AuthRequestByID(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return storage.AuthRequest{}, errExpired(err)
+	}
+	if err != nil {
+		return storage.AuthRequest{}, fmt.Errorf("login: load auth request: %w", err)
+	}
+	return ar, nil
+}
+
+// clientName is the relying party's name for the heading.
+func (h *Handler) clientName(ctx context.Context, clientID string) (string, error) {
+	c, err := h.Clients.ClientByID(ctx, clientID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return "", errExpired(err) // the client was deleted mid-flow
+	}
+	if err != nil {
+		return "", fmt.Errorf("login: load client: %w", err)
+	}
+	return c.Name, nil
+}
+
+// complete marks authorization request id as authenticated by session s;
+// op then issues the code at CallbackURL.
+func (h *Handler) complete(ctx context.Context, id string, s storage.Session) error {
+	err := h.Requests.UpdateAuthRequest(ctx, id, func(ar *storage.AuthRequest) error {
+		ar.Done = true
+		ar.UserID = s.UserID
+		ar.AuthTime = s.AuthTime
+		ar.AMR = slices.Clone(s.AMR)
+		ar.SessionID = s.ID
+		return nil
+	})
+	if errors.Is(err, storage.ErrNotFound) {
+		return errExpired(err)
+	}
+	if err != nil {
+		return fmt.Errorf("login: complete auth request: %w", err)
+	}
+	return nil
+}
+
+// showLogin answers GET /login: single sign-on with the session cookie when
+// the request allows it, otherwise the form.
+func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	id := r.URL.Query().Get("authRequestID")
+	if id == "" {
+		// Signing in to satupintu itself.
+		if _, _, ok := h.CurrentSession(r); ok {
+			redirect(w, r, "/")
+			return nil
+		}
+		return h.render.Render(w, r, http.StatusOK, "login", newLoginPage(""))
+	}
+
+	ar, err := h.authRequest(ctx, id)
+	if err != nil {
+		return err
+	}
+	r = web.WithUILocales(r, ar.UILocales)
+	if ar.Done {
+		redirect(w, r, h.CallbackURL(ctx, ar.ID))
+		return nil
+	}
+	if s, _, ok := h.CurrentSession(r); ok && usableFor(ar, s, h.Now()) {
+		// Single sign-on: the second application needs no password.
+		if err := h.complete(ctx, ar.ID, s); err != nil {
+			return err
+		}
+		h.Logger.DebugContext(ctx, "signed in with session", "client_id", ar.ClientID, "user_id", s.UserID)
+		redirect(w, r, h.CallbackURL(ctx, ar.ID))
+		return nil
+	}
+	if slices.Contains(ar.Prompt, "none") {
+		// No UI allowed: back to op uncompleted, which answers the relying
+		// party with login_required (OIDC Core §3.1.2.6).
+		redirect(w, r, h.CallbackURL(ctx, ar.ID))
+		return nil
+	}
+
+	page := newLoginPage(ar.ID)
+	if page.ClientName, err = h.clientName(ctx, ar.ClientID); err != nil {
+		return err
+	}
+	if len(ar.LoginHint) <= maxUsernameLen {
+		page.Username = ar.LoginHint
+	}
+	return h.render.Render(w, r, http.StatusOK, "login", page)
+}
+
+// parseForm parses a posted form; a body over the limit stays a
+// *http.MaxBytesError (413), anything else is a bad request.
+func parseForm(r *http.Request) error {
+	err := r.ParseForm()
+	var tooBig *http.MaxBytesError
+	if err == nil || errors.As(err, &tooBig) {
+		return err
+	}
+	return &web.Error{Status: http.StatusBadRequest, MessageKey: "error.bad_request", Err: err}
+}
+
+// submitLogin answers POST /login: check the password, start a new session,
+// and finish the authorization request.
+func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(r); err != nil {
+		return err
+	}
+	if err := h.CSRF.Verify(r); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	f := parseLoginForm(r)
+	page := newLoginPage(f.AuthRequestID)
+
+	var ar storage.AuthRequest
+	if f.AuthRequestID != "" {
+		var err error
+		if ar, err = h.authRequest(ctx, f.AuthRequestID); err != nil {
+			return err
+		}
+		r = web.WithUILocales(r, ar.UILocales)
+		if ar.Done { // a second submit of the same form
+			redirect(w, r, h.CallbackURL(ctx, ar.ID))
+			return nil
+		}
+		if page.ClientName, err = h.clientName(ctx, ar.ClientID); err != nil {
+			return err
+		}
+	}
+
+	page.Username = f.Username
+	if !f.validate(&page) {
+		return h.render.Render(w, r, http.StatusOK, "login", page)
+	}
+
+	u, ok, err := h.checkPassword(ctx, f.Username, f.Password)
+	if err != nil {
+		return err
+	}
+	now := h.Now()
+	fail := func(reason, key, userID string) error {
+		h.audit(r, storage.AuditEvent{
+			Action:   "login.failure",
+			ActorID:  userID,
+			Subject:  truncate(f.Username, auditLoginLen),
+			ClientID: ar.ClientID,
+			Detail:   map[string]string{"reason": reason},
+		})
+		h.Logger.InfoContext(ctx, "sign-in failed", "reason", reason, "client_id", ar.ClientID, "ip", web.RemoteIP(r))
+		page.ErrorKey = key
+		return h.render.Render(w, r, http.StatusOK, "login", page)
+	}
+	switch {
+	case !ok:
+		// One message for an unknown user and a wrong password (ASVS 6.3.8).
+		return fail("bad_credentials", "login.bad_credentials", "")
+	case u.Disabled:
+		// Only someone who knows the password learns the account state.
+		return fail("account_disabled", "login.account_disabled", u.ID)
+	case !u.CanSignIn(now):
+		return fail("account_expired", "login.account_expired", u.ID)
+	}
+
+	s, err := h.startSession(w, r, u)
+	if err != nil {
+		return err
+	}
+	h.audit(r, storage.AuditEvent{
+		Action:   "login.success",
+		ActorID:  u.ID,
+		Subject:  u.ID,
+		ClientID: ar.ClientID,
+		Detail:   map[string]string{"amr": "pwd"},
+	})
+	h.Logger.InfoContext(ctx, "signed in", "user_id", u.ID, "client_id", ar.ClientID)
+
+	if f.AuthRequestID == "" {
+		redirect(w, r, "/")
+		return nil
+	}
+	if err := h.complete(ctx, ar.ID, s); err != nil {
+		return err
+	}
+	redirect(w, r, h.CallbackURL(ctx, ar.ID))
+	return nil
+}
+
+// checkPassword finds the user and verifies the password. For an unknown
+// user (or one without a password) it verifies against the dummy hash, so
+// the answer takes the same time either way (ASVS 6.3.8).
+func (h *Handler) checkPassword(ctx context.Context, login, secret string) (storage.User, bool, error) {
+	u, err := h.Users.UserByLogin(ctx, login)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return storage.User{}, false, fmt.Errorf("login: find user: %w", err)
+	}
+	known := err == nil && u.PasswordHash != ""
+	hash := h.dummyHash
+	if known {
+		hash = u.PasswordHash
+	}
+
+	// Each verification holds HashParams.Memory KiB; bound how many run at
+	// once (ASVS 15.2.2). Waiting ends with the request or after verifyWait.
+	timer := time.NewTimer(verifyWait)
+	defer timer.Stop()
+	select {
+	case h.verifying <- struct{}{}:
+	case <-ctx.Done():
+		return storage.User{}, false, ctx.Err()
+	case <-timer.C:
+		return storage.User{}, false, &web.Error{Status: http.StatusServiceUnavailable, MessageKey: "error.busy", Err: errors.New("login: no free verification slot")}
+	}
+	verr := password.Verify(secret, hash)
+	<-h.verifying
+
+	if errors.Is(verr, password.ErrMalformed) && known {
+		h.Logger.ErrorContext(ctx, "stored password hash is malformed", "user_id", u.ID)
+	}
+	if !known || verr != nil {
+		return storage.User{}, false, nil
+	}
+	return u, true, nil
+}
+
+// startSession replaces the request's session, if any, with a new one for
+// u: a new identifier on every authentication (ASVS 7.2.4), so a session id
+// planted before sign-in is worthless after it.
+func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, u storage.User) (storage.Session, error) {
+	ctx := r.Context()
+	if old, ok := h.sessionID(r); ok {
+		if err := h.Sessions.DeleteSession(ctx, old); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return storage.Session{}, fmt.Errorf("login: delete previous session: %w", err)
+		}
+	}
+	now := h.Now()
+	s := storage.Session{
+		ID:        storage.NewID(),
+		UserID:    u.ID,
+		AuthTime:  now,
+		AMR:       []string{"pwd"}, // RFC 8176 §2
+		UserAgent: truncate(r.UserAgent(), 256),
+		IP:        web.RemoteIP(r),
+		CreatedAt: now,
+		ExpiresAt: now.Add(h.SessionTTL),
+	}
+	if err := h.Sessions.CreateSession(ctx, s); err != nil {
+		return storage.Session{}, fmt.Errorf("login: create session: %w", err)
+	}
+	if err := h.setSessionCookie(w, s.ID); err != nil {
+		return storage.Session{}, fmt.Errorf("login: encode session cookie: %w", err)
+	}
+	return s, nil
+}
+
+// truncate cuts s to at most n bytes on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
