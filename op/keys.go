@@ -68,6 +68,7 @@ type keyManager struct {
 
 	mu       sync.Mutex
 	keys     []*parsedKey
+	jwksBody []byte // serialized once per reload, not per request
 	loadedAt time.Time
 }
 
@@ -196,10 +197,24 @@ func (m *keyManager) load(ctx context.Context) ([]*parsedKey, error) {
 		}
 		keys = append(keys, &parsedKey{id: s.ID, alg: jose.SignatureAlgorithm(s.Algorithm), private: signer, createdAt: s.CreatedAt, notAfter: s.NotAfter})
 	}
+	body, err := encodeJWKS(keys)
+	if err != nil {
+		return nil, fmt.Errorf("encode jwks: %w", err)
+	}
 	m.mu.Lock()
-	m.keys, m.loadedAt = keys, now
+	m.keys, m.jwksBody, m.loadedAt = keys, body, now
 	m.mu.Unlock()
 	return keys, nil
+}
+
+// jwks returns the serialized public key set.
+func (m *keyManager) jwks(ctx context.Context) ([]byte, error) {
+	if _, err := m.current(ctx); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.jwksBody, nil
 }
 
 // signingKey is the newest key of the configured algorithm that has been

@@ -150,10 +150,16 @@ func New(ctx context.Context, cfg Config, durable Durable, ephemeral Ephemeral) 
 	router := zop.CreateRouter(a)
 	issuerCtx := zop.NewIssuerInterceptor(p.zp.IssuerFromRequest)
 
+	discovery, err := p.buildDiscovery()
+	if err != nil {
+		return nil, fmt.Errorf("op: %w", err)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/", corsHandler(router))
-	mux.Handle("/authorize", p.checkAuthorizeParams(p.errorPages(router)))
-	mux.Handle("GET /authorize/callback", issuerCtx.Handler(p.errorPages(http.HandlerFunc(a.callback))))
+	mux.Handle("GET /.well-known/openid-configuration", corsHandler(p.serveDiscovery(discovery)))
+	mux.Handle("GET /keys", corsHandler(p.serveKeys()))
+	mux.Handle("/authorize", p.withIssuer(p.checkAuthorizeParams(p.errorPages(router))))
+	mux.Handle("GET /authorize/callback", p.withIssuer(issuerCtx.Handler(p.errorPages(http.HandlerFunc(a.callback)))))
 	p.handler = mux
 	return p, nil
 }
@@ -183,9 +189,18 @@ func (a *authorizer) ValidateAuthRequest(ctx context.Context, req *oidc.AuthRequ
 	if err != nil {
 		return "", oidc.ErrInvalidRequestRedirectURI().WithDescription("unknown client").WithParent(err)
 	}
+	// Only query responses carry iss (RFC 9207), which discovery promises;
+	// any other mode is refused, and the refusal itself goes by query.
+	badMode := req.ResponseMode != "" && req.ResponseMode != oidc.ResponseModeQuery
+	if badMode {
+		req.ResponseMode = oidc.ResponseModeQuery
+	}
 	sub, err := zop.ValidateAuthRequestClient(ctx, req, c, verifier)
 	if err != nil {
 		return "", err
+	}
+	if badMode {
+		return "", oidc.ErrInvalidRequest().WithDescription("response_mode must be query")
 	}
 	if req.CodeChallenge == "" {
 		if c.AuthMethod() == oidc.AuthMethodNone {

@@ -1,0 +1,537 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"satupintu/op"
+	"satupintu/password"
+	"satupintu/storage"
+)
+
+// usageError is a bad command line: one line on stderr and exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// multi is a repeatable string flag.
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
+
+// adminStore is what the admin commands change.
+type adminStore interface {
+	storage.Clients
+	storage.Users
+	storage.Keys
+	storage.Audit
+}
+
+type admin struct {
+	store  adminStore
+	stdin  io.Reader
+	stdout io.Writer
+	now    func() time.Time
+}
+
+func (a *admin) audit(ctx context.Context, action, subject string) error {
+	return a.store.AppendAudit(ctx, storage.AuditEvent{Time: a.now().UTC(), Action: action, ActorID: "cli", Subject: subject})
+}
+
+// --- clients ---
+
+func (a *admin) client(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return usagef("client: want create, list, delete or rotate-secret")
+	}
+	switch args[0] {
+	case "create":
+		return a.clientCreate(ctx, args[1:])
+	case "list":
+		return a.clientList(ctx, args[1:])
+	case "delete":
+		return a.clientDelete(ctx, args[1:])
+	case "rotate-secret":
+		return a.clientRotate(ctx, args[1:])
+	default:
+		return usagef("client: unknown command %q (want create, list, delete or rotate-secret)", args[0])
+	}
+}
+
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors come back as one line
+	return fs
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return usagef("%s: %v", fs.Name(), err)
+	}
+	return nil
+}
+
+var knownGrants = []string{storage.GrantAuthorizationCode, storage.GrantRefreshToken, storage.GrantClientCredentials}
+
+// validateRedirectURI enforces what RFC 6749 §3.1.2 and RFC 9700 §2.6 ask of
+// registered URIs: absolute, no fragment, https unless loopback.
+func validateRedirectURI(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" && u.Scheme == "https" {
+		return fmt.Errorf("%q is not an absolute URI", raw)
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return fmt.Errorf("%q must not contain a fragment", raw)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !isLoopback(u.Hostname()) {
+			return fmt.Errorf("%q must use https (http only for localhost)", raw)
+		}
+	case "javascript", "data", "file", "vbscript":
+		return fmt.Errorf("%q uses a forbidden scheme", raw)
+	}
+	if u.User != nil {
+		return fmt.Errorf("%q must not contain user information", raw)
+	}
+	return nil
+}
+
+func (a *admin) clientCreate(ctx context.Context, args []string) error {
+	fs := newFlagSet("client create")
+	name := fs.String("name", "", "display name")
+	public := fs.Bool("public", false, "public client (no secret, PKCE required)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	format := fs.String("access-token-format", "opaque", "opaque or jwt")
+	var redirects, postLogout, grants multi
+	fs.Var(&redirects, "redirect-uri", "redirect URI (repeatable)")
+	fs.Var(&postLogout, "post-logout-redirect-uri", "post-logout redirect URI (repeatable)")
+	fs.Var(&grants, "grant-type", "grant type (repeatable)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	c := storage.Client{
+		ID: storage.NewID(), Name: strings.TrimSpace(*name), Public: *public,
+		RedirectURIs: redirects, PostLogoutRedirectURIs: postLogout, GrantTypes: grants,
+		AccessTokenFormat: *format,
+	}
+	if len(c.GrantTypes) == 0 {
+		c.GrantTypes = []string{storage.GrantAuthorizationCode, storage.GrantRefreshToken}
+	}
+	if err := validateClient(c); err != nil {
+		return usagef("client create: %v", err)
+	}
+	var secret string
+	if !c.Public {
+		secret = password.GenerateSecret()
+		c.SecretHash = password.HashSecret(secret)
+	}
+	now := a.now().UTC()
+	c.CreatedAt, c.UpdatedAt = now, now
+	if err := a.store.CreateClient(ctx, c); err != nil {
+		return fmt.Errorf("create client: %w", err)
+	}
+	if err := a.audit(ctx, "client.create", c.ID); err != nil {
+		return err
+	}
+	return a.printClient(c, secret, *asJSON)
+}
+
+func validateClient(c storage.Client) error {
+	if c.Name == "" || len(c.Name) > 200 {
+		return errors.New("--name is required (at most 200 characters)")
+	}
+	for _, g := range c.GrantTypes {
+		if !slices.Contains(knownGrants, g) {
+			return fmt.Errorf("--grant-type %q is not one of %s", g, strings.Join(knownGrants, ", "))
+		}
+	}
+	usesCode := slices.Contains(c.GrantTypes, storage.GrantAuthorizationCode)
+	if usesCode && len(c.RedirectURIs) == 0 {
+		return errors.New("--redirect-uri is required for the authorization_code grant")
+	}
+	if c.Public && slices.Contains(c.GrantTypes, storage.GrantClientCredentials) {
+		return errors.New("a public client cannot use client_credentials")
+	}
+	for _, u := range append(slices.Clone(c.RedirectURIs), c.PostLogoutRedirectURIs...) {
+		if err := validateRedirectURI(u); err != nil {
+			return err
+		}
+	}
+	if c.AccessTokenFormat != "opaque" && c.AccessTokenFormat != "jwt" {
+		return fmt.Errorf("--access-token-format %q must be opaque or jwt", c.AccessTokenFormat)
+	}
+	return nil
+}
+
+type clientJSON struct {
+	ClientID               string   `json:"client_id"`
+	ClientSecret           string   `json:"client_secret,omitempty"`
+	Name                   string   `json:"name"`
+	Public                 bool     `json:"public"`
+	RedirectURIs           []string `json:"redirect_uris"`
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
+	GrantTypes             []string `json:"grant_types"`
+}
+
+func toJSON(c storage.Client, secret string) clientJSON {
+	return clientJSON{c.ID, secret, c.Name, c.Public, nonNil(c.RedirectURIs), nonNil(c.PostLogoutRedirectURIs), nonNil(c.GrantTypes)}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func (a *admin) printClient(c storage.Client, secret string, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(toJSON(c, secret))
+	}
+	fmt.Fprintf(a.stdout, "client_id:     %s\n", c.ID)
+	if secret != "" {
+		fmt.Fprintf(a.stdout, "client_secret: %s\n(the secret is shown only now; store it safely)\n", secret)
+	}
+	return nil
+}
+
+func (a *admin) clientList(ctx context.Context, args []string) error {
+	fs := newFlagSet("client list")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	clients, err := a.store.ListClients(ctx)
+	if err != nil {
+		return fmt.Errorf("list clients: %w", err)
+	}
+	if *asJSON {
+		out := make([]clientJSON, 0, len(clients))
+		for _, c := range clients {
+			out = append(out, toJSON(c, ""))
+		}
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CLIENT_ID\tNAME\tTYPE\tGRANTS\tREDIRECT_URIS")
+	for _, c := range clients {
+		kind := "confidential"
+		if c.Public {
+			kind = "public"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, kind, strings.Join(c.GrantTypes, ","), strings.Join(c.RedirectURIs, " "))
+	}
+	return tw.Flush()
+}
+
+func oneArg(fs *flag.FlagSet, args []string, what string) (string, error) {
+	if err := parseFlags(fs, args); err != nil {
+		return "", err
+	}
+	if fs.NArg() != 1 {
+		return "", usagef("%s: want exactly one %s", fs.Name(), what)
+	}
+	return fs.Arg(0), nil
+}
+
+func (a *admin) clientDelete(ctx context.Context, args []string) error {
+	id, err := oneArg(newFlagSet("client delete"), args, "CLIENT_ID")
+	if err != nil {
+		return err
+	}
+	if err := a.store.DeleteClient(ctx, id); err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return usagef("client delete: no client %q", id)
+		}
+		return fmt.Errorf("delete client: %w", err)
+	}
+	if err := a.audit(ctx, "client.delete", id); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "deleted client %s\n", id)
+	return nil
+}
+
+func (a *admin) clientRotate(ctx context.Context, args []string) error {
+	fs := newFlagSet("client rotate-secret")
+	asJSON := fs.Bool("json", false, "print JSON")
+	id, err := oneArg(fs, args, "CLIENT_ID")
+	if err != nil {
+		return err
+	}
+	secret := password.GenerateSecret()
+	var updated storage.Client
+	err = a.store.UpdateClient(ctx, id, func(c *storage.Client) error {
+		if c.Public {
+			return usagef("client rotate-secret: %s is a public client and has no secret", id)
+		}
+		c.SecretHash = password.HashSecret(secret)
+		c.UpdatedAt = a.now().UTC()
+		updated = *c
+		return nil
+	})
+	if errors.Is(err, storage.ErrNotFound) {
+		return usagef("client rotate-secret: no client %q", id)
+	}
+	if err != nil {
+		return err
+	}
+	if err := a.audit(ctx, "client.rotate_secret", id); err != nil {
+		return err
+	}
+	return a.printClient(updated, secret, *asJSON)
+}
+
+// --- users ---
+
+func (a *admin) user(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return usagef("user: want create, set-password, disable or enable")
+	}
+	switch args[0] {
+	case "create":
+		return a.userCreate(ctx, args[1:])
+	case "set-password":
+		return a.userSetPassword(ctx, args[1:])
+	case "disable", "enable":
+		return a.userSetDisabled(ctx, args[1:], args[0] == "disable")
+	case "list":
+		return a.userList(ctx, args[1:])
+	default:
+		return usagef("user: unknown command %q (want create, list, set-password, disable or enable)", args[0])
+	}
+}
+
+// MinPasswordLength follows ASVS 6.2.1.
+const MinPasswordLength = 8
+
+func checkPassword(p string) error {
+	if n := len([]rune(p)); n < MinPasswordLength {
+		return fmt.Errorf("the password must have at least %d characters", MinPasswordLength)
+	}
+	if len(p) > password.MaxLength {
+		return fmt.Errorf("the password must have at most %d bytes", password.MaxLength)
+	}
+	return nil
+}
+
+// readPassword takes the first line of stdin, so secrets stay out of the
+// process list and shell history.
+func (a *admin) readPassword() (string, error) {
+	line, err := bufio.NewReaderSize(a.stdin, 4096).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if err := checkPassword(line); err != nil {
+		return "", usageError{err.Error()}
+	}
+	return line, nil
+}
+
+func (a *admin) userCreate(ctx context.Context, args []string) error {
+	fs := newFlagSet("user create")
+	username := fs.String("username", "", "username")
+	email := fs.String("email", "", "email address")
+	name := fs.String("name", "", "full name")
+	phone := fs.String("phone", "", "phone number")
+	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of stdin")
+	var roles multi
+	fs.Var(&roles, "role", "role: officer or admin (repeatable)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	u := storage.User{
+		ID: storage.NewID(), Username: strings.ToLower(strings.TrimSpace(*username)),
+		Email: strings.ToLower(strings.TrimSpace(*email)), Name: strings.TrimSpace(*name),
+		Phone: strings.TrimSpace(*phone), Roles: roles,
+	}
+	if err := validateUser(u); err != nil {
+		return usagef("user create: %v", err)
+	}
+	if !*fromStdin {
+		return usagef("user create: --password-stdin is required (the password is read from stdin)")
+	}
+	pw, err := a.readPassword()
+	if err != nil {
+		return err
+	}
+	if u.PasswordHash, err = password.Hash(pw, password.OWASP); err != nil {
+		return err
+	}
+	now := a.now().UTC()
+	u.CreatedAt, u.UpdatedAt = now, now
+	if err := a.store.CreateUser(ctx, u); err != nil {
+		if errors.Is(err, storage.ErrAlreadyExists) {
+			return usagef("user create: the username or email is already taken")
+		}
+		return fmt.Errorf("create user: %w", err)
+	}
+	if err := a.audit(ctx, "user.create", u.ID); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "created user %s (id %s)\n", u.Username, u.ID)
+	return nil
+}
+
+func validateUser(u storage.User) error {
+	if u.Username == "" || len(u.Username) > 64 || strings.ContainsAny(u.Username, " \t\r\n@") {
+		return errors.New("--username is required: up to 64 characters, no spaces or @")
+	}
+	if !looksLikeEmail(u.Email) {
+		return fmt.Errorf("--email %q is not an email address", u.Email)
+	}
+	if len(u.Name) > 200 {
+		return errors.New("--name is longer than 200 characters")
+	}
+	for _, r := range u.Roles {
+		if r != storage.RoleOfficer && r != storage.RoleAdmin {
+			return fmt.Errorf("--role %q must be %s or %s", r, storage.RoleOfficer, storage.RoleAdmin)
+		}
+	}
+	return nil
+}
+
+// looksLikeEmail is a deliberately small check: one @, a dot in the domain,
+// no spaces or control characters (which could inject mail headers).
+func looksLikeEmail(s string) bool {
+	at := strings.LastIndexByte(s, '@')
+	if at < 1 || at == len(s)-1 || len(s) > 254 || strings.ContainsAny(s, " \t\r\n<>\",;") {
+		return false
+	}
+	return strings.Contains(s[at+1:], ".")
+}
+
+func (a *admin) findUser(ctx context.Context, fs *flag.FlagSet, login string) (storage.User, error) {
+	if login == "" {
+		return storage.User{}, usagef("%s: --username is required", fs.Name())
+	}
+	u, err := a.store.UserByLogin(ctx, strings.ToLower(login))
+	if errors.Is(err, storage.ErrNotFound) {
+		return u, usagef("%s: no user %q", fs.Name(), login)
+	}
+	return u, err
+}
+
+func (a *admin) userSetPassword(ctx context.Context, args []string) error {
+	fs := newFlagSet("user set-password")
+	login := fs.String("username", "", "username or email")
+	fs.Bool("password-stdin", true, "read the password from stdin (always)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	u, err := a.findUser(ctx, fs, *login)
+	if err != nil {
+		return err
+	}
+	pw, err := a.readPassword()
+	if err != nil {
+		return err
+	}
+	hash, err := password.Hash(pw, password.OWASP)
+	if err != nil {
+		return err
+	}
+	if err := a.store.UpdateUser(ctx, u.ID, func(u *storage.User) error {
+		u.PasswordHash, u.UpdatedAt = hash, a.now().UTC()
+		return nil
+	}); err != nil {
+		return fmt.Errorf("set password: %w", err)
+	}
+	if err := a.audit(ctx, "user.set_password", u.ID); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "password changed for %s\n", u.Username)
+	return nil
+}
+
+func (a *admin) userSetDisabled(ctx context.Context, args []string, disabled bool) error {
+	verb := map[bool]string{true: "disable", false: "enable"}[disabled]
+	fs := newFlagSet("user " + verb)
+	login := fs.String("username", "", "username or email")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *login == "" && fs.NArg() == 1 {
+		*login = fs.Arg(0)
+	}
+	u, err := a.findUser(ctx, fs, *login)
+	if err != nil {
+		return err
+	}
+	if err := a.store.UpdateUser(ctx, u.ID, func(u *storage.User) error {
+		u.Disabled, u.UpdatedAt = disabled, a.now().UTC()
+		return nil
+	}); err != nil {
+		return fmt.Errorf("%s user: %w", verb, err)
+	}
+	if err := a.audit(ctx, "user."+verb, u.ID); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "%sd user %s\n", verb, u.Username)
+	return nil
+}
+
+func (a *admin) userList(ctx context.Context, args []string) error {
+	if err := parseFlags(newFlagSet("user list"), args); err != nil {
+		return err
+	}
+	users, err := a.store.ListUsers(ctx)
+	if err != nil {
+		return fmt.Errorf("list users: %w", err)
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "USERNAME\tEMAIL\tNAME\tROLES\tSTATE")
+	for _, u := range users {
+		state := "active"
+		if !u.CanSignIn(a.now()) {
+			state = "disabled/expired"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Username, u.Email, u.Name, strings.Join(u.Roles, ","), state)
+	}
+	return tw.Flush()
+}
+
+// --- keys ---
+
+func (a *admin) keys(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "rotate" {
+		return usagef("keys: want rotate")
+	}
+	fs := newFlagSet("keys rotate")
+	alg := fs.String("alg", op.AlgRS256, "RS256 or ES256")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	k, err := op.GenerateSigningKey(*alg, a.now())
+	if err != nil {
+		return usagef("keys rotate: %v", err)
+	}
+	if err := a.store.CreateSigningKey(ctx, k); err != nil {
+		return fmt.Errorf("store key: %w", err)
+	}
+	if err := a.audit(ctx, "key.rotate", k.ID); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "new %s signing key %s; running servers publish it at once and sign with it after two minutes\n", *alg, k.ID)
+	return nil
+}

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration: defaults, then SATUPINTU_* environment
+// variables, then flags. Secrets may come from SATUPINTU_*_FILE.
+type Config struct {
+	Addr             string
+	Issuer           string
+	DataDir          string
+	Demo             bool
+	SigningAlgorithm string
+	SessionTTL       time.Duration
+	ClientCacheTTL   time.Duration
+	LogLevel         string
+	LogFormat        string
+	// CookieHashKey and CookieBlockKey sign and encrypt cookies. Empty means
+	// generated on first start and kept in the database.
+	CookieHashKey  []byte
+	CookieBlockKey []byte
+}
+
+func defaultConfig() Config {
+	return Config{
+		Addr:             ":8080",
+		Issuer:           "http://localhost:8080",
+		DataDir:          "data",
+		Demo:             true,
+		SigningAlgorithm: "RS256",
+		SessionTTL:       8 * time.Hour,
+		ClientCacheTTL:   5 * time.Second,
+		LogLevel:         "info",
+		LogFormat:        "text",
+	}
+}
+
+// env reads SATUPINTU_<name>, or the file named by SATUPINTU_<name>_FILE.
+type env func(string) string
+
+func (e env) get(name string) (string, error) {
+	if v := e("SATUPINTU_" + name); v != "" {
+		return v, nil
+	}
+	if f := e("SATUPINTU_" + name + "_FILE"); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", fmt.Errorf("SATUPINTU_%s_FILE: %w", name, err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	return "", nil
+}
+
+// loadConfig builds the configuration for a command. fs may already hold the
+// command's own flags; the shared ones are added here.
+func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, error) {
+	cfg := defaultConfig()
+	e := env(getenv)
+	var problems []string
+	str := func(name string, dst *string) {
+		v, err := e.get(name)
+		if err != nil {
+			problems = append(problems, err.Error())
+		} else if v != "" {
+			*dst = v
+		}
+	}
+	dur := func(name string, dst *time.Duration) {
+		var s string
+		str(name, &s)
+		if s == "" {
+			return
+		}
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			problems = append(problems, fmt.Sprintf("SATUPINTU_%s: %q is not a positive duration such as 8h or 30m", name, s))
+			return
+		}
+		*dst = d
+	}
+	key := func(name string, dst *[]byte) {
+		var s string
+		str(name, &s)
+		if s == "" {
+			return
+		}
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("SATUPINTU_%s: not base64", name))
+			return
+		}
+		*dst = b
+	}
+	str("ADDR", &cfg.Addr)
+	str("ISSUER", &cfg.Issuer)
+	str("DATA_DIR", &cfg.DataDir)
+	str("SIGNING_ALG", &cfg.SigningAlgorithm)
+	str("LOG_LEVEL", &cfg.LogLevel)
+	str("LOG_FORMAT", &cfg.LogFormat)
+	dur("SESSION_TTL", &cfg.SessionTTL)
+	dur("CLIENT_CACHE_TTL", &cfg.ClientCacheTTL)
+	key("COOKIE_HASH_KEY", &cfg.CookieHashKey)
+	key("COOKIE_BLOCK_KEY", &cfg.CookieBlockKey)
+	var demo string
+	str("DEMO", &demo)
+	if demo != "" {
+		b, err := strconv.ParseBool(demo)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("SATUPINTU_DEMO: %q is not true or false", demo))
+		}
+		cfg.Demo = b
+	}
+
+	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (SATUPINTU_ADDR)")
+	fs.StringVar(&cfg.Issuer, "issuer", cfg.Issuer, "issuer URL relying parties see (SATUPINTU_ISSUER)")
+	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "folder for the embedded database (SATUPINTU_DATA_DIR)")
+	fs.StringVar(&cfg.SigningAlgorithm, "signing-alg", cfg.SigningAlgorithm, "ID token signing algorithm: RS256 or ES256 (SATUPINTU_SIGNING_ALG)")
+	fs.DurationVar(&cfg.SessionTTL, "session-ttl", cfg.SessionTTL, "single sign-on session lifetime (SATUPINTU_SESSION_TTL)")
+	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error (SATUPINTU_LOG_LEVEL)")
+	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json (SATUPINTU_LOG_FORMAT)")
+	noDemo := fs.Bool("no-demo", false, "do not create demo clients and users (SATUPINTU_DEMO=false)")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if *noDemo {
+		cfg.Demo = false
+	}
+	problems = append(problems, cfg.Validate()...)
+	if len(problems) > 0 {
+		return cfg, errors.New(strings.Join(problems, "; "))
+	}
+	return cfg, nil
+}
+
+// Validate reports every bad value at once.
+func (c Config) Validate() []string {
+	var p []string
+	u, err := url.Parse(c.Issuer)
+	switch {
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		p = append(p, fmt.Sprintf("issuer %q must be an absolute http(s) URL", c.Issuer))
+	case u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(c.Issuer, "/"):
+		p = append(p, fmt.Sprintf("issuer %q must have no query, fragment or trailing slash (OIDC Core §2)", c.Issuer))
+	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		p = append(p, fmt.Sprintf("issuer %q must use https unless it is on localhost", c.Issuer))
+	}
+	if c.Addr == "" {
+		p = append(p, "addr must not be empty")
+	}
+	if c.DataDir == "" {
+		p = append(p, "data-dir must not be empty")
+	}
+	if c.SigningAlgorithm != "RS256" && c.SigningAlgorithm != "ES256" {
+		p = append(p, fmt.Sprintf("signing-alg %q must be RS256 or ES256", c.SigningAlgorithm))
+	}
+	if c.SessionTTL < time.Minute {
+		p = append(p, "session-ttl must be at least 1m")
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		p = append(p, err.Error())
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		p = append(p, fmt.Sprintf("log-format %q must be text or json", c.LogFormat))
+	}
+	if (len(c.CookieHashKey) == 0) != (len(c.CookieBlockKey) == 0) {
+		p = append(p, "set both SATUPINTU_COOKIE_HASH_KEY and SATUPINTU_COOKIE_BLOCK_KEY, or neither")
+	}
+	if len(c.CookieHashKey) > 0 && len(c.CookieHashKey) < 32 {
+		p = append(p, "SATUPINTU_COOKIE_HASH_KEY must decode to at least 32 bytes")
+	}
+	if n := len(c.CookieBlockKey); n > 0 && n != 16 && n != 24 && n != 32 {
+		p = append(p, "SATUPINTU_COOKIE_BLOCK_KEY must decode to 16, 24 or 32 bytes")
+	}
+	return p
+}
+
+func isLoopback(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("log-level %q must be debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+func (c Config) databasePath() string { return filepath.Join(c.DataDir, "satupintu.db") }
+
+func (c Config) secure() bool { return strings.HasPrefix(c.Issuer, "https://") }
+
+func newLogger(c Config, w io.Writer) *slog.Logger {
+	level, _ := parseLevel(c.LogLevel) // validated already
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,110 @@
+// Command satupintu is the one binary of the satupintu identity provider:
+// `serve` runs it, `migrate` prepares the database, and the admin commands
+// (`client`, `user`, `keys`) change it, against whichever backend the
+// configuration selects. This package only wires the others together.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"satupintu/storage/sqlite"
+)
+
+const usage = `satupintu — OpenID Connect identity provider for the national single window
+
+usage:
+  satupintu serve [--addr :8080] [--issuer URL] [--data-dir DIR] [--no-demo]
+  satupintu migrate
+  satupintu client create --name N --redirect-uri U [--redirect-uri U2] [--post-logout-redirect-uri U] [--public] [--grant-type G ...] [--json]
+  satupintu client list [--json] | client delete ID | client rotate-secret ID [--json]
+  satupintu user create --username U --email E --password-stdin [--name N] [--phone P] [--role officer|admin]
+  satupintu user list | user set-password --username U | user disable --username U | user enable --username U
+  satupintu keys rotate [--alg RS256|ES256]
+  satupintu demo-rp [--config data/demo-clients.json]
+
+Every command reads the same configuration: flags, or SATUPINTU_* environment
+variables (see the README).`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}
+
+// run executes one command and returns the exit status: 0 on success,
+// 2 for a bad command line, 1 for anything else.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	err := dispatch(ctx, args, stdin, stdout, stderr, getenv)
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintln(stderr, "satupintu:", ue.msg)
+		return 2
+	default:
+		fmt.Fprintln(stderr, "satupintu:", err)
+		return 1
+	}
+}
+
+func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return usagef("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	case "serve":
+		return serve(ctx, rest, stdout, stderr, getenv)
+	case "demo-rp":
+		return demoRP(ctx, rest, stderr, getenv)
+	case "migrate", "client", "user", "keys":
+	default:
+		return usagef("unknown command %q (try: satupintu help)", cmd)
+	}
+
+	// Admin commands: shared configuration flags come before the subcommand.
+	fs := newFlagSet(cmd)
+	cfg, err := loadConfig(fs, rest, getenv)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	db, err := sqlite.Open(ctx, cfg.databasePath())
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer db.Close()
+	a := &admin{store: db, stdin: stdin, stdout: stdout, now: time.Now}
+	switch cmd {
+	case "migrate":
+		fmt.Fprintf(stdout, "database %s is up to date\n", cfg.databasePath())
+		return nil
+	case "client":
+		return a.client(ctx, fs.Args())
+	case "user":
+		return a.user(ctx, fs.Args())
+	default:
+		return a.keys(ctx, fs.Args())
+	}
+}
+
+// flagErr turns flag.ErrHelp into a clean exit.
+func flagErr(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return usagef("%v", err)
+}

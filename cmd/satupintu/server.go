@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/securecookie"
+
+	"satupintu/demorp"
+	"satupintu/login"
+	"satupintu/op"
+	"satupintu/password"
+	"satupintu/storage"
+	"satupintu/storage/memory"
+	"satupintu/storage/sqlite"
+	"satupintu/templates"
+	"satupintu/web"
+)
+
+// maxBody bounds every request body; no endpoint of this service takes more.
+const maxBody = 64 << 10
+
+// deps are what a server is built from; tests build their own.
+type deps struct {
+	cfg       Config
+	durable   storage.Durable
+	ephemeral storage.Ephemeral
+	logger    *slog.Logger
+	now       func() time.Time
+	// hashParams overrides argon2id parameters (tests use cheap ones).
+	hashParams password.Params
+}
+
+// secret returns configured key material or the persisted generated value.
+func secret(ctx context.Context, st storage.Secrets, name string, configured []byte, size int) ([]byte, error) {
+	if len(configured) > 0 {
+		return configured, nil
+	}
+	b, err := st.Secret(ctx, name, func() ([]byte, error) {
+		b := make([]byte, size)
+		_, err := rand.Read(b)
+		return b, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load secret %s: %w", name, err)
+	}
+	return b, nil
+}
+
+// newServer wires every package into one handler: UI routes first, the
+// protocol endpoints at "/" last (as zitadel's example does).
+func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) {
+	secure := d.cfg.secure()
+	hashKey, err := secret(ctx, d.durable, "cookie-hash-key", d.cfg.CookieHashKey, 64)
+	if err != nil {
+		return nil, nil, err
+	}
+	blockKey, err := secret(ctx, d.durable, "cookie-block-key", d.cfg.CookieBlockKey, 32)
+	if err != nil {
+		return nil, nil, err
+	}
+	tokenKey, err := secret(ctx, d.durable, "access-token-key", nil, 32)
+	if err != nil {
+		return nil, nil, err
+	}
+	pages, err := templates.New()
+	if err != nil {
+		return nil, nil, fmt.Errorf("load templates: %w", err)
+	}
+	codec := securecookie.New(hashKey, blockKey)
+	codec.MaxAge(int(d.cfg.SessionTTL.Seconds()))
+	csrf := web.NewCSRF(securecookie.New(hashKey, blockKey), secure)
+	renderer := &web.Renderer{Pages: pages, CSRF: csrf, Logger: d.logger, Secure: secure}
+
+	lh := &login.Handler{
+		Users: d.durable, Clients: d.durable, Requests: d.ephemeral, Sessions: d.ephemeral,
+		OneTime: d.ephemeral, Audit: d.durable, Pages: pages, CSRF: csrf, Cookies: codec,
+		Secure: secure, SessionTTL: d.cfg.SessionTTL, HashParams: d.hashParams,
+		Now: d.now, Logger: d.logger,
+	}
+	var key [32]byte
+	copy(key[:], tokenKey)
+	provider, err := op.New(ctx, op.Config{
+		Issuer:           d.cfg.Issuer,
+		CryptoKey:        key,
+		SigningAlgorithm: d.cfg.SigningAlgorithm,
+		ClientCacheTTL:   d.cfg.ClientCacheTTL,
+		LogoutURL: func(ctx context.Context, req op.LogoutRequest) (string, error) {
+			return lh.StartLogout(ctx, login.LogoutRequest(req))
+		},
+		ErrorPage: func(w http.ResponseWriter, r *http.Request, status int, key string) {
+			renderer.Error(w, r, &web.Error{Status: status, MessageKey: key})
+		},
+		Now:    d.now,
+		Logger: d.logger,
+	}, d.durable, d.ephemeral)
+	if err != nil {
+		return nil, nil, err
+	}
+	lh.CallbackURL = provider.CallbackURL
+
+	mux := http.NewServeMux()
+	lh.Mount(mux)
+	mux.Handle("GET /static/", pages.StaticHandler())
+	mux.Handle("/", provider.Handler())
+	return web.SecurityHeaders(web.LimitBody(mux, maxBody), secure), provider, nil
+}
+
+// serve runs the provider until ctx ends, then shuts down gracefully.
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	fs := newFlagSet("serve")
+	cfg, err := loadConfig(fs, args, getenv)
+	if err != nil {
+		return flagErr(err)
+	}
+	logger := newLogger(cfg, stderr)
+	durable, err := sqlite.Open(ctx, cfg.databasePath())
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer durable.Close()
+	ephemeral := memory.New(nil)
+	defer ephemeral.Close()
+	if cfg.Demo {
+		if err := seedDemo(ctx, durable, cfg.DataDir, time.Now(), stdout); err != nil {
+			return fmt.Errorf("demo data: %w", err)
+		}
+	}
+	handler, _, err := newServer(ctx, deps{cfg: cfg, durable: durable, ephemeral: ephemeral, logger: logger, now: time.Now})
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Addr:              cfg.Addr,
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	logger.Info("satupintu serving", "addr", ln.Addr().String(), "issuer", cfg.Issuer,
+		"discovery", cfg.Issuer+"/.well-known/openid-configuration", "database", cfg.databasePath())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutdown, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// demoRP runs the demo relying parties from the file serve wrote.
+func demoRP(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) error {
+	fs := newFlagSet("demo-rp")
+	cfg, err := loadConfig(fs, args, getenv)
+	if err != nil {
+		return flagErr(err)
+	}
+	path := cfg.DataDir + "/" + demoClientsFile
+	apps, err := demorp.LoadApps(path)
+	if err != nil {
+		return fmt.Errorf("%w (start `satupintu serve` once to create the demo clients)", err)
+	}
+	return demorp.Run(ctx, cfg.Issuer, apps, newLogger(cfg, stderr))
+}

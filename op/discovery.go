@@ -1,0 +1,121 @@
+package op
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	zop "github.com/zitadel/oidc/v3/pkg/op"
+)
+
+// buildDiscovery serializes the discovery document once: it only changes
+// with the configuration, and serving cached bytes keeps discovery cheap
+// (DESIGN.md budgets ≥ 20,000 requests/s). It states what satupintu really
+// does, which is narrower than zitadel's defaults (no implicit flow, no
+// device flow, no jwt-bearer grant).
+func (p *Provider) buildDiscovery() ([]byte, error) {
+	ctx := zop.ContextWithIssuer(context.Background(), p.cfg.Issuer)
+	d := zop.CreateDiscoveryConfig(ctx, p.zp, p.store)
+	d.ScopesSupported = SupportedScopes
+	d.ClaimsSupported = SupportedClaims
+	d.ResponseTypesSupported = []string{string(oidc.ResponseTypeCode)}
+	d.ResponseModesSupported = []string{string(oidc.ResponseModeQuery)}
+	d.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken, oidc.GrantTypeClientCredentials}
+	d.DeviceAuthorizationEndpoint = ""
+	d.TokenEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
+	d.TokenEndpointAuthSigningAlgValuesSupported = nil
+	d.RevocationEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
+	d.RevocationEndpointAuthSigningAlgValuesSupported = nil
+	d.IntrospectionEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic}
+	d.IntrospectionEndpointAuthSigningAlgValuesSupported = nil
+	d.RequestObjectSigningAlgValuesSupported = nil
+	d.ClaimsParameterSupported = false
+	d.RequestURIParameterSupported = false
+	body, err := json.Marshal(d)
+	if err != nil {
+		return nil, fmt.Errorf("encode discovery: %w", err)
+	}
+	// Members zitadel's struct lacks.
+	var doc map[string]any
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil, err
+	}
+	doc["prompt_values_supported"] = []string{oidc.PromptNone, oidc.PromptLogin}
+	doc["authorization_response_iss_parameter_supported"] = true // RFC 9207
+	return json.Marshal(doc)
+}
+
+func (p *Provider) serveDiscovery(body []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "application/json")
+		h.Set("Cache-Control", "public, max-age=300")
+		w.Write(body)
+	})
+}
+
+// serveKeys answers the JWKS from the serialized form the key manager keeps.
+func (p *Provider) serveKeys() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := p.store.keys.jwks(r.Context())
+		if err != nil {
+			p.cfg.Logger.ErrorContext(r.Context(), "serve jwks", "error", err)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"error":"temporarily_unavailable"}`))
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", "application/json")
+		// Short enough that a rotated key reaches relying parties well
+		// before it starts signing (keyManager.signingKey waits 2×refresh).
+		h.Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(p.cfg.KeyRefresh.Seconds())))
+		w.Write(body)
+	})
+}
+
+// encodeJWKS serializes public keys; never private or symmetric material
+// (OIDC Discovery §3).
+func encodeJWKS(keys []*parsedKey) ([]byte, error) {
+	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(keys))}
+	for _, k := range keys {
+		set.Keys = append(set.Keys, jose.JSONWebKey{
+			KeyID: k.id, Algorithm: string(k.alg), Use: "sig", Key: k.private.Public(),
+		})
+	}
+	return json.Marshal(set)
+}
+
+// withIssuer adds iss to authorization responses (RFC 9207) so a client
+// talking to several providers can tell which one answered (mix-up defence,
+// RFC 9700 §4.4). zitadel does not, so redirects to the client are amended.
+func (p *Provider) withIssuer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(&issWriter{ResponseWriter: w, issuer: p.cfg.Issuer}, r)
+	})
+}
+
+type issWriter struct {
+	http.ResponseWriter
+	issuer string
+}
+
+func (i *issWriter) WriteHeader(code int) {
+	if code == http.StatusFound || code == http.StatusSeeOther {
+		if loc := i.Header().Get("Location"); loc != "" {
+			if u, err := url.Parse(loc); err == nil && u.IsAbs() {
+				q := u.Query()
+				if (q.Has("code") || q.Has("error")) && !q.Has("iss") {
+					q.Set("iss", i.issuer)
+					u.RawQuery = q.Encode()
+					i.Header().Set("Location", u.String())
+				}
+			}
+		}
+	}
+	i.ResponseWriter.WriteHeader(code)
+}
