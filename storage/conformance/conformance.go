@@ -1,0 +1,229 @@
+// Package conformance is the one test suite every storage backend runs, so
+// that callers can swap SQLite for Postgres or the in-process store for
+// Redis without finding out in production that "not found" or "already
+// used" means something else there. A backend's test calls RunDurable or
+// RunEphemeral with a function that opens a fresh, isolated store.
+//
+// Beyond what the interface comments in package storage say, the suite
+// pins down these behaviours:
+//
+//   - getters, updaters, DeleteClient, AddSessionClient, SaveAuthCode (for
+//     an unknown request) and TakeOnce return an error matching
+//     storage.ErrNotFound for a missing record, never a zero value and nil;
+//   - creating a record whose id (or username, email, client id, NIB, one-time
+//     key) is taken returns storage.ErrAlreadyExists, and usernames and
+//     emails are unique case-insensitively and come back lower case; users
+//     without an email do not collide;
+//   - the ephemeral deletes (DeleteAuthRequest, DeleteSession,
+//     DeleteAccessToken and the bulk deletes) succeed when there is nothing
+//     to delete, because revocation and logout must be idempotent;
+//   - times come back as the same instant, to the microsecond, in UTC;
+//   - empty and nil slices and maps are interchangeable;
+//   - an expired entry is gone from the moment its expiry is reached (now >=
+//     expiry), whether or not the backend has swept it yet.
+package conformance
+
+import (
+	"errors"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"satupintu/storage"
+)
+
+// Clock is the time source RunEphemeral hands to the backend under test, so
+// TTL expiry is tested by moving time instead of sleeping.
+//
+// A backend whose expiry happens elsewhere (Redis expires keys on the
+// server) cannot follow it: its open function calls UseRealTime, and the
+// suite then uses short TTLs, sleeps in Advance and polls for expiry with a
+// bounded wait.
+type Clock struct {
+	mu   sync.Mutex
+	now  time.Time
+	real bool
+}
+
+// NewClock returns a clock that stands at start until advanced.
+func NewClock(start time.Time) *Clock {
+	return &Clock{now: start}
+}
+
+// Now returns the clock's time; pass c.Now as the backend's time source.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.real {
+		return time.Now()
+	}
+	return c.now
+}
+
+// Advance moves the clock forward by d, or sleeps for d on a real clock.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	real := c.real
+	if !real {
+		c.now = c.now.Add(d)
+	}
+	c.mu.Unlock()
+	if real {
+		time.Sleep(d)
+	}
+}
+
+// UseRealTime declares that the backend keeps its own time and cannot be
+// driven by this clock. Call it from the open function.
+func (c *Clock) UseRealTime() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.real = true
+}
+
+// Real reports whether UseRealTime was called.
+func (c *Clock) Real() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.real
+}
+
+// shortTTL is the lifetime the suite gives entries it wants to see expire:
+// long on a driven clock (so unit mistakes, seconds for milliseconds, show),
+// short on a real one (so the suite stays fast).
+func (c *Clock) shortTTL() time.Duration {
+	if c.Real() {
+		return 300 * time.Millisecond
+	}
+	return 10 * time.Minute
+}
+
+// expiryWait bounds how long the suite polls a real-time backend for an
+// entry to disappear after its TTL.
+const expiryWait = 2 * time.Second
+
+// checkExpiry asserts that get succeeds until ttl from now and reports
+// storage.ErrNotFound from then on. The entry must have been created at
+// c.Now() with lifetime ttl, and the clock not moved since.
+func checkExpiry(t *testing.T, c *Clock, ttl time.Duration, what string, get func() error) {
+	t.Helper()
+	if !c.Real() {
+		c.Advance(ttl - time.Millisecond)
+		if err := get(); err != nil {
+			t.Fatalf("%s 1ms before expiry: %v", what, err)
+		}
+		c.Advance(time.Millisecond)
+		if err := get(); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("%s at expiry: got %v, want ErrNotFound", what, err)
+		}
+		return
+	}
+	if err := get(); err != nil {
+		t.Fatalf("%s before expiry: %v", what, err)
+	}
+	c.Advance(ttl)
+	deadline := time.Now().Add(expiryWait)
+	for {
+		err := get()
+		if errors.Is(err, storage.ErrNotFound) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s %v after expiry: got %v, want ErrNotFound", what, expiryWait, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// jakarta is Asia/Jakarta (UTC+7, the zone most users are in); a fixed zone
+// with the same offset stands in if the system has no time zone database.
+func jakarta() *time.Location {
+	if loc, err := time.LoadLocation("Asia/Jakarta"); err == nil {
+		return loc
+	}
+	return time.FixedZone("WIB", 7*60*60)
+}
+
+// instant returns a time in Jakarta with microsecond precision, the
+// precision every backend must keep.
+func instant(minutes int) time.Time {
+	return time.Date(2026, 3, 14, 9, 30, 15, 123456000, jakarta()).Add(time.Duration(minutes) * time.Minute)
+}
+
+// checkEqual compares records as callers see them: times by instant (cmp
+// uses time.Time.Equal), nil and empty collections alike.
+func checkEqual(t *testing.T, what string, want, got any) {
+	t.Helper()
+	if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("%s mismatch (-want +got):\n%s", what, diff)
+	}
+}
+
+// checkUTC reports every time.Time field of v (a struct or a slice of
+// structs) that is not in UTC.
+func checkUTC(t *testing.T, what string, v any) {
+	t.Helper()
+	var walk func(path string, rv reflect.Value)
+	walk = func(path string, rv reflect.Value) {
+		switch rv.Kind() {
+		case reflect.Slice:
+			for i := range rv.Len() {
+				walk(path, rv.Index(i))
+			}
+		case reflect.Struct:
+			if tm, ok := rv.Interface().(time.Time); ok {
+				if tm.Location() != time.UTC {
+					t.Errorf("%s%s is in %v, want UTC", what, path, tm.Location())
+				}
+				return
+			}
+			for i := range rv.NumField() {
+				if rv.Type().Field(i).IsExported() {
+					walk(path+"."+rv.Type().Field(i).Name, rv.Field(i))
+				}
+			}
+		}
+	}
+	walk("", reflect.ValueOf(v))
+}
+
+func checkErr(t *testing.T, what string, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Errorf("%s: got error %v, want %v", what, err, want)
+	}
+}
+
+func isNotFound(err error) bool { return errors.Is(err, storage.ErrNotFound) }
+
+func isConflict(err error) bool { return errors.Is(err, storage.ErrConflict) }
+
+func mustOK(t *testing.T, what string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// runConcurrently runs fn(i) for i in [0, n) at once and returns the errors.
+func runConcurrently(n int, fn func(i int) error) []error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = fn(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// errFn is what the suite's updater functions return to abort an update.
+var errFn = errors.New("conformance: updater refused")

@@ -1,0 +1,719 @@
+package conformance
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"satupintu/storage"
+)
+
+// RunDurable runs the durable-store suite. open must return a fresh store
+// that shares nothing with stores opened for other subtests; the suite
+// closes it when the subtest ends.
+func RunDurable(t *testing.T, open func(t *testing.T) storage.Durable) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, s storage.Durable)
+	}{
+		{"ping", testPing},
+		{"missing records are ErrNotFound", testDurableNotFound},
+		{"user round trip", testUserRoundTrip},
+		{"user uniqueness", testUserUniqueness},
+		{"user by login", testUserByLogin},
+		{"update user", testUpdateUser},
+		{"concurrent user updates lose nothing", testUpdateUserConcurrent},
+		{"list users", testListUsers},
+		{"organizations", testOrganizations},
+		{"client round trip", testClientRoundTrip},
+		{"update client", testUpdateClient},
+		{"concurrent client updates lose nothing", testUpdateClientConcurrent},
+		{"delete and list clients", testDeleteListClients},
+		{"signing keys oldest first", testSigningKeys},
+		{"refresh token round trip", testRefreshTokenRoundTrip},
+		{"rotate refresh token", testRotateRefreshToken},
+		{"concurrent rotation has one winner", testRotateRefreshTokenConcurrent},
+		{"revoke refresh tokens", testRevokeRefreshTokens},
+		{"secrets", testSecrets},
+		{"concurrent first secret use agrees", testSecretsConcurrent},
+		{"audit log", testAudit},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := open(t)
+			t.Cleanup(func() {
+				if err := s.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+			})
+			tc.run(t, s)
+		})
+	}
+}
+
+func testPing(t *testing.T, s storage.Durable) {
+	mustOK(t, "Ping", s.Ping(t.Context()))
+}
+
+func testDurableNotFound(t *testing.T, s storage.Durable) {
+	ctx := t.Context()
+	// Something exists, so a backend cannot pass by having empty tables.
+	u := fullUser()
+	mustOK(t, "CreateUser", s.CreateUser(ctx, u))
+
+	if got, err := s.UserByID(ctx, "missing"); !isNotFound(err) {
+		t.Errorf("UserByID: got (%+v, %v), want ErrNotFound", got, err)
+	}
+	for _, login := range []string{"missing", "", "missing@example.com"} {
+		if got, err := s.UserByLogin(ctx, login); !isNotFound(err) {
+			t.Errorf("UserByLogin(%q): got (%+v, %v), want ErrNotFound", login, got, err)
+		}
+	}
+	checkErr(t, "UpdateUser", s.UpdateUser(ctx, "missing", func(*storage.User) error {
+		t.Error("UpdateUser called fn for a missing user")
+		return nil
+	}), storage.ErrNotFound)
+	if got, err := s.OrganizationByID(ctx, "missing"); !isNotFound(err) {
+		t.Errorf("OrganizationByID: got (%+v, %v), want ErrNotFound", got, err)
+	}
+	if got, err := s.OrganizationByNIB(ctx, "0000000000000"); !isNotFound(err) {
+		t.Errorf("OrganizationByNIB: got (%+v, %v), want ErrNotFound", got, err)
+	}
+	if got, err := s.ClientByID(ctx, "missing"); !isNotFound(err) {
+		t.Errorf("ClientByID: got (%+v, %v), want ErrNotFound", got, err)
+	}
+	checkErr(t, "UpdateClient", s.UpdateClient(ctx, "missing", func(*storage.Client) error {
+		t.Error("UpdateClient called fn for a missing client")
+		return nil
+	}), storage.ErrNotFound)
+	checkErr(t, "DeleteClient", s.DeleteClient(ctx, "missing"), storage.ErrNotFound)
+	if got, err := s.RefreshTokenByID(ctx, "missing"); !isNotFound(err) {
+		t.Errorf("RefreshTokenByID: got (%+v, %v), want ErrNotFound", got, err)
+	}
+	next := refreshToken("next", "fam", "client", "user", 1)
+	checkErr(t, "RotateRefreshToken", s.RotateRefreshToken(ctx, "missing", next), storage.ErrNotFound)
+	if _, err := s.RefreshTokenByID(ctx, next.ID); !isNotFound(err) {
+		t.Errorf("failed rotation stored its successor: RefreshTokenByID = %v, want ErrNotFound", err)
+	}
+	// Bulk revocations of nothing are not errors.
+	mustOK(t, "RevokeRefreshTokenFamily", s.RevokeRefreshTokenFamily(ctx, "missing"))
+	mustOK(t, "RevokeUserRefreshTokens", s.RevokeUserRefreshTokens(ctx, "missing"))
+}
+
+// fullUser returns a user with every field set, times in Jakarta.
+func fullUser() storage.User {
+	return storage.User{
+		ID:             storage.NewID(),
+		Username:       "Budi.Santoso",
+		Email:          "Budi.Santoso@Example.co.id",
+		EmailVerified:  true,
+		Name:           "Budi Santoso",
+		Phone:          "+6281234567890",
+		Position:       "Direktur",
+		PasswordHash:   "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+		OrganizationID: "org-1",
+		Roles:          []string{storage.RoleOfficer, storage.RoleAdmin},
+		Disabled:       true,
+		ExpiresAt:      instant(60 * 24 * 365),
+		CreatedAt:      instant(0),
+		UpdatedAt:      instant(1),
+	}
+}
+
+// stored is how a user comes back: username and email lower case.
+func stored(u storage.User) storage.User {
+	u.Username, u.Email = strings.ToLower(u.Username), strings.ToLower(u.Email)
+	return u
+}
+
+func testUserRoundTrip(t *testing.T, s storage.Durable) {
+	ctx := t.Context()
+	full := fullUser()
+	// The minimal user has zero times, no roles, no email: "never expires"
+	// must stay zero, not become 1970.
+	minimal := storage.User{ID: storage.NewID(), Username: "min"}
+	for _, u := range []storage.User{full, minimal} {
+		mustOK(t, "CreateUser", s.CreateUser(ctx, u))
+		got, err := s.UserByID(ctx, u.ID)
+		mustOK(t, "UserByID", err)
+		checkEqual(t, "UserByID", stored(u), got)
+		checkUTC(t, "UserByID", got)
+		if u.ExpiresAt.IsZero() && !got.ExpiresAt.IsZero() {
+			t.Errorf("zero ExpiresAt came back as %v", got.ExpiresAt)
+		}
+	}
+}
+
+func testUserUniqueness(t *testing.T, s storage.Durable) {
+	ctx := t.Context()
+	u := fullUser()
+	mustOK(t, "CreateUser", s.CreateUser(ctx, u))
+
+	sameID := storage.User{ID: u.ID, Username: "other", Email: "other@example.com"}
+	checkErr(t, "CreateUser with a taken id", s.CreateUser(ctx, sameID), storage.ErrAlreadyExists)
+	sameName := storage.User{ID: storage.NewID(), Username: strings.ToUpper(u.Username), Email: "other@example.com"}
+	checkErr(t, "CreateUser with a taken username in another case", s.CreateUser(ctx, sameName), storage.ErrAlreadyExists)
+	sameEmail := storage.User{ID: storage.NewID(), Username: "other", Email: strings.ToUpper(u.Email)}
+	checkErr(t, "CreateUser with a taken email in another case", s.CreateUser(ctx, sameEmail), storage.ErrAlreadyExists)
+
+	// Staff accounts may have no email: those must not collide.
+	for _, name := range []string{"staff1", "staff2"} {
+		mustOK(t, "CreateUser without email", s.CreateUser(ctx, storage.User{ID: storage.NewID(), Username: name}))
+	}
+	users, err := s.ListUsers(ctx)
+	mustOK(t, "ListUsers", err)
+	if len(users) != 3 {
+		t.Errorf("ListUsers returned %d users, want 3 (failed creates must store nothing)", len(users))
+	}
+}
+
+func testUserByLogin(t *testing.T, s storage.Durable) {
+	ctx := t.Context()
+	u := fullUser()
+	mustOK(t, "CreateUser", s.CreateUser(ctx, u))
+	other := storage.User{ID: storage.NewID(), Username: "siti", Email: "siti@example.com"}
+	mustOK(t, "CreateUser", s.CreateUser(ctx, other))
+
+	for _, login := range []string{u.Username, strings.ToUpper(u.Username), strings.ToLower(u.Username),
+		u.Email, strings.ToUpper(u.Email), strings.ToLower(u.Email)} {
+		got, err := s.UserByLogin(ctx, login)
+		if err != nil {
+			t.Errorf("UserByLogin(%q): %v", login, err)
+			continue
+		}
+		checkEqual(t, fmt.Sprintf("UserByLogin(%q)", login), stored(u), got)
+	}
+	got, err := s.UserByLogin(ctx, "SITI@example.com")
+	mustOK(t, "UserByLogin", err)
+	if got.ID != other.ID {
+		t.Errorf("UserByLogin(SITI@example.com) = %s, want %s", got.ID, other.ID)
+	}
+	if _, err := s.UserByLogin(ctx, "budi"); !isNotFound(err) {
+		t.Errorf("UserByLogin of a username prefix: got %v, want ErrNotFound", err)
+	}
+}
+
+func testUpdateUser(t *testing.T, s storage.Durable) {
+	ctx := t.Context()
+	u := fullUser()
+	mustOK(t, "CreateUser", s.CreateUser(ctx, u))
+	taken := storage.User{ID: storage.NewID(), Username: "taken", Email: "taken@example.com"}
+	mustOK(t, "CreateUser", s.CreateUser(ctx, taken))
+
+	want := stored(u)
+	want.Username, want.Email = "budi2", "budi2@example.com"
+	want.Name, want.Disabled, want.Roles = "Budi S.", false, []string{storage.RoleAdmin}
+	want.UpdatedAt = instant(30).UTC()
+	mustOK(t, "UpdateUser", s.UpdateUser(ctx, u.ID, func(got *storage.User) error {
+		checkEqual(t, "record given to UpdateUser's fn", stored(u), *got)
+		got.Username, got.Email = "BUDI2", "Budi2@Example.com" // stored lower case
+		got.Name, got.Disabled, got.Roles = want.Name, want.Disabled, want.Roles
+		got.UpdatedAt = instant(30)
+		return nil
+	}))
+	got, err := s.UserByID(ctx, u.ID)
+	mustOK(t, "UserByID", err)
+	checkEqual(t, "updated user", want, got)
+	if _, err := s.UserByLogin(ctx, "budi2@example.com"); err != nil {
+		t.Errorf("UserByLogin with the new email: %v", err)
+	}
+	if _, err := s.UserByLogin(ctx, u.Username); !isNotFound(err) {
+		t.Errorf("UserByLogin with the old username: got %v, want ErrNotFound", err)
+	}
+
+	// An error from fn aborts: nothing changes and the error comes back.
+	err = s.UpdateUser(ctx, u.ID, func(got *storage.User) error {
+		got.Name = "should not be stored"
+		return errFn
+	})
+	checkErr(t, "UpdateUser with a failing fn", err, errFn)
+	// So does taking another user's username or email.
+	err = s.UpdateUser(ctx, u.ID, func(got *storage.User) error {
+		got.Username = "TAKEN"
+		return nil
+	})
+	checkErr(t, "UpdateUser to a taken username", err, storage.ErrAlreadyExists)
+	err = s.UpdateUser(ctx, u.ID, func(got *storage.User) error {
+		got.Email = "Taken@example.com"
+		return nil
+	})
+	checkErr(t, "UpdateUser to a taken email", err, storage.ErrAlreadyExists)
+	got, err = s.UserByID(ctx, u.ID)
+	mustOK(t, "UserByID after failed updates", err)
+	checkEqual(t, "user after failed updates", want, got)
+
+	// The id is the OIDC subject: an updater cannot change it, and the rest
+	// of its change still lands on the record.
+	mustOK(t, "UpdateUser changing the id", s.UpdateUser(ctx, u.ID, func(got *storage.User) error {
+		got.ID, got.Name = "another-id", "Budi Santoso, S.E."
+		return nil
+	}))
+	want.Name = "Budi Santoso, S.E."
+	got, err = s.UserByID(ctx, u.ID)
+	mustOK(t, "UserByID after changing the id", err)
+	checkEqual(t, "user after an updater changed the id", want, got)
+	if _, err := s.UserByID(ctx, "another-id"); !isNotFound(err) {
+		t.Errorf("UserByID(another-id): got %v, want ErrNotFound", err)
+	}
+}
+
+func testUpdateUserConcurrent(t *testing.T, s storage.Durable) {
+	ctx := t.Context()
+	u := storage.User{ID: storage.NewID(), Username: "busy"}
+	mustOK(t, "CreateUser", s.CreateUser(ctx, u))
+	const n = 20
+	errs := runConcurrently(n, func(i int) error {
+		return s.UpdateUser(ctx, u.ID, func(u *storage.User) error {
+			u.Roles = append(u.Roles, fmt.Sprintf("role-%02d", i))
+			return nil
+		})
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("UpdateUser %d: %v", i, err)
+		}
+	}
+	got, err := s.UserByID(ctx, u.ID)
+	mustOK(t, "UserByID", err)
+	slices.Sort(got.Roles)
+	var want []string
+	for i := range n {
+		want = append(want, fmt.Sprintf("role-%02d", i))
+	}
+	checkEqual(t, "roles after concurrent updates", want, got.Roles)
+}
+
+func testListUsers(t *testing.T, s storage.Durable) {
+	ctx := t.Context()
+	got, err := s.ListUsers(ctx)
+	mustOK(t, "ListUsers on an empty store", err)
+	if len(got) != 0 {
+		t.Errorf("ListUsers on an empty store returned %d users", len(got))
+	}
+	var want []storage.User
+	for i := range 3 {
+		u := fullUser()
+		u.Username, u.Email = fmt.Sprintf("User%d", i), fmt.Sprintf("User%d@Example.com", i)
+		mustOK(t, "CreateUser", s.CreateUser(ctx, u))
+		want = append(want, stored(u))
+	}
+	got, err = s.ListUsers(ctx)
+	mustOK(t, "ListUsers", err)
+	byID := func(a, b storage.User) int { return strings.Compare(a.ID, b.ID) }
+	slices.SortFunc(want, byID)
+	slices.SortFunc(got, byID)
+	checkEqual(t, "ListUsers", want, got)
+	checkUTC(t, "ListUsers", got)
+}
+
+func testOrganizations(t *testing.T, s storage.Durable) {
+	ctx := t.Context()
+	o := storage.Organization{
+		ID:           storage.NewID(),
+		NIB:          "9120001234567",
+		NPWP:         "012345678901234",
+		Name:         "PT Maju Jaya Ekspor",
+		TraderType:   "eksportir",
+		BusinessType: "PT",
+		Address: storage.Address{Street: "Jl. Sudirman No. 1", City: "Jakarta Pusat",
+			Province: "DKI Jakarta", PostalCode: "10220", Country: "ID"},
+		CreatedAt: instant(0),
+		UpdatedAt: instant(5),
+	}
+	mustOK(t, "CreateOrganization", s.CreateOrganization(ctx, o))
+	got, err := s.OrganizationByID(ctx, o.ID)
+	mustOK(t, "OrganizationByID", err)
+	checkEqual(t, "OrganizationByID", o, got)
+	checkUTC(t, "OrganizationByID", got)
+	got, err = s.OrganizationByNIB(ctx, o.NIB)
+	mustOK(t, "OrganizationByNIB", err)
+	checkEqual(t, "OrganizationByNIB", o, got)
+
+	dupID := o
+	dupID.NIB = "9120001234568"
+	checkErr(t, "CreateOrganization with a taken id", s.CreateOrganization(ctx, dupID), storage.ErrAlreadyExists)
+	dupNIB := o
+	dupNIB.ID = storage.NewID()
+	checkErr(t, "CreateOrganization with a taken NIB", s.CreateOrganization(ctx, dupNIB), storage.ErrAlreadyExists)
+	if _, err := s.OrganizationByNIB(ctx, dupID.NIB); !isNotFound(err) {
+		t.Errorf("a failed create stored an organization: OrganizationByNIB = %v", err)
+	}
+}
+
+func fullClient(id string) storage.Client {
+	return storage.Client{
+		ID:                     id,
+		SecretHash:             "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$c2VjcmV0c2VjcmV0",
+		Name:                   "e-BPOM",
+		RedirectURIs:           []string{"https://ebpom.example.go.id/callback", "http://localhost:8080/cb"},
+		PostLogoutRedirectURIs: []string{"https://ebpom.example.go.id/"},
+		Public:                 true,
+		GrantTypes:             []string{storage.GrantAuthorizationCode, storage.GrantRefreshToken},
+		AccessTokenFormat:      "jwt",
+		CreatedAt:              instant(0),
+		UpdatedAt:              instant(2),
+	}
+}
+
+func testClientRoundTrip(t *testing.T, s storage.Durable) {
+	ctx := t.Context()
+	for _, c := range []storage.Client{fullClient("ebpom"), {ID: "minimal"}} {
+		mustOK(t, "CreateClient", s.CreateClient(ctx, c))
+		got, err := s.ClientByID(ctx, c.ID)
+		mustOK(t, "ClientByID", err)
+		checkEqual(t, "ClientByID", c, got)
+		checkUTC(t, "ClientByID", got)
+	}
+	dup := storage.Client{ID: "ebpom", Name: "impostor"}
+	checkErr(t, "CreateClient with a taken id", s.CreateClient(ctx, dup), storage.ErrAlreadyExists)
+	got, err := s.ClientByID(ctx, "ebpom")
+	mustOK(t, "ClientByID", err)
+	checkEqual(t, "client after a failed duplicate create", fullClient("ebpom"), got)
+}
+
+func testUpdateClient(t *testing.T, s storage.Durable) {
+	ctx := t.Context()
+	c := fullClient("insw")
+	mustOK(t, "CreateClient", s.CreateClient(ctx, c))
+	want := c
+	want.Name, want.RedirectURIs, want.Public = "INSW", []string{"https://insw.example.go.id/cb"}, false
+	want.UpdatedAt = instant(10)
+	mustOK(t, "UpdateClient", s.UpdateClient(ctx, c.ID, func(got *storage.Client) error {
+		checkEqual(t, "record given to UpdateClient's fn", c, *got)
+		got.Name, got.RedirectURIs, got.Public, got.UpdatedAt = want.Name, want.RedirectURIs, want.Public, want.UpdatedAt
+		got.ID = "renamed" // ignored: the id is fixed
+		return nil
+	}))
+	err := s.UpdateClient(ctx, c.ID, func(got *storage.Client) error {
+		got.Name = "should not be stored"
+		return errFn
+	})
+	checkErr(t, "UpdateClient with a failing fn", err, errFn)
+	got, err := s.ClientByID(ctx, c.ID)
+	mustOK(t, "ClientByID", err)
+	checkEqual(t, "updated client", want, got)
+	if _, err := s.ClientByID(ctx, "renamed"); !isNotFound(err) {
+		t.Errorf("ClientByID(renamed): got %v, want ErrNotFound", err)
+	}
+}
+
+func testUpdateClientConcurrent(t *testing.T, s storage.Durable) {
+	ctx := t.Context()
+	mustOK(t, "CreateClient", s.CreateClient(ctx, storage.Client{ID: "busy"}))
+	const n = 20
+	errs := runConcurrently(n, func(i int) error {
+		return s.UpdateClient(ctx, "busy", func(c *storage.Client) error {
+			c.RedirectURIs = append(c.RedirectURIs, fmt.Sprintf("https://rp.example/%02d", i))
+			return nil
+		})
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("UpdateClient %d: %v", i, err)
+		}
+	}
+	got, err := s.ClientByID(ctx, "busy")
+	mustOK(t, "ClientByID", err)
+	if len(got.RedirectURIs) != n {
+		t.Errorf("after %d concurrent appends the client has %d redirect URIs: %q", n, len(got.RedirectURIs), got.RedirectURIs)
+	}
+}
+
+func testDeleteListClients(t *testing.T, s storage.Durable) {
+	ctx := t.Context()
+	for _, id := range []string{"a", "b", "c"} {
+		mustOK(t, "CreateClient", s.CreateClient(ctx, fullClient(id)))
+	}
+	mustOK(t, "DeleteClient", s.DeleteClient(ctx, "b"))
+	if _, err := s.ClientByID(ctx, "b"); !isNotFound(err) {
+		t.Errorf("ClientByID after delete: got %v, want ErrNotFound", err)
+	}
+	checkErr(t, "DeleteClient twice", s.DeleteClient(ctx, "b"), storage.ErrNotFound)
+	got, err := s.ListClients(ctx)
+	mustOK(t, "ListClients", err)
+	slices.SortFunc(got, func(a, b storage.Client) int { return strings.Compare(a.ID, b.ID) })
+	checkEqual(t, "ListClients", []storage.Client{fullClient("a"), fullClient("c")}, got)
+	checkUTC(t, "ListClients", got)
+}
+
+func testSigningKeys(t *testing.T, s storage.Durable) {
+	ctx := t.Context()
+	got, err := s.SigningKeys(ctx)
+	mustOK(t, "SigningKeys on an empty store", err)
+	if len(got) != 0 {
+		t.Errorf("SigningKeys on an empty store returned %d keys", len(got))
+	}
+	key := func(id string, minutes int) storage.SigningKey {
+		return storage.SigningKey{ID: id, Algorithm: "RS256", PrivateDER: []byte("der-" + id + "\x00\xff"),
+			CreatedAt: instant(minutes)}
+	}
+	newest, oldest, middle := key("k3", 20), key("k1", -20), key("k2", 0)
+	middle.Algorithm, middle.NotAfter = "ES256", instant(60)
+	// Created out of order: the list is ordered by CreatedAt, not insertion.
+	for _, k := range []storage.SigningKey{newest, oldest, middle} {
+		mustOK(t, "CreateSigningKey", s.CreateSigningKey(ctx, k))
+	}
+	checkErr(t, "CreateSigningKey with a taken id", s.CreateSigningKey(ctx, key("k1", 99)), storage.ErrAlreadyExists)
+	got, err = s.SigningKeys(ctx)
+	mustOK(t, "SigningKeys", err)
+	checkEqual(t, "SigningKeys", []storage.SigningKey{oldest, middle, newest}, got)
+	checkUTC(t, "SigningKeys", got)
+}
+
+func refreshToken(id, family, client, user string, minutes int) storage.RefreshToken {
+	return storage.RefreshToken{
+		ID:        id,
+		FamilyID:  family,
+		ClientID:  client,
+		UserID:    user,
+		Scopes:    []string{"openid", "profile", "organization", "offline_access"},
+		Audience:  []string{client},
+		AMR:       []string{"pwd", "otp"},
+		AuthTime:  instant(minutes - 1),
+		CreatedAt: instant(minutes),
+		ExpiresAt: instant(minutes + 60*24*30),
+	}
+}
+
+func testRefreshTokenRoundTrip(t *testing.T, s storage.Durable) {
+	ctx := t.Context()
+	rt := refreshToken("hash-1", "fam-1", "ebpom", "user-1", 0)
+	mustOK(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, rt))
+	got, err := s.RefreshTokenByID(ctx, rt.ID)
+	mustOK(t, "RefreshTokenByID", err)
+	checkEqual(t, "RefreshTokenByID", rt, got)
+	checkUTC(t, "RefreshTokenByID", got)
+	if !got.UsedAt.IsZero() {
+		t.Errorf("new token has UsedAt %v, want zero", got.UsedAt)
+	}
+	checkErr(t, "CreateRefreshToken with a taken id", s.CreateRefreshToken(ctx, rt), storage.ErrAlreadyExists)
+}
+
+func testRotateRefreshToken(t *testing.T, s storage.Durable) {
+	ctx := t.Context()
+	first := refreshToken("hash-1", "fam", "ebpom", "user-1", 0)
+	mustOK(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, first))
+	other := refreshToken("hash-other", "fam-other", "ebpom", "user-1", 0)
+	mustOK(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, other))
+
+	// A successor whose id is taken fails the whole rotation: first must
+	// stay unused so the client can retry.
+	clash := refreshToken("hash-other", "fam", "ebpom", "user-1", 5)
+	checkErr(t, "RotateRefreshToken to a taken id", s.RotateRefreshToken(ctx, first.ID, clash), storage.ErrAlreadyExists)
+	got, err := s.RefreshTokenByID(ctx, first.ID)
+	mustOK(t, "RefreshTokenByID", err)
+	if !got.UsedAt.IsZero() {
+		t.Fatalf("a failed rotation marked the old token used at %v", got.UsedAt)
+	}
+
+	second := refreshToken("hash-2", "fam", "ebpom", "user-1", 10)
+	mustOK(t, "RotateRefreshToken", s.RotateRefreshToken(ctx, first.ID, second))
+	got, err = s.RefreshTokenByID(ctx, first.ID)
+	mustOK(t, "RefreshTokenByID(old)", err)
+	used := first
+	used.UsedAt = second.CreatedAt
+	checkEqual(t, "rotated token", used, got)
+	checkUTC(t, "rotated token", got)
+	got, err = s.RefreshTokenByID(ctx, second.ID)
+	mustOK(t, "RefreshTokenByID(new)", err)
+	checkEqual(t, "successor", second, got)
+
+	// Reuse of a rotated token is the signal of theft (RFC 9700 §4.14.2).
+	third := refreshToken("hash-3", "fam", "ebpom", "user-1", 20)
+	checkErr(t, "RotateRefreshToken of a used token", s.RotateRefreshToken(ctx, first.ID, third), storage.ErrConflict)
+	if _, err := s.RefreshTokenByID(ctx, third.ID); !isNotFound(err) {
+		t.Errorf("a refused rotation stored its successor: %v", err)
+	}
+	mustOK(t, "RotateRefreshToken of the successor", s.RotateRefreshToken(ctx, second.ID, third))
+}
+
+func testRotateRefreshTokenConcurrent(t *testing.T, s storage.Durable) {
+	ctx := t.Context()
+	first := refreshToken("hash-1", "fam", "ebpom", "user-1", 0)
+	mustOK(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, first))
+	const n = 10
+	errs := runConcurrently(n, func(i int) error {
+		return s.RotateRefreshToken(ctx, first.ID, refreshToken(fmt.Sprintf("next-%d", i), "fam", "ebpom", "user-1", 1+i))
+	})
+	winners := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			winners++
+		case !isConflict(err):
+			t.Errorf("rotation %d: got %v, want nil or ErrConflict", i, err)
+		}
+	}
+	if winners != 1 {
+		t.Fatalf("%d of %d concurrent rotations of one token succeeded, want exactly 1", winners, n)
+	}
+	stored := 0
+	for i := range n {
+		if _, err := s.RefreshTokenByID(ctx, fmt.Sprintf("next-%d", i)); err == nil {
+			stored++
+		}
+	}
+	if stored != 1 {
+		t.Errorf("%d successors stored, want 1", stored)
+	}
+}
+
+func testRevokeRefreshTokens(t *testing.T, s storage.Durable) {
+	ctx := t.Context()
+	tokens := []storage.RefreshToken{
+		refreshToken("a1", "fam-a", "ebpom", "user-1", 0),
+		refreshToken("a2", "fam-a", "ebpom", "user-1", 1),
+		refreshToken("b1", "fam-b", "insw", "user-1", 0),
+		refreshToken("c1", "fam-c", "ebpom", "user-2", 0),
+		refreshToken("d1", "fam-d", "insw", "user-3", 0),
+	}
+	for _, rt := range tokens {
+		mustOK(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, rt))
+	}
+	remaining := func(want ...string) {
+		t.Helper()
+		for _, rt := range tokens {
+			_, err := s.RefreshTokenByID(ctx, rt.ID)
+			switch {
+			case slices.Contains(want, rt.ID) && err != nil:
+				t.Errorf("token %s should remain: %v", rt.ID, err)
+			case !slices.Contains(want, rt.ID) && !isNotFound(err):
+				t.Errorf("token %s should be revoked: got %v", rt.ID, err)
+			}
+		}
+	}
+	mustOK(t, "RevokeRefreshTokenFamily", s.RevokeRefreshTokenFamily(ctx, "fam-a"))
+	remaining("b1", "c1", "d1")
+	mustOK(t, "RevokeUserRefreshTokens", s.RevokeUserRefreshTokens(ctx, "user-1"))
+	remaining("c1", "d1")
+	mustOK(t, "RevokeUserRefreshTokens", s.RevokeUserRefreshTokens(ctx, "user-2"))
+	remaining("d1")
+}
+
+func testSecrets(t *testing.T, s storage.Durable) {
+	ctx := t.Context()
+	calls := 0
+	gen := func(v string) func() ([]byte, error) {
+		return func() ([]byte, error) {
+			calls++
+			return []byte(v), nil
+		}
+	}
+	got, err := s.Secret(ctx, "cookie-hash-key", gen("first\x00\xff"))
+	mustOK(t, "Secret", err)
+	if !bytes.Equal(got, []byte("first\x00\xff")) {
+		t.Errorf("Secret on first use = %q, want the generated value", got)
+	}
+	got, err = s.Secret(ctx, "cookie-hash-key", gen("second"))
+	mustOK(t, "Secret", err)
+	if !bytes.Equal(got, []byte("first\x00\xff")) {
+		t.Errorf("Secret on second use = %q, want the first value", got)
+	}
+	if calls != 1 {
+		t.Errorf("gen called %d times for one name, want 1", calls)
+	}
+	got, err = s.Secret(ctx, "token-key", gen("other"))
+	mustOK(t, "Secret", err)
+	if !bytes.Equal(got, []byte("other")) {
+		t.Errorf("Secret for another name = %q, want its own value", got)
+	}
+
+	// A failing generator stores nothing: the next call generates again.
+	_, err = s.Secret(ctx, "flaky", func() ([]byte, error) { return nil, errFn })
+	checkErr(t, "Secret with a failing generator", err, errFn)
+	got, err = s.Secret(ctx, "flaky", gen("recovered"))
+	mustOK(t, "Secret after a failed generator", err)
+	if !bytes.Equal(got, []byte("recovered")) {
+		t.Errorf("Secret after a failed generator = %q, want %q", got, "recovered")
+	}
+}
+
+func testSecretsConcurrent(t *testing.T, s storage.Durable) {
+	ctx := t.Context()
+	const n = 10
+	values := make([][]byte, n)
+	errs := runConcurrently(n, func(i int) error {
+		v, err := s.Secret(ctx, "shared", func() ([]byte, error) {
+			return fmt.Appendf(nil, "value-%d", i), nil
+		})
+		values[i] = v
+		return err
+	})
+	for i, err := range errs {
+		mustOK(t, fmt.Sprintf("Secret %d", i), err)
+	}
+	for i, v := range values {
+		if !bytes.Equal(v, values[0]) {
+			t.Errorf("caller %d got %q, caller 0 got %q: racing first uses must agree", i, v, values[0])
+		}
+	}
+	again, err := s.Secret(ctx, "shared", func() ([]byte, error) { return []byte("late"), nil })
+	mustOK(t, "Secret", err)
+	if !bytes.Equal(again, values[0]) {
+		t.Errorf("Secret after the race = %q, want %q", again, values[0])
+	}
+}
+
+func testAudit(t *testing.T, s storage.Durable) {
+	ctx := t.Context()
+	got, err := s.ListAudit(ctx, 0, 10)
+	mustOK(t, "ListAudit on an empty log", err)
+	if len(got) != 0 {
+		t.Errorf("ListAudit on an empty log returned %d events", len(got))
+	}
+	var appended []storage.AuditEvent
+	for i := range 5 {
+		e := storage.AuditEvent{
+			ID:       999, // ignored: the store assigns ids
+			Time:     instant(i),
+			Action:   "login.success",
+			ActorID:  fmt.Sprintf("user-%d", i),
+			Subject:  fmt.Sprintf("user-%d", i),
+			ClientID: "ebpom",
+			IP:       "2001:db8::1",
+			Detail:   map[string]string{"amr": "pwd", "n": fmt.Sprint(i), "unicode": "masuk ✓"},
+		}
+		if i == 3 {
+			e.Detail = nil
+		}
+		mustOK(t, "AppendAudit", s.AppendAudit(ctx, e))
+		appended = append(appended, e)
+	}
+
+	all, err := s.ListAudit(ctx, 0, 100)
+	mustOK(t, "ListAudit", err)
+	if len(all) != 5 {
+		t.Fatalf("ListAudit returned %d events, want 5", len(all))
+	}
+	for i, e := range all {
+		want := appended[len(appended)-1-i] // newest first
+		want.ID = e.ID
+		checkEqual(t, fmt.Sprintf("event %d", i), want, e)
+		if i > 0 && e.ID >= all[i-1].ID {
+			t.Errorf("ids not strictly decreasing: %d after %d", e.ID, all[i-1].ID)
+		}
+		if e.ID <= 0 {
+			t.Errorf("event %d has id %d, want > 0", i, e.ID)
+		}
+	}
+	checkUTC(t, "ListAudit", all)
+
+	// Page through with the before cursor.
+	var paged []storage.AuditEvent
+	before := int64(0)
+	for range 10 {
+		page, err := s.ListAudit(ctx, before, 2)
+		mustOK(t, "ListAudit page", err)
+		if len(page) > 2 {
+			t.Fatalf("ListAudit(limit 2) returned %d events", len(page))
+		}
+		if len(page) == 0 {
+			break
+		}
+		paged = append(paged, page...)
+		before = page[len(page)-1].ID
+	}
+	checkEqual(t, "paged events", all, paged)
+}

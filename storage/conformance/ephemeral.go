@@ -1,0 +1,523 @@
+package conformance
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"satupintu/storage"
+)
+
+// RunEphemeral runs the short-lived-state suite. open must return a fresh
+// store that reads the time from clock.Now, or call clock.UseRealTime if it
+// cannot; the suite closes the store when the subtest ends.
+func RunEphemeral(t *testing.T, open func(t *testing.T, clock *Clock) storage.Ephemeral) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, s storage.Ephemeral, c *Clock)
+		// waits marks tests that wait for an expiry: on a real clock they
+		// run in parallel so the sleeps overlap.
+		waits bool
+	}{
+		{name: "ping", run: testEphemeralPing},
+		{name: "missing entries are ErrNotFound", run: testEphemeralNotFound},
+		{name: "auth request round trip", run: testAuthRequestRoundTrip},
+		{name: "update auth request", run: testUpdateAuthRequest},
+		{name: "auth code is single-use", run: testAuthCode},
+		{name: "concurrent code redemption has one winner", run: testAuthCodeConcurrent},
+		{name: "session lifecycle", run: testSessions},
+		{name: "concurrent session clients lose nothing", run: testSessionClientsConcurrent},
+		{name: "access tokens", run: testAccessTokens},
+		{name: "one-time values", run: testOneTime},
+		{name: "concurrent take has one winner", run: testOneTimeConcurrent},
+		{name: "auth request expires", run: testAuthRequestExpiry, waits: true},
+		{name: "auth request update keeps its TTL", run: testAuthRequestUpdateKeepsTTL, waits: true},
+		{name: "auth code expires", run: testAuthCodeExpiry, waits: true},
+		{name: "session expires at ExpiresAt", run: testSessionExpiry, waits: true},
+		{name: "access token expires at ExpiresAt", run: testAccessTokenExpiry, waits: true},
+		{name: "one-time value expires", run: testOneTimeExpiry, waits: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			// A whole-second start keeps ExpiresAt values microsecond-exact.
+			c := NewClock(time.Date(2026, 3, 14, 2, 0, 0, 0, time.UTC))
+			s := open(t, c)
+			t.Cleanup(func() {
+				if err := s.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+			})
+			if tc.waits && c.Real() {
+				t.Parallel()
+			}
+			tc.run(t, s, c)
+		})
+	}
+}
+
+func testEphemeralPing(t *testing.T, s storage.Ephemeral, _ *Clock) {
+	mustOK(t, "Ping", s.Ping(t.Context()))
+}
+
+func testEphemeralNotFound(t *testing.T, s storage.Ephemeral, c *Clock) {
+	ctx := t.Context()
+	// Something exists, so a backend cannot pass by being empty.
+	mustOK(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, fullAuthRequest("req"), time.Hour))
+	mustOK(t, "CreateSession", s.CreateSession(ctx, fullSession("sess", "user-1", c)))
+	mustOK(t, "CreateAccessToken", s.CreateAccessToken(ctx, fullAccessToken("tok", "fam", c)))
+	mustOK(t, "PutOnce", s.PutOnce(ctx, "key", []byte("v"), time.Hour))
+
+	if got, err := s.AuthRequestByID(ctx, "missing"); !isNotFound(err) {
+		t.Errorf("AuthRequestByID: got (%+v, %v), want ErrNotFound", got, err)
+	}
+	checkErr(t, "UpdateAuthRequest", s.UpdateAuthRequest(ctx, "missing", func(*storage.AuthRequest) error {
+		t.Error("UpdateAuthRequest called fn for a missing request")
+		return nil
+	}), storage.ErrNotFound)
+	// A code for a request that does not exist could never be redeemed.
+	checkErr(t, "SaveAuthCode for a missing request", s.SaveAuthCode(ctx, "missing", "code", time.Minute), storage.ErrNotFound)
+	if got, err := s.ConsumeAuthCode(ctx, "code"); !isNotFound(err) {
+		t.Errorf("ConsumeAuthCode: got (%+v, %v), want ErrNotFound", got, err)
+	}
+	if got, err := s.SessionByID(ctx, "missing"); !isNotFound(err) {
+		t.Errorf("SessionByID: got (%+v, %v), want ErrNotFound", got, err)
+	}
+	checkErr(t, "AddSessionClient", s.AddSessionClient(ctx, "missing", "ebpom"), storage.ErrNotFound)
+	if got, err := s.UserSessions(ctx, "nobody"); err != nil || len(got) != 0 {
+		t.Errorf("UserSessions of a user without sessions: got (%v, %v), want (none, nil)", got, err)
+	}
+	if got, err := s.AccessTokenByID(ctx, "missing"); !isNotFound(err) {
+		t.Errorf("AccessTokenByID: got (%+v, %v), want ErrNotFound", got, err)
+	}
+	if got, err := s.TakeOnce(ctx, "missing"); !isNotFound(err) {
+		t.Errorf("TakeOnce: got (%q, %v), want ErrNotFound", got, err)
+	}
+	// Deleting what is not there succeeds: logout and revocation are
+	// idempotent (RFC 7009 §2.2 answers 200 for an unknown token).
+	mustOK(t, "DeleteAuthRequest", s.DeleteAuthRequest(ctx, "missing"))
+	mustOK(t, "DeleteSession", s.DeleteSession(ctx, "missing"))
+	mustOK(t, "DeleteUserSessions", s.DeleteUserSessions(ctx, "nobody"))
+	mustOK(t, "DeleteAccessToken", s.DeleteAccessToken(ctx, "missing"))
+	mustOK(t, "DeleteAccessTokenFamily", s.DeleteAccessTokenFamily(ctx, "missing"))
+}
+
+func fullAuthRequest(id string) storage.AuthRequest {
+	maxAge := int64(3600)
+	return storage.AuthRequest{
+		ID:                  id,
+		ClientID:            "ebpom",
+		RedirectURI:         "https://ebpom.example.go.id/callback",
+		Scopes:              []string{"openid", "profile", "organization"},
+		State:               "state-123",
+		Nonce:               "nonce-456",
+		ResponseType:        "code",
+		ResponseMode:        "query",
+		CodeChallenge:       "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+		CodeChallengeMethod: "S256",
+		Prompt:              []string{"login", "consent"},
+		MaxAge:              &maxAge,
+		LoginHint:           "budi@example.co.id",
+		HintSubject:         "sub-789",
+		UILocales:           []string{"id", "en"},
+		ACRValues:           []string{"urn:satupintu:mfa"},
+		CreatedAt:           instant(0),
+		Done:                true,
+		UserID:              "user-1",
+		AuthTime:            instant(1),
+		AMR:                 []string{"pwd"},
+		SessionID:           "sess-1",
+	}
+}
+
+func testAuthRequestRoundTrip(t *testing.T, s storage.Ephemeral, _ *Clock) {
+	ctx := t.Context()
+	for _, r := range []storage.AuthRequest{fullAuthRequest("full"), {ID: "minimal"}} {
+		mustOK(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, r, time.Hour))
+		got, err := s.AuthRequestByID(ctx, r.ID)
+		mustOK(t, "AuthRequestByID", err)
+		checkEqual(t, "AuthRequestByID", r, got)
+		checkUTC(t, "AuthRequestByID", got)
+	}
+	if got, _ := s.AuthRequestByID(ctx, "minimal"); got.MaxAge != nil {
+		t.Errorf("nil MaxAge came back as %d", *got.MaxAge)
+	}
+	checkErr(t, "CreateAuthRequest with a taken id", s.CreateAuthRequest(ctx, storage.AuthRequest{ID: "full"}, time.Hour),
+		storage.ErrAlreadyExists)
+
+	// What a caller holds is a copy: changing it changes nothing stored.
+	got, err := s.AuthRequestByID(ctx, "full")
+	mustOK(t, "AuthRequestByID", err)
+	got.Scopes[0], *got.MaxAge, got.AMR[0] = "changed", 1, "changed"
+	again, err := s.AuthRequestByID(ctx, "full")
+	mustOK(t, "AuthRequestByID", err)
+	checkEqual(t, "request after the caller changed its copy", fullAuthRequest("full"), again)
+}
+
+func testUpdateAuthRequest(t *testing.T, s storage.Ephemeral, _ *Clock) {
+	ctx := t.Context()
+	r := fullAuthRequest("req")
+	r.Done, r.UserID, r.AuthTime, r.AMR, r.SessionID = false, "", time.Time{}, nil, ""
+	mustOK(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, r, time.Hour))
+
+	want := fullAuthRequest("req")
+	mustOK(t, "UpdateAuthRequest", s.UpdateAuthRequest(ctx, r.ID, func(got *storage.AuthRequest) error {
+		checkEqual(t, "record given to UpdateAuthRequest's fn", r, *got)
+		got.Done, got.UserID, got.AuthTime, got.AMR, got.SessionID = want.Done, want.UserID, want.AuthTime, want.AMR, want.SessionID
+		return nil
+	}))
+	// The failing fn scribbles on everything, slices and pointers included:
+	// none of it may reach the stored request.
+	err := s.UpdateAuthRequest(ctx, r.ID, func(got *storage.AuthRequest) error {
+		got.UserID, got.Scopes[0], *got.MaxAge, got.AMR[0] = "attacker", "admin", 0, "none"
+		return errFn
+	})
+	checkErr(t, "UpdateAuthRequest with a failing fn", err, errFn)
+	got, err := s.AuthRequestByID(ctx, r.ID)
+	mustOK(t, "AuthRequestByID", err)
+	checkEqual(t, "updated request", want, got)
+	checkUTC(t, "updated request", got)
+}
+
+func testAuthCode(t *testing.T, s storage.Ephemeral, _ *Clock) {
+	ctx := t.Context()
+	r := fullAuthRequest("req")
+	mustOK(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, r, time.Hour))
+	mustOK(t, "SaveAuthCode", s.SaveAuthCode(ctx, r.ID, "code-1", time.Minute))
+	got, err := s.ConsumeAuthCode(ctx, "code-1")
+	mustOK(t, "ConsumeAuthCode", err)
+	checkEqual(t, "ConsumeAuthCode", r, got)
+	checkUTC(t, "ConsumeAuthCode", got)
+
+	// RFC 6749 §4.1.2: a code is used once; the request goes with it.
+	if got, err := s.ConsumeAuthCode(ctx, "code-1"); !isNotFound(err) {
+		t.Errorf("second ConsumeAuthCode: got (%+v, %v), want ErrNotFound", got, err)
+	}
+	if _, err := s.AuthRequestByID(ctx, r.ID); !isNotFound(err) {
+		t.Errorf("AuthRequestByID after the code was consumed: got %v, want ErrNotFound", err)
+	}
+
+	// Deleting the request (user cancelled) makes its code useless.
+	mustOK(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, fullAuthRequest("req-2"), time.Hour))
+	mustOK(t, "SaveAuthCode", s.SaveAuthCode(ctx, "req-2", "code-2", time.Minute))
+	mustOK(t, "DeleteAuthRequest", s.DeleteAuthRequest(ctx, "req-2"))
+	if _, err := s.AuthRequestByID(ctx, "req-2"); !isNotFound(err) {
+		t.Errorf("AuthRequestByID after delete: got %v, want ErrNotFound", err)
+	}
+	if _, err := s.ConsumeAuthCode(ctx, "code-2"); !isNotFound(err) {
+		t.Errorf("ConsumeAuthCode of a deleted request: got %v, want ErrNotFound", err)
+	}
+}
+
+func testAuthCodeConcurrent(t *testing.T, s storage.Ephemeral, _ *Clock) {
+	ctx := t.Context()
+	mustOK(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, fullAuthRequest("req"), time.Hour))
+	mustOK(t, "SaveAuthCode", s.SaveAuthCode(ctx, "req", "code", time.Minute))
+	const n = 10
+	errs := runConcurrently(n, func(int) error {
+		_, err := s.ConsumeAuthCode(ctx, "code")
+		return err
+	})
+	winners := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			winners++
+		case !isNotFound(err):
+			t.Errorf("ConsumeAuthCode %d: got %v, want nil or ErrNotFound", i, err)
+		}
+	}
+	if winners != 1 {
+		t.Errorf("%d of %d concurrent redemptions of one code succeeded, want exactly 1", winners, n)
+	}
+}
+
+func fullSession(id, user string, c *Clock) storage.Session {
+	return storage.Session{
+		ID:        id,
+		UserID:    user,
+		AuthTime:  instant(-5),
+		AMR:       []string{"pwd", "otp"},
+		ClientIDs: []string{"ebpom"},
+		UserAgent: "Mozilla/5.0 (X11; Linux x86_64)",
+		IP:        "203.0.113.7",
+		CreatedAt: instant(-5),
+		ExpiresAt: c.Now().Add(8 * time.Hour).In(jakarta()),
+	}
+}
+
+func testSessions(t *testing.T, s storage.Ephemeral, c *Clock) {
+	ctx := t.Context()
+	sess := fullSession("s1", "user-1", c)
+	mustOK(t, "CreateSession", s.CreateSession(ctx, sess))
+	got, err := s.SessionByID(ctx, sess.ID)
+	mustOK(t, "SessionByID", err)
+	checkEqual(t, "SessionByID", sess, got)
+	checkUTC(t, "SessionByID", got)
+	checkErr(t, "CreateSession with a taken id", s.CreateSession(ctx, fullSession("s1", "user-2", c)), storage.ErrAlreadyExists)
+
+	// Each client is recorded once, in the order they first got tokens.
+	for _, client := range []string{"insw", "ebpom", "insw", "cargolink"} {
+		mustOK(t, "AddSessionClient", s.AddSessionClient(ctx, sess.ID, client))
+	}
+	got, err = s.SessionByID(ctx, sess.ID)
+	mustOK(t, "SessionByID", err)
+	checkEqual(t, "ClientIDs", []string{"ebpom", "insw", "cargolink"}, got.ClientIDs)
+
+	mustOK(t, "CreateSession", s.CreateSession(ctx, fullSession("s2", "user-1", c)))
+	mustOK(t, "CreateSession", s.CreateSession(ctx, fullSession("s3", "user-2", c)))
+	mustOK(t, "CreateSession", s.CreateSession(ctx, fullSession("s4", "user-2", c)))
+	checkUserSessions := func(user string, want ...string) {
+		t.Helper()
+		list, err := s.UserSessions(ctx, user)
+		mustOK(t, "UserSessions", err)
+		var ids []string
+		for _, l := range list {
+			ids = append(ids, l.ID)
+			if l.UserID != user {
+				t.Errorf("UserSessions(%s) returned a session of %s", user, l.UserID)
+			}
+		}
+		slices.Sort(ids)
+		checkEqual(t, "UserSessions("+user+")", want, ids)
+		checkUTC(t, "UserSessions", list)
+	}
+	checkUserSessions("user-1", "s1", "s2")
+	checkUserSessions("user-2", "s3", "s4")
+
+	mustOK(t, "DeleteSession", s.DeleteSession(ctx, "s1"))
+	if _, err := s.SessionByID(ctx, "s1"); !isNotFound(err) {
+		t.Errorf("SessionByID after delete: got %v, want ErrNotFound", err)
+	}
+	checkUserSessions("user-1", "s2")
+	mustOK(t, "DeleteUserSessions", s.DeleteUserSessions(ctx, "user-2"))
+	checkUserSessions("user-2")
+	checkUserSessions("user-1", "s2")
+	if _, err := s.SessionByID(ctx, "s3"); !isNotFound(err) {
+		t.Errorf("SessionByID after DeleteUserSessions: got %v, want ErrNotFound", err)
+	}
+}
+
+func testSessionClientsConcurrent(t *testing.T, s storage.Ephemeral, c *Clock) {
+	ctx := t.Context()
+	sess := fullSession("s1", "user-1", c)
+	sess.ClientIDs = nil
+	mustOK(t, "CreateSession", s.CreateSession(ctx, sess))
+	const n = 10
+	errs := runConcurrently(n, func(i int) error {
+		return s.AddSessionClient(ctx, sess.ID, fmt.Sprintf("client-%02d", i%5))
+	})
+	for i, err := range errs {
+		mustOK(t, fmt.Sprintf("AddSessionClient %d", i), err)
+	}
+	got, err := s.SessionByID(ctx, sess.ID)
+	mustOK(t, "SessionByID", err)
+	slices.Sort(got.ClientIDs)
+	checkEqual(t, "ClientIDs after concurrent adds", []string{"client-00", "client-01", "client-02", "client-03", "client-04"}, got.ClientIDs)
+}
+
+func fullAccessToken(id, family string, c *Clock) storage.AccessToken {
+	return storage.AccessToken{
+		ID:        id,
+		ClientID:  "ebpom",
+		UserID:    "user-1",
+		Scopes:    []string{"openid", "organization"},
+		Audience:  []string{"ebpom", "https://api.example.go.id"},
+		FamilyID:  family,
+		CreatedAt: instant(0),
+		ExpiresAt: c.Now().Add(time.Hour).In(jakarta()),
+	}
+}
+
+func testAccessTokens(t *testing.T, s storage.Ephemeral, c *Clock) {
+	ctx := t.Context()
+	full := fullAccessToken("t1", "fam-a", c)
+	clientCredentials := storage.AccessToken{ID: "t0", ClientID: "insw", ExpiresAt: c.Now().Add(time.Hour)}
+	for _, tok := range []storage.AccessToken{full, clientCredentials} {
+		mustOK(t, "CreateAccessToken", s.CreateAccessToken(ctx, tok))
+		got, err := s.AccessTokenByID(ctx, tok.ID)
+		mustOK(t, "AccessTokenByID", err)
+		checkEqual(t, "AccessTokenByID", tok, got)
+		checkUTC(t, "AccessTokenByID", got)
+	}
+	checkErr(t, "CreateAccessToken with a taken id", s.CreateAccessToken(ctx, fullAccessToken("t1", "x", c)), storage.ErrAlreadyExists)
+
+	for _, tok := range []storage.AccessToken{fullAccessToken("t2", "fam-a", c), fullAccessToken("t3", "fam-b", c)} {
+		mustOK(t, "CreateAccessToken", s.CreateAccessToken(ctx, tok))
+	}
+	mustOK(t, "DeleteAccessToken", s.DeleteAccessToken(ctx, "t0"))
+	mustOK(t, "DeleteAccessTokenFamily", s.DeleteAccessTokenFamily(ctx, "fam-a"))
+	for id, live := range map[string]bool{"t0": false, "t1": false, "t2": false, "t3": true} {
+		_, err := s.AccessTokenByID(ctx, id)
+		switch {
+		case live && err != nil:
+			t.Errorf("token %s should remain: %v", id, err)
+		case !live && !isNotFound(err):
+			t.Errorf("token %s should be deleted: got %v", id, err)
+		}
+	}
+}
+
+func testOneTime(t *testing.T, s storage.Ephemeral, _ *Clock) {
+	ctx := t.Context()
+	value := []byte("captcha-answer\x00\xff")
+	mustOK(t, "PutOnce", s.PutOnce(ctx, "k", value, time.Minute))
+	value[0] = 'X' // the store must have kept its own copy
+	checkErr(t, "PutOnce with a taken key", s.PutOnce(ctx, "k", []byte("other"), time.Minute), storage.ErrAlreadyExists)
+	got, err := s.TakeOnce(ctx, "k")
+	mustOK(t, "TakeOnce", err)
+	if !bytes.Equal(got, []byte("captcha-answer\x00\xff")) {
+		t.Errorf("TakeOnce = %q, want the value put", got)
+	}
+	if got, err := s.TakeOnce(ctx, "k"); !isNotFound(err) {
+		t.Errorf("second TakeOnce: got (%q, %v), want ErrNotFound", got, err)
+	}
+	// Once taken, the key is free again.
+	mustOK(t, "PutOnce after take", s.PutOnce(ctx, "k", []byte("again"), time.Minute))
+}
+
+func testOneTimeConcurrent(t *testing.T, s storage.Ephemeral, _ *Clock) {
+	ctx := t.Context()
+	mustOK(t, "PutOnce", s.PutOnce(ctx, "k", []byte("v"), time.Minute))
+	errs := runConcurrently(10, func(int) error {
+		_, err := s.TakeOnce(ctx, "k")
+		return err
+	})
+	winners := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			winners++
+		case !isNotFound(err):
+			t.Errorf("TakeOnce %d: got %v, want nil or ErrNotFound", i, err)
+		}
+	}
+	if winners != 1 {
+		t.Errorf("%d concurrent takes of one value succeeded, want exactly 1", winners)
+	}
+}
+
+func testAuthRequestExpiry(t *testing.T, s storage.Ephemeral, c *Clock) {
+	ctx := t.Context()
+	ttl := c.shortTTL()
+	mustOK(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, fullAuthRequest("req"), ttl))
+	// The code outlives the request: redeeming it must still fail.
+	mustOK(t, "SaveAuthCode", s.SaveAuthCode(ctx, "req", "code", 10*ttl))
+	checkExpiry(t, c, ttl, "AuthRequestByID", func() error {
+		_, err := s.AuthRequestByID(ctx, "req")
+		return err
+	})
+	checkErr(t, "UpdateAuthRequest of an expired request", s.UpdateAuthRequest(ctx, "req", func(*storage.AuthRequest) error {
+		return nil
+	}), storage.ErrNotFound)
+	if _, err := s.ConsumeAuthCode(ctx, "code"); !isNotFound(err) {
+		t.Errorf("ConsumeAuthCode for an expired request: got %v, want ErrNotFound", err)
+	}
+	// An expired id is free again.
+	mustOK(t, "CreateAuthRequest over an expired one", s.CreateAuthRequest(ctx, fullAuthRequest("req"), ttl))
+}
+
+func testAuthRequestUpdateKeepsTTL(t *testing.T, s storage.Ephemeral, c *Clock) {
+	ctx := t.Context()
+	ttl := c.shortTTL()
+	mustOK(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, fullAuthRequest("req"), ttl))
+	c.Advance(ttl / 2)
+	mustOK(t, "UpdateAuthRequest", s.UpdateAuthRequest(ctx, "req", func(r *storage.AuthRequest) error {
+		r.State = "updated"
+		return nil
+	}))
+	checkExpiry(t, c, ttl-ttl/2, "AuthRequestByID after update", func() error {
+		_, err := s.AuthRequestByID(ctx, "req")
+		return err
+	})
+}
+
+// pastExpiry moves the clock to ttl after the entries were created. Reads of
+// codes and one-time values destroy them, so unlike checkExpiry it cannot
+// poll; on a real clock it leaves the server a margin instead.
+func pastExpiry(c *Clock, ttl time.Duration) {
+	c.Advance(ttl)
+	if c.Real() {
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// justBeforeExpiry moves a driven clock to 1ms before ttl; on a real clock
+// it does nothing (the entries were created a moment ago).
+func justBeforeExpiry(c *Clock, ttl time.Duration) time.Duration {
+	if c.Real() {
+		return 0
+	}
+	c.Advance(ttl - time.Millisecond)
+	return ttl - time.Millisecond
+}
+
+func testAuthCodeExpiry(t *testing.T, s storage.Ephemeral, c *Clock) {
+	ctx := t.Context()
+	ttl := c.shortTTL()
+	mustOK(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, fullAuthRequest("req"), 10*ttl))
+	mustOK(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, fullAuthRequest("edge"), 10*ttl))
+	mustOK(t, "SaveAuthCode", s.SaveAuthCode(ctx, "edge", "edge-code", ttl))
+	mustOK(t, "SaveAuthCode", s.SaveAuthCode(ctx, "req", "code", ttl))
+	elapsed := justBeforeExpiry(c, ttl)
+	if _, err := s.ConsumeAuthCode(ctx, "edge-code"); err != nil {
+		t.Errorf("ConsumeAuthCode before expiry: %v", err)
+	}
+	pastExpiry(c, ttl-elapsed)
+	if got, err := s.ConsumeAuthCode(ctx, "code"); !isNotFound(err) {
+		t.Fatalf("ConsumeAuthCode at expiry: got (%+v, %v), want ErrNotFound", got, err)
+	}
+	// The request itself lives on until its own TTL.
+	if _, err := s.AuthRequestByID(ctx, "req"); err != nil {
+		t.Errorf("AuthRequestByID after its code expired: %v", err)
+	}
+}
+
+func testSessionExpiry(t *testing.T, s storage.Ephemeral, c *Clock) {
+	ctx := t.Context()
+	ttl := c.shortTTL()
+	sess := fullSession("s1", "user-1", c)
+	sess.ExpiresAt = c.Now().Add(ttl)
+	mustOK(t, "CreateSession", s.CreateSession(ctx, sess))
+	long := fullSession("s2", "user-1", c)
+	mustOK(t, "CreateSession", s.CreateSession(ctx, long))
+	checkExpiry(t, c, ttl, "SessionByID", func() error {
+		_, err := s.SessionByID(ctx, "s1")
+		return err
+	})
+	checkErr(t, "AddSessionClient to an expired session", s.AddSessionClient(ctx, "s1", "ebpom"), storage.ErrNotFound)
+	list, err := s.UserSessions(ctx, "user-1")
+	mustOK(t, "UserSessions", err)
+	if len(list) != 1 || list[0].ID != "s2" {
+		t.Errorf("UserSessions after one session expired: got %d sessions, want only s2", len(list))
+	}
+}
+
+func testAccessTokenExpiry(t *testing.T, s storage.Ephemeral, c *Clock) {
+	ctx := t.Context()
+	ttl := c.shortTTL()
+	tok := fullAccessToken("t1", "fam", c)
+	tok.ExpiresAt = c.Now().Add(ttl)
+	mustOK(t, "CreateAccessToken", s.CreateAccessToken(ctx, tok))
+	checkExpiry(t, c, ttl, "AccessTokenByID", func() error {
+		_, err := s.AccessTokenByID(ctx, "t1")
+		return err
+	})
+}
+
+func testOneTimeExpiry(t *testing.T, s storage.Ephemeral, c *Clock) {
+	ctx := t.Context()
+	ttl := c.shortTTL()
+	mustOK(t, "PutOnce", s.PutOnce(ctx, "edge", []byte("v"), ttl))
+	mustOK(t, "PutOnce", s.PutOnce(ctx, "expiring", []byte("v"), ttl))
+	elapsed := justBeforeExpiry(c, ttl)
+	if _, err := s.TakeOnce(ctx, "edge"); err != nil {
+		t.Errorf("TakeOnce before expiry: %v", err)
+	}
+	pastExpiry(c, ttl-elapsed)
+	if got, err := s.TakeOnce(ctx, "expiring"); !isNotFound(err) {
+		t.Errorf("TakeOnce at expiry: got (%q, %v), want ErrNotFound", got, err)
+	}
+	mustOK(t, "PutOnce over an expired key", s.PutOnce(ctx, "expiring", []byte("v2"), ttl))
+}

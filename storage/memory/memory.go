@@ -1,0 +1,471 @@
+// Package memory is the embedded ephemeral backend: authorization requests,
+// codes, SSO sessions, opaque access tokens and one-time values held in
+// process memory, for a single `satupintu serve` without Redis. State is
+// lost on restart, which for these short-lived objects means users sign in
+// again; it is not shared between processes, so several nodes need Redis.
+//
+// It sits on the hot path (every token introspection reads it), so each
+// kind of entry has its own lock and reads of sessions and tokens share a
+// read lock. Expired entries are invisible from the instant they expire and
+// are removed by an amortised sweep on writes, so memory stays bounded by
+// the live entries without a background goroutine.
+package memory
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"satupintu/storage"
+)
+
+// Store is the in-process ephemeral store. The zero value is not usable;
+// call New.
+type Store struct {
+	now func() time.Time
+
+	reqMu     sync.Mutex // requests and codes: ConsumeAuthCode changes both
+	requests  map[string]request
+	codes     map[string]code
+	reqWrites int
+
+	sessMu     sync.RWMutex
+	sessions   map[string]storage.Session
+	byUser     map[string]map[string]struct{} // user id → session ids
+	sessWrites int
+
+	tokMu     sync.RWMutex
+	tokens    map[string]storage.AccessToken
+	byFamily  map[string]map[string]struct{} // family id → token ids
+	tokWrites int
+
+	onceMu     sync.Mutex
+	once       map[string]onceValue
+	onceWrites int
+}
+
+type request struct {
+	r   storage.AuthRequest
+	exp time.Time
+}
+
+type code struct {
+	requestID string
+	exp       time.Time
+}
+
+type onceValue struct {
+	v   []byte
+	exp time.Time
+}
+
+var _ storage.Ephemeral = (*Store)(nil)
+
+// New returns an empty store reading the time from now (time.Now if nil);
+// tests pass a controllable clock to check expiry without sleeping.
+func New(now func() time.Time) *Store {
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{
+		now:      now,
+		requests: make(map[string]request),
+		codes:    make(map[string]code),
+		sessions: make(map[string]storage.Session),
+		byUser:   make(map[string]map[string]struct{}),
+		tokens:   make(map[string]storage.AccessToken),
+		byFamily: make(map[string]map[string]struct{}),
+		once:     make(map[string]onceValue),
+	}
+}
+
+// Ping always succeeds: the store is this process.
+func (s *Store) Ping(context.Context) error { return nil }
+
+// Close does nothing; the store holds no goroutines or files. The memory is
+// reclaimed with the Store.
+func (s *Store) Close() error { return nil }
+
+// live reports whether an entry expiring at exp is still visible at now.
+func live(exp, now time.Time) bool { return now.Before(exp) }
+
+// sweepDue counts a write and reports whether the map of size n should be
+// swept now. Sweeping every n/4+64 writes costs O(1) per write amortised
+// and keeps at most that many expired entries around.
+func sweepDue(writes *int, n int) bool {
+	*writes++
+	if *writes < n/4+64 {
+		return false
+	}
+	*writes = 0
+	return true
+}
+
+// add and remove maintain the secondary indexes (user → sessions,
+// family → tokens).
+func add(index map[string]map[string]struct{}, key, id string) {
+	if key == "" {
+		return
+	}
+	set := index[key]
+	if set == nil {
+		set = make(map[string]struct{})
+		index[key] = set
+	}
+	set[id] = struct{}{}
+}
+
+func remove(index map[string]map[string]struct{}, key, id string) {
+	if set := index[key]; set != nil {
+		delete(set, id)
+		if len(set) == 0 {
+			delete(index, key)
+		}
+	}
+}
+
+// CreateAuthRequest stores r for ttl.
+func (s *Store) CreateAuthRequest(_ context.Context, r storage.AuthRequest, ttl time.Duration) error {
+	if ttl <= 0 {
+		return fmt.Errorf("memory: create auth request: ttl %v is not positive", ttl)
+	}
+	now := s.now()
+	s.reqMu.Lock()
+	defer s.reqMu.Unlock()
+	if old, ok := s.requests[r.ID]; ok && live(old.exp, now) {
+		return fmt.Errorf("memory: create auth request: %w", storage.ErrAlreadyExists)
+	}
+	s.requests[r.ID] = request{r: cloneRequest(r), exp: now.Add(ttl)}
+	if sweepDue(&s.reqWrites, len(s.requests)+len(s.codes)) {
+		s.sweepRequests(now)
+	}
+	return nil
+}
+
+func (s *Store) sweepRequests(now time.Time) {
+	for id, r := range s.requests {
+		if !live(r.exp, now) {
+			delete(s.requests, id)
+		}
+	}
+	for c, v := range s.codes {
+		if !live(v.exp, now) {
+			delete(s.codes, c)
+		}
+	}
+}
+
+// AuthRequestByID returns the request with id.
+func (s *Store) AuthRequestByID(_ context.Context, id string) (storage.AuthRequest, error) {
+	now := s.now()
+	s.reqMu.Lock()
+	defer s.reqMu.Unlock()
+	r, ok := s.requests[id]
+	if !ok || !live(r.exp, now) {
+		return storage.AuthRequest{}, fmt.Errorf("memory: get auth request: %w", storage.ErrNotFound)
+	}
+	return cloneRequest(r.r), nil
+}
+
+// UpdateAuthRequest applies fn to a copy of the request under the lock and
+// stores the result only if fn succeeds; the expiry is kept. fn must not
+// call the store.
+func (s *Store) UpdateAuthRequest(_ context.Context, id string, fn func(*storage.AuthRequest) error) error {
+	now := s.now()
+	s.reqMu.Lock()
+	defer s.reqMu.Unlock()
+	r, ok := s.requests[id]
+	if !ok || !live(r.exp, now) {
+		return fmt.Errorf("memory: update auth request: %w", storage.ErrNotFound)
+	}
+	next := cloneRequest(r.r)
+	if err := fn(&next); err != nil {
+		return err
+	}
+	next.ID = id
+	s.requests[id] = request{r: cloneRequest(next), exp: r.exp}
+	return nil
+}
+
+// SaveAuthCode links code to the request id for ttl.
+func (s *Store) SaveAuthCode(_ context.Context, id, c string, ttl time.Duration) error {
+	if ttl <= 0 {
+		return fmt.Errorf("memory: save auth code: ttl %v is not positive", ttl)
+	}
+	now := s.now()
+	s.reqMu.Lock()
+	defer s.reqMu.Unlock()
+	if r, ok := s.requests[id]; !ok || !live(r.exp, now) {
+		return fmt.Errorf("memory: save auth code: request: %w", storage.ErrNotFound)
+	}
+	if old, ok := s.codes[c]; ok && live(old.exp, now) {
+		return fmt.Errorf("memory: save auth code: %w", storage.ErrAlreadyExists)
+	}
+	s.codes[c] = code{requestID: id, exp: now.Add(ttl)}
+	if sweepDue(&s.reqWrites, len(s.requests)+len(s.codes)) {
+		s.sweepRequests(now)
+	}
+	return nil
+}
+
+// ConsumeAuthCode returns the code's request and deletes both under one
+// lock, so of two concurrent redemptions exactly one succeeds.
+func (s *Store) ConsumeAuthCode(_ context.Context, c string) (storage.AuthRequest, error) {
+	now := s.now()
+	s.reqMu.Lock()
+	defer s.reqMu.Unlock()
+	v, ok := s.codes[c]
+	delete(s.codes, c)
+	if !ok || !live(v.exp, now) {
+		return storage.AuthRequest{}, fmt.Errorf("memory: consume auth code: %w", storage.ErrNotFound)
+	}
+	r, ok := s.requests[v.requestID]
+	delete(s.requests, v.requestID)
+	if !ok || !live(r.exp, now) {
+		return storage.AuthRequest{}, fmt.Errorf("memory: consume auth code: request: %w", storage.ErrNotFound)
+	}
+	return r.r, nil // stored values are never shared, so no copy is needed
+}
+
+// DeleteAuthRequest deletes the request; its codes can no longer be redeemed.
+func (s *Store) DeleteAuthRequest(_ context.Context, id string) error {
+	s.reqMu.Lock()
+	defer s.reqMu.Unlock()
+	delete(s.requests, id)
+	return nil
+}
+
+// CreateSession stores sess until sess.ExpiresAt.
+func (s *Store) CreateSession(_ context.Context, sess storage.Session) error {
+	now := s.now()
+	if !live(sess.ExpiresAt, now) {
+		return fmt.Errorf("memory: create session: ExpiresAt %v is not in the future", sess.ExpiresAt)
+	}
+	s.sessMu.Lock()
+	defer s.sessMu.Unlock()
+	if old, ok := s.sessions[sess.ID]; ok {
+		if live(old.ExpiresAt, now) {
+			return fmt.Errorf("memory: create session: %w", storage.ErrAlreadyExists)
+		}
+		remove(s.byUser, old.UserID, old.ID)
+	}
+	s.sessions[sess.ID] = cloneSession(sess)
+	add(s.byUser, sess.UserID, sess.ID)
+	if sweepDue(&s.sessWrites, len(s.sessions)) {
+		for id, v := range s.sessions {
+			if !live(v.ExpiresAt, now) {
+				s.deleteSessionLocked(id)
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Store) deleteSessionLocked(id string) {
+	if v, ok := s.sessions[id]; ok {
+		delete(s.sessions, id)
+		remove(s.byUser, v.UserID, id)
+	}
+}
+
+// SessionByID returns the session with id.
+func (s *Store) SessionByID(_ context.Context, id string) (storage.Session, error) {
+	now := s.now()
+	s.sessMu.RLock()
+	defer s.sessMu.RUnlock()
+	v, ok := s.sessions[id]
+	if !ok || !live(v.ExpiresAt, now) {
+		return storage.Session{}, fmt.Errorf("memory: get session: %w", storage.ErrNotFound)
+	}
+	return cloneSession(v), nil
+}
+
+// AddSessionClient records clientID in the session, once.
+func (s *Store) AddSessionClient(_ context.Context, id, clientID string) error {
+	now := s.now()
+	s.sessMu.Lock()
+	defer s.sessMu.Unlock()
+	v, ok := s.sessions[id]
+	if !ok || !live(v.ExpiresAt, now) {
+		return fmt.Errorf("memory: add session client: %w", storage.ErrNotFound)
+	}
+	if !slices.Contains(v.ClientIDs, clientID) {
+		// Appending in place is safe: readers only ever get clones.
+		v.ClientIDs = append(v.ClientIDs, clientID)
+		s.sessions[id] = v
+	}
+	return nil
+}
+
+// DeleteSession deletes the session, if any.
+func (s *Store) DeleteSession(_ context.Context, id string) error {
+	s.sessMu.Lock()
+	defer s.sessMu.Unlock()
+	s.deleteSessionLocked(id)
+	return nil
+}
+
+// UserSessions returns the user's live sessions, oldest first.
+func (s *Store) UserSessions(_ context.Context, userID string) ([]storage.Session, error) {
+	now := s.now()
+	s.sessMu.RLock()
+	defer s.sessMu.RUnlock()
+	var out []storage.Session
+	for id := range s.byUser[userID] {
+		if v := s.sessions[id]; live(v.ExpiresAt, now) {
+			out = append(out, cloneSession(v))
+		}
+	}
+	slices.SortFunc(out, func(a, b storage.Session) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
+	return out, nil
+}
+
+// DeleteUserSessions deletes every session of the user.
+func (s *Store) DeleteUserSessions(_ context.Context, userID string) error {
+	s.sessMu.Lock()
+	defer s.sessMu.Unlock()
+	for id := range s.byUser[userID] {
+		delete(s.sessions, id)
+	}
+	delete(s.byUser, userID)
+	return nil
+}
+
+// CreateAccessToken stores t until t.ExpiresAt.
+func (s *Store) CreateAccessToken(_ context.Context, t storage.AccessToken) error {
+	now := s.now()
+	if !live(t.ExpiresAt, now) {
+		return fmt.Errorf("memory: create access token: ExpiresAt %v is not in the future", t.ExpiresAt)
+	}
+	t = cloneToken(t) // outside the lock: it allocates
+	s.tokMu.Lock()
+	defer s.tokMu.Unlock()
+	if old, ok := s.tokens[t.ID]; ok {
+		if live(old.ExpiresAt, now) {
+			return fmt.Errorf("memory: create access token: %w", storage.ErrAlreadyExists)
+		}
+		remove(s.byFamily, old.FamilyID, old.ID)
+	}
+	s.tokens[t.ID] = t
+	add(s.byFamily, t.FamilyID, t.ID)
+	if sweepDue(&s.tokWrites, len(s.tokens)) {
+		for id, v := range s.tokens {
+			if !live(v.ExpiresAt, now) {
+				s.deleteTokenLocked(id)
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Store) deleteTokenLocked(id string) {
+	if v, ok := s.tokens[id]; ok {
+		delete(s.tokens, id)
+		remove(s.byFamily, v.FamilyID, id)
+	}
+}
+
+// AccessTokenByID returns the token with id.
+func (s *Store) AccessTokenByID(_ context.Context, id string) (storage.AccessToken, error) {
+	now := s.now()
+	s.tokMu.RLock()
+	v, ok := s.tokens[id]
+	s.tokMu.RUnlock()
+	if !ok || !live(v.ExpiresAt, now) {
+		return storage.AccessToken{}, fmt.Errorf("memory: get access token: %w", storage.ErrNotFound)
+	}
+	return cloneToken(v), nil
+}
+
+// DeleteAccessToken deletes the token, if any.
+func (s *Store) DeleteAccessToken(_ context.Context, id string) error {
+	s.tokMu.Lock()
+	defer s.tokMu.Unlock()
+	s.deleteTokenLocked(id)
+	return nil
+}
+
+// DeleteAccessTokenFamily deletes every token issued with the refresh token
+// family.
+func (s *Store) DeleteAccessTokenFamily(_ context.Context, familyID string) error {
+	s.tokMu.Lock()
+	defer s.tokMu.Unlock()
+	for id := range s.byFamily[familyID] {
+		delete(s.tokens, id)
+	}
+	delete(s.byFamily, familyID)
+	return nil
+}
+
+// PutOnce stores a copy of value under key for ttl.
+func (s *Store) PutOnce(_ context.Context, key string, value []byte, ttl time.Duration) error {
+	if ttl <= 0 {
+		return fmt.Errorf("memory: put one-time value: ttl %v is not positive", ttl)
+	}
+	now := s.now()
+	v := onceValue{v: slices.Clone(value), exp: now.Add(ttl)}
+	s.onceMu.Lock()
+	defer s.onceMu.Unlock()
+	if old, ok := s.once[key]; ok && live(old.exp, now) {
+		return fmt.Errorf("memory: put one-time value: %w", storage.ErrAlreadyExists)
+	}
+	s.once[key] = v
+	if sweepDue(&s.onceWrites, len(s.once)) {
+		for k, v := range s.once {
+			if !live(v.exp, now) {
+				delete(s.once, k)
+			}
+		}
+	}
+	return nil
+}
+
+// TakeOnce returns the value under key and deletes it.
+func (s *Store) TakeOnce(_ context.Context, key string) ([]byte, error) {
+	now := s.now()
+	s.onceMu.Lock()
+	v, ok := s.once[key]
+	delete(s.once, key)
+	s.onceMu.Unlock()
+	if !ok || !live(v.exp, now) {
+		return nil, fmt.Errorf("memory: take one-time value: %w", storage.ErrNotFound)
+	}
+	return v.v, nil // deleted, so the caller is the only holder
+}
+
+// The clone functions give the store and its callers separate slices (a
+// caller appending to Scopes must not change what the next caller reads)
+// and normalize times to UTC, as the durable backends do.
+
+func cloneRequest(r storage.AuthRequest) storage.AuthRequest {
+	r.Scopes = slices.Clone(r.Scopes)
+	r.Prompt = slices.Clone(r.Prompt)
+	r.UILocales = slices.Clone(r.UILocales)
+	r.ACRValues = slices.Clone(r.ACRValues)
+	r.AMR = slices.Clone(r.AMR)
+	if r.MaxAge != nil {
+		v := *r.MaxAge
+		r.MaxAge = &v
+	}
+	r.CreatedAt, r.AuthTime = r.CreatedAt.UTC(), r.AuthTime.UTC()
+	return r
+}
+
+func cloneSession(v storage.Session) storage.Session {
+	v.AMR = slices.Clone(v.AMR)
+	v.ClientIDs = slices.Clone(v.ClientIDs)
+	v.AuthTime, v.CreatedAt, v.ExpiresAt = v.AuthTime.UTC(), v.CreatedAt.UTC(), v.ExpiresAt.UTC()
+	return v
+}
+
+func cloneToken(t storage.AccessToken) storage.AccessToken {
+	t.Scopes = slices.Clone(t.Scopes)
+	t.Audience = slices.Clone(t.Audience)
+	t.CreatedAt, t.ExpiresAt = t.CreatedAt.UTC(), t.ExpiresAt.UTC()
+	return t
+}

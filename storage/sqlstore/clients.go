@@ -1,0 +1,115 @@
+package sqlstore
+
+import (
+	"context"
+
+	"satupintu/storage"
+)
+
+const clientColumns = `id, secret_hash, name, redirect_uris, post_logout_redirect_uris, public,
+	grant_types, access_token_format, created_at, updated_at`
+
+func scanClient(r scanner) (storage.Client, error) {
+	var (
+		c                             storage.Client
+		redirects, postLogout, grants string
+		created, updated              int64
+	)
+	err := r.Scan(&c.ID, &c.SecretHash, &c.Name, &redirects, &postLogout, &c.Public, &grants,
+		&c.AccessTokenFormat, &created, &updated)
+	if err != nil {
+		return storage.Client{}, err
+	}
+	for _, l := range []struct {
+		text string
+		dst  *[]string
+	}{{redirects, &c.RedirectURIs}, {postLogout, &c.PostLogoutRedirectURIs}, {grants, &c.GrantTypes}} {
+		if err := parseList(l.text, l.dst); err != nil {
+			return storage.Client{}, err
+		}
+	}
+	c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return c, nil
+}
+
+func clientArgs(c storage.Client) []any {
+	return []any{c.ID, c.SecretHash, c.Name, list(c.RedirectURIs), list(c.PostLogoutRedirectURIs),
+		c.Public, list(c.GrantTypes), c.AccessTokenFormat, micros(c.CreatedAt), micros(c.UpdatedAt)}
+}
+
+// CreateClient stores a new client.
+func (s *Store) CreateClient(ctx context.Context, c storage.Client) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, clientArgs(c)...)
+	return s.wrap("create client "+c.ID, err)
+}
+
+// ClientByID returns the client with id.
+func (s *Store) ClientByID(ctx context.Context, id string) (storage.Client, error) {
+	c, err := scanClient(s.db.QueryRow(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = $1`, id))
+	return c, s.wrap("get client "+id, err)
+}
+
+// UpdateClient applies fn to the stored client inside a transaction.
+func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*storage.Client) error) error {
+	var fnErr error
+	err := s.db.InTx(ctx, func(q Querier) error {
+		c, err := scanClient(q.QueryRow(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = $1`+s.d.ForUpdate, id))
+		if err != nil {
+			return err
+		}
+		if fnErr = fn(&c); fnErr != nil {
+			return fnErr
+		}
+		c.ID = id // relying parties know the client by this id
+		_, err = q.Exec(ctx, `UPDATE clients SET secret_hash = $2, name = $3, redirect_uris = $4,
+			post_logout_redirect_uris = $5, public = $6, grant_types = $7, access_token_format = $8,
+			created_at = $9, updated_at = $10 WHERE id = $1`, clientArgs(c)...)
+		return err
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	return s.wrap("update client "+id, err)
+}
+
+// DeleteClient deletes the client; ErrNotFound if there is none.
+func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	n, err := s.db.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
+	if err == nil && n == 0 {
+		err = storage.ErrNotFound
+	}
+	return s.wrap("delete client "+id, err)
+}
+
+// ListClients returns every client, ordered by id.
+func (s *Store) ListClients(ctx context.Context) ([]storage.Client, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+clientColumns+` FROM clients ORDER BY id`)
+	cs, err := collect(rows, err, scanClient)
+	return cs, s.wrap("list clients", err)
+}
+
+// CreateSigningKey stores a new signing key.
+func (s *Store) CreateSigningKey(ctx context.Context, k storage.SigningKey) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO signing_keys (id, algorithm, private_der, created_at, not_after)
+		VALUES ($1, $2, $3, $4, $5)`, k.ID, k.Algorithm, k.PrivateDER, micros(k.CreatedAt), micros(k.NotAfter))
+	return s.wrap("create signing key "+k.ID, err)
+}
+
+// SigningKeys returns every key, oldest first.
+func (s *Store) SigningKeys(ctx context.Context) ([]storage.SigningKey, error) {
+	rows, err := s.db.Query(ctx, `SELECT id, algorithm, private_der, created_at, not_after
+		FROM signing_keys ORDER BY created_at, id`)
+	ks, err := collect(rows, err, func(r scanner) (storage.SigningKey, error) {
+		var (
+			k                 storage.SigningKey
+			created, notAfter int64
+		)
+		if err := r.Scan(&k.ID, &k.Algorithm, &k.PrivateDER, &created, &notAfter); err != nil {
+			return storage.SigningKey{}, err
+		}
+		k.CreatedAt, k.NotAfter = fromMicros(created), fromMicros(notAfter)
+		return k, nil
+	})
+	return ks, s.wrap("list signing keys", err)
+}

@@ -1,0 +1,195 @@
+// Package sqlstore implements storage.Durable once, in SQL that both SQLite
+// and Postgres accept, so the two SQL backends never carry two copies of a
+// query. A backend (storage/sqlite, storage/postgres) is a thin adapter: it
+// opens the database, implements DB over its driver and supplies a Dialect,
+// which names the few places where the databases really differ.
+//
+// Placeholders are written $1, $2, … everywhere: Postgres requires them and
+// modernc.org/sqlite binds $N to the N-th argument, so no rewriting is needed.
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"satupintu/storage"
+)
+
+// Row is a single-row query result (*sql.Row and pgx.Row both fit).
+type Row interface {
+	Scan(dest ...any) error
+}
+
+// Rows is a multi-row query result (*sql.Rows fits; pgx needs a one-line
+// wrapper because its Close returns nothing).
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close() error
+}
+
+// Querier runs statements, inside or outside a transaction.
+type Querier interface {
+	// Exec runs a statement and reports the number of rows it changed.
+	Exec(ctx context.Context, sql string, args ...any) (int64, error)
+	// Query and QueryRow outside a transaction may run on a read-only
+	// connection: use them for SELECT only.
+	Query(ctx context.Context, sql string, args ...any) (Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) Row
+}
+
+// DB is what the adapter provides.
+type DB interface {
+	Querier
+	// InTx runs fn in a read-write transaction and commits if fn returns
+	// nil; otherwise it rolls back and returns fn's error unchanged. The
+	// transaction must serialize read-modify-write with other writers:
+	// SQLite takes the write lock at BEGIN (BEGIN IMMEDIATE), Postgres
+	// relies on the row locks of Dialect.ForUpdate. fn must not use the DB
+	// itself (an SQLite adapter may have a single write connection).
+	InTx(ctx context.Context, fn func(Querier) error) error
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Dialect holds everything that differs between the SQL backends. Keep it
+// small: a new field needs a reason no portable SQL can avoid.
+type Dialect struct {
+	// Name prefixes error messages ("sqlite: get user …").
+	Name string
+	// Blob and Identity replace {{BLOB}} and {{IDENTITY}} in migrations:
+	// the byte-string column type ("BLOB", "BYTEA") and an auto-increasing
+	// int64 primary key ("INTEGER PRIMARY KEY AUTOINCREMENT",
+	// "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY").
+	Blob     string
+	Identity string
+	// ForUpdate is appended to the SELECT of a read-modify-write (" FOR
+	// UPDATE" on Postgres; empty on SQLite, whose transactions already hold
+	// the database write lock and which has no such clause).
+	ForUpdate string
+	// LockMigrations, if not empty, runs first in every migration
+	// transaction to serialize nodes migrating at once (Postgres:
+	// pg_advisory_xact_lock). SQLite's BEGIN IMMEDIATE already does.
+	LockMigrations string
+	// IsNoRows reports the driver's "no rows" error (sql.ErrNoRows,
+	// pgx.ErrNoRows).
+	IsNoRows func(error) bool
+	// IsUniqueViolation reports a unique or primary key violation
+	// (SQLITE_CONSTRAINT_UNIQUE/PRIMARYKEY, SQLSTATE 23505).
+	IsUniqueViolation func(error) bool
+}
+
+// Store implements storage.Durable over a DB. It holds no state besides its
+// handle, so any number of processes may share one database.
+type Store struct {
+	db DB
+	d  Dialect
+}
+
+var _ storage.Durable = (*Store)(nil)
+
+// New returns a Store. Call Migrate before using it.
+func New(db DB, d Dialect) *Store {
+	return &Store{db: db, d: d}
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.Ping(ctx); err != nil {
+		return fmt.Errorf("%s: ping: %w", s.d.Name, err)
+	}
+	return nil
+}
+
+// Close closes the database handle.
+func (s *Store) Close() error {
+	return s.db.Close()
+}
+
+// wrap adds context to err and maps driver errors to the storage sentinels,
+// so callers can use errors.Is whichever backend they run on.
+func (s *Store) wrap(op string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrAlreadyExists), errors.Is(err, storage.ErrConflict):
+		return fmt.Errorf("%s: %s: %w", s.d.Name, op, err)
+	case s.d.IsNoRows(err):
+		return fmt.Errorf("%s: %s: %w", s.d.Name, op, storage.ErrNotFound)
+	case s.d.IsUniqueViolation(err):
+		// Keep the driver's text: it names the constraint that failed.
+		return fmt.Errorf("%s: %s: %w (%v)", s.d.Name, op, storage.ErrAlreadyExists, err)
+	}
+	return fmt.Errorf("%s: %s: %w", s.d.Name, op, err)
+}
+
+// micros stores a time as unix microseconds. The zero time is 0, so "never"
+// and "not yet" survive the round trip.
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+// fromMicros is the inverse of micros; times come back in UTC.
+func fromMicros(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v).UTC()
+}
+
+// list encodes a string slice as JSON text; nil and empty both become "[]".
+func list(v []string) string {
+	if len(v) == 0 {
+		return "[]"
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // a []string always marshals
+	}
+	return string(b)
+}
+
+// parseList decodes list's output; empty lists come back nil.
+func parseList(s string, dst *[]string) error {
+	var v []string
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		return fmt.Errorf("decode list: %w", err)
+	}
+	if len(v) == 0 {
+		v = nil
+	}
+	*dst = v
+	return nil
+}
+
+// scanner is the Scan method shared by Row and Rows.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+// collect reads every row of rows with scan.
+func collect[T any](rows Rows, err error, scan func(scanner) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, rows.Close()
+}

@@ -1,0 +1,143 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"satupintu/storage"
+)
+
+const userColumns = `id, username, email, email_verified, name, phone, job_title, password_hash,
+	organization_id, roles, disabled, expires_at, created_at, updated_at`
+
+func scanUser(r scanner) (storage.User, error) {
+	var (
+		u                         storage.User
+		roles                     string
+		expires, created, updated int64
+	)
+	err := r.Scan(&u.ID, &u.Username, &u.Email, &u.EmailVerified, &u.Name, &u.Phone, &u.Position,
+		&u.PasswordHash, &u.OrganizationID, &roles, &u.Disabled, &expires, &created, &updated)
+	if err != nil {
+		return storage.User{}, err
+	}
+	if err := parseList(roles, &u.Roles); err != nil {
+		return storage.User{}, err
+	}
+	u.ExpiresAt, u.CreatedAt, u.UpdatedAt = fromMicros(expires), fromMicros(created), fromMicros(updated)
+	return u, nil
+}
+
+// userArgs lists u's columns in userColumns order. Usernames and emails are
+// lower-cased here, the one place every write passes, so the UNIQUE
+// constraints compare them case-insensitively.
+func userArgs(u storage.User) []any {
+	return []any{u.ID, strings.ToLower(u.Username), strings.ToLower(u.Email), u.EmailVerified, u.Name,
+		u.Phone, u.Position, u.PasswordHash, u.OrganizationID, list(u.Roles), u.Disabled,
+		micros(u.ExpiresAt), micros(u.CreatedAt), micros(u.UpdatedAt)}
+}
+
+// CreateUser stores a new user.
+func (s *Store) CreateUser(ctx context.Context, u storage.User) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO users (`+userColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, userArgs(u)...)
+	return s.wrap("create user "+u.ID, err)
+}
+
+// UserByID returns the user with id.
+func (s *Store) UserByID(ctx context.Context, id string) (storage.User, error) {
+	u, err := scanUser(s.db.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	return u, s.wrap("get user "+id, err)
+}
+
+// UserByLogin finds a user by username or email, case-insensitively.
+func (s *Store) UserByLogin(ctx context.Context, login string) (storage.User, error) {
+	login = strings.ToLower(login)
+	if login == "" {
+		// Users without an email store ''; an empty login must not match them.
+		return storage.User{}, s.wrap("get user by login", storage.ErrNotFound)
+	}
+	// A username never contains '@' in practice, but if one ever equals
+	// another user's email, prefer the username match deterministically.
+	u, err := scanUser(s.db.QueryRow(ctx, `SELECT `+userColumns+` FROM users
+		WHERE username = $1 OR email = $1
+		ORDER BY CASE WHEN username = $1 THEN 0 ELSE 1 END LIMIT 1`, login))
+	return u, s.wrap("get user by login", err)
+}
+
+// UpdateUser applies fn to the stored user inside a transaction.
+func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*storage.User) error) error {
+	var fnErr error
+	err := s.db.InTx(ctx, func(q Querier) error {
+		u, err := scanUser(q.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`+s.d.ForUpdate, id))
+		if err != nil {
+			return err
+		}
+		if fnErr = fn(&u); fnErr != nil {
+			return fnErr
+		}
+		u.ID = id // the id is the OIDC sub: it never changes
+		args := userArgs(u)
+		_, err = q.Exec(ctx, `UPDATE users SET username = $2, email = $3, email_verified = $4, name = $5,
+			phone = $6, job_title = $7, password_hash = $8, organization_id = $9, roles = $10,
+			disabled = $11, expires_at = $12, created_at = $13, updated_at = $14 WHERE id = $1`, args...)
+		return err
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	return s.wrap("update user "+id, err)
+}
+
+// ListUsers returns every user, ordered by username.
+func (s *Store) ListUsers(ctx context.Context) ([]storage.User, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+userColumns+` FROM users ORDER BY username`)
+	us, err := collect(rows, err, scanUser)
+	return us, s.wrap("list users", err)
+}
+
+const organizationColumns = `id, nib, npwp, name, trader_type, business_type, address, created_at, updated_at`
+
+func scanOrganization(r scanner) (storage.Organization, error) {
+	var (
+		o                storage.Organization
+		address          string
+		created, updated int64
+	)
+	err := r.Scan(&o.ID, &o.NIB, &o.NPWP, &o.Name, &o.TraderType, &o.BusinessType, &address, &created, &updated)
+	if err != nil {
+		return storage.Organization{}, err
+	}
+	if err := json.Unmarshal([]byte(address), &o.Address); err != nil {
+		return storage.Organization{}, fmt.Errorf("decode address: %w", err)
+	}
+	o.CreatedAt, o.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return o, nil
+}
+
+// CreateOrganization stores a new organization; its NIB must be unique.
+func (s *Store) CreateOrganization(ctx context.Context, o storage.Organization) error {
+	address, err := json.Marshal(o.Address)
+	if err != nil {
+		return s.wrap("create organization "+o.ID, err)
+	}
+	_, err = s.db.Exec(ctx, `INSERT INTO organizations (`+organizationColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		o.ID, o.NIB, o.NPWP, o.Name, o.TraderType, o.BusinessType, string(address),
+		micros(o.CreatedAt), micros(o.UpdatedAt))
+	return s.wrap("create organization "+o.ID, err)
+}
+
+// OrganizationByID returns the organization with id.
+func (s *Store) OrganizationByID(ctx context.Context, id string) (storage.Organization, error) {
+	o, err := scanOrganization(s.db.QueryRow(ctx, `SELECT `+organizationColumns+` FROM organizations WHERE id = $1`, id))
+	return o, s.wrap("get organization "+id, err)
+}
+
+// OrganizationByNIB returns the organization registered under nib.
+func (s *Store) OrganizationByNIB(ctx context.Context, nib string) (storage.Organization, error) {
+	o, err := scanOrganization(s.db.QueryRow(ctx, `SELECT `+organizationColumns+` FROM organizations WHERE nib = $1`, nib))
+	return o, s.wrap("get organization by nib", err)
+}
