@@ -155,7 +155,7 @@ func New(ctx context.Context, cfg Config, durable Durable, ephemeral Ephemeral) 
 		return nil, fmt.Errorf("op: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/", corsHandler(router))
+	mux.Handle("/", noStore(corsHandler(router)))
 	mux.Handle("GET /.well-known/openid-configuration", corsHandler(p.serveDiscovery(discovery)))
 	mux.Handle("GET /keys", corsHandler(p.serveKeys()))
 	mux.Handle("/authorize", p.withIssuer(p.checkAuthorizeParams(p.errorPages(router))))
@@ -340,6 +340,16 @@ func (c *captureWriter) Write(b []byte) (int, error) {
 		return len(b), nil
 	}
 	return c.ResponseWriter.Write(b)
+}
+
+// noStore marks protocol responses uncacheable: they carry tokens or
+// user data (RFC 6749 §5.1, OIDC Core §3.1.3.3, ASVS 14.3.2).
+func noStore(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Pragma", "no-cache")
+		next.ServeHTTP(w, r)
+	})
 }
 
 // corsHandler allows cross-origin calls without credentials to the

@@ -121,6 +121,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return flagErr(err)
 	}
 	logger := newLogger(cfg, stderr)
+	slog.SetDefault(logger) // zitadel/oidc logs through the default logger
 	durable, err := sqlite.Open(ctx, cfg.databasePath())
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
