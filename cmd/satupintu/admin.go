@@ -243,14 +243,24 @@ func (a *admin) clientList(ctx context.Context, args []string) error {
 	return tw.Flush()
 }
 
+// oneArg parses flags before and after the one positional argument
+// (`client delete ID --json` reads as well as `client delete --json ID`).
 func oneArg(fs *flag.FlagSet, args []string, what string) (string, error) {
-	if err := parseFlags(fs, args); err != nil {
-		return "", err
+	var positional []string
+	for {
+		if err := parseFlags(fs, args); err != nil {
+			return "", err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
-	if fs.NArg() != 1 {
+	if len(positional) != 1 {
 		return "", usagef("%s: want exactly one %s", fs.Name(), what)
 	}
-	return fs.Arg(0), nil
+	return positional[0], nil
 }
 
 func (a *admin) clientDelete(ctx context.Context, args []string) error {

@@ -52,6 +52,7 @@ func (c *clock) Advance(d time.Duration) {
 // testProvider is a running satupintu on loopback with two clients and a user.
 type testProvider struct {
 	t        *testing.T
+	dataDir  string
 	issuer   string
 	srv      *httptest.Server
 	provider *op.Provider
@@ -75,7 +76,8 @@ func newTestProvider(t *testing.T) *testProvider {
 		t.Fatal(err)
 	}
 	issuer := "http://" + ln.Addr().String()
-	durable, err := sqlite.Open(ctx, t.TempDir()+"/satupintu.db")
+	dataDir := t.TempDir()
+	durable, err := sqlite.Open(ctx, dataDir+"/satupintu.db")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +103,7 @@ func newTestProvider(t *testing.T) *testProvider {
 	srv.Start()
 	t.Cleanup(srv.Close)
 
-	tp := &testProvider{t: t, issuer: issuer, srv: srv, provider: provider, durable: durable, clock: clk, apps: map[string]testApp{}}
+	tp := &testProvider{t: t, dataDir: dataDir, issuer: issuer, srv: srv, provider: provider, durable: durable, clock: clk, apps: map[string]testApp{}}
 	tp.org = storage.Organization{ID: storage.NewID(), NIB: "9120001234567", NPWP: "012345678901000",
 		Name: "PT Uji Coba", TraderType: "importir", BusinessType: "PT",
 		Address: storage.Address{Street: "Jl. Uji 1", City: "Jakarta", Country: "ID"}, CreatedAt: clk.Now()}
