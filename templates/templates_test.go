@@ -204,3 +204,17 @@ func TestStaticHandler(t *testing.T) {
 		}
 	}
 }
+
+// Keys other packages render through web.Error; op's authorize error page
+// names these.
+func TestKeysUsedByOtherPackages(t *testing.T) {
+	p := newPages(t)
+	for _, key := range []string{
+		"error.generic", "error.csrf", "error.not_found", "error.too_large", "error.busy", "error.bad_request",
+		"error.authorize.invalid_request", "error.authorize.expired", "error.authorize.client", "error.authorize.redirect_uri",
+	} {
+		if !p.Catalog().Has(key) {
+			t.Errorf("catalog lacks %q", key)
+		}
+	}
+}
