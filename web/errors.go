@@ -100,8 +100,12 @@ func (rn *Renderer) Error(w http.ResponseWriter, r *http.Request, err error) {
 		if e.Status >= 400 && e.Status <= 599 {
 			status = e.Status
 		}
-		if e.MessageKey != "" && rn.Pages.Catalog().Has(e.MessageKey) {
+		switch {
+		case e.MessageKey == "":
+		case rn.Pages.Catalog().Has(e.MessageKey):
 			key = e.MessageKey
+		default:
+			rn.logger().WarnContext(r.Context(), "unknown message key", "message_key", e.MessageKey)
 		}
 	}
 
