@@ -51,7 +51,7 @@ func (c *clock) Advance(d time.Duration) {
 
 // testProvider is a running satupintu on loopback with two clients and a user.
 type testProvider struct {
-	t        *testing.T
+	t        testing.TB
 	dataDir  string
 	issuer   string
 	srv      *httptest.Server
@@ -68,7 +68,13 @@ type testApp struct {
 	id, secret, redirect, postLogout string
 }
 
-func newTestProvider(t *testing.T) *testProvider {
+func newTestProvider(t testing.TB) *testProvider {
+	t.Helper()
+	return newTestProviderHash(t, cheapHash)
+}
+
+// newTestProviderHash hashes the test user's password with p.
+func newTestProviderHash(t testing.TB, p password.Params) *testProvider {
 	t.Helper()
 	ctx := t.Context()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -93,7 +99,7 @@ func newTestProvider(t *testing.T) *testProvider {
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	handler, provider, err := newServer(ctx, deps{cfg: cfg, durable: durable, ephemeral: ephemeral, logger: logger, now: clk.Now, hashParams: cheapHash})
+	handler, provider, err := newServer(ctx, deps{cfg: cfg, durable: durable, ephemeral: ephemeral, logger: logger, now: clk.Now, hashParams: p})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +117,7 @@ func newTestProvider(t *testing.T) *testProvider {
 		t.Fatal(err)
 	}
 	tp.password = "kata-sandi-rahasia"
-	hash, _ := password.Hash(tp.password, cheapHash)
+	hash, _ := password.Hash(tp.password, p)
 	tp.user = storage.User{ID: storage.NewID(), Username: "budi", Email: "budi@contoh.co.id", EmailVerified: true,
 		Name: "Budi Santoso", Phone: "+6281234567890", Position: "Direktur", PasswordHash: hash,
 		OrganizationID: tp.org.ID, CreatedAt: clk.Now(), UpdatedAt: clk.Now()}
@@ -125,7 +131,7 @@ func newTestProvider(t *testing.T) *testProvider {
 	return tp
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(b)))
@@ -152,7 +158,7 @@ func (tp *testProvider) addClient(id string, public bool, grants ...string) {
 // browser is a user agent with a cookie jar that stops at the relying
 // party: redirects leaving the provider are returned, not followed.
 type browser struct {
-	t      *testing.T
+	t      testing.TB
 	client *http.Client
 	issuer *url.URL
 }
@@ -195,7 +201,7 @@ func (b *browser) post(rawURL string, form url.Values) (*http.Response, string) 
 var hiddenField = regexp.MustCompile(`name="(csrf_token|authRequestID)"\s+value="([^"]*)"`)
 
 // formFields reads the hidden inputs of a rendered sign-in form.
-func formFields(t *testing.T, page string) url.Values {
+func formFields(t testing.TB, page string) url.Values {
 	t.Helper()
 	v := url.Values{}
 	for _, m := range hiddenField.FindAllStringSubmatch(page, -1) {
