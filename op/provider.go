@@ -242,6 +242,11 @@ func (a *authorizer) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := &authRequest{stored}
+	if stored.Done && stored.HintSubject != "" && stored.UserID != stored.HintSubject {
+		// Someone else signed in than the id_token_hint named (OIDC Core §3.1.2.1).
+		zop.AuthRequestError(w, r, req, oidc.ErrLoginRequired().WithDescription("the signed-in user is not the one in id_token_hint"), a)
+		return
+	}
 	if !stored.Done {
 		e := oidc.ErrInteractionRequired()
 		if req.hasPrompt(oidc.PromptNone) {

@@ -415,6 +415,29 @@ func TestCodeFlowEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("id_token_hint of another user gives login_required", func(t *testing.T) {
+		other := tp.newBrowser()
+		f2 := newFlow()
+		// A valid hint for budi, but a fresh browser that then signs in as
+		// somebody else must not get a code.
+		hash, _ := password.Hash("kata-sandi-lain", cheapHash)
+		eve := storage.User{ID: storage.NewID(), Username: "eve", Email: "eve@contoh.co.id", PasswordHash: hash, CreatedAt: tp.clock.Now()}
+		if err := tp.durable.CreateUser(ctx, eve); err != nil {
+			t.Fatal(err)
+		}
+		resp, page := other.get(tp.authURL("app-two", f2, "id_token_hint", tokens.IDToken))
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("form: %d", resp.StatusCode)
+		}
+		form := formFields(t, page)
+		form.Set("username", "eve")
+		form.Set("password", "kata-sandi-lain")
+		resp, _ = other.post(tp.issuer+"/login", form)
+		if q := tp.redirectParams(resp, "app-two"); q.Get("error") != "login_required" || q.Get("code") != "" {
+			t.Fatalf("sign-in as another user than the hint: %v", q)
+		}
+	})
+
 	t.Run("logout then prompt=none gives login_required", func(t *testing.T) {
 		a := tp.apps["app-one"]
 		u := tp.issuer + "/end_session?" + url.Values{"id_token_hint": {tokens.IDToken},
