@@ -155,7 +155,12 @@ func New(ctx context.Context, cfg Config, durable Durable, ephemeral Ephemeral) 
 		return nil, fmt.Errorf("op: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/", noStore(corsHandler(router)))
+	api := noStore(corsHandler(router))
+	mux.Handle("/", api)
+	mux.Handle("/userinfo", challenge(api, `Bearer error="invalid_token"`))
+	mux.Handle("/oauth/token", challenge(api, `Basic realm="satupintu"`))
+	mux.Handle("/oauth/introspect", challenge(api, `Basic realm="satupintu"`))
+	mux.Handle("/revoke", challenge(api, `Basic realm="satupintu"`))
 	mux.Handle("GET /.well-known/openid-configuration", corsHandler(p.serveDiscovery(discovery)))
 	mux.Handle("GET /keys", corsHandler(p.serveKeys()))
 	mux.Handle("/authorize", p.withIssuer(p.checkAuthorizeParams(p.errorPages(router))))
@@ -355,6 +360,26 @@ func noStore(next http.Handler) http.Handler {
 		w.Header().Set("Pragma", "no-cache")
 		next.ServeHTTP(w, r)
 	})
+}
+
+// challenge adds the WWW-Authenticate header zitadel leaves out of 401
+// answers (RFC 6750 §3 for userinfo, RFC 6749 §5.2 for client auth).
+func challenge(next http.Handler, value string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(&challengeWriter{ResponseWriter: w, value: value}, r)
+	})
+}
+
+type challengeWriter struct {
+	http.ResponseWriter
+	value string
+}
+
+func (c *challengeWriter) WriteHeader(code int) {
+	if code == http.StatusUnauthorized && c.Header().Get("WWW-Authenticate") == "" {
+		c.Header().Set("WWW-Authenticate", c.value)
+	}
+	c.ResponseWriter.WriteHeader(code)
 }
 
 // corsHandler allows cross-origin calls without credentials to the

@@ -74,7 +74,7 @@ func newTestProvider(t testing.TB) *testProvider {
 }
 
 // newTestProviderHash hashes the test user's password with p.
-func newTestProviderHash(t testing.TB, p password.Params) *testProvider {
+func newTestProviderHash(t testing.TB, p password.Params, opts ...func(*Config)) *testProvider {
 	t.Helper()
 	ctx := t.Context()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -95,6 +95,9 @@ func newTestProviderHash(t testing.TB, p password.Params) *testProvider {
 	cfg := defaultConfig()
 	cfg.Issuer = issuer
 	cfg.ClientCacheTTL = time.Millisecond
+	for _, o := range opts {
+		o(&cfg)
+	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -513,6 +516,21 @@ func (tp *testProvider) introspect(app, token string) bool {
 	return resp.Active
 }
 
+func TestES256IDTokens(t *testing.T) {
+	tp := newTestProviderHash(t, cheapHash, func(c *Config) { c.SigningAlgorithm = "ES256" })
+	f := newFlow()
+	q := tp.signIn(tp.newBrowser(), "app-one", f)
+	tokens, err := rp.CodeExchange[*oidc.IDTokenClaims](t.Context(), q.Get("code"), tp.relyingParty("app-one", f), rp.WithCodeVerifier(f.verifier))
+	if err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	header, _ := base64.RawURLEncoding.DecodeString(strings.Split(tokens.IDToken, ".")[0])
+	var h struct{ Alg, Kid string }
+	if err := json.Unmarshal(header, &h); err != nil || h.Alg != "ES256" || h.Kid == "" {
+		t.Fatalf("ID token header %s", header)
+	}
+}
+
 func TestClientCredentials(t *testing.T) {
 	tp := newTestProvider(t)
 	tok := tp.tokenRequest("service", url.Values{"grant_type": {"client_credentials"}, "scope": {"openid profile"}})
@@ -595,6 +613,9 @@ func TestProtocolNegative(t *testing.T) {
 			"redirect_uri": {one.redirect}, "code_verifier": {f.verifier}}, one.id, one.secret+"x")
 		if r.status != http.StatusUnauthorized || r.Error != "invalid_client" {
 			t.Fatalf("wrong secret: %d %+v", r.status, r)
+		}
+		if !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Basic") {
+			t.Fatalf("401 without WWW-Authenticate: Basic (RFC 6749 §5.2): %v", r.header)
 		}
 	})
 
@@ -699,8 +720,8 @@ func TestProtocolNegative(t *testing.T) {
 				t.Fatal(err)
 			}
 			resp.Body.Close()
-			if resp.StatusCode != http.StatusUnauthorized {
-				t.Errorf("userinfo with %q: %d, want 401", auth, resp.StatusCode)
+			if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
+				t.Errorf("userinfo with %q: %d %q, want 401 with a Bearer challenge", auth, resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 			}
 		}
 	})
