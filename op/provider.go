@@ -158,9 +158,10 @@ func New(ctx context.Context, cfg Config, durable Durable, ephemeral Ephemeral) 
 	api := noStore(corsHandler(router))
 	mux.Handle("/", api)
 	mux.Handle("/userinfo", challenge(api, `Bearer error="invalid_token"`))
-	mux.Handle("/oauth/token", challenge(api, `Basic realm="satupintu"`))
-	mux.Handle("/oauth/introspect", challenge(api, `Basic realm="satupintu"`))
-	mux.Handle("/revoke", challenge(api, `Basic realm="satupintu"`))
+	clientAuth := oneAuthMethod(challenge(api, `Basic realm="satupintu"`))
+	mux.Handle("/oauth/token", clientAuth)
+	mux.Handle("/oauth/introspect", clientAuth)
+	mux.Handle("/revoke", clientAuth)
 	mux.Handle("GET /.well-known/openid-configuration", corsHandler(p.serveDiscovery(discovery)))
 	mux.Handle("GET /keys", corsHandler(p.serveKeys()))
 	mux.Handle("/authorize", p.withIssuer(p.checkAuthorizeParams(p.errorPages(router))))
@@ -246,7 +247,7 @@ func (a *authorizer) callback(w http.ResponseWriter, r *http.Request) {
 		a.p.cfg.ErrorPage(w, r, http.StatusBadRequest, "error.authorize.expired")
 		return
 	}
-	req := &authRequest{stored}
+	req := &authRequest{r: stored}
 	if stored.Done && stored.HintSubject != "" && stored.UserID != stored.HintSubject {
 		// Someone else signed in than the id_token_hint named (OIDC Core §3.1.2.1).
 		zop.AuthRequestError(w, r, req, oidc.ErrLoginRequired().WithDescription("the signed-in user is not the one in id_token_hint"), a)
@@ -358,6 +359,22 @@ func noStore(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Pragma", "no-cache")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// oneAuthMethod refuses a request that authenticates the client twice,
+// with an Authorization header and credentials in the body (an empty
+// parameter counts as absent, RFC 6749 §3.1): RFC 6749
+// §2.3.1 says a client MUST NOT, and accepting it hides which one counted.
+func oneAuthMethod(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" && r.Method == http.MethodPost {
+			if err := r.ParseForm(); err == nil && (r.PostForm.Get("client_secret") != "" || r.PostForm.Get("client_assertion") != "") {
+				zop.RequestError(w, r, oidc.ErrInvalidRequest().WithDescription("use one client authentication method"), nil)
+				return
+			}
+		}
 		next.ServeHTTP(w, r)
 	})
 }

@@ -9,8 +9,13 @@ import (
 	"satupintu/storage"
 )
 
-// authRequest adapts storage.AuthRequest to zop.AuthRequest.
-type authRequest struct{ r storage.AuthRequest }
+// authRequest adapts storage.AuthRequest to zop.AuthRequest. code is set
+// when it was loaded by its code, so the tokens it yields can be recorded
+// against that code.
+type authRequest struct {
+	r    storage.AuthRequest
+	code string
+}
 
 func (a *authRequest) GetID() string          { return a.r.ID }
 func (a *authRequest) GetACR() string         { return "" }

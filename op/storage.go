@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,6 +37,7 @@ type Ephemeral interface {
 	storage.AuthRequests
 	storage.AccessTokens
 	storage.Sessions
+	storage.OneTime
 	Ping(ctx context.Context) error
 }
 
@@ -74,7 +76,7 @@ func (s *store) CreateAuthRequest(ctx context.Context, in *oidc.AuthRequest, hin
 	if err := s.ephemeral.CreateAuthRequest(ctx, r, s.cfg.AuthRequestLifetime); err != nil {
 		return nil, fmt.Errorf("create auth request: %w", err)
 	}
-	return &authRequest{r}, nil
+	return &authRequest{r: r}, nil
 }
 
 func (s *store) AuthRequestByID(ctx context.Context, id string) (zop.AuthRequest, error) {
@@ -85,7 +87,7 @@ func (s *store) AuthRequestByID(ctx context.Context, id string) (zop.AuthRequest
 		}
 		return nil, fmt.Errorf("load auth request: %w", err)
 	}
-	return &authRequest{r}, nil
+	return &authRequest{r: r}, nil
 }
 
 // AuthRequestByCode consumes the code: a second redemption finds nothing
@@ -94,11 +96,54 @@ func (s *store) AuthRequestByCode(ctx context.Context, code string) (zop.AuthReq
 	r, err := s.ephemeral.ConsumeAuthCode(ctx, code)
 	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
+			s.revokeReplayedCode(ctx, code)
 			return nil, oidc.ErrInvalidGrant().WithDescription("the code is invalid, expired or already used").WithParent(err)
 		}
 		return nil, fmt.Errorf("consume code: %w", err)
 	}
-	return &authRequest{r}, nil
+	return &authRequest{r: r, code: code}, nil
+}
+
+// codeGrant is what a redeemed code yielded, kept so a replay can revoke it.
+type codeGrant struct {
+	AccessTokenID string `json:"at"`
+	FamilyID      string `json:"family,omitempty"`
+	ClientID      string `json:"client_id"`
+	UserID        string `json:"sub"`
+}
+
+func usedCodeKey(code string) string {
+	sum := sha256.Sum256([]byte(code))
+	return "code-used:" + hex.EncodeToString(sum[:])
+}
+
+// rememberCode records the tokens a code yielded.
+func (s *store) rememberCode(ctx context.Context, code string, g codeGrant) {
+	b, _ := json.Marshal(g)
+	if err := s.ephemeral.PutOnce(ctx, usedCodeKey(code), b, s.cfg.AuthRequestLifetime); err != nil {
+		s.log.WarnContext(ctx, "remember redeemed code", "client_id", g.ClientID, "error", err)
+	}
+}
+
+// revokeReplayedCode: a code presented twice may have been stolen, so the
+// tokens of its first redemption are revoked (RFC 6749 §4.1.2, ASVS 10.4.2).
+func (s *store) revokeReplayedCode(ctx context.Context, code string) {
+	b, err := s.ephemeral.TakeOnce(ctx, usedCodeKey(code))
+	if err != nil {
+		return
+	}
+	var g codeGrant
+	if json.Unmarshal(b, &g) != nil {
+		return
+	}
+	if err := s.ephemeral.DeleteAccessToken(ctx, g.AccessTokenID); err != nil {
+		s.log.ErrorContext(ctx, "revoke access token of replayed code", "client_id", g.ClientID, "error", err)
+	}
+	if g.FamilyID != "" {
+		s.revokeFamily(ctx, storage.RefreshToken{FamilyID: g.FamilyID, ClientID: g.ClientID, UserID: g.UserID}, "code.replay")
+		return
+	}
+	s.audit(ctx, storage.AuditEvent{Action: "code.replay", ActorID: g.ClientID, Subject: g.UserID, ClientID: g.ClientID})
 }
 
 func (s *store) SaveAuthCode(ctx context.Context, id, code string) error {
@@ -136,7 +181,13 @@ func (s *store) CreateAccessToken(ctx context.Context, req zop.TokenRequest) (st
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	return s.newAccessToken(ctx, clientID, userID, sessionID, "", req)
+	id, exp, err := s.newAccessToken(ctx, clientID, userID, sessionID, "", req)
+	if err == nil {
+		if ar, ok := req.(*authRequest); ok && ar.code != "" {
+			s.rememberCode(ctx, ar.code, codeGrant{AccessTokenID: id, ClientID: clientID, UserID: userID})
+		}
+	}
+	return id, exp, err
 }
 
 func (s *store) newAccessToken(ctx context.Context, clientID, userID, sessionID, familyID string, req zop.TokenRequest) (string, time.Time, error) {
@@ -211,6 +262,9 @@ func (s *store) CreateAccessAndRefreshTokens(ctx context.Context, req zop.TokenR
 	atID, exp, err := s.newAccessToken(ctx, clientID, userID, sessionID, next.FamilyID, req)
 	if err != nil {
 		return "", "", time.Time{}, err
+	}
+	if ar, ok := req.(*authRequest); ok && ar.code != "" {
+		s.rememberCode(ctx, ar.code, codeGrant{AccessTokenID: atID, FamilyID: next.FamilyID, ClientID: clientID, UserID: userID})
 	}
 	return atID, token, exp, nil
 }

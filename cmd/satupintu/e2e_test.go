@@ -619,6 +619,33 @@ func TestProtocolNegative(t *testing.T) {
 		}
 	})
 
+	t.Run("replayed code revokes the tokens it gave", func(t *testing.T) {
+		f := newFlow()
+		q := tp.signIn(tp.newBrowser(), "app-one", f)
+		first := exchange(q.Get("code"), f)
+		if first.status != http.StatusOK {
+			t.Fatalf("first exchange: %+v", first)
+		}
+		exchange(q.Get("code"), f)
+		if tp.introspect("app-one", first.AccessToken) {
+			t.Fatal("access token from a replayed code still active (RFC 6749 §4.1.2)")
+		}
+		if r := tp.tokenRequest("app-one", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {first.RefreshToken}}); r.Error != "invalid_grant" {
+			t.Fatalf("refresh token from a replayed code still works: %+v", r)
+		}
+	})
+
+	t.Run("two client authentication methods at once are refused", func(t *testing.T) {
+		r := tp.tokenRequest("service", url.Values{"grant_type": {"client_credentials"}, "client_id": {"service"}, "client_secret": {tp.apps["service"].secret}})
+		if r.status == http.StatusOK {
+			t.Fatalf("Basic and client_secret together accepted (RFC 6749 §2.3.1): %+v", r)
+		}
+		post := tp.tokenRequestAuth(url.Values{"grant_type": {"client_credentials"}, "client_id": {"service"}, "client_secret": {tp.apps["service"].secret}}, "", "")
+		if post.status != http.StatusOK {
+			t.Fatalf("client_secret_post alone refused: %+v", post)
+		}
+	})
+
 	t.Run("code issued to another client is rejected", func(t *testing.T) {
 		f := newFlow()
 		q := tp.signIn(tp.newBrowser(), "app-one", f)
