@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"html"
 	"io"
 	"log/slog"
@@ -347,6 +348,11 @@ func TestCodeFlowEndToEnd(t *testing.T) {
 		if fresh.status != http.StatusOK || fresh.RefreshToken == "" || fresh.RefreshToken == tokens.RefreshToken {
 			t.Fatalf("refresh: %d %+v", fresh.status, fresh)
 		}
+		// OIDC Core §12.2: same sub and aud, the original auth_time.
+		var idc oidc.IDTokenClaims
+		if err := decodeJWTPayload(fresh.IDToken, &idc); err != nil || idc.Subject != claims.Subject || idc.AuthTime != claims.AuthTime || idc.Issuer != tp.issuer {
+			t.Fatalf("refreshed ID token: %+v (%v)", idc, err)
+		}
 		again := tp.tokenRequest("app-one", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tokens.RefreshToken}})
 		if again.status != http.StatusBadRequest || again.Error != "invalid_grant" {
 			t.Fatalf("reused refresh token: %d %+v", again.status, again)
@@ -443,6 +449,8 @@ func TestCodeFlowEndToEnd(t *testing.T) {
 
 	t.Run("logout then prompt=none gives login_required", func(t *testing.T) {
 		a := tp.apps["app-one"]
+		iss, _ := url.Parse(tp.issuer)
+		oldCookies := b.client.Jar.Cookies(iss)
 		u := tp.issuer + "/end_session?" + url.Values{"id_token_hint": {tokens.IDToken},
 			"post_logout_redirect_uri": {a.postLogout}, "state": {"after-logout"}}.Encode()
 		resp, page := b.get(u)
@@ -458,6 +466,13 @@ func TestCodeFlowEndToEnd(t *testing.T) {
 		q := tp.redirectParams(resp, "app-two")
 		if q.Get("error") != "login_required" || q.Get("state") != f2.state {
 			t.Fatalf("prompt=none after logout: %v", q)
+		}
+		// The session ended server-side: its old cookie is worthless (ASVS 7.4.1).
+		replay := tp.newBrowser()
+		replay.client.Jar.SetCookies(iss, oldCookies)
+		resp, _ = replay.get(tp.authURL("app-one", newFlow(), "prompt", "none"))
+		if q := tp.redirectParams(resp, "app-one"); q.Get("error") != "login_required" {
+			t.Fatalf("old session cookie still signs in after logout: %v", q)
 		}
 	})
 }
@@ -866,4 +881,18 @@ func TestMain(m *testing.M) {
 		slog.SetDefault(slog.New(slog.DiscardHandler))
 	}
 	os.Exit(m.Run())
+}
+
+// decodeJWTPayload reads a JWT's claims without verifying it (the test
+// verified the same token's issuer elsewhere).
+func decodeJWTPayload(token string, v any) error {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return fmt.Errorf("not a JWS: %d parts", len(parts))
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
 }
