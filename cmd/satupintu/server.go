@@ -36,6 +36,10 @@ type deps struct {
 	now       func() time.Time
 	// hashParams overrides argon2id parameters (tests use cheap ones).
 	hashParams password.Params
+	// durableName and ephemeralName name the backends in /readyz.
+	durableName, ephemeralName string
+	// healthInterval is how often dependencies are checked (default 1s).
+	healthInterval time.Duration
 }
 
 // secret returns configured key material or the persisted generated value.
@@ -106,11 +110,25 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	}
 	lh.CallbackURL = provider.CallbackURL
 
+	if d.durableName == "" {
+		d.durableName, d.ephemeralName = "database", "ephemeral"
+	}
+	if d.healthInterval <= 0 {
+		d.healthInterval = time.Second
+	}
+	h := newHealth(map[string]func(context.Context) error{
+		d.durableName: d.durable.Ping, d.ephemeralName: d.ephemeral.Ping,
+	}, d.healthInterval, d.logger)
+	h.check(ctx)
+	go h.run(ctx)
+
 	mux := http.NewServeMux()
 	lh.Mount(mux)
 	mux.Handle("GET /static/", pages.StaticHandler())
+	mux.HandleFunc("GET /healthz", serveHealthz)
+	mux.HandleFunc("GET /readyz", h.serveReadyz)
 	mux.Handle("/", provider.Handler())
-	return web.SecurityHeaders(web.LimitBody(mux, maxBody), secure), provider, nil
+	return web.SecurityHeaders(web.LimitBody(h.gate(mux, renderer), maxBody), secure), provider, nil
 }
 
 // serve runs the provider until ctx ends, then shuts down gracefully.
