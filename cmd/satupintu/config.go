@@ -27,6 +27,13 @@ type Config struct {
 	ClientCacheTTL   time.Duration
 	LogLevel         string
 	LogFormat        string
+	// DatabaseURL selects Postgres (postgres://…); empty means the embedded
+	// SQLite file under DataDir.
+	DatabaseURL string
+	// RedisURL selects Redis (redis:// or rediss://) for short-lived state;
+	// empty means in-process memory (one node only).
+	RedisURL    string
+	RedisPrefix string
 	// CookieHashKey and CookieBlockKey sign and encrypt cookies. Empty means
 	// generated on first start and kept in the database.
 	CookieHashKey  []byte
@@ -44,6 +51,7 @@ func defaultConfig() Config {
 		ClientCacheTTL:   5 * time.Second,
 		LogLevel:         "info",
 		LogFormat:        "text",
+		RedisPrefix:      "satupintu:",
 	}
 }
 
@@ -110,6 +118,9 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	str("SIGNING_ALG", &cfg.SigningAlgorithm)
 	str("LOG_LEVEL", &cfg.LogLevel)
 	str("LOG_FORMAT", &cfg.LogFormat)
+	str("DATABASE_URL", &cfg.DatabaseURL)
+	str("REDIS_URL", &cfg.RedisURL)
+	str("REDIS_PREFIX", &cfg.RedisPrefix)
 	dur("SESSION_TTL", &cfg.SessionTTL)
 	dur("CLIENT_CACHE_TTL", &cfg.ClientCacheTTL)
 	key("COOKIE_HASH_KEY", &cfg.CookieHashKey)
@@ -131,6 +142,8 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	fs.DurationVar(&cfg.SessionTTL, "session-ttl", cfg.SessionTTL, "single sign-on session lifetime (SATUPINTU_SESSION_TTL)")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error (SATUPINTU_LOG_LEVEL)")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json (SATUPINTU_LOG_FORMAT)")
+	fs.StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "postgres:// URL; empty: embedded SQLite (SATUPINTU_DATABASE_URL)")
+	fs.StringVar(&cfg.RedisURL, "redis-url", cfg.RedisURL, "redis:// URL; empty: in-process state (SATUPINTU_REDIS_URL)")
 	noDemo := fs.Bool("no-demo", false, "do not create demo clients and users (SATUPINTU_DEMO=false)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -171,6 +184,16 @@ func (c Config) Validate() []string {
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		p = append(p, err.Error())
+	}
+	if c.DatabaseURL != "" {
+		if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			p = append(p, "database-url must be a postgres:// URL")
+		}
+	}
+	if c.RedisURL != "" {
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+			p = append(p, "redis-url must be a redis://, rediss:// or unix:// URL")
+		}
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		p = append(p, fmt.Sprintf("log-format %q must be text or json", c.LogFormat))
