@@ -1,0 +1,41 @@
+package storage_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestDependencyDirection keeps the arrows of DESIGN.md pointing down:
+// storage knows no HTTP, templates or protocol library; UI packages never
+// reach a backend; siblings do not import each other.
+func TestDependencyDirection(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("go tool not on PATH")
+	}
+	rules := []struct {
+		pkg       string
+		forbidden []string
+	}{
+		{"satupintu/storage", []string{"net/http", "html/template", "github.com/zitadel/oidc", "satupintu/op", "satupintu/login"}},
+		{"satupintu/storage/sqlite", []string{"net/http", "html/template", "github.com/zitadel/oidc", "satupintu/op", "satupintu/login", "satupintu/web"}},
+		{"satupintu/storage/memory", []string{"net/http", "html/template", "github.com/zitadel/oidc", "satupintu/op", "satupintu/login", "satupintu/web"}},
+		{"satupintu/op", []string{"satupintu/login", "satupintu/storage/sqlite", "satupintu/storage/memory", "satupintu/storage/postgres", "satupintu/storage/redis"}},
+		{"satupintu/login", []string{"satupintu/op", "github.com/zitadel/oidc", "satupintu/storage/sqlite", "satupintu/storage/memory", "satupintu/storage/postgres", "satupintu/storage/redis"}},
+		{"satupintu/web", []string{"satupintu/op", "satupintu/login", "github.com/zitadel/oidc", "satupintu/storage/sqlite", "satupintu/storage/memory"}},
+		{"satupintu/templates", []string{"satupintu/op", "satupintu/login", "satupintu/storage"}},
+	}
+	for _, r := range rules {
+		out, err := exec.Command("go", "list", "-deps", r.pkg).Output()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v", r.pkg, err)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			for _, f := range r.forbidden {
+				if dep == f || strings.HasPrefix(dep, f+"/") {
+					t.Errorf("%s depends on %s (forbidden: %s)", r.pkg, dep, f)
+				}
+			}
+		}
+	}
+}
