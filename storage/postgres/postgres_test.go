@@ -1,0 +1,371 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"satupintu/storage"
+	"satupintu/storage/conformance"
+	"satupintu/storage/postgres"
+	"satupintu/storage/postgres/postgrestest"
+)
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	conformance.RunDurable(t, func(t *testing.T) storage.Durable {
+		s, _ := postgrestest.Open(t)
+		return s
+	})
+}
+
+// admin connects to the database of a store URL outside any store, to look
+// at what the stores did. The URL may carry pool settings, which only
+// pgxpool's parser understands.
+func admin(t *testing.T, u string) *pgx.Conn {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not the stores' name: tests kill the stores' connections by it.
+	cfg.ConnConfig.RuntimeParams["application_name"] = "satupintu_test_admin"
+	conn, err := pgx.ConnectConfig(t.Context(), cfg.ConnConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+func open(t *testing.T, u string) *postgres.Store {
+	t.Helper()
+	s, err := postgres.Open(t.Context(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// Nodes of a cluster start together after a deploy; each runs the
+// migrations on Open. The advisory lock must make one of them migrate and
+// the others find the work done, not fail on "relation already exists".
+func TestConcurrentOpenMigratesOnce(t *testing.T) {
+	t.Parallel()
+	u := postgrestest.URL(t)
+	const nodes = 4
+	var wg sync.WaitGroup
+	errs := make([]error, nodes)
+	start := make(chan struct{})
+	for i := range nodes {
+		wg.Go(func() {
+			<-start
+			s, err := postgres.Open(t.Context(), u)
+			if err == nil {
+				err = s.CreateClient(t.Context(), storage.Client{ID: fmt.Sprint("node-", i)})
+				s.Close()
+			}
+			errs[i] = err
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("node %d: %v", i, err)
+		}
+	}
+
+	rows, err := admin(t, u).Query(t.Context(), `SELECT version, COUNT(*) FROM schema_migrations GROUP BY version ORDER BY version`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type applied struct{ Version, Times int64 }
+	got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[applied])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) == 0 {
+		t.Fatal("schema_migrations is empty")
+	}
+	for i, a := range got {
+		if a.Times != 1 || a.Version != int64(i+1) {
+			t.Errorf("schema_migrations: %+v, want versions 1, 2, … each once", got)
+			break
+		}
+	}
+}
+
+// Two nodes on one database: their read-modify-writes serialize on row
+// locks across pools, so neither loses the other's update, and a refresh
+// token presented to both at once rotates once.
+func TestTwoNodesShareOneSchema(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	a, u := postgrestest.Open(t)
+	b := open(t, u)
+	nodes := []*postgres.Store{a, b}
+
+	user := storage.User{ID: storage.NewID(), Username: "budi"}
+	if err := a.CreateUser(ctx, user); err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			err := nodes[i%2].UpdateUser(ctx, user.ID, func(u *storage.User) error {
+				u.Roles = append(u.Roles, fmt.Sprint(i))
+				return nil
+			})
+			if err != nil {
+				t.Errorf("UpdateUser %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	got, err := b.UserByID(ctx, user.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Roles) != n {
+		t.Errorf("after %d updates through two nodes the user has %d roles: %v", n, len(got.Roles), got.Roles)
+	}
+
+	now := time.Now()
+	first := storage.RefreshToken{ID: "rt-1", FamilyID: "fam", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := a.CreateRefreshToken(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu      sync.Mutex
+		winners int
+	)
+	for i := range n {
+		wg.Go(func() {
+			next := storage.RefreshToken{ID: fmt.Sprint("rt-next-", i), FamilyID: "fam", CreatedAt: now.Add(time.Second), ExpiresAt: now.Add(time.Hour)}
+			err := nodes[i%2].RotateRefreshToken(ctx, first.ID, next)
+			switch {
+			case err == nil:
+				mu.Lock()
+				winners++
+				mu.Unlock()
+			case !errors.Is(err, storage.ErrConflict):
+				t.Errorf("rotation %d: %v, want nil or ErrConflict", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if winners != 1 {
+		t.Errorf("%d of %d rotations through two nodes succeeded, want 1", winners, n)
+	}
+}
+
+// checkOutage checks an error from a store whose database is gone: it must
+// say where it came from and never pass for "not found", which callers
+// would act on (say, by telling a user their account does not exist).
+func checkOutage(t *testing.T, what string, err error) {
+	t.Helper()
+	switch {
+	case err == nil:
+		t.Errorf("%s: no error", what)
+	case errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrAlreadyExists), errors.Is(err, storage.ErrConflict):
+		t.Errorf("%s: %v is mapped to a storage sentinel", what, err)
+	case !strings.HasPrefix(err.Error(), "postgres: "):
+		t.Errorf("%s: %q does not start with \"postgres: \"", what, err)
+	}
+}
+
+func TestOpenUnreachableFailsFast(t *testing.T) {
+	t.Parallel()
+	// A silent server accepts TCP connections and never answers, as a
+	// hung host or a black-holing firewall does.
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu   sync.Mutex
+		held []net.Conn
+	)
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		silent.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+
+	for _, tc := range []struct {
+		name, url string
+		within    time.Duration
+	}{
+		{"refused", "postgres://postgres@127.0.0.1:1/postgres?sslmode=disable", 3 * time.Second},
+		{"silent", "postgres://postgres:hunter2@" + silent.Addr().String() + "/postgres?sslmode=disable&connect_timeout=1", 3 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			start := time.Now()
+			s, err := postgres.Open(t.Context(), tc.url)
+			if took := time.Since(start); took > tc.within {
+				t.Errorf("Open took %v, want under %v", took, tc.within)
+			}
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded")
+			}
+			checkOutage(t, "Open", err)
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("the error reveals the password: %v", err)
+			}
+			t.Log(err)
+		})
+	}
+}
+
+func TestClosedStoreReturnsErrors(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s, _ := postgrestest.Open(t)
+	u := storage.User{ID: storage.NewID(), Username: "budi"}
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.UserByID(ctx, u.ID)
+	checkOutage(t, "UserByID", err)
+	_, err = s.ListUsers(ctx)
+	checkOutage(t, "ListUsers", err)
+	checkOutage(t, "UpdateUser", s.UpdateUser(ctx, u.ID, func(*storage.User) error { return nil }))
+	checkOutage(t, "DeleteClient", s.DeleteClient(ctx, "c"))
+	checkOutage(t, "Ping", s.Ping(ctx))
+}
+
+// Postgres restarts, fails over or has its connections killed by an
+// operator; the pool must recover by itself. A request that meets a dead
+// connection may fail (a write cannot be blindly retried), but the caller's
+// next attempt must succeed, however many dead connections the pool held.
+func TestRecoversFromKilledConnections(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	app := "satupintu_test_" + storage.NewID()[:16]
+	u := postgrestest.WithParams(t, postgrestest.URL(t), map[string]string{"application_name": app})
+	s := open(t, u)
+	db := admin(t, u)
+	user := storage.User{ID: storage.NewID(), Username: "budi"}
+	if err := s.CreateUser(ctx, user); err != nil {
+		t.Fatal(err)
+	}
+
+	backends := func() int {
+		var n int
+		err := db.QueryRow(ctx, `SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = $1`, app).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// killAll terminates the store's connections after making sure it holds
+	// several, so that a pool that merely discarded the one dead connection
+	// it met would hand the retry another.
+	killAll := func() {
+		t.Helper()
+		for range 20 {
+			if backends() >= 2 {
+				break
+			}
+			var wg sync.WaitGroup
+			for range 8 {
+				wg.Go(func() {
+					s.UpdateUser(ctx, user.ID, func(*storage.User) error { time.Sleep(time.Millisecond); return nil })
+				})
+			}
+			wg.Wait()
+		}
+		if _, err := db.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, app); err != nil {
+			t.Fatal(err)
+		}
+		for backends() > 0 { // termination is asynchronous
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+
+	for _, op := range []struct {
+		name string
+		run  func() error
+	}{
+		{"QueryRow", func() error { _, err := s.UserByID(ctx, user.ID); return err }},
+		{"Query", func() error { _, err := s.ListUsers(ctx); return err }},
+		{"Exec", func() error { return s.RevokeUserRefreshTokens(ctx, user.ID) }},
+		{"InTx", func() error {
+			return s.UpdateUser(ctx, user.ID, func(u *storage.User) error { u.Name = "Budi"; return nil })
+		}},
+		{"Ping", func() error { return s.Ping(ctx) }},
+	} {
+		killAll()
+		err := op.run()
+		if err != nil {
+			checkOutage(t, op.name+" on a killed connection", err)
+			t.Logf("%s on a killed connection: %v", op.name, err)
+			err = op.run()
+		}
+		if err != nil {
+			t.Errorf("%s retried after the connections were killed: %v", op.name, err)
+		}
+	}
+}
+
+// Text that Postgres cannot store (NUL, invalid UTF-8) arrives in login
+// forms and client_id parameters. Looking it up finds nothing, as on
+// SQLite, instead of failing with an internal error.
+func TestUnstorableTextIsNotFound(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s, _ := postgrestest.Open(t)
+	if err := s.CreateUser(ctx, storage.User{ID: storage.NewID(), Username: "budi", Email: "budi@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range []string{"budi\x00", "\x00", "budi\xff", "\xc3"} {
+		lookups := map[string]error{}
+		_, lookups["UserByLogin"] = s.UserByLogin(ctx, text)
+		_, lookups["UserByID"] = s.UserByID(ctx, text)
+		_, lookups["ClientByID"] = s.ClientByID(ctx, text)
+		_, lookups["OrganizationByNIB"] = s.OrganizationByNIB(ctx, text)
+		_, lookups["RefreshTokenByID"] = s.RefreshTokenByID(ctx, text)
+		for _, name := range slices.Sorted(maps.Keys(lookups)) {
+			if err := lookups[name]; !errors.Is(err, storage.ErrNotFound) {
+				t.Errorf("%s(%q): got %v, want ErrNotFound", name, text, err)
+			}
+		}
+	}
+	// Storing such text is an error, but not one that claims a conflict.
+	err := s.CreateUser(ctx, storage.User{ID: storage.NewID(), Username: "nul\x00"})
+	if err == nil || errors.Is(err, storage.ErrAlreadyExists) || errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("CreateUser with a NUL in the username: got %v, want a plain error", err)
+	}
+}
