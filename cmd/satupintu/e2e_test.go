@@ -57,7 +57,7 @@ type testProvider struct {
 	issuer   string
 	srv      *httptest.Server
 	provider *op.Provider
-	durable  *sqlite.Store
+	durable  storage.Durable
 	clock    *clock
 	user     storage.User
 	org      storage.Organization

@@ -14,8 +14,6 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
-
-	"satupintu/storage/sqlite"
 )
 
 const usage = `satupintu — OpenID Connect identity provider for the national single window
@@ -82,15 +80,15 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return usagef("%v", err)
 	}
-	db, err := sqlite.Open(ctx, cfg.databasePath())
+	db, name, err := openDurable(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("open database: %w", err)
+		return err
 	}
 	defer db.Close()
 	a := &admin{store: db, stdin: stdin, stdout: stdout, now: time.Now}
 	switch cmd {
 	case "migrate":
-		fmt.Fprintf(stdout, "database %s is up to date\n", cfg.databasePath())
+		fmt.Fprintf(stdout, "%s database is up to date\n", name)
 		return nil
 	case "client":
 		return a.client(ctx, fs.Args())

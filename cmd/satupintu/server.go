@@ -18,8 +18,6 @@ import (
 	"satupintu/op"
 	"satupintu/password"
 	"satupintu/storage"
-	"satupintu/storage/memory"
-	"satupintu/storage/sqlite"
 	"satupintu/templates"
 	"satupintu/web"
 )
@@ -140,19 +138,28 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	logger := newLogger(cfg, stderr)
 	slog.SetDefault(logger) // zitadel/oidc logs through the default logger
-	durable, err := sqlite.Open(ctx, cfg.databasePath())
+	// A node started before its database waits for it (compose, Kubernetes).
+	durable, durableName, err := retry(ctx, logger, "database", time.Minute, func() (storage.Durable, string, error) {
+		return openDurable(ctx, cfg)
+	})
 	if err != nil {
-		return fmt.Errorf("open database: %w", err)
+		return err
 	}
 	defer durable.Close()
-	ephemeral := memory.New(nil)
+	ephemeral, ephemeralName, err := retry(ctx, logger, "redis", time.Minute, func() (storage.Ephemeral, string, error) {
+		return openEphemeral(ctx, cfg)
+	})
+	if err != nil {
+		return err
+	}
 	defer ephemeral.Close()
 	if cfg.Demo {
 		if err := seedDemo(ctx, durable, cfg.DataDir, time.Now(), stdout); err != nil {
 			return fmt.Errorf("demo data: %w", err)
 		}
 	}
-	handler, _, err := newServer(ctx, deps{cfg: cfg, durable: durable, ephemeral: ephemeral, logger: logger, now: time.Now})
+	handler, _, err := newServer(ctx, deps{cfg: cfg, durable: durable, ephemeral: ephemeral, logger: logger, now: time.Now,
+		durableName: durableName, ephemeralName: ephemeralName})
 	if err != nil {
 		return err
 	}
@@ -171,7 +178,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	logger.Info("satupintu serving", "addr", ln.Addr().String(), "issuer", cfg.Issuer,
-		"discovery", cfg.Issuer+"/.well-known/openid-configuration", "database", cfg.databasePath())
+		"discovery", cfg.Issuer+"/.well-known/openid-configuration", "durable", durableName, "ephemeral", ephemeralName)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
