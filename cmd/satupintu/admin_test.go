@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -280,5 +282,56 @@ func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestServeCommand runs the README's first command as a user would (on a
+// free port, in a temporary data folder) and stops it as SIGTERM would.
+func TestServeCommand(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan int, 1)
+	var out, errb bytes.Buffer
+	go func() {
+		env := func(k string) string {
+			return map[string]string{"SATUPINTU_ADDR": addr, "SATUPINTU_DATA_DIR": dir, "SATUPINTU_ISSUER": "http://" + addr}[k]
+		}
+		done <- run(ctx, []string{"serve"}, strings.NewReader(""), &out, &errb, env)
+	}()
+	var resp *http.Response
+	for range 100 {
+		if resp, err = http.Get("http://" + addr + "/.well-known/openid-configuration"); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		cancel()
+		t.Fatalf("serve did not come up: %v\n%s", err, errb.String())
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("discovery: %d", resp.StatusCode)
+	}
+	if _, err := os.Stat(dir + "/demo-clients.json"); err != nil {
+		t.Fatalf("demo clients file: %v", err)
+	}
+	cancel() // what SIGTERM does through signal.NotifyContext
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("serve exited %d: %s", code, errb.String())
+		}
+	case <-time.After(25 * time.Second):
+		t.Fatal("serve did not shut down")
+	}
+	if !strings.Contains(out.String(), "demo.trader") {
+		t.Fatalf("no demo credentials printed:\n%s", out.String())
 	}
 }
