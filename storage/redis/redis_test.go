@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -165,6 +166,31 @@ func TestIndexesStayBounded(t *testing.T) {
 	}
 	if n := rdb.Exists(ctx, fam, prefix+"tok:t0", prefix+"tok:t2").Val(); n != 0 {
 		t.Errorf("%d of the family's keys remain after DeleteAccessTokenFamily", n)
+	}
+}
+
+// AddSessionClient edits the client list with Lua's cjson, which escapes and
+// types values its own way; ids Go would quote differently, or that look
+// like numbers, must come back exactly as added.
+func TestSessionClientsSurviveLua(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s, _ := redistest.Open(t)
+	if err := s.CreateSession(ctx, storage.Session{ID: "s", UserID: "u", ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"123", "1e3", "https://rp.example/cb", `quo"te\back`, "bea-cukai ü 税", "<&>", "true", ""}
+	for _, id := range append(want, want...) {
+		if err := s.AddSessionClient(ctx, "s", id); err != nil {
+			t.Fatalf("AddSessionClient(%q): %v", id, err)
+		}
+	}
+	got, err := s.SessionByID(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got.ClientIDs, want) {
+		t.Errorf("ClientIDs = %q, want %q", got.ClientIDs, want)
 	}
 }
 
@@ -527,4 +553,84 @@ func BenchmarkCodeFlow(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "flows/s")
 	b.ReportMetric(4*float64(b.N)/b.Elapsed().Seconds(), "ops/s")
 	b.ReportMetric(float64(h.n.Load())/float64(b.N), "roundtrips/flow")
+}
+
+// A Redis restart (no persistence, as in CI) loses the data and the script
+// cache. The store must come back by itself, and its scripts must work again
+// through the EVAL fallback instead of failing with NOSCRIPT. The test runs
+// a private redis-server, since restarting the shared one would break every
+// other test using it.
+func TestRedisRestart(t *testing.T) {
+	t.Parallel()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("redis-server not on PATH")
+	}
+	ctx := t.Context()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	_, port, _ := net.SplitHostPort(addr)
+	dir := t.TempDir()
+	start := func() *exec.Cmd {
+		cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no", "--dir", dir)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		return cmd
+	}
+	await := func(what string, op func() error) time.Duration {
+		t.Helper()
+		begin := time.Now()
+		for {
+			err := op()
+			if err == nil {
+				return time.Since(begin)
+			}
+			if time.Since(begin) > 5*time.Second {
+				t.Fatalf("%s still failing after %v: %v", what, time.Since(begin), err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+
+	server := start()
+	var s *redis.Store
+	await("Open", func() (err error) { s, err = redis.Open(ctx, "redis://"+addr+"/0"); return err })
+	defer s.Close()
+	flow := func(id string) error {
+		if err := s.CreateAuthRequest(ctx, storage.AuthRequest{ID: id}, time.Minute); err != nil {
+			return err
+		}
+		if err := s.SaveAuthCode(ctx, id, "code-"+id, time.Minute); err != nil {
+			return err
+		}
+		_, err := s.ConsumeAuthCode(ctx, "code-"+id)
+		return err
+	}
+	if err := flow("before"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutOnce(ctx, "k", []byte("v"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+
+	server.Process.Kill()
+	server.Wait()
+	if err := flow("down"); err == nil || errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("code flow while Redis is down: got %v, want a connection error", err)
+	}
+
+	start()
+	d := await("code flow after restart", func() error { return flow("after") })
+	t.Logf("code flow works again %v after restart", d.Round(time.Millisecond))
+	// Without persistence the restart lost the value; that must read as
+	// absent, not as an error.
+	if _, err := s.TakeOnce(ctx, "k"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("TakeOnce of a value lost in the restart: got %v, want ErrNotFound", err)
+	}
 }
