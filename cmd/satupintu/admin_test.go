@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -295,6 +296,10 @@ func TestServeCommand(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	dir := t.TempDir()
+	// serve makes its logger the default (zitadel logs through it); put
+	// the test's back so later tests do not write into this one's buffer.
+	prev := slog.Default()
+	t.Cleanup(func() { slog.SetDefault(prev) })
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan int, 1)
 	var out, errb bytes.Buffer
