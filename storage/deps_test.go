@@ -19,6 +19,8 @@ func TestDependencyDirection(t *testing.T) {
 	}{
 		{"satupintu/storage", []string{"net/http", "html/template", "github.com/zitadel/oidc", "satupintu/op", "satupintu/login"}},
 		{"satupintu/storage/sqlite", []string{"net/http", "html/template", "github.com/zitadel/oidc", "satupintu/op", "satupintu/login", "satupintu/web"}},
+		{"satupintu/storage/postgres", []string{"net/http", "html/template", "github.com/zitadel/oidc", "satupintu/op", "satupintu/login", "satupintu/web"}},
+		{"satupintu/storage/redis", []string{"net/http", "html/template", "github.com/zitadel/oidc", "satupintu/op", "satupintu/login", "satupintu/web"}},
 		{"satupintu/storage/memory", []string{"net/http", "html/template", "github.com/zitadel/oidc", "satupintu/op", "satupintu/login", "satupintu/web"}},
 		{"satupintu/op", []string{"satupintu/login", "satupintu/storage/sqlite", "satupintu/storage/memory", "satupintu/storage/postgres", "satupintu/storage/redis"}},
 		{"satupintu/login", []string{"satupintu/op", "github.com/zitadel/oidc", "satupintu/storage/sqlite", "satupintu/storage/memory", "satupintu/storage/postgres", "satupintu/storage/redis"}},

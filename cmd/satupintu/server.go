@@ -18,6 +18,7 @@ import (
 	"satupintu/op"
 	"satupintu/password"
 	"satupintu/storage"
+	"satupintu/storage/redis"
 	"satupintu/templates"
 	"satupintu/web"
 )
@@ -138,6 +139,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	logger := newLogger(cfg, stderr)
 	slog.SetDefault(logger) // zitadel/oidc logs through the default logger
+	redis.SetLibraryLogger(logger)
 	// A node started before its database waits for it (compose, Kubernetes).
 	durable, durableName, err := retry(ctx, logger, "database", time.Minute, func() (storage.Durable, string, error) {
 		return openDurable(ctx, cfg)
