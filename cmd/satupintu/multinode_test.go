@@ -47,10 +47,13 @@ type nodeOptions struct {
 	databaseURL string // default: a fresh schema
 	redisURL    string // default: the test Redis
 	prefix      string // default: a fresh prefix
+	// direct serves a single node at the issuer URL itself, without the
+	// front door's extra hop (benchmarks).
+	direct bool
 }
 
 // newCluster starts n nodes.
-func newCluster(t *testing.T, n int, o nodeOptions) *cluster {
+func newCluster(t testing.TB, n int, o nodeOptions) *cluster {
 	t.Helper()
 	ctx := t.Context()
 	if o.databaseURL == "" {
@@ -68,19 +71,23 @@ func newCluster(t *testing.T, n int, o nodeOptions) *cluster {
 	}
 	c := &cluster{}
 	issuer := "http://" + front.Addr().String()
-	for range n {
-		c.nodes = append(c.nodes, startNode(t, issuer, o))
+	if o.direct && n == 1 {
+		c.nodes = append(c.nodes, startNode(t, issuer, o, front))
+	} else {
+		for range n {
+			c.nodes = append(c.nodes, startNode(t, issuer, o, nil))
+		}
+		lb := httptest.NewUnstartedServer(&httputil.ReverseProxy{
+			Rewrite: func(r *httputil.ProxyRequest) {
+				r.SetURL(c.nodes[c.target.Load()].url)
+				r.Out.Host = r.In.Host // the nodes see the issuer's host, as behind a real balancer
+			},
+		})
+		lb.Listener.Close()
+		lb.Listener = front
+		lb.Start()
+		t.Cleanup(lb.Close)
 	}
-	lb := httptest.NewUnstartedServer(&httputil.ReverseProxy{
-		Rewrite: func(r *httputil.ProxyRequest) {
-			r.SetURL(c.nodes[c.target.Load()].url)
-			r.Out.Host = r.In.Host // the nodes see the issuer's host, as behind a real balancer
-		},
-	})
-	lb.Listener.Close()
-	lb.Listener = front
-	lb.Start()
-	t.Cleanup(lb.Close)
 
 	first := c.nodes[0]
 	tp := &testProvider{t: t, issuer: issuer, provider: first.provider, clock: first.clock, apps: map[string]testApp{}}
@@ -89,7 +96,8 @@ func newCluster(t *testing.T, n int, o nodeOptions) *cluster {
 	return c
 }
 
-func startNode(t *testing.T, issuer string, o nodeOptions) *node {
+// startNode starts a node, on ln if given.
+func startNode(t testing.TB, issuer string, o nodeOptions, ln net.Listener) *node {
 	t.Helper()
 	ctx := t.Context()
 	durable, err := postgres.Open(ctx, o.databaseURL)
@@ -112,7 +120,12 @@ func startNode(t *testing.T, issuer string, o nodeOptions) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(handler)
+	srv := httptest.NewUnstartedServer(handler)
+	if ln != nil {
+		srv.Listener.Close()
+		srv.Listener = ln
+	}
+	srv.Start()
 	t.Cleanup(srv.Close)
 	u, _ := url.Parse(srv.URL)
 	return &node{url: u, provider: provider, durable: durable, clock: clk}
