@@ -1,0 +1,160 @@
+package storage
+
+import (
+	"context"
+	"time"
+)
+
+// RegistrationStatus is where a registration stands. The transitions are
+// submitted → in_review → approved | rejected | revision_requested, and
+// revision_requested → resubmitted → in_review again.
+type RegistrationStatus string
+
+const (
+	StatusSubmitted         RegistrationStatus = "submitted"
+	StatusInReview          RegistrationStatus = "in_review"
+	StatusRevisionRequested RegistrationStatus = "revision_requested"
+	StatusResubmitted       RegistrationStatus = "resubmitted"
+	StatusApproved          RegistrationStatus = "approved"
+	StatusRejected          RegistrationStatus = "rejected"
+)
+
+// Open reports whether the registration still awaits a final decision.
+func (s RegistrationStatus) Open() bool {
+	return s != StatusApproved && s != StatusRejected
+}
+
+// Registration is a company's sign-up, from submission to decision.
+type Registration struct {
+	ID            string
+	ServiceNumber string // shown to the registrant; unique, not guessable
+	Status        RegistrationStatus
+
+	Purpose        string // "transaksi" (Transaksi (Pengajuan/Umum)), …
+	TraderType     string
+	NIBType        string
+	NIB            string
+	NPWPType       string
+	NPWP           string // digits only
+	OrgName        string
+	BusinessType   string
+	Address        Address
+	FullName       string
+	Position       string
+	IdentityType   string // "nik" or "passport"
+	IdentityNumber string
+	Email          string // lower case
+	Phone          string // E.164
+	DocumentID     string // the current power-of-attorney letter
+
+	// Set on approval.
+	OrganizationID string
+	UserID         string
+
+	SubmittedAt time.Time
+	UpdatedAt   time.Time
+}
+
+// Document is an uploaded file (the power-of-attorney letter), at most 1 MB.
+type Document struct {
+	ID             string
+	RegistrationID string
+	FileName       string // sanitized for Content-Disposition; never a path
+	ContentType    string // from content sniffing: application/pdf, image/jpeg, image/png
+	SHA256         string // hex
+	Data           []byte
+	CreatedAt      time.Time
+}
+
+// RegistrationEvent is one line of a registration's status history.
+type RegistrationEvent struct {
+	ID             int64
+	RegistrationID string
+	Status         RegistrationStatus
+	ActorID        string // officer user id; empty for the registrant
+	Note           string // officer's reason or request; shown to the registrant
+	Time           time.Time
+}
+
+// RegistrationFilter selects registrations for the officer queue. Results
+// are newest first and paged by keyset (After…), never by OFFSET.
+type RegistrationFilter struct {
+	Status     RegistrationStatus // empty: any
+	TraderType string             // empty: any
+	From, To   time.Time          // submitted in [From, To); zero: unbounded
+	// AfterSubmitted/AfterID continue after the last row of the previous page.
+	AfterSubmitted time.Time
+	AfterID        string
+	Limit          int
+}
+
+// Token purposes.
+const (
+	TokenActivation    = "activation"
+	TokenPasswordReset = "password_reset"
+)
+
+// ActionToken is a single-use, expiring link secret (account activation,
+// password reset). Only the SHA-256 of the secret is stored, as ID.
+type ActionToken struct {
+	ID        string
+	UserID    string
+	Purpose   string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time
+}
+
+// Registrations stores registrations, their documents and history.
+type Registrations interface {
+	// CreateRegistration stores r, its document and a first "submitted"
+	// event in one transaction. ErrAlreadyExists if the service number or
+	// id is taken.
+	CreateRegistration(ctx context.Context, r Registration, doc Document) error
+	RegistrationByID(ctx context.Context, id string) (Registration, error)
+	RegistrationByServiceNumber(ctx context.Context, serviceNumber string) (Registration, error)
+	// OpenRegistrationFor finds a registration that is not yet decided for
+	// the NIB or the email; ErrNotFound if there is none.
+	OpenRegistrationFor(ctx context.Context, nib, email string) (Registration, error)
+	ListRegistrations(ctx context.Context, f RegistrationFilter) ([]Registration, error)
+	RegistrationEvents(ctx context.Context, id string) ([]RegistrationEvent, error)
+	// UpdateRegistration applies fn to the current record in a transaction
+	// and appends the event fn returns (its RegistrationID and Time are
+	// filled in). If fn returns a document, it is stored and becomes the
+	// current one. An error from fn aborts everything and is returned as is;
+	// two concurrent decisions cannot both win.
+	UpdateRegistration(ctx context.Context, id string, fn func(*Registration) (RegistrationEvent, *Document, error)) error
+	// ApproveRegistration creates the organization and the user, marks the
+	// registration approved (linking both), appends the event and stores the
+	// activation token, all in one transaction. ErrConflict if the
+	// registration is not open; ErrAlreadyExists if the user or NIB exists.
+	ApproveRegistration(ctx context.Context, id string, org Organization, user User, token ActionToken, ev RegistrationEvent) error
+	DocumentByID(ctx context.Context, id string) (Document, error)
+}
+
+// ActionTokens stores activation and reset tokens.
+type ActionTokens interface {
+	CreateActionToken(ctx context.Context, t ActionToken) error
+	// ConsumeActionToken marks the token used at now and returns it, once:
+	// ErrNotFound for an unknown, used or expired token, or another purpose.
+	ConsumeActionToken(ctx context.Context, id, purpose string, now time.Time) (ActionToken, error)
+}
+
+// Counters count events in a time window, for rate limits and lockouts;
+// they live in the ephemeral store so every node sees the same count.
+type Counters interface {
+	// Incr adds one to key and returns the new count; a new key expires
+	// after window.
+	Incr(ctx context.Context, key string, window time.Duration) (int64, error)
+	// Count returns the current count (0 if absent or expired).
+	Count(ctx context.Context, key string) (int64, error)
+	ResetCounter(ctx context.Context, key string) error
+}
+
+// Drafts keep a form in progress (the registration wizard) between
+// requests, for ttl from the last save.
+type Drafts interface {
+	SaveDraft(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	Draft(ctx context.Context, key string) ([]byte, error) // ErrNotFound if absent or expired
+	DeleteDraft(ctx context.Context, key string) error
+}
