@@ -52,13 +52,31 @@ func (c *Catalog) Keys(lang string) []string {
 func loadCatalog(fsys fs.FS) (*Catalog, error) {
 	c := &Catalog{messages: map[string]map[string]string{}}
 	for _, lang := range []string{LangID, LangEN} {
-		b, err := fs.ReadFile(fsys, "messages/"+lang+".json")
+		// messages/<lang>.json holds the shared strings; each feature may
+		// keep its own in messages/<lang>/<feature>.json, so features change
+		// their texts without touching one another's files.
+		files := []string{"messages/" + lang + ".json"}
+		more, err := fs.Glob(fsys, "messages/"+lang+"/*.json")
 		if err != nil {
-			return nil, fmt.Errorf("templates: read catalog %s: %w", lang, err)
+			return nil, fmt.Errorf("templates: list catalogs %s: %w", lang, err)
 		}
+		files = append(files, more...)
 		m := map[string]string{}
-		if err := json.Unmarshal(b, &m); err != nil {
-			return nil, fmt.Errorf("templates: parse catalog %s: %w", lang, err)
+		for _, file := range files {
+			b, err := fs.ReadFile(fsys, file)
+			if err != nil {
+				return nil, fmt.Errorf("templates: read catalog %s: %w", file, err)
+			}
+			part := map[string]string{}
+			if err := json.Unmarshal(b, &part); err != nil {
+				return nil, fmt.Errorf("templates: parse catalog %s: %w", file, err)
+			}
+			for k, v := range part {
+				if _, dup := m[k]; dup {
+					return nil, fmt.Errorf("templates: key %q defined twice (again in %s)", k, file)
+				}
+				m[k] = v
+			}
 		}
 		c.messages[lang] = m
 	}

@@ -20,7 +20,7 @@ import (
 	"strings"
 )
 
-//go:embed html/*.html messages/*.json static/*
+//go:embed html/*.html messages static/*
 var files embed.FS
 
 // Languages the catalogs carry. Indonesian is the default: the service is

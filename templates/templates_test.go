@@ -218,3 +218,23 @@ func TestKeysUsedByOtherPackages(t *testing.T) {
 		}
 	}
 }
+
+func TestCatalogFilesPerFeature(t *testing.T) {
+	fsys := fstest.MapFS{
+		"messages/id.json":         {Data: []byte(`{"a":"satu"}`)},
+		"messages/en.json":         {Data: []byte(`{"a":"one"}`)},
+		"messages/id/feature.json": {Data: []byte(`{"b":"dua"}`)},
+		"messages/en/feature.json": {Data: []byte(`{"b":"two"}`)},
+	}
+	c, err := loadCatalog(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.T("en", "b") != "two" || c.T("id", "a") != "satu" {
+		t.Fatalf("merged catalog: %v", c.messages)
+	}
+	fsys["messages/en/other.json"] = &fstest.MapFile{Data: []byte(`{"a":"again"}`)}
+	if _, err := loadCatalog(fsys); err == nil || !strings.Contains(err.Error(), "twice") {
+		t.Fatalf("duplicate key across files: %v", err)
+	}
+}
