@@ -41,6 +41,10 @@ type Config struct {
 	LogoutURL func(ctx context.Context, req LogoutRequest) (string, error)
 	// LoggedOutURL is the page shown after a logout without a registered redirect.
 	LoggedOutURL string
+	// ResolveWithoutUI, if set, lets the sign-in UI finish an auth request
+	// that needs no page (single sign-on, prompt=none) while /authorize is
+	// still answering, saving the browser two redirects.
+	ResolveWithoutUI func(r *http.Request, authRequestID string) bool
 	// ErrorPage renders a protocol error that must not be redirected
 	// (RFC 6749 §4.1.2.1) as a page in the user's language.
 	ErrorPage func(w http.ResponseWriter, r *http.Request, status int, messageKey string)
@@ -164,8 +168,9 @@ func New(ctx context.Context, cfg Config, durable Durable, ephemeral Ephemeral) 
 	mux.Handle("/revoke", clientAuth)
 	mux.Handle("GET /.well-known/openid-configuration", corsHandler(p.serveDiscovery(discovery)))
 	mux.Handle("GET /keys", corsHandler(p.serveKeys()))
-	mux.Handle("/authorize", p.withIssuer(p.checkAuthorizeParams(p.errorPages(router))))
-	mux.Handle("GET /authorize/callback", p.withIssuer(issuerCtx.Handler(p.errorPages(http.HandlerFunc(a.callback)))))
+	callback := issuerCtx.Handler(p.errorPages(http.HandlerFunc(a.callback)))
+	mux.Handle("/authorize", p.withIssuer(p.checkAuthorizeParams(p.errorPages(p.withoutUI(router, callback)))))
+	mux.Handle("GET /authorize/callback", p.withIssuer(callback))
 	p.handler = mux
 	return p, nil
 }
@@ -263,6 +268,66 @@ func (a *authorizer) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	zop.AuthResponse(req, a, w, r)
 }
+
+// withoutUI holds back zitadel's redirect to the sign-in page and asks the
+// UI whether it is needed at all; when not, it answers as the callback
+// would, in this same response.
+func (p *Provider) withoutUI(next, callback http.Handler) http.Handler {
+	if p.cfg.ResolveWithoutUI == nil {
+		return next
+	}
+	prefix := p.cfg.LoginURL("")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hw := &loginRedirectWriter{ResponseWriter: w, prefix: prefix}
+		next.ServeHTTP(hw, r)
+		if hw.id == "" {
+			return // zitadel answered something else, already written
+		}
+		if !p.cfg.ResolveWithoutUI(r, hw.id) {
+			hw.release()
+			return
+		}
+		w.Header().Del("Location")
+		w.Header().Del("Content-Type")
+		cb := r.Clone(r.Context())
+		cb.Method = http.MethodGet
+		cb.URL.RawQuery = url.Values{"id": {hw.id}}.Encode()
+		callback.ServeHTTP(w, cb)
+	})
+}
+
+// loginRedirectWriter holds a redirect to the sign-in page instead of
+// writing it.
+type loginRedirectWriter struct {
+	http.ResponseWriter
+	prefix string
+	id     string
+	code   int
+}
+
+func (l *loginRedirectWriter) WriteHeader(code int) {
+	if code == http.StatusFound || code == http.StatusSeeOther {
+		if loc := l.Header().Get("Location"); strings.HasPrefix(loc, l.prefix) {
+			if u, err := url.Parse(loc); err == nil {
+				if id := u.Query().Get("authRequestID"); id != "" {
+					l.id, l.code = id, code
+					return
+				}
+			}
+		}
+	}
+	l.ResponseWriter.WriteHeader(code)
+}
+
+func (l *loginRedirectWriter) Write(b []byte) (int, error) {
+	if l.id != "" {
+		return len(b), nil // the held redirect's little HTML body
+	}
+	return l.ResponseWriter.Write(b)
+}
+
+// release writes the held redirect after all.
+func (l *loginRedirectWriter) release() { l.ResponseWriter.WriteHeader(l.code) }
 
 // maxParamLen bounds any single authorization parameter; oversized input
 // gets a 400 page, never a 5xx or an echo of it in a redirect.

@@ -397,6 +397,7 @@ func TestCodeFlowEndToEnd(t *testing.T) {
 		f2 := newFlow()
 		resp, page := b.get(tp.authURL("app-two", f2))
 		q := tp.redirectParams(resp, "app-two")
+		var err error
 		if q.Get("code") == "" || strings.Contains(page, `name="password"`) {
 			t.Fatalf("no silent code for the second app: %v", q)
 		}
@@ -406,6 +407,16 @@ func TestCodeFlowEndToEnd(t *testing.T) {
 		}
 		if tok.IDTokenClaims.AuthTime != claims.AuthTime {
 			t.Fatalf("auth_time %v differs from the session's %v", tok.IDTokenClaims.AuthTime, claims.AuthTime)
+		}
+		// One round trip: /authorize itself answers with the code.
+		direct := &http.Client{Jar: b.client.Jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err = direct.Get(tp.authURL("app-two", newFlow()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if q := tp.redirectParams(resp, "app-two"); q.Get("code") == "" {
+			t.Fatalf("/authorize with a session did not answer with a code: %v", q)
 		}
 	})
 

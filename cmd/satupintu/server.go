@@ -98,6 +98,7 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 		LogoutURL: func(ctx context.Context, req op.LogoutRequest) (string, error) {
 			return lh.StartLogout(ctx, login.LogoutRequest(req))
 		},
+		ResolveWithoutUI: lh.ResolveWithoutUI,
 		ErrorPage: func(w http.ResponseWriter, r *http.Request, status int, key string) {
 			renderer.Error(w, r, &web.Error{Status: status, MessageKey: key})
 		},
