@@ -1,0 +1,3 @@
+// Package registration is the trader sign-up: the wizard, uploads, service
+// numbers, tracking, officer review and activation.
+package registration
