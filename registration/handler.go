@@ -1,0 +1,115 @@
+package registration
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/securecookie"
+
+	"satupintu/mail"
+	"satupintu/storage"
+	"satupintu/templates"
+	"satupintu/web"
+)
+
+// The narrow slices of storage this package uses.
+type (
+	Users interface {
+		UserByLogin(ctx context.Context, login string) (storage.User, error)
+		UserByID(ctx context.Context, id string) (storage.User, error)
+		UpdateUser(ctx context.Context, id string, fn func(*storage.User) error) error
+	}
+	Organizations interface {
+		OrganizationByNIB(ctx context.Context, nib string) (storage.Organization, error)
+	}
+	Audit interface {
+		AppendAudit(ctx context.Context, e storage.AuditEvent) error
+	}
+	// Mailer sends one message; mail.SMTP and mail.Folder implement it.
+	Mailer interface {
+		Send(ctx context.Context, m mail.Message) error
+	}
+)
+
+// Handler serves the sign-up wizard, tracking, officer review and account
+// activation. Set the fields, then call Mount once.
+type Handler struct {
+	Registrations storage.Registrations
+	Tokens        storage.ActionTokens
+	Users         Users
+	Organizations Organizations
+	Drafts        storage.Drafts
+	Counters      storage.Counters
+	Audit         Audit
+	Mail          Mailer
+	Pages         *templates.Pages
+	CSRF          *web.CSRF
+	// Cookies signs and encrypts this package's cookies (the wizard draft
+	// id, the tracking grant); keys come from configuration.
+	Cookies *securecookie.SecureCookie
+	// CurrentUser is the signed-in user of r, from the login package.
+	CurrentUser func(r *http.Request) (storage.User, bool)
+	// BaseURL is the issuer, for links in emails (activation).
+	BaseURL string
+	Secure  bool
+	Now     func() time.Time
+	Logger  *slog.Logger
+
+	once   sync.Once
+	render *web.Renderer
+}
+
+// Mount registers every route on mux. It panics on a setup error, at start
+// only, as ServeMux does for conflicting patterns.
+func (h *Handler) Mount(mux *http.ServeMux) {
+	if err := h.init(); err != nil {
+		panic(err)
+	}
+	handle := func(pattern string, fn web.HandlerFunc) { mux.Handle(pattern, h.render.Handle(fn)) }
+	h.mountWizard(handle)
+	h.mountTrack(handle)
+	h.mountOfficer(mux, handle)
+	h.mountActivation(handle)
+}
+
+func (h *Handler) init() error {
+	var err error
+	h.once.Do(func() {
+		switch {
+		case h.Registrations == nil, h.Tokens == nil, h.Users == nil, h.Organizations == nil,
+			h.Drafts == nil, h.Counters == nil, h.Audit == nil, h.Mail == nil:
+			err = fmt.Errorf("registration: a storage or mail dependency is nil")
+			return
+		case h.Pages == nil, h.CSRF == nil, h.Cookies == nil, h.CurrentUser == nil || h.BaseURL == "":
+			err = fmt.Errorf("registration: Pages, CSRF, Cookies, CurrentUser and BaseURL are required")
+			return
+		}
+		if h.Now == nil {
+			h.Now = time.Now
+		}
+		if h.Logger == nil {
+			h.Logger = slog.New(slog.DiscardHandler)
+		}
+		h.render = &web.Renderer{Pages: h.Pages, CSRF: h.CSRF, Logger: h.Logger, Secure: h.Secure}
+	})
+	return err
+}
+
+// audit appends e, filling time and IP; a failing audit log is logged
+// loudly but does not undo what the user already did.
+func (h *Handler) audit(r *http.Request, e storage.AuditEvent) {
+	e.Time = h.Now().UTC()
+	e.IP = web.RemoteIP(r)
+	if err := h.Audit.AppendAudit(r.Context(), e); err != nil {
+		h.Logger.ErrorContext(r.Context(), "append audit event", "action", e.Action, "error", err)
+	}
+}
+
+// redirect answers a form POST with 303 (never 307, RFC 9700 §4.12).
+func redirect(w http.ResponseWriter, r *http.Request, to string) {
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
