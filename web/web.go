@@ -43,12 +43,22 @@ func SecurityHeaders(next http.Handler, https bool) http.Handler {
 // Reading past it fails with *http.MaxBytesError, which Handle turns into
 // 413. Upload routes wrap their own, larger limit instead.
 func LimitBody(next http.Handler, n int64) http.Handler {
+	return LimitBodyWith(next, n, nil)
+}
+
+// LimitBodyWith is LimitBody with larger limits for the POSTs to the exact
+// paths in uploads (a nested MaxBytesReader cannot raise an outer limit).
+func LimitBodyWith(next http.Handler, n int64, uploads map[string]int64) http.Handler {
 	if n <= 0 {
 		n = DefaultBodyLimit
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil {
-			r.Body = http.MaxBytesReader(w, r.Body, n)
+			limit := n
+			if up, ok := uploads[r.URL.Path]; ok && r.Method == http.MethodPost {
+				limit = up
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -283,3 +283,27 @@ func TestRenderSetsLanguageAndToken(t *testing.T) {
 		t.Error("no Cache-Control: no-store")
 	}
 }
+
+func TestLimitBodyWithUploads(t *testing.T) {
+	h := LimitBodyWith(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.ReadAll(r.Body); err != nil {
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+		}
+	}), 10, map[string]int64{"/upload": 100})
+	for _, tc := range []struct {
+		method, path string
+		size, want   int
+	}{
+		{"POST", "/upload", 100, http.StatusOK},
+		{"POST", "/upload", 101, http.StatusRequestEntityTooLarge},
+		{"POST", "/other", 11, http.StatusRequestEntityTooLarge},
+		{"PUT", "/upload", 11, http.StatusRequestEntityTooLarge},
+		{"POST", "/other", 10, http.StatusOK},
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, strings.NewReader(strings.Repeat("x", tc.size))))
+		if rec.Code != tc.want {
+			t.Errorf("%s %s %d bytes: %d, want %d", tc.method, tc.path, tc.size, rec.Code, tc.want)
+		}
+	}
+}
