@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"flag"
@@ -13,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"satupintu/mail"
 )
 
 // Config is the whole configuration: defaults, then SATUPINTU_* environment
@@ -34,6 +38,11 @@ type Config struct {
 	// empty means in-process memory (one node only).
 	RedisURL    string
 	RedisPrefix string
+	// SMTP sends mail when SMTP.Host is set; otherwise messages are written
+	// as .eml files to MailDir (default <DataDir>/mail) so the demo works
+	// without a mail server.
+	SMTP    mail.SMTPConfig
+	MailDir string
 	// CookieHashKey and CookieBlockKey sign and encrypt cookies. Empty means
 	// generated on first start and kept in the database.
 	CookieHashKey  []byte
@@ -52,6 +61,7 @@ func defaultConfig() Config {
 		LogLevel:         "info",
 		LogFormat:        "text",
 		RedisPrefix:      "satupintu:",
+		SMTP:             mail.SMTPConfig{From: "Satu Pintu <no-reply@satupintu.localhost>"},
 	}
 }
 
@@ -121,6 +131,31 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	str("DATABASE_URL", &cfg.DatabaseURL)
 	str("REDIS_URL", &cfg.RedisURL)
 	str("REDIS_PREFIX", &cfg.RedisPrefix)
+	str("SMTP_HOST", &cfg.SMTP.Host)
+	str("SMTP_USERNAME", &cfg.SMTP.Username)
+	str("SMTP_PASSWORD", &cfg.SMTP.Password)
+	str("SMTP_FROM", &cfg.SMTP.From)
+	str("SMTP_TLS", &cfg.SMTP.TLS)
+	str("MAIL_DIR", &cfg.MailDir)
+	var smtpPort, smtpCA string
+	str("SMTP_PORT", &smtpPort)
+	if smtpPort != "" {
+		port, err := strconv.Atoi(smtpPort)
+		if err != nil || port <= 0 || port > 65535 {
+			problems = append(problems, fmt.Sprintf("SATUPINTU_SMTP_PORT: %q is not a port number", smtpPort))
+		}
+		cfg.SMTP.Port = port
+	}
+	str("SMTP_CA_FILE", &smtpCA)
+	if smtpCA != "" {
+		pem, err := os.ReadFile(smtpCA)
+		pool := x509.NewCertPool()
+		if err != nil || !pool.AppendCertsFromPEM(pem) {
+			problems = append(problems, fmt.Sprintf("SATUPINTU_SMTP_CA_FILE: %s holds no PEM certificate", smtpCA))
+		} else {
+			cfg.SMTP.TLSConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		}
+	}
 	dur("SESSION_TTL", &cfg.SessionTTL)
 	dur("CLIENT_CACHE_TTL", &cfg.ClientCacheTTL)
 	key("COOKIE_HASH_KEY", &cfg.CookieHashKey)
@@ -195,6 +230,11 @@ func (c Config) Validate() []string {
 			p = append(p, "redis-url must be a redis://, rediss:// or unix:// URL")
 		}
 	}
+	if c.SMTP.Host != "" {
+		if err := c.SMTP.Validate(); err != nil {
+			p = append(p, "smtp: "+strings.ReplaceAll(err.Error(), "\n", "; "))
+		}
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		p = append(p, fmt.Sprintf("log-format %q must be text or json", c.LogFormat))
 	}
@@ -223,6 +263,13 @@ func parseLevel(s string) (slog.Level, error) {
 }
 
 func (c Config) databasePath() string { return filepath.Join(c.DataDir, "satupintu.db") }
+
+func (c Config) mailDir() string {
+	if c.MailDir != "" {
+		return c.MailDir
+	}
+	return filepath.Join(c.DataDir, "mail")
+}
 
 func (c Config) secure() bool { return strings.HasPrefix(c.Issuer, "https://") }
 
