@@ -55,6 +55,11 @@ type Registration struct {
 	UpdatedAt   time.Time
 }
 
+// MaxDocumentSize is the largest Document.Data a backend stores (1 MiB, the
+// "at most 1 MB" of DESIGN.md read generously); larger documents are an
+// error. The upload form may accept less, never more.
+const MaxDocumentSize = 1 << 20
+
 // Document is an uploaded file (the power-of-attorney letter), at most 1 MB.
 type Document struct {
 	ID             string
@@ -85,7 +90,7 @@ type RegistrationFilter struct {
 	// AfterSubmitted/AfterID continue after the last row of the previous page.
 	AfterSubmitted time.Time
 	AfterID        string
-	Limit          int
+	Limit          int // at most this many; 0: all
 }
 
 // Token purposes.

@@ -39,10 +39,12 @@ func userArgs(u storage.User) []any {
 		micros(u.ExpiresAt), micros(u.CreatedAt), micros(u.UpdatedAt)}
 }
 
+const insertUser = `INSERT INTO users (` + userColumns + `)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+
 // CreateUser stores a new user.
 func (s *Store) CreateUser(ctx context.Context, u storage.User) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO users (`+userColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, userArgs(u)...)
+	_, err := s.db.Exec(ctx, insertUser, userArgs(u)...)
 	return s.wrap("create user "+u.ID, err)
 }
 
@@ -119,15 +121,21 @@ func scanOrganization(r scanner) (storage.Organization, error) {
 
 // CreateOrganization stores a new organization; its NIB must be unique.
 func (s *Store) CreateOrganization(ctx context.Context, o storage.Organization) error {
+	return s.wrap("create organization "+o.ID, insertOrganization(ctx, s.db, o))
+}
+
+// insertOrganization is CreateOrganization on q, so that approving a
+// registration can create the organization inside its transaction.
+func insertOrganization(ctx context.Context, q Querier, o storage.Organization) error {
 	address, err := json.Marshal(o.Address)
 	if err != nil {
-		return s.wrap("create organization "+o.ID, err)
+		return err
 	}
-	_, err = s.db.Exec(ctx, `INSERT INTO organizations (`+organizationColumns+`)
+	_, err = q.Exec(ctx, `INSERT INTO organizations (`+organizationColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		o.ID, o.NIB, o.NPWP, o.Name, o.TraderType, o.BusinessType, string(address),
 		micros(o.CreatedAt), micros(o.UpdatedAt))
-	return s.wrap("create organization "+o.ID, err)
+	return err
 }
 
 // OrganizationByID returns the organization with id.
