@@ -1,8 +1,9 @@
 // Package memory is the embedded ephemeral backend: authorization requests,
-// codes, SSO sessions, opaque access tokens and one-time values held in
-// process memory, for a single `satupintu serve` without Redis. State is
-// lost on restart, which for these short-lived objects means users sign in
-// again; it is not shared between processes, so several nodes need Redis.
+// codes, SSO sessions, opaque access tokens, one-time values, rate-limit
+// counters and form drafts held in process memory, for a single `satupintu
+// serve` without Redis. State is lost on restart, which for these
+// short-lived objects means users sign in again (and lockout counts start
+// over); it is not shared between processes, so several nodes need Redis.
 //
 // It sits on the hot path (every token introspection reads it), so each
 // kind of entry has its own lock and reads of sessions and tokens share a
@@ -45,6 +46,14 @@ type Store struct {
 	onceMu     sync.Mutex
 	once       map[string]onceValue
 	onceWrites int
+
+	cntMu     sync.Mutex
+	counters  map[string]counter
+	cntWrites int
+
+	draftMu     sync.Mutex
+	drafts      map[string]onceValue // same shape: bytes and an expiry
+	draftWrites int
 }
 
 type request struct {
@@ -79,6 +88,8 @@ func New(now func() time.Time) *Store {
 		tokens:   make(map[string]storage.AccessToken),
 		byFamily: make(map[string]map[string]struct{}),
 		once:     make(map[string]onceValue),
+		counters: make(map[string]counter),
+		drafts:   make(map[string]onceValue),
 	}
 }
 

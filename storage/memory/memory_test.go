@@ -54,6 +54,12 @@ func TestSweepBoundsMemory(t *testing.T) {
 		if err := s.PutOnce(ctx, id, []byte("v"), live*time.Second); err != nil {
 			t.Fatal(err)
 		}
+		if _, err := s.Incr(ctx, id, live*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SaveDraft(ctx, id, []byte("v"), live*time.Second); err != nil {
+			t.Fatal(err)
+		}
 		c.Advance(time.Second)
 	}
 	// At most live entries plus one sweep interval (n/4+64) of expired ones.
@@ -62,6 +68,7 @@ func TestSweepBoundsMemory(t *testing.T) {
 		"tokens": len(s.tokens), "families": len(s.byFamily),
 		"sessions": len(s.sessions), "users": len(s.byUser),
 		"requests": len(s.requests) + len(s.codes), "one-time": len(s.once),
+		"counters": len(s.counters), "drafts": len(s.drafts),
 	} {
 		limit := bound
 		if name == "requests" {

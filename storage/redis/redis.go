@@ -1,7 +1,8 @@
 // Package redis is the production ephemeral backend: authorization requests,
-// codes, SSO sessions, opaque access tokens and one-time values kept in
-// Redis, so that several `satupintu serve` nodes share them and a user can
-// start a flow on one node and finish it on another.
+// codes, SSO sessions, opaque access tokens, one-time values, rate-limit
+// counters and form drafts kept in Redis, so that several `satupintu serve`
+// nodes share them, a user can start a flow on one node and finish it on
+// another, and a lockout counts attempts made through every node.
 //
 // Expiry lives in Redis itself (PX for lifetimes given as durations, PXAT for
 // the absolute ExpiresAt of sessions and tokens), so no node needs to sweep
@@ -22,6 +23,8 @@
 //	P tok:<id>     string  AccessToken JSON                  PXAT ExpiresAt
 //	P fam:<family> zset    token id → expiry (unix ms)       PXAT latest member
 //	P once:<key>   string  the raw value                     PX ttl
+//	P cnt:<key>    string  the count (INCR)                  PX window, from the first Incr
+//	P draft:<key>  string  the raw value                     PX ttl, from the last save
 //
 // The scripts derive some key names from values they read (a code's request,
 // an index's members), which a standalone Redis or a Sentinel-managed primary
@@ -176,7 +179,7 @@ func (s *Store) Close() error {
 var scripts = []*goredis.Script{
 	saveCodeScript, consumeCodeScript, updateRequestScript,
 	createSessionScript, addSessionClientScript, userSessionsScript, deleteUserSessionsScript,
-	createTokenScript, deleteFamilyScript,
+	createTokenScript, deleteFamilyScript, incrScript,
 }
 
 // Key names; see the package comment. The scripts build the same names from
@@ -188,6 +191,8 @@ func (s *Store) userKey(userID string) string   { return s.prefix + "usr:" + use
 func (s *Store) tokenKey(id string) string      { return s.prefix + "tok:" + id }
 func (s *Store) familyKey(family string) string { return s.prefix + "fam:" + family }
 func (s *Store) onceKey(key string) string      { return s.prefix + "once:" + key }
+func (s *Store) counterKey(key string) string   { return s.prefix + "cnt:" + key }
+func (s *Store) draftKey(key string) string     { return s.prefix + "draft:" + key }
 
 // indexLua is shared by the scripts that add to a per-user or per-family
 // index. The index is a sorted set scored by each member's expiry, so

@@ -259,6 +259,13 @@ func TestRoundTrips(t *testing.T) {
 		{"DeleteAccessTokenFamily", 1, func() error { return s.DeleteAccessTokenFamily(ctx, "f") }},
 		{"PutOnce", 1, func() error { return s.PutOnce(ctx, "k", []byte("v"), time.Minute) }},
 		{"TakeOnce", 1, func() error { _, err := s.TakeOnce(ctx, "k"); return err }},
+		{"Incr of a new counter", 1, func() error { _, err := s.Incr(ctx, "n", time.Minute); return err }},
+		{"Incr", 1, func() error { _, err := s.Incr(ctx, "n", time.Minute); return err }},
+		{"Count", 1, func() error { _, err := s.Count(ctx, "n"); return err }},
+		{"ResetCounter", 1, func() error { return s.ResetCounter(ctx, "n") }},
+		{"SaveDraft", 1, func() error { return s.SaveDraft(ctx, "d", []byte("v"), time.Minute) }},
+		{"Draft", 1, func() error { _, err := s.Draft(ctx, "d"); return err }},
+		{"DeleteDraft", 1, func() error { return s.DeleteDraft(ctx, "d") }},
 	}
 	for _, step := range steps {
 		before := h.n.Load()
