@@ -111,6 +111,8 @@ type Ephemeral interface {
 	Sessions
 	AccessTokens
 	OneTime
+	Counters
+	Drafts
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -253,6 +253,8 @@ type Durable interface {
 	RefreshTokens
 	Secrets
 	Audit
+	Registrations
+	ActionTokens
 	Ping(ctx context.Context) error
 	Close() error
 }

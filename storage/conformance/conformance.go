@@ -20,7 +20,27 @@
 //   - times come back as the same instant, to the microsecond, in UTC;
 //   - empty and nil slices and maps are interchangeable;
 //   - an expired entry is gone from the moment its expiry is reached (now >=
-//     expiry), whether or not the backend has swept it yet.
+//     expiry), whether or not the backend has swept it yet;
+//   - CreateRegistration makes doc the current document (setting
+//     r.DocumentID and doc.RegistrationID) and an empty status "submitted";
+//     UpdateRegistration fills in the event's RegistrationID, its Status
+//     (the new status) and Time (the new UpdatedAt) when empty;
+//     ApproveRegistration fills in user.OrganizationID, token.UserID and the
+//     event, and sets UpdatedAt to the event's time;
+//   - a document larger than storage.MaxDocumentSize is a plain error and
+//     stores nothing; every failed create, update or approval stores none of
+//     its parts;
+//   - registration emails come back lower case and OpenRegistrationFor
+//     matches them case-insensitively; an empty NIB or email matches
+//     nothing; of several open registrations it returns the newest;
+//   - ListRegistrations orders by SubmittedAt, then ID, both descending, and
+//     returns everything when Limit <= 0; RegistrationEvents of an unknown
+//     registration is ErrNotFound (every registration has its first event);
+//   - ConsumeActionToken attempts that fail (wrong purpose, expired) do not
+//     use the token up; a zero now is an error;
+//   - a counter's window is fixed by its first Incr, not extended by later
+//     ones; a draft lives ttl from its last save and reading it does not
+//     consume it; non-positive windows and TTLs are errors.
 package conformance
 
 import (

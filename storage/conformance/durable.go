@@ -39,6 +39,20 @@ func RunDurable(t *testing.T, open func(t *testing.T) storage.Durable) {
 		{"secrets", testSecrets},
 		{"concurrent first secret use agrees", testSecretsConcurrent},
 		{"audit log", testAudit},
+		{"missing registrations are ErrNotFound", testRegistrationNotFound},
+		{"registration round trip", testRegistrationRoundTrip},
+		{"registration uniqueness", testRegistrationUniqueness},
+		{"document size limit", testDocumentSize},
+		{"open registration for NIB or email", testOpenRegistrationFor},
+		{"list registrations newest first in pages", testListRegistrationsPaging},
+		{"list registrations filters", testListRegistrationsFilters},
+		{"update registration", testUpdateRegistration},
+		{"registration history in order", testRegistrationEvents},
+		{"approve registration", testApproveRegistration},
+		{"approval is all or nothing", testApproveAtomic},
+		{"concurrent decisions have one winner", testDecisionsConcurrent},
+		{"action tokens", testActionTokens},
+		{"concurrent token consumption has one winner", testActionTokenConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

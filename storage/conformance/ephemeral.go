@@ -32,12 +32,17 @@ func RunEphemeral(t *testing.T, open func(t *testing.T, clock *Clock) storage.Ep
 		{name: "access tokens", run: testAccessTokens},
 		{name: "one-time values", run: testOneTime},
 		{name: "concurrent take has one winner", run: testOneTimeConcurrent},
+		{name: "counters", run: testCounters},
+		{name: "concurrent increments lose nothing", run: testCountersConcurrent},
+		{name: "drafts", run: testDrafts},
 		{name: "auth request expires", run: testAuthRequestExpiry, waits: true},
 		{name: "auth request update keeps its TTL", run: testAuthRequestUpdateKeepsTTL, waits: true},
 		{name: "auth code expires", run: testAuthCodeExpiry, waits: true},
 		{name: "session expires at ExpiresAt", run: testSessionExpiry, waits: true},
 		{name: "access token expires at ExpiresAt", run: testAccessTokenExpiry, waits: true},
 		{name: "one-time value expires", run: testOneTimeExpiry, waits: true},
+		{name: "counter window is fixed and expires", run: testCounterWindow, waits: true},
+		{name: "draft expires ttl after the last save", run: testDraftExpiry, waits: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -357,6 +357,11 @@ func TestUnstorableTextIsNotFound(t *testing.T) {
 		_, lookups["ClientByID"] = s.ClientByID(ctx, text)
 		_, lookups["OrganizationByNIB"] = s.OrganizationByNIB(ctx, text)
 		_, lookups["RefreshTokenByID"] = s.RefreshTokenByID(ctx, text)
+		// The tracking page and the registration form look these up.
+		_, lookups["RegistrationByServiceNumber"] = s.RegistrationByServiceNumber(ctx, text)
+		_, lookups["OpenRegistrationFor"] = s.OpenRegistrationFor(ctx, text, text)
+		_, lookups["RegistrationByID"] = s.RegistrationByID(ctx, text)
+		_, lookups["DocumentByID"] = s.DocumentByID(ctx, text)
 		for _, name := range slices.Sorted(maps.Keys(lookups)) {
 			if err := lookups[name]; !errors.Is(err, storage.ErrNotFound) {
 				t.Errorf("%s(%q): got %v, want ErrNotFound", name, text, err)
