@@ -104,7 +104,6 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	handle("POST /logout", h.submitLogout)
 	handle("GET /logged-out", h.showLoggedOut)
 	handle("GET /{$}", h.showHome)
-	h.mountComingSoon(handle)
 }
 
 func (h *Handler) init() error {
@@ -120,7 +119,7 @@ func (h *Handler) setup() error {
 	case h.Pages == nil, h.CSRF == nil, h.Cookies == nil, h.CallbackURL == nil:
 		return fmt.Errorf("login: Pages, CSRF, Cookies and CallbackURL are required")
 	}
-	for _, page := range []string{"login", "logout", "logged_out", "home", "soon", "error"} {
+	for _, page := range []string{"login", "logout", "logged_out", "home", "error"} {
 		if !h.Pages.Has(page) {
 			return fmt.Errorf("login: template %q missing", page)
 		}
