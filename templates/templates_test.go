@@ -112,7 +112,6 @@ func TestRenderEveryPage(t *testing.T) {
 		"logout":     map[string]any{"ID": "abc"},
 		"logged_out": nil,
 		"error":      map[string]any{"MessageKey": "error.generic"},
-		"soon":       map[string]any{"TitleKey": "soon.register"},
 	}
 	for name, d := range data {
 		for _, lang := range []string{LangID, LangEN} {
