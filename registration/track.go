@@ -1,6 +1,384 @@
 package registration
 
-import "satupintu/web"
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
 
-// mountTrack registers tracking by service number (stub until it lands).
-func (h *Handler) mountTrack(handle func(string, web.HandlerFunc)) {}
+	"satupintu/storage"
+	"satupintu/web"
+)
+
+// Tracking by service number (the manual's "Track Registrasi") and the
+// correct-and-resubmit form of a registration an officer sent back.
+//
+// POST /track proves that the browser knows both the service number and
+// the registration's email, then hands it a short-lived signed cookie
+// naming the registration (review_grant.go) and redirects to
+// /track/status, so a refresh never re-posts and the revision pages can
+// find the registration without asking again.
+
+const (
+	// trackLimit lookups per trackWindow per client IP: plenty for someone
+	// retyping a number, useless for enumerating the 40-bit random part.
+	trackLimit  = 10
+	trackWindow = 10 * time.Minute
+
+	// revisionBodyLimit caps POST /track/revisi: the largest letter plus
+	// room for the other fields and the multipart framing. cmd must allow
+	// this path at least as much (a nested limit cannot raise the outer).
+	revisionBodyLimit = MaxDocumentSize + 64<<10
+)
+
+// trackPage is the data of the "track" page.
+type trackPage struct {
+	ServiceNumber, Email string
+	ErrorKey             string
+	ServiceNumberError   *fieldMessage
+	EmailError           *fieldMessage
+}
+
+// trackStatusPage is the data of the "track_status" page.
+type trackStatusPage struct {
+	ServiceNumber, OrgName string
+	StatusKey              string
+	Status                 storage.RegistrationStatus
+	History                []historyLine
+	Resubmitted            bool // just came back from a resubmission
+}
+
+// revisionPage is the data of the "track_revisi" page.
+type revisionPage struct {
+	ServiceNumber string
+	Note          string // what the officer asked for
+	ErrorKey      string
+	Sections      []formSection
+	DocumentError *fieldMessage
+	MaxDocument   int
+}
+
+func (h *Handler) mountTrack(handle func(string, web.HandlerFunc)) {
+	h.requirePages("track", "track_status", "track_revisi")
+	handle("GET /track", h.showTrack)
+	handle("POST /track", h.submitTrack)
+	handle("GET /track/status", h.showTrackStatus)
+	handle("GET /track/revisi", h.showRevision)
+	handle("POST /track/revisi", h.submitRevision)
+}
+
+// requirePages panics at start if a page is missing, rather than showing
+// the generic error page for it at run time.
+func (h *Handler) requirePages(names ...string) {
+	for _, name := range append(names, "error") {
+		if !h.Pages.Has(name) {
+			panic(fmt.Sprintf("registration: template %q missing", name))
+		}
+	}
+}
+
+// parseSmallForm parses a form without an upload, within the default body
+// limit; an oversized body stays a *http.MaxBytesError (413).
+func parseSmallForm(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, web.DefaultBodyLimit)
+	err := r.ParseForm()
+	var tooBig *http.MaxBytesError
+	if err == nil || errors.As(err, &tooBig) {
+		return err
+	}
+	return &web.Error{Status: http.StatusBadRequest, MessageKey: "error.bad_request", Err: err}
+}
+
+func (h *Handler) showTrack(w http.ResponseWriter, r *http.Request) error {
+	return h.render.Render(w, r, http.StatusOK, "track", trackPage{})
+}
+
+// submitTrack answers POST /track. A malformed number is reported at the
+// field without a lookup or a rate-limit hit (the check character makes
+// typos cheap); a well-formed one costs one try of the IP's allowance.
+func (h *Handler) submitTrack(w http.ResponseWriter, r *http.Request) error {
+	if err := parseSmallForm(w, r); err != nil {
+		return err
+	}
+	if err := h.CSRF.Verify(r); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	page := trackPage{ServiceNumber: r.PostForm.Get(FieldServiceNumber), Email: r.PostForm.Get(FieldEmail)}
+	number, nerr := NormalizeServiceNumber(page.ServiceNumber)
+	email, eerr := Email(page.Email)
+	if nerr != nil || eerr != nil {
+		var fe *FieldError
+		if errors.As(nerr, &fe) {
+			page.ServiceNumberError = newFieldMessage(fe)
+		}
+		if errors.As(eerr, &fe) {
+			page.EmailError = newFieldMessage(fe)
+		}
+		page.ErrorKey = "track.fix_fields"
+		return h.render.Render(w, r, http.StatusOK, "track", page)
+	}
+	page.ServiceNumber = number
+
+	ip := web.RemoteIP(r)
+	n, err := h.Counters.Incr(ctx, "track:"+ip, trackWindow)
+	if err != nil {
+		// Fail closed: without a count there is no limit (ASVS 16.5.3).
+		return fmt.Errorf("registration: count tracking lookups: %w", err)
+	}
+	if n > trackLimit {
+		h.Logger.InfoContext(ctx, "tracking rate limited", "ip", ip)
+		return &web.Error{Status: http.StatusTooManyRequests, MessageKey: "track.rate_limited",
+			Err: errors.New("registration: too many tracking lookups")}
+	}
+
+	g, err := h.Registrations.RegistrationByServiceNumber(ctx, number)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("registration: track: %w", err)
+	}
+	// One answer for an unknown number and a wrong email, so a number
+	// alone tells nothing about whether it exists (ASVS 6.3.8). The email
+	// compare is constant-time; both were lower-cased by Email and the
+	// store.
+	if err != nil || subtle.ConstantTimeCompare([]byte(g.Email), []byte(email)) != 1 {
+		h.Logger.InfoContext(ctx, "tracking lookup did not match", "ip", ip)
+		page.ErrorKey = "track.not_found"
+		return h.render.Render(w, r, http.StatusOK, "track", page)
+	}
+	if err := h.setTrackGrant(w, g.ID); err != nil {
+		return fmt.Errorf("registration: encode tracking cookie: %w", err)
+	}
+	redirect(w, r, "/track/status")
+	return nil
+}
+
+// grantedRegistration loads the registration r's tracking cookie names.
+// ok is false when there is no usable grant (none, expired, forged, or
+// the registration is gone).
+func (h *Handler) grantedRegistration(r *http.Request) (g storage.Registration, ok bool, err error) {
+	id, ok := h.trackGrantFrom(r)
+	if !ok {
+		return storage.Registration{}, false, nil
+	}
+	g, err = h.Registrations.RegistrationByID(r.Context(), id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return storage.Registration{}, false, nil
+	}
+	if err != nil {
+		return storage.Registration{}, false, fmt.Errorf("registration: load tracked registration: %w", err)
+	}
+	return g, true, nil
+}
+
+// showTrackStatus answers GET /track/status: the tracked registration's
+// status and history.
+func (h *Handler) showTrackStatus(w http.ResponseWriter, r *http.Request) error {
+	g, ok, err := h.grantedRegistration(r)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		redirect(w, r, "/track")
+		return nil
+	}
+	events, err := h.Registrations.RegistrationEvents(r.Context(), g.ID)
+	if err != nil {
+		return fmt.Errorf("registration: load history: %w", err)
+	}
+	return h.render.Render(w, r, http.StatusOK, "track_status", trackStatusPage{
+		ServiceNumber: g.ServiceNumber,
+		OrgName:       g.OrgName,
+		StatusKey:     statusKey(g.Status),
+		Status:        g.Status,
+		History:       registrantHistory(events),
+		Resubmitted:   r.URL.Query().Get("done") == "resubmitted",
+	})
+}
+
+// showRevision answers GET /track/revisi: every field prefilled, plus an
+// optional new letter.
+func (h *Handler) showRevision(w http.ResponseWriter, r *http.Request) error {
+	g, ok, err := h.grantedRegistration(r)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		redirect(w, r, "/track")
+		return nil
+	}
+	if g.Status != storage.StatusRevisionRequested {
+		redirect(w, r, "/track/status")
+		return nil
+	}
+	page, err := h.newRevisionPage(r, g, revisionFormOf(g), nil)
+	if err != nil {
+		return err
+	}
+	return h.render.Render(w, r, http.StatusOK, "track_revisi", page)
+}
+
+func (h *Handler) newRevisionPage(r *http.Request, g storage.Registration, f revisionForm, errs map[string]*FieldError) (revisionPage, error) {
+	events, err := h.Registrations.RegistrationEvents(r.Context(), g.ID)
+	if err != nil {
+		return revisionPage{}, fmt.Errorf("registration: load history: %w", err)
+	}
+	page := revisionPage{
+		ServiceNumber: g.ServiceNumber,
+		Note:          latestNote(events, storage.StatusRevisionRequested),
+		Sections:      f.sections(errs),
+		DocumentError: newFieldMessage(errs[FieldDocument]),
+		MaxDocument:   MaxDocumentSize,
+	}
+	if len(errs) > 0 {
+		page.ErrorKey = "track.fix_fields"
+	}
+	return page, nil
+}
+
+// errRevisionClosed is the answer when the registration no longer awaits
+// corrections: an officer decided meanwhile, or this is a second submit.
+func errRevisionClosed(err error) error {
+	return &web.Error{Status: http.StatusConflict, MessageKey: "track.revisi_not_open", Err: err}
+}
+
+// submitRevision answers POST /track/revisi: validate every field and the
+// optional new letter, then store them with the status resubmitted in one
+// transaction that only succeeds from revision_requested.
+func (h *Handler) submitRevision(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	r.Body = http.MaxBytesReader(w, r.Body, revisionBodyLimit)
+	// Everything in memory: the body is already capped at a little over
+	// 1 MiB, and nothing is written to temporary files.
+	if err := r.ParseMultipartForm(revisionBodyLimit); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return err // 413 page
+		}
+		return &web.Error{Status: http.StatusBadRequest, MessageKey: "error.bad_request", Err: err}
+	}
+	defer r.MultipartForm.RemoveAll()
+	if err := h.CSRF.Verify(r); err != nil {
+		return err
+	}
+	g, ok, err := h.grantedRegistration(r)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &web.Error{Status: http.StatusForbidden, MessageKey: "track.expired", Err: errors.New("registration: no tracking grant")}
+	}
+	if g.Status != storage.StatusRevisionRequested {
+		return errRevisionClosed(fmt.Errorf("registration %s is %s", g.ID, g.Status))
+	}
+
+	form := parseRevisionForm(r.PostForm)
+	next := g
+	errs := form.validate(&next)
+	doc, err := revisionDocument(r)
+	if err != nil {
+		var fe *FieldError
+		if !errors.As(err, &fe) {
+			return err
+		}
+		errs[FieldDocument] = fe
+	}
+	if len(errs) == 0 {
+		if err := h.checkNotTaken(r, g.ID, next, errs); err != nil {
+			return err
+		}
+	}
+	if len(errs) > 0 {
+		page, err := h.newRevisionPage(r, g, form, errs)
+		if err != nil {
+			return err
+		}
+		return h.render.Render(w, r, http.StatusOK, "track_revisi", page)
+	}
+
+	now := h.Now().UTC()
+	var stored *storage.Document
+	if doc != nil {
+		stored = &storage.Document{
+			ID: storage.NewID(), RegistrationID: g.ID, FileName: doc.FileName,
+			ContentType: doc.ContentType, SHA256: doc.SHA256, Data: doc.Data, CreatedAt: now,
+		}
+	}
+	err = h.Registrations.UpdateRegistration(ctx, g.ID, func(cur *storage.Registration) (storage.RegistrationEvent, *storage.Document, error) {
+		// Checked again under the row lock: an officer may have acted
+		// since the page was loaded.
+		if cur.Status != storage.StatusRevisionRequested {
+			return storage.RegistrationEvent{}, nil, fmt.Errorf("registration is %s: %w", cur.Status, storage.ErrConflict)
+		}
+		applyRegistrantFields(cur, next)
+		cur.Status, cur.UpdatedAt = storage.StatusResubmitted, now
+		return storage.RegistrationEvent{Status: storage.StatusResubmitted, Time: now}, stored, nil
+	})
+	if errors.Is(err, storage.ErrConflict) {
+		return errRevisionClosed(err)
+	}
+	if err != nil {
+		return fmt.Errorf("registration: resubmit %s: %w", g.ID, err)
+	}
+	detail := map[string]string{"service_number": g.ServiceNumber, "document_replaced": fmt.Sprint(stored != nil)}
+	if stored != nil {
+		detail["document_id"] = stored.ID
+	}
+	h.audit(r, storage.AuditEvent{Action: "registration.resubmit", Subject: g.ID, Detail: detail})
+	h.Logger.InfoContext(ctx, "registration resubmitted", "registration_id", g.ID)
+	redirect(w, r, "/track/status?done=resubmitted")
+	return nil
+}
+
+// revisionDocument reads the optional new letter: nil when none was
+// chosen (browsers send an empty part with an empty file name), a
+// *FieldError when it fails the upload checks.
+func revisionDocument(r *http.Request) (*Document, error) {
+	file, header, err := r.FormFile(FieldDocument)
+	if errors.Is(err, http.ErrMissingFile) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, &FieldError{Field: FieldDocument, Key: KeyFileRead, err: err}
+	}
+	defer file.Close()
+	if header.Filename == "" && header.Size == 0 {
+		return nil, nil
+	}
+	doc, err := ReadDocument(file, header.Filename)
+	if err != nil {
+		return nil, err
+	}
+	return &doc, nil
+}
+
+// checkNotTaken adds field errors for corrections that approval would
+// refuse anyway: an email that already has an account, a NIB already
+// registered as an organization, or another registration still open for
+// either. Telling the registrant now saves a round of review.
+func (h *Handler) checkNotTaken(r *http.Request, id string, g storage.Registration, errs map[string]*FieldError) error {
+	ctx := r.Context()
+	if _, err := h.Users.UserByLogin(ctx, g.Email); err == nil {
+		errs[FieldEmail] = fieldErr(FieldEmail, "track.revisi_email_taken")
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("registration: check email: %w", err)
+	}
+	if _, err := h.Organizations.OrganizationByNIB(ctx, g.NIB); err == nil {
+		errs[FieldNIB] = fieldErr(FieldNIB, "track.revisi_nib_taken")
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("registration: check nib: %w", err)
+	}
+	// One lookup per value, so the error lands on the right field. The
+	// newest open registration may be this one and hide an older other;
+	// approval's uniqueness checks are the backstop.
+	for _, c := range []struct{ field, nib, email string }{{FieldNIB, g.NIB, ""}, {FieldEmail, "", g.Email}} {
+		other, err := h.Registrations.OpenRegistrationFor(ctx, c.nib, c.email)
+		switch {
+		case err == nil && other.ID != id && errs[c.field] == nil:
+			errs[c.field] = fieldErr(c.field, "track.revisi_pending_elsewhere")
+		case err != nil && !errors.Is(err, storage.ErrNotFound):
+			return fmt.Errorf("registration: check open registrations: %w", err)
+		}
+	}
+	return nil
+}
