@@ -23,15 +23,23 @@ func newPages(t *testing.T) *Pages {
 	return p
 }
 
+// readCatalog returns lang's messages as the files hold them: the shared
+// messages/<lang>.json merged with every messages/<lang>/<feature>.json.
 func readCatalog(t *testing.T, lang string) map[string]string {
 	t.Helper()
-	b, err := fs.ReadFile(files, "messages/"+lang+".json")
+	feature, err := fs.Glob(files, "messages/"+lang+"/*.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := map[string]string{}
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("%s.json: %v", lang, err)
+	for _, name := range append([]string{"messages/" + lang + ".json"}, feature...) {
+		b, err := fs.ReadFile(files, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
 	}
 	return m
 }
