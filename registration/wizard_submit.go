@@ -1,0 +1,218 @@
+package registration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"satupintu/storage"
+	"satupintu/web"
+)
+
+// Submission limits. Ten submissions an hour from one address is more
+// than an honest office needs (a consultant registering several clients)
+// and few enough that the duplicate check cannot be used to test NIBs and
+// emails in bulk (ASVS 2.4.1, together with the CAPTCHA to come).
+const (
+	submitLimit    = 10
+	submitWindow   = time.Hour
+	submitAttempts = 3 // service numbers tried before giving up (a collision is ~1 in 10^12 per pair)
+	// submitLockTTL bounds how long one draft's submission holds its lock
+	// if the process dies mid-way.
+	submitLockTTL = time.Minute
+	// submitWait is how long a second click on "Yes, submit" waits for the
+	// first one's result.
+	submitWait = 5 * time.Second
+)
+
+// submit answers "Yes, submit" on the confirmation page: everything is
+// checked again (never trusting earlier steps), then the registration, its
+// letter and its first event are stored in one transaction, and the
+// browser goes to the success page.
+func (h *Handler) submit(w http.ResponseWriter, r *http.Request, id string, d *draft) error {
+	ctx := r.Context()
+	// TODO(captcha): verify the CAPTCHA answer of this form here, before
+	// the rate limit counts the attempt and before any lookup (ASVS 2.4.1).
+	// It belongs to a later issue; there is deliberately no stub.
+	n, err := h.Counters.Incr(ctx, "reg-submit:"+web.RemoteIP(r), submitWindow)
+	if err != nil {
+		return fmt.Errorf("registration: count submissions: %w", err)
+	}
+	if n > submitLimit {
+		h.audit(r, storage.AuditEvent{Action: "registration.submit_refused", Detail: map[string]string{"reason": "rate_limited"}})
+		w.Header().Set("Retry-After", strconv.Itoa(int(submitWindow/time.Second)))
+		return &web.Error{Status: http.StatusTooManyRequests, MessageKey: "reg.rate_limited",
+			Err: fmt.Errorf("registration: %d submissions from this address within %v", n, submitWindow)}
+	}
+
+	c, bad := normalized(d)
+	if c == nil {
+		redirect(w, r, stepURL(steps[bad].slug))
+		return nil
+	}
+	data, err := h.loadDocument(ctx, id, d)
+	if err != nil {
+		return err
+	}
+	if data == nil {
+		// The letter expired or broke before the draft did: ask for it
+		// again rather than submit without it.
+		d.Document, d.DocumentLost = nil, true
+		if _, err := h.saveDraft(ctx, w, id, d); err != nil {
+			return err
+		}
+		redirect(w, r, stepURL(StepDocument))
+		return nil
+	}
+
+	// One submission per draft at a time: a double click must not store
+	// two registrations (the duplicate check below cannot see a
+	// registration that is being written at the same moment).
+	lock := "reg-submit-lock:" + id
+	if n, err := h.Counters.Incr(ctx, lock, submitLockTTL); err != nil {
+		return fmt.Errorf("registration: lock submission: %w", err)
+	} else if n > 1 {
+		return h.awaitSubmission(w, r, id, d)
+	}
+	unlock := func() {
+		if err := h.Counters.ResetCounter(context.WithoutCancel(ctx), lock); err != nil {
+			h.Logger.ErrorContext(ctx, "unlock registration submission", "error", err)
+		}
+	}
+
+	v := c.Values
+	reason, err := h.alreadyRegistered(ctx, v[FieldNIB], v[FieldEmail])
+	if err != nil {
+		unlock()
+		return err
+	}
+	if reason != "" {
+		unlock()
+		h.audit(r, storage.AuditEvent{Action: "registration.submit_refused", Detail: map[string]string{"reason": reason}})
+		return h.renderConfirm(w, r, http.StatusConflict, d, "reg.duplicate")
+	}
+
+	now := h.Now().UTC()
+	meta := c.Document
+	doc := storage.Document{
+		ID:          storage.NewID(),
+		FileName:    meta.FileName,
+		ContentType: meta.ContentType,
+		SHA256:      meta.SHA256,
+		Data:        data,
+		CreatedAt:   now,
+	}
+	reg := c.registration(storage.NewID(), "", doc.ID, now)
+	doc.RegistrationID = reg.ID
+	for attempt := 1; ; attempt++ {
+		reg.ServiceNumber = NewServiceNumber(now)
+		err = h.Registrations.CreateRegistration(ctx, reg, doc)
+		if err == nil || !errors.Is(err, storage.ErrAlreadyExists) || attempt == submitAttempts {
+			break
+		}
+		h.Logger.WarnContext(ctx, "service number taken, drawing another", "attempt", attempt)
+	}
+	if err != nil {
+		unlock()
+		return fmt.Errorf("registration: create registration: %w", err)
+	}
+
+	// The registration is stored: from here on a failure is logged, never
+	// shown, or the registrant would think it was lost and try again.
+	if err := h.Drafts.SaveDraft(ctx, doneKeyPrefix+id, []byte(reg.ServiceNumber), doneTTL); err != nil {
+		h.Logger.ErrorContext(ctx, "remember submitted draft", "error", err)
+	}
+	if err := h.deleteDraft(ctx, w, id); err != nil {
+		h.Logger.ErrorContext(ctx, "delete submitted draft", "error", err)
+	}
+	h.audit(r, storage.AuditEvent{Action: "registration.submit", Subject: reg.ID,
+		Detail: map[string]string{"service_number": reg.ServiceNumber}})
+	h.Logger.InfoContext(ctx, "registration submitted", "registration_id", reg.ID, "service_number", reg.ServiceNumber)
+	return h.finishSubmission(w, r, reg.ServiceNumber)
+}
+
+// finishSubmission hands the service number to the success page through
+// the done cookie and clears the draft cookie. The page is reached by a
+// redirect so that reloading it shows the number again instead of posting
+// the form a second time.
+func (h *Handler) finishSubmission(w http.ResponseWriter, r *http.Request, serviceNumber string) error {
+	if err := h.setCookie(w, h.draftCookie(), nil, -1); err != nil {
+		return err
+	}
+	if err := h.setDone(w, serviceNumber); err != nil {
+		return err
+	}
+	redirect(w, r, stepURL(StepDone))
+	return nil
+}
+
+// submitted returns the service number draft id was submitted with, if it
+// was, within doneTTL.
+func (h *Handler) submitted(ctx context.Context, id string) (string, bool) {
+	if id == "" {
+		return "", false
+	}
+	b, err := h.Drafts.Draft(ctx, doneKeyPrefix+id)
+	if err != nil {
+		if !errors.Is(err, storage.ErrNotFound) {
+			h.Logger.ErrorContext(ctx, "look up submitted draft", "error", err)
+		}
+		return "", false
+	}
+	return string(b), len(b) > 0
+}
+
+// awaitSubmission answers a submission of a draft whose other submission
+// is in progress: it waits briefly for that one's service number. If the
+// other one fails (a duplicate, an error), its lock is gone and the
+// registrant can try again from the confirmation page.
+func (h *Handler) awaitSubmission(w http.ResponseWriter, r *http.Request, id string, d *draft) error {
+	ctx := r.Context()
+	deadline := time.NewTimer(submitWait)
+	defer deadline.Stop()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if sn, ok := h.submitted(ctx, id); ok {
+			return h.finishSubmission(w, r, sn)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline.C:
+			return h.renderConfirm(w, r, http.StatusConflict, d, "reg.submit_busy")
+		case <-tick.C:
+		}
+	}
+}
+
+// alreadyRegistered reports why a NIB or email may not register again: an
+// undecided registration, an organization with the NIB, or an account with
+// the email. The registrant sees one message for all of them.
+func (h *Handler) alreadyRegistered(ctx context.Context, nib, email string) (string, error) {
+	_, err := h.Registrations.OpenRegistrationFor(ctx, nib, email)
+	switch {
+	case err == nil:
+		return "open_registration", nil
+	case !errors.Is(err, storage.ErrNotFound):
+		return "", fmt.Errorf("registration: look up open registration: %w", err)
+	}
+	_, err = h.Organizations.OrganizationByNIB(ctx, nib)
+	switch {
+	case err == nil:
+		return "organization_exists", nil
+	case !errors.Is(err, storage.ErrNotFound):
+		return "", fmt.Errorf("registration: look up organization: %w", err)
+	}
+	_, err = h.Users.UserByLogin(ctx, email)
+	switch {
+	case err == nil:
+		return "user_exists", nil
+	case !errors.Is(err, storage.ErrNotFound):
+		return "", fmt.Errorf("registration: look up user: %w", err)
+	}
+	return "", nil
+}
