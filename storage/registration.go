@@ -132,7 +132,7 @@ type Registrations interface {
 	// ApproveRegistration creates the organization and the user, marks the
 	// registration approved (linking both), appends the event and stores the
 	// activation token, all in one transaction. ErrConflict if the
-	// registration is not open; ErrAlreadyExists if the user or NIB exists.
+	// registration is not in review; ErrAlreadyExists if the user or NIB exists.
 	ApproveRegistration(ctx context.Context, id string, org Organization, user User, token ActionToken, ev RegistrationEvent) error
 	DocumentByID(ctx context.Context, id string) (Document, error)
 }

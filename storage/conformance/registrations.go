@@ -625,6 +625,16 @@ func testApproveRegistration(t *testing.T, s storage.Durable) {
 	mustCreateRegistration(t, s, r, rDoc)
 	setStatus(t, s, r.ID, storage.StatusRejected, 11)
 	checkErr(t, "ApproveRegistration of a rejected registration", s.ApproveRegistration(ctx, r.ID, org2, user2, token2, ev2), storage.ErrConflict)
+	// Only a registration under review can be approved, so an approval
+	// cannot land on top of a concurrent revision request.
+	for i, st := range []storage.RegistrationStatus{storage.StatusSubmitted, storage.StatusRevisionRequested, storage.StatusResubmitted} {
+		p, pDoc := newRegistration(fmt.Sprintf("SP-P%d", i), fmt.Sprintf("91200022222%02d", i), fmt.Sprintf("pending%d@example.co.id", i), 2+i)
+		mustCreateRegistration(t, s, p, pDoc)
+		if st != storage.StatusSubmitted {
+			setStatus(t, s, p.ID, st, 12)
+		}
+		checkErr(t, "ApproveRegistration of a "+string(st)+" registration", s.ApproveRegistration(ctx, p.ID, org2, user2, token2, ev2), storage.ErrConflict)
+	}
 	if _, err := s.OrganizationByID(ctx, org2.ID); !isNotFound(err) {
 		t.Errorf("a refused approval created its organization: %v", err)
 	}

@@ -314,7 +314,9 @@ func (s *Store) ApproveRegistration(ctx context.Context, id string, org storage.
 		}
 		// Checked under the row lock: of two officers deciding at once, the
 		// second sees the first's decision here.
-		if !g.Status.Open() {
+		// Only a registration under review can be approved: otherwise an
+		// approval could land on top of a concurrent revision request.
+		if g.Status != storage.StatusInReview {
 			return fmt.Errorf("registration is %s: %w", g.Status, storage.ErrConflict)
 		}
 		if err := insertOrganization(ctx, q, org); err != nil {
