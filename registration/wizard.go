@@ -28,6 +28,8 @@ const (
 	pageDone     = "register_done"
 )
 
+// mountWizard registers the wizard's routes. It runs once, from Mount, so
+// a missing page panics at start like a conflicting route would.
 func (h *Handler) mountWizard(handle func(string, web.HandlerFunc)) {
 	for _, p := range []string{pageOverview, pageStep, pageDiscard, pageDone} {
 		if !h.Pages.Has(p) {

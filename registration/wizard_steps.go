@@ -18,20 +18,25 @@ import (
 // of what the registrant sees; they never change once published, since
 // people bookmark and share them.
 const (
-	StepPurpose     = "tujuan"
-	StepTrader      = "trader"
-	StepNIB         = "nib"
-	StepNPWP        = "npwp"
-	StepOrg         = "organisasi"
-	StepAddress     = "alamat"
-	StepPerson      = "penanggung-jawab"
-	StepContact     = "kontak"
-	StepDocument    = "dokumen"
-	StepTerms       = "persetujuan"
-	StepConfirm     = "konfirmasi"
-	StepDone        = "selesai"
-	fieldTerms      = "terms" // the terms checkbox; not a registration field
-	termsAcceptedOn = "yes"   // its value when ticked
+	StepPurpose  = "tujuan"
+	StepTrader   = "trader"
+	StepNIB      = "nib"
+	StepNPWP     = "npwp"
+	StepOrg      = "organisasi"
+	StepAddress  = "alamat"
+	StepPerson   = "penanggung-jawab"
+	StepContact  = "kontak"
+	StepDocument = "dokumen"
+	StepTerms    = "persetujuan"
+	StepConfirm  = "konfirmasi"
+	StepDone     = "selesai"
+)
+
+// The terms checkbox of the persetujuan step: not a registration field,
+// only a condition of submitting.
+const (
+	fieldTerms      = "terms"
+	termsAcceptedOn = "yes" // its value when ticked
 )
 
 // maxStoredValue bounds what a draft keeps of one typed value. Every

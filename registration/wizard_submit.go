@@ -26,6 +26,8 @@ const (
 	// submitWait is how long a second click on "Yes, submit" waits for the
 	// first one's result.
 	submitWait = 5 * time.Second
+	// submitLockPrefix + draft id is the counter used as that lock.
+	submitLockPrefix = "reg-submit-lock:"
 )
 
 // submit answers "Yes, submit" on the confirmation page: everything is
@@ -53,25 +55,11 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request, id string, d *d
 		redirect(w, r, stepURL(steps[bad].slug))
 		return nil
 	}
-	data, err := h.loadDocument(ctx, id, d)
-	if err != nil {
-		return err
-	}
-	if data == nil {
-		// The letter expired or broke before the draft did: ask for it
-		// again rather than submit without it.
-		d.Document, d.DocumentLost = nil, true
-		if _, err := h.saveDraft(ctx, w, id, d); err != nil {
-			return err
-		}
-		redirect(w, r, stepURL(StepDocument))
-		return nil
-	}
-
 	// One submission per draft at a time: a double click must not store
-	// two registrations (the duplicate check below cannot see a
-	// registration that is being written at the same moment).
-	lock := "reg-submit-lock:" + id
+	// two registrations (the duplicate check below cannot see one being
+	// written at the same moment), nor see the draft vanish under it. The
+	// lock is kept after success; the done marker answers later clicks.
+	lock := submitLockPrefix + id
 	if n, err := h.Counters.Incr(ctx, lock, submitLockTTL); err != nil {
 		return fmt.Errorf("registration: lock submission: %w", err)
 	} else if n > 1 {
@@ -81,6 +69,23 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request, id string, d *d
 		if err := h.Counters.ResetCounter(context.WithoutCancel(ctx), lock); err != nil {
 			h.Logger.ErrorContext(ctx, "unlock registration submission", "error", err)
 		}
+	}
+
+	data, err := h.loadDocument(ctx, id, d)
+	if err != nil {
+		unlock()
+		return err
+	}
+	if data == nil {
+		// The letter expired or broke before the draft did: ask for it
+		// again rather than submit without it.
+		unlock()
+		d.Document, d.DocumentLost = nil, true
+		if _, err := h.saveDraft(ctx, w, id, d); err != nil {
+			return err
+		}
+		redirect(w, r, stepURL(StepDocument))
+		return nil
 	}
 
 	v := c.Values
@@ -175,9 +180,15 @@ func (h *Handler) awaitSubmission(w http.ResponseWriter, r *http.Request, id str
 	defer deadline.Stop()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
+	lock := submitLockPrefix + id
 	for {
 		if sn, ok := h.submitted(ctx, id); ok {
 			return h.finishSubmission(w, r, sn)
+		}
+		// No marker and no lock: the other submission failed and said why
+		// on its own page; this one need not wait out the timer.
+		if n, err := h.Counters.Count(ctx, lock); err == nil && n == 0 {
+			return h.renderConfirm(w, r, http.StatusConflict, d, "reg.submit_busy")
 		}
 		select {
 		case <-ctx.Done():

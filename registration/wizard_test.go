@@ -1187,3 +1187,50 @@ func TestRegistrationCatalogs(t *testing.T) {
 		}
 	}
 }
+
+// A click while another submission of the same draft is in flight waits
+// for that one's result instead of storing a second registration.
+func TestWizardSubmitWaitsForTheOneInFlight(t *testing.T) {
+	e := newWizEnv(t, false)
+	c := e.client
+	e.fillTo(c, StepConfirm, nil)
+	id := e.draftID(c)
+	ctx := t.Context()
+	lock := submitLockPrefix + id
+
+	// The other submission succeeds while this one waits.
+	if _, err := e.eph.Incr(ctx, lock, submitLockTTL); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		e.eph.SaveDraft(ctx, doneKeyPrefix+id, []byte("SP-20260302-0000000000"), doneTTL)
+	}()
+	res := e.submitStep(c, StepConfirm, "submit", nil)
+	wizWantRedirect(t, res, "/register/selesai")
+	wizWant(t, e.get(c, "/register/selesai"), http.StatusOK, "SP-20260302-0000000000")
+	if n := len(e.registrations()); n != 0 {
+		t.Errorf("%d registrations stored by the waiting click", n)
+	}
+
+	// The other submission fails: the wait ends with the confirmation.
+	c2 := e.newClient()
+	e.fillTo(c2, StepConfirm, nil)
+	lock2 := submitLockPrefix + e.draftID(c2)
+	if _, err := e.eph.Incr(ctx, lock2, submitLockTTL); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		e.eph.ResetCounter(ctx, lock2)
+	}()
+	start := time.Now()
+	res = e.submitStep(c2, StepConfirm, "submit", nil)
+	wizWant(t, res, http.StatusConflict, e.T("reg.submit_busy"))
+	if time.Since(start) >= submitWait {
+		t.Error("waited for the timer although the other submission had given up")
+	}
+	if n := len(e.registrations()); n != 0 {
+		t.Errorf("%d registrations stored", n)
+	}
+}
