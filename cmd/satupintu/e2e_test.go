@@ -27,6 +27,8 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"golang.org/x/oauth2"
 
+	"satupintu/mail"
+	"satupintu/mail/mailtest"
 	"satupintu/op"
 	"satupintu/password"
 	"satupintu/storage"
@@ -54,6 +56,7 @@ func (c *clock) Advance(d time.Duration) {
 type testProvider struct {
 	t        testing.TB
 	dataDir  string
+	mails    *mailtest.Server // every email the provider sent
 	issuer   string
 	srv      *httptest.Server
 	provider *op.Provider
@@ -103,7 +106,12 @@ func newTestProviderHash(t testing.TB, p password.Params, opts ...func(*Config))
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	handler, provider, err := newServer(ctx, deps{cfg: cfg, durable: durable, ephemeral: ephemeral, logger: logger, now: clk.Now, hashParams: p})
+	mails := mailtest.NewServer(t, mailtest.WithoutSTARTTLS())
+	mailer, err := mail.NewSMTP(mail.SMTPConfig{Host: mails.Host(), Port: mails.Port(), TLS: mail.TLSNone, From: cfg.SMTP.From})
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler, provider, err := newServer(ctx, deps{cfg: cfg, durable: durable, ephemeral: ephemeral, logger: logger, now: clk.Now, hashParams: p, mailer: mailer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +121,7 @@ func newTestProviderHash(t testing.TB, p password.Params, opts ...func(*Config))
 	srv.Start()
 	t.Cleanup(srv.Close)
 
-	tp := &testProvider{t: t, dataDir: dataDir, issuer: issuer, srv: srv, provider: provider, durable: durable, clock: clk, apps: map[string]testApp{}}
+	tp := &testProvider{t: t, dataDir: dataDir, mails: mails, issuer: issuer, srv: srv, provider: provider, durable: durable, clock: clk, apps: map[string]testApp{}}
 	tp.org = storage.Organization{ID: storage.NewID(), NIB: "9120001234567", NPWP: "012345678901000",
 		Name: "PT Uji Coba", TraderType: "importir", BusinessType: "PT",
 		Address: storage.Address{Street: "Jl. Uji 1", City: "Jakarta", Country: "ID"}, CreatedAt: clk.Now()}

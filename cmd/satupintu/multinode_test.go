@@ -18,6 +18,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/client/rp"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
+	"satupintu/mail"
 	"satupintu/op"
 	"satupintu/password"
 	"satupintu/storage"
@@ -114,7 +115,11 @@ func startNode(t testing.TB, issuer string, o nodeOptions, ln net.Listener) *nod
 	cfg.Issuer = issuer
 	cfg.ClientCacheTTL = time.Millisecond
 	clk := &clock{t: time.Now()}
-	handler, provider, err := newServer(ctx, deps{cfg: cfg, durable: durable, ephemeral: ephemeral,
+	mailer, err := mail.NewFolder(t.TempDir(), cfg.SMTP.From, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler, provider, err := newServer(ctx, deps{cfg: cfg, durable: durable, ephemeral: ephemeral, mailer: mailer,
 		logger: slog.New(slog.DiscardHandler), now: clk.Now, hashParams: cheapHash,
 		durableName: "postgres", ephemeralName: "redis", healthInterval: 50 * time.Millisecond})
 	if err != nil {

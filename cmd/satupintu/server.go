@@ -15,8 +15,10 @@ import (
 
 	"satupintu/demorp"
 	"satupintu/login"
+	"satupintu/mail"
 	"satupintu/op"
 	"satupintu/password"
+	"satupintu/registration"
 	"satupintu/storage"
 	"satupintu/storage/redis"
 	"satupintu/templates"
@@ -39,6 +41,8 @@ type deps struct {
 	durableName, ephemeralName string
 	// healthInterval is how often dependencies are checked (default 1s).
 	healthInterval time.Duration
+	// mailer sends activation and reset emails.
+	mailer mail.Sender
 }
 
 // secret returns configured key material or the persisted generated value.
@@ -122,13 +126,26 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	h.check(ctx)
 	go h.run(ctx)
 
+	rh := &registration.Handler{
+		Registrations: d.durable, Tokens: d.durable, Users: d.durable, Organizations: d.durable,
+		Drafts: d.ephemeral, Counters: d.ephemeral, Audit: d.durable, Mail: d.mailer,
+		Pages: pages, CSRF: csrf, Cookies: codec, BaseURL: d.cfg.Issuer, Secure: secure,
+		CurrentUser: func(r *http.Request) (storage.User, bool) {
+			_, u, ok := lh.CurrentSession(r)
+			return u, ok
+		},
+		Now: d.now, Logger: d.logger,
+	}
+
 	mux := http.NewServeMux()
 	lh.Mount(mux)
+	rh.Mount(mux)
 	mux.Handle("GET /static/", pages.StaticHandler())
 	mux.HandleFunc("GET /healthz", serveHealthz)
 	mux.HandleFunc("GET /readyz", h.serveReadyz)
 	mux.Handle("/", provider.Handler())
-	return web.SecurityHeaders(web.LimitBody(h.gate(mux, renderer), maxBody), secure), provider, nil
+	uploads := map[string]int64{"/register/dokumen": registration.MaxUploadBody, "/track/revisi": registration.MaxUploadBody}
+	return web.SecurityHeaders(web.LimitBodyWith(h.gate(mux, renderer), maxBody, uploads), secure), provider, nil
 }
 
 // serve runs the provider until ctx ends, then shuts down gracefully.
@@ -161,8 +178,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 			return fmt.Errorf("demo data: %w", err)
 		}
 	}
+	mailer, err := newMailer(cfg, logger)
+	if err != nil {
+		return err
+	}
 	handler, _, err := newServer(ctx, deps{cfg: cfg, durable: durable, ephemeral: ephemeral, logger: logger, now: time.Now,
-		durableName: durableName, ephemeralName: ephemeralName})
+		durableName: durableName, ephemeralName: ephemeralName, mailer: mailer})
 	if err != nil {
 		return err
 	}
@@ -199,6 +220,25 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return err
 	}
 	return nil
+}
+
+// newMailer sends over SMTP when a host is configured; otherwise it writes
+// .eml files under the data folder and logs where (the embedded demo).
+func newMailer(cfg Config, logger *slog.Logger) (mail.Sender, error) {
+	if cfg.SMTP.Host != "" {
+		s, err := mail.NewSMTP(cfg.SMTP)
+		if err != nil {
+			return nil, fmt.Errorf("smtp: %w", err)
+		}
+		logger.Info("mail via smtp", "smtp", cfg.SMTP)
+		return s, nil
+	}
+	f, err := mail.NewFolder(cfg.mailDir(), cfg.SMTP.From, logger)
+	if err != nil {
+		return nil, fmt.Errorf("mail folder: %w", err)
+	}
+	logger.Info("no SATUPINTU_SMTP_HOST: outgoing mail is written to a folder", "dir", f.Dir())
+	return f, nil
 }
 
 // demoRP runs the demo relying parties from the file serve wrote.
