@@ -113,7 +113,7 @@ func newRegistrationView(g storage.Registration) registrationView {
 		Submitted: jakartaTime(g.SubmittedAt), Updated: jakartaTime(g.UpdatedAt),
 		PurposeKey: optionLabel(Purposes, g.Purpose), TraderTypeKey: optionLabel(TraderTypes, g.TraderType),
 		NIBTypeKey: optionLabel(NIBTypes, g.NIBType), NIB: g.NIB,
-		NPWPTypeKey: optionLabel(NPWPTypes, g.NPWPType), NPWP: formatNPWP(g.NPWP),
+		NPWPTypeKey: optionLabel(NPWPTypes, g.NPWPType), NPWP: printedNPWP(g.NPWP),
 		OrgName: g.OrgName, BusinessTypeKey: optionLabel(BusinessTypes, g.BusinessType),
 		Address: g.Address, FullName: g.FullName, Position: g.Position,
 		IdentityTypeKey: optionLabel(IdentityTypes, g.IdentityType), IdentityNumber: g.IdentityNumber,
@@ -123,15 +123,6 @@ func newRegistrationView(g storage.Registration) registrationView {
 		CanDecide:      g.Status == storage.StatusInReview,
 		Approved:       g.Status == storage.StatusApproved,
 	}
-}
-
-// formatNPWP shows a 15-digit NPWP in its printed form, the one officers
-// compare with the tax card; other values are shown as stored.
-func formatNPWP(d string) string {
-	if len(d) != 15 || !allDigits(d) {
-		return d
-	}
-	return d[0:2] + "." + d[2:5] + "." + d[5:8] + "." + d[8:9] + "-" + d[9:12] + "." + d[12:15]
 }
 
 // choiceView is one option of a select on a page.
