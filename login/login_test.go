@@ -847,3 +847,24 @@ func TestVerificationsAreBounded(t *testing.T) {
 		t.Error("slot not released after verifying")
 	}
 }
+
+func TestHomeLinksOfficersToTheQueue(t *testing.T) {
+	e := newEnv(t, false)
+	for _, tc := range []struct {
+		roles []string
+		want  bool
+	}{{nil, false}, {[]string{storage.RoleOfficer}, true}} {
+		name := "trader"
+		if tc.want {
+			name = "officer"
+		}
+		c := e.newClient()
+		e.createUser(name, func(u *storage.User) { u.Roles = tc.roles })
+		res := e.signIn(c, "", name, testPassword)
+		res.Body.Close()
+		home := e.get(c, "/")
+		if got := strings.Contains(home.body, `href="/officer"`); got != tc.want {
+			t.Errorf("%s: link to /officer shown = %v, want %v", name, got, tc.want)
+		}
+	}
+}
