@@ -84,9 +84,19 @@ type User struct {
 	Roles          []string
 	Disabled       bool
 	ExpiresAt      time.Time // zero: never expires
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// TOTP multi-factor: the shared secret (encrypted by the caller before
+	// it is stored), when enrolment was confirmed (zero: not enrolled) and
+	// the argon2id hashes of the unused recovery codes.
+	TOTPSecret        []byte
+	MFAEnrolledAt     time.Time
+	RecoveryCodes     []string
+	PasswordChangedAt time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
 }
+
+// MFAEnrolled reports whether the user confirmed a second factor.
+func (u *User) MFAEnrolled() bool { return !u.MFAEnrolledAt.IsZero() }
 
 // HasRole reports whether the user holds role.
 func (u *User) HasRole(role string) bool {
@@ -124,8 +134,21 @@ type Client struct {
 	Public                 bool // no secret; PKCE required
 	GrantTypes             []string
 	AccessTokenFormat      string // "opaque" (default) or "jwt"
-	CreatedAt              time.Time
-	UpdatedAt              time.Time
+	// RequireMFA makes every sign-in to this client use a second factor.
+	RequireMFA bool
+	// The "Your Apps" listing: shown to signed-in users when Listed, opened
+	// at LaunchURL; AllowedTraderTypes limits it (empty: everyone).
+	Listed             bool
+	Description        string
+	LogoURL            string
+	LaunchURL          string
+	AllowedTraderTypes []string
+	// AccountLinkURL is the client's endpoint that checks a user's existing
+	// credentials in that application ("Create SSO" in the 2011 manual);
+	// empty: the client does not offer account linking.
+	AccountLinkURL string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // AllowsGrant reports whether the client may use grant type g.
@@ -242,6 +265,24 @@ type Audit interface {
 	AppendAudit(ctx context.Context, e AuditEvent) error
 	// ListAudit returns up to limit events with ID < before (0: newest), newest first.
 	ListAudit(ctx context.Context, before int64, limit int) ([]AuditEvent, error)
+}
+
+// AppLink records that a user proved an account in a client application
+// ("Create SSO"): the application then receives its own username for them.
+type AppLink struct {
+	UserID      string
+	ClientID    string
+	AppUsername string
+	LinkedAt    time.Time
+}
+
+// AppLinks stores account links.
+type AppLinks interface {
+	// LinkApp stores or replaces the link of (UserID, ClientID).
+	LinkApp(ctx context.Context, l AppLink) error
+	AppLink(ctx context.Context, userID, clientID string) (AppLink, error)
+	AppLinksOf(ctx context.Context, userID string) ([]AppLink, error)
+	UnlinkApp(ctx context.Context, userID, clientID string) error
 }
 
 // Durable is everything a durable backend provides.
