@@ -61,6 +61,7 @@ type Handler struct {
 	Sessions Sessions
 	OneTime  storage.OneTime // pending logout requests
 	Audit    Audit
+	MFA      *MFA // two-step verification (mfa.go); nil: off, and whoever needs it cannot sign in
 	Pages    *templates.Pages
 	CSRF     *web.CSRF
 	// Cookies encodes the session cookie; its keys come from configuration
@@ -104,6 +105,7 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	handle("POST /logout", h.submitLogout)
 	handle("GET /logged-out", h.showLoggedOut)
 	handle("GET /{$}", h.showHome)
+	h.mountMFA(handle)
 }
 
 func (h *Handler) init() error {
@@ -148,7 +150,7 @@ func (h *Handler) setup() error {
 	h.dummyHash = dummy
 	h.verifying = make(chan struct{}, h.MaxConcurrentVerify)
 	h.render = &web.Renderer{Pages: h.Pages, CSRF: h.CSRF, Logger: h.Logger, Secure: h.Secure}
-	return nil
+	return h.setupMFA()
 }
 
 // audit appends e, filling time and IP. A failing audit log does not fail

@@ -87,6 +87,11 @@ func usableFor(ar storage.AuthRequest, s storage.Session, now time.Time) bool {
 	if ar.HintSubject != "" && ar.HintSubject != s.UserID {
 		return false
 	}
+	// A request asking for a second factor is not answered by a session
+	// without one (ASVS 6.3.3); the sign-in then asks for it.
+	if requestsMFA(ar) && !hasMFA(s) {
+		return false
+	}
 	return true
 }
 

@@ -168,7 +168,7 @@ func (h *Handler) resolve(r *http.Request, ar storage.AuthRequest) (bool, error)
 	if ar.Done {
 		return true, nil
 	}
-	if s, _, ok := h.CurrentSession(r); ok && usableFor(ar, s, h.Now()) {
+	if s, _, ok := h.CurrentSession(r); ok && usableFor(ar, s, h.Now()) && h.sessionSatisfies(ctx, ar, s) {
 		// Single sign-on: the second application needs no password.
 		if err := h.complete(ctx, ar.ID, s); err != nil {
 			return false, err
@@ -287,6 +287,10 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) error {
 	case !u.CanSignIn(now):
 		return fail("account_expired", "login.account_expired", u.ID)
 	}
+	// A second factor, or its enrolment, comes before any session (mfa_signin.go).
+	if done, err := h.beginMFAStep(w, r, u, ar); done || err != nil {
+		return err
+	}
 
 	s, err := h.startSession(w, r, u)
 	if err != nil {
@@ -352,7 +356,8 @@ func (h *Handler) checkPassword(ctx context.Context, login, secret string) (stor
 // startSession replaces the request's session, if any, with a new one for
 // u: a new identifier on every authentication (ASVS 7.2.4), so a session id
 // planted before sign-in is worthless after it.
-func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, u storage.User) (storage.Session, error) {
+// amr defaults to the password alone.
+func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, u storage.User, amr ...string) (storage.Session, error) {
 	ctx := r.Context()
 	if old, ok := h.sessionID(r); ok {
 		if err := h.Sessions.DeleteSession(ctx, old); err != nil && !errors.Is(err, storage.ErrNotFound) {
@@ -360,11 +365,14 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, u storage
 		}
 	}
 	now := h.Now()
+	if len(amr) == 0 {
+		amr = []string{storage.AMRPassword}
+	}
 	s := storage.Session{
 		ID:        storage.NewID(),
 		UserID:    u.ID,
 		AuthTime:  now,
-		AMR:       []string{"pwd"}, // RFC 8176 §2
+		AMR:       amr, // RFC 8176 §2
 		UserAgent: truncate(r.UserAgent(), 256),
 		IP:        web.RemoteIP(r),
 		CreatedAt: now,

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	zop "github.com/zitadel/oidc/v3/pkg/op"
+
+	"satupintu/storage"
 )
 
 // buildDiscovery serializes the discovery document once: it only changes
@@ -22,6 +25,11 @@ func (p *Provider) buildDiscovery() ([]byte, error) {
 	d := zop.CreateDiscoveryConfig(ctx, p.zp, p.store)
 	d.ScopesSupported = SupportedScopes
 	d.ClaimsSupported = SupportedClaims
+	if !slices.Contains(d.ClaimsSupported, "acr") {
+		d.ClaimsSupported = append(slices.Clone(d.ClaimsSupported), "acr")
+	}
+	// Requesting the MFA class forces the second factor (ASVS 6.3.3).
+	d.ACRValuesSupported = []string{storage.ACRPassword, storage.ACRMFA}
 	d.ResponseTypesSupported = []string{string(oidc.ResponseTypeCode)}
 	d.ResponseModesSupported = []string{string(oidc.ResponseModeQuery)}
 	d.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken, oidc.GrantTypeClientCredentials}

@@ -12,12 +12,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	zop "github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/text/language"
+
+	"satupintu/storage"
 )
 
 // Config holds the provider's settings; zero durations take the defaults.
@@ -224,7 +227,29 @@ func (a *authorizer) ValidateAuthRequest(ctx context.Context, req *oidc.AuthRequ
 	if !hasScope(req.Scopes, oidc.ScopeOpenID) {
 		return "", oidc.ErrInvalidScope().WithDescription("the openid scope is required")
 	}
+	requireMFA := false
+	if sc, ok := c.(*client); ok {
+		requireMFA = sc.c.RequireMFA
+	}
+	req.ACRValues = acrValues(req.ACRValues, requireMFA)
 	return sub, nil
+}
+
+// acrValues keeps the acr_values satupintu knows, never failing on others
+// (OIDC Core §3.1.2.1: voluntary, so unknown values are ignored), and adds
+// the MFA class for a client that requires a second factor, so the sign-in
+// UI reads one list for both reasons.
+func acrValues(requested []string, requireMFA bool) []string {
+	var out []string
+	for _, v := range requested {
+		if (v == storage.ACRPassword || v == storage.ACRMFA) && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	if requireMFA && !slices.Contains(out, storage.ACRMFA) {
+		out = append(out, storage.ACRMFA)
+	}
+	return out
 }
 
 func hasScope(scopes []string, s string) bool {

@@ -18,7 +18,6 @@ type authRequest struct {
 }
 
 func (a *authRequest) GetID() string          { return a.r.ID }
-func (a *authRequest) GetACR() string         { return "" }
 func (a *authRequest) GetAMR() []string       { return a.r.AMR }
 func (a *authRequest) GetAudience() []string  { return []string{a.r.ClientID} }
 func (a *authRequest) GetAuthTime() time.Time { return a.r.AuthTime }
@@ -34,6 +33,16 @@ func (a *authRequest) GetResponseType() oidc.ResponseType {
 }
 func (a *authRequest) GetResponseMode() oidc.ResponseMode {
 	return oidc.ResponseMode(a.r.ResponseMode)
+}
+
+// GetACR names the class of the authentication that completed the request,
+// for the ID token's acr (OIDC Core §2): what the session's methods show,
+// never merely what acr_values asked for.
+func (a *authRequest) GetACR() string {
+	if slices.Contains(a.r.AMR, storage.AMRMFA) {
+		return storage.ACRMFA
+	}
+	return storage.ACRPassword
 }
 
 func (a *authRequest) GetCodeChallenge() *oidc.CodeChallenge {

@@ -77,6 +77,10 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	if err != nil {
 		return nil, nil, err
 	}
+	totpKey, err := secret(ctx, d.durable, "totp-key", nil, 32) // seals TOTP secrets at rest
+	if err != nil {
+		return nil, nil, err
+	}
 	pages, err := templates.New()
 	if err != nil {
 		return nil, nil, fmt.Errorf("load templates: %w", err)
@@ -91,6 +95,8 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 		OneTime: d.ephemeral, Audit: d.durable, Pages: pages, CSRF: csrf, Cookies: codec,
 		Secure: secure, SessionTTL: d.cfg.SessionTTL, HashParams: d.hashParams,
 		Now: d.now, Logger: d.logger,
+		MFA: &login.MFA{Users: d.durable, Drafts: d.ephemeral, Counters: d.ephemeral, Used: d.ephemeral,
+			Key: totpKey, RecoveryParams: d.hashParams},
 	}
 	var key [32]byte
 	copy(key[:], tokenKey)

@@ -1,0 +1,14 @@
+package storage
+
+// Authentication context classes satupintu issues as acr and understands in
+// acr_values (OIDC Core §2, §3.1.2.1), and the authentication methods its
+// sessions record as amr (RFC 8176 §2). op and login both speak them, so
+// they live here, next to AuthRequest.ACRValues and Session.AMR.
+const (
+	ACRPassword = "urn:satupintu:acr:pwd" // a password alone
+	ACRMFA      = "urn:satupintu:acr:mfa" // a password and a second factor
+
+	AMRPassword = "pwd" // the password
+	AMROTP      = "otp" // a one-time password: a TOTP code or a recovery code
+	AMRMFA      = "mfa" // more than one factor
+)
