@@ -1,0 +1,230 @@
+// Package account is the signed-in trader's own pages, as the 2011 portal and
+// the 2023 manual show them: "Your Apps" (the connected applications, each
+// opened through single sign-on), linking an existing application account
+// ("Create SSO"), the profile with the company and user data, the active
+// sessions, and the Help Center and Contact Center.
+//
+// It never builds tokens and never reads the session cookie itself: the
+// login package says who is signed in (CurrentSession), and op releases the
+// linked application username as a claim.
+package account
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"satupintu/storage"
+	"satupintu/templates"
+	"satupintu/web"
+)
+
+// The narrow slices of storage this package uses (STYLE.md: consumers
+// declare what they need).
+type (
+	Users interface {
+		UpdateUser(ctx context.Context, id string, fn func(*storage.User) error) error
+	}
+	Organizations interface {
+		OrganizationByID(ctx context.Context, id string) (storage.Organization, error)
+	}
+	Clients interface {
+		ClientByID(ctx context.Context, id string) (storage.Client, error)
+		ListClients(ctx context.Context) ([]storage.Client, error)
+	}
+	Sessions interface {
+		UserSessions(ctx context.Context, userID string) ([]storage.Session, error)
+		DeleteSession(ctx context.Context, id string) error
+	}
+	Counters interface {
+		Incr(ctx context.Context, key string, window time.Duration) (int64, error)
+	}
+	Audit interface {
+		AppendAudit(ctx context.Context, e storage.AuditEvent) error
+	}
+)
+
+// Problem is why a submitted value was refused: a catalog key and the fmt
+// arguments of its message.
+type Problem struct {
+	Key  string
+	Args []any
+}
+
+// Check normalizes one submitted value or says what is wrong with it. The
+// validators live in the registration package; cmd/satupintu adapts them,
+// since sibling packages do not import each other.
+type Check func(s string) (string, *Problem)
+
+// Handler serves the account pages. Set the fields, then call Mount once.
+type Handler struct {
+	Users         Users
+	Organizations Organizations
+	Clients       Clients
+	Links         storage.AppLinks
+	Sessions      Sessions
+	Counters      Counters // limits account-link attempts
+	Audit         Audit
+	Pages         *templates.Pages
+	CSRF          *web.CSRF
+	// CurrentSession returns r's single sign-on session and its user; from
+	// the login package, which owns the session cookie.
+	CurrentSession func(r *http.Request) (storage.Session, storage.User, bool)
+	// Linker calls the applications' account-verification endpoints.
+	Linker *Linker
+	// CheckPhone and CheckPosition validate the profile fields a user may
+	// change (registration.Phone and registration.Name, adapted).
+	CheckPhone, CheckPosition Check
+	// OnSessionEnd, if set, is called after a session was ended from the
+	// sessions page, with the record as it was, as login's is at logout.
+	OnSessionEnd func(ctx context.Context, s storage.Session)
+	Secure       bool // https: cookies are Secure
+	Now          func() time.Time
+	Logger       *slog.Logger
+
+	once   sync.Once
+	render *web.Renderer
+}
+
+// pageNames are the templates this package renders; a missing one is a
+// start-up error.
+var pageNames = []string{"account_apps", "account_link", "account_profile", "account_sessions", "help", "contact", "error"}
+
+// Mount registers the routes on mux. It panics on a setup error, at start
+// only, as ServeMux does for conflicting patterns.
+func (h *Handler) Mount(mux *http.ServeMux) {
+	if err := h.init(); err != nil {
+		panic(err)
+	}
+	handle := func(pattern string, fn web.HandlerFunc) { mux.Handle(pattern, h.render.Handle(fn)) }
+	handle("GET /apps", h.showApps)
+	handle("GET /apps/{client}/link", h.showLink)
+	handle("POST /apps/{client}/link", h.submitLink)
+	handle("POST /apps/{client}/unlink", h.submitUnlink)
+	handle("GET /profile", h.showProfile)
+	handle("POST /profile", h.submitProfile)
+	handle("GET /sessions", h.showSessions)
+	handle("POST /sessions/{handle}/end", h.endSession)
+	handle("POST /sessions/end-others", h.endOtherSessions)
+	handle("GET /help", h.showHelp)
+	handle("GET /contact", h.showContact)
+}
+
+func (h *Handler) init() error {
+	var err error
+	h.once.Do(func() {
+		switch {
+		case h.Users == nil, h.Organizations == nil, h.Clients == nil, h.Links == nil,
+			h.Sessions == nil, h.Counters == nil, h.Audit == nil:
+			err = fmt.Errorf("account: a storage dependency is nil")
+			return
+		case h.Pages == nil, h.CSRF == nil, h.CurrentSession == nil, h.Linker == nil,
+			h.CheckPhone == nil, h.CheckPosition == nil:
+			err = fmt.Errorf("account: Pages, CSRF, CurrentSession, Linker and the field checks are required")
+			return
+		}
+		for _, p := range pageNames {
+			if !h.Pages.Has(p) {
+				err = fmt.Errorf("account: template %q missing", p)
+				return
+			}
+		}
+		if h.Now == nil {
+			h.Now = time.Now
+		}
+		if h.Logger == nil {
+			h.Logger = slog.New(slog.DiscardHandler)
+		}
+		h.render = &web.Renderer{Pages: h.Pages, CSRF: h.CSRF, Logger: h.Logger, Secure: h.Secure}
+	})
+	return err
+}
+
+// signedIn is who is asking: the session and its user.
+type signedIn struct {
+	session storage.Session
+	user    storage.User
+}
+
+// requireUser returns r's session and user, or sends the browser to the
+// sign-in page and reports false. Every account page is the user's own
+// data: the check runs on the server for each request (ASVS 8.3.1).
+func (h *Handler) requireUser(w http.ResponseWriter, r *http.Request) (signedIn, bool) {
+	s, u, ok := h.CurrentSession(r)
+	if !ok {
+		web.NoStore(w)
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return signedIn{}, false
+	}
+	return signedIn{session: s, user: u}, true
+}
+
+// verifyPost parses a state-changing form and checks its CSRF token
+// (ASVS 3.5.1). The form is parsed first, so an oversized body is a 413.
+func (h *Handler) verifyPost(r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		return err
+	}
+	return h.CSRF.Verify(r)
+}
+
+// audit appends e, filling time and IP. A failing audit log is logged
+// loudly but does not undo what the user already did.
+func (h *Handler) audit(r *http.Request, e storage.AuditEvent) {
+	e.Time = h.Now().UTC()
+	e.IP = web.RemoteIP(r)
+	if err := h.Audit.AppendAudit(r.Context(), e); err != nil {
+		h.Logger.ErrorContext(r.Context(), "append audit event failed", "action", e.Action, "error", err)
+	}
+}
+
+// redirect answers a form POST with 303 See Other, so the next request is a
+// GET without the form.
+func redirect(w http.ResponseWriter, r *http.Request, to string) {
+	web.NoStore(w)
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// navItem is one entry of the account menu.
+type navItem struct {
+	Href, Key string
+	Current   bool
+}
+
+// navItems is the account menu shown on every account page; "Security"
+// leads to the profile's section with the MFA and password links.
+var navItems = []navItem{
+	{Href: "/apps", Key: "account.nav.apps"},
+	{Href: "/profile", Key: "account.nav.profile"},
+	{Href: "/sessions", Key: "account.nav.sessions"},
+	{Href: "/profile#security", Key: "account.nav.security"},
+	{Href: "/help", Key: "account.nav.help"},
+	{Href: "/contact", Key: "account.nav.contact"},
+}
+
+// nav returns the menu with current marked (aria-current).
+func nav(current string) []navItem {
+	items := make([]navItem, len(navItems))
+	copy(items, navItems)
+	for i := range items {
+		items[i].Current = items[i].Href == current
+	}
+	return items
+}
+
+// jakarta is WIB, UTC+7: the time traders read (no daylight saving time).
+var jakarta = time.FixedZone("WIB", 7*60*60)
+
+// timeLayout reads the same in both languages, and WIB says which clock,
+// as the registration pages show times.
+const timeLayout = "2006-01-02 15:04 MST"
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(jakarta).Format(timeLayout)
+}

@@ -1,0 +1,305 @@
+package account
+
+import (
+	"errors"
+	"html"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/securecookie"
+
+	"satupintu/registration"
+	"satupintu/storage"
+	"satupintu/storage/memory"
+	"satupintu/storage/sqlite"
+	"satupintu/templates"
+	"satupintu/web"
+)
+
+// testCookie names the session in these tests. The real cookie belongs to
+// the login package; CurrentSession is the boundary this package is given.
+const testCookie = "test_session"
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+// env is the account pages on a test server, backed by the real embedded
+// stores (SQLite durable, in-process ephemeral).
+type env struct {
+	t        *testing.T
+	clock    *clock
+	eph      *memory.Store
+	dur      *sqlite.Store
+	h        *Handler
+	srv      *httptest.Server
+	linker   *Linker
+	trader   storage.User // importir
+	exporter storage.User // eksportir
+	org      storage.Organization
+}
+
+// fieldCheck adapts a registration validator, as cmd/satupintu does.
+func fieldCheck(fn func(string) (string, error)) Check {
+	return func(s string) (string, *Problem) {
+		v, err := fn(s)
+		if err == nil {
+			return v, nil
+		}
+		var fe *registration.FieldError
+		if errors.As(err, &fe) {
+			return "", &Problem{Key: fe.Key, Args: fe.Args}
+		}
+		return "", &Problem{Key: "account.profile.fix_fields"}
+	}
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := t.Context()
+	clk := &clock{now: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)}
+	eph := memory.New(clk.Now)
+	t.Cleanup(func() { eph.Close() })
+	dur, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "satupintu.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dur.Close() })
+	pages, err := templates.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.DiscardHandler)
+	if testing.Verbose() {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	e := &env{t: t, clock: clk, eph: eph, dur: dur}
+	e.linker = &Linker{AllowLoopback: true, Timeout: 500 * time.Millisecond}
+	codec := securecookie.New(securecookie.GenerateRandomKey(32), securecookie.GenerateRandomKey(32))
+	e.h = &Handler{
+		Users: dur, Organizations: dur, Clients: dur, Links: dur, Sessions: eph, Counters: eph, Audit: dur,
+		Pages: pages, CSRF: web.NewCSRF(codec, false),
+		CurrentSession: func(r *http.Request) (storage.Session, storage.User, bool) {
+			c, err := r.Cookie(testCookie)
+			if err != nil {
+				return storage.Session{}, storage.User{}, false
+			}
+			s, err := eph.SessionByID(r.Context(), c.Value)
+			if err != nil {
+				return storage.Session{}, storage.User{}, false
+			}
+			u, err := dur.UserByID(r.Context(), s.UserID)
+			if err != nil {
+				return storage.Session{}, storage.User{}, false
+			}
+			return s, u, true
+		},
+		Linker:     e.linker,
+		CheckPhone: fieldCheck(registration.Phone),
+		CheckPosition: fieldCheck(func(s string) (string, error) {
+			return registration.Name(registration.FieldPosition, s, registration.MaxPosition)
+		}),
+		Now: clk.Now, Logger: logger,
+	}
+	mux := http.NewServeMux()
+	e.h.Mount(mux)
+	e.srv = httptest.NewServer(web.SecurityHeaders(web.LimitBody(mux, 0), false))
+	t.Cleanup(e.srv.Close)
+
+	now := clk.Now()
+	e.org = storage.Organization{ID: storage.NewID(), NIB: "9120001234567", NPWP: "012345678901000",
+		Name: "PT Contoh Niaga Nusantara", TraderType: "importir", BusinessType: "PT",
+		Address:   storage.Address{Street: "Jl. Pelabuhan Raya No. 12", City: "Jakarta Utara", Province: "DKI Jakarta", PostalCode: "14310", Country: "ID"},
+		CreatedAt: now, UpdatedAt: now}
+	exportOrg := storage.Organization{ID: storage.NewID(), NIB: "9120007654321", NPWP: "019876543210000",
+		Name: "CV Ekspor Jaya", TraderType: "eksportir", CreatedAt: now, UpdatedAt: now}
+	for _, o := range []storage.Organization{e.org, exportOrg} {
+		if err := dur.CreateOrganization(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.trader = e.createUser("budi", e.org.ID)
+	e.exporter = e.createUser("sari", exportOrg.ID)
+	return e
+}
+
+func (e *env) createUser(username, orgID string) storage.User {
+	e.t.Helper()
+	now := e.clock.Now()
+	u := storage.User{ID: storage.NewID(), Username: username, Email: username + "@contoh.co.id", EmailVerified: true,
+		Name: "User " + username, Phone: "+6281234567890", Position: "Direktur", OrganizationID: orgID,
+		ExpiresAt: time.Date(2026, 9, 2, 0, 0, 0, 0, time.UTC), CreatedAt: now, UpdatedAt: now}
+	if err := e.dur.CreateUser(e.t.Context(), u); err != nil {
+		e.t.Fatal(err)
+	}
+	return u
+}
+
+func (e *env) createClient(c storage.Client) storage.Client {
+	e.t.Helper()
+	c.CreatedAt, c.UpdatedAt = e.clock.Now(), e.clock.Now()
+	if c.GrantTypes == nil {
+		c.GrantTypes = []string{storage.GrantAuthorizationCode}
+		c.RedirectURIs = []string{"https://" + c.ID + ".example/callback"}
+	}
+	if err := e.dur.CreateClient(e.t.Context(), c); err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+// session stores an SSO session for u, as the login package would.
+func (e *env) session(u storage.User, ua string, clients ...string) storage.Session {
+	e.t.Helper()
+	now := e.clock.Now()
+	s := storage.Session{ID: storage.NewID(), UserID: u.ID, AuthTime: now, AMR: []string{"pwd"}, ClientIDs: clients,
+		UserAgent: ua, IP: "192.0.2.10", CreatedAt: now, ExpiresAt: now.Add(8 * time.Hour)}
+	if err := e.eph.CreateSession(e.t.Context(), s); err != nil {
+		e.t.Fatal(err)
+	}
+	return s
+}
+
+// browser is a user agent with a cookie jar that does not follow
+// redirects, signed in with session s (or nobody, for the zero value).
+type browser struct {
+	e      *env
+	client *http.Client
+}
+
+func (e *env) browser(s storage.Session) *browser {
+	jar, _ := cookiejar.New(nil)
+	u, _ := url.Parse(e.srv.URL)
+	if s.ID != "" {
+		jar.SetCookies(u, []*http.Cookie{{Name: testCookie, Value: s.ID, Path: "/"}})
+	}
+	return &browser{e: e, client: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}}
+}
+
+func (b *browser) get(path string) (*http.Response, string) {
+	b.e.t.Helper()
+	resp, err := b.client.Get(b.e.srv.URL + path)
+	if err != nil {
+		b.e.t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+func (b *browser) post(path string, form url.Values) (*http.Response, string) {
+	b.e.t.Helper()
+	resp, err := b.client.PostForm(b.e.srv.URL+path, form)
+	if err != nil {
+		b.e.t.Fatalf("POST %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+var csrfField = regexp.MustCompile(`name="csrf_token" value="([^"]*)"`)
+
+// csrf loads path and returns a form holding its CSRF token.
+func (b *browser) csrf(path string) url.Values {
+	b.e.t.Helper()
+	resp, body := b.get(path)
+	m := csrfField.FindStringSubmatch(body)
+	if resp.StatusCode != http.StatusOK || m == nil {
+		b.e.t.Fatalf("GET %s: %d, no csrf token:\n%s", path, resp.StatusCode, body)
+	}
+	return url.Values{"csrf_token": {html.UnescapeString(m[1])}}
+}
+
+func wantRedirect(t *testing.T, resp *http.Response, to string) {
+	t.Helper()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != to {
+		t.Fatalf("got %d Location %q, want 303 to %q", resp.StatusCode, resp.Header.Get("Location"), to)
+	}
+}
+
+func TestEveryAccountPageRequiresSignIn(t *testing.T) {
+	e := newEnv(t)
+	e.createClient(storage.Client{ID: "ebpom", Name: "e-BPOM", Listed: true, AccountLinkURL: "https://ebpom.example/link"})
+	anon := e.browser(storage.Session{})
+	for _, path := range []string{"/apps", "/apps/ebpom/link", "/profile", "/sessions"} {
+		resp, _ := anon.get(path)
+		wantRedirect(t, resp, "/login")
+		if resp.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("GET %s: Cache-Control %q", path, resp.Header.Get("Cache-Control"))
+		}
+	}
+	for _, path := range []string{"/apps/ebpom/link", "/apps/ebpom/unlink", "/profile", "/sessions/x/end", "/sessions/end-others"} {
+		resp, _ := anon.post(path, url.Values{"phone": {"0812"}})
+		wantRedirect(t, resp, "/login")
+	}
+
+	// Signed in, every POST still needs the form's CSRF token (ASVS 3.5.1).
+	b := e.browser(e.session(e.trader, "test"))
+	b.get("/apps") // gets the CSRF cookie, but the forms below lack the token
+	for _, path := range []string{"/apps/ebpom/link", "/apps/ebpom/unlink", "/profile", "/sessions/x/end", "/sessions/end-others"} {
+		resp, _ := b.post(path, url.Values{"username": {"a"}, "password": {"b"}, "phone": {"0812 1111 2222"}, "position": {"x"}})
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("POST %s without csrf_token: %d", path, resp.StatusCode)
+		}
+	}
+}
+
+func TestHelpAndContactArePublic(t *testing.T) {
+	e := newEnv(t)
+	anon := e.browser(storage.Session{})
+	signed := e.browser(e.session(e.trader, "test"))
+	for _, tt := range []struct{ path, id, en string }{
+		{"/help", "Pusat Bantuan", "Help Center"},
+		{"/contact", "Contact Center", "Contact Center"},
+	} {
+		resp, body := anon.get(tt.path)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, tt.id) {
+			t.Errorf("GET %s: %d", tt.path, resp.StatusCode)
+		}
+		if strings.Contains(body, `class="account-nav"`) {
+			t.Errorf("GET %s signed out shows the account menu", tt.path)
+		}
+		resp, body = anon.get(tt.path + "?lang=en")
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, tt.en) {
+			t.Errorf("GET %s?lang=en: %d", tt.path, resp.StatusCode)
+		}
+		_, body = signed.get(tt.path)
+		if !strings.Contains(body, `class="account-nav"`) || !strings.Contains(body, `href="/apps"`) {
+			t.Errorf("GET %s signed in lacks the account menu", tt.path)
+		}
+	}
+}
+
+func TestNavKeysExist(t *testing.T) {
+	pages, err := templates.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range navItems {
+		if !pages.Catalog().Has(it.Key) {
+			t.Errorf("nav key %q missing", it.Key)
+		}
+	}
+	for _, key := range notices {
+		if !pages.Catalog().Has(key) {
+			t.Errorf("notice key %q missing", key)
+		}
+	}
+}

@@ -1,0 +1,153 @@
+package account
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"satupintu/storage"
+)
+
+// Form field names of the profile. They are the only fields POST /profile
+// reads: whatever else a request carries (role, email, organization_id,
+// expires_at, …) is ignored, so no one can give themselves a privileged
+// value (mass assignment, ASVS 8.2.3). Name, email and the company data are
+// the officers' to change: they were verified at registration.
+const (
+	fieldPhone    = "phone"
+	fieldPosition = "position"
+)
+
+// companyView is the "Data Perusahaan" block of the 2011 portal profile.
+type companyView struct {
+	Name, NIB, NPWP, BusinessType string
+	TraderType, TraderTypeKey     string // the key when the catalog has a label
+	Street, City, Province        string
+	PostalCode, Country           string
+}
+
+// profilePage is the data of the "account_profile" page.
+type profilePage struct {
+	Nav      []navItem
+	Company  *companyView // nil for staff accounts
+	Name     string
+	Username string
+	Email    string
+	Expires  string // empty: never
+	// The editable fields, as stored or as just posted.
+	Phone, Position       string
+	PhoneError, PosError  *Problem
+	ErrorKey, Notice      string
+	MaxPhone, MaxPosition int
+	// The security section: links to the MFA and password pages.
+	MFAEnrolled       bool
+	PasswordChangedAt string // empty: unknown
+}
+
+// printedNPWP formats a 15-digit NPWP as it is printed on the card,
+// 99.999.999.9-999.999; the 16-digit form (a NIK) is shown as it is.
+func printedNPWP(s string) string {
+	if len(s) != 15 || strings.Trim(s, "0123456789") != "" {
+		return s
+	}
+	return s[0:2] + "." + s[2:5] + "." + s[5:8] + "." + s[8:9] + "-" + s[9:12] + "." + s[12:15]
+}
+
+func (h *Handler) newProfilePage(r *http.Request, u storage.User) (profilePage, error) {
+	page := profilePage{
+		Nav: nav("/profile"), Name: u.Name, Username: u.Username, Email: u.Email,
+		Phone: u.Phone, Position: u.Position, MaxPhone: 32, MaxPosition: 120,
+		MFAEnrolled: u.MFAEnrolled(),
+	}
+	if !u.ExpiresAt.IsZero() {
+		page.Expires = u.ExpiresAt.In(jakarta).Format("2006-01-02")
+	}
+	page.PasswordChangedAt = formatTime(u.PasswordChangedAt)
+	if u.OrganizationID == "" {
+		return page, nil
+	}
+	o, err := h.Organizations.OrganizationByID(r.Context(), u.OrganizationID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return page, nil
+	}
+	if err != nil {
+		return profilePage{}, fmt.Errorf("account: load organization: %w", err)
+	}
+	c := &companyView{
+		Name: o.Name, NIB: o.NIB, NPWP: printedNPWP(o.NPWP), BusinessType: o.BusinessType,
+		TraderType: o.TraderType, Street: o.Address.Street, City: o.Address.City,
+		Province: o.Address.Province, PostalCode: o.Address.PostalCode, Country: o.Address.Country,
+	}
+	// The registration catalog labels the trader types; an unknown code
+	// is shown as it is.
+	if key := "reg.trader." + o.TraderType; o.TraderType != "" && h.Pages.Catalog().Has(key) {
+		c.TraderTypeKey = key
+	}
+	page.Company = c
+	return page, nil
+}
+
+// showProfile answers GET /profile.
+func (h *Handler) showProfile(w http.ResponseWriter, r *http.Request) error {
+	who, ok := h.requireUser(w, r)
+	if !ok {
+		return nil
+	}
+	page, err := h.newProfilePage(r, who.user)
+	if err != nil {
+		return err
+	}
+	page.Notice = notices[r.URL.Query().Get("done")]
+	return h.render.Render(w, r, http.StatusOK, "account_profile", page)
+}
+
+// submitProfile answers POST /profile: the user changes their phone number
+// and position, and nothing else.
+func (h *Handler) submitProfile(w http.ResponseWriter, r *http.Request) error {
+	who, ok := h.requireUser(w, r)
+	if !ok {
+		return nil
+	}
+	if err := h.verifyPost(r); err != nil {
+		return err
+	}
+	page, err := h.newProfilePage(r, who.user)
+	if err != nil {
+		return err
+	}
+	page.Phone, page.Position = r.PostForm.Get(fieldPhone), r.PostForm.Get(fieldPosition)
+	phone, perr := h.CheckPhone(page.Phone)
+	position, poserr := h.CheckPosition(page.Position)
+	if perr != nil || poserr != nil {
+		page.PhoneError, page.PosError = perr, poserr
+		page.ErrorKey = "account.profile.fix_fields"
+		return h.render.Render(w, r, http.StatusUnprocessableEntity, "account_profile", page)
+	}
+
+	var changed []string
+	err = h.Users.UpdateUser(r.Context(), who.user.ID, func(u *storage.User) error {
+		changed = changed[:0]
+		if u.Phone != phone {
+			u.Phone = phone
+			changed = append(changed, fieldPhone)
+		}
+		if u.Position != position {
+			u.Position = position
+			changed = append(changed, fieldPosition)
+		}
+		if len(changed) > 0 {
+			u.UpdatedAt = h.Now().UTC()
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("account: update profile: %w", err)
+	}
+	if len(changed) > 0 {
+		h.audit(r, storage.AuditEvent{Action: "profile.update", ActorID: who.user.ID, Subject: who.user.ID,
+			Detail: map[string]string{"fields": strings.Join(changed, ",")}})
+	}
+	redirect(w, r, "/profile?done=saved")
+	return nil
+}
