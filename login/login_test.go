@@ -106,6 +106,7 @@ func newEnv(t *testing.T, secure bool) *env {
 		HashParams:  cheap,
 		Now:         clk.Now,
 		Logger:      logger,
+		MFA:         &MFA{Users: dur, Drafts: eph, Counters: eph, Used: eph, Key: testMFAKey, RecoveryParams: cheap},
 	}
 	mux := http.NewServeMux()
 	h.Mount(mux)
