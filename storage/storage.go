@@ -86,7 +86,9 @@ type User struct {
 	ExpiresAt      time.Time // zero: never expires
 	// TOTP multi-factor: the shared secret (encrypted by the caller before
 	// it is stored), when enrolment was confirmed (zero: not enrolled) and
-	// the argon2id hashes of the unused recovery codes.
+	// the argon2id hashes of the unused recovery codes. Backends return
+	// an empty secret or code list as nil: none left and none issued are
+	// the same state, and enrolment is told by MFAEnrolledAt alone.
 	TOTPSecret        []byte
 	MFAEnrolledAt     time.Time
 	RecoveryCodes     []string
@@ -278,10 +280,13 @@ type AppLink struct {
 
 // AppLinks stores account links.
 type AppLinks interface {
-	// LinkApp stores or replaces the link of (UserID, ClientID).
+	// LinkApp stores or replaces the link of (UserID, ClientID); both must
+	// exist (ErrNotFound). Deleting either deletes the link.
 	LinkApp(ctx context.Context, l AppLink) error
 	AppLink(ctx context.Context, userID, clientID string) (AppLink, error)
+	// AppLinksOf returns the user's links ordered by ClientID.
 	AppLinksOf(ctx context.Context, userID string) ([]AppLink, error)
+	// UnlinkApp deletes the link; deleting a missing one is not an error.
 	UnlinkApp(ctx context.Context, userID, clientID string) error
 }
 
@@ -296,6 +301,7 @@ type Durable interface {
 	Audit
 	Registrations
 	ActionTokens
+	AppLinks
 	Ping(ctx context.Context) error
 	Close() error
 }

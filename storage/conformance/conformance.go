@@ -18,7 +18,16 @@
 //     DeleteAccessToken and the bulk deletes) succeed when there is nothing
 //     to delete, because revocation and logout must be idempotent;
 //   - times come back as the same instant, to the microsecond, in UTC;
-//   - empty and nil slices and maps are interchangeable;
+//   - empty and nil slices and maps are interchangeable; for the second
+//     factor the suite is strict: an empty User.TOTPSecret or RecoveryCodes
+//     (and Client.AllowedTraderTypes) comes back nil, because empty and
+//     absent mean the same ("none left", "not enrolled" is MFAEnrolledAt),
+//     and a non-empty secret comes back byte for byte;
+//   - LinkApp replaces the username and time of an existing link, and is
+//     ErrNotFound if the user or the client does not exist; AppLinksOf
+//     orders by ClientID; UnlinkApp of nothing succeeds; deleting a client
+//     deletes its links, so a client recreated under the same id starts
+//     with none;
 //   - an expired entry is gone from the moment its expiry is reached (now >=
 //     expiry), whether or not the backend has swept it yet;
 //   - CreateRegistration makes doc the current document (setting

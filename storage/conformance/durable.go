@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"satupintu/storage"
 )
@@ -24,6 +25,7 @@ func RunDurable(t *testing.T, open func(t *testing.T) storage.Durable) {
 		{"user uniqueness", testUserUniqueness},
 		{"user by login", testUserByLogin},
 		{"update user", testUpdateUser},
+		{"enrol, use and drop a second factor", testUpdateUserMFA},
 		{"concurrent user updates lose nothing", testUpdateUserConcurrent},
 		{"list users", testListUsers},
 		{"organizations", testOrganizations},
@@ -31,6 +33,8 @@ func RunDurable(t *testing.T, open func(t *testing.T) storage.Durable) {
 		{"update client", testUpdateClient},
 		{"concurrent client updates lose nothing", testUpdateClientConcurrent},
 		{"delete and list clients", testDeleteListClients},
+		{"app links", testAppLinks},
+		{"deleting a client deletes its app links", testAppLinksDeletedWithClient},
 		{"signing keys oldest first", testSigningKeys},
 		{"refresh token round trip", testRefreshTokenRoundTrip},
 		{"rotate refresh token", testRotateRefreshToken},
@@ -131,8 +135,14 @@ func fullUser() storage.User {
 		Roles:          []string{storage.RoleOfficer, storage.RoleAdmin},
 		Disabled:       true,
 		ExpiresAt:      instant(60 * 24 * 365),
-		CreatedAt:      instant(0),
-		UpdatedAt:      instant(1),
+		// Every byte value, NUL and invalid UTF-8 included: the secret is
+		// ciphertext and must not pass through a text conversion.
+		TOTPSecret:        []byte("\x00\x01totp\xff\xfe\x80ciphertext\x00"),
+		MFAEnrolledAt:     instant(-30),
+		RecoveryCodes:     []string{"$argon2id$v=19$m=19456,t=2,p=1$cmVjMQ$aGFzaDE", "$argon2id$v=19$m=19456,t=2,p=1$cmVjMg$aGFzaDI"},
+		PasswordChangedAt: instant(-60),
+		CreatedAt:         instant(0),
+		UpdatedAt:         instant(1),
 	}
 }
 
@@ -145,18 +155,50 @@ func stored(u storage.User) storage.User {
 func testUserRoundTrip(t *testing.T, s storage.Durable) {
 	ctx := t.Context()
 	full := fullUser()
-	// The minimal user has zero times, no roles, no email: "never expires"
-	// must stay zero, not become 1970.
+	// The minimal user has zero times, no roles, no email, no second
+	// factor: "never expires" and "not enrolled" must stay zero, not
+	// become 1970.
 	minimal := storage.User{ID: storage.NewID(), Username: "min"}
-	for _, u := range []storage.User{full, minimal} {
+	// Empty, not nil: comes back as the minimal user's nil.
+	empty := storage.User{ID: storage.NewID(), Username: "empty", TOTPSecret: []byte{}, RecoveryCodes: []string{}, Roles: []string{}}
+	for _, u := range []storage.User{full, minimal, empty} {
 		mustOK(t, "CreateUser", s.CreateUser(ctx, u))
 		got, err := s.UserByID(ctx, u.ID)
 		mustOK(t, "UserByID", err)
 		checkEqual(t, "UserByID", stored(u), got)
 		checkUTC(t, "UserByID", got)
-		if u.ExpiresAt.IsZero() && !got.ExpiresAt.IsZero() {
-			t.Errorf("zero ExpiresAt came back as %v", got.ExpiresAt)
+		checkMFA(t, "UserByID", u, got)
+	}
+}
+
+// checkMFA checks what checkEqual lets pass: the TOTP secret's exact bytes,
+// zero times staying zero, and the documented nil for an empty secret or
+// recovery code list (nil and empty are one state: "none").
+func checkMFA(t *testing.T, what string, want, got storage.User) {
+	t.Helper()
+	if !bytes.Equal(got.TOTPSecret, want.TOTPSecret) {
+		t.Errorf("%s: TOTPSecret = %q, want %q", what, got.TOTPSecret, want.TOTPSecret)
+	}
+	if len(want.TOTPSecret) == 0 && got.TOTPSecret != nil {
+		t.Errorf("%s: empty TOTPSecret came back as %#v, want nil", what, got.TOTPSecret)
+	}
+	if len(want.RecoveryCodes) == 0 && got.RecoveryCodes != nil {
+		t.Errorf("%s: empty RecoveryCodes came back as %#v, want nil", what, got.RecoveryCodes)
+	}
+	for _, tm := range []struct {
+		name      string
+		want, got time.Time
+	}{
+		{"ExpiresAt", want.ExpiresAt, got.ExpiresAt},
+		{"MFAEnrolledAt", want.MFAEnrolledAt, got.MFAEnrolledAt},
+		{"PasswordChangedAt", want.PasswordChangedAt, got.PasswordChangedAt},
+	} {
+		if tm.want.IsZero() && !tm.got.IsZero() {
+			t.Errorf("%s: zero %s came back as %v", what, tm.name, tm.got)
 		}
+	}
+	if got.MFAEnrolled() != want.MFAEnrolled() {
+		t.Errorf("%s: MFAEnrolled() = %v, want %v", what, got.MFAEnrolled(), want.MFAEnrolled())
 	}
 }
 
@@ -299,6 +341,70 @@ func testUpdateUserConcurrent(t *testing.T, s storage.Durable) {
 	checkEqual(t, "roles after concurrent updates", want, got.Roles)
 }
 
+// testUpdateUserMFA walks the second factor's life: enrol (secret, time,
+// recovery codes), spend recovery codes down to none, change the password,
+// and drop the factor again, each read back exactly.
+func testUpdateUserMFA(t *testing.T, s storage.Durable) {
+	ctx := t.Context()
+	u := storage.User{ID: storage.NewID(), Username: "siti", Email: "siti@example.com", CreatedAt: instant(0)}
+	mustOK(t, "CreateUser", s.CreateUser(ctx, u))
+	want := u
+
+	update := func(what string, change func(*storage.User)) {
+		t.Helper()
+		mustOK(t, "UpdateUser: "+what, s.UpdateUser(ctx, u.ID, func(got *storage.User) error {
+			checkEqual(t, "record given to UpdateUser's fn before "+what, want, *got)
+			change(got)
+			return nil
+		}))
+		change(&want)
+		got, err := s.UserByID(ctx, u.ID)
+		mustOK(t, "UserByID after "+what, err)
+		checkEqual(t, "user after "+what, want, got)
+		checkUTC(t, "user after "+what, got)
+		checkMFA(t, "user after "+what, want, got)
+		byLogin, err := s.UserByLogin(ctx, u.Email)
+		mustOK(t, "UserByLogin after "+what, err)
+		checkEqual(t, "UserByLogin after "+what, want, byLogin)
+	}
+
+	update("enrolment", func(u *storage.User) {
+		u.TOTPSecret = []byte{0xff, 0x00, 0x10, 0x80, 0x00}
+		u.MFAEnrolledAt = instant(10)
+		u.RecoveryCodes = []string{"code-hash-1", "code-hash-2", "code-hash-3"}
+	})
+	update("using a recovery code", func(u *storage.User) {
+		u.RecoveryCodes = []string{"code-hash-1", "code-hash-3"}
+	})
+	update("using the last recovery codes", func(u *storage.User) {
+		u.RecoveryCodes = []string{}
+	})
+	update("a password change", func(u *storage.User) {
+		u.PasswordHash, u.PasswordChangedAt = "$argon2id$v=19$m=19456,t=2,p=1$bmV3$bmV3aGFzaA", instant(20)
+	})
+	update("re-enrolment", func(u *storage.User) {
+		u.TOTPSecret = []byte("another secret")
+		u.MFAEnrolledAt = instant(30)
+		u.RecoveryCodes = []string{"code-hash-4"}
+	})
+	update("dropping the second factor", func(u *storage.User) {
+		u.TOTPSecret, u.MFAEnrolledAt, u.RecoveryCodes = nil, time.Time{}, nil
+	})
+	if got, err := s.UserByID(ctx, u.ID); err == nil && got.MFAEnrolled() {
+		t.Errorf("user still enrolled after dropping the second factor: %+v", got)
+	}
+
+	// A refused update leaves the factor as it was.
+	err := s.UpdateUser(ctx, u.ID, func(got *storage.User) error {
+		got.TOTPSecret, got.MFAEnrolledAt = []byte("not stored"), instant(40)
+		return errFn
+	})
+	checkErr(t, "UpdateUser with a failing fn", err, errFn)
+	got, err := s.UserByID(ctx, u.ID)
+	mustOK(t, "UserByID", err)
+	checkMFA(t, "user after a refused update", want, got)
+}
+
 func testListUsers(t *testing.T, s storage.Durable) {
 	ctx := t.Context()
 	got, err := s.ListUsers(ctx)
@@ -366,6 +472,13 @@ func fullClient(id string) storage.Client {
 		Public:                 true,
 		GrantTypes:             []string{storage.GrantAuthorizationCode, storage.GrantRefreshToken},
 		AccessTokenFormat:      "jwt",
+		RequireMFA:             true,
+		Listed:                 true,
+		Description:            "Perizinan obat & makanan — \"e-BPOM\"",
+		LogoURL:                "https://ebpom.example.go.id/logo.png",
+		LaunchURL:              "https://ebpom.example.go.id/sso?from=satupintu&lang=id",
+		AllowedTraderTypes:     []string{"importir", "ppjk"},
+		AccountLinkURL:         "https://ebpom.example.go.id/sso/link",
 		CreatedAt:              instant(0),
 		UpdatedAt:              instant(2),
 	}
@@ -373,12 +486,17 @@ func fullClient(id string) storage.Client {
 
 func testClientRoundTrip(t *testing.T, s storage.Durable) {
 	ctx := t.Context()
+	// The minimal client is unlisted, needs no second factor and offers
+	// no account linking.
 	for _, c := range []storage.Client{fullClient("ebpom"), {ID: "minimal"}} {
 		mustOK(t, "CreateClient", s.CreateClient(ctx, c))
 		got, err := s.ClientByID(ctx, c.ID)
 		mustOK(t, "ClientByID", err)
 		checkEqual(t, "ClientByID", c, got)
 		checkUTC(t, "ClientByID", got)
+		if len(c.AllowedTraderTypes) == 0 && got.AllowedTraderTypes != nil {
+			t.Errorf("empty AllowedTraderTypes came back as %#v, want nil", got.AllowedTraderTypes)
+		}
 	}
 	dup := storage.Client{ID: "ebpom", Name: "impostor"}
 	checkErr(t, "CreateClient with a taken id", s.CreateClient(ctx, dup), storage.ErrAlreadyExists)
@@ -394,9 +512,15 @@ func testUpdateClient(t *testing.T, s storage.Durable) {
 	want := c
 	want.Name, want.RedirectURIs, want.Public = "INSW", []string{"https://insw.example.go.id/cb"}, false
 	want.UpdatedAt = instant(10)
+	// Taken off the listing, open to every trader type, no second factor
+	// and no account linking: every new field changes.
+	want.RequireMFA, want.Listed, want.AllowedTraderTypes = false, false, nil
+	want.Description, want.LogoURL, want.LaunchURL, want.AccountLinkURL = "Indonesia National Single Window", "", "https://insw.example.go.id/", ""
 	mustOK(t, "UpdateClient", s.UpdateClient(ctx, c.ID, func(got *storage.Client) error {
 		checkEqual(t, "record given to UpdateClient's fn", c, *got)
 		got.Name, got.RedirectURIs, got.Public, got.UpdatedAt = want.Name, want.RedirectURIs, want.Public, want.UpdatedAt
+		got.RequireMFA, got.Listed, got.AllowedTraderTypes = want.RequireMFA, want.Listed, []string{}
+		got.Description, got.LogoURL, got.LaunchURL, got.AccountLinkURL = want.Description, want.LogoURL, want.LaunchURL, want.AccountLinkURL
 		got.ID = "renamed" // ignored: the id is fixed
 		return nil
 	}))
@@ -411,6 +535,18 @@ func testUpdateClient(t *testing.T, s storage.Durable) {
 	if _, err := s.ClientByID(ctx, "renamed"); !isNotFound(err) {
 		t.Errorf("ClientByID(renamed): got %v, want ErrNotFound", err)
 	}
+
+	// And back: listed for one trader type, with a second factor.
+	want.RequireMFA, want.Listed, want.AllowedTraderTypes = true, true, []string{"eksportir"}
+	want.LogoURL, want.AccountLinkURL = "https://insw.example.go.id/logo.svg", "https://insw.example.go.id/link"
+	mustOK(t, "UpdateClient", s.UpdateClient(ctx, c.ID, func(got *storage.Client) error {
+		got.RequireMFA, got.Listed, got.AllowedTraderTypes = want.RequireMFA, want.Listed, want.AllowedTraderTypes
+		got.LogoURL, got.AccountLinkURL = want.LogoURL, want.AccountLinkURL
+		return nil
+	}))
+	got, err = s.ClientByID(ctx, c.ID)
+	mustOK(t, "ClientByID", err)
+	checkEqual(t, "client listed again", want, got)
 }
 
 func testUpdateClientConcurrent(t *testing.T, s storage.Durable) {
@@ -730,4 +866,132 @@ func testAudit(t *testing.T, s storage.Durable) {
 		before = page[len(page)-1].ID
 	}
 	checkEqual(t, "paged events", all, paged)
+}
+
+func appLink(userID, clientID, appUsername string, minutes int) storage.AppLink {
+	return storage.AppLink{UserID: userID, ClientID: clientID, AppUsername: appUsername, LinkedAt: instant(minutes)}
+}
+
+func testAppLinks(t *testing.T, s storage.Durable) {
+	ctx := t.Context()
+	budi, siti := fullUser(), storage.User{ID: storage.NewID(), Username: "siti"}
+	for _, u := range []storage.User{budi, siti} {
+		mustOK(t, "CreateUser", s.CreateUser(ctx, u))
+	}
+	for _, id := range []string{"ebpom", "insw", "lartas"} {
+		mustOK(t, "CreateClient", s.CreateClient(ctx, fullClient(id)))
+	}
+
+	if got, err := s.AppLink(ctx, budi.ID, "insw"); !isNotFound(err) {
+		t.Errorf("AppLink before linking: got (%+v, %v), want ErrNotFound", got, err)
+	}
+	got, err := s.AppLinksOf(ctx, budi.ID)
+	mustOK(t, "AppLinksOf before linking", err)
+	if len(got) != 0 {
+		t.Errorf("AppLinksOf before linking = %+v, want none", got)
+	}
+
+	// Linked out of client order: the list is ordered by client id.
+	insw, ebpom := appLink(budi.ID, "insw", "BUDI01", 0), appLink(budi.ID, "ebpom", "budi.santoso", 1)
+	sitiEbpom := appLink(siti.ID, "ebpom", "siti", 2)
+	for _, l := range []storage.AppLink{insw, ebpom, sitiEbpom} {
+		mustOK(t, "LinkApp", s.LinkApp(ctx, l))
+	}
+	one, err := s.AppLink(ctx, budi.ID, "insw")
+	mustOK(t, "AppLink", err)
+	checkEqual(t, "AppLink", insw, one)
+	checkUTC(t, "AppLink", one)
+	got, err = s.AppLinksOf(ctx, budi.ID)
+	mustOK(t, "AppLinksOf", err)
+	checkEqual(t, "AppLinksOf", []storage.AppLink{ebpom, insw}, got)
+	checkUTC(t, "AppLinksOf", got)
+
+	// Linking again replaces the username and time: one link per pair.
+	relinked := appLink(budi.ID, "insw", "budi.s@insw", 10)
+	mustOK(t, "LinkApp again", s.LinkApp(ctx, relinked))
+	one, err = s.AppLink(ctx, budi.ID, "insw")
+	mustOK(t, "AppLink after relinking", err)
+	checkEqual(t, "AppLink after relinking", relinked, one)
+	got, err = s.AppLinksOf(ctx, budi.ID)
+	mustOK(t, "AppLinksOf after relinking", err)
+	checkEqual(t, "AppLinksOf after relinking", []storage.AppLink{ebpom, relinked}, got)
+
+	// Concurrent links of one pair all succeed (none fails on the primary
+	// key) and leave one link, as some caller wrote it.
+	const n = 10
+	errs := runConcurrently(n, func(i int) error {
+		return s.LinkApp(ctx, appLink(siti.ID, "lartas", fmt.Sprintf("siti-%02d", i), i))
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("concurrent LinkApp %d: %v", i, err)
+		}
+	}
+	one, err = s.AppLink(ctx, siti.ID, "lartas")
+	mustOK(t, "AppLink after concurrent links", err)
+	var i int
+	if _, err := fmt.Sscanf(one.AppUsername, "siti-%02d", &i); err != nil || !one.LinkedAt.Equal(instant(i)) {
+		t.Errorf("after concurrent links: %+v, want one of the written links", one)
+	}
+	mustOK(t, "UnlinkApp", s.UnlinkApp(ctx, siti.ID, "lartas"))
+
+	// A link needs both ends.
+	checkErr(t, "LinkApp for a missing user", s.LinkApp(ctx, appLink("missing", "insw", "x", 0)), storage.ErrNotFound)
+	checkErr(t, "LinkApp to a missing client", s.LinkApp(ctx, appLink(siti.ID, "missing", "x", 0)), storage.ErrNotFound)
+	if _, err := s.AppLink(ctx, siti.ID, "missing"); !isNotFound(err) {
+		t.Errorf("a refused LinkApp stored a link: AppLink = %v, want ErrNotFound", err)
+	}
+	got, err = s.AppLinksOf(ctx, "missing")
+	mustOK(t, "AppLinksOf a missing user", err)
+	if len(got) != 0 {
+		t.Errorf("AppLinksOf a missing user = %+v, want none", got)
+	}
+
+	// Unlinking removes one link and is idempotent.
+	mustOK(t, "UnlinkApp", s.UnlinkApp(ctx, budi.ID, "insw"))
+	if _, err := s.AppLink(ctx, budi.ID, "insw"); !isNotFound(err) {
+		t.Errorf("AppLink after UnlinkApp: got %v, want ErrNotFound", err)
+	}
+	mustOK(t, "UnlinkApp twice", s.UnlinkApp(ctx, budi.ID, "insw"))
+	mustOK(t, "UnlinkApp never linked", s.UnlinkApp(ctx, siti.ID, "lartas"))
+	mustOK(t, "UnlinkApp of a missing user", s.UnlinkApp(ctx, "missing", "missing"))
+	got, err = s.AppLinksOf(ctx, budi.ID)
+	mustOK(t, "AppLinksOf after UnlinkApp", err)
+	checkEqual(t, "AppLinksOf after UnlinkApp", []storage.AppLink{ebpom}, got)
+	got, err = s.AppLinksOf(ctx, siti.ID)
+	mustOK(t, "AppLinksOf another user", err)
+	checkEqual(t, "AppLinksOf another user", []storage.AppLink{sitiEbpom}, got)
+}
+
+// A deleted client's links must go with it: otherwise a new client
+// registered under the same id would inherit every user's account in the
+// old application.
+func testAppLinksDeletedWithClient(t *testing.T, s storage.Durable) {
+	ctx := t.Context()
+	budi, siti := fullUser(), storage.User{ID: storage.NewID(), Username: "siti"}
+	for _, u := range []storage.User{budi, siti} {
+		mustOK(t, "CreateUser", s.CreateUser(ctx, u))
+	}
+	for _, id := range []string{"ebpom", "insw"} {
+		mustOK(t, "CreateClient", s.CreateClient(ctx, fullClient(id)))
+	}
+	keep := appLink(budi.ID, "insw", "budi", 0)
+	for _, l := range []storage.AppLink{keep, appLink(budi.ID, "ebpom", "budi", 0), appLink(siti.ID, "ebpom", "siti", 0)} {
+		mustOK(t, "LinkApp", s.LinkApp(ctx, l))
+	}
+	mustOK(t, "DeleteClient", s.DeleteClient(ctx, "ebpom"))
+	for _, u := range []string{budi.ID, siti.ID} {
+		if _, err := s.AppLink(ctx, u, "ebpom"); !isNotFound(err) {
+			t.Errorf("AppLink to a deleted client: got %v, want ErrNotFound", err)
+		}
+	}
+	mustOK(t, "CreateClient again", s.CreateClient(ctx, fullClient("ebpom")))
+	got, err := s.AppLinksOf(ctx, budi.ID)
+	mustOK(t, "AppLinksOf", err)
+	checkEqual(t, "links after the client was deleted and recreated", []storage.AppLink{keep}, got)
+	got, err = s.AppLinksOf(ctx, siti.ID)
+	mustOK(t, "AppLinksOf", err)
+	if len(got) != 0 {
+		t.Errorf("links of a user whose only client was deleted = %+v, want none", got)
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -362,6 +364,9 @@ func TestUnstorableTextIsNotFound(t *testing.T) {
 		_, lookups["OpenRegistrationFor"] = s.OpenRegistrationFor(ctx, text, text)
 		_, lookups["RegistrationByID"] = s.RegistrationByID(ctx, text)
 		_, lookups["DocumentByID"] = s.DocumentByID(ctx, text)
+		// Account linking names the client in its URL.
+		_, lookups["AppLink"] = s.AppLink(ctx, text, text)
+		lookups["LinkApp"] = s.LinkApp(ctx, storage.AppLink{UserID: text, ClientID: text})
 		for _, name := range slices.Sorted(maps.Keys(lookups)) {
 			if err := lookups[name]; !errors.Is(err, storage.ErrNotFound) {
 				t.Errorf("%s(%q): got %v, want ErrNotFound", name, text, err)
@@ -372,5 +377,84 @@ func TestUnstorableTextIsNotFound(t *testing.T) {
 	err := s.CreateUser(ctx, storage.User{ID: storage.NewID(), Username: "nul\x00"})
 	if err == nil || errors.Is(err, storage.ErrAlreadyExists) || errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("CreateUser with a NUL in the username: got %v, want a plain error", err)
+	}
+}
+
+// Rows written before migration 0003 read back with the new fields at
+// their zero values, and deleting a user in SQL (storage has no DeleteUser)
+// deletes the user's account links.
+func TestMigration3KeepsExistingRows(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	u := postgrestest.URL(t)
+	conn := admin(t, u)
+	types := strings.NewReplacer("{{BLOB}}", "BYTEA", "{{IDENTITY}}", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
+	if _, err := conn.Exec(ctx, `CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob("../sqlstore/migrations/*.sql")
+	if err != nil || len(files) < 3 {
+		t.Fatalf("migrations: %v, %d files", err, len(files))
+	}
+	for i, f := range files[:2] {
+		text, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Without arguments pgx uses the simple protocol, which runs a
+		// whole file of statements at once.
+		if _, err := conn.Exec(ctx, types.Replace(string(text))); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if _, err := conn.Exec(ctx, `INSERT INTO schema_migrations VALUES ($1, $2, 0)`, i+1, filepath.Base(f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, stmt := range []string{
+		`INSERT INTO users (id, username, email, email_verified, name, phone, job_title, password_hash,
+			organization_id, roles, disabled, expires_at, created_at, updated_at)
+			VALUES ('u1', 'budi', 'budi@example.com', TRUE, 'Budi', '', '', 'hash', '', '["admin"]', FALSE, 0, 1, 2)`,
+		`INSERT INTO users (id, username, email, email_verified, name, phone, job_title, password_hash,
+			organization_id, roles, disabled, expires_at, created_at, updated_at)
+			VALUES ('u2', 'siti', '', FALSE, 'Siti', '', '', '', '', '[]', FALSE, 0, 1, 2)`,
+		`INSERT INTO clients (id, secret_hash, name, redirect_uris, post_logout_redirect_uris, public,
+			grant_types, access_token_format, created_at, updated_at)
+			VALUES ('c1', '', 'e-BPOM', '["https://rp.example/cb"]', '[]', TRUE, '["authorization_code"]', 'opaque', 1, 2)`,
+	} {
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	s := open(t, u)
+	user, err := s.UserByID(ctx, "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if user.TOTPSecret != nil || user.MFAEnrolled() || user.RecoveryCodes != nil || !user.PasswordChangedAt.IsZero() || user.Username != "budi" {
+		t.Errorf("user from before migration 3: %+v", user)
+	}
+	c, err := s.ClientByID(ctx, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RequireMFA || c.Listed || c.Description != "" || c.LogoURL != "" || c.LaunchURL != "" ||
+		c.AllowedTraderTypes != nil || c.AccountLinkURL != "" || c.Name != "e-BPOM" {
+		t.Errorf("client from before migration 3: %+v", c)
+	}
+
+	for _, id := range []string{"u1", "u2"} {
+		if err := s.LinkApp(ctx, storage.AppLink{UserID: id, ClientID: "c1", AppUsername: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := conn.Exec(ctx, `DELETE FROM users WHERE id = 'u1'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AppLink(ctx, "u1", "c1"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("link of a deleted user: got %v, want ErrNotFound", err)
+	}
+	if _, err := s.AppLink(ctx, "u2", "c1"); err != nil {
+		t.Errorf("link of another user: %v", err)
 	}
 }

@@ -1,10 +1,13 @@
 package sqlite_test
 
 import (
+	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"satupintu/storage"
@@ -136,5 +139,121 @@ func TestNumberedPlaceholders(t *testing.T) {
 	names := []string{users[0].Name, users[1].Name}
 	if !slices.Equal(names, []string{"", "B"}) {
 		t.Errorf("names after update = %q", names)
+	}
+}
+
+// migrateTo builds the schema of migrations 1..version from the files in
+// storage/sqlstore, as an older release would have left it.
+func migrateTo(t *testing.T, db *sql.DB, version int) {
+	t.Helper()
+	types := strings.NewReplacer("{{BLOB}}", "BLOB", "{{IDENTITY}}", "INTEGER PRIMARY KEY AUTOINCREMENT")
+	if _, err := db.Exec(`CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob("../sqlstore/migrations/*.sql")
+	if err != nil || len(files) < version {
+		t.Fatalf("migrations: %v, %d files", err, len(files))
+	}
+	for i, f := range files[:version] {
+		text, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(types.Replace(string(text))); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if _, err := db.Exec(`INSERT INTO schema_migrations VALUES ($1, $2, 0)`, i+1, filepath.Base(f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Rows written before migration 0003 read back with the new fields at
+// their zero values: not enrolled, no recovery codes, unlisted.
+func TestMigration3KeepsExistingRows(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "old.db")
+	old, err := sql.Open("sqlite", path+"?_pragma=foreign_keys(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	migrateTo(t, old, 2)
+	if _, err := old.Exec(`INSERT INTO users (id, username, email, email_verified, name, phone, job_title,
+		password_hash, organization_id, roles, disabled, expires_at, created_at, updated_at)
+		VALUES ('u1', 'budi', 'budi@example.com', TRUE, 'Budi', '', '', 'hash', '', '["admin"]', FALSE, 0, 1, 2)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Exec(`INSERT INTO clients (id, secret_hash, name, redirect_uris, post_logout_redirect_uris,
+		public, grant_types, access_token_format, created_at, updated_at)
+		VALUES ('c1', '', 'e-BPOM', '["https://rp.example/cb"]', '[]', TRUE, '["authorization_code"]', 'opaque', 1, 2)`); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+
+	s := open(t, path)
+	defer s.Close()
+	u, err := s.UserByID(ctx, "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.TOTPSecret != nil || u.MFAEnrolled() || u.RecoveryCodes != nil || !u.PasswordChangedAt.IsZero() || u.Username != "budi" {
+		t.Errorf("user from before migration 3: %+v", u)
+	}
+	c, err := s.ClientByID(ctx, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RequireMFA || c.Listed || c.Description != "" || c.LogoURL != "" || c.LaunchURL != "" ||
+		c.AllowedTraderTypes != nil || c.AccountLinkURL != "" || c.Name != "e-BPOM" {
+		t.Errorf("client from before migration 3: %+v", c)
+	}
+	// The old rows take the new fields.
+	if err := s.UpdateUser(ctx, "u1", func(u *storage.User) error {
+		u.TOTPSecret, u.RecoveryCodes = []byte{0, 1, 2}, []string{"h"}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.LinkApp(ctx, storage.AppLink{UserID: "u1", ClientID: "c1", AppUsername: "budi"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Storage has no DeleteUser, but an operator may delete a user in SQL;
+// the user's account links must go too (ON DELETE CASCADE, which SQLite
+// enforces only where foreign_keys is on, as it is on every connection
+// Open makes).
+func TestDeletingUserDeletesAppLinks(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "links.db")
+	s := open(t, path)
+	defer s.Close()
+	for _, id := range []string{"u1", "u2"} {
+		if err := s.CreateUser(ctx, storage.User{ID: id, Username: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CreateClient(ctx, storage.Client{ID: "c1"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"u1", "u2"} {
+		if err := s.LinkApp(ctx, storage.AppLink{UserID: u, ClientID: "c1", AppUsername: u}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	operator, err := sql.Open("sqlite", path+"?_pragma=foreign_keys(1)&_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer operator.Close()
+	if _, err := operator.Exec(`DELETE FROM users WHERE id = 'u1'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AppLink(ctx, "u1", "c1"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("link of a deleted user: got %v, want ErrNotFound", err)
+	}
+	if _, err := s.AppLink(ctx, "u2", "c1"); err != nil {
+		t.Errorf("link of another user: %v", err)
 	}
 }

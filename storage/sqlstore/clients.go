@@ -7,23 +7,28 @@ import (
 )
 
 const clientColumns = `id, secret_hash, name, redirect_uris, post_logout_redirect_uris, public,
-	grant_types, access_token_format, created_at, updated_at`
+	grant_types, access_token_format, created_at, updated_at,
+	require_mfa, listed, description, logo_url, launch_url, allowed_trader_types, account_link_url`
 
 func scanClient(r scanner) (storage.Client, error) {
 	var (
-		c                             storage.Client
-		redirects, postLogout, grants string
-		created, updated              int64
+		c                                          storage.Client
+		redirects, postLogout, grants, traderTypes string
+		created, updated                           int64
 	)
 	err := r.Scan(&c.ID, &c.SecretHash, &c.Name, &redirects, &postLogout, &c.Public, &grants,
-		&c.AccessTokenFormat, &created, &updated)
+		&c.AccessTokenFormat, &created, &updated,
+		&c.RequireMFA, &c.Listed, &c.Description, &c.LogoURL, &c.LaunchURL, &traderTypes, &c.AccountLinkURL)
 	if err != nil {
 		return storage.Client{}, err
 	}
 	for _, l := range []struct {
 		text string
 		dst  *[]string
-	}{{redirects, &c.RedirectURIs}, {postLogout, &c.PostLogoutRedirectURIs}, {grants, &c.GrantTypes}} {
+	}{
+		{redirects, &c.RedirectURIs}, {postLogout, &c.PostLogoutRedirectURIs}, {grants, &c.GrantTypes},
+		{traderTypes, &c.AllowedTraderTypes},
+	} {
 		if err := parseList(l.text, l.dst); err != nil {
 			return storage.Client{}, err
 		}
@@ -32,15 +37,17 @@ func scanClient(r scanner) (storage.Client, error) {
 	return c, nil
 }
 
+// clientArgs lists c's columns in clientColumns order.
 func clientArgs(c storage.Client) []any {
 	return []any{c.ID, c.SecretHash, c.Name, list(c.RedirectURIs), list(c.PostLogoutRedirectURIs),
-		c.Public, list(c.GrantTypes), c.AccessTokenFormat, micros(c.CreatedAt), micros(c.UpdatedAt)}
+		c.Public, list(c.GrantTypes), c.AccessTokenFormat, micros(c.CreatedAt), micros(c.UpdatedAt),
+		c.RequireMFA, c.Listed, c.Description, c.LogoURL, c.LaunchURL, list(c.AllowedTraderTypes), c.AccountLinkURL}
 }
 
 // CreateClient stores a new client.
 func (s *Store) CreateClient(ctx context.Context, c storage.Client) error {
 	_, err := s.db.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, clientArgs(c)...)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`, clientArgs(c)...)
 	return s.wrap("create client "+c.ID, err)
 }
 
@@ -64,7 +71,9 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*storage.Cl
 		c.ID = id // relying parties know the client by this id
 		_, err = q.Exec(ctx, `UPDATE clients SET secret_hash = $2, name = $3, redirect_uris = $4,
 			post_logout_redirect_uris = $5, public = $6, grant_types = $7, access_token_format = $8,
-			created_at = $9, updated_at = $10 WHERE id = $1`, clientArgs(c)...)
+			created_at = $9, updated_at = $10, require_mfa = $11, listed = $12, description = $13,
+			logo_url = $14, launch_url = $15, allowed_trader_types = $16, account_link_url = $17
+			WHERE id = $1`, clientArgs(c)...)
 		return err
 	})
 	if fnErr != nil {
@@ -73,7 +82,8 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*storage.Cl
 	return s.wrap("update client "+id, err)
 }
 
-// DeleteClient deletes the client; ErrNotFound if there is none.
+// DeleteClient deletes the client; ErrNotFound if there is none. Its
+// account links go with it (ON DELETE CASCADE, migration 0003).
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	n, err := s.db.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
 	if err == nil && n == 0 {

@@ -169,6 +169,24 @@ func parseList(s string, dst *[]string) error {
 	return nil
 }
 
+// blob returns b for a NOT NULL byte column: drivers send a nil slice as
+// NULL, so nil becomes an empty, non-nil slice.
+func blob(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// parseBlob is the inverse of blob: an empty value comes back nil, as
+// empty lists do, whatever the driver scanned it into.
+func parseBlob(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
 // scanner is the Scan method shared by Row and Rows.
 type scanner interface {
 	Scan(dest ...any) error

@@ -10,23 +10,31 @@ import (
 )
 
 const userColumns = `id, username, email, email_verified, name, phone, job_title, password_hash,
-	organization_id, roles, disabled, expires_at, created_at, updated_at`
+	organization_id, roles, disabled, expires_at, created_at, updated_at,
+	totp_secret, mfa_enrolled_at, recovery_codes, password_changed_at`
 
 func scanUser(r scanner) (storage.User, error) {
 	var (
 		u                         storage.User
-		roles                     string
+		roles, recoveryCodes      string
 		expires, created, updated int64
+		mfaEnrolled, pwChanged    int64
 	)
 	err := r.Scan(&u.ID, &u.Username, &u.Email, &u.EmailVerified, &u.Name, &u.Phone, &u.Position,
-		&u.PasswordHash, &u.OrganizationID, &roles, &u.Disabled, &expires, &created, &updated)
+		&u.PasswordHash, &u.OrganizationID, &roles, &u.Disabled, &expires, &created, &updated,
+		&u.TOTPSecret, &mfaEnrolled, &recoveryCodes, &pwChanged)
 	if err != nil {
 		return storage.User{}, err
 	}
 	if err := parseList(roles, &u.Roles); err != nil {
 		return storage.User{}, err
 	}
+	if err := parseList(recoveryCodes, &u.RecoveryCodes); err != nil {
+		return storage.User{}, err
+	}
+	u.TOTPSecret = parseBlob(u.TOTPSecret)
 	u.ExpiresAt, u.CreatedAt, u.UpdatedAt = fromMicros(expires), fromMicros(created), fromMicros(updated)
+	u.MFAEnrolledAt, u.PasswordChangedAt = fromMicros(mfaEnrolled), fromMicros(pwChanged)
 	return u, nil
 }
 
@@ -36,11 +44,12 @@ func scanUser(r scanner) (storage.User, error) {
 func userArgs(u storage.User) []any {
 	return []any{u.ID, strings.ToLower(u.Username), strings.ToLower(u.Email), u.EmailVerified, u.Name,
 		u.Phone, u.Position, u.PasswordHash, u.OrganizationID, list(u.Roles), u.Disabled,
-		micros(u.ExpiresAt), micros(u.CreatedAt), micros(u.UpdatedAt)}
+		micros(u.ExpiresAt), micros(u.CreatedAt), micros(u.UpdatedAt),
+		blob(u.TOTPSecret), micros(u.MFAEnrolledAt), list(u.RecoveryCodes), micros(u.PasswordChangedAt)}
 }
 
 const insertUser = `INSERT INTO users (` + userColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
 
 // CreateUser stores a new user.
 func (s *Store) CreateUser(ctx context.Context, u storage.User) error {
@@ -84,7 +93,8 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*storage.User
 		args := userArgs(u)
 		_, err = q.Exec(ctx, `UPDATE users SET username = $2, email = $3, email_verified = $4, name = $5,
 			phone = $6, job_title = $7, password_hash = $8, organization_id = $9, roles = $10,
-			disabled = $11, expires_at = $12, created_at = $13, updated_at = $14 WHERE id = $1`, args...)
+			disabled = $11, expires_at = $12, created_at = $13, updated_at = $14, totp_secret = $15,
+			mfa_enrolled_at = $16, recovery_codes = $17, password_changed_at = $18 WHERE id = $1`, args...)
 		return err
 	})
 	if fnErr != nil {
