@@ -86,6 +86,9 @@ type Handler struct {
 	Now                 func() time.Time
 	Logger              *slog.Logger
 
+	// Passwords enables reset by email and change (reset.go); nil: off.
+	Passwords *Passwords
+
 	once      sync.Once
 	dummyHash string
 	verifying chan struct{}
@@ -106,6 +109,7 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	handle("GET /logged-out", h.showLoggedOut)
 	handle("GET /{$}", h.showHome)
 	h.mountMFA(handle)
+	h.mountPasswords(handle)
 }
 
 func (h *Handler) init() error {
@@ -150,6 +154,9 @@ func (h *Handler) setup() error {
 	h.dummyHash = dummy
 	h.verifying = make(chan struct{}, h.MaxConcurrentVerify)
 	h.render = &web.Renderer{Pages: h.Pages, CSRF: h.CSRF, Logger: h.Logger, Secure: h.Secure}
+	if err := h.setupPasswords(); err != nil {
+		return err
+	}
 	return h.setupMFA()
 }
 

@@ -70,7 +70,8 @@ type env struct {
 
 // newEnv starts the login UI on a test server backed by the real embedded
 // stores. secure runs it over TLS with Secure=true.
-func newEnv(t *testing.T, secure bool) *env {
+// opts configure the handler before it is mounted.
+func newEnv(t *testing.T, secure bool, opts ...func(h *Handler, eph *memory.Store, dur *sqlite.Store)) *env {
 	t.Helper()
 	ctx := t.Context()
 	clk := &clock{now: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)}
@@ -107,6 +108,9 @@ func newEnv(t *testing.T, secure bool) *env {
 		Now:         clk.Now,
 		Logger:      logger,
 		MFA:         &MFA{Users: dur, Drafts: eph, Counters: eph, Used: eph, Key: testMFAKey, RecoveryParams: cheap},
+	}
+	for _, o := range opts {
+		o(h, eph, dur)
 	}
 	mux := http.NewServeMux()
 	h.Mount(mux)
