@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/http"
 	"time"
-	"unicode/utf8"
 
 	"satupintu/password"
 	"satupintu/storage"
@@ -27,8 +26,9 @@ const (
 	// ActivationTTL is how long an activation link works: long enough for
 	// a weekend, short enough that an old mailbox is not a key.
 	ActivationTTL = 72 * time.Hour
-	// MinPasswordLength is in characters (runes), as people count them.
-	MinPasswordLength = 8
+	// MinPasswordLength is in characters (runes), as people count them;
+	// the rest of the password policy is password.CheckPolicy's.
+	MinPasswordLength = password.MinLength
 	// activationSecretLen is the length of a secret in the link: 32 bytes
 	// in unpadded base64url.
 	activationSecretLen = 43
@@ -126,13 +126,14 @@ func (h *Handler) submitActivate(w http.ResponseWriter, r *http.Request) error {
 	}
 	pw, confirm := r.PostForm.Get("password"), r.PostForm.Get("confirm") // exactly as typed (ASVS 6.2.8)
 	page := newActivatePage(token)
-	switch {
-	case pw == "":
-		page.PasswordErrorKey = "activate.password_required"
-	case utf8.RuneCountInString(pw) < MinPasswordLength:
-		page.PasswordErrorKey, page.PasswordErrorArg = "activate.password_too_short", MinPasswordLength
-	case len(pw) > password.MaxLength:
-		page.PasswordErrorKey, page.PasswordErrorArg = "activate.password_too_long", password.MaxLength
+	// The policy without the account's own words: the account is only
+	// known once the link is consumed, and a refusal must not spend it.
+	var pe *password.PolicyError
+	switch err := password.CheckPolicy(pw); {
+	case errors.As(err, &pe):
+		page.PasswordErrorKey, page.PasswordErrorArg = pe.Key, pe.Arg
+	case err != nil:
+		return fmt.Errorf("registration: password policy: %w", err)
 	case pw != confirm:
 		page.ConfirmErrorKey = "activate.confirm_mismatch"
 	}

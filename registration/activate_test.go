@@ -163,10 +163,11 @@ func TestActivationForm(t *testing.T) {
 	for _, tc := range []struct {
 		name, pw, confirm, want string
 	}{
-		{"empty", "", "", e.T("activate.password_required")},
-		{"seven characters", "1234567", "1234567", e.T("activate.password_too_short", MinPasswordLength)},
-		{"eight bytes but four characters", "éééé", "éééé", e.T("activate.password_too_short", MinPasswordLength)},
-		{"over the hashing limit", strings.Repeat("a", password.MaxLength+1), strings.Repeat("a", password.MaxLength+1), e.T("activate.password_too_long", password.MaxLength)},
+		{"empty", "", "", e.T(password.KeyRequired)},
+		{"seven characters", "1234567", "1234567", e.T(password.KeyTooShort, MinPasswordLength)},
+		{"eight bytes but four characters", "éééé", "éééé", e.T(password.KeyTooShort, MinPasswordLength)},
+		{"over the hashing limit", strings.Repeat("a", password.MaxLength+1), strings.Repeat("a", password.MaxLength+1), e.T(password.KeyTooLong, password.MaxLength)},
+		{"a common password", "Password123!", "Password123!", e.T(password.KeyCommon)},
 		{"confirmation differs", reviewPassword, reviewPassword + " ", e.T("activate.confirm_mismatch")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -178,7 +179,7 @@ func TestActivationForm(t *testing.T) {
 		})
 	}
 	// None of that used the link up.
-	reviewWant(t, e.activate(c, link, "12345678", "12345678"), http.StatusOK, e.T("activate.done_title"))
+	reviewWant(t, e.activate(c, link, "pelabuhan sunda kelapa", "pelabuhan sunda kelapa"), http.StatusOK, e.T("activate.done_title"))
 
 	// Malformed links never reach the store.
 	for _, bad := range []string{"/activate", "/activate?token=abc", "/activate?token=" + strings.Repeat("*", activationSecretLen)} {
