@@ -71,15 +71,21 @@ func New() (*Pages, error) {
 	if err != nil {
 		return nil, fmt.Errorf("templates: list pages: %w", err)
 	}
+	// Files named _*.html are partials (blocks several pages include, such
+	// as the CAPTCHA), parsed with the layout rather than as pages.
+	shared := []string{"html/layout.html"}
+	if partials, err := fs.Glob(files, "html/_*.html"); err == nil {
+		shared = append(shared, partials...)
+	}
 	for _, lang := range []string{LangID, LangEN} {
-		layout, err := template.New("layout.html").Funcs(p.funcs(lang)).ParseFS(files, "html/layout.html")
+		layout, err := template.New("layout.html").Funcs(p.funcs(lang)).ParseFS(files, shared...)
 		if err != nil {
 			return nil, fmt.Errorf("templates: parse layout: %w", err)
 		}
 		p.pages[lang] = map[string]*template.Template{}
 		for _, file := range names {
 			base := path.Base(file)
-			if base == "layout.html" {
+			if base == "layout.html" || strings.HasPrefix(base, "_") {
 				continue
 			}
 			t, err := layout.Clone()
