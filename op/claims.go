@@ -25,12 +25,18 @@ var (
 	SupportedClaims = []string{
 		"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "azp", "at_hash",
 		"name", "preferred_username", "updated_at", "email", "email_verified",
-		"phone_number", "phone_number_verified", "address", ClaimOrganization,
+		"phone_number", "phone_number_verified", "address", ClaimOrganization, ClaimAppUsername,
 	}
 )
 
 // ClaimOrganization carries the company under the organization scope.
 const ClaimOrganization = "organization"
+
+// ClaimAppUsername is the user's own username in the client application
+// that receives it, once they linked that account ("Create SSO"). It goes
+// under the profile scope, to that client only: another application must
+// not learn the user's accounts elsewhere.
+const ClaimAppUsername = "app_username"
 
 // OrganizationClaim is the shape of the organization claim, documented in
 // the README for integrators.
@@ -44,8 +50,9 @@ type OrganizationClaim struct {
 	Position     string           `json:"position,omitempty"`
 }
 
-// fillUserinfo sets the claims each granted scope releases (OIDC Core §5.4).
-func (s *store) fillUserinfo(ctx context.Context, info *oidc.UserInfo, userID string, scopes []string) error {
+// fillUserinfo sets the claims each granted scope releases (OIDC Core §5.4)
+// to clientID.
+func (s *store) fillUserinfo(ctx context.Context, info *oidc.UserInfo, userID, clientID string, scopes []string) error {
 	u, err := s.durable.UserByID(ctx, userID)
 	if err != nil {
 		return fmt.Errorf("load user %s: %w", userID, err)
@@ -75,6 +82,9 @@ func (s *store) fillUserinfo(ctx context.Context, info *oidc.UserInfo, userID st
 			info.Name = u.Name
 			info.PreferredUsername = u.Username
 			info.UpdatedAt = oidc.FromTime(u.UpdatedAt)
+			if err := s.fillAppUsername(ctx, info, u.ID, clientID); err != nil {
+				return err
+			}
 		case oidc.ScopeEmail:
 			info.Email = u.Email
 			info.EmailVerified = oidc.Bool(u.EmailVerified)
@@ -105,5 +115,33 @@ func (s *store) fillUserinfo(ctx context.Context, info *oidc.UserInfo, userID st
 			}
 		}
 	}
+	return nil
+}
+
+// fillAppUsername adds the app_username claim when the user linked an
+// account in clientID. Only clients that offer linking are looked up (the
+// client comes from the cache), so other token requests cost no query.
+func (s *store) fillAppUsername(ctx context.Context, info *oidc.UserInfo, userID, clientID string) error {
+	if clientID == "" {
+		return nil
+	}
+	c, err := s.clients.get(ctx, clientID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil // a deleted client gets nothing; its token request fails elsewhere
+	}
+	if err != nil {
+		return err
+	}
+	if c.AccountLinkURL == "" {
+		return nil
+	}
+	l, err := s.durable.AppLink(ctx, userID, clientID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("load app link of %s: %w", clientID, err)
+	}
+	info.AppendClaims(ClaimAppUsername, l.AppUsername)
 	return nil
 }

@@ -29,6 +29,9 @@ type Durable interface {
 	storage.Organizations
 	storage.RefreshTokens
 	storage.Audit
+	// AppLink finds the user's linked account in a client application,
+	// for the app_username claim.
+	AppLink(ctx context.Context, userID, clientID string) (storage.AppLink, error)
 	Ping(ctx context.Context) error
 }
 
@@ -454,7 +457,7 @@ func (s *store) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string, s
 }
 
 func (s *store) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo, req zop.IDTokenRequest, scopes []string) error {
-	return s.fillUserinfo(ctx, info, req.GetSubject(), scopes)
+	return s.fillUserinfo(ctx, info, req.GetSubject(), req.GetClientID(), scopes)
 }
 
 func (s *store) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, tokenID, subject, origin string) error {
@@ -462,7 +465,7 @@ func (s *store) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, t
 	if err != nil || at.UserID == "" || at.UserID != subject {
 		return oidc.ErrInvalidRequest().WithDescription("access token invalid")
 	}
-	return s.fillUserinfo(ctx, info, at.UserID, at.Scopes)
+	return s.fillUserinfo(ctx, info, at.UserID, at.ClientID, at.Scopes)
 }
 
 func (s *store) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
