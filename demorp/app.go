@@ -39,6 +39,9 @@ type App struct {
 	// ExternalURL is the app's origin as the browser sees it, e.g.
 	// "http://localhost:8081". Empty means "http://" + Addr.
 	ExternalURL string `json:"external_url,omitempty"`
+	// Accounts exist in the app before single sign-on; the provider's
+	// account linking checks them at AccountLinkPath.
+	Accounts []Account `json:"accounts,omitempty"`
 }
 
 // RedirectURI is the URI to register at the provider as the app's redirect URI.
@@ -95,6 +98,11 @@ func (a App) validateClient() []error {
 	}
 	if err := checkExternalURL(a.ExternalURL); err != nil {
 		errs = append(errs, err)
+	}
+	for i, acc := range a.Accounts {
+		if strings.TrimSpace(acc.Username) == "" || acc.Password == "" {
+			errs = append(errs, fmt.Errorf("accounts[%d] needs a username and a password", i))
+		}
 	}
 	return errs
 }

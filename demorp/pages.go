@@ -59,6 +59,7 @@ type userView struct {
 	Name         string
 	OrgNIB       string
 	OrgNPWP      string
+	AppUsername  string // the app_username claim: this app's own account, once linked
 	Claims       []claimRow
 	Userinfo     string // pretty JSON
 	IDToken      string // raw, for pasting into a JWT debugger
@@ -92,12 +93,13 @@ func (h *handler) render(w http.ResponseWriter, status int, name string, data pa
 
 func newUserView(s session) *userView {
 	v := &userView{
-		Name:       displayName(s.Claims, s.Userinfo),
-		OrgNIB:     orgField(s.Claims, s.Userinfo, "nib"),
-		OrgNPWP:    orgField(s.Claims, s.Userinfo, "npwp"),
-		Claims:     claimRows(s.Claims),
-		IDToken:    s.IDToken,
-		HasRefresh: s.RefreshToken != "",
+		Name:        displayName(s.Claims, s.Userinfo),
+		OrgNIB:      orgField(s.Claims, s.Userinfo, "nib"),
+		OrgNPWP:     orgField(s.Claims, s.Userinfo, "npwp"),
+		AppUsername: stringClaim(s.Claims, s.Userinfo, "app_username"),
+		Claims:      claimRows(s.Claims),
+		IDToken:     s.IDToken,
+		HasRefresh:  s.RefreshToken != "",
 	}
 	if !s.Expiry.IsZero() {
 		v.AccessExpiry = s.Expiry.UTC().Format("2006-01-02 15:04:05 UTC")
@@ -118,6 +120,16 @@ func displayName(claims, info map[string]any) string {
 			if s, ok := m[key].(string); ok && s != "" {
 				return s
 			}
+		}
+	}
+	return ""
+}
+
+// stringClaim reads a string claim from the ID token or userinfo.
+func stringClaim(claims, info map[string]any, name string) string {
+	for _, m := range []map[string]any{claims, info} {
+		if s, ok := m[name].(string); ok {
+			return s
 		}
 	}
 	return ""
