@@ -16,6 +16,7 @@ import (
 
 	"satupintu/op"
 	"satupintu/password"
+	"satupintu/registration"
 	"satupintu/storage"
 )
 
@@ -117,17 +118,26 @@ func (a *admin) clientCreate(ctx context.Context, args []string) error {
 	public := fs.Bool("public", false, "public client (no secret, PKCE required)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	format := fs.String("access-token-format", "opaque", "opaque or jwt")
-	var redirects, postLogout, grants multi
+	requireMFA := fs.Bool("require-mfa", false, "every sign-in to this client uses a second factor")
+	listed := fs.Bool("listed", false, "show the client in the users' Your Apps list")
+	description := fs.String("description", "", "one-line description for Your Apps")
+	logoURL := fs.String("logo-url", "", "logo image URL for Your Apps (https)")
+	launchURL := fs.String("launch-url", "", "where Your Apps opens the client (https)")
+	linkURL := fs.String("account-link-url", "", "the client's account-verification endpoint for account linking (https)")
+	var redirects, postLogout, grants, traderTypes multi
 	fs.Var(&redirects, "redirect-uri", "redirect URI (repeatable)")
 	fs.Var(&postLogout, "post-logout-redirect-uri", "post-logout redirect URI (repeatable)")
 	fs.Var(&grants, "grant-type", "grant type (repeatable)")
+	fs.Var(&traderTypes, "trader-type", "only users of this trader type see it in Your Apps (repeatable; none: everyone)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	c := storage.Client{
 		ID: storage.NewID(), Name: strings.TrimSpace(*name), Public: *public,
 		RedirectURIs: redirects, PostLogoutRedirectURIs: postLogout, GrantTypes: grants,
-		AccessTokenFormat: *format,
+		AccessTokenFormat: *format, RequireMFA: *requireMFA,
+		Listed: *listed, Description: strings.TrimSpace(*description), LogoURL: *logoURL,
+		LaunchURL: *launchURL, AllowedTraderTypes: traderTypes, AccountLinkURL: *linkURL,
 	}
 	if len(c.GrantTypes) == 0 {
 		c.GrantTypes = []string{storage.GrantAuthorizationCode, storage.GrantRefreshToken}
@@ -175,6 +185,49 @@ func validateClient(c storage.Client) error {
 	if c.AccessTokenFormat != "opaque" && c.AccessTokenFormat != "jwt" {
 		return fmt.Errorf("--access-token-format %q must be opaque or jwt", c.AccessTokenFormat)
 	}
+	return validateListing(c)
+}
+
+// validateListing checks the "Your Apps" fields. The URLs end up in pages
+// (logo, launch) or are called by the server (account link): https only,
+// http for localhost, never javascript: or data: (ASVS 1.2.2, 1.3.6).
+func validateListing(c storage.Client) error {
+	if len(c.Description) > 500 || strings.ContainsAny(c.Description, "\r\n") {
+		return errors.New("--description must be one line of at most 500 characters")
+	}
+	for _, f := range []struct{ flag, url string }{
+		{"--logo-url", c.LogoURL}, {"--launch-url", c.LaunchURL}, {"--account-link-url", c.AccountLinkURL},
+	} {
+		if f.url == "" {
+			continue
+		}
+		if err := validateAppURL(f.url); err != nil {
+			return fmt.Errorf("%s: %w", f.flag, err)
+		}
+	}
+	if c.Listed && c.LaunchURL == "" {
+		return errors.New("--launch-url is required for a --listed client")
+	}
+	for _, t := range c.AllowedTraderTypes {
+		if !slices.Contains(registration.TraderTypes.Codes(), t) {
+			return fmt.Errorf("--trader-type %q is not one of %s", t, strings.Join(registration.TraderTypes.Codes(), ", "))
+		}
+	}
+	return nil
+}
+
+// validateAppURL accepts an absolute https URL, or http on localhost (the
+// demo), without user information or fragment.
+func validateAppURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "":
+		return fmt.Errorf("%q is not an absolute URL", raw)
+	case u.Scheme == "http" && !isLoopback(u.Hostname()), u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("%q must use https (http only for localhost)", raw)
+	case u.User != nil || u.Fragment != "" || strings.Contains(raw, "#"):
+		return fmt.Errorf("%q must not contain user information or a fragment", raw)
+	}
 	return nil
 }
 
@@ -186,10 +239,20 @@ type clientJSON struct {
 	RedirectURIs           []string `json:"redirect_uris"`
 	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
 	GrantTypes             []string `json:"grant_types"`
+	RequireMFA             bool     `json:"require_mfa,omitempty"`
+	Listed                 bool     `json:"listed,omitempty"`
+	LaunchURL              string   `json:"launch_url,omitempty"`
+	AllowedTraderTypes     []string `json:"allowed_trader_types,omitempty"`
+	AccountLinkURL         string   `json:"account_link_url,omitempty"`
 }
 
 func toJSON(c storage.Client, secret string) clientJSON {
-	return clientJSON{c.ID, secret, c.Name, c.Public, nonNil(c.RedirectURIs), nonNil(c.PostLogoutRedirectURIs), nonNil(c.GrantTypes)}
+	return clientJSON{
+		ClientID: c.ID, ClientSecret: secret, Name: c.Name, Public: c.Public,
+		RedirectURIs: nonNil(c.RedirectURIs), PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs),
+		GrantTypes: nonNil(c.GrantTypes), RequireMFA: c.RequireMFA, Listed: c.Listed, LaunchURL: c.LaunchURL,
+		AllowedTraderTypes: c.AllowedTraderTypes, AccountLinkURL: c.AccountLinkURL,
+	}
 }
 
 func nonNil(s []string) []string {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"satupintu/demorp"
 	"satupintu/password"
 	"satupintu/storage"
 )
@@ -21,6 +22,8 @@ type demoApp struct {
 	ClientSecret string `json:"client_secret"`
 	Addr         string `json:"addr"`
 	ExternalURL  string `json:"external_url"`
+	// Accounts the app had before single sign-on, to link at /apps.
+	Accounts []demorp.Account `json:"accounts,omitempty"`
 }
 
 type demoUser struct {
@@ -57,8 +60,15 @@ func seedDemo(ctx context.Context, st demoStore, dataDir string, now time.Time, 
 	}
 	now = now.UTC()
 	apps := []demoApp{
-		{Name: "e-BPOM (demo)", ClientID: "demo-ebpom", Addr: "localhost:8081", ExternalURL: "http://localhost:8081"},
+		{Name: "e-BPOM (demo)", ClientID: "demo-ebpom", Addr: "localhost:8081", ExternalURL: "http://localhost:8081",
+			// The account the demo trader had in e-BPOM before SSO, to
+			// link under Your Apps ("Create SSO" in the 2011 manual).
+			Accounts: []demorp.Account{{Username: "ebpom.budi", Password: password.GenerateSecret()[:16]}}},
 		{Name: "Portal INSW (demo)", ClientID: "demo-insw", Addr: "localhost:8082", ExternalURL: "http://localhost:8082"},
+	}
+	descriptions := map[string]string{
+		"demo-ebpom": "Perizinan ekspor dan impor obat dan makanan, Badan POM (demo).",
+		"demo-insw":  "Portal Indonesia National Single Window: dokumen impor, ekspor dan manifes (demo).",
 	}
 	for i := range apps {
 		apps[i].ClientSecret = password.GenerateSecret()
@@ -68,6 +78,10 @@ func seedDemo(ctx context.Context, st demoStore, dataDir string, now time.Time, 
 			PostLogoutRedirectURIs: []string{apps[i].ExternalURL + "/"},
 			GrantTypes:             []string{storage.GrantAuthorizationCode, storage.GrantRefreshToken},
 			AccessTokenFormat:      "opaque", CreatedAt: now, UpdatedAt: now,
+			Listed: true, Description: descriptions[apps[i].ClientID], LaunchURL: apps[i].ExternalURL,
+		}
+		if len(apps[i].Accounts) > 0 {
+			c.AccountLinkURL = apps[i].ExternalURL + demorp.AccountLinkPath
 		}
 		if err := st.CreateClient(ctx, c); err != nil {
 			return fmt.Errorf("create demo client %s: %w", c.ID, err)
@@ -150,6 +164,9 @@ func printDemo(clientsPath, usersPath string, out io.Writer) error {
 	}
 	for _, a := range apps {
 		fmt.Fprintf(out, "  app      %-19s %s  (client_id %s)\n", a.Name, a.ExternalURL, a.ClientID)
+		for _, acc := range a.Accounts {
+			fmt.Fprintf(out, "           account in the app to link at /apps: username %s password %s\n", acc.Username, acc.Password)
+		}
 	}
 	fmt.Fprintf(out, "  start the demo apps with: go run ./cmd/demo-rp   (reads %s)\n", clientsPath)
 	fmt.Fprintln(out, "────────────────────────────────────────────────────────────────")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/securecookie"
 
+	"satupintu/account"
 	"satupintu/demorp"
 	"satupintu/login"
 	"satupintu/mail"
@@ -143,15 +144,46 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 		Now: d.now, Logger: d.logger,
 	}
 
+	ah := &account.Handler{
+		Users: d.durable, Organizations: d.durable, Clients: d.durable, Links: d.durable,
+		Sessions: d.ephemeral, Counters: d.ephemeral, Audit: d.durable, Pages: pages, CSRF: csrf,
+		CurrentSession: lh.CurrentSession,
+		// Account-link endpoints on loopback only while the provider
+		// itself is on loopback (an http issuer: development, the demo).
+		Linker:     &account.Linker{AllowLoopback: !secure},
+		CheckPhone: fieldCheck(registration.Phone),
+		CheckPosition: fieldCheck(func(s string) (string, error) {
+			return registration.Name(registration.FieldPosition, s, registration.MaxPosition)
+		}),
+		Secure: secure, Now: d.now, Logger: d.logger,
+	}
+
 	mux := http.NewServeMux()
 	lh.Mount(mux)
 	rh.Mount(mux)
+	ah.Mount(mux)
 	mux.Handle("GET /static/", pages.StaticHandler())
 	mux.HandleFunc("GET /healthz", serveHealthz)
 	mux.HandleFunc("GET /readyz", h.serveReadyz)
 	mux.Handle("/", provider.Handler())
 	uploads := map[string]int64{"/register/dokumen": registration.MaxUploadBody, "/track/revisi": registration.MaxUploadBody}
 	return web.SecurityHeaders(web.LimitBodyWith(h.gate(mux, renderer), maxBody, uploads), secure), provider, nil
+}
+
+// fieldCheck adapts a registration validator to the account package, which
+// may not import registration (siblings meet here).
+func fieldCheck(fn func(string) (string, error)) account.Check {
+	return func(s string) (string, *account.Problem) {
+		v, err := fn(s)
+		if err == nil {
+			return v, nil
+		}
+		var fe *registration.FieldError
+		if errors.As(err, &fe) {
+			return "", &account.Problem{Key: fe.Key, Args: fe.Args}
+		}
+		return "", &account.Problem{Key: "account.profile.fix_fields"}
+	}
 }
 
 // serve runs the provider until ctx ends, then shuts down gracefully.
