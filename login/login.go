@@ -19,6 +19,7 @@ import (
 
 	"github.com/gorilla/securecookie"
 
+	"satupintu/captcha"
 	"satupintu/password"
 	"satupintu/storage"
 	"satupintu/templates"
@@ -62,6 +63,11 @@ type Handler struct {
 	OneTime  storage.OneTime // pending logout requests
 	Audit    Audit
 	MFA      *MFA // two-step verification (mfa.go); nil: off, and whoever needs it cannot sign in
+	// Sign-in protection (throttle.go): Counters hold the failure counts,
+	// shared by every node; Captcha's mode decides when the form asks for a
+	// challenge. Both are required.
+	Counters storage.Counters
+	Captcha  *captcha.Service
 	Pages    *templates.Pages
 	CSRF     *web.CSRF
 	// Cookies encodes the session cookie; its keys come from configuration
@@ -83,6 +89,7 @@ type Handler struct {
 	// holding Memory KiB (2×GOMAXPROCS if zero), so a flood of sign-ins
 	// cannot exhaust memory (ASVS 15.2.2); the rest wait their turn.
 	MaxConcurrentVerify int
+	ThrottlePolicy      ThrottlePolicy // brute-force policy (throttle.go); DefaultThrottlePolicy if zero
 	Now                 func() time.Time
 	Logger              *slog.Logger
 
@@ -93,6 +100,7 @@ type Handler struct {
 	dummyHash string
 	verifying chan struct{}
 	render    *web.Renderer
+	throttle  *Throttle
 }
 
 // Mount registers the routes on mux. It panics on a setup error, as
@@ -124,6 +132,8 @@ func (h *Handler) setup() error {
 		return fmt.Errorf("login: a storage dependency is nil")
 	case h.Pages == nil, h.CSRF == nil, h.Cookies == nil, h.CallbackURL == nil:
 		return fmt.Errorf("login: Pages, CSRF, Cookies and CallbackURL are required")
+	case h.Counters == nil, h.Captcha == nil:
+		return fmt.Errorf("login: Counters and Captcha are required (sign-in protection)")
 	}
 	for _, page := range []string{"login", "logout", "logged_out", "home", "error"} {
 		if !h.Pages.Has(page) {
@@ -145,6 +155,7 @@ func (h *Handler) setup() error {
 	if h.Logger == nil {
 		h.Logger = slog.New(slog.DiscardHandler)
 	}
+	h.throttle = &Throttle{Counters: h.Counters, Policy: h.ThrottlePolicy, Now: h.Now}
 	// A hash of a random secret nobody knows: verifying against it takes as
 	// long as verifying a real user's password and always fails.
 	dummy, err := password.Hash(storage.NewID(), h.HashParams)

@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/gorilla/securecookie"
 
+	"satupintu/captcha"
 	"satupintu/password"
 	"satupintu/storage"
 	"satupintu/storage/memory"
@@ -99,6 +100,8 @@ func newEnv(t *testing.T, secure bool, opts ...func(h *Handler, eph *memory.Stor
 		Sessions:    eph,
 		OneTime:     eph,
 		Audit:       dur,
+		Counters:    eph,
+		Captcha:     &captcha.Service{Store: eph, Messages: pages.Catalog()},
 		Pages:       pages,
 		CSRF:        web.NewCSRF(codec, secure),
 		Cookies:     codec,
@@ -114,6 +117,7 @@ func newEnv(t *testing.T, secure bool, opts ...func(h *Handler, eph *memory.Stor
 	}
 	mux := http.NewServeMux()
 	h.Mount(mux)
+	h.Captcha.Mount(mux)
 	handler := web.SecurityHeaders(web.LimitBody(mux, 0), secure)
 
 	var srv *httptest.Server

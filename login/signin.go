@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"satupintu/captcha"
 	"satupintu/password"
 	"satupintu/storage"
 	"satupintu/web"
@@ -40,6 +41,8 @@ type loginPage struct {
 	ErrorKey         string
 	UsernameErrorKey string
 	PasswordErrorKey string
+	Captcha          *captcha.Challenge // sign-in protection (captcha.go); nil: none
+	Notice           string             // why an attempt was refused, translated (throttle_signin.go)
 }
 
 // loginForm is the posted sign-in form.
@@ -190,7 +193,7 @@ func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) error {
 			redirect(w, r, "/")
 			return nil
 		}
-		return h.render.Render(w, r, http.StatusOK, "login", newLoginPage(""))
+		return h.renderLogin(w, r, http.StatusOK, newLoginPage(""))
 	}
 
 	ar, err := h.authRequest(ctx, id)
@@ -212,7 +215,7 @@ func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) error {
 	if len(ar.LoginHint) <= maxUsernameLen {
 		page.Username = ar.LoginHint
 	}
-	return h.render.Render(w, r, http.StatusOK, "login", page)
+	return h.renderLogin(w, r, http.StatusOK, page)
 }
 
 // parseForm parses a posted form; a body over the limit stays a
@@ -256,13 +259,22 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	page.Username = f.Username
+	if captcha.Switching(r) { // "New image" or "Text question"
+		return h.switchCaptcha(w, r, page)
+	}
 	if !f.validate(&page) {
-		return h.render.Render(w, r, http.StatusOK, "login", page)
+		return h.renderLogin(w, r, http.StatusOK, page)
 	}
 
-	u, ok, err := h.checkPassword(ctx, f.Username, f.Password)
+	u, ok, err := h.checkPassword(ctx, f.Username, f.Password, h.signInGuard(r, f))
+	if rf, refused := asRefusal(err); refused { // locked, throttled or CAPTCHA unsolved
+		return h.refuse(w, r, page, f, ar.ClientID, rf)
+	}
 	if err != nil {
 		return err
+	}
+	if ok {
+		h.passwordAccepted(ctx, f.Username)
 	}
 	now := h.Now()
 	fail := func(reason, key, userID string) error {
@@ -279,7 +291,11 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch {
 	case !ok:
-		// One message for an unknown user and a wrong password (ASVS 6.3.8).
+		// One message for an unknown user and a wrong password (ASVS 6.3.8),
+		// both counted (throttle.go).
+		if err := h.recordFailure(r, &page, f.Username, ar.ClientID); err != nil {
+			return err
+		}
 		return fail("bad_credentials", "login.bad_credentials", "")
 	case u.Disabled:
 		// Only someone who knows the password learns the account state.
@@ -318,8 +334,10 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) error {
 
 // checkPassword finds the user and verifies the password. For an unknown
 // user (or one without a password) it verifies against the dummy hash, so
-// the answer takes the same time either way (ASVS 6.3.8).
-func (h *Handler) checkPassword(ctx context.Context, login, secret string) (storage.User, bool, error) {
+// the answer takes the same time either way (ASVS 6.3.8). guards run while
+// it holds a verification slot, before the hash is checked; the first error
+// one returns is returned as is (sign-in protection, throttle_signin.go).
+func (h *Handler) checkPassword(ctx context.Context, login, secret string, guards ...func() error) (storage.User, bool, error) {
 	u, err := h.Users.UserByLogin(ctx, login)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return storage.User{}, false, fmt.Errorf("login: find user: %w", err)
@@ -340,6 +358,12 @@ func (h *Handler) checkPassword(ctx context.Context, login, secret string) (stor
 		return storage.User{}, false, ctx.Err()
 	case <-timer.C:
 		return storage.User{}, false, &web.Error{Status: http.StatusServiceUnavailable, MessageKey: "error.busy", Err: errors.New("login: no free verification slot")}
+	}
+	for _, guard := range guards {
+		if err := guard(); err != nil {
+			<-h.verifying
+			return storage.User{}, false, err
+		}
 	}
 	verr := password.Verify(secret, hash)
 	<-h.verifying

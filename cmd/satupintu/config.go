@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"satupintu/captcha"
 	"satupintu/mail"
 )
 
@@ -47,6 +48,9 @@ type Config struct {
 	// generated on first start and kept in the database.
 	CookieHashKey  []byte
 	CookieBlockKey []byte
+	// Captcha says when forms ask for a CAPTCHA: off, adaptive (sign-in
+	// after failed attempts, registration always) or always.
+	Captcha captcha.Mode
 }
 
 func defaultConfig() Config {
@@ -62,6 +66,7 @@ func defaultConfig() Config {
 		LogFormat:        "text",
 		RedisPrefix:      "satupintu:",
 		SMTP:             mail.SMTPConfig{From: "Satu Pintu <no-reply@satupintu.localhost>"},
+		Captcha:          captcha.Adaptive,
 	}
 }
 
@@ -137,6 +142,7 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	str("SMTP_FROM", &cfg.SMTP.From)
 	str("SMTP_TLS", &cfg.SMTP.TLS)
 	str("MAIL_DIR", &cfg.MailDir)
+	str("CAPTCHA", (*string)(&cfg.Captcha))
 	var smtpPort, smtpCA string
 	str("SMTP_PORT", &smtpPort)
 	if smtpPort != "" {
@@ -179,9 +185,13 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json (SATUPINTU_LOG_FORMAT)")
 	fs.StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "postgres:// URL; empty: embedded SQLite (SATUPINTU_DATABASE_URL)")
 	fs.StringVar(&cfg.RedisURL, "redis-url", cfg.RedisURL, "redis:// URL; empty: in-process state (SATUPINTU_REDIS_URL)")
+	fs.StringVar((*string)(&cfg.Captcha), "captcha", string(cfg.Captcha), "when forms ask for a CAPTCHA: off, adaptive or always (SATUPINTU_CAPTCHA)")
 	noDemo := fs.Bool("no-demo", false, "do not create demo clients and users (SATUPINTU_DEMO=false)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
+	}
+	if m, err := captcha.ParseMode(string(cfg.Captcha)); err == nil {
+		cfg.Captcha = m // "Always" is always; Validate reports the rest
 	}
 	if *noDemo {
 		cfg.Demo = false
@@ -234,6 +244,9 @@ func (c Config) Validate() []string {
 		if err := c.SMTP.Validate(); err != nil {
 			p = append(p, "smtp: "+strings.ReplaceAll(err.Error(), "\n", "; "))
 		}
+	}
+	if _, err := captcha.ParseMode(string(c.Captcha)); err != nil || c.Captcha == "" {
+		p = append(p, fmt.Sprintf("captcha %q must be off, adaptive or always", c.Captcha))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		p = append(p, fmt.Sprintf("log-format %q must be text or json", c.LogFormat))

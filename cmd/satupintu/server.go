@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/securecookie"
 
 	"satupintu/account"
+	"satupintu/captcha"
 	"satupintu/demorp"
 	"satupintu/login"
 	"satupintu/mail"
@@ -90,10 +91,14 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	codec.MaxAge(int(d.cfg.SessionTTL.Seconds()))
 	csrf := web.NewCSRF(securecookie.New(hashKey, blockKey), secure)
 	renderer := &web.Renderer{Pages: pages, CSRF: csrf, Logger: d.logger, Secure: secure}
+	// One CAPTCHA for the sign-in and registration forms, its answers in
+	// the ephemeral store so any node can check them.
+	captchas := &captcha.Service{Store: d.ephemeral, Messages: pages.Catalog(), Mode: d.cfg.Captcha, Logger: d.logger}
 
 	lh := &login.Handler{
 		Users: d.durable, Clients: d.durable, Requests: d.ephemeral, Sessions: d.ephemeral,
 		OneTime: d.ephemeral, Audit: d.durable, Pages: pages, CSRF: csrf, Cookies: codec,
+		Counters: d.ephemeral, Captcha: captchas, // sign-in protection (login/throttle.go)
 		Secure: secure, SessionTTL: d.cfg.SessionTTL, HashParams: d.hashParams,
 		Now: d.now, Logger: d.logger,
 		MFA: &login.MFA{Users: d.durable, Drafts: d.ephemeral, Counters: d.ephemeral, Used: d.ephemeral,
@@ -161,6 +166,7 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	mux := http.NewServeMux()
 	lh.Mount(mux)
 	rh.Mount(mux)
+	captchas.Mount(mux)
 	ah.Mount(mux)
 	mux.Handle("GET /static/", pages.StaticHandler())
 	mux.HandleFunc("GET /healthz", serveHealthz)

@@ -1,0 +1,144 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"satupintu/captcha"
+	"satupintu/storage"
+	"satupintu/web"
+)
+
+// How the sign-in form applies the brute-force policy (throttle.go): a
+// guard decides, before the password is verified, whether it may be; the
+// outcome is counted afterwards. Every answer is the same for login names
+// that exist and ones that do not.
+
+// refusal is an attempt turned away before its password was checked.
+type refusal struct {
+	reason string        // for the audit log: locked, throttled, captcha_missing, captcha_failed
+	scope  string        // locked: "account" or "address" (never shown)
+	wait   time.Duration // throttled: until the next attempt is allowed
+}
+
+func (e *refusal) Error() string { return "login: attempt refused: " + e.reason }
+
+// signInGuard returns the check checkPassword runs for f while it holds a
+// verification slot, so that simultaneous guesses are judged on counts at
+// most a few verifications old (the slots bound how many run at once).
+func (h *Handler) signInGuard(r *http.Request, f loginForm) func() error {
+	return func() error {
+		ctx := r.Context()
+		ip := web.RemoteIP(r)
+		v, err := h.throttle.Check(ctx, f.Username, ip)
+		if err != nil {
+			return err
+		}
+		switch {
+		case v.Locked:
+			return &refusal{reason: "locked", scope: v.LockedScope}
+		case v.Wait > 0:
+			return &refusal{reason: "throttled", wait: v.Wait}
+		case !h.Captcha.Required(v.Captcha):
+			return nil
+		case r.PostForm.Get(captcha.FieldID) == "":
+			return &refusal{reason: "captcha_missing"}
+		}
+		ok, err := h.Captcha.VerifyForm(r)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			// Guessing at CAPTCHAs counts against the address.
+			if err := h.throttle.FailedCaptcha(ctx, ip); err != nil {
+				return err
+			}
+			return &refusal{reason: "captcha_failed"}
+		}
+		return nil
+	}
+}
+
+// asRefusal returns err as a refusal, if it is one.
+func asRefusal(err error) (*refusal, bool) {
+	var rf *refusal
+	ok := errors.As(err, &rf)
+	return rf, ok
+}
+
+// refuse answers a refused attempt: the form again, with why in words
+// that say nothing about the account, and a challenge when one is needed.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, page loginPage, f loginForm, clientID string, rf *refusal) error {
+	h.audit(r, storage.AuditEvent{
+		Action:   "login.failure",
+		Subject:  truncate(f.Username, auditLoginLen),
+		ClientID: clientID,
+		Detail:   map[string]string{"reason": rf.reason},
+	})
+	h.Logger.InfoContext(r.Context(), "sign-in refused", "reason", rf.reason, "scope", rf.scope, "client_id", clientID, "ip", web.RemoteIP(r))
+	lang := web.Locale(r)
+	switch rf.reason {
+	case "locked":
+		minutes := h.throttle.LockMinutes()
+		page.Notice = h.Pages.T(lang, "protection.locked", minutes)
+		w.Header().Set("Retry-After", strconv.Itoa(minutes*60))
+		return h.renderLogin(w, r, http.StatusTooManyRequests, page)
+	case "throttled":
+		secs := int(math.Ceil(rf.wait.Seconds()))
+		page.Notice = h.Pages.T(lang, "protection.throttled", secs)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		return h.renderLogin(w, r, http.StatusTooManyRequests, page)
+	case "captcha_missing":
+		page.ErrorKey = "protection.captcha.required"
+		if err := h.addCaptcha(r, &page, ""); err != nil {
+			return err
+		}
+	default:
+		page.ErrorKey = "protection.captcha.wrong"
+		if err := h.addCaptcha(r, &page, "protection.captcha.answer_new"); err != nil {
+			return err
+		}
+	}
+	return h.render.Render(w, r, http.StatusOK, "login", page)
+}
+
+// recordFailure counts a wrong password or unknown login name, audits a
+// lock it starts, and puts a challenge on page if the next attempt needs
+// one.
+func (h *Handler) recordFailure(r *http.Request, page *loginPage, login, clientID string) error {
+	fl, err := h.throttle.Failed(r.Context(), login, web.RemoteIP(r))
+	if err != nil {
+		return err
+	}
+	for _, l := range []struct {
+		started bool
+		scope   string
+	}{{fl.LockedAccount, "account"}, {fl.LockedAddress, "address"}} {
+		if !l.started {
+			continue
+		}
+		h.audit(r, storage.AuditEvent{
+			Action:   "login.locked",
+			Subject:  truncate(login, auditLoginLen),
+			ClientID: clientID,
+			Detail:   map[string]string{"scope": l.scope, "minutes": strconv.Itoa(h.throttle.LockMinutes())},
+		})
+		h.Logger.WarnContext(r.Context(), "sign-in locked", "scope", l.scope, "ip", web.RemoteIP(r), "minutes", h.throttle.LockMinutes())
+	}
+	if h.Captcha.Required(fl.Captcha) {
+		return h.addCaptcha(r, page, "")
+	}
+	return nil
+}
+
+// passwordAccepted clears the login name's failures. A store error does
+// not stop a sign-in whose password was right; the count expires anyway.
+func (h *Handler) passwordAccepted(ctx context.Context, login string) {
+	if err := h.throttle.Succeeded(ctx, login); err != nil {
+		h.Logger.ErrorContext(ctx, "reset sign-in failures", "error", err)
+	}
+}

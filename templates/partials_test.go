@@ -1,0 +1,51 @@
+package templates_test
+
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"satupintu/captcha"
+	"satupintu/templates"
+)
+
+// Files named _*.html are partials: not pages, but blocks every page can
+// include. The CAPTCHA is one, on the sign-in and registration forms.
+func TestPartialsAreIncludedNotServed(t *testing.T) {
+	p, err := templates.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Has("_captcha") || p.Has("captcha") {
+		t.Error("a partial became a page")
+	}
+	render := func(lang string, c *captcha.Challenge) string {
+		rec := httptest.NewRecorder()
+		if err := p.Render(rec, 200, "login", templates.View{Lang: lang, Data: map[string]any{"Action": "/login", "Captcha": c}}); err != nil {
+			t.Fatal(err)
+		}
+		return rec.Body.String()
+	}
+	if body := render("id", nil); strings.Contains(body, "captcha") {
+		t.Errorf("no challenge, yet the page has a CAPTCHA:\n%s", body)
+	}
+	img := render("en", &captcha.Challenge{ID: "abc", Kind: captcha.Image, ImageURL: "/captcha/abc.png", Width: 280, Height: 90})
+	text := render("id", &captcha.Challenge{ID: "abc", Kind: captcha.Text, Question: captcha.QuestionPlus, A: captcha.NumberKey(7), B: captcha.NumberKey(2), ErrorKey: "protection.captcha.answer_new"})
+	for body, wants := range map[string][]string{
+		img: {`<img class="captcha-image" src="/captcha/abc.png" width="280" height="90" alt="Security code image.`,
+			`name="captcha_id" value="abc"`, `name="captcha" value="text"`, ">New image</button>"},
+		text: {`<label for="captcha_answer">Berapa tujuh ditambah dua?</label>`, `name="captcha_kind" value="text"`,
+			`aria-invalid="true"`, `id="captcha-error"`, ">Pakai gambar</button>"},
+	} {
+		for _, want := range wants {
+			if !strings.Contains(body, want) {
+				t.Errorf("page lacks %s:\n%s", want, body)
+			}
+		}
+	}
+	// The switch buttons follow the form's own submit button, so Enter
+	// signs in rather than asking for a new image.
+	if strings.Index(img, `name="captcha" value="new"`) < strings.Index(img, ">Sign in</button>") {
+		t.Error("a CAPTCHA button comes before the sign-in button")
+	}
+}
