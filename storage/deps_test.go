@@ -24,6 +24,7 @@ func TestDependencyDirection(t *testing.T) {
 		{"satupintu/storage/memory", []string{"net/http", "html/template", "github.com/zitadel/oidc", "satupintu/op", "satupintu/login", "satupintu/web"}},
 		{"satupintu/op", []string{"satupintu/login", "satupintu/storage/sqlite", "satupintu/storage/memory", "satupintu/storage/postgres", "satupintu/storage/redis"}},
 		{"satupintu/login", []string{"satupintu/op", "github.com/zitadel/oidc", "satupintu/storage/sqlite", "satupintu/storage/memory", "satupintu/storage/postgres", "satupintu/storage/redis"}},
+		{"satupintu/account", []string{"satupintu/op", "satupintu/login", "satupintu/registration", "github.com/zitadel/oidc", "satupintu/storage/sqlite", "satupintu/storage/memory", "satupintu/storage/postgres", "satupintu/storage/redis"}},
 		{"satupintu/web", []string{"satupintu/op", "satupintu/login", "github.com/zitadel/oidc", "satupintu/storage/sqlite", "satupintu/storage/memory"}},
 		{"satupintu/templates", []string{"satupintu/op", "satupintu/login", "satupintu/storage"}},
 	}
