@@ -56,6 +56,7 @@ func (e *env) requestReset(c *http.Client, email string) response {
 // link that arrives by mail.
 func (e *env) resetLinkFor(smtp *mailtest.Server, email string) string {
 	e.t.Helper()
+	e.h.waitBackground() // earlier emails (change notices) are in
 	before := len(smtp.Messages())
 	wantRedirect(e.t, e.requestReset(e.newClient(), email), "/password/forgot/sent")
 	e.h.waitBackground()
@@ -63,9 +64,9 @@ func (e *env) resetLinkFor(smtp *mailtest.Server, email string) string {
 	if len(msgs) != before+1 {
 		e.t.Fatalf("%d new emails, want 1", len(msgs)-before)
 	}
-	m := resetLink.FindStringSubmatch(msgs[len(msgs)-1].Body)
+	m := resetLink.FindStringSubmatch(msgs[before].Body)
 	if m == nil {
-		e.t.Fatalf("no reset link in:\n%s", msgs[len(msgs)-1].Body)
+		e.t.Fatalf("no reset link in:\n%s", msgs[before].Body)
 	}
 	return m[1]
 }

@@ -124,6 +124,12 @@ func TestUserCommands(t *testing.T) {
 	if code, errOut := create("pendek\n"); code != 2 || !strings.Contains(errOut, "at least") {
 		t.Fatalf("short password: exit %d %q", code, errOut)
 	}
+	if code, errOut := create("Password123!\n"); code != 2 || !strings.Contains(errOut, "too common") {
+		t.Fatalf("common password: exit %d %q", code, errOut)
+	}
+	if code, errOut := create("siti@contoh.co.id\n"); code != 2 || !strings.Contains(errOut, "username or the email") {
+		t.Fatalf("the email as password: exit %d %q", code, errOut)
+	}
 	if code, errOut := create("kata sandi yang panjang\n", "--role", "officer"); code != 0 {
 		t.Fatalf("create: exit %d %q", code, errOut)
 	}

@@ -103,6 +103,8 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 		Now: d.now, Logger: d.logger,
 		MFA: &login.MFA{Users: d.durable, Drafts: d.ephemeral, Counters: d.ephemeral, Used: d.ephemeral,
 			Key: totpKey, RecoveryParams: d.hashParams},
+		Passwords: &login.Passwords{Users: d.durable, Tokens: d.durable, Counters: d.ephemeral,
+			Sessions: d.ephemeral, RefreshTokens: d.durable, Mail: d.mailer, BaseURL: d.cfg.Issuer},
 	}
 	var key [32]byte
 	copy(key[:], tokenKey)
@@ -140,7 +142,7 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 
 	rh := &registration.Handler{
 		Registrations: d.durable, Tokens: d.durable, Users: d.durable, Organizations: d.durable,
-		Drafts: d.ephemeral, Counters: d.ephemeral, Audit: d.durable, Mail: d.mailer,
+		Drafts: d.ephemeral, Counters: d.ephemeral, Audit: d.durable, Mail: d.mailer, Captcha: captchas,
 		Pages: pages, CSRF: csrf, Cookies: codec, BaseURL: d.cfg.Issuer, Secure: secure,
 		CurrentUser: func(r *http.Request) (storage.User, bool) {
 			_, u, ok := lh.CurrentSession(r)
