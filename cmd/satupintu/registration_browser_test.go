@@ -158,6 +158,7 @@ func TestBrowserRegistrationJourney(t *testing.T) {
 	}
 	trader.screenshot("register-confirmation.png")
 	trader.screenshotWidth("register-confirmation-390.png", 390)
+	trader.solveCaptcha() // protection_browser_test.go
 	trader.clickAndLoad(`button[name="action"][value="submit"]`, tp.issuer+"/register/selesai")
 	trader.checkPage()
 	serviceNumber := trader.text(".reg-service-number")
@@ -370,7 +371,7 @@ func (b *browserSession) eval(js string) bool {
 
 // rawKey matches a message catalog key shown as text, which is what the
 // catalog renders for a key it does not have.
-var rawKey = regexp.MustCompile(`\b(?:app|layout|lang|login|logout|logged_out|home|error|reg|track|officer|review|activate)\.[a-z0-9_]+(?:[.-][a-z0-9_]+)*\b`)
+var rawKey = regexp.MustCompile(`\b(?:account|activate|app|contact|error|help|home|lang|layout|logged_out|login|logout|mfa|officer|password|protection|reg|review|track)\.[a-z0-9_]+(?:[.-][a-z0-9_]+)*\b`)
 
 // checkPage fails on message keys in the page's text, title or labels (the
 // catalog renders a key it does not have as the key itself), and logs (without failing) a page wider than the window.
