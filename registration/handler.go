@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/securecookie"
 
+	"satupintu/captcha"
 	"satupintu/mail"
 	"satupintu/storage"
 	"satupintu/templates"
@@ -44,6 +45,7 @@ type Handler struct {
 	Organizations Organizations
 	Drafts        storage.Drafts
 	Counters      storage.Counters
+	Captcha       *captcha.Service // asked on every submission unless its mode is off
 	Audit         Audit
 	Mail          Mailer
 	Pages         *templates.Pages
@@ -81,7 +83,7 @@ func (h *Handler) init() error {
 	h.once.Do(func() {
 		switch {
 		case h.Registrations == nil, h.Tokens == nil, h.Users == nil, h.Organizations == nil,
-			h.Drafts == nil, h.Counters == nil, h.Audit == nil, h.Mail == nil:
+			h.Drafts == nil, h.Counters == nil, h.Captcha == nil, h.Audit == nil, h.Mail == nil:
 			err = fmt.Errorf("registration: a storage or mail dependency is nil")
 			return
 		case h.Pages == nil, h.CSRF == nil, h.Cookies == nil, h.CurrentUser == nil || h.BaseURL == "":

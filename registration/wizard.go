@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"satupintu/captcha"
 	"satupintu/web"
 )
 
@@ -234,7 +235,8 @@ type stepPage struct {
 	Fields    []fieldView
 	Document  *wizardDocumentView
 	MaxSize   string
-	Summary   []summarySection // konfirmasi only
+	Summary   []summarySection   // konfirmasi only
+	Captcha   *captcha.Challenge // konfirmasi only (wizard_captcha.go)
 }
 
 // stepLink is one entry of the step indicator.
@@ -429,6 +431,10 @@ func (h *Handler) renderConfirm(w http.ResponseWriter, r *http.Request, status i
 		section(StepContact, row(FieldEmail), row(FieldPhone)),
 	}
 	page.Document = newWizardDocumentView(lang, c.Document)
+	var err error
+	if page.Captcha, err = h.confirmCaptcha(r, alertKey); err != nil {
+		return err
+	}
 	return h.render.Render(w, r, status, pageStep, page)
 }
 
@@ -474,6 +480,9 @@ func (h *Handler) postConfirm(w http.ResponseWriter, r *http.Request, id string,
 		h.Logger.InfoContext(r.Context(), "registration draft discarded")
 		redirect(w, r, "/register?dibatalkan=1")
 		return nil
+	}
+	if captcha.Switching(r) { // "New image" or "Text question"
+		return h.renderConfirm(w, r, http.StatusOK, d, "")
 	}
 	redirect(w, r, stepURL(StepConfirm))
 	return nil

@@ -15,7 +15,7 @@ import (
 // Submission limits. Ten submissions an hour from one address is more
 // than an honest office needs (a consultant registering several clients)
 // and few enough that the duplicate check cannot be used to test NIBs and
-// emails in bulk (ASVS 2.4.1, together with the CAPTCHA to come).
+// emails in bulk (ASVS 2.4.1, together with the CAPTCHA).
 const (
 	submitLimit    = 10
 	submitWindow   = time.Hour
@@ -36,20 +36,6 @@ const (
 // browser goes to the success page.
 func (h *Handler) submit(w http.ResponseWriter, r *http.Request, id string, d *draft) error {
 	ctx := r.Context()
-	// TODO(captcha): verify the CAPTCHA answer of this form here, before
-	// the rate limit counts the attempt and before any lookup (ASVS 2.4.1).
-	// It belongs to a later issue; there is deliberately no stub.
-	n, err := h.Counters.Incr(ctx, "reg-submit:"+web.RemoteIP(r), submitWindow)
-	if err != nil {
-		return fmt.Errorf("registration: count submissions: %w", err)
-	}
-	if n > submitLimit {
-		h.audit(r, storage.AuditEvent{Action: "registration.submit_refused", Detail: map[string]string{"reason": "rate_limited"}})
-		w.Header().Set("Retry-After", strconv.Itoa(int(submitWindow/time.Second)))
-		return &web.Error{Status: http.StatusTooManyRequests, MessageKey: "reg.rate_limited",
-			Err: fmt.Errorf("registration: %d submissions from this address within %v", n, submitWindow)}
-	}
-
 	c, bad := normalized(d)
 	if c == nil {
 		redirect(w, r, stepURL(steps[bad].slug))
@@ -59,6 +45,8 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request, id string, d *d
 	// two registrations (the duplicate check below cannot see one being
 	// written at the same moment), nor see the draft vanish under it. The
 	// lock is kept after success; the done marker answers later clicks.
+	// It comes before the CAPTCHA: both clicks carry one answer, which only
+	// the first can use, so the second must wait for the first's result.
 	lock := submitLockPrefix + id
 	if n, err := h.Counters.Incr(ctx, lock, submitLockTTL); err != nil {
 		return fmt.Errorf("registration: lock submission: %w", err)
@@ -69,6 +57,29 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request, id string, d *d
 		if err := h.Counters.ResetCounter(context.WithoutCancel(ctx), lock); err != nil {
 			h.Logger.ErrorContext(ctx, "unlock registration submission", "error", err)
 		}
+	}
+
+	// The CAPTCHA, before the rate limit counts the attempt and before any
+	// lookup (ASVS 2.4.1; wizard_captcha.go).
+	if alert, err := h.unsolvedCaptcha(r); err != nil || alert != "" {
+		unlock()
+		if err != nil {
+			return err
+		}
+		h.audit(r, storage.AuditEvent{Action: "registration.submit_refused", Detail: map[string]string{"reason": "captcha"}})
+		return h.renderConfirm(w, r, http.StatusOK, d, alert)
+	}
+	n, err := h.Counters.Incr(ctx, "reg-submit:"+web.RemoteIP(r), submitWindow)
+	if err != nil {
+		unlock()
+		return fmt.Errorf("registration: count submissions: %w", err)
+	}
+	if n > submitLimit {
+		unlock()
+		h.audit(r, storage.AuditEvent{Action: "registration.submit_refused", Detail: map[string]string{"reason": "rate_limited"}})
+		w.Header().Set("Retry-After", strconv.Itoa(int(submitWindow/time.Second)))
+		return &web.Error{Status: http.StatusTooManyRequests, MessageKey: "reg.rate_limited",
+			Err: fmt.Errorf("registration: %d submissions from this address within %v", n, submitWindow)}
 	}
 
 	data, err := h.loadDocument(ctx, id, d)

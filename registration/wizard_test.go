@@ -27,6 +27,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/gorilla/securecookie"
 
+	"satupintu/captcha"
 	"satupintu/mail"
 	"satupintu/storage"
 	"satupintu/storage/memory"
@@ -107,6 +108,7 @@ func newWizEnv(t *testing.T, secure bool) *wizEnv {
 		Organizations: dur,
 		Drafts:        eph,
 		Counters:      eph,
+		Captcha:       &captcha.Service{Store: eph, Messages: pages.Catalog()},
 		Audit:         dur,
 		Mail:          mailer,
 		Pages:         pages,
@@ -120,6 +122,7 @@ func newWizEnv(t *testing.T, secure bool) *wizEnv {
 	}
 	mux := http.NewServeMux()
 	h.Mount(mux)
+	h.Captcha.Mount(mux)
 	handler := web.SecurityHeaders(web.LimitBodyWith(mux, 0, map[string]int64{
 		"/register/dokumen": MaxUploadBody,
 	}), secure)
@@ -251,6 +254,10 @@ func (e *wizEnv) csrf(c *http.Client, path string) string {
 func (e *wizEnv) submitStep(c *http.Client, slug, action string, values url.Values) wizResponse {
 	e.t.Helper()
 	form := url.Values{"csrf_token": {e.csrf(c, "/register/"+slug)}, "action": {action}}
+	if slug == StepConfirm {
+		form = e.confirmForm(c) // with the CAPTCHA answered (wizard_captcha_test.go)
+		form.Set("action", action)
+	}
 	for k, v := range values {
 		form[k] = v
 	}
@@ -929,13 +936,14 @@ func TestWizardDoubleSubmitStoresOnce(t *testing.T) {
 	e := newWizEnv(t, false)
 	c := e.client
 	e.fillTo(c, StepConfirm, nil)
-	csrf := e.csrf(c, "/register/konfirmasi")
+	form := e.confirmForm(c) // one page, one CAPTCHA answer for both clicks
+	form.Set("action", "submit")
 	u, _ := url.Parse(e.srv.URL + "/register/konfirmasi")
 	cookies := c.Jar.Cookies(u)
 
 	// Two clicks at once, from the same browser state.
 	post := func() wizResponse {
-		req, _ := http.NewRequest("POST", u.String(), strings.NewReader(url.Values{"csrf_token": {csrf}, "action": {"submit"}}.Encode()))
+		req, _ := http.NewRequest("POST", u.String(), strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		for _, ck := range cookies {
 			req.AddCookie(ck)
