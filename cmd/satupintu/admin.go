@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"satupintu/login"
 	"satupintu/op"
 	"satupintu/password"
 	"satupintu/registration"
@@ -46,6 +47,9 @@ type admin struct {
 	stdin  io.Reader
 	stdout io.Writer
 	now    func() time.Time
+	// openEphemeral opens the short-lived-state store as serve does, for
+	// the commands that change it (user unlock).
+	openEphemeral func(context.Context) (storage.Ephemeral, string, error)
 }
 
 func (a *admin) audit(ctx context.Context, action, subject string) error {
@@ -378,7 +382,7 @@ func (a *admin) clientRotate(ctx context.Context, args []string) error {
 
 func (a *admin) user(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usagef("user: want create, set-password, disable or enable")
+		return usagef("user: want create, set-password, disable, enable or unlock")
 	}
 	switch args[0] {
 	case "create":
@@ -389,8 +393,10 @@ func (a *admin) user(ctx context.Context, args []string) error {
 		return a.userSetDisabled(ctx, args[1:], args[0] == "disable")
 	case "list":
 		return a.userList(ctx, args[1:])
+	case "unlock":
+		return a.userUnlock(ctx, args[1:])
 	default:
-		return usagef("user: unknown command %q (want create, list, set-password, disable or enable)", args[0])
+		return usagef("user: unknown command %q (want create, list, set-password, disable, enable or unlock)", args[0])
 	}
 }
 
@@ -556,6 +562,47 @@ func (a *admin) userSetDisabled(ctx context.Context, args []string, disabled boo
 		return err
 	}
 	fmt.Fprintf(a.stdout, "%sd user %s\n", verb, u.Username)
+	return nil
+}
+
+// userUnlock lifts a sign-in lock and clears the failures behind it, for
+// the user's username and email (login/throttle.go). They live in the
+// ephemeral store: with Redis this reaches every running node; the
+// in-process default lives inside the running server, out of this
+// command's reach, and its locks end by themselves.
+func (a *admin) userUnlock(ctx context.Context, args []string) error {
+	fs := newFlagSet("user unlock")
+	name := fs.String("username", "", "username or email")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *name == "" && fs.NArg() == 1 {
+		*name = fs.Arg(0)
+	}
+	u, err := a.findUser(ctx, fs, *name)
+	if err != nil {
+		return err
+	}
+	if a.openEphemeral == nil {
+		return errors.New("user unlock: no ephemeral store")
+	}
+	eph, kind, err := a.openEphemeral(ctx)
+	if err != nil {
+		return fmt.Errorf("user unlock: %w", err)
+	}
+	defer eph.Close()
+	throttle := &login.Throttle{Counters: eph, Now: a.now}
+	if kind == "memory" {
+		return fmt.Errorf("user unlock: without SATUPINTU_REDIS_URL sign-in locks are kept inside the running server, "+
+			"out of this command's reach; a lock ends by itself %d minutes after it starts, or when the server restarts", throttle.LockMinutes())
+	}
+	if err := throttle.Unlock(ctx, u.Username, u.Email, *name); err != nil {
+		return err
+	}
+	if err := a.audit(ctx, "user.unlock", u.ID); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "unlocked sign-in for %s\n", u.Username)
 	return nil
 }
 

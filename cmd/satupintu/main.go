@@ -14,6 +14,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"satupintu/storage"
 )
 
 const usage = `satupintu — OpenID Connect identity provider for the national single window
@@ -25,6 +27,7 @@ usage:
   satupintu client list [--json] | client delete ID | client rotate-secret ID [--json]
   satupintu user create --username U --email E --password-stdin [--name N] [--phone P] [--role officer|admin]
   satupintu user list | user set-password --username U | user disable --username U | user enable --username U
+  satupintu user unlock --username U      (lifts a sign-in lock; needs SATUPINTU_REDIS_URL)
   satupintu keys rotate [--alg RS256|ES256]
   satupintu demo-rp [--config data/demo-clients.json]
 
@@ -85,7 +88,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return err
 	}
 	defer db.Close()
-	a := &admin{store: db, stdin: stdin, stdout: stdout, now: time.Now}
+	a := &admin{store: db, stdin: stdin, stdout: stdout, now: time.Now,
+		openEphemeral: func(ctx context.Context) (storage.Ephemeral, string, error) { return openEphemeral(ctx, cfg) }}
 	switch cmd {
 	case "migrate":
 		fmt.Fprintf(stdout, "%s database is up to date\n", name)

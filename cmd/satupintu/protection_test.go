@@ -1,11 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"flag"
+	"net/http"
 	"strings"
 	"testing"
 
 	"satupintu/captcha"
+	"satupintu/captcha/captchatest"
+	"satupintu/login"
+	"satupintu/storage/postgres/postgrestest"
+	"satupintu/storage/redis/redistest"
+	"satupintu/templates"
 )
 
 func TestCaptchaConfig(t *testing.T) {
@@ -28,5 +35,100 @@ func TestCaptchaConfig(t *testing.T) {
 	_, err := loadConfig(flag.NewFlagSet("t", flag.ContinueOnError), nil, envOf(map[string]string{"SATUPINTU_CAPTCHA": "sometimes"}))
 	if err == nil || !strings.Contains(err.Error(), `captcha "sometimes" must be off, adaptive or always`) {
 		t.Errorf("bad mode: %v", err)
+	}
+}
+
+// attempt signs in to the provider's own pages through the form, answering
+// its CAPTCHA by the text question when the form has one, or asks for one
+// (the form from GET /login cannot know the account needs it).
+func (tp *testProvider) attempt(b *browser, username, secret string) (*http.Response, string) {
+	tp.t.Helper()
+	pages, err := templates.New()
+	if err != nil {
+		tp.t.Fatal(err)
+	}
+	required := pages.T("id", "protection.captcha.required")
+	_, page := b.get(tp.issuer + "/login")
+	for {
+		form := formFields(tp.t, page)
+		if captchatest.Has(page) {
+			sw := formFields(tp.t, page)
+			sw.Set(captcha.FieldSwitch, string(captcha.Text))
+			sw.Set(captcha.FieldID, captchatest.ID(page))
+			_, page = b.post(tp.issuer+"/login", sw)
+			for k, v := range captchatest.Form(tp.t, page) {
+				form[k] = v
+			}
+		}
+		form.Set("username", username)
+		form.Set("password", secret)
+		resp, next := b.post(tp.issuer+"/login", form)
+		if captchatest.Has(page) || !strings.Contains(next, required) {
+			return resp, next
+		}
+		page = next // now with the challenge
+	}
+}
+
+// lockOut fails ten times for username, waiting out the delays on the
+// provider's clock, until the name is locked.
+func (tp *testProvider) lockOut(b *browser, username string) {
+	tp.t.Helper()
+	pages, err := templates.New()
+	if err != nil {
+		tp.t.Fatal(err)
+	}
+	for i := int64(1); i <= login.DefaultThrottlePolicy.Account.LockAfter; i++ {
+		resp, page := tp.attempt(b, username, "bukan-kata-sandinya")
+		if resp.StatusCode != http.StatusOK || !strings.Contains(page, pages.T("id", "login.bad_credentials")) {
+			tp.t.Fatalf("failure %d: %d\n%s", i, resp.StatusCode, page)
+		}
+		tp.clock.Advance(login.DefaultThrottlePolicy.Account.Delay(i))
+	}
+}
+
+// The unlock command clears a lock in Redis for a running node: no restart,
+// no waiting.
+func TestUserUnlockReachesRunningNode(t *testing.T) {
+	dbURL := postgrestest.URL(t)
+	_, prefix := redistest.Open(t)
+	c := newCluster(t, 1, nodeOptions{databaseURL: dbURL, prefix: prefix})
+	pages, err := templates.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	locked := pages.T("id", "protection.locked", 15)
+
+	b := c.newBrowser()
+	c.lockOut(b, c.user.Username)
+	resp, page := c.attempt(b, c.user.Username, c.password)
+	if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(page, locked) {
+		t.Fatalf("locked account: %d\n%s", resp.StatusCode, page)
+	}
+
+	env := map[string]string{"SATUPINTU_DATABASE_URL": dbURL, "SATUPINTU_REDIS_URL": redistest.URL(), "SATUPINTU_REDIS_PREFIX": prefix}
+	var out, errOut bytes.Buffer
+	code := run(t.Context(), []string{"user", "unlock", "--username", c.user.Email}, strings.NewReader(""), &out, &errOut,
+		func(k string) string { return env[k] })
+	if code != 0 || !strings.Contains(out.String(), "unlocked sign-in for "+c.user.Username) {
+		t.Fatalf("unlock: exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+	resp, page = c.attempt(b, c.user.Username, c.password)
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/" {
+		t.Fatalf("after unlock: %d at %s\n%s", resp.StatusCode, resp.Request.URL, page)
+	}
+}
+
+func TestUserUnlockWithoutRedis(t *testing.T) {
+	c := cli{t, t.TempDir()}
+	if code, _, errOut := c.run("Kata-sandi-panjang-1\n", "user", "create", "--username", "budi", "--email", "budi@contoh.co.id", "--password-stdin"); code != 0 {
+		t.Fatalf("create: %s", errOut)
+	}
+	code, _, errOut := c.run("", "user", "unlock", "--username", "budi")
+	if code != 1 || !strings.Contains(errOut, "inside the running server") || !strings.Contains(errOut, "15 minutes") {
+		t.Fatalf("unlock without Redis: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := c.run("", "user", "unlock", "--username", "nobody"); code != 2 || !strings.Contains(errOut, `no user "nobody"`) {
+		t.Fatalf("unlock unknown user: exit %d: %s", code, errOut)
 	}
 }
