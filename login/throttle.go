@@ -45,6 +45,14 @@ import (
 //     failures (username and email) in a shared ephemeral store (Redis);
 //     with the in-process default, locks end by themselves or on restart.
 //
+// Behind a proxy. The address is the TCP peer (web.RemoteIP does not trust
+// X-Forwarded-For). Behind a TLS-terminating proxy, which an https issuer
+// implies (the binary serves plain http), every client has the proxy's
+// address, so per-address delays and locks would hold everyone back at
+// once: there BehindProxyThrottlePolicy applies, which keeps only the
+// address's CAPTCHA threshold (in effect a CAPTCHA for everyone while
+// failures are frequent). Per-account limits are unchanged.
+//
 // So a login name takes at most 10 wrong passwords per ~17 minutes, about
 // 35 an hour, and an account (by username and email) about 70: under the
 // 100 an hour of ASVS 6.3.1. Checks and counts run around the argon2id
@@ -85,6 +93,15 @@ var DefaultThrottlePolicy = ThrottlePolicy{
 	LockFor: 15 * time.Minute,
 	Account: ThrottleRule{CaptchaAfter: 3, DelayAfter: 5, BaseDelay: 5 * time.Second, MaxDelay: time.Minute, LockAfter: 10},
 	Address: ThrottleRule{CaptchaAfter: 5, DelayAfter: 20, BaseDelay: time.Second, MaxDelay: 10 * time.Second, LockAfter: 100},
+}
+
+// BehindProxyThrottlePolicy is DefaultThrottlePolicy for a server that
+// sees one address for all clients (see "Behind a proxy" above).
+var BehindProxyThrottlePolicy = ThrottlePolicy{
+	Window:  DefaultThrottlePolicy.Window,
+	LockFor: DefaultThrottlePolicy.LockFor,
+	Account: DefaultThrottlePolicy.Account,
+	Address: ThrottleRule{CaptchaAfter: DefaultThrottlePolicy.Address.CaptchaAfter},
 }
 
 // Delay is the spacing between attempts after n failures; 0 means none.

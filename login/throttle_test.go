@@ -1,6 +1,7 @@
 package login
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -291,6 +292,27 @@ func TestThrottleUnlock(t *testing.T) {
 	}
 	if v := check(t, th, "budi@example.co.id", "10.0.0.2"); v.Locked || v.Captcha || v.Wait != 0 {
 		t.Fatalf("after unlock: %+v", v)
+	}
+}
+
+// Behind a proxy every client has one address: it may ask for CAPTCHAs,
+// never space or lock everyone's attempts.
+func TestBehindProxyPolicy(t *testing.T) {
+	p := BehindProxyThrottlePolicy
+	if p.Account != DefaultThrottlePolicy.Account || p.Window != DefaultThrottlePolicy.Window {
+		t.Errorf("account limits differ: %+v", p)
+	}
+	if p.Address.Delay(1<<20) != 0 || p.Address.Locks(1<<20) || !p.Address.NeedsCaptcha(5) {
+		t.Errorf("address rule %+v", p.Address)
+	}
+	th, clk := newThrottle(t)
+	th.Policy = p
+	for i := range 200 {
+		fail(t, th, "user"+strconv.Itoa(i), "10.0.0.1", 1)
+		clk.Advance(time.Second)
+	}
+	if v := check(t, th, "someone", "10.0.0.1"); v.Locked || v.Wait != 0 || !v.Captcha {
+		t.Errorf("after 200 failures from the proxy: %+v", v)
 	}
 }
 

@@ -132,3 +132,14 @@ func TestUserUnlockWithoutRedis(t *testing.T) {
 		t.Fatalf("unlock unknown user: exit %d: %s", code, errOut)
 	}
 }
+
+func TestThrottlePolicyFollowsTheIssuer(t *testing.T) {
+	cfg := defaultConfig()
+	if p := throttlePolicy(cfg); p.Address.LockAfter == 0 {
+		t.Error("http issuer (clients seen directly): no address lock")
+	}
+	cfg.Issuer = "https://sso.example.go.id"
+	if p := throttlePolicy(cfg); p.Address.LockAfter != 0 || p.Address.Delay(1000) != 0 {
+		t.Errorf("https issuer (behind the proxy): address rule %+v", p.Address)
+	}
+}

@@ -98,7 +98,7 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	lh := &login.Handler{
 		Users: d.durable, Clients: d.durable, Requests: d.ephemeral, Sessions: d.ephemeral,
 		OneTime: d.ephemeral, Audit: d.durable, Pages: pages, CSRF: csrf, Cookies: codec,
-		Counters: d.ephemeral, Captcha: captchas, // sign-in protection (login/throttle.go)
+		Counters: d.ephemeral, Captcha: captchas, ThrottlePolicy: throttlePolicy(d.cfg), // sign-in protection (login/throttle.go)
 		Secure: secure, SessionTTL: d.cfg.SessionTTL, HashParams: d.hashParams,
 		Now: d.now, Logger: d.logger,
 		MFA: &login.MFA{Users: d.durable, Drafts: d.ephemeral, Counters: d.ephemeral, Used: d.ephemeral,
@@ -176,6 +176,17 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	mux.Handle("/", provider.Handler())
 	uploads := map[string]int64{"/register/dokumen": registration.MaxUploadBody, "/track/revisi": registration.MaxUploadBody}
 	return web.SecurityHeaders(web.LimitBodyWith(h.gate(mux, renderer), maxBody, uploads), secure), provider, nil
+}
+
+// throttlePolicy is the sign-in brute-force policy. An https issuer means
+// a TLS-terminating proxy in front (serve speaks plain http), so every
+// client arrives from the proxy's address: per-address delays and locks
+// would then hold back everyone at once (login/throttle.go).
+func throttlePolicy(cfg Config) login.ThrottlePolicy {
+	if cfg.secure() {
+		return login.BehindProxyThrottlePolicy
+	}
+	return login.DefaultThrottlePolicy
 }
 
 // fieldCheck adapts a registration validator to the account package, which
