@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -304,6 +305,31 @@ func TestLimitBodyWithUploads(t *testing.T) {
 		h.ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, strings.NewReader(strings.Repeat("x", tc.size))))
 		if rec.Code != tc.want {
 			t.Errorf("%s %s %d bytes: %d, want %d", tc.method, tc.path, tc.size, rec.Code, tc.want)
+		}
+	}
+}
+
+func TestTrustedProxies(t *testing.T) {
+	_, lb, _ := net.ParseCIDR("10.0.0.0/8")
+	var got string
+	h := TrustedProxies(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = RemoteIP(r) }), []*net.IPNet{lb})
+	for _, tc := range []struct{ peer, xff, want string }{
+		{"10.1.2.3:5000", "203.0.113.7", "203.0.113.7"},
+		{"10.1.2.3:5000", "198.51.100.1, 203.0.113.7", "203.0.113.7"}, // the client cannot choose: rightmost untrusted
+		{"10.1.2.3:5000", "203.0.113.7, 10.9.9.9", "203.0.113.7"},     // a second trusted hop is skipped
+		{"192.0.2.50:5000", "203.0.113.7", "192.0.2.50"},              // not from the proxy: header ignored
+		{"10.1.2.3:5000", "", "10.1.2.3"},                             // no header: the proxy itself
+		{"10.1.2.3:5000", "not-an-ip", "10.1.2.3"},                    // garbage: the proxy itself
+		{"10.1.2.3:5000", "2001:db8::1", "2001:db8::1"},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = tc.peer
+		if tc.xff != "" {
+			r.Header.Set("X-Forwarded-For", tc.xff)
+		}
+		h.ServeHTTP(httptest.NewRecorder(), r)
+		if got != tc.want {
+			t.Errorf("peer %s XFF %q: client %s, want %s", tc.peer, tc.xff, got, tc.want)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -44,6 +45,9 @@ type Config struct {
 	// without a mail server.
 	SMTP    mail.SMTPConfig
 	MailDir string
+	// TrustedProxies are the networks of the proxies in front (Ingress,
+	// load balancer) whose X-Forwarded-For names the real client.
+	TrustedProxies []*net.IPNet
 	// CookieHashKey and CookieBlockKey sign and encrypt cookies. Empty means
 	// generated on first start and kept in the database.
 	CookieHashKey  []byte
@@ -142,6 +146,23 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	str("SMTP_FROM", &cfg.SMTP.From)
 	str("SMTP_TLS", &cfg.SMTP.TLS)
 	str("MAIL_DIR", &cfg.MailDir)
+	var proxies string
+	str("TRUSTED_PROXIES", &proxies)
+	for _, c := range strings.FieldsFunc(proxies, func(r rune) bool { return r == ',' || r == ' ' }) {
+		if !strings.Contains(c, "/") {
+			if strings.Contains(c, ":") {
+				c += "/128"
+			} else {
+				c += "/32"
+			}
+		}
+		_, n, err := net.ParseCIDR(c)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("SATUPINTU_TRUSTED_PROXIES: %q is not an address or CIDR", c))
+			continue
+		}
+		cfg.TrustedProxies = append(cfg.TrustedProxies, n)
+	}
 	str("CAPTCHA", (*string)(&cfg.Captcha))
 	var smtpPort, smtpCA string
 	str("SMTP_PORT", &smtpPort)

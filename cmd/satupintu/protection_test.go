@@ -142,4 +142,19 @@ func TestThrottlePolicyFollowsTheIssuer(t *testing.T) {
 	if p := throttlePolicy(cfg); p.Address.LockAfter != 0 || p.Address.Delay(1000) != 0 {
 		t.Errorf("https issuer (behind the proxy): address rule %+v", p.Address)
 	}
+	// With the proxy named, clients are told apart again: full policy.
+	cfg, err := loadConfig(newFlagSet("t"), nil, func(k string) string {
+		return map[string]string{"SATUPINTU_ISSUER": "https://sso.example.go.id", "SATUPINTU_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.1"}[k]
+	})
+	if err != nil || len(cfg.TrustedProxies) != 2 {
+		t.Fatalf("trusted proxies: %v %v", cfg.TrustedProxies, err)
+	}
+	if p := throttlePolicy(cfg); p.Address.LockAfter == 0 {
+		t.Error("https issuer with trusted proxies: no address lock")
+	}
+	if _, err := loadConfig(newFlagSet("t"), nil, func(k string) string {
+		return map[string]string{"SATUPINTU_TRUSTED_PROXIES": "10.0.0.0/99"}[k]
+	}); err == nil {
+		t.Error("a bad CIDR was accepted")
+	}
 }

@@ -175,15 +175,17 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	mux.HandleFunc("GET /readyz", h.serveReadyz)
 	mux.Handle("/", provider.Handler())
 	uploads := map[string]int64{"/register/dokumen": registration.MaxUploadBody, "/track/revisi": registration.MaxUploadBody}
-	return web.SecurityHeaders(web.LimitBodyWith(h.gate(mux, renderer), maxBody, uploads), secure), provider, nil
+	handler := web.SecurityHeaders(web.LimitBodyWith(h.gate(mux, renderer), maxBody, uploads), secure)
+	return web.TrustedProxies(handler, d.cfg.TrustedProxies), provider, nil
 }
 
 // throttlePolicy is the sign-in brute-force policy. An https issuer means
-// a TLS-terminating proxy in front (serve speaks plain http), so every
-// client arrives from the proxy's address: per-address delays and locks
-// would then hold back everyone at once (login/throttle.go).
+// a TLS-terminating proxy in front (serve speaks plain http); unless
+// SATUPINTU_TRUSTED_PROXIES names it, every client arrives from the proxy's
+// address and per-address delays and locks would hold back everyone at once
+// (login/throttle.go).
 func throttlePolicy(cfg Config) login.ThrottlePolicy {
-	if cfg.secure() {
+	if cfg.secure() && len(cfg.TrustedProxies) == 0 {
 		return login.BehindProxyThrottlePolicy
 	}
 	return login.DefaultThrottlePolicy
