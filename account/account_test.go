@@ -3,10 +3,8 @@ package account
 import (
 	"errors"
 	"html"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -25,6 +23,7 @@ import (
 	"satupintu/storage/sqlite"
 	"satupintu/templates"
 	"satupintu/web"
+	"satupintu/web/webtest"
 )
 
 // testCookie names the session in these tests. The real cookie belongs to
@@ -182,36 +181,24 @@ type browser struct {
 }
 
 func (e *env) browser(s storage.Session) *browser {
-	jar, _ := cookiejar.New(nil)
+	c := webtest.NewClient(e.t, nil)
 	u, _ := url.Parse(e.srv.URL)
 	if s.ID != "" {
-		jar.SetCookies(u, []*http.Cookie{{Name: testCookie, Value: s.ID, Path: "/"}})
+		c.Jar.SetCookies(u, []*http.Cookie{{Name: testCookie, Value: s.ID, Path: "/"}})
 	}
-	return &browser{e: e, client: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
-		return http.ErrUseLastResponse
-	}}}
+	return &browser{e: e, client: c}
 }
 
 func (b *browser) get(path string) (*http.Response, string) {
 	b.e.t.Helper()
-	resp, err := b.client.Get(b.e.srv.URL + path)
-	if err != nil {
-		b.e.t.Fatalf("GET %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp, string(body)
+	r := webtest.Get(b.e.t, b.client, b.e.srv.URL+path)
+	return r.Response, r.Body
 }
 
 func (b *browser) post(path string, form url.Values) (*http.Response, string) {
 	b.e.t.Helper()
-	resp, err := b.client.PostForm(b.e.srv.URL+path, form)
-	if err != nil {
-		b.e.t.Fatalf("POST %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp, string(body)
+	r := webtest.PostForm(b.e.t, b.client, b.e.srv.URL+path, form)
+	return r.Response, r.Body
 }
 
 var csrfField = regexp.MustCompile(`name="csrf_token" value="([^"]*)"`)

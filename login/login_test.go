@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -29,6 +28,7 @@ import (
 	"satupintu/storage/sqlite"
 	"satupintu/templates"
 	"satupintu/web"
+	"satupintu/web/webtest"
 )
 
 // cheap argon2id parameters: the tests check behaviour, not cost.
@@ -144,15 +144,7 @@ func newEnv(t *testing.T, secure bool, opts ...func(h *Handler, eph *memory.Stor
 // newClient is a browser: a cookie jar, redirects not followed so the
 // tests can look at each one.
 func (e *env) newClient() *http.Client {
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return &http.Client{
-		Transport:     e.srv.Client().Transport, // trusts the TLS server's certificate
-		Jar:           jar,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	return webtest.NewClient(e.t, e.srv)
 }
 
 func (e *env) createUser(username string, edit func(*storage.User)) storage.User {
@@ -199,42 +191,14 @@ func (e *env) authRequest(id string) storage.AuthRequest {
 	return ar
 }
 
-type response struct {
-	*http.Response
-	body string
+func (e *env) get(c *http.Client, path string) webtest.Response {
+	e.t.Helper()
+	return webtest.Get(e.t, c, e.srv.URL+path)
 }
 
-func (e *env) do(c *http.Client, req *http.Request) response {
+func (e *env) post(c *http.Client, path string, form url.Values) webtest.Response {
 	e.t.Helper()
-	res, err := c.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return response{res, string(b)}
-}
-
-func (e *env) get(c *http.Client, path string) response {
-	e.t.Helper()
-	req, err := http.NewRequest("GET", e.srv.URL+path, nil)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return e.do(c, req)
-}
-
-func (e *env) post(c *http.Client, path string, form url.Values) response {
-	e.t.Helper()
-	req, err := http.NewRequest("POST", e.srv.URL+path, strings.NewReader(form.Encode()))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return e.do(c, req)
+	return webtest.PostForm(e.t, c, e.srv.URL+path, form)
 }
 
 var (
@@ -253,7 +217,7 @@ func csrfToken(t *testing.T, body string) string {
 
 // signIn fills in the sign-in form of authorization request arID (none if
 // empty) and returns the response to the POST.
-func (e *env) signIn(c *http.Client, arID, username, secret string) response {
+func (e *env) signIn(c *http.Client, arID, username, secret string) webtest.Response {
 	e.t.Helper()
 	path := "/login"
 	if arID != "" {
@@ -261,21 +225,21 @@ func (e *env) signIn(c *http.Client, arID, username, secret string) response {
 	}
 	page := e.get(c, path)
 	if page.StatusCode != http.StatusOK {
-		e.t.Fatalf("GET %s: %d\n%s", path, page.StatusCode, page.body)
+		e.t.Fatalf("GET %s: %d\n%s", path, page.StatusCode, page.Body)
 	}
-	form := url.Values{"csrf_token": {csrfToken(e.t, page.body)}, "username": {username}, "password": {secret}}
+	form := url.Values{"csrf_token": {csrfToken(e.t, page.Body)}, "username": {username}, "password": {secret}}
 	if arID != "" {
 		form.Set("authRequestID", arID)
 	}
 	// Post where the browser would: the form's action.
-	m := formAction.FindStringSubmatch(page.body)
+	m := formAction.FindStringSubmatch(page.Body)
 	if m == nil {
-		e.t.Fatalf("no form action in:\n%s", page.body)
+		e.t.Fatalf("no form action in:\n%s", page.Body)
 	}
 	return e.post(c, html.UnescapeString(m[1]), form)
 }
 
-func (e *env) sessionCookie(res response) *http.Cookie {
+func (e *env) sessionCookie(res webtest.Response) *http.Cookie {
 	for _, c := range res.Cookies() {
 		if c.Name == e.h.cookieName() {
 			return c
@@ -284,20 +248,20 @@ func (e *env) sessionCookie(res response) *http.Cookie {
 	return nil
 }
 
-func wantRedirect(t *testing.T, res response, want string) {
+func wantRedirect(t *testing.T, res webtest.Response, want string) {
 	t.Helper()
 	if res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("status %d, want 303\n%s", res.StatusCode, res.body)
+		t.Fatalf("status %d, want 303\n%s", res.StatusCode, res.Body)
 	}
 	if got := res.Header.Get("Location"); got != want {
 		t.Fatalf("Location %q, want %q", got, want)
 	}
 }
 
-func wantForm(t *testing.T, res response) {
+func wantForm(t *testing.T, res webtest.Response) {
 	t.Helper()
-	if res.StatusCode != http.StatusOK || !strings.Contains(res.body, `name="password"`) {
-		t.Fatalf("want the sign-in form, got %d\n%s", res.StatusCode, res.body)
+	if res.StatusCode != http.StatusOK || !strings.Contains(res.Body, `name="password"`) {
+		t.Fatalf("want the sign-in form, got %d\n%s", res.StatusCode, res.Body)
 	}
 }
 
@@ -329,11 +293,11 @@ func TestFormFields(t *testing.T) {
 		`href="/register"`, `href="/track"`,
 		`href="/login?authRequestID=` + id + `&amp;lang=en"`,
 	} {
-		if !strings.Contains(res.body, want) {
+		if !strings.Contains(res.Body, want) {
 			t.Errorf("form lacks %s", want)
 		}
 	}
-	if strings.Contains(res.body, "onpaste") {
+	if strings.Contains(res.Body, "onpaste") {
 		t.Error("paste blocked (ASVS 6.2.7)")
 	}
 	if got := res.Header.Get("Cache-Control"); got != "no-store" {
@@ -350,8 +314,8 @@ func TestFormFields(t *testing.T) {
 
 	// English through ui_locales.
 	id2 := e.newAuthRequest(func(ar *storage.AuthRequest) { ar.UILocales = []string{"en-US"} })
-	if res := e.get(e.newClient(), "/login?authRequestID="+id2); !strings.Contains(res.body, "<h1>Sign in to e-BPOM (demo)</h1>") {
-		t.Errorf("ui_locales=en not honoured:\n%s", res.body)
+	if res := e.get(e.newClient(), "/login?authRequestID="+id2); !strings.Contains(res.Body, "<h1>Sign in to e-BPOM (demo)</h1>") {
+		t.Errorf("ui_locales=en not honoured:\n%s", res.Body)
 	}
 }
 
@@ -360,8 +324,8 @@ func TestCSRFRequired(t *testing.T) {
 	e.createUser("budi", nil)
 	id := e.newAuthRequest(nil)
 	page := e.get(e.client, "/login?authRequestID="+id)
-	token := csrfToken(t, page.body)
-	other := csrfToken(t, e.get(e.newClient(), "/login").body) // valid elsewhere, not here
+	token := csrfToken(t, page.Body)
+	other := csrfToken(t, e.get(e.newClient(), "/login").Body) // valid elsewhere, not here
 
 	for name, form := range map[string]url.Values{
 		"no token":      {"username": {"budi"}, "password": {testPassword}, "authRequestID": {id}},
@@ -369,8 +333,8 @@ func TestCSRFRequired(t *testing.T) {
 		"foreign token": {"csrf_token": {other}, "username": {"budi"}, "password": {testPassword}, "authRequestID": {id}},
 	} {
 		res := e.post(e.client, "/login", form)
-		if res.StatusCode != http.StatusForbidden || !strings.Contains(res.body, "Formulir sudah kedaluwarsa") {
-			t.Errorf("%s: %d\n%s", name, res.StatusCode, res.body)
+		if res.StatusCode != http.StatusForbidden || !strings.Contains(res.Body, "Formulir sudah kedaluwarsa") {
+			t.Errorf("%s: %d\n%s", name, res.StatusCode, res.Body)
 		}
 	}
 	if e.authRequest(id).Done {
@@ -390,8 +354,8 @@ func TestWrongPasswordAndUnknownUserLookTheSame(t *testing.T) {
 
 	wrong := e.signIn(e.client, id, "budi", "bukan kata sandinya")
 	unknown := e.signIn(e.client, id, "tidakada", "bukan kata sandinya")
-	strip := func(r response) string {
-		s := csrfField.ReplaceAllString(r.body, "")
+	strip := func(r webtest.Response) string {
+		s := csrfField.ReplaceAllString(r.Body, "")
 		return strings.ReplaceAll(s, `value="tidakada"`, `value="budi"`)
 	}
 	if wrong.StatusCode != unknown.StatusCode {
@@ -400,16 +364,16 @@ func TestWrongPasswordAndUnknownUserLookTheSame(t *testing.T) {
 	if diff := cmp.Diff(strip(wrong), strip(unknown)); diff != "" {
 		t.Errorf("pages differ (-wrong password +unknown user):\n%s", diff)
 	}
-	if !strings.Contains(wrong.body, "Nama pengguna atau kata sandi salah") {
-		t.Errorf("no generic message:\n%s", wrong.body)
+	if !strings.Contains(wrong.Body, "Nama pengguna atau kata sandi salah") {
+		t.Errorf("no generic message:\n%s", wrong.Body)
 	}
-	if strings.Contains(wrong.body, "bukan kata sandinya") {
+	if strings.Contains(wrong.Body, "bukan kata sandinya") {
 		t.Error("password echoed")
 	}
-	if !strings.Contains(wrong.body, `value="budi"`) {
+	if !strings.Contains(wrong.Body, `value="budi"`) {
 		t.Error("username not kept")
 	}
-	if !strings.Contains(wrong.body, `href="/login?authRequestID=`+id+`&amp;lang=en"`) {
+	if !strings.Contains(wrong.Body, `href="/login?authRequestID=`+id+`&amp;lang=en"`) {
 		t.Error("language switch after a failed sign-in loses the auth request")
 	}
 	if e.sessionCookie(wrong) != nil || e.authRequest(id).Done {
@@ -434,8 +398,8 @@ func TestFieldValidation(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			res := e.signIn(e.client, "", tt.username, tt.password)
 			wantForm(t, res)
-			if !strings.Contains(res.body, tt.want) || !strings.Contains(res.body, `aria-invalid="true"`) {
-				t.Errorf("no field error %q:\n%s", tt.want, res.body)
+			if !strings.Contains(res.Body, tt.want) || !strings.Contains(res.Body, `aria-invalid="true"`) {
+				t.Errorf("no field error %q:\n%s", tt.want, res.Body)
 			}
 		})
 	}
@@ -617,16 +581,16 @@ func TestAccountStateRefused(t *testing.T) {
 			id := e.newAuthRequest(nil)
 			res := e.signIn(e.client, id, "budi", testPassword)
 			wantForm(t, res)
-			if !strings.Contains(res.body, tt.want) {
-				t.Errorf("no %q:\n%s", tt.want, res.body)
+			if !strings.Contains(res.Body, tt.want) {
+				t.Errorf("no %q:\n%s", tt.want, res.Body)
 			}
 			if e.sessionCookie(res) != nil || e.authRequest(id).Done {
 				t.Error("refused account got a session")
 			}
 			// Without the password nobody learns the account's state.
 			res = e.signIn(e.client, id, "budi", "salah")
-			if strings.Contains(res.body, tt.want) || !strings.Contains(res.body, "Nama pengguna atau kata sandi salah") {
-				t.Errorf("wrong password revealed the account state:\n%s", res.body)
+			if strings.Contains(res.Body, tt.want) || !strings.Contains(res.Body, "Nama pengguna atau kata sandi salah") {
+				t.Errorf("wrong password revealed the account state:\n%s", res.Body)
 			}
 		})
 	}
@@ -652,8 +616,8 @@ func TestExpiredAuthRequest(t *testing.T) {
 	e.clock.Advance(31 * time.Minute)
 	for _, path := range []string{"/login?authRequestID=" + id, "/login?authRequestID=nope", "/login?authRequestID=" + strings.Repeat("x", 500)} {
 		res := e.get(e.client, path)
-		if res.StatusCode != http.StatusBadRequest || !strings.Contains(res.body, "Permintaan masuk sudah kedaluwarsa; kembali ke aplikasi dan coba lagi") {
-			t.Errorf("%s: %d\n%s", path, res.StatusCode, res.body)
+		if res.StatusCode != http.StatusBadRequest || !strings.Contains(res.Body, "Permintaan masuk sudah kedaluwarsa; kembali ke aplikasi dan coba lagi") {
+			t.Errorf("%s: %d\n%s", path, res.StatusCode, res.Body)
 		}
 	}
 }
@@ -663,24 +627,24 @@ func TestOwnSignInAndHome(t *testing.T) {
 	e.createUser("budi", nil)
 
 	home := e.get(e.client, "/")
-	if !strings.Contains(home.body, `href="/login"`) || strings.Contains(home.body, "Selamat datang") {
-		t.Errorf("anonymous home:\n%s", home.body)
+	if !strings.Contains(home.Body, `href="/login"`) || strings.Contains(home.Body, "Selamat datang") {
+		t.Errorf("anonymous home:\n%s", home.Body)
 	}
 	wantRedirect(t, e.signIn(e.client, "", "budi", testPassword), "/")
 	home = e.get(e.client, "/")
-	if !strings.Contains(home.body, "Selamat datang, Siti budi") || !strings.Contains(home.body, `action="/logout"`) {
-		t.Errorf("signed-in home:\n%s", home.body)
+	if !strings.Contains(home.Body, "Selamat datang, Siti budi") || !strings.Contains(home.Body, `action="/logout"`) {
+		t.Errorf("signed-in home:\n%s", home.Body)
 	}
 	// Signed in already: /login goes home.
 	wantRedirect(t, e.get(e.client, "/login"), "/")
 
 	// Sign out from the home page's button.
-	res := e.post(e.client, "/logout", url.Values{"csrf_token": {csrfToken(t, home.body)}})
+	res := e.post(e.client, "/logout", url.Values{"csrf_token": {csrfToken(t, home.Body)}})
 	wantRedirect(t, res, "/logged-out")
-	if out := e.get(e.client, "/logged-out"); !strings.Contains(out.body, "Anda telah keluar") {
-		t.Errorf("logged-out page:\n%s", out.body)
+	if out := e.get(e.client, "/logged-out"); !strings.Contains(out.Body, "Anda telah keluar") {
+		t.Errorf("logged-out page:\n%s", out.Body)
 	}
-	if home := e.get(e.client, "/"); strings.Contains(home.body, "Selamat datang") {
+	if home := e.get(e.client, "/"); strings.Contains(home.Body, "Selamat datang") {
 		t.Error("still signed in after logout")
 	}
 }
@@ -741,20 +705,20 @@ func TestLogoutWithoutHintAsksFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := e.get(c, to)
-	if page.StatusCode != http.StatusOK || !strings.Contains(page.body, "Keluar dari satupintu?") || !strings.Contains(page.body, `method="post" action="/logout"`) {
-		t.Fatalf("no confirmation: %d\n%s", page.StatusCode, page.body)
+	if page.StatusCode != http.StatusOK || !strings.Contains(page.Body, "Keluar dari satupintu?") || !strings.Contains(page.Body, `method="post" action="/logout"`) {
+		t.Fatalf("no confirmation: %d\n%s", page.StatusCode, page.Body)
 	}
 	if e.sessionGone(sid) {
 		t.Fatal("session ended before confirmation")
 	}
-	m := regexp.MustCompile(`name="id" value="([^"]+)"`).FindStringSubmatch(page.body)
+	m := regexp.MustCompile(`name="id" value="([^"]+)"`).FindStringSubmatch(page.Body)
 	if m == nil {
 		t.Fatal("no pending id in the form")
 	}
 	if strings.Contains(to, m[1]) {
 		t.Error("pending id not renewed")
 	}
-	res := e.post(c, "/logout", url.Values{"csrf_token": {csrfToken(t, page.body)}, "id": {m[1]}})
+	res := e.post(c, "/logout", url.Values{"csrf_token": {csrfToken(t, page.Body)}, "id": {m[1]}})
 	wantRedirect(t, res, "https://ebpom.example/bye")
 	if !e.sessionGone(sid) {
 		t.Error("session not deleted")
@@ -772,7 +736,7 @@ func TestLogoutHintForAnotherUserAsksFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := e.get(c, to)
-	if page.StatusCode != http.StatusOK || !strings.Contains(page.body, "Keluar dari satupintu?") || e.sessionGone(sid) {
+	if page.StatusCode != http.StatusOK || !strings.Contains(page.Body, "Keluar dari satupintu?") || e.sessionGone(sid) {
 		t.Errorf("hint for another user ended the session: %d", page.StatusCode)
 	}
 }
@@ -782,7 +746,7 @@ func TestLogoutGarbageIDRedirectsNowhere(t *testing.T) {
 	c, _, sid := e.signedIn("budi")
 	for _, path := range []string{"/logout?id=garbage", "/logout?id=https://evil.example/", "/logout"} {
 		page := e.get(c, path)
-		if page.StatusCode != http.StatusOK || page.Header.Get("Location") != "" || strings.Contains(page.body, `name="id"`) {
+		if page.StatusCode != http.StatusOK || page.Header.Get("Location") != "" || strings.Contains(page.Body, `name="id"`) {
 			t.Errorf("%s: %d %q", path, page.StatusCode, page.Header.Get("Location"))
 		}
 	}
@@ -790,7 +754,7 @@ func TestLogoutGarbageIDRedirectsNowhere(t *testing.T) {
 		t.Fatal("GET ended the session without confirmation")
 	}
 	page := e.get(c, "/logout?id=garbage")
-	res := e.post(c, "/logout", url.Values{"csrf_token": {csrfToken(t, page.body)}, "id": {"garbage"}})
+	res := e.post(c, "/logout", url.Values{"csrf_token": {csrfToken(t, page.Body)}, "id": {"garbage"}})
 	wantRedirect(t, res, "/logged-out")
 	if !e.sessionGone(sid) {
 		t.Error("confirmed logout did not end the session")
@@ -869,10 +833,9 @@ func TestHomeLinksOfficersToTheQueue(t *testing.T) {
 		}
 		c := e.newClient()
 		e.createUser(name, func(u *storage.User) { u.Roles = tc.roles })
-		res := e.signIn(c, "", name, testPassword)
-		res.Body.Close()
+		e.signIn(c, "", name, testPassword)
 		home := e.get(c, "/")
-		if got := strings.Contains(home.body, `href="/officer"`); got != tc.want {
+		if got := strings.Contains(home.Body, `href="/officer"`); got != tc.want {
 			t.Errorf("%s: link to /officer shown = %v, want %v", name, got, tc.want)
 		}
 	}

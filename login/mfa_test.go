@@ -16,6 +16,7 @@ import (
 
 	"satupintu/storage"
 	"satupintu/totp"
+	"satupintu/web/webtest"
 )
 
 // testMFAKey seals TOTP secrets in the tests.
@@ -60,9 +61,9 @@ func (e *env) user(id string) storage.User {
 }
 
 // postForm posts fields with the CSRF token of page to action.
-func (e *env) postForm(c *http.Client, page response, action string, fields url.Values) response {
+func (e *env) postForm(c *http.Client, page webtest.Response, action string, fields url.Values) webtest.Response {
 	e.t.Helper()
-	form := url.Values{"csrf_token": {csrfToken(e.t, page.body)}}
+	form := url.Values{"csrf_token": {csrfToken(e.t, page.Body)}}
 	for k, v := range fields {
 		form[k] = v
 	}
@@ -70,20 +71,20 @@ func (e *env) postForm(c *http.Client, page response, action string, fields url.
 }
 
 // submitCode answers the second step's page with code.
-func (e *env) submitCode(c *http.Client, arID, code string) response {
+func (e *env) submitCode(c *http.Client, arID, code string) webtest.Response {
 	e.t.Helper()
 	page := e.get(c, stepURL(arID))
 	if page.StatusCode != http.StatusOK {
-		e.t.Fatalf("GET second step: %d\n%s", page.StatusCode, page.body)
+		e.t.Fatalf("GET second step: %d\n%s", page.StatusCode, page.Body)
 	}
-	m := formAction.FindStringSubmatch(page.body)
+	m := formAction.FindStringSubmatch(page.Body)
 	if m == nil {
-		e.t.Fatalf("no form on the second step:\n%s", page.body)
+		e.t.Fatalf("no form on the second step:\n%s", page.Body)
 	}
 	return e.postForm(c, page, html.UnescapeString(m[1]), url.Values{"code": {code}})
 }
 
-func wantStep(t *testing.T, e *env, res response, arID string) {
+func wantStep(t *testing.T, e *env, res webtest.Response, arID string) {
 	t.Helper()
 	wantRedirect(t, res, stepURL(arID))
 	if e.sessionCookie(res) != nil {
@@ -91,11 +92,11 @@ func wantStep(t *testing.T, e *env, res response, arID string) {
 	}
 }
 
-func wantBody(t *testing.T, res response, want ...string) {
+func wantBody(t *testing.T, res webtest.Response, want ...string) {
 	t.Helper()
 	for _, w := range want {
-		if !strings.Contains(res.body, w) {
-			t.Errorf("page lacks %q (status %d)\n%s", w, res.StatusCode, res.body)
+		if !strings.Contains(res.Body, w) {
+			t.Errorf("page lacks %q (status %d)\n%s", w, res.StatusCode, res.Body)
 		}
 	}
 }
@@ -209,8 +210,8 @@ func TestMFAWrongCodesEndTheStep(t *testing.T) {
 	wantStep(t, e, e.signIn(e.client, id, "budi", testPassword), id)
 	for i := range 4 {
 		res := e.submitCode(e.client, id, wrong)
-		if !strings.Contains(res.body, e.tr("mfa.code_wrong")) {
-			t.Fatalf("attempt %d:\n%s", i+1, res.body)
+		if !strings.Contains(res.Body, e.tr("mfa.code_wrong")) {
+			t.Fatalf("attempt %d:\n%s", i+1, res.Body)
 		}
 	}
 	res := e.submitCode(e.client, id, wrong)
@@ -268,7 +269,7 @@ func TestMFAOwnSignIn(t *testing.T) {
 	u := e.createUser("budi", nil)
 	secret, _ := e.enrolled(u)
 	wantStep(t, e, e.signIn(e.client, "", "budi", testPassword), "")
-	if res := e.get(e.client, "/"); strings.Contains(res.body, "Siti budi") {
+	if res := e.get(e.client, "/"); strings.Contains(res.Body, "Siti budi") {
 		t.Fatal("signed in after the password alone")
 	}
 	wantRedirect(t, e.submitCode(e.client, "", totp.Code(secret, e.clock.Now())), "/")
@@ -290,9 +291,9 @@ func TestMFAEnrolment(t *testing.T) {
 
 	page = e.get(c, "/mfa/enroll")
 	wantBody(t, page, `<img src="data:image/png;base64,`, `id="mfa-secret"`, `name="password"`, `action="/mfa/confirm"`)
-	m := secretText.FindStringSubmatch(page.body)
+	m := secretText.FindStringSubmatch(page.Body)
 	if m == nil {
-		t.Fatalf("no secret on the page:\n%s", page.body)
+		t.Fatalf("no secret on the page:\n%s", page.Body)
 	}
 	secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ReplaceAll(m[1], " ", ""))
 	if err != nil || len(secret) != totp.SecretSize {
@@ -311,13 +312,13 @@ func TestMFAEnrolment(t *testing.T) {
 	e.clock.Advance(totp.Period)
 	res = e.postForm(c, res, "/mfa/confirm", url.Values{"password": {testPassword}, "code": {totp.Code(secret, e.clock.Now())}})
 	if res.StatusCode != http.StatusOK || res.Header.Get("Cache-Control") != "no-store" {
-		t.Fatalf("confirm: %d %v\n%s", res.StatusCode, res.Header, res.body)
+		t.Fatalf("confirm: %d %v\n%s", res.StatusCode, res.Header, res.Body)
 	}
-	codes := recoveryCodes.FindAllStringSubmatch(res.body, -1)
+	codes := recoveryCodes.FindAllStringSubmatch(res.Body, -1)
 	if len(codes) != 10 {
-		t.Fatalf("%d recovery codes shown:\n%s", len(codes), res.body)
+		t.Fatalf("%d recovery codes shown:\n%s", len(codes), res.Body)
 	}
-	if m := continueLink.FindStringSubmatch(res.body); m == nil || html.UnescapeString(m[1]) != "/mfa?done=enrolled" {
+	if m := continueLink.FindStringSubmatch(res.Body); m == nil || html.UnescapeString(m[1]) != "/mfa?done=enrolled" {
 		t.Fatalf("continue link %v", m)
 	}
 
@@ -340,8 +341,8 @@ func TestMFAEnrolment(t *testing.T) {
 	// Shown once: neither the status page nor the enrolment page repeats them.
 	page = e.get(c, "/mfa?done=enrolled")
 	wantBody(t, page, e.tr("mfa.enrolled_notice"), e.tr("mfa.recovery_left", 10))
-	for _, p := range []response{page, e.get(c, "/mfa/enroll")} {
-		if strings.Contains(p.body, codes[0][1]) {
+	for _, p := range []webtest.Response{page, e.get(c, "/mfa/enroll")} {
+		if strings.Contains(p.Body, codes[0][1]) {
 			t.Fatal("a recovery code is shown again")
 		}
 	}
@@ -403,9 +404,9 @@ func TestMFADisableNeedsPasswordAndCode(t *testing.T) {
 
 	// New recovery codes replace the old ones, shown once.
 	res := e.postForm(e.client, page, "/mfa/recovery", url.Values{"password": {testPassword}, "code": {codes[1]}})
-	fresh := recoveryCodes.FindAllStringSubmatch(res.body, -1)
+	fresh := recoveryCodes.FindAllStringSubmatch(res.Body, -1)
 	if len(fresh) != 10 {
-		t.Fatalf("%d new codes:\n%s", len(fresh), res.body)
+		t.Fatalf("%d new codes:\n%s", len(fresh), res.Body)
 	}
 	if _, err := totp.MatchRecoveryCode(codes[2], e.user(u.ID).RecoveryCodes); err != nil {
 		t.Fatal(err)
@@ -438,12 +439,12 @@ func TestClientRequiringMFALeadsToEnrolment(t *testing.T) {
 
 	page := e.get(e.client, stepURL(id))
 	wantBody(t, page, e.tr("mfa.required_client", clientName), `<img src="data:image/png;base64,`)
-	if strings.Contains(page.body, `name="password"`) {
+	if strings.Contains(page.Body, `name="password"`) {
 		t.Error("the password is asked again right after it was given")
 	}
-	m := secretText.FindStringSubmatch(page.body)
+	m := secretText.FindStringSubmatch(page.Body)
 	if m == nil {
-		t.Fatalf("no secret:\n%s", page.body)
+		t.Fatalf("no secret:\n%s", page.Body)
 	}
 	secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ReplaceAll(m[1], " ", ""))
 	if err != nil {
@@ -453,10 +454,10 @@ func TestClientRequiringMFALeadsToEnrolment(t *testing.T) {
 	res := e.postForm(e.client, page, stepURL(id), url.Values{"code": {"99999x"}})
 	wantBody(t, res, e.tr("mfa.code_wrong"), `<img src="data:image/png;base64,`)
 	res = e.postForm(e.client, res, stepURL(id), url.Values{"code": {totp.Code(secret, e.clock.Now())}})
-	if len(recoveryCodes.FindAllStringSubmatch(res.body, -1)) != 10 {
-		t.Fatalf("no recovery codes:\n%s", res.body)
+	if len(recoveryCodes.FindAllStringSubmatch(res.Body, -1)) != 10 {
+		t.Fatalf("no recovery codes:\n%s", res.Body)
 	}
-	if m := continueLink.FindStringSubmatch(res.body); m == nil || html.UnescapeString(m[1]) != "/callback?id="+id {
+	if m := continueLink.FindStringSubmatch(res.Body); m == nil || html.UnescapeString(m[1]) != "/callback?id="+id {
 		t.Fatalf("continue link %v", m)
 	}
 	if e.sessionCookie(res) == nil {

@@ -5,17 +5,19 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"satupintu/web/webtest"
 )
 
 // changePassword fills in the change form in c.
-func (e *env) changePassword(c *http.Client, current, pw, confirm string) response {
+func (e *env) changePassword(c *http.Client, current, pw, confirm string) webtest.Response {
 	e.t.Helper()
 	page := e.get(c, "/password/change")
 	if page.StatusCode != http.StatusOK {
-		e.t.Fatalf("GET /password/change: %d\n%s", page.StatusCode, page.body)
+		e.t.Fatalf("GET /password/change: %d\n%s", page.StatusCode, page.Body)
 	}
 	return e.post(c, "/password/change", url.Values{
-		"csrf_token": {csrfToken(e.t, page.body)}, "current": {current}, "password": {pw}, "confirm": {confirm},
+		"csrf_token": {csrfToken(e.t, page.Body)}, "current": {current}, "password": {pw}, "confirm": {confirm},
 	})
 }
 
@@ -23,7 +25,7 @@ func TestChangeNeedsASession(t *testing.T) {
 	e, _ := newPasswordEnv(t)
 	wantRedirect(t, e.get(e.client, "/password/change"), "/login")
 	page := e.get(e.client, "/login")
-	res := e.post(e.client, "/password/change", url.Values{"csrf_token": {csrfToken(t, page.body)},
+	res := e.post(e.client, "/password/change", url.Values{"csrf_token": {csrfToken(t, page.Body)},
 		"current": {testPassword}, "password": {"kopi tubruk di teras"}, "confirm": {"kopi tubruk di teras"}})
 	wantRedirect(t, res, "/login")
 }
@@ -39,7 +41,7 @@ func TestChangeFormFields(t *testing.T) {
 		`name="confirm" type="password" autocomplete="new-password"`,
 		`<label for="current">`, `<label for="password">`, `<label for="confirm">`,
 	} {
-		if !strings.Contains(res.body, want) {
+		if !strings.Contains(res.Body, want) {
 			t.Errorf("form lacks %s", want)
 		}
 	}
@@ -58,8 +60,8 @@ func TestChangeKeepsThisSessionAndEndsTheOthers(t *testing.T) {
 	rt := e.addRefreshToken(u.ID)
 
 	res := e.changePassword(laptop, "salah sekali sandinya", "kopi tubruk di teras", "kopi tubruk di teras")
-	if !strings.Contains(res.body, "Kata sandi saat ini salah.") {
-		t.Fatalf("wrong current password: %d\n%s", res.StatusCode, res.body)
+	if !strings.Contains(res.Body, "Kata sandi saat ini salah.") {
+		t.Fatalf("wrong current password: %d\n%s", res.StatusCode, res.Body)
 	}
 	if e.sessionGone(phoneSession) || e.refreshTokenGone(rt) {
 		t.Fatal("a refused change ended sessions or tokens")
@@ -71,15 +73,15 @@ func TestChangeKeepsThisSessionAndEndsTheOthers(t *testing.T) {
 		{"kopi tubruk di teras", "kopi tubruk", "Kedua kata sandi berbeda."},
 		{testPassword, testPassword, "Kata sandi baru sama dengan kata sandi saat ini."},
 	} {
-		if res := e.changePassword(laptop, testPassword, tc.pw, tc.confirm); !strings.Contains(res.body, tc.want) {
-			t.Errorf("%q: %d, want %q\n%s", tc.pw, res.StatusCode, tc.want, res.body)
+		if res := e.changePassword(laptop, testPassword, tc.pw, tc.confirm); !strings.Contains(res.Body, tc.want) {
+			t.Errorf("%q: %d, want %q\n%s", tc.pw, res.StatusCode, tc.want, res.Body)
 		}
 	}
 
 	newPassword := "kopi tubruk di teras"
 	res = e.changePassword(laptop, testPassword, newPassword, newPassword)
-	if res.StatusCode != http.StatusOK || !strings.Contains(res.body, "Kata sandi telah diganti") {
-		t.Fatalf("change: %d\n%s", res.StatusCode, res.body)
+	if res.StatusCode != http.StatusOK || !strings.Contains(res.Body, "Kata sandi telah diganti") {
+		t.Fatalf("change: %d\n%s", res.StatusCode, res.Body)
 	}
 	if e.sessionGone(laptopSession) {
 		t.Error("the session that changed the password ended")
@@ -90,10 +92,10 @@ func TestChangeKeepsThisSessionAndEndsTheOthers(t *testing.T) {
 	if !e.refreshTokenGone(rt) {
 		t.Error("the refresh token survived the change")
 	}
-	if home := e.get(laptop, "/"); !strings.Contains(home.body, `action="/logout"`) {
+	if home := e.get(laptop, "/"); !strings.Contains(home.Body, `action="/logout"`) {
 		t.Error("this browser was signed out")
 	}
-	if home := e.get(phone, "/"); strings.Contains(home.body, `action="/logout"`) {
+	if home := e.get(phone, "/"); strings.Contains(home.Body, `action="/logout"`) {
 		t.Error("the other browser is still signed in")
 	}
 	wantForm(t, e.signIn(e.newClient(), "", "budi", testPassword))
@@ -117,7 +119,7 @@ func TestChangeStopsGuessingTheCurrentPassword(t *testing.T) {
 		e.changePassword(c, "tebakan yang salah", "kopi tubruk di teras", "kopi tubruk di teras")
 	}
 	res := e.changePassword(c, testPassword, "kopi tubruk di teras", "kopi tubruk di teras")
-	if res.StatusCode != http.StatusTooManyRequests || !strings.Contains(res.body, "Terlalu banyak percobaan") {
+	if res.StatusCode != http.StatusTooManyRequests || !strings.Contains(res.Body, "Terlalu banyak percobaan") {
 		t.Fatalf("after %d wrong passwords: %d, want 429", changeFailLimit, res.StatusCode)
 	}
 	stored, err := e.dur.UserByID(t.Context(), u.ID)
@@ -128,7 +130,7 @@ func TestChangeStopsGuessingTheCurrentPassword(t *testing.T) {
 		t.Fatal("the password changed while locked")
 	}
 	e.clock.Advance(changeFailWindow)
-	if res := e.changePassword(c, testPassword, "kopi tubruk di teras", "kopi tubruk di teras"); res.StatusCode != http.StatusOK || !strings.Contains(res.body, "Kata sandi telah diganti") {
-		t.Fatalf("after the window: %d\n%s", res.StatusCode, res.body)
+	if res := e.changePassword(c, testPassword, "kopi tubruk di teras", "kopi tubruk di teras"); res.StatusCode != http.StatusOK || !strings.Contains(res.Body, "Kata sandi telah diganti") {
+		t.Fatalf("after the window: %d\n%s", res.StatusCode, res.Body)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"satupintu/storage/memory"
 	"satupintu/storage/sqlite"
 	"satupintu/templates"
+	"satupintu/web/webtest"
 )
 
 // testBaseURL is the issuer the emails' links start with; the tests take
@@ -43,13 +44,13 @@ func newPasswordEnv(t *testing.T) (*env, *mailtest.Server) {
 
 // requestReset fills in the forgot-password form for email and returns the
 // response to the POST.
-func (e *env) requestReset(c *http.Client, email string) response {
+func (e *env) requestReset(c *http.Client, email string) webtest.Response {
 	e.t.Helper()
 	page := e.get(c, "/password/forgot")
 	if page.StatusCode != http.StatusOK {
-		e.t.Fatalf("GET /password/forgot: %d\n%s", page.StatusCode, page.body)
+		e.t.Fatalf("GET /password/forgot: %d\n%s", page.StatusCode, page.Body)
 	}
-	return e.post(c, "/password/forgot", url.Values{"csrf_token": {csrfToken(e.t, page.body)}, "email": {email}})
+	return e.post(c, "/password/forgot", url.Values{"csrf_token": {csrfToken(e.t, page.Body)}, "email": {email}})
 }
 
 // resetLinkFor asks for a reset of email and returns the path of the
@@ -72,18 +73,18 @@ func (e *env) resetLinkFor(smtp *mailtest.Server, email string) string {
 }
 
 // setPassword opens link in c and submits the new password twice.
-func (e *env) setPassword(c *http.Client, link, pw, confirm string) response {
+func (e *env) setPassword(c *http.Client, link, pw, confirm string) webtest.Response {
 	e.t.Helper()
 	page := e.get(c, link)
 	if page.StatusCode != http.StatusOK {
 		return page
 	}
-	token := regexp.MustCompile(`name="token" value="([^"]+)"`).FindStringSubmatch(page.body)
+	token := regexp.MustCompile(`name="token" value="([^"]+)"`).FindStringSubmatch(page.Body)
 	if token == nil {
-		e.t.Fatalf("no token field in:\n%s", page.body)
+		e.t.Fatalf("no token field in:\n%s", page.Body)
 	}
 	return e.post(c, "/password/reset", url.Values{
-		"csrf_token": {csrfToken(e.t, page.body)}, "token": {token[1]}, "password": {pw}, "confirm": {confirm},
+		"csrf_token": {csrfToken(e.t, page.Body)}, "token": {token[1]}, "password": {pw}, "confirm": {confirm},
 	})
 }
 
@@ -131,14 +132,14 @@ func TestForgotAnswersTheSameForEveryAddress(t *testing.T) {
 		c := e.newClient()
 		res := e.requestReset(c, email)
 		wantRedirect(t, res, "/password/forgot/sent")
-		if res.body != "" && !strings.Contains(res.body, "/password/forgot/sent") {
-			t.Errorf("%s: unexpected redirect body %q", email, res.body)
+		if res.Body != "" && !strings.Contains(res.Body, "/password/forgot/sent") {
+			t.Errorf("%s: unexpected redirect body %q", email, res.Body)
 		}
 		sent := e.get(c, "/password/forgot/sent")
 		if sent.StatusCode != http.StatusOK {
 			t.Fatalf("%s: sent page %d", email, sent.StatusCode)
 		}
-		pages = append(pages, sent.body)
+		pages = append(pages, sent.Body)
 	}
 	for i, p := range pages[1:] {
 		if p != pages[0] {
@@ -181,7 +182,7 @@ func TestForgotFormChecks(t *testing.T) {
 	e, _ := newPasswordEnv(t)
 	page := e.get(e.client, "/password/forgot")
 	for _, want := range []string{`action="/password/forgot"`, `name="email" type="email"`, `autocomplete="email"`, `<label for="email">`} {
-		if !strings.Contains(page.body, want) {
+		if !strings.Contains(page.Body, want) {
 			t.Errorf("form lacks %s", want)
 		}
 	}
@@ -199,12 +200,12 @@ func TestForgotFormChecks(t *testing.T) {
 		strings.Repeat("a", 250) + "@x.id": "Alamat email tidak valid.",
 	} {
 		res := e.requestReset(e.client, email)
-		if res.StatusCode != http.StatusOK || !strings.Contains(res.body, want) {
+		if res.StatusCode != http.StatusOK || !strings.Contains(res.Body, want) {
 			t.Errorf("email %q: %d, want the form with %q", email, res.StatusCode, want)
 		}
 	}
 	login := e.get(e.client, "/login")
-	if !strings.Contains(login.body, `href="/password/forgot"`) {
+	if !strings.Contains(login.Body, `href="/password/forgot"`) {
 		t.Error("sign-in page does not link to the forgot-password page")
 	}
 }
@@ -217,7 +218,7 @@ func TestForgotIsRateLimited(t *testing.T) {
 		wantRedirect(t, e.requestReset(e.newClient(), "budi@example.co.id"), "/password/forgot/sent")
 	}
 	res := e.requestReset(e.newClient(), "budi@example.co.id")
-	if res.StatusCode != http.StatusTooManyRequests || !strings.Contains(res.body, "Terlalu banyak permintaan") {
+	if res.StatusCode != http.StatusTooManyRequests || !strings.Contains(res.Body, "Terlalu banyak permintaan") {
 		t.Fatalf("fourth request for one address: %d, want 429 with a message", res.StatusCode)
 	}
 	// An unknown address is limited the same way: the limit says nothing.
@@ -255,8 +256,8 @@ func TestResetEndsEverySessionAndRefreshToken(t *testing.T) {
 	// The link is opened in the laptop's browser, which is signed in.
 	newPassword := "kereta pagi ke bogor"
 	res := e.setPassword(laptop, link, newPassword, newPassword)
-	if res.StatusCode != http.StatusOK || !strings.Contains(res.body, "Kata sandi telah diganti") || !strings.Contains(res.body, `href="/login"`) {
-		t.Fatalf("reset: %d\n%s", res.StatusCode, res.body)
+	if res.StatusCode != http.StatusOK || !strings.Contains(res.Body, "Kata sandi telah diganti") || !strings.Contains(res.Body, `href="/login"`) {
+		t.Fatalf("reset: %d\n%s", res.StatusCode, res.Body)
 	}
 	for name, id := range map[string]string{"phone": phoneSession, "laptop": laptopSession} {
 		if !e.sessionGone(id) {
@@ -277,10 +278,10 @@ func TestResetEndsEverySessionAndRefreshToken(t *testing.T) {
 		t.Error("the dead session cookie was not cleared")
 	}
 	home := e.get(phone, "/")
-	if strings.Contains(home.body, `action="/logout"`) {
+	if strings.Contains(home.Body, `action="/logout"`) {
 		t.Error("the phone is still signed in")
 	}
-	if home := e.get(other, "/"); !strings.Contains(home.body, "Siti siti") {
+	if home := e.get(other, "/"); !strings.Contains(home.Body, "Siti siti") {
 		t.Error("another user was signed out")
 	}
 
@@ -309,9 +310,9 @@ func TestResetEndsEverySessionAndRefreshToken(t *testing.T) {
 func TestResetLinkWorksOnceAndExpires(t *testing.T) {
 	e, smtp := newPasswordEnv(t)
 	u := e.createUser("budi", nil)
-	invalid := func(res response, what string) {
+	invalid := func(res webtest.Response, what string) {
 		t.Helper()
-		if res.StatusCode != http.StatusBadRequest || !strings.Contains(res.body, "Tautan tidak berlaku") {
+		if res.StatusCode != http.StatusBadRequest || !strings.Contains(res.Body, "Tautan tidak berlaku") {
 			t.Errorf("%s: %d, want the invalid-link page", what, res.StatusCode)
 		}
 	}
@@ -325,7 +326,7 @@ func TestResetLinkWorksOnceAndExpires(t *testing.T) {
 	}
 	pw := "kopi tubruk di teras"
 	if res := e.setPassword(e.newClient(), link, pw, pw); res.StatusCode != http.StatusOK {
-		t.Fatalf("first use: %d\n%s", res.StatusCode, res.body)
+		t.Fatalf("first use: %d\n%s", res.StatusCode, res.Body)
 	}
 	invalid(e.setPassword(e.newClient(), link, "teh manis di dapur", "teh manis di dapur"), "replayed link")
 
@@ -335,7 +336,7 @@ func TestResetLinkWorksOnceAndExpires(t *testing.T) {
 
 	invalid(e.get(e.client, "/password/reset?token=abc"), "malformed link")
 	form := e.get(e.client, link) // shows the form; the POST decides
-	invalid(e.post(e.client, "/password/reset", url.Values{"csrf_token": {csrfToken(t, form.body)},
+	invalid(e.post(e.client, "/password/reset", url.Values{"csrf_token": {csrfToken(t, form.Body)},
 		"token": {strings.Repeat("A", resetSecretLen)}, "password": {pw + "!"}, "confirm": {pw + "!"}}), "unknown link")
 }
 
@@ -368,25 +369,25 @@ func TestResetRefusesWeakPasswordsWithoutSpendingTheLink(t *testing.T) {
 	}
 	for _, tc := range tests {
 		res := e.setPassword(c, link, tc.pw, tc.confirm)
-		if res.StatusCode != http.StatusOK || !strings.Contains(res.body, tc.want) || !strings.Contains(res.body, `aria-invalid="true"`) {
-			t.Fatalf("%q: %d, want the form with %q\n%s", tc.pw, res.StatusCode, tc.want, res.body)
+		if res.StatusCode != http.StatusOK || !strings.Contains(res.Body, tc.want) || !strings.Contains(res.Body, `aria-invalid="true"`) {
+			t.Fatalf("%q: %d, want the form with %q\n%s", tc.pw, res.StatusCode, tc.want, res.Body)
 		}
 	}
 	// The username is only known once the link is spent: the form comes
 	// back with a fresh link, and that one works.
 	page := e.get(c, link)
-	res := e.post(c, "/password/reset", url.Values{"csrf_token": {csrfToken(t, page.body)},
+	res := e.post(c, "/password/reset", url.Values{"csrf_token": {csrfToken(t, page.Body)},
 		"token": {strings.TrimPrefix(link, "/password/reset?token=")}, "password": {"RahmatKurnia2025"}, "confirm": {"RahmatKurnia2025"}})
-	if !strings.Contains(res.body, "tidak boleh sama dengan nama pengguna") {
-		t.Fatalf("username as password: %d\n%s", res.StatusCode, res.body)
+	if !strings.Contains(res.Body, "tidak boleh sama dengan nama pengguna") {
+		t.Fatalf("username as password: %d\n%s", res.StatusCode, res.Body)
 	}
-	m := regexp.MustCompile(`name="token" value="([^"]+)"`).FindStringSubmatch(res.body)
+	m := regexp.MustCompile(`name="token" value="([^"]+)"`).FindStringSubmatch(res.Body)
 	if m == nil || "/password/reset?token="+m[1] == link {
 		t.Fatalf("no fresh link in the form")
 	}
 	pw := "kopi tubruk di teras"
 	if res := e.setPassword(c, "/password/reset?token="+m[1], pw, pw); res.StatusCode != http.StatusOK {
-		t.Fatalf("fresh link: %d\n%s", res.StatusCode, res.body)
+		t.Fatalf("fresh link: %d\n%s", res.StatusCode, res.Body)
 	}
 	if res := e.setPassword(c, link, pw, pw); res.StatusCode != http.StatusBadRequest {
 		t.Fatalf("the spent link: %d, want 400", res.StatusCode)
@@ -402,11 +403,11 @@ func TestResetFormFields(t *testing.T) {
 		`<label for="password">`, `<label for="confirm">`,
 		"kami sarankan 15 karakter atau lebih",
 	} {
-		if !strings.Contains(res.body, want) {
+		if !strings.Contains(res.Body, want) {
 			t.Errorf("form lacks %s", want)
 		}
 	}
-	if strings.Contains(res.body, "onpaste") {
+	if strings.Contains(res.Body, "onpaste") {
 		t.Error("paste blocked (ASVS 6.2.7)")
 	}
 }

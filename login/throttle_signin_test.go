@@ -15,6 +15,7 @@ import (
 	"satupintu/captcha"
 	"satupintu/captcha/captchatest"
 	"satupintu/storage"
+	"satupintu/web/webtest"
 )
 
 // signInForm is the sign-in form as a browser holds it: the last page it
@@ -23,7 +24,7 @@ type signInForm struct {
 	e    *env
 	c    *http.Client
 	arID string
-	page response
+	page webtest.Response
 }
 
 // open loads the sign-in page of authorization request arID.
@@ -35,18 +36,18 @@ func (e *env) open(c *http.Client, arID string) *signInForm {
 	}
 	f := &signInForm{e: e, c: c, arID: arID, page: e.get(c, path)}
 	if f.page.StatusCode != http.StatusOK {
-		e.t.Fatalf("GET %s: %d\n%s", path, f.page.StatusCode, f.page.body)
+		e.t.Fatalf("GET %s: %d\n%s", path, f.page.StatusCode, f.page.Body)
 	}
 	return f
 }
 
-func (f *signInForm) post(extra url.Values) response {
+func (f *signInForm) post(extra url.Values) webtest.Response {
 	f.e.t.Helper()
-	m := formAction.FindStringSubmatch(f.page.body)
+	m := formAction.FindStringSubmatch(f.page.Body)
 	if m == nil {
-		f.e.t.Fatalf("no form on the page:\n%s", f.page.body)
+		f.e.t.Fatalf("no form on the page:\n%s", f.page.Body)
 	}
-	form := url.Values{"csrf_token": {csrfToken(f.e.t, f.page.body)}}
+	form := url.Values{"csrf_token": {csrfToken(f.e.t, f.page.Body)}}
 	if f.arID != "" {
 		form.Set("authRequestID", f.arID)
 	}
@@ -58,14 +59,14 @@ func (f *signInForm) post(extra url.Values) response {
 }
 
 // hasCaptcha reports whether the current page asks for a challenge.
-func (f *signInForm) hasCaptcha() bool { return captchatest.Has(f.page.body) }
+func (f *signInForm) hasCaptcha() bool { return captchatest.Has(f.page.Body) }
 
 // switchTo presses "Text question" (or "Use an image"): the form comes
 // back with a challenge of that kind.
-func (f *signInForm) switchTo(kind captcha.Kind, username string) response {
+func (f *signInForm) switchTo(kind captcha.Kind, username string) webtest.Response {
 	f.e.t.Helper()
 	form := url.Values{captcha.FieldSwitch: {string(kind)}, "username": {username}}
-	if id := captchatest.ID(f.page.body); id != "" {
+	if id := captchatest.ID(f.page.Body); id != "" {
 		form.Set(captcha.FieldID, id)
 	}
 	return f.post(form)
@@ -74,14 +75,14 @@ func (f *signInForm) switchTo(kind captcha.Kind, username string) response {
 // submit signs in with username and secret; with solve, it answers the
 // page's challenge first, if there is one, as a screen-reader user would:
 // through the text question.
-func (f *signInForm) submit(username, secret string, solve bool) response {
+func (f *signInForm) submit(username, secret string, solve bool) webtest.Response {
 	f.e.t.Helper()
 	form := url.Values{"username": {username}, "password": {secret}}
 	if solve && f.hasCaptcha() {
-		if captchatest.Kind(f.page.body) != captcha.Text {
+		if captchatest.Kind(f.page.Body) != captcha.Text {
 			f.switchTo(captcha.Text, username)
 		}
-		for k, v := range captchatest.Form(f.e.t, f.page.body) {
+		for k, v := range captchatest.Form(f.e.t, f.page.Body) {
 			form[k] = v
 		}
 	}
@@ -107,14 +108,14 @@ func (e *env) countAudit(action, reason string) int {
 	return n
 }
 
-func wantText(t *testing.T, res response, status int, texts ...string) {
+func wantText(t *testing.T, res webtest.Response, status int, texts ...string) {
 	t.Helper()
 	if res.StatusCode != status {
-		t.Fatalf("status %d, want %d\n%s", res.StatusCode, status, res.body)
+		t.Fatalf("status %d, want %d\n%s", res.StatusCode, status, res.Body)
 	}
 	for _, s := range texts {
-		if !strings.Contains(res.body, html.EscapeString(s)) {
-			t.Fatalf("page lacks %q:\n%s", s, res.body)
+		if !strings.Contains(res.Body, html.EscapeString(s)) {
+			t.Fatalf("page lacks %q:\n%s", s, res.Body)
 		}
 	}
 }
@@ -137,8 +138,8 @@ func TestAdaptiveCaptchaAfterAccountFailures(t *testing.T) {
 	}
 	// The third failure brings the challenge, as an image by default.
 	wantText(t, f.submit("budi", "salah", false), http.StatusOK, e.msg("login.bad_credentials"), e.msg("protection.captcha.legend"))
-	if captchatest.Kind(f.page.body) != captcha.Image || !strings.Contains(f.page.body, `<img class="captcha-image" src="/captcha/`) {
-		t.Fatalf("no image challenge:\n%s", f.page.body)
+	if captchatest.Kind(f.page.Body) != captcha.Image || !strings.Contains(f.page.Body, `<img class="captcha-image" src="/captcha/`) {
+		t.Fatalf("no image challenge:\n%s", f.page.Body)
 	}
 
 	// Another browser, which never saw the challenge: the right password
@@ -147,15 +148,15 @@ func TestAdaptiveCaptchaAfterAccountFailures(t *testing.T) {
 	res := other.submit("budi", testPassword, false)
 	wantText(t, res, http.StatusOK, e.msg("protection.captcha.required"))
 	if e.sessionCookie(res) != nil || !other.hasCaptcha() {
-		t.Fatalf("signed in without the CAPTCHA, or no challenge offered:\n%s", res.body)
+		t.Fatalf("signed in without the CAPTCHA, or no challenge offered:\n%s", res.Body)
 	}
 
 	// A wrong answer uses the challenge up and brings a new one.
-	before := captchatest.ID(f.page.body)
+	before := captchatest.ID(f.page.Body)
 	res = f.post(url.Values{"username": {"budi"}, "password": {testPassword}, captcha.FieldID: {before}, captcha.FieldAnswer: {"0"}})
 	wantText(t, res, http.StatusOK, e.msg("protection.captcha.wrong"))
-	if e.sessionCookie(res) != nil || captchatest.ID(res.body) == before || captchatest.ID(res.body) == "" {
-		t.Fatalf("wrong CAPTCHA: signed in, or challenge not replaced:\n%s", res.body)
+	if e.sessionCookie(res) != nil || captchatest.ID(res.Body) == before || captchatest.ID(res.Body) == "" {
+		t.Fatalf("wrong CAPTCHA: signed in, or challenge not replaced:\n%s", res.Body)
 	}
 
 	// Solved, with the right password: signed in, and the count starts over.
@@ -191,7 +192,7 @@ func TestAdaptiveCaptchaAfterAddressFailures(t *testing.T) {
 	e.createUser("siti", nil)
 	wantText(t, fresh.submit("siti", testPassword, false), http.StatusOK, e.msg("protection.captcha.required"))
 	if res := fresh.submit("siti", testPassword, true); e.sessionCookie(res) == nil {
-		t.Fatalf("solved CAPTCHA and right password refused:\n%s", res.body)
+		t.Fatalf("solved CAPTCHA and right password refused:\n%s", res.Body)
 	}
 }
 
@@ -228,29 +229,29 @@ func TestCaptchaSwitchKeepsTheNameAndCountsNothing(t *testing.T) {
 	e := newEnv(t, false)
 	e.h.Captcha.Mode = captcha.Always
 	f := e.open(e.client, "")
-	first := captchatest.ID(f.page.body)
+	first := captchatest.ID(f.page.Body)
 	res := f.switchTo(captcha.Text, "budi@example.co.id")
-	if res.StatusCode != http.StatusOK || !strings.Contains(res.body, `value="budi@example.co.id"`) {
-		t.Fatalf("name not kept: %d\n%s", res.StatusCode, res.body)
+	if res.StatusCode != http.StatusOK || !strings.Contains(res.Body, `value="budi@example.co.id"`) {
+		t.Fatalf("name not kept: %d\n%s", res.StatusCode, res.Body)
 	}
-	if captchatest.Kind(res.body) != captcha.Text || captchatest.ID(res.body) == first {
-		t.Fatalf("no new text question:\n%s", res.body)
+	if captchatest.Kind(res.Body) != captcha.Text || captchatest.ID(res.Body) == first {
+		t.Fatalf("no new text question:\n%s", res.Body)
 	}
-	if !strings.Contains(res.body, `>Pertanyaan lain</button>`) || !strings.Contains(res.body, `value="image"`) {
-		t.Errorf("text question without its own buttons:\n%s", res.body)
+	if !strings.Contains(res.Body, `>Pertanyaan lain</button>`) || !strings.Contains(res.Body, `value="image"`) {
+		t.Errorf("text question without its own buttons:\n%s", res.Body)
 	}
-	if _, err := captchatest.SolveQuestion(html.UnescapeString(regexp.MustCompile(`<label for="captcha_answer">([^<]*)<`).FindStringSubmatch(res.body)[1])); err != nil {
+	if _, err := captchatest.SolveQuestion(html.UnescapeString(regexp.MustCompile(`<label for="captcha_answer">([^<]*)<`).FindStringSubmatch(res.Body)[1])); err != nil {
 		t.Error(err)
 	}
 	// "Another question", then back to an image.
-	second := captchatest.ID(res.body)
+	second := captchatest.ID(res.Body)
 	res = f.post(url.Values{captcha.FieldSwitch: {"new"}, captcha.FieldKind: {"text"}, captcha.FieldID: {second}})
-	if captchatest.Kind(res.body) != captcha.Text || captchatest.ID(res.body) == second {
-		t.Fatalf("no other question:\n%s", res.body)
+	if captchatest.Kind(res.Body) != captcha.Text || captchatest.ID(res.Body) == second {
+		t.Fatalf("no other question:\n%s", res.Body)
 	}
 	res = f.switchTo(captcha.Image, "")
-	if captchatest.Kind(res.body) != captcha.Image {
-		t.Fatalf("no image:\n%s", res.body)
+	if captchatest.Kind(res.Body) != captcha.Image {
+		t.Fatalf("no image:\n%s", res.Body)
 	}
 	// The replaced challenges are used up.
 	for _, id := range []string{first, second} {
@@ -262,7 +263,7 @@ func TestCaptchaSwitchKeepsTheNameAndCountsNothing(t *testing.T) {
 		t.Errorf("switching was audited or counted: %v", got)
 	}
 	// The image is served from this handler set.
-	img := e.get(e.client, regexp.MustCompile(`src="(/captcha/[a-z0-9]+\.png)"`).FindStringSubmatch(res.body)[1])
+	img := e.get(e.client, regexp.MustCompile(`src="(/captcha/[a-z0-9]+\.png)"`).FindStringSubmatch(res.Body)[1])
 	if img.StatusCode != http.StatusOK || img.Header.Get("Content-Type") != "image/png" {
 		t.Errorf("image: %d %s", img.StatusCode, img.Header.Get("Content-Type"))
 	}
@@ -308,7 +309,7 @@ func TestLockoutRefusesEvenTheRightPassword(t *testing.T) {
 	if e.sessionCookie(res) != nil || e.authRequest(id).Done || res.Header.Get("Retry-After") != "900" {
 		t.Fatal("the right password signed in a locked account")
 	}
-	if strings.Contains(res.body, e.msg("login.bad_credentials")) {
+	if strings.Contains(res.Body, e.msg("login.bad_credentials")) {
 		t.Error("locked page also says the password was wrong")
 	}
 	if e.countAudit("login.failure", "locked") != 1 {
@@ -316,7 +317,7 @@ func TestLockoutRefusesEvenTheRightPassword(t *testing.T) {
 	}
 	// The email is another name for the same account, with its own count.
 	if res := f.submit(u.Email, testPassword, true); e.sessionCookie(res) == nil {
-		t.Fatalf("email sign-in refused:\n%s", res.body)
+		t.Fatalf("email sign-in refused:\n%s", res.Body)
 	}
 
 	// An administrator lifts the lock.
@@ -333,7 +334,7 @@ func TestLockoutEndsByItself(t *testing.T) {
 	f := failUntilLocked(t, e, "budi")
 	e.clock.Advance(DefaultThrottlePolicy.LockFor)
 	if res := f.submit("budi", testPassword, true); e.sessionCookie(res) == nil {
-		t.Fatalf("still locked after %v:\n%s", DefaultThrottlePolicy.LockFor, res.body)
+		t.Fatalf("still locked after %v:\n%s", DefaultThrottlePolicy.LockFor, res.Body)
 	}
 }
 
@@ -346,8 +347,8 @@ func TestUnknownAccountsBehaveLikeKnownOnes(t *testing.T) {
 		e.createUser("budi", nil)
 		f := e.open(e.client, "")
 		var pages []string
-		add := func(res response) {
-			pages = append(pages, res.Status+"\n"+volatile.ReplaceAllString(res.body, "…"))
+		add := func(res webtest.Response) {
+			pages = append(pages, res.Status+"\n"+volatile.ReplaceAllString(res.Body, "…"))
 		}
 		for i := 1; i <= 11; i++ {
 			add(f.submit(name, "salah", true))

@@ -16,6 +16,7 @@ import (
 	"satupintu/mail/mailtest"
 	"satupintu/password"
 	"satupintu/storage"
+	"satupintu/web/webtest"
 )
 
 // approved runs a registration through review and approval in the officer
@@ -41,13 +42,13 @@ func (e *reviewEnv) activationLink(addr string) (string, mailtest.Received) {
 }
 
 // activate opens link and sets pw with confirmation confirm.
-func (e *reviewEnv) activate(c *http.Client, link, pw, confirm string) reviewResponse {
+func (e *reviewEnv) activate(c *http.Client, link, pw, confirm string) webtest.Response {
 	e.t.Helper()
 	page := e.get(c, link)
 	reviewWant(e.t, page, http.StatusOK, `name="token"`)
 	u, _ := url.Parse(link)
 	return e.post(c, "/activate", url.Values{
-		"csrf_token": {reviewCSRFField.FindStringSubmatch(page.body)[1]},
+		"csrf_token": {reviewCSRFField.FindStringSubmatch(page.Body)[1]},
 		"token":      {u.Query().Get("token")}, "password": {pw}, "confirm": {confirm},
 	})
 }
@@ -102,7 +103,7 @@ func TestApprovalCreatesAccountAndActivationWorks(t *testing.T) {
 	token := strings.TrimPrefix(link, "/activate?token=")
 	page := e.get(oc, "/officer/registrations/"+g.ID+"?notice=approved")
 	reviewWant(t, page, http.StatusOK, e.T("officer.approved", u.Email), "siti.rahayuppjk", e.T("officer.not_activated"), e.T("officer.resend"))
-	if strings.Contains(page.body, token) || strings.Contains(page.body, activationTokenID(token)) {
+	if strings.Contains(page.Body, token) || strings.Contains(page.Body, activationTokenID(token)) {
 		t.Error("the officer page shows the activation token")
 	}
 
@@ -145,7 +146,7 @@ func TestActivationLinkExpires(t *testing.T) {
 	page := e.get(c, link)
 	e.clock.Advance(ActivationTTL)
 	u, _ := url.Parse(link)
-	res := e.post(c, "/activate", url.Values{"csrf_token": {reviewCSRFField.FindStringSubmatch(page.body)[1]},
+	res := e.post(c, "/activate", url.Values{"csrf_token": {reviewCSRFField.FindStringSubmatch(page.Body)[1]},
 		"token": {u.Query().Get("token")}, "password": {reviewPassword}, "confirm": {reviewPassword}})
 	reviewWant(t, res, http.StatusBadRequest, e.T("activate.invalid"))
 	if u, _ := e.dur.UserByID(t.Context(), g.UserID); u.PasswordHash != "" || u.EmailVerified {
@@ -173,7 +174,7 @@ func TestActivationForm(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			res := e.activate(c, link, tc.pw, tc.confirm)
 			reviewWant(t, res, http.StatusOK, tc.want, `name="token"`)
-			if strings.Contains(res.body, "value=\""+tc.pw) && tc.pw != "" {
+			if strings.Contains(res.Body, "value=\""+tc.pw) && tc.pw != "" {
 				t.Error("the password is echoed back")
 			}
 		})

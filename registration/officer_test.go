@@ -13,10 +13,11 @@ import (
 	"time"
 
 	"satupintu/storage"
+	"satupintu/web/webtest"
 )
 
 // decide posts an officer's decision form from the registration's page.
-func (e *reviewEnv) decide(c *http.Client, id, action string, form url.Values) reviewResponse {
+func (e *reviewEnv) decide(c *http.Client, id, action string, form url.Values) webtest.Response {
 	e.t.Helper()
 	if form == nil {
 		form = url.Values{}
@@ -50,7 +51,7 @@ func TestOfficerRoutesNeedTheOfficerRole(t *testing.T) {
 		{"POST", "/officer/registrations/" + g.ID + "/resend-activation"},
 	}
 	for _, rt := range routes {
-		send := func(c *http.Client, tok string) reviewResponse {
+		send := func(c *http.Client, tok string) webtest.Response {
 			if rt.method == "GET" {
 				return e.get(c, rt.path)
 			}
@@ -64,7 +65,7 @@ func TestOfficerRoutesNeedTheOfficerRole(t *testing.T) {
 			}{{trader, token}, {admin, adminToken}} {
 				res := send(c.client, c.token)
 				reviewWant(t, res, http.StatusForbidden, e.T("officer.forbidden"))
-				if strings.Contains(res.body, g.NIB) || strings.Contains(res.body, "%PDF") {
+				if strings.Contains(res.Body, g.NIB) || strings.Contains(res.Body, "%PDF") {
 					t.Error("the refusal shows registration data")
 				}
 			}
@@ -104,7 +105,7 @@ func TestOfficerDecisions(t *testing.T) {
 	page := e.get(oc, detail)
 	reviewWant(t, page, http.StatusOK, g.ServiceNumber, html.EscapeString(g.OrgName), g.NIB, "01.234.567.8-900.001",
 		g.Email, "&#43;"+g.Phone[1:], g.IdentityNumber, "/officer/documents/"+g.DocumentID, detail+"/review")
-	if strings.Contains(page.body, detail+"/approve") {
+	if strings.Contains(page.Body, detail+"/approve") {
 		t.Error("approve offered before review")
 	}
 	// Approving needs the review step first.
@@ -126,7 +127,7 @@ func TestOfficerDecisions(t *testing.T) {
 	reviewWantRedirect(t, e.decide(oc, g.ID, "reject", url.Values{"note": {reason}}), detail+"?notice=decided")
 	page = e.get(oc, detail)
 	reviewWant(t, page, http.StatusOK, html.EscapeString(reason), officer.Username, e.T("review.status.rejected"))
-	if strings.Contains(page.body, detail+"/approve") || strings.Contains(page.body, detail+"/review\"") {
+	if strings.Contains(page.Body, detail+"/approve") || strings.Contains(page.Body, detail+"/review\"") {
 		t.Error("decision forms offered for a decided registration")
 	}
 
@@ -160,7 +161,7 @@ func TestConcurrentDecisionsOneWins(t *testing.T) {
 		rejectForm := url.Values{"csrf_token": {e.csrf(b, detail)}, "note": {"Dokumen palsu."}}
 
 		var wg sync.WaitGroup
-		var approved, rejected reviewResponse
+		var approved, rejected webtest.Response
 		start := make(chan struct{})
 		wg.Go(func() { <-start; approved = e.post(a, detail+"/approve", approveForm) })
 		wg.Go(func() { <-start; rejected = e.post(b, detail+"/reject", rejectForm) })
@@ -213,10 +214,10 @@ func (e *reviewEnv) walkQueue(c *http.Client, path string) ([]string, int) {
 	for path != "" {
 		page := e.get(c, path)
 		if page.StatusCode != http.StatusOK {
-			e.t.Fatalf("GET %s: %d\n%s", path, page.StatusCode, page.body)
+			e.t.Fatalf("GET %s: %d\n%s", path, page.StatusCode, page.Body)
 		}
 		pages++
-		rows := reviewRowLink.FindAllStringSubmatch(page.body, -1)
+		rows := reviewRowLink.FindAllStringSubmatch(page.Body, -1)
 		if len(rows) > queuePageSize {
 			e.t.Fatalf("page %d has %d rows", pages, len(rows))
 		}
@@ -224,7 +225,7 @@ func (e *reviewEnv) walkQueue(c *http.Client, path string) ([]string, int) {
 			ids = append(ids, m[1])
 		}
 		path = ""
-		if m := reviewNextLink.FindStringSubmatch(page.body); m != nil {
+		if m := reviewNextLink.FindStringSubmatch(page.Body); m != nil {
 			path = html.UnescapeString(m[1])
 			if strings.Contains(path, "offset") || strings.Contains(path, "page=") {
 				e.t.Fatalf("next link pages by offset: %s", path)
@@ -288,7 +289,7 @@ func TestQueueFiltersAndKeysetPagination(t *testing.T) {
 	// A registration arriving while the officer pages does not shift the
 	// later pages (it is newer than the cursor).
 	first := e.get(oc, "/officer")
-	next := html.UnescapeString(reviewNextLink.FindStringSubmatch(first.body)[1])
+	next := html.UnescapeString(reviewNextLink.FindStringSubmatch(first.Body)[1])
 	e.clock.Advance(time.Hour)
 	late := e.seed(nil)
 	rest, _ := e.walkQueue(oc, next)
@@ -348,7 +349,7 @@ func TestDocumentDownload(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, got, v)
 		}
 	}
-	if res.body != string(reviewPDF) {
+	if res.Body != string(reviewPDF) {
 		t.Error("body is not the stored document")
 	}
 	if a := e.audits("registration.document_download"); len(a) != 1 || a[0].ActorID != officer.ID || a[0].Subject != g.ID || a[0].Detail["document_id"] != g.DocumentID {
@@ -369,7 +370,7 @@ func TestDocumentDownload(t *testing.T) {
 	// The detail page links the download; it never embeds the document.
 	page := e.get(oc, "/officer/registrations/"+g.ID)
 	for _, embed := range []string{"<iframe", "<embed", "<object", "<img"} {
-		if strings.Contains(page.body, embed) {
+		if strings.Contains(page.Body, embed) {
 			t.Errorf("detail page has %s", embed)
 		}
 	}

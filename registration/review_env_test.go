@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"mime/multipart"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -37,6 +36,7 @@ import (
 	"satupintu/storage/sqlite"
 	"satupintu/templates"
 	"satupintu/web"
+	"satupintu/web/webtest"
 )
 
 // reviewClock is the time of the handler and both stores.
@@ -149,15 +149,7 @@ func (e *reviewEnv) currentUser(r *http.Request) (storage.User, bool) {
 
 // client is a browser with a cookie jar that does not follow redirects.
 func (e *reviewEnv) client() *http.Client {
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return &http.Client{
-		Transport:     e.srv.Client().Transport,
-		Jar:           jar,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	return webtest.NewClient(e.t, e.srv)
 }
 
 // createUser stores an account with roles.
@@ -277,46 +269,18 @@ func (e *reviewEnv) T(key string, args ...any) string {
 	return strings.ReplaceAll(html.EscapeString(e.pages.T(templates.LangID, key, args...)), "+", "&#43;")
 }
 
-type reviewResponse struct {
-	*http.Response
-	body string
+func (e *reviewEnv) get(c *http.Client, path string) webtest.Response {
+	e.t.Helper()
+	return webtest.Get(e.t, c, e.srv.URL+path)
 }
 
-func (e *reviewEnv) do(c *http.Client, req *http.Request) reviewResponse {
+func (e *reviewEnv) post(c *http.Client, path string, form url.Values) webtest.Response {
 	e.t.Helper()
-	res, err := c.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return reviewResponse{res, string(b)}
-}
-
-func (e *reviewEnv) get(c *http.Client, path string) reviewResponse {
-	e.t.Helper()
-	req, err := http.NewRequest("GET", e.srv.URL+path, nil)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return e.do(c, req)
-}
-
-func (e *reviewEnv) post(c *http.Client, path string, form url.Values) reviewResponse {
-	e.t.Helper()
-	req, err := http.NewRequest("POST", e.srv.URL+path, strings.NewReader(form.Encode()))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return e.do(c, req)
+	return webtest.PostForm(e.t, c, e.srv.URL+path, form)
 }
 
 // postMultipart posts form with an optional file part named document.
-func (e *reviewEnv) postMultipart(c *http.Client, path string, form url.Values, fileName string, file []byte) reviewResponse {
+func (e *reviewEnv) postMultipart(c *http.Client, path string, form url.Values, fileName string, file []byte) webtest.Response {
 	e.t.Helper()
 	var b bytes.Buffer
 	mw := multipart.NewWriter(&b)
@@ -342,7 +306,7 @@ func (e *reviewEnv) postMultipart(c *http.Client, path string, form url.Values, 
 		e.t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", mw.FormDataContentType())
-	return e.do(c, req)
+	return webtest.Do(e.t, c, req)
 }
 
 var reviewCSRFField = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
@@ -352,31 +316,31 @@ var reviewCSRFField = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
 func (e *reviewEnv) csrf(c *http.Client, path string) string {
 	e.t.Helper()
 	page := e.get(c, path)
-	m := reviewCSRFField.FindStringSubmatch(page.body)
+	m := reviewCSRFField.FindStringSubmatch(page.Body)
 	if m == nil {
-		e.t.Fatalf("GET %s: %d, no csrf_token:\n%s", path, page.StatusCode, page.body)
+		e.t.Fatalf("GET %s: %d, no csrf_token:\n%s", path, page.StatusCode, page.Body)
 	}
 	return m[1]
 }
 
-func reviewWantRedirect(t *testing.T, res reviewResponse, want string) {
+func reviewWantRedirect(t *testing.T, res webtest.Response, want string) {
 	t.Helper()
 	if res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("status %d, want 303\n%s", res.StatusCode, res.body)
+		t.Fatalf("status %d, want 303\n%s", res.StatusCode, res.Body)
 	}
 	if got := res.Header.Get("Location"); got != want {
 		t.Fatalf("Location %q, want %q", got, want)
 	}
 }
 
-func reviewWant(t *testing.T, res reviewResponse, status int, texts ...string) {
+func reviewWant(t *testing.T, res webtest.Response, status int, texts ...string) {
 	t.Helper()
 	if res.StatusCode != status {
-		t.Fatalf("status %d, want %d\n%s", res.StatusCode, status, res.body)
+		t.Fatalf("status %d, want %d\n%s", res.StatusCode, status, res.Body)
 	}
 	for _, s := range texts {
-		if !strings.Contains(res.body, s) {
-			t.Errorf("page lacks %q:\n%s", s, res.body)
+		if !strings.Contains(res.Body, s) {
+			t.Errorf("page lacks %q:\n%s", s, res.Body)
 		}
 	}
 }

@@ -11,10 +11,11 @@ import (
 	"time"
 
 	"satupintu/storage"
+	"satupintu/web/webtest"
 )
 
 // track posts the tracking form from a fresh page of c.
-func (e *reviewEnv) track(c *http.Client, number, email string) reviewResponse {
+func (e *reviewEnv) track(c *http.Client, number, email string) webtest.Response {
 	e.t.Helper()
 	return e.post(c, "/track", url.Values{"csrf_token": {e.csrf(c, "/track")}, "service_number": {number}, "email": {email}})
 }
@@ -61,7 +62,7 @@ func TestTrackShowsHistoryWithNotes(t *testing.T) {
 		"Surat kuasa belum ditandatangani direktur.",
 		"2025-03-01 09:00 WIB", "2025-03-01 10:00 WIB",
 		`href="/track/revisi"`, e.T("track.revise"))
-	if strings.Contains(page.body, officer.Username) || strings.Contains(page.body, officer.ID) {
+	if strings.Contains(page.Body, officer.Username) || strings.Contains(page.Body, officer.ID) {
 		t.Error("the registrant sees who the officer is")
 	}
 
@@ -71,7 +72,7 @@ func TestTrackShowsHistoryWithNotes(t *testing.T) {
 	e.setStatus(r.ID, storage.StatusRejected, officer.ID, "NIB tidak terdaftar di OSS.")
 	page = e.get(e.trackedBy(r), "/track/status")
 	reviewWant(t, page, http.StatusOK, e.T("review.status.rejected"), "NIB tidak terdaftar di OSS.", e.T("track.rejected_explain"))
-	if strings.Contains(page.body, "/track/revisi") {
+	if strings.Contains(page.Body, "/track/revisi") {
 		t.Error("a rejected registration offers revision")
 	}
 }
@@ -87,16 +88,16 @@ func TestTrackSameAnswerForUnknownNumberAndWrongEmail(t *testing.T) {
 
 	wrongEmail := e.track(e.client(), g.ServiceNumber, "orang.lain@example.co.id")
 	noSuchNumber := e.track(e.client(), unknown, g.Email)
-	for _, res := range []reviewResponse{wrongEmail, noSuchNumber} {
+	for _, res := range []webtest.Response{wrongEmail, noSuchNumber} {
 		reviewWant(t, res, http.StatusOK, e.T("track.not_found"))
 		if len(res.Cookies()) > 0 && res.Cookies()[0].Name == "satupintu_track" {
 			t.Error("a failed lookup got a grant")
 		}
-		if strings.Contains(res.body, html.EscapeString(g.OrgName)) || strings.Contains(res.body, e.T("review.status.submitted")) {
+		if strings.Contains(res.Body, html.EscapeString(g.OrgName)) || strings.Contains(res.Body, e.T("review.status.submitted")) {
 			t.Error("a failed lookup shows registration data")
 		}
 	}
-	a, b := reviewVolatile.ReplaceAllString(wrongEmail.body, ""), reviewVolatile.ReplaceAllString(noSuchNumber.body, "")
+	a, b := reviewVolatile.ReplaceAllString(wrongEmail.Body, ""), reviewVolatile.ReplaceAllString(noSuchNumber.Body, "")
 	if a != b {
 		t.Errorf("wrong email and unknown number render differently:\n%s\n----\n%s", a, b)
 	}
@@ -232,7 +233,7 @@ func TestRevisionEndToEnd(t *testing.T) {
 	reviewWant(t, e.get(c, "/track/status"), http.StatusOK, html.EscapeString(note), `href="/track/revisi"`)
 	page := e.get(c, "/track/revisi")
 	reviewWant(t, page, http.StatusOK, html.EscapeString(note), html.EscapeString(g.OrgName), g.NIB, g.Email, `enctype="multipart/form-data"`)
-	form := revisionValues(t, page.body)
+	form := revisionValues(t, page.Body)
 	for field, want := range map[string]string{FieldOrgName: g.OrgName, FieldNIB: g.NIB, FieldTraderType: g.TraderType,
 		FieldCity: g.Address.City, FieldPhone: g.Phone, FieldIdentityType: "nik", FieldNPWPType: "15"} {
 		if form.Get(field) != want {
@@ -298,7 +299,7 @@ func TestRevisionWithoutNewDocumentKeepsTheOld(t *testing.T) {
 	e.setStatus(g.ID, storage.StatusInReview, "o", "")
 	e.setStatus(g.ID, storage.StatusRevisionRequested, "o", "Perbaiki jabatan.")
 	c := e.trackedBy(g)
-	form := revisionValues(t, e.get(c, "/track/revisi").body)
+	form := revisionValues(t, e.get(c, "/track/revisi").Body)
 	form.Set(FieldPosition, "Direktur Utama")
 	// An empty file part, as browsers send for "no file chosen".
 	reviewWantRedirect(t, e.postMultipart(c, "/track/revisi", form, "", []byte{}), "/track/status?done=resubmitted")
@@ -315,7 +316,7 @@ func TestRevisionRefusesTakenEmail(t *testing.T) {
 	e.setStatus(g.ID, storage.StatusInReview, "o", "")
 	e.setStatus(g.ID, storage.StatusRevisionRequested, "o", "Gunakan email kantor.")
 	c := e.trackedBy(g)
-	form := revisionValues(t, e.get(c, "/track/revisi").body)
+	form := revisionValues(t, e.get(c, "/track/revisi").Body)
 	form.Set(FieldEmail, taken.Email)
 	reviewWant(t, e.postMultipart(c, "/track/revisi", form, "", nil), http.StatusOK, e.T("track.revisi_email_taken"))
 }
@@ -326,7 +327,7 @@ func TestRevisionNeedsGrantAndCSRF(t *testing.T) {
 	e.setStatus(g.ID, storage.StatusInReview, "o", "")
 	e.setStatus(g.ID, storage.StatusRevisionRequested, "o", "x")
 	c := e.trackedBy(g)
-	form := revisionValues(t, e.get(c, "/track/revisi").body)
+	form := revisionValues(t, e.get(c, "/track/revisi").Body)
 
 	noToken := url.Values{}
 	for k, v := range form {
@@ -350,7 +351,7 @@ func TestRevisionBodyLimit(t *testing.T) {
 	e.setStatus(g.ID, storage.StatusInReview, "o", "")
 	e.setStatus(g.ID, storage.StatusRevisionRequested, "o", "x")
 	c := e.trackedBy(g)
-	form := revisionValues(t, e.get(c, "/track/revisi").body)
+	form := revisionValues(t, e.get(c, "/track/revisi").Body)
 	huge := bytes.Repeat([]byte("A"), 2*MaxDocumentSize)
 	reviewWant(t, e.postMultipart(c, "/track/revisi", form, "surat.pdf", huge), http.StatusRequestEntityTooLarge)
 	// Just over the letter limit but within the body limit: a field error.

@@ -8,6 +8,7 @@ import (
 
 	"satupintu/captcha"
 	"satupintu/captcha/captchatest"
+	"satupintu/web/webtest"
 )
 
 // confirmForm loads the confirmation page with its text question, as a
@@ -19,10 +20,10 @@ func (e *wizEnv) confirmForm(c *http.Client) url.Values {
 	if page.StatusCode != http.StatusOK {
 		e.t.Fatalf("GET /register/konfirmasi: %d (Location %q)", page.StatusCode, page.Header.Get("Location"))
 	}
-	form := captchatest.Form(e.t, page.body)
-	m := wizCSRFField.FindStringSubmatch(page.body)
+	form := captchatest.Form(e.t, page.Body)
+	m := wizCSRFField.FindStringSubmatch(page.Body)
 	if m == nil {
-		e.t.Fatalf("no csrf_token\n%s", page.body)
+		e.t.Fatalf("no csrf_token\n%s", page.Body)
 	}
 	form.Set("csrf_token", m[1])
 	return form
@@ -38,11 +39,11 @@ func TestWizardSubmitNeedsTheCaptcha(t *testing.T) {
 	confirm := e.get(c, "/register/konfirmasi")
 	wizWant(t, confirm, http.StatusOK, e.T("protection.captcha.legend"), `<img class="captcha-image" src="/captcha/`,
 		`name="captcha" value="text"`, `value="cancel" class="secondary" formnovalidate`)
-	if strings.Index(confirm.body, `value="submit"`) > strings.Index(confirm.body, `name="captcha" value="new"`) {
+	if strings.Index(confirm.Body, `value="submit"`) > strings.Index(confirm.Body, `name="captcha" value="new"`) {
 		t.Error("a CAPTCHA button comes before Yes, submit")
 	}
 
-	post := func(form url.Values) wizResponse {
+	post := func(form url.Values) webtest.Response {
 		form.Set("action", "submit")
 		return e.post(c, "/register/konfirmasi", form)
 	}
@@ -56,8 +57,8 @@ func TestWizardSubmitNeedsTheCaptcha(t *testing.T) {
 	wrong := url.Values{"csrf_token": {csrf}, captcha.FieldID: form[captcha.FieldID], captcha.FieldKind: {"text"}, captcha.FieldAnswer: {"0"}}
 	res = post(wrong)
 	wizWant(t, res, http.StatusOK, e.T("protection.captcha.wrong"), e.T("protection.captcha.answer_new"))
-	if captchatest.Kind(res.body) != captcha.Text || captchatest.ID(res.body) == form.Get(captcha.FieldID) {
-		t.Fatalf("no new text question after a wrong answer:\n%s", res.body)
+	if captchatest.Kind(res.Body) != captcha.Text || captchatest.ID(res.Body) == form.Get(captcha.FieldID) {
+		t.Fatalf("no new text question after a wrong answer:\n%s", res.Body)
 	}
 	// The wrong answer used the challenge up: the right one is too late.
 	res = post(form)
@@ -73,7 +74,7 @@ func TestWizardSubmitNeedsTheCaptcha(t *testing.T) {
 	}
 
 	// Solved from the page the last answer brought: submitted.
-	next := captchatest.Form(t, res.body)
+	next := captchatest.Form(t, res.Body)
 	next.Set("csrf_token", csrf)
 	e.serviceNumber(c, post(next))
 }
@@ -83,19 +84,19 @@ func TestWizardCaptchaSwitch(t *testing.T) {
 	c := e.client
 	e.fillTo(c, StepConfirm, nil)
 	page := e.get(c, "/register/konfirmasi")
-	first := captchatest.ID(page.body)
-	csrf := wizCSRFField.FindStringSubmatch(page.body)[1]
+	first := captchatest.ID(page.Body)
+	csrf := wizCSRFField.FindStringSubmatch(page.Body)[1]
 	res := e.post(c, "/register/konfirmasi", url.Values{"csrf_token": {csrf}, captcha.FieldSwitch: {"text"}, captcha.FieldID: {first}})
 	wizWant(t, res, http.StatusOK, "PT Maju Bersama", e.T("protection.captcha.new_question"))
-	if captchatest.Kind(res.body) != captcha.Text {
-		t.Fatalf("no text question:\n%s", res.body)
+	if captchatest.Kind(res.Body) != captcha.Text {
+		t.Fatalf("no text question:\n%s", res.Body)
 	}
 	if ok, _ := e.h.Captcha.Verify(t.Context(), first, "x"); ok {
 		t.Error("the replaced image is still answerable")
 	}
 	res = e.post(c, "/register/konfirmasi", url.Values{"csrf_token": {csrf}, captcha.FieldSwitch: {"image"}})
-	if captchatest.Kind(res.body) != captcha.Image {
-		t.Fatalf("no image:\n%s", res.body)
+	if captchatest.Kind(res.Body) != captcha.Image {
+		t.Fatalf("no image:\n%s", res.Body)
 	}
 	if n := len(e.registrations()); n != 0 {
 		t.Fatalf("a switch submitted: %d registrations", n)
@@ -108,9 +109,9 @@ func TestWizardCaptchaOff(t *testing.T) {
 	c := e.client
 	e.fillTo(c, StepConfirm, nil)
 	page := e.get(c, "/register/konfirmasi")
-	if captchatest.Has(page.body) {
+	if captchatest.Has(page.Body) {
 		t.Fatal("CAPTCHA on the confirmation although off")
 	}
-	csrf := wizCSRFField.FindStringSubmatch(page.body)[1]
+	csrf := wizCSRFField.FindStringSubmatch(page.Body)[1]
 	e.serviceNumber(c, e.post(c, "/register/konfirmasi", url.Values{"csrf_token": {csrf}, "action": {"submit"}}))
 }

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"mime/multipart"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/textproto"
 	"net/url"
@@ -34,6 +33,7 @@ import (
 	"satupintu/storage/sqlite"
 	"satupintu/templates"
 	"satupintu/web"
+	"satupintu/web/webtest"
 )
 
 // The wizard's tests drive it as a browser does: a test server with the
@@ -141,57 +141,26 @@ func newWizEnv(t *testing.T, secure bool) *wizEnv {
 // newClient is a fresh browser that does not follow redirects, so each
 // one can be checked.
 func (e *wizEnv) newClient() *http.Client {
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return &http.Client{
-		Transport:     e.srv.Client().Transport,
-		Jar:           jar,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	return webtest.NewClient(e.t, e.srv)
 }
 
-type wizResponse struct {
-	*http.Response
-	body string
-}
-
-func (e *wizEnv) do(c *http.Client, req *http.Request) wizResponse {
+func (e *wizEnv) do(c *http.Client, req *http.Request) webtest.Response {
 	e.t.Helper()
-	res, err := c.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return wizResponse{res, string(b)}
+	return webtest.Do(e.t, c, req)
 }
 
-func (e *wizEnv) get(c *http.Client, path string) wizResponse {
+func (e *wizEnv) get(c *http.Client, path string) webtest.Response {
 	e.t.Helper()
-	req, err := http.NewRequest("GET", e.srv.URL+path, nil)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return e.do(c, req)
+	return webtest.Get(e.t, c, e.srv.URL+path)
 }
 
-func (e *wizEnv) post(c *http.Client, path string, form url.Values) wizResponse {
+func (e *wizEnv) post(c *http.Client, path string, form url.Values) webtest.Response {
 	e.t.Helper()
-	req, err := http.NewRequest("POST", e.srv.URL+path, strings.NewReader(form.Encode()))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return e.do(c, req)
+	return webtest.PostForm(e.t, c, e.srv.URL+path, form)
 }
 
 // postRaw posts body with contentType as is: for hand-made multipart.
-func (e *wizEnv) postRaw(c *http.Client, path, contentType string, body io.Reader) wizResponse {
+func (e *wizEnv) postRaw(c *http.Client, path, contentType string, body io.Reader) webtest.Response {
 	e.t.Helper()
 	req, err := http.NewRequest("POST", e.srv.URL+path, body)
 	if err != nil {
@@ -227,7 +196,7 @@ func multipartBody(t *testing.T, csrf, action, fileName string, file []byte) (st
 }
 
 // upload posts a file on the document step with the page's CSRF token.
-func (e *wizEnv) upload(c *http.Client, action, fileName string, file []byte) wizResponse {
+func (e *wizEnv) upload(c *http.Client, action, fileName string, file []byte) webtest.Response {
 	e.t.Helper()
 	csrf := e.csrf(c, "/register/dokumen")
 	ct, body := multipartBody(e.t, csrf, action, fileName, file)
@@ -241,17 +210,17 @@ func (e *wizEnv) csrf(c *http.Client, path string) string {
 	e.t.Helper()
 	page := e.get(c, path)
 	if page.StatusCode != http.StatusOK {
-		e.t.Fatalf("GET %s: %d (Location %q)\n%s", path, page.StatusCode, page.Header.Get("Location"), page.body)
+		e.t.Fatalf("GET %s: %d (Location %q)\n%s", path, page.StatusCode, page.Header.Get("Location"), page.Body)
 	}
-	m := wizCSRFField.FindStringSubmatch(page.body)
+	m := wizCSRFField.FindStringSubmatch(page.Body)
 	if m == nil {
-		e.t.Fatalf("GET %s: no csrf_token\n%s", path, page.body)
+		e.t.Fatalf("GET %s: no csrf_token\n%s", path, page.Body)
 	}
 	return html.UnescapeString(m[1])
 }
 
 // submitStep loads the step's page and posts values with action.
-func (e *wizEnv) submitStep(c *http.Client, slug, action string, values url.Values) wizResponse {
+func (e *wizEnv) submitStep(c *http.Client, slug, action string, values url.Values) webtest.Response {
 	e.t.Helper()
 	form := url.Values{"csrf_token": {e.csrf(c, "/register/"+slug)}, "action": {action}}
 	if slug == StepConfirm {
@@ -284,23 +253,23 @@ func wizValid() map[string]url.Values {
 
 var wizPDF = []byte(minimalPDF(""))
 
-func wizWantRedirect(t *testing.T, res wizResponse, want string) {
+func wizWantRedirect(t *testing.T, res webtest.Response, want string) {
 	t.Helper()
 	if res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("status %d, want 303 to %s\n%s", res.StatusCode, want, res.body)
+		t.Fatalf("status %d, want 303 to %s\n%s", res.StatusCode, want, res.Body)
 	}
 	if got := res.Header.Get("Location"); got != want {
 		t.Fatalf("Location %q, want %q", got, want)
 	}
 }
 
-func wizWant(t *testing.T, res wizResponse, status int, texts ...string) {
+func wizWant(t *testing.T, res webtest.Response, status int, texts ...string) {
 	t.Helper()
 	if res.StatusCode != status {
-		t.Fatalf("status %d, want %d\n%s", res.StatusCode, status, res.body)
+		t.Fatalf("status %d, want %d\n%s", res.StatusCode, status, res.Body)
 	}
 	for _, s := range texts {
-		if !strings.Contains(res.body, s) {
+		if !strings.Contains(res.Body, s) {
 			t.Errorf("page lacks %q", s)
 		}
 	}
@@ -322,7 +291,7 @@ func (e *wizEnv) fillTo(c *http.Client, slug string, data map[string]url.Values)
 		if s.slug == slug {
 			return
 		}
-		var res wizResponse
+		var res webtest.Response
 		if s.slug == StepDocument {
 			res = e.upload(c, "next", "Surat Kuasa.pdf", wizPDF)
 		} else {
@@ -334,7 +303,7 @@ func (e *wizEnv) fillTo(c *http.Client, slug string, data map[string]url.Values)
 }
 
 // submit completes the whole wizard and returns the submission's response.
-func (e *wizEnv) submit(c *http.Client, data map[string]url.Values) wizResponse {
+func (e *wizEnv) submit(c *http.Client, data map[string]url.Values) webtest.Response {
 	e.t.Helper()
 	e.fillTo(c, StepConfirm, data)
 	return e.submitStep(c, StepConfirm, "submit", nil)
@@ -343,14 +312,14 @@ func (e *wizEnv) submit(c *http.Client, data map[string]url.Values) wizResponse 
 var wizServiceNumber = regexp.MustCompile(`SP-\d{8}-[0-9A-Z]{9}`)
 
 // serviceNumber follows a successful submission to the success page.
-func (e *wizEnv) serviceNumber(c *http.Client, res wizResponse) string {
+func (e *wizEnv) serviceNumber(c *http.Client, res webtest.Response) string {
 	e.t.Helper()
 	wizWantRedirect(e.t, res, "/register/selesai")
 	page := e.get(c, "/register/selesai")
 	wizWant(e.t, page, http.StatusOK)
-	sn := wizServiceNumber.FindString(page.body)
+	sn := wizServiceNumber.FindString(page.Body)
 	if sn == "" {
-		e.t.Fatalf("no service number on the success page\n%s", page.body)
+		e.t.Fatalf("no service number on the success page\n%s", page.Body)
 	}
 	return sn
 }
@@ -454,7 +423,7 @@ func TestWizardHappyPath(t *testing.T) {
 	sn := e.serviceNumber(c, res)
 	done := e.get(c, "/register/selesai")
 	wizWant(t, done, http.StatusOK, sn, e.T("reg.done.keep"), `href="/track"`)
-	if again := e.get(c, "/register/selesai"); !strings.Contains(again.body, sn) {
+	if again := e.get(c, "/register/selesai"); !strings.Contains(again.Body, sn) {
 		t.Error("reloading the success page lost the service number")
 	}
 
@@ -508,7 +477,7 @@ func TestWizardHappyPath(t *testing.T) {
 		t.Error("draft cookie not cleared")
 	}
 	fresh := e.get(c, "/register/tujuan")
-	if strings.Contains(fresh.body, "checked") {
+	if strings.Contains(fresh.Body, "checked") {
 		t.Error("a new registration starts with the old values")
 	}
 }
@@ -532,7 +501,7 @@ func TestWizardBackKeepsValuesWithoutValidating(t *testing.T) {
 	wizWantRedirect(t, res, "/register/trader")
 	page := e.get(c, "/register/nib")
 	wizWant(t, page, http.StatusOK, `value="12-34"`, `value="non_oss" checked`)
-	if strings.Contains(page.body, `class="field-error"`) {
+	if strings.Contains(page.Body, `class="field-error"`) {
 		t.Error("Back showed a validation error")
 	}
 	// The NIB step is incomplete again, so the steps after it are closed.
@@ -630,13 +599,13 @@ func TestWizardValidationErrors(t *testing.T) {
 				`<p class="field-error" id="`+tt.field+`-error">`+msg+`</p>`,
 				tt.kept)
 			// The invalid control carries aria-invalid and points at its message.
-			control := regexp.MustCompile(`<[^>]*id="` + tt.field + `"[^>]*>`).FindString(res.body)
+			control := regexp.MustCompile(`<[^>]*id="` + tt.field + `"[^>]*>`).FindString(res.Body)
 			if !strings.Contains(control, `aria-invalid="true"`) ||
 				!regexp.MustCompile(`aria-describedby="[^"]*\b`+tt.field+`-error"`).MatchString(control) {
 				t.Errorf("control %s lacks aria-invalid/aria-describedby", control)
 			}
-			if strings.Count(res.body, `class="field-error"`) != 1 {
-				t.Errorf("want exactly one field error, got %d", strings.Count(res.body, `class="field-error"`))
+			if strings.Count(res.Body, `class="field-error"`) != 1 {
+				t.Errorf("want exactly one field error, got %d", strings.Count(res.Body, `class="field-error"`))
 			}
 			// The step did not move on.
 			wizWantRedirect(t, e.get(e.client, "/register/konfirmasi"), "/register/"+tt.step)
@@ -856,7 +825,7 @@ func TestWizardScriptInNameIsEscaped(t *testing.T) {
 	for _, path := range []string{"/register/konfirmasi", "/register/organisasi", "/register/penanggung-jawab"} {
 		page := e.get(c, path)
 		wizWant(t, page, http.StatusOK)
-		if strings.Contains(page.body, "<script>") || strings.Contains(page.body, "<img src=x") {
+		if strings.Contains(page.Body, "<script>") || strings.Contains(page.Body, "<img src=x") {
 			t.Errorf("%s renders the payload as markup", path)
 		}
 	}
@@ -942,7 +911,7 @@ func TestWizardDoubleSubmitStoresOnce(t *testing.T) {
 	cookies := c.Jar.Cookies(u)
 
 	// Two clicks at once, from the same browser state.
-	post := func() wizResponse {
+	post := func() webtest.Response {
 		req, _ := http.NewRequest("POST", u.String(), strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		for _, ck := range cookies {
@@ -951,7 +920,7 @@ func TestWizardDoubleSubmitStoresOnce(t *testing.T) {
 		return e.do(&http.Client{Transport: c.Transport, CheckRedirect: c.CheckRedirect}, req)
 	}
 	var wg sync.WaitGroup
-	results := make([]wizResponse, 2)
+	results := make([]webtest.Response, 2)
 	for i := range results {
 		wg.Go(func() { results[i] = post() })
 	}
@@ -1056,7 +1025,7 @@ func TestWizardStepIndicator(t *testing.T) {
 		e.T("reg.step_count", 3, len(steps)),
 		`<li class="reg-step-current" aria-current="step">`,
 		`<a href="/register/tujuan">`, `<a href="/register/npwp">`)
-	if strings.Contains(page.body, `href="/register/organisasi"`) {
+	if strings.Contains(page.Body, `href="/register/organisasi"`) {
 		t.Error("a step not yet reachable is linked")
 	}
 }
