@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 
 	"satupintu/registration"
 	"satupintu/storage"
+	"satupintu/storage/conformance"
 	"satupintu/storage/memory"
 	"satupintu/storage/sqlite"
 	"satupintu/templates"
@@ -30,18 +30,11 @@ import (
 // the login package; CurrentSession is the boundary this package is given.
 const testCookie = "test_session"
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-
 // env is the account pages on a test server, backed by the real embedded
 // stores (SQLite durable, in-process ephemeral).
 type env struct {
 	t        *testing.T
-	clock    *clock
+	clock    *conformance.Clock
 	eph      *memory.Store
 	dur      *sqlite.Store
 	h        *Handler
@@ -70,7 +63,7 @@ func fieldCheck(fn func(string) (string, error)) Check {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := t.Context()
-	clk := &clock{now: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clk := conformance.NewClock(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))
 	eph := memory.New(clk.Now)
 	t.Cleanup(func() { eph.Close() })
 	dur, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "satupintu.db"))

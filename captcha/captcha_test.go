@@ -6,9 +6,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"satupintu/storage/conformance"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,25 +16,13 @@ import (
 	"satupintu/templates"
 )
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func newService(t *testing.T) (*Service, *memory.Store, *clock) {
+func newService(t *testing.T) (*Service, *memory.Store, *conformance.Clock) {
 	t.Helper()
 	pages, err := templates.New()
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{now: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clk := conformance.NewClock(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))
 	st := memory.New(clk.Now)
 	return &Service{Store: st, Messages: pages.Catalog()}, st, clk
 }

@@ -14,7 +14,6 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 	"satupintu/captcha"
 	"satupintu/password"
 	"satupintu/storage"
+	"satupintu/storage/conformance"
 	"satupintu/storage/memory"
 	"satupintu/storage/sqlite"
 	"satupintu/templates"
@@ -40,28 +40,9 @@ const (
 	clientName   = "e-BPOM (demo)"
 )
 
-// clock is a controllable time source shared by the handler and the
-// ephemeral store, so TTLs and max_age move together.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 type env struct {
 	t      *testing.T
-	clock  *clock
+	clock  *conformance.Clock
 	eph    *memory.Store
 	dur    *sqlite.Store
 	h      *Handler
@@ -75,7 +56,7 @@ type env struct {
 func newEnv(t *testing.T, secure bool, opts ...func(h *Handler, eph *memory.Store, dur *sqlite.Store)) *env {
 	t.Helper()
 	ctx := t.Context()
-	clk := &clock{now: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clk := conformance.NewClock(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))
 	eph := memory.New(clk.Now)
 	t.Cleanup(func() { eph.Close() })
 	dur, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "satupintu.db"))

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"satupintu/storage/conformance"
 	"satupintu/storage/memory"
 )
 
@@ -68,9 +69,9 @@ func TestThrottleRuleArithmetic(t *testing.T) {
 
 // newThrottle returns a throttle on the in-process store, with a clock the
 // test moves; the store reads the same clock, so windows expire with it.
-func newThrottle(t *testing.T) (*Throttle, *clock) {
+func newThrottle(t *testing.T) (*Throttle, *conformance.Clock) {
 	t.Helper()
-	clk := &clock{now: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clk := conformance.NewClock(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))
 	st := memory.New(clk.Now)
 	return &Throttle{Counters: st, Now: clk.Now}, clk
 }

@@ -21,7 +21,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -32,30 +31,13 @@ import (
 	"satupintu/mail"
 	"satupintu/mail/mailtest"
 	"satupintu/storage"
+	"satupintu/storage/conformance"
 	"satupintu/storage/memory"
 	"satupintu/storage/sqlite"
 	"satupintu/templates"
 	"satupintu/web"
 	"satupintu/web/webtest"
 )
-
-// reviewClock is the time of the handler and both stores.
-type reviewClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *reviewClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *reviewClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // switchMailer forwards to whichever real sender the test set last, so a
 // test can make delivery fail and then recover.
@@ -68,7 +50,7 @@ func (s *switchMailer) Send(ctx context.Context, m mail.Message) error {
 
 type reviewEnv struct {
 	t      *testing.T
-	clock  *reviewClock
+	clock  *conformance.Clock
 	eph    *memory.Store
 	dur    *sqlite.Store
 	h      *Handler
@@ -88,7 +70,7 @@ const reviewUserCookie = "test_user"
 func newReviewEnv(t *testing.T, secure bool) *reviewEnv {
 	t.Helper()
 	ctx := t.Context()
-	clk := &reviewClock{now: time.Date(2025, 3, 1, 2, 0, 0, 0, time.UTC)} // 09:00 WIB
+	clk := conformance.NewClock(time.Date(2025, 3, 1, 2, 0, 0, 0, time.UTC)) // 09:00 WIB
 	eph := memory.New(clk.Now)
 	t.Cleanup(func() { eph.Close() })
 	dur, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "satupintu.db"))

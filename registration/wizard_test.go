@@ -29,6 +29,7 @@ import (
 	"satupintu/captcha"
 	"satupintu/mail"
 	"satupintu/storage"
+	"satupintu/storage/conformance"
 	"satupintu/storage/memory"
 	"satupintu/storage/sqlite"
 	"satupintu/templates"
@@ -42,26 +43,9 @@ import (
 // the page they came from. Helpers are prefixed "wiz" to stay apart from
 // the other tests of the package.
 
-type wizClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *wizClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *wizClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 type wizEnv struct {
 	t      *testing.T
-	clock  *wizClock
+	clock  *conformance.Clock
 	eph    *memory.Store
 	dur    *sqlite.Store
 	pages  *templates.Pages
@@ -78,7 +62,7 @@ type wizEnv struct {
 func newWizEnv(t *testing.T, secure bool) *wizEnv {
 	t.Helper()
 	ctx := t.Context()
-	clk := &wizClock{now: time.Date(2026, 3, 2, 2, 0, 0, 0, time.UTC)}
+	clk := conformance.NewClock(time.Date(2026, 3, 2, 2, 0, 0, 0, time.UTC))
 	eph := memory.New(clk.Now)
 	t.Cleanup(func() { eph.Close() })
 	dur, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"satupintu/storage/conformance"
 	"strings"
 	"sync"
 	"testing"
@@ -128,26 +129,9 @@ func TestSecretAndURI(t *testing.T) {
 	}
 }
 
-type fixedClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fixedClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fixedClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 func TestVerifierRefusesReplay(t *testing.T) {
 	ctx := t.Context()
-	clk := &fixedClock{now: time.Unix(1_740_000_000-1_740_000_000%30, 0)}
+	clk := conformance.NewClock(time.Unix(1_740_000_000-1_740_000_000%30, 0))
 	st := memory.New(clk.Now)
 	t.Cleanup(func() { st.Close() })
 	v := &Verifier{Used: st, Now: clk.Now}
@@ -176,7 +160,7 @@ func TestVerifierRefusesReplay(t *testing.T) {
 
 func TestVerifierBurnsOlderSteps(t *testing.T) {
 	ctx := t.Context()
-	clk := &fixedClock{now: time.Unix(1_740_000_000-1_740_000_000%30, 0)}
+	clk := conformance.NewClock(time.Unix(1_740_000_000-1_740_000_000%30, 0))
 	st := memory.New(clk.Now)
 	t.Cleanup(func() { st.Close() })
 	v := &Verifier{Used: st, Now: clk.Now}
@@ -198,7 +182,7 @@ func TestVerifierBurnsOlderSteps(t *testing.T) {
 
 func TestVerifierConcurrentUseWinsOnce(t *testing.T) {
 	ctx := t.Context()
-	clk := &fixedClock{now: time.Unix(1_740_000_000, 0)}
+	clk := conformance.NewClock(time.Unix(1_740_000_000, 0))
 	st := memory.New(clk.Now)
 	t.Cleanup(func() { st.Close() })
 	v := &Verifier{Used: st, Now: clk.Now}

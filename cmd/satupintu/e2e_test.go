@@ -32,25 +32,13 @@ import (
 	"satupintu/op"
 	"satupintu/password"
 	"satupintu/storage"
+	"satupintu/storage/conformance"
 	"satupintu/storage/memory"
 	"satupintu/storage/sqlite"
 )
 
 // cheapHash keeps tests fast; production uses password.OWASP.
 var cheapHash = password.Params{Memory: 64, Time: 1, Threads: 1}
-
-// clock is a settable time source shared by the server and its stores.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // testProvider is a running satupintu on loopback with two clients and a user.
 type testProvider struct {
@@ -61,7 +49,7 @@ type testProvider struct {
 	srv      *httptest.Server
 	provider *op.Provider
 	durable  storage.Durable
-	clock    *clock
+	clock    *conformance.Clock
 	user     storage.User
 	org      storage.Organization
 	password string
@@ -92,7 +80,7 @@ func newTestProviderHash(t testing.TB, p password.Params, opts ...func(*Config))
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { durable.Close() })
-	clk := &clock{t: time.Now()}
+	clk := conformance.NewClock(time.Now())
 	ephemeral := memory.New(clk.Now)
 	t.Cleanup(func() { ephemeral.Close() })
 

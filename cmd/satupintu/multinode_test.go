@@ -22,6 +22,7 @@ import (
 	"satupintu/op"
 	"satupintu/password"
 	"satupintu/storage"
+	"satupintu/storage/conformance"
 	"satupintu/storage/postgres"
 	"satupintu/storage/postgres/postgrestest"
 	"satupintu/storage/redis"
@@ -41,7 +42,7 @@ type node struct {
 	url      *url.URL
 	provider *op.Provider
 	durable  *postgres.Store
-	clock    *clock
+	clock    *conformance.Clock
 }
 
 type nodeOptions struct {
@@ -114,7 +115,7 @@ func startNode(t testing.TB, issuer string, o nodeOptions, ln net.Listener) *nod
 	cfg := defaultConfig()
 	cfg.Issuer = issuer
 	cfg.ClientCacheTTL = time.Millisecond
-	clk := &clock{t: time.Now()}
+	clk := conformance.NewClock(time.Now())
 	mailer, err := mail.NewFolder(t.TempDir(), cfg.SMTP.From, nil)
 	if err != nil {
 		t.Fatal(err)
