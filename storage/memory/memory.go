@@ -33,15 +33,11 @@ type Store struct {
 	codes     map[string]code
 	reqWrites int
 
-	sessMu     sync.RWMutex
-	sessions   map[string]storage.Session
-	byUser     map[string]map[string]struct{} // user id → session ids
-	sessWrites int
+	sessMu   sync.RWMutex
+	sessions indexed[storage.Session] // by user id
 
-	tokMu     sync.RWMutex
-	tokens    map[string]storage.AccessToken
-	byFamily  map[string]map[string]struct{} // family id → token ids
-	tokWrites int
+	tokMu  sync.RWMutex
+	tokens indexed[storage.AccessToken] // by refresh-token family id
 
 	onceMu     sync.Mutex
 	once       map[string]onceValue
@@ -83,10 +79,12 @@ func New(now func() time.Time) *Store {
 		now:      now,
 		requests: make(map[string]request),
 		codes:    make(map[string]code),
-		sessions: make(map[string]storage.Session),
-		byUser:   make(map[string]map[string]struct{}),
-		tokens:   make(map[string]storage.AccessToken),
-		byFamily: make(map[string]map[string]struct{}),
+		sessions: newIndexed(
+			func(v storage.Session) time.Time { return v.ExpiresAt },
+			func(v storage.Session) string { return v.UserID }),
+		tokens: newIndexed(
+			func(v storage.AccessToken) time.Time { return v.ExpiresAt },
+			func(v storage.AccessToken) string { return v.FamilyID }),
 		once:     make(map[string]onceValue),
 		counters: make(map[string]counter),
 		drafts:   make(map[string]onceValue),
@@ -257,29 +255,10 @@ func (s *Store) CreateSession(_ context.Context, sess storage.Session) error {
 	}
 	s.sessMu.Lock()
 	defer s.sessMu.Unlock()
-	if old, ok := s.sessions[sess.ID]; ok {
-		if live(old.ExpiresAt, now) {
-			return fmt.Errorf("memory: create session: %w", storage.ErrAlreadyExists)
-		}
-		remove(s.byUser, old.UserID, old.ID)
-	}
-	s.sessions[sess.ID] = cloneSession(sess)
-	add(s.byUser, sess.UserID, sess.ID)
-	if sweepDue(&s.sessWrites, len(s.sessions)) {
-		for id, v := range s.sessions {
-			if !live(v.ExpiresAt, now) {
-				s.deleteSessionLocked(id)
-			}
-		}
+	if !s.sessions.insert(sess.ID, cloneSession(sess), now) {
+		return fmt.Errorf("memory: create session: %w", storage.ErrAlreadyExists)
 	}
 	return nil
-}
-
-func (s *Store) deleteSessionLocked(id string) {
-	if v, ok := s.sessions[id]; ok {
-		delete(s.sessions, id)
-		remove(s.byUser, v.UserID, id)
-	}
 }
 
 // SessionByID returns the session with id.
@@ -287,8 +266,8 @@ func (s *Store) SessionByID(_ context.Context, id string) (storage.Session, erro
 	now := s.now()
 	s.sessMu.RLock()
 	defer s.sessMu.RUnlock()
-	v, ok := s.sessions[id]
-	if !ok || !live(v.ExpiresAt, now) {
+	v, ok := s.sessions.get(id, now)
+	if !ok {
 		return storage.Session{}, fmt.Errorf("memory: get session: %w", storage.ErrNotFound)
 	}
 	return cloneSession(v), nil
@@ -299,14 +278,14 @@ func (s *Store) AddSessionClient(_ context.Context, id, clientID string) error {
 	now := s.now()
 	s.sessMu.Lock()
 	defer s.sessMu.Unlock()
-	v, ok := s.sessions[id]
-	if !ok || !live(v.ExpiresAt, now) {
+	v, ok := s.sessions.get(id, now)
+	if !ok {
 		return fmt.Errorf("memory: add session client: %w", storage.ErrNotFound)
 	}
 	if !slices.Contains(v.ClientIDs, clientID) {
 		// Appending in place is safe: readers only ever get clones.
 		v.ClientIDs = append(v.ClientIDs, clientID)
-		s.sessions[id] = v
+		s.sessions.rows[id] = v
 	}
 	return nil
 }
@@ -315,7 +294,7 @@ func (s *Store) AddSessionClient(_ context.Context, id, clientID string) error {
 func (s *Store) DeleteSession(_ context.Context, id string) error {
 	s.sessMu.Lock()
 	defer s.sessMu.Unlock()
-	s.deleteSessionLocked(id)
+	s.sessions.delete(id)
 	return nil
 }
 
@@ -323,13 +302,11 @@ func (s *Store) DeleteSession(_ context.Context, id string) error {
 func (s *Store) UserSessions(_ context.Context, userID string) ([]storage.Session, error) {
 	now := s.now()
 	s.sessMu.RLock()
-	defer s.sessMu.RUnlock()
-	var out []storage.Session
-	for id := range s.byUser[userID] {
-		if v := s.sessions[id]; live(v.ExpiresAt, now) {
-			out = append(out, cloneSession(v))
-		}
+	out := s.sessions.live(userID, now)
+	for i := range out {
+		out[i] = cloneSession(out[i])
 	}
+	s.sessMu.RUnlock()
 	slices.SortFunc(out, func(a, b storage.Session) int {
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
 	})
@@ -340,10 +317,7 @@ func (s *Store) UserSessions(_ context.Context, userID string) ([]storage.Sessio
 func (s *Store) DeleteUserSessions(_ context.Context, userID string) error {
 	s.sessMu.Lock()
 	defer s.sessMu.Unlock()
-	for id := range s.byUser[userID] {
-		delete(s.sessions, id)
-	}
-	delete(s.byUser, userID)
+	s.sessions.deleteKey(userID)
 	return nil
 }
 
@@ -356,38 +330,19 @@ func (s *Store) CreateAccessToken(_ context.Context, t storage.AccessToken) erro
 	t = cloneToken(t) // outside the lock: it allocates
 	s.tokMu.Lock()
 	defer s.tokMu.Unlock()
-	if old, ok := s.tokens[t.ID]; ok {
-		if live(old.ExpiresAt, now) {
-			return fmt.Errorf("memory: create access token: %w", storage.ErrAlreadyExists)
-		}
-		remove(s.byFamily, old.FamilyID, old.ID)
-	}
-	s.tokens[t.ID] = t
-	add(s.byFamily, t.FamilyID, t.ID)
-	if sweepDue(&s.tokWrites, len(s.tokens)) {
-		for id, v := range s.tokens {
-			if !live(v.ExpiresAt, now) {
-				s.deleteTokenLocked(id)
-			}
-		}
+	if !s.tokens.insert(t.ID, t, now) {
+		return fmt.Errorf("memory: create access token: %w", storage.ErrAlreadyExists)
 	}
 	return nil
-}
-
-func (s *Store) deleteTokenLocked(id string) {
-	if v, ok := s.tokens[id]; ok {
-		delete(s.tokens, id)
-		remove(s.byFamily, v.FamilyID, id)
-	}
 }
 
 // AccessTokenByID returns the token with id.
 func (s *Store) AccessTokenByID(_ context.Context, id string) (storage.AccessToken, error) {
 	now := s.now()
 	s.tokMu.RLock()
-	v, ok := s.tokens[id]
+	v, ok := s.tokens.get(id, now)
 	s.tokMu.RUnlock()
-	if !ok || !live(v.ExpiresAt, now) {
+	if !ok {
 		return storage.AccessToken{}, fmt.Errorf("memory: get access token: %w", storage.ErrNotFound)
 	}
 	return cloneToken(v), nil
@@ -397,7 +352,7 @@ func (s *Store) AccessTokenByID(_ context.Context, id string) (storage.AccessTok
 func (s *Store) DeleteAccessToken(_ context.Context, id string) error {
 	s.tokMu.Lock()
 	defer s.tokMu.Unlock()
-	s.deleteTokenLocked(id)
+	s.tokens.delete(id)
 	return nil
 }
 
@@ -406,10 +361,7 @@ func (s *Store) DeleteAccessToken(_ context.Context, id string) error {
 func (s *Store) DeleteAccessTokenFamily(_ context.Context, familyID string) error {
 	s.tokMu.Lock()
 	defer s.tokMu.Unlock()
-	for id := range s.byFamily[familyID] {
-		delete(s.tokens, id)
-	}
-	delete(s.byFamily, familyID)
+	s.tokens.deleteKey(familyID)
 	return nil
 }
 

@@ -65,8 +65,8 @@ func TestSweepBoundsMemory(t *testing.T) {
 	// At most live entries plus one sweep interval (n/4+64) of expired ones.
 	const bound = live + live/4 + 64 + 1
 	for name, n := range map[string]int{
-		"tokens": len(s.tokens), "families": len(s.byFamily),
-		"sessions": len(s.sessions), "users": len(s.byUser),
+		"tokens": len(s.tokens.rows), "families": len(s.tokens.by),
+		"sessions": len(s.sessions.rows), "users": len(s.sessions.by),
 		"requests": len(s.requests) + len(s.codes), "one-time": len(s.once),
 		"counters": len(s.counters), "drafts": len(s.drafts),
 	} {
