@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -21,6 +20,7 @@ import (
 	"satupintu/storage/conformance"
 	"satupintu/storage/memory"
 	"satupintu/storage/sqlite"
+	"satupintu/storage/storagetest"
 	"satupintu/templates"
 	"satupintu/web"
 	"satupintu/web/webtest"
@@ -64,13 +64,7 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := t.Context()
 	clk := conformance.NewClock(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))
-	eph := memory.New(clk.Now)
-	t.Cleanup(func() { eph.Close() })
-	dur, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "satupintu.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dur.Close() })
+	eph, dur := storagetest.Embedded(t, clk.Now)
 	pages, err := templates.New()
 	if err != nil {
 		t.Fatal(err)

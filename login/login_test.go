@@ -26,6 +26,7 @@ import (
 	"satupintu/storage/conformance"
 	"satupintu/storage/memory"
 	"satupintu/storage/sqlite"
+	"satupintu/storage/storagetest"
 	"satupintu/templates"
 	"satupintu/web"
 	"satupintu/web/webtest"
@@ -57,13 +58,7 @@ func newEnv(t *testing.T, secure bool, opts ...func(h *Handler, eph *memory.Stor
 	t.Helper()
 	ctx := t.Context()
 	clk := conformance.NewClock(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))
-	eph := memory.New(clk.Now)
-	t.Cleanup(func() { eph.Close() })
-	dur, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "satupintu.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dur.Close() })
+	eph, dur := storagetest.Embedded(t, clk.Now)
 
 	pages, err := templates.New()
 	if err != nil {

@@ -18,7 +18,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -34,6 +33,7 @@ import (
 	"satupintu/storage/conformance"
 	"satupintu/storage/memory"
 	"satupintu/storage/sqlite"
+	"satupintu/storage/storagetest"
 	"satupintu/templates"
 	"satupintu/web"
 	"satupintu/web/webtest"
@@ -69,15 +69,8 @@ const reviewUserCookie = "test_user"
 
 func newReviewEnv(t *testing.T, secure bool) *reviewEnv {
 	t.Helper()
-	ctx := t.Context()
 	clk := conformance.NewClock(time.Date(2025, 3, 1, 2, 0, 0, 0, time.UTC)) // 09:00 WIB
-	eph := memory.New(clk.Now)
-	t.Cleanup(func() { eph.Close() })
-	dur, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "satupintu.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dur.Close() })
+	eph, dur := storagetest.Embedded(t, clk.Now)
 	pages, err := templates.New()
 	if err != nil {
 		t.Fatal(err)

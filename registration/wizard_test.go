@@ -32,6 +32,7 @@ import (
 	"satupintu/storage/conformance"
 	"satupintu/storage/memory"
 	"satupintu/storage/sqlite"
+	"satupintu/storage/storagetest"
 	"satupintu/templates"
 	"satupintu/web"
 	"satupintu/web/webtest"
@@ -61,15 +62,8 @@ type wizEnv struct {
 // TLS with Secure=true.
 func newWizEnv(t *testing.T, secure bool) *wizEnv {
 	t.Helper()
-	ctx := t.Context()
 	clk := conformance.NewClock(time.Date(2026, 3, 2, 2, 0, 0, 0, time.UTC))
-	eph := memory.New(clk.Now)
-	t.Cleanup(func() { eph.Close() })
-	dur, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dur.Close() })
+	eph, dur := storagetest.Embedded(t, clk.Now)
 	pages, err := templates.New()
 	if err != nil {
 		t.Fatal(err)
