@@ -35,13 +35,7 @@ func (s *Store) Incr(_ context.Context, key string, window time.Duration) (int64
 	}
 	c.n++
 	s.counters[key] = c
-	if sweepDue(&s.cntWrites, len(s.counters)) {
-		for k, v := range s.counters {
-			if !live(v.exp, now) {
-				delete(s.counters, k)
-			}
-		}
-	}
+	sweep(s.counters, &s.cntWrites, now, func(v counter) time.Time { return v.exp })
 	return c.n, nil
 }
 
@@ -75,13 +69,7 @@ func (s *Store) SaveDraft(_ context.Context, key string, value []byte, ttl time.
 	s.draftMu.Lock()
 	defer s.draftMu.Unlock()
 	s.drafts[key] = v
-	if sweepDue(&s.draftWrites, len(s.drafts)) {
-		for k, v := range s.drafts {
-			if !live(v.exp, now) {
-				delete(s.drafts, k)
-			}
-		}
-	}
+	sweep(s.drafts, &s.draftWrites, now, onceExpiry)
 	return nil
 }
 

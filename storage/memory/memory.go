@@ -113,6 +113,20 @@ func sweepDue(writes *int, n int) bool {
 	return true
 }
 
+// sweep counts a write to m and, when due, deletes its expired entries.
+func sweep[V any](m map[string]V, writes *int, now time.Time, expiry func(V) time.Time) {
+	if !sweepDue(writes, len(m)) {
+		return
+	}
+	for k, v := range m {
+		if !live(expiry(v), now) {
+			delete(m, k)
+		}
+	}
+}
+
+func onceExpiry(v onceValue) time.Time { return v.exp }
+
 // add and remove maintain the secondary indexes (user → sessions,
 // family → tokens).
 func add(index map[string]map[string]struct{}, key, id string) {
@@ -378,13 +392,7 @@ func (s *Store) PutOnce(_ context.Context, key string, value []byte, ttl time.Du
 		return fmt.Errorf("memory: put one-time value: %w", storage.ErrAlreadyExists)
 	}
 	s.once[key] = v
-	if sweepDue(&s.onceWrites, len(s.once)) {
-		for k, v := range s.once {
-			if !live(v.exp, now) {
-				delete(s.once, k)
-			}
-		}
-	}
+	sweep(s.once, &s.onceWrites, now, onceExpiry)
 	return nil
 }
 
