@@ -1,0 +1,79 @@
+// Package quota bounds what anonymous clients may store. Every anonymous
+// write (a pending authorization request, a registration draft, a tracking
+// or reset attempt) first takes one unit of a Limit: a per-address allowance
+// and a total allowance, both counted in fixed windows in the ephemeral
+// store so every node shares them. When a stored item lives no longer than
+// the window, a Limit of N per address and T in total bounds the live items
+// to N per address and T overall, whatever a client sends.
+package quota
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// ErrExceeded reports that an allowance is used up for the current window.
+var ErrExceeded = errors.New("quota: allowance exceeded")
+
+// Counter is the slice of storage.Counters a Limit uses.
+type Counter interface {
+	Incr(ctx context.Context, key string, window time.Duration) (int64, error)
+}
+
+// AddressKey groups a client address the way allowances count it: an IPv4
+// address on its own, an IPv6 address by its /64, since one IPv6 client
+// usually holds a whole /64 and could otherwise multiply its allowance by
+// picking new addresses. A string that is not an address is kept as is.
+func AddressKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap()
+	if a.Is6() {
+		p, _ := a.Prefix(64) // 64 is always a valid IPv6 prefix length
+		return p.String()
+	}
+	return a.String()
+}
+
+// Limit is one allowance. Zero PerAddress or Total means no bound of that
+// kind; a Limit with neither always allows.
+type Limit struct {
+	Name       string        // counter key prefix, e.g. "authorize"
+	PerAddress int64         // writes one address (or IPv6 /64) may make per Window
+	Total      int64         // writes all clients together may make per Window
+	Window     time.Duration // length of the fixed counting window
+}
+
+// Take uses one unit of l for the client at ip. It returns ErrExceeded
+// (wrapped with which bound) when the address or the total is over its
+// allowance, and the store's error, wrapped, when counting failed: callers
+// treat that as a dependency failure, not as a refusal.
+func (l Limit) Take(ctx context.Context, c Counter, ip string) error {
+	if l.Window <= 0 || (l.PerAddress <= 0 && l.Total <= 0) {
+		return nil
+	}
+	if l.PerAddress > 0 {
+		n, err := c.Incr(ctx, "quota:"+l.Name+":addr:"+AddressKey(ip), l.Window)
+		if err != nil {
+			return fmt.Errorf("quota %s: count address: %w", l.Name, err)
+		}
+		if n > l.PerAddress {
+			return fmt.Errorf("quota %s: per-address allowance of %d: %w", l.Name, l.PerAddress, ErrExceeded)
+		}
+	}
+	if l.Total > 0 {
+		n, err := c.Incr(ctx, "quota:"+l.Name+":total", l.Window)
+		if err != nil {
+			return fmt.Errorf("quota %s: count total: %w", l.Name, err)
+		}
+		if n > l.Total {
+			return fmt.Errorf("quota %s: total allowance of %d: %w", l.Name, l.Total, ErrExceeded)
+		}
+	}
+	return nil
+}
