@@ -118,7 +118,7 @@ func TestLinkerAnswers(t *testing.T) {
 				w.Write([]byte(tt.body))
 			}))
 			defer srv.Close()
-			l := &Linker{AllowLoopback: true, Timeout: time.Second}
+			l := &Linker{AllowLoopback: true, Timeout: 30 * time.Second} // generous: CI machines are loaded
 			got, err := l.Verify(t.Context(), srv.URL, "u", "p")
 			if got != tt.want || !errors.Is(err, tt.wantErr) {
 				t.Fatalf("Verify = %q, %v; want %q, %v", got, err, tt.want, tt.wantErr)

@@ -22,7 +22,7 @@ func send(t *testing.T, m mail.Message) mailtest.Received {
 	if i := strings.IndexByte(addr, '<'); i >= 0 {
 		addr = strings.Trim(addr[i:], "<>")
 	}
-	return srv.WaitFor(t, addr, 5*time.Second)
+	return srv.WaitFor(t, addr, time.Minute)
 }
 
 // checkLines fails if any line of raw exceeds RFC 5322's 998 octets or is

@@ -310,10 +310,11 @@ func readyz(t *testing.T, issuer string) (int, map[string]string) {
 	return resp.StatusCode, body.Dependencies
 }
 
-// waitFor polls cond for up to 15 s: recovery is asynchronous by design.
+// waitFor polls cond for up to a minute: recovery is asynchronous by
+// design, and CI machines are loaded.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -48,7 +48,7 @@ func TestBrowserPasswordReset(t *testing.T) {
 	b.checkText(`main p[role="status"]`, pages.T(lang, "password.sent.body", 60))
 
 	// 3. The link in the email.
-	msg := tp.mails.WaitFor(t, tp.user.Email, 10*time.Second)
+	msg := tp.mails.WaitFor(t, tp.user.Email, time.Minute)
 	link := regexp.MustCompile(regexp.QuoteMeta(tp.issuer) + `/password/reset\?token=[A-Za-z0-9_-]{43}`).FindString(msg.Body)
 	if link == "" {
 		t.Fatalf("no reset link in the email:\n%s", msg.Body)

@@ -62,7 +62,7 @@ func TestDotUnstuffing(t *testing.T) {
 	transaction(t, c)
 	say(t, c, "Subject: x\r\n\r\n..\r\n..hidden\r\nend\r\n.\r\n", 250)
 	say(t, c, "QUIT\r\n", 221)
-	r := s.WaitFor(t, "Budi@PT-Maju.example", time.Second)
+	r := s.WaitFor(t, "Budi@PT-Maju.example", time.Minute)
 	if r.Body != ".\n.hidden\nend\n" {
 		t.Errorf("body = %q", r.Body)
 	}
@@ -192,7 +192,7 @@ func TestSTARTTLSWithNetSMTP(t *testing.T) {
 	}
 	// WaitFor returns a message once for each of its recipients.
 	for _, to := range []string{"x@y.example", "z@y.example"} {
-		r := s.WaitFor(t, to, time.Second)
+		r := s.WaitFor(t, to, time.Minute)
 		if !r.TLS || r.Username != "app" || r.Body != "hello\n" {
 			t.Errorf("for %s: TLS %v, user %q, body %q", to, r.TLS, r.Username, r.Body)
 		}
@@ -207,7 +207,7 @@ func TestWaitForReturnsEachMessageOnce(t *testing.T) {
 		say(t, c, "Subject: "+subject+"\r\n\r\nx\r\n.\r\n", 250)
 	}
 	for _, want := range []string{"first", "second"} {
-		if r := s.WaitFor(t, "budi@pt-maju.example", time.Second); r.Subject != want {
+		if r := s.WaitFor(t, "budi@pt-maju.example", time.Minute); r.Subject != want {
 			t.Errorf("WaitFor = %q, want %q", r.Subject, want)
 		}
 	}

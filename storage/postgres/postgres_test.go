@@ -225,8 +225,8 @@ func TestOpenUnreachableFailsFast(t *testing.T) {
 		name, url string
 		within    time.Duration
 	}{
-		{"refused", "postgres://postgres@127.0.0.1:1/postgres?sslmode=disable", 3 * time.Second},
-		{"silent", "postgres://postgres:hunter2@" + silent.Addr().String() + "/postgres?sslmode=disable&connect_timeout=1", 3 * time.Second},
+		{"refused", "postgres://postgres@127.0.0.1:1/postgres?sslmode=disable", 20 * time.Second},
+		{"silent", "postgres://postgres:hunter2@" + silent.Addr().String() + "/postgres?sslmode=disable&connect_timeout=1", 20 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

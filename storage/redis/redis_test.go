@@ -439,7 +439,7 @@ func TestOutageAndRecovery(t *testing.T) {
 		}
 		// go-redis stops dialing after pool_size failures and probes once a
 		// second, so recovery may take that long.
-		if time.Since(start) > 5*time.Second {
+		if time.Since(start) > 30*time.Second { // generous: CI machines are loaded
 			t.Fatalf("store still failing %v after Redis came back: %v", time.Since(start), err)
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -598,7 +598,7 @@ func TestRedisRestart(t *testing.T) {
 			if err == nil {
 				return time.Since(begin)
 			}
-			if time.Since(begin) > 5*time.Second {
+			if time.Since(begin) > 30*time.Second { // generous: CI machines are loaded
 				t.Fatalf("%s still failing after %v: %v", what, time.Since(begin), err)
 			}
 			time.Sleep(10 * time.Millisecond)
