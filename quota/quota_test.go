@@ -1,0 +1,106 @@
+package quota_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"satupintu/quota"
+	"satupintu/storage/conformance"
+	"satupintu/storage/memory"
+)
+
+func TestAddressKeyGroupsIPv6By64(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"192.0.2.7", "192.0.2.7"},
+		{"::ffff:192.0.2.7", "192.0.2.7"}, // a v4-mapped address counts as the IPv4 one
+		{"2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"},
+		{"2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"},
+		{"2001:db8:1:3::1", "2001:db8:1:3::/64"},
+		{"fe80::1%eth0", "fe80::/64"},
+		{"not an address", "not an address"},
+	}
+	for _, tt := range tests {
+		if got := quota.AddressKey(tt.in); got != tt.want {
+			t.Errorf("AddressKey(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestLimitBoundsEachAddressAndTheTotal(t *testing.T) {
+	clock := conformance.NewClock(time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC))
+	store := memory.New(clock.Now)
+	t.Cleanup(func() { store.Close() })
+	ctx := t.Context()
+	l := quota.Limit{Name: "test", PerAddress: 3, Total: 5, Window: time.Minute}
+
+	take := func(ip string) error { return l.Take(ctx, store, ip) }
+	for i := range 3 {
+		if err := take("192.0.2.1"); err != nil {
+			t.Fatalf("take %d from one address: %v", i+1, err)
+		}
+	}
+	if err := take("192.0.2.1"); !errors.Is(err, quota.ErrExceeded) {
+		t.Fatalf("4th take from one address = %v, want ErrExceeded", err)
+	}
+	// 15 addresses of one /64 share one allowance.
+	refused := 0
+	for i := range 15 {
+		if err := take(fmt.Sprintf("2001:db8:0:1::%x", i+1)); errors.Is(err, quota.ErrExceeded) {
+			refused++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The /64 has an allowance of 3 like any address, but only 2 remain of
+	// the total of 5: 2 pass, 13 are refused.
+	if refused != 13 {
+		t.Fatalf("%d of 15 takes from one /64 refused, want 13", refused)
+	}
+	// The total is used up: a fresh address is refused too, and a refused
+	// per-address take did not consume the total.
+	if err := take("198.51.100.9"); !errors.Is(err, quota.ErrExceeded) {
+		t.Fatalf("take after the total is used = %v, want ErrExceeded", err)
+	}
+	clock.Advance(time.Minute)
+	if err := take("192.0.2.1"); err != nil {
+		t.Fatalf("take in the next window: %v", err)
+	}
+}
+
+func TestRefusedAddressDoesNotUseTheTotal(t *testing.T) {
+	store := memory.New(time.Now)
+	t.Cleanup(func() { store.Close() })
+	l := quota.Limit{Name: "flood", PerAddress: 2, Total: 10, Window: time.Hour}
+	for range 1000 {
+		l.Take(t.Context(), store, "203.0.113.5")
+	}
+	for i := range 8 {
+		if err := l.Take(t.Context(), store, fmt.Sprintf("198.51.100.%d", i)); err != nil {
+			t.Fatalf("address %d refused after one address flooded: %v", i, err)
+		}
+	}
+}
+
+type failing struct{}
+
+func (failing) Incr(context.Context, string, time.Duration) (int64, error) {
+	return 0, errors.New("connection refused")
+}
+
+func TestStoreFailureIsNotARefusal(t *testing.T) {
+	err := quota.Limit{Name: "x", PerAddress: 1, Window: time.Minute}.Take(t.Context(), failing{}, "192.0.2.1")
+	if err == nil || errors.Is(err, quota.ErrExceeded) {
+		t.Fatalf("Take with a failing store = %v, want a store error that is not ErrExceeded", err)
+	}
+}
+
+func TestZeroLimitAlwaysAllows(t *testing.T) {
+	for range 3 {
+		if err := (quota.Limit{}).Take(t.Context(), failing{}, "192.0.2.1"); err != nil {
+			t.Fatalf("zero Limit: %v", err)
+		}
+	}
+}
