@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -157,9 +158,65 @@ type Counters interface {
 }
 
 // Drafts keep a form in progress (the registration wizard) between
-// requests, for ttl from the last save.
+// requests, for ttl from the last save. A value over MaxDraftSize is an
+// error: the ephemeral store holds small things only.
 type Drafts interface {
 	SaveDraft(ctx context.Context, key string, value []byte, ttl time.Duration) error
 	Draft(ctx context.Context, key string) ([]byte, error) // ErrNotFound if absent or expired
 	DeleteDraft(ctx context.Context, key string) error
 }
+
+// ErrLimitReached reports that a bounded store is full: the write would take
+// it past its configured cap. Callers answer it as "try again later", never
+// as a client error.
+var ErrLimitReached = errors.New("storage: limit reached")
+
+// DraftDocument is the letter uploaded to a registration draft, kept in
+// durable storage (not in the ephemeral store, whose memory every sign-in
+// needs) until the draft is submitted, replaced or expires. A draft has at
+// most one.
+type DraftDocument struct {
+	DraftID     string
+	FileName    string
+	ContentType string
+	SHA256      string // hex
+	Data        []byte // at most MaxDocumentSize
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+}
+
+// DraftDocumentCap bounds the pending letters of all drafts together; zero
+// fields are no bound of that kind.
+type DraftDocumentCap struct {
+	MaxCount int64 // letters
+	MaxBytes int64 // sum of their sizes
+}
+
+// DraftDocuments stores the letters of registrations in progress.
+type DraftDocuments interface {
+	// PutDraftDocument stores d as the letter of d.DraftID, replacing the
+	// one it had. In the same transaction it deletes the letters expired at
+	// now and checks the cap against the live letters of the other drafts:
+	// ErrLimitReached, storing nothing, when d would take them over it.
+	PutDraftDocument(ctx context.Context, d DraftDocument, now time.Time, limit DraftDocumentCap) error
+	// DraftDocument returns the live letter of the draft; ErrNotFound if it
+	// has none or it expired by now.
+	DraftDocument(ctx context.Context, draftID string, now time.Time) (DraftDocument, error)
+	// ExtendDraftDocument moves the expiry of the draft's live letter to
+	// expiresAt; ErrNotFound if it has none or it expired by now.
+	ExtendDraftDocument(ctx context.Context, draftID string, expiresAt, now time.Time) error
+	DeleteDraftDocument(ctx context.Context, draftID string) error
+	// PruneDraftDocuments deletes the letters expired at now and reports
+	// how many; call it periodically (PutDraftDocument prunes as well).
+	PruneDraftDocuments(ctx context.Context, now time.Time) (int64, error)
+	// CreateRegistrationFromDraft is CreateRegistration with the draft's
+	// letter as doc's content: in one transaction the live letter of
+	// draftID with doc.SHA256 becomes the registration's document and is
+	// deleted from the drafts' letters. doc's Data is ignored. ErrNotFound
+	// (and nothing stored) if the draft has no such live letter at now.
+	CreateRegistrationFromDraft(ctx context.Context, r Registration, doc Document, draftID string, now time.Time) error
+}
+
+// MaxDraftSize is the largest value Drafts stores (SaveDraft refuses more):
+// drafts hold small form fields, never files.
+const MaxDraftSize = 64 << 10

@@ -156,6 +156,16 @@ func testDrafts(t *testing.T, s storage.Ephemeral, _ *Clock) {
 			t.Errorf("SaveDraft with ttl %v succeeded, want an error", ttl)
 		}
 	}
+
+	// Drafts hold form fields, never files: a value over MaxDraftSize is
+	// refused and replaces nothing.
+	mustOK(t, "SaveDraft of exactly MaxDraftSize", s.SaveDraft(ctx, "reg:big", make([]byte, storage.MaxDraftSize), time.Hour))
+	if err := s.SaveDraft(ctx, "reg:big", make([]byte, storage.MaxDraftSize+1), time.Hour); err == nil || isNotFound(err) {
+		t.Errorf("SaveDraft of %d bytes: %v, want an error", storage.MaxDraftSize+1, err)
+	}
+	if got, err := s.Draft(ctx, "reg:big"); err != nil || len(got) != storage.MaxDraftSize {
+		t.Errorf("a refused save changed the draft: %d bytes, %v", len(got), err)
+	}
 }
 
 func testDraftExpiry(t *testing.T, s storage.Ephemeral, c *Clock) {

@@ -52,6 +52,7 @@ func RunDurable(t *testing.T, open func(t *testing.T) storage.Durable) {
 		{"list registrations filters", testListRegistrationsFilters},
 		{"update registration", testUpdateRegistration},
 		{"registration history in order", testRegistrationEvents},
+		{"draft documents", testDraftDocuments},
 		{"approve registration", testApproveRegistration},
 		{"approval is all or nothing", testApproveAtomic},
 		{"concurrent decisions have one winner", testDecisionsConcurrent},

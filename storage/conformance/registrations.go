@@ -873,3 +873,229 @@ func testActionTokenConcurrent(t *testing.T, s storage.Durable) {
 		t.Errorf("%d of %d concurrent consumptions of one token succeeded, want exactly 1", winners, n)
 	}
 }
+
+// draftDocuments is the durable store's DraftDocuments; every durable
+// backend must provide it (the wizard keeps its letters there).
+func draftDocuments(t *testing.T, s storage.Durable) storage.DraftDocuments {
+	t.Helper()
+	dd, ok := s.(storage.DraftDocuments)
+	if !ok {
+		t.Fatalf("%T does not implement storage.DraftDocuments", s)
+	}
+	return dd
+}
+
+// newDraftDocument is a letter of draftID uploaded at instant(minutes),
+// living ttl, with bytes text columns would mangle.
+func newDraftDocument(draftID string, minutes int, ttl time.Duration) storage.DraftDocument {
+	return storage.DraftDocument{
+		DraftID:     draftID,
+		FileName:    "surat-kuasa.pdf",
+		ContentType: "application/pdf",
+		SHA256:      "sha-of-" + draftID,
+		Data:        []byte("%PDF-1.7\n\x00\xff\xfe draft " + draftID),
+		CreatedAt:   instant(minutes),
+		ExpiresAt:   instant(minutes).Add(ttl),
+	}
+}
+
+// testDraftDocuments covers the letters of drafts in progress: one per
+// draft, expiry, the cap on pending letters (also under concurrency) and
+// the move into a registration at submission.
+func testDraftDocuments(t *testing.T, s storage.Durable) {
+	for _, tc := range []struct {
+		name string
+		run  func(t *testing.T, s storage.Durable, dd storage.DraftDocuments)
+	}{
+		{"round trip and one letter per draft", testDraftDocumentRoundTrip},
+		{"expiry, extension and pruning", testDraftDocumentExpiry},
+		{"the cap counts live letters of other drafts", testDraftDocumentCap},
+		{"concurrent uploads cannot pass the cap", testDraftDocumentCapConcurrent},
+		{"submission moves the letter atomically", testRegistrationFromDraft},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// The subtests share the store: each starts with no letters.
+			dd := draftDocuments(t, s)
+			_, err := dd.PruneDraftDocuments(t.Context(), instant(100000))
+			mustOK(t, "PruneDraftDocuments", err)
+			tc.run(t, s, dd)
+		})
+	}
+}
+
+func testDraftDocumentRoundTrip(t *testing.T, _ storage.Durable, dd storage.DraftDocuments) {
+	ctx := t.Context()
+	now := instant(0)
+	if _, err := dd.DraftDocument(ctx, "draft-1", now); !isNotFound(err) {
+		t.Errorf("DraftDocument of a draft without one: %v, want ErrNotFound", err)
+	}
+	d := newDraftDocument("draft-1", 0, 3*time.Hour)
+	mustOK(t, "PutDraftDocument", dd.PutDraftDocument(ctx, d, now, storage.DraftDocumentCap{MaxCount: 1}))
+	got, err := dd.DraftDocument(ctx, "draft-1", now)
+	mustOK(t, "DraftDocument", err)
+	checkEqual(t, "draft document", d, got)
+	checkUTC(t, "draft document", got)
+
+	// Replacing is not a second letter: a cap of one still allows it, and
+	// the old one is gone.
+	d2 := newDraftDocument("draft-1", 1, 3*time.Hour)
+	d2.FileName, d2.SHA256, d2.Data = "scan.png", "sha-2", []byte("\x89PNG replacement")
+	mustOK(t, "PutDraftDocument replacing", dd.PutDraftDocument(ctx, d2, instant(1), storage.DraftDocumentCap{MaxCount: 1, MaxBytes: int64(len(d2.Data))}))
+	got, err = dd.DraftDocument(ctx, "draft-1", instant(1))
+	mustOK(t, "DraftDocument after replacing", err)
+	checkEqual(t, "replaced draft document", d2, got)
+
+	mustOK(t, "DeleteDraftDocument", dd.DeleteDraftDocument(ctx, "draft-1"))
+	if _, err := dd.DraftDocument(ctx, "draft-1", instant(1)); !isNotFound(err) {
+		t.Errorf("DraftDocument after delete: %v, want ErrNotFound", err)
+	}
+	mustOK(t, "DeleteDraftDocument of none", dd.DeleteDraftDocument(ctx, "draft-1"))
+
+	big := newDraftDocument("draft-big", 0, time.Hour)
+	big.Data = make([]byte, storage.MaxDocumentSize+1)
+	if err := dd.PutDraftDocument(ctx, big, now, storage.DraftDocumentCap{}); err == nil || isNotFound(err) || errors.Is(err, storage.ErrLimitReached) {
+		t.Errorf("PutDraftDocument of %d bytes: %v, want a plain error", len(big.Data), err)
+	}
+	big.Data = big.Data[:storage.MaxDocumentSize]
+	mustOK(t, "PutDraftDocument of exactly the maximum", dd.PutDraftDocument(ctx, big, now, storage.DraftDocumentCap{}))
+}
+
+func testDraftDocumentExpiry(t *testing.T, _ storage.Durable, dd storage.DraftDocuments) {
+	ctx := t.Context()
+	d := newDraftDocument("draft-1", 0, time.Hour)
+	mustOK(t, "PutDraftDocument", dd.PutDraftDocument(ctx, d, instant(0), storage.DraftDocumentCap{}))
+	mustOK(t, "PutDraftDocument", dd.PutDraftDocument(ctx, newDraftDocument("draft-2", 0, 2*time.Hour), instant(0), storage.DraftDocumentCap{}))
+	if _, err := dd.DraftDocument(ctx, "draft-1", instant(59)); err != nil {
+		t.Errorf("DraftDocument a minute before expiry: %v", err)
+	}
+	if _, err := dd.DraftDocument(ctx, "draft-1", instant(60)); !isNotFound(err) {
+		t.Errorf("DraftDocument at its expiry: %v, want ErrNotFound", err)
+	}
+	// Extending a live letter keeps it; an expired one cannot come back.
+	mustOK(t, "ExtendDraftDocument", dd.ExtendDraftDocument(ctx, "draft-2", instant(300), instant(100)))
+	if _, err := dd.DraftDocument(ctx, "draft-2", instant(299)); err != nil {
+		t.Errorf("DraftDocument after extending: %v", err)
+	}
+	if err := dd.ExtendDraftDocument(ctx, "draft-1", instant(300), instant(100)); !isNotFound(err) {
+		t.Errorf("ExtendDraftDocument of an expired letter: %v, want ErrNotFound", err)
+	}
+	n, err := dd.PruneDraftDocuments(ctx, instant(100))
+	mustOK(t, "PruneDraftDocuments", err)
+	if n != 1 {
+		t.Errorf("PruneDraftDocuments deleted %d, want 1 (the expired one)", n)
+	}
+	if _, err := dd.DraftDocument(ctx, "draft-2", instant(100)); err != nil {
+		t.Errorf("pruning deleted a live letter: %v", err)
+	}
+	n, err = dd.PruneDraftDocuments(ctx, instant(400))
+	mustOK(t, "PruneDraftDocuments", err)
+	if n != 1 {
+		t.Errorf("PruneDraftDocuments after the last expiry deleted %d, want 1", n)
+	}
+}
+
+func testDraftDocumentCap(t *testing.T, _ storage.Durable, dd storage.DraftDocuments) {
+	ctx := t.Context()
+	limit := storage.DraftDocumentCap{MaxCount: 2}
+	mustOK(t, "PutDraftDocument a", dd.PutDraftDocument(ctx, newDraftDocument("a", 0, time.Hour), instant(0), limit))
+	mustOK(t, "PutDraftDocument b", dd.PutDraftDocument(ctx, newDraftDocument("b", 0, 2*time.Hour), instant(0), limit))
+	err := dd.PutDraftDocument(ctx, newDraftDocument("c", 1, time.Hour), instant(1), limit)
+	checkErr(t, "PutDraftDocument over the count", err, storage.ErrLimitReached)
+	if _, err := dd.DraftDocument(ctx, "c", instant(1)); !isNotFound(err) {
+		t.Errorf("a refused letter was stored: %v", err)
+	}
+	// A draft replacing its own letter is not refused by a full cap.
+	mustOK(t, "PutDraftDocument replacing b", dd.PutDraftDocument(ctx, newDraftDocument("b", 1, 2*time.Hour), instant(1), limit))
+	// Once a expires its place is free: the insert prunes it first.
+	mustOK(t, "PutDraftDocument c after a expired", dd.PutDraftDocument(ctx, newDraftDocument("c", 60, time.Hour), instant(60), limit))
+
+	// The byte cap: the new letter's size counts.
+	size := int64(len(newDraftDocument("x", 0, time.Hour).Data))
+	err = dd.PutDraftDocument(ctx, newDraftDocument("y", 61, time.Hour), instant(61), storage.DraftDocumentCap{MaxBytes: 3*size - 1})
+	checkErr(t, "PutDraftDocument over the bytes", err, storage.ErrLimitReached)
+	mustOK(t, "PutDraftDocument up to the byte cap", dd.PutDraftDocument(ctx, newDraftDocument("y", 61, time.Hour),
+		instant(61), storage.DraftDocumentCap{MaxBytes: 3 * size}))
+}
+
+func testDraftDocumentCapConcurrent(t *testing.T, _ storage.Durable, dd storage.DraftDocuments) {
+	ctx := t.Context()
+	const n, max = 8, 3
+	limit := storage.DraftDocumentCap{MaxCount: max}
+	errs := runConcurrently(n, func(i int) error {
+		return dd.PutDraftDocument(ctx, newDraftDocument(fmt.Sprintf("draft-%d", i), 0, time.Hour), instant(0), limit)
+	})
+	var stored, refused int
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			stored++
+		case errors.Is(err, storage.ErrLimitReached):
+			refused++
+		default:
+			t.Errorf("concurrent PutDraftDocument: %v", err)
+		}
+	}
+	if stored != max || refused != n-max {
+		t.Errorf("%d stored, %d refused, want %d and %d", stored, refused, max, n-max)
+	}
+	var live int
+	for i := range n {
+		if _, err := dd.DraftDocument(ctx, fmt.Sprintf("draft-%d", i), instant(0)); err == nil {
+			live++
+		}
+	}
+	if live != max {
+		t.Errorf("%d letters stored, want %d", live, max)
+	}
+}
+
+func testRegistrationFromDraft(t *testing.T, s storage.Durable, dd storage.DraftDocuments) {
+	ctx := t.Context()
+	letter := newDraftDocument("draft-1", 0, time.Hour)
+	mustOK(t, "PutDraftDocument", dd.PutDraftDocument(ctx, letter, instant(0), storage.DraftDocumentCap{}))
+	g, doc := newRegistration("SP-1", "9120001234567", "Siti@Example.co.id", 5)
+	doc.Data, doc.SHA256, doc.FileName = nil, letter.SHA256, "ignored.pdf"
+
+	// A digest that is not the letter's: nothing is stored, the letter stays.
+	wrong := doc
+	wrong.SHA256 = "another"
+	err := dd.CreateRegistrationFromDraft(ctx, g, wrong, "draft-1", instant(5))
+	checkErr(t, "CreateRegistrationFromDraft with another digest", err, storage.ErrNotFound)
+	if _, err := s.RegistrationByID(ctx, g.ID); !isNotFound(err) {
+		t.Errorf("a refused submission stored its registration: %v", err)
+	}
+	// A taken service number: refused, and the letter is still the draft's.
+	other, otherDoc := newRegistration("SP-1", "9120001234568", "lain@example.co.id", 1)
+	mustCreateRegistration(t, s, other, otherDoc)
+	err = dd.CreateRegistrationFromDraft(ctx, g, doc, "draft-1", instant(5))
+	checkErr(t, "CreateRegistrationFromDraft with a taken service number", err, storage.ErrAlreadyExists)
+	if _, err := dd.DraftDocument(ctx, "draft-1", instant(5)); err != nil {
+		t.Errorf("a failed submission lost the draft's letter: %v", err)
+	}
+
+	g.ServiceNumber = "SP-2"
+	mustOK(t, "CreateRegistrationFromDraft", dd.CreateRegistrationFromDraft(ctx, g, doc, "draft-1", instant(5)))
+	got, err := s.RegistrationByID(ctx, g.ID)
+	mustOK(t, "RegistrationByID", err)
+	g.DocumentID = doc.ID
+	checkEqual(t, "registration from a draft", storedRegistration(g), got)
+	stored, err := s.DocumentByID(ctx, doc.ID)
+	mustOK(t, "DocumentByID", err)
+	want := storage.Document{ID: doc.ID, RegistrationID: g.ID, FileName: letter.FileName,
+		ContentType: letter.ContentType, SHA256: letter.SHA256, Data: letter.Data, CreatedAt: doc.CreatedAt}
+	checkEqual(t, "document moved from the draft", want, stored)
+	checkEvents(t, "events", []storage.RegistrationEvent{{RegistrationID: g.ID, Status: storage.StatusSubmitted, Time: g.SubmittedAt}}, mustEvents(t, s, g.ID))
+	if _, err := dd.DraftDocument(ctx, "draft-1", instant(5)); !isNotFound(err) {
+		t.Errorf("the draft's letter outlived the submission: %v", err)
+	}
+
+	// An expired letter cannot be submitted.
+	mustOK(t, "PutDraftDocument", dd.PutDraftDocument(ctx, newDraftDocument("draft-2", 0, time.Hour), instant(0), storage.DraftDocumentCap{}))
+	g3, doc3 := newRegistration("SP-3", "9120001234569", "tiga@example.co.id", 60)
+	doc3.SHA256 = "sha-of-draft-2"
+	err = dd.CreateRegistrationFromDraft(ctx, g3, doc3, "draft-2", instant(60))
+	checkErr(t, "CreateRegistrationFromDraft with an expired letter", err, storage.ErrNotFound)
+	if _, err := s.RegistrationByID(ctx, g3.ID); !isNotFound(err) {
+		t.Errorf("a submission without a live letter stored its registration: %v", err)
+	}
+}

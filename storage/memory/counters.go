@@ -64,6 +64,10 @@ func (s *Store) SaveDraft(_ context.Context, key string, value []byte, ttl time.
 	if ttl <= 0 {
 		return fmt.Errorf("memory: save draft: ttl %v is not positive", ttl)
 	}
+	if len(value) > storage.MaxDraftSize {
+		// Drafts share the heap with every sign-in: small values only.
+		return fmt.Errorf("memory: save draft: %d bytes, more than %d", len(value), storage.MaxDraftSize)
+	}
 	now := s.now()
 	v := onceValue{v: slices.Clone(value), exp: now.Add(ttl)}
 	s.draftMu.Lock()

@@ -69,6 +69,10 @@ func (s *Store) SaveDraft(ctx context.Context, key string, value []byte, ttl tim
 	if ttl <= 0 {
 		return fmt.Errorf("redis: %s: ttl %v is not positive", op, ttl)
 	}
+	if len(value) > storage.MaxDraftSize {
+		// Drafts share Redis's memory with every sign-in: small values only.
+		return fmt.Errorf("redis: %s: %d bytes, more than %d", op, len(value), storage.MaxDraftSize)
+	}
 	if err := s.rdb.Set(ctx, s.draftKey(key), value, time.Duration(ttlMilli(ttl))*time.Millisecond).Err(); err != nil {
 		return wrap(op, err)
 	}

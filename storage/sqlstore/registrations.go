@@ -105,27 +105,35 @@ func (s *Store) lockRegistration(ctx context.Context, q Querier, id string) (sto
 // CreateRegistration stores g, doc and a first "submitted" event in one
 // transaction. doc becomes g's current document, whatever g.DocumentID said.
 func (s *Store) CreateRegistration(ctx context.Context, g storage.Registration, doc storage.Document) error {
+	err := s.createRegistration(ctx, &g, &doc, func(q Querier) error { return insertDocument(ctx, q, doc) })
+	return s.wrap("create registration "+g.ID, err)
+}
+
+// createRegistration is CreateRegistration with the document's insert left
+// to storeDoc, which runs in the same transaction after the registration
+// row (the document references it) and sees g and doc linked.
+func (s *Store) createRegistration(ctx context.Context, g *storage.Registration, doc *storage.Document, storeDoc func(Querier) error) error {
 	if g.Status == "" {
 		g.Status = storage.StatusSubmitted
 	}
 	g.DocumentID, doc.RegistrationID = doc.ID, g.ID
-	args, err := registrationArgs(g)
-	if err == nil {
-		err = s.db.InTx(ctx, func(q Querier) error {
-			_, err := q.Exec(ctx, `INSERT INTO registrations (`+registrationColumns+`)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-				$18, $19, $20, $21, $22, $23)`, args...)
-			if err != nil {
-				return err
-			}
-			if err := insertDocument(ctx, q, doc); err != nil {
-				return fmt.Errorf("document: %w", err)
-			}
-			return insertEvent(ctx, q, storage.RegistrationEvent{
-				RegistrationID: g.ID, Status: storage.StatusSubmitted, Time: g.SubmittedAt})
-		})
+	args, err := registrationArgs(*g)
+	if err != nil {
+		return err
 	}
-	return s.wrap("create registration "+g.ID, err)
+	return s.db.InTx(ctx, func(q Querier) error {
+		_, err := q.Exec(ctx, `INSERT INTO registrations (`+registrationColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+			$18, $19, $20, $21, $22, $23)`, args...)
+		if err != nil {
+			return err
+		}
+		if err := storeDoc(q); err != nil {
+			return fmt.Errorf("document: %w", err)
+		}
+		return insertEvent(ctx, q, storage.RegistrationEvent{
+			RegistrationID: g.ID, Status: storage.StatusSubmitted, Time: g.SubmittedAt})
+	})
 }
 
 // RegistrationByID returns the registration with id.
