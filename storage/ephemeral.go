@@ -78,6 +78,15 @@ type AuthRequests interface {
 type Sessions interface {
 	// CreateSession stores s until s.ExpiresAt.
 	CreateSession(ctx context.Context, s Session) error
+	// CreateSessionCapped is CreateSession that also bounds the user's live
+	// sessions: in the same atomic step it ends the user's sessions that
+	// expire first (the oldest, as every sign-in gives a session the same
+	// lifetime; equal expiries by ID) until fewer than maxPerUser remain,
+	// so with s at most maxPerUser are live. It returns the sessions it
+	// ended. s itself is never ended by its own creation; maxPerUser <= 0
+	// means no cap, as does an empty s.UserID. Afterwards the user's index
+	// holds no more ids than live sessions.
+	CreateSessionCapped(ctx context.Context, s Session, maxPerUser int) ([]Session, error)
 	SessionByID(ctx context.Context, id string) (Session, error)
 	// AddSessionClient records that clientID received tokens in session id.
 	AddSessionClient(ctx context.Context, id, clientID string) error

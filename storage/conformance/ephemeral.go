@@ -29,6 +29,8 @@ func RunEphemeral(t *testing.T, open func(t *testing.T, clock *Clock) storage.Ep
 		{name: "concurrent code redemption has one winner", run: testAuthCodeConcurrent},
 		{name: "session lifecycle", run: testSessions},
 		{name: "concurrent session clients lose nothing", run: testSessionClientsConcurrent},
+		{name: "session cap ends the oldest sessions", run: testSessionCap},
+		{name: "concurrent capped creates keep the cap", run: testSessionCapConcurrent},
 		{name: "access tokens", run: testAccessTokens},
 		{name: "one-time values", run: testOneTime},
 		{name: "concurrent take has one winner", run: testOneTimeConcurrent},
@@ -320,6 +322,129 @@ func testSessionClientsConcurrent(t *testing.T, s storage.Ephemeral, c *Clock) {
 	mustOK(t, "SessionByID", err)
 	slices.Sort(got.ClientIDs)
 	checkEqual(t, "ClientIDs after concurrent adds", []string{"client-00", "client-01", "client-02", "client-03", "client-04"}, got.ClientIDs)
+}
+
+// cappedSession is fullSession for the i-th sign-in of user: each later
+// one expires a second later, so the i order is the expiry order.
+func cappedSession(id, user string, i int, c *Clock) storage.Session {
+	s := fullSession(id, user, c)
+	s.CreatedAt = instant(i)
+	s.ExpiresAt = s.ExpiresAt.Add(time.Duration(i) * time.Second)
+	return s
+}
+
+func sessionIDs(list []storage.Session) []string {
+	ids := []string{}
+	for _, s := range list {
+		ids = append(ids, s.ID)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func testSessionCap(t *testing.T, s storage.Ephemeral, c *Clock) {
+	ctx := t.Context()
+	created := map[string]storage.Session{}
+	create := func(id, user string, i, limit int) []string {
+		t.Helper()
+		sess := cappedSession(id, user, i, c)
+		created[id] = sess
+		ended, err := s.CreateSessionCapped(ctx, sess, limit)
+		mustOK(t, "CreateSessionCapped "+id, err)
+		for _, e := range ended {
+			checkEqual(t, "ended session "+e.ID, created[e.ID], e)
+		}
+		return sessionIDs(ended)
+	}
+	live := func(user string, want ...string) {
+		t.Helper()
+		list, err := s.UserSessions(ctx, user)
+		mustOK(t, "UserSessions", err)
+		checkEqual(t, "live sessions of "+user, want, sessionIDs(list))
+	}
+	// Out of creation order on purpose: expiry, not the order of calls,
+	// decides which is oldest.
+	for _, x := range []struct {
+		id string
+		i  int
+	}{{"s2", 2}, {"s1", 1}, {"s3", 3}} {
+		if ended := create(x.id, "user-1", x.i, 3); len(ended) != 0 {
+			t.Errorf("under the cap, %s ended %v", x.id, ended)
+		}
+	}
+	create("other", "user-2", 0, 3)
+	checkEqual(t, "ended by the 4th of 3", []string{"s1"}, create("s4", "user-1", 4, 3))
+	live("user-1", "s2", "s3", "s4")
+	if _, err := s.SessionByID(ctx, "s1"); !isNotFound(err) {
+		t.Errorf("SessionByID of the ended session: %v, want ErrNotFound", err)
+	}
+	live("user-2", "other") // another user's sessions are not counted
+
+	// A deleted session frees its place.
+	mustOK(t, "DeleteSession", s.DeleteSession(ctx, "s2"))
+	checkEqual(t, "ended after a logout", []string{}, create("s5", "user-1", 5, 3))
+	live("user-1", "s3", "s4", "s5")
+
+	// A lower cap ends as many as it takes; the new session always stays,
+	// even when it ends before the others.
+	checkEqual(t, "ended by a cap of 2", []string{"s3", "s4"}, create("s0", "user-1", -1, 2))
+	live("user-1", "s0", "s5")
+
+	// A taken id ends nothing.
+	_, err := s.CreateSessionCapped(ctx, cappedSession("s5", "user-1", 9, c), 1)
+	checkErr(t, "CreateSessionCapped with a taken id", err, storage.ErrAlreadyExists)
+	live("user-1", "s0", "s5")
+
+	// No cap: nothing ended, by either create.
+	checkEqual(t, "ended without a cap", []string{}, create("s6", "user-1", 6, 0))
+	mustOK(t, "CreateSession", s.CreateSession(ctx, cappedSession("s7", "user-1", 7, c)))
+	live("user-1", "s0", "s5", "s6", "s7")
+
+	// Equal expiries: the smaller id goes first.
+	for _, id := range []string{"b", "a"} {
+		create(id, "user-3", 0, 2)
+	}
+	checkEqual(t, "ended among equal expiries", []string{"a"}, create("c", "user-3", 0, 2))
+	live("user-3", "b", "c")
+
+	// Many sign-ins keep exactly the cap, the newest.
+	for i := range 25 {
+		create(fmt.Sprintf("m%02d", i), "user-4", i, 5)
+	}
+	live("user-4", "m20", "m21", "m22", "m23", "m24")
+}
+
+// Sign-ins at the same moment on several nodes: the cap holds, and every
+// session is either live or ended by exactly one create.
+func testSessionCapConcurrent(t *testing.T, s storage.Ephemeral, c *Clock) {
+	ctx := t.Context()
+	const n, limit = 10, 3
+	ended := make([][]storage.Session, n)
+	errs := runConcurrently(n, func(i int) error {
+		var err error
+		ended[i], err = s.CreateSessionCapped(ctx, cappedSession(fmt.Sprintf("s%02d", i), "user-1", i, c), limit)
+		return err
+	})
+	seen := map[string]int{}
+	for i, err := range errs {
+		mustOK(t, fmt.Sprintf("CreateSessionCapped %d", i), err)
+		for _, e := range ended[i] {
+			seen[e.ID]++
+		}
+	}
+	list, err := s.UserSessions(ctx, "user-1")
+	mustOK(t, "UserSessions", err)
+	if len(list) != limit {
+		t.Errorf("%d live sessions after %d concurrent sign-ins, want the cap %d", len(list), n, limit)
+	}
+	for _, l := range list {
+		seen[l.ID]++
+	}
+	for i := range n {
+		if id := fmt.Sprintf("s%02d", i); seen[id] != 1 {
+			t.Errorf("session %s is live or ended %d times, want once", id, seen[id])
+		}
+	}
 }
 
 func fullAccessToken(id, family string, c *Clock) storage.AccessToken {

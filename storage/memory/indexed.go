@@ -1,6 +1,10 @@
 package memory
 
-import "time"
+import (
+	"cmp"
+	"slices"
+	"time"
+)
 
 // indexed is a table of entries that expire at a time of their own, with a
 // secondary index (sessions by user, access tokens by refresh-token
@@ -72,4 +76,38 @@ func (x *indexed[T]) deleteKey(key string) {
 		delete(x.rows, id)
 	}
 	delete(x.by, key)
+}
+
+// capKey makes room under key for one more entry: it drops the ids of
+// expired entries from key's index and ends the live entries that expire
+// first (equal expiries, to the millisecond as Redis scores them, by id)
+// until fewer than limit remain. It returns the ended entries. limit <= 0 or an
+// empty key: nothing to do.
+func (x *indexed[T]) capKey(key string, limit int, now time.Time) []T {
+	if limit <= 0 || key == "" {
+		return nil
+	}
+	type entry struct {
+		id  string
+		exp int64
+	}
+	var alive []entry
+	for id := range x.by[key] {
+		v := x.rows[id]
+		if !live(x.expiry(v), now) {
+			x.delete(id) // the index stays as small as the live entries
+			continue
+		}
+		alive = append(alive, entry{id, x.expiry(v).UnixMilli()})
+	}
+	if len(alive) < limit {
+		return nil
+	}
+	slices.SortFunc(alive, func(a, b entry) int { return cmp.Or(cmp.Compare(a.exp, b.exp), cmp.Compare(a.id, b.id)) })
+	var ended []T
+	for _, e := range alive[:len(alive)-limit+1] {
+		ended = append(ended, x.rows[e.id])
+		x.delete(e.id)
+	}
+	return ended
 }

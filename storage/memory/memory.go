@@ -262,17 +262,30 @@ func (s *Store) DeleteAuthRequest(_ context.Context, id string) error {
 }
 
 // CreateSession stores sess until sess.ExpiresAt.
-func (s *Store) CreateSession(_ context.Context, sess storage.Session) error {
+func (s *Store) CreateSession(ctx context.Context, sess storage.Session) error {
+	_, err := s.CreateSessionCapped(ctx, sess, 0)
+	return err
+}
+
+// CreateSessionCapped stores sess and, under the same lock, ends the
+// user's sessions that expire first until at most maxPerUser are live
+// with it.
+func (s *Store) CreateSessionCapped(_ context.Context, sess storage.Session, maxPerUser int) ([]storage.Session, error) {
 	now := s.now()
 	if !live(sess.ExpiresAt, now) {
-		return fmt.Errorf("memory: create session: ExpiresAt %v is not in the future", sess.ExpiresAt)
+		return nil, fmt.Errorf("memory: create session: ExpiresAt %v is not in the future", sess.ExpiresAt)
 	}
+	sess = cloneSession(sess) // outside the lock: it allocates
 	s.sessMu.Lock()
 	defer s.sessMu.Unlock()
-	if !s.sessions.insert(sess.ID, cloneSession(sess), now) {
-		return fmt.Errorf("memory: create session: %w", storage.ErrAlreadyExists)
+	if _, taken := s.sessions.get(sess.ID, now); taken {
+		return nil, fmt.Errorf("memory: create session: %w", storage.ErrAlreadyExists)
 	}
-	return nil
+	// Readers only ever get clones, so the ended records are handed out
+	// as they are.
+	ended := s.sessions.capKey(sess.UserID, maxPerUser, now)
+	s.sessions.insert(sess.ID, sess, now)
+	return ended, nil
 }
 
 // SessionByID returns the session with id.

@@ -49,38 +49,87 @@ func decodeSession(op, v, c string) (storage.Session, error) {
 }
 
 // createSessionScript creates the session hash unless the id is live, sets
-// its expiry to ExpiresAt and adds it to the user's index. Returns 1 when
-// created, 0 when the id is taken.
+// its expiry to ExpiresAt and adds it to the user's index. With a cap
+// (ARGV[5] > 0) it first makes room: the index (a sorted set scored by
+// expiry) loses its expired members and those whose session was deleted,
+// and the live sessions that expire first (equal scores by id, as ZRANGE
+// orders them) are ended until fewer than the cap remain. Returns {0} when
+// the id is taken, else {1} followed by v, c of each session it ended.
 var createSessionScript = goredis.NewScript(indexLua + `
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
+local out = {1}
+local max = tonumber(ARGV[5])
+if KEYS[2] and max > 0 then
+  local t = redis.call('TIME')
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. (t[1] * 1000 + math.floor(t[2] / 1000)))
+  local live = {}
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+    if redis.call('EXISTS', ARGV[6] .. 'sess:' .. id) == 1 then
+      live[#live + 1] = id
+    else
+      redis.call('ZREM', KEYS[2], id)
+    end
+  end
+  for i = 1, #live - max + 1 do
+    local key = ARGV[6] .. 'sess:' .. live[i]
+    local h = redis.call('HMGET', key, 'v', 'c')
+    redis.call('DEL', key)
+    redis.call('ZREM', KEYS[2], live[i])
+    if h[1] and h[2] then
+      out[#out + 1] = h[1]
+      out[#out + 1] = h[2]
+    end
+  end
+end
 redis.call('HSET', KEYS[1], 'v', ARGV[1], 'c', ARGV[2])
 redis.call('PEXPIREAT', KEYS[1], ARGV[3])
 if KEYS[2] then index(KEYS[2], ARGV[4], ARGV[3]) end
-return 1
+return out
 `)
 
 // CreateSession stores sess until sess.ExpiresAt: one script.
 func (s *Store) CreateSession(ctx context.Context, sess storage.Session) error {
+	_, err := s.CreateSessionCapped(ctx, sess, 0)
+	return err
+}
+
+// CreateSessionCapped stores sess and ends the user's sessions that expire
+// first until at most maxPerUser are live with it: one script, so two
+// sign-ins at once cannot both keep maxPerUser sessions besides their own.
+func (s *Store) CreateSessionCapped(ctx context.Context, sess storage.Session, maxPerUser int) ([]storage.Session, error) {
 	const op = "create session"
 	if !sess.ExpiresAt.After(time.Now()) {
-		return fmt.Errorf("redis: %s: ExpiresAt %v is not in the future", op, sess.ExpiresAt)
+		return nil, fmt.Errorf("redis: %s: ExpiresAt %v is not in the future", op, sess.ExpiresAt)
 	}
 	v, c, err := encodeSession(sess)
 	if err != nil {
-		return fmt.Errorf("redis: %s: encode: %w", op, err)
+		return nil, fmt.Errorf("redis: %s: encode: %w", op, err)
 	}
 	keys := []string{s.sessionKey(sess.ID)}
 	if sess.UserID != "" {
 		keys = append(keys, s.userKey(sess.UserID))
 	}
-	res, err := createSessionScript.Run(ctx, s.rdb, keys, v, c, unixMilli(sess.ExpiresAt), sess.ID).Int()
+	res, err := createSessionScript.Run(ctx, s.rdb, keys, v, c, unixMilli(sess.ExpiresAt), sess.ID, max(maxPerUser, 0), s.prefix).Slice()
 	if err != nil {
-		return wrap(op, err)
+		return nil, wrap(op, err)
 	}
-	if res == 0 {
-		return fmt.Errorf("redis: %s: %w", op, storage.ErrAlreadyExists)
+	if len(res) == 0 || res[0] != int64(1) {
+		return nil, fmt.Errorf("redis: %s: %w", op, storage.ErrAlreadyExists)
 	}
-	return nil
+	var ended []storage.Session
+	for i := 1; i+1 < len(res); i += 2 {
+		v, ok1 := res[i].(string)
+		c, ok2 := res[i+1].(string)
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("redis: %s: unexpected reply %T, %T", op, res[i], res[i+1])
+		}
+		e, err := decodeSession(op, v, c)
+		if err != nil {
+			return nil, err
+		}
+		ended = append(ended, e)
+	}
+	return ended, nil
 }
 
 // SessionByID returns the session with id: one HMGET.
