@@ -17,7 +17,15 @@ const (
 	logoutTTL = 10 * time.Minute
 	// logoutKeyPrefix namespaces pending logouts in the shared OneTime store.
 	logoutKeyPrefix = "logout:"
+	// maxLogoutSize bounds a pending logout as stored. An anonymous client
+	// can start one, so it must be small; op refuses oversized logout
+	// parameters with a 400 before calling StartLogout (state at most 1 KiB,
+	// the redirect URI at most 2 KiB), and this cap holds whoever calls.
+	maxLogoutSize = 8 << 10
 )
+
+// ErrLogoutTooLarge refuses a pending logout over maxLogoutSize.
+var ErrLogoutTooLarge = errors.New("login: logout request too large")
 
 // LogoutRequest is an end-session request that op has validated (OIDC
 // RP-Initiated Logout §2–3).
@@ -50,6 +58,9 @@ func (h *Handler) storeLogout(ctx context.Context, req LogoutRequest) (string, e
 	b, err := json.Marshal(req)
 	if err != nil {
 		return "", fmt.Errorf("login: encode logout request: %w", err)
+	}
+	if len(b) > maxLogoutSize {
+		return "", ErrLogoutTooLarge
 	}
 	id := storage.NewID()
 	if err := h.OneTime.PutOnce(ctx, logoutKeyPrefix+id, b, logoutTTL); err != nil {

@@ -54,6 +54,9 @@ type OrganizationClaim struct {
 // to clientID.
 func (s *store) fillUserinfo(ctx context.Context, info *oidc.UserInfo, userID, clientID string, scopes []string) error {
 	u, err := s.durable.UserByID(ctx, userID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return oidc.ErrInvalidRequest().WithDescription("the account can no longer sign in")
+	}
 	if err != nil {
 		return fmt.Errorf("load user %s: %w", userID, err)
 	}

@@ -107,6 +107,16 @@ func (p *Provider) withIssuer(next http.Handler) http.Handler {
 	})
 }
 
+// redirectDescription keeps an error redirect's description in RFC 6749
+// §4.1.2.1's character set, and generic for a server error (the library
+// puts error texts there).
+func redirectDescription(code, desc string) string {
+	if code == string(oidc.ServerError) {
+		return descServerError
+	}
+	return sanitizeDescription(desc)
+}
+
 type issWriter struct {
 	http.ResponseWriter
 	issuer string
@@ -119,6 +129,9 @@ func (i *issWriter) WriteHeader(code int) {
 				q := u.Query()
 				if (q.Has("code") || q.Has("error")) && !q.Has("iss") {
 					q.Set("iss", i.issuer)
+					if q.Has("error_description") {
+						q.Set("error_description", redirectDescription(q.Get("error"), q.Get("error_description")))
+					}
 					u.RawQuery = q.Encode()
 					i.Header().Set("Location", u.String())
 				}

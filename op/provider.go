@@ -34,7 +34,11 @@ type Config struct {
 	RefreshTokenIdle     time.Duration // default 7 days without use
 	RefreshTokenAbsolute time.Duration // default 30 days after sign-in
 	CodeLifetime         time.Duration // default 1m (RFC 6749 §4.1.2: short)
-	AuthRequestLifetime  time.Duration // default 30m to finish signing in
+	// AuthRequestLifetime is how long a pending authorization request
+	// waits for the user to sign in (default 15m): long enough for a
+	// password, a second factor or a password reset, short enough that
+	// what anonymous clients can make the service keep stays small.
+	AuthRequestLifetime time.Duration
 	ClientCacheTTL       time.Duration // default 5s
 	KeyRefresh           time.Duration // default 1m
 
@@ -51,6 +55,12 @@ type Config struct {
 	// ErrorPage renders a protocol error that must not be redirected
 	// (RFC 6749 §4.1.2.1) as a page in the user's language.
 	ErrorPage func(w http.ResponseWriter, r *http.Request, status int, messageKey string)
+	// AdmitAuthRequest, if set, is asked before a new authorization
+	// request is stored (every valid /authorize request, single sign-on
+	// included, since zitadel stores each before the UI is asked). An
+	// error wrapping quota.ErrExceeded refuses it with a 429 page; any
+	// other error is a dependency failure (503 page).
+	AdmitAuthRequest func(r *http.Request) error
 
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -67,7 +77,7 @@ func (c *Config) setDefaults() {
 	def(&c.RefreshTokenIdle, 7*24*time.Hour)
 	def(&c.RefreshTokenAbsolute, 30*24*time.Hour)
 	def(&c.CodeLifetime, time.Minute)
-	def(&c.AuthRequestLifetime, 30*time.Minute)
+	def(&c.AuthRequestLifetime, 15*time.Minute)
 	def(&c.ClientCacheTTL, 5*time.Second)
 	def(&c.KeyRefresh, time.Minute)
 	if c.SigningAlgorithm == "" {
@@ -162,18 +172,21 @@ func New(ctx context.Context, cfg Config, durable Durable, ephemeral Ephemeral) 
 		return nil, fmt.Errorf("op: %w", err)
 	}
 	mux := http.NewServeMux()
-	api := noStore(corsHandler(router))
-	mux.Handle("/", api)
-	mux.Handle("/userinfo", challenge(api, `Bearer error="invalid_token"`))
-	clientAuth := oneAuthMethod(challenge(api, `Basic realm="satupintu"`))
+	mux.Handle("/", noStore(corsHandler(router)))
+	mux.Handle("/userinfo", noStore(corsHandler(challenge(
+		p.protocolGuard(endpointUserinfo, p.checkUserinfo(router)), `Bearer error="invalid_token"`))))
+	clientAuth := noStore(corsHandler(challenge(
+		p.protocolGuard(endpointClientAuth, p.checkClientRequest(router)), `Basic realm="satupintu"`)))
 	mux.Handle("/oauth/token", clientAuth)
 	mux.Handle("/oauth/introspect", clientAuth)
 	mux.Handle("/revoke", clientAuth)
+	mux.Handle("/end_session", noStore(p.pageGuard(p.checkEndSession(router), true, keyLogoutInvalid, nil)))
 	mux.Handle("GET /.well-known/openid-configuration", corsHandler(p.serveDiscovery(discovery)))
 	mux.Handle("GET /keys", corsHandler(p.serveKeys()))
 	callback := issuerCtx.Handler(p.errorPages(http.HandlerFunc(a.callback)))
-	mux.Handle("/authorize", p.withIssuer(p.checkAuthorizeParams(p.errorPages(p.withoutUI(router, callback)))))
-	mux.Handle("GET /authorize/callback", p.withIssuer(callback))
+	mux.Handle("/authorize", p.withIssuer(p.pageGuard(
+		p.checkAuthorizeParams(p.errorPages(p.withoutUI(router, callback))), false, "", p.cfg.AdmitAuthRequest)))
+	mux.Handle("GET /authorize/callback", p.withIssuer(p.pageGuard(callback, false, "", nil)))
 	p.handler = mux
 	return p, nil
 }
@@ -200,6 +213,9 @@ func (p *Provider) InvalidateClient(id string) { p.store.clients.invalidate(id) 
 // ASVS 10.4.6). Errors after the redirect URI is known are redirected.
 func (a *authorizer) ValidateAuthRequest(ctx context.Context, req *oidc.AuthRequest, st zop.Storage, verifier *zop.IDTokenHintVerifier) (string, error) {
 	c, err := st.GetClientByClientID(ctx, req.ClientID)
+	if isUnavailable(err) {
+		return "", err // the database, not the client, is the problem: 503 page
+	}
 	if err != nil {
 		return "", oidc.ErrInvalidRequestRedirectURI().WithDescription("unknown client").WithParent(err)
 	}
@@ -223,6 +239,8 @@ func (a *authorizer) ValidateAuthRequest(ctx context.Context, req *oidc.AuthRequ
 	} else if req.CodeChallengeMethod != oidc.CodeChallengeMethodS256 {
 		// RFC 7636 §4.3: a missing method means plain, which we refuse.
 		return "", oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256")
+	} else if !validS256Challenge(req.CodeChallenge) {
+		return "", oidc.ErrInvalidRequest().WithDescription("code_challenge must be 43 base64url characters (RFC 7636)")
 	}
 	if !hasScope(req.Scopes, oidc.ScopeOpenID) {
 		return "", oidc.ErrInvalidScope().WithDescription("the openid scope is required")
@@ -232,6 +250,12 @@ func (a *authorizer) ValidateAuthRequest(ctx context.Context, req *oidc.AuthRequ
 		requireMFA = sc.c.RequireMFA
 	}
 	req.ACRValues = acrValues(req.ACRValues, requireMFA)
+	trimAuthRequest(req)
+	if !authRequestFits(req) {
+		// Anyone can make the service keep a pending request: its size is
+		// capped as a whole, on top of maxParamLen per parameter.
+		return "", oidc.ErrInvalidRequest().WithDescription("the authorization request is too large")
+	}
 	return sub, nil
 }
 
@@ -272,6 +296,11 @@ func (a *authorizer) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	stored, err := a.p.store.ephemeral.AuthRequestByID(r.Context(), id)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		a.p.store.unavailable(r.Context(), "load auth request", err)
+		a.p.cfg.ErrorPage(w, r, http.StatusServiceUnavailable, keyUnavailable)
+		return
+	}
 	if err != nil {
 		a.p.cfg.Logger.InfoContext(r.Context(), "authorize callback for unknown request", "error", err)
 		a.p.cfg.ErrorPage(w, r, http.StatusBadRequest, "error.authorize.expired")
@@ -354,36 +383,6 @@ func (l *loginRedirectWriter) Write(b []byte) (int, error) {
 // release writes the held redirect after all.
 func (l *loginRedirectWriter) release() { l.ResponseWriter.WriteHeader(l.code) }
 
-// maxParamLen bounds any single authorization parameter; oversized input
-// gets a 400 page, never a 5xx or an echo of it in a redirect.
-const maxParamLen = 4096
-
-// checkAuthorizeParams rejects repeated parameters (RFC 6749 §3.1) and
-// oversized ones before zitadel parses the request. The redirect URI is not
-// validated yet, so the answer is a page, not a redirect.
-func (p *Provider) checkAuthorizeParams(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodPost {
-			w.Header().Set("Allow", "GET, POST")
-			p.cfg.ErrorPage(w, r, http.StatusMethodNotAllowed, "error.authorize.invalid_request")
-			return
-		}
-		if err := r.ParseForm(); err != nil {
-			p.cfg.ErrorPage(w, r, http.StatusBadRequest, "error.authorize.invalid_request")
-			return
-		}
-		for _, vals := range []url.Values{r.URL.Query(), r.PostForm} {
-			for _, v := range vals {
-				if len(v) > 1 || len(v[0]) > maxParamLen {
-					p.cfg.ErrorPage(w, r, http.StatusBadRequest, "error.authorize.invalid_request")
-					return
-				}
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
 // errorPages turns zitadel's plain-text "not redirecting" errors into the
 // localized error page; the library's description goes to the log only.
 func (p *Provider) errorPages(next http.Handler) http.Handler {
@@ -449,22 +448,6 @@ func noStore(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Pragma", "no-cache")
-		next.ServeHTTP(w, r)
-	})
-}
-
-// oneAuthMethod refuses a request that authenticates the client twice,
-// with an Authorization header and credentials in the body (an empty
-// parameter counts as absent, RFC 6749 §3.1): RFC 6749
-// §2.3.1 says a client MUST NOT, and accepting it hides which one counted.
-func oneAuthMethod(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "" && r.Method == http.MethodPost {
-			if err := r.ParseForm(); err == nil && (r.PostForm.Get("client_secret") != "" || r.PostForm.Get("client_assertion") != "") {
-				zop.RequestError(w, r, oidc.ErrInvalidRequest().WithDescription("use one client authentication method"), nil)
-				return
-			}
-		}
 		next.ServeHTTP(w, r)
 	})
 }

@@ -57,7 +57,38 @@ func (a *authRequest) GetCodeChallenge() *oidc.CodeChallenge {
 
 func (a *authRequest) hasPrompt(p string) bool { return slices.Contains(a.r.Prompt, p) }
 
-// newAuthRequest copies what satupintu keeps of a validated request.
+// maxUILocales is how many ui_locales a pending request keeps: the UI
+// speaks two languages, so the first few preferences decide.
+const maxUILocales = 3
+
+// knownPrompts are the prompt values with a meaning here (OIDC Core §3.1.2.1).
+var knownPrompts = []string{oidc.PromptNone, oidc.PromptLogin, oidc.PromptConsent, oidc.PromptSelectAccount}
+
+// trimAuthRequest drops what a pending request need not keep: repeated
+// scopes, unknown or repeated prompt values, ui_locales beyond the first
+// few. The response mode is always query by then (ValidateAuthRequest).
+func trimAuthRequest(req *oidc.AuthRequest) {
+	req.Scopes = dedupe(req.Scopes, nil)
+	req.Prompt = dedupe(req.Prompt, knownPrompts)
+	if len(req.UILocales) > maxUILocales {
+		req.UILocales = req.UILocales[:maxUILocales]
+	}
+}
+
+// dedupe keeps the first of each value, and only those in allowed if set.
+func dedupe(in, allowed []string) []string {
+	var out []string
+	for _, v := range in {
+		if (allowed == nil || slices.Contains(allowed, v)) && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// newAuthRequest copies what satupintu keeps of a validated request. The
+// response type is always code and the mode always query (the default for
+// code, RFC 6749 §4.1.2), so the mode is not stored.
 func newAuthRequest(in *oidc.AuthRequest, hintSubject string, now time.Time) storage.AuthRequest {
 	r := storage.AuthRequest{
 		ID:                  storage.NewID(),
@@ -67,7 +98,6 @@ func newAuthRequest(in *oidc.AuthRequest, hintSubject string, now time.Time) sto
 		State:               in.State,
 		Nonce:               in.Nonce,
 		ResponseType:        string(in.ResponseType),
-		ResponseMode:        string(in.ResponseMode),
 		CodeChallenge:       in.CodeChallenge,
 		CodeChallengeMethod: string(in.CodeChallengeMethod),
 		Prompt:              in.Prompt,

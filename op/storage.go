@@ -75,9 +75,14 @@ func (s *store) now() time.Time { return s.cfg.Now().UTC() }
 // --- authorization requests and codes ---
 
 func (s *store) CreateAuthRequest(ctx context.Context, in *oidc.AuthRequest, hintSubject string) (zop.AuthRequest, error) {
+	if admit, ok := ctx.Value(admitKey{}).(func() error); ok {
+		if err := admit(); err != nil {
+			return nil, s.refuseAdmission(ctx, err)
+		}
+	}
 	r := newAuthRequest(in, hintSubject, s.now())
 	if err := s.ephemeral.CreateAuthRequest(ctx, r, s.cfg.AuthRequestLifetime); err != nil {
-		return nil, fmt.Errorf("create auth request: %w", err)
+		return nil, s.unavailable(ctx, "create auth request", err)
 	}
 	return &authRequest{r: r}, nil
 }
@@ -88,7 +93,7 @@ func (s *store) AuthRequestByID(ctx context.Context, id string) (zop.AuthRequest
 		if errors.Is(err, storage.ErrNotFound) {
 			return nil, oidc.ErrInvalidRequest().WithDescription("the sign-in request has expired").WithParent(err)
 		}
-		return nil, fmt.Errorf("load auth request: %w", err)
+		return nil, s.unavailable(ctx, "load auth request", err)
 	}
 	return &authRequest{r: r}, nil
 }
@@ -102,7 +107,7 @@ func (s *store) AuthRequestByCode(ctx context.Context, code string) (zop.AuthReq
 			s.revokeReplayedCode(ctx, code)
 			return nil, oidc.ErrInvalidGrant().WithDescription("the code is invalid, expired or already used").WithParent(err)
 		}
-		return nil, fmt.Errorf("consume code: %w", err)
+		return nil, s.unavailable(ctx, "consume code", err)
 	}
 	return &authRequest{r: r, code: code}, nil
 }
@@ -151,14 +156,14 @@ func (s *store) revokeReplayedCode(ctx context.Context, code string) {
 
 func (s *store) SaveAuthCode(ctx context.Context, id, code string) error {
 	if err := s.ephemeral.SaveAuthCode(ctx, id, code, s.cfg.CodeLifetime); err != nil {
-		return fmt.Errorf("save code: %w", err)
+		return s.unavailable(ctx, "save code", err)
 	}
 	return nil
 }
 
 func (s *store) DeleteAuthRequest(ctx context.Context, id string) error {
 	if err := s.ephemeral.DeleteAuthRequest(ctx, id); err != nil && !errors.Is(err, storage.ErrNotFound) {
-		return fmt.Errorf("delete auth request: %w", err)
+		return s.unavailable(ctx, "delete auth request", err)
 	}
 	return nil
 }
@@ -206,7 +211,7 @@ func (s *store) newAccessToken(ctx context.Context, clientID, userID, sessionID,
 		ExpiresAt: now.Add(s.cfg.AccessTokenLifetime),
 	}
 	if err := s.ephemeral.CreateAccessToken(ctx, t); err != nil {
-		return "", time.Time{}, fmt.Errorf("store access token: %w", err)
+		return "", time.Time{}, s.unavailable(ctx, "store access token", err)
 	}
 	if sessionID != "" {
 		// Remembered for logout fan-out; a session ended meanwhile is no error.
@@ -246,7 +251,7 @@ func (s *store) CreateAccessAndRefreshTokens(ctx context.Context, req zop.TokenR
 		next.FamilyID, next.AMR, next.AuthTime = storage.NewID(), r.r.AMR, r.r.AuthTime
 		next.ExpiresAt = s.refreshExpiry(now, now)
 		if err := s.durable.CreateRefreshToken(ctx, next); err != nil {
-			return "", "", time.Time{}, fmt.Errorf("store refresh token: %w", err)
+			return "", "", time.Time{}, s.unavailable(ctx, "store refresh token", err)
 		}
 	case *refreshTokenRequest:
 		next.FamilyID, next.AMR, next.AuthTime = r.rt.FamilyID, r.rt.AMR, r.rt.AuthTime
@@ -257,7 +262,7 @@ func (s *store) CreateAccessAndRefreshTokens(ctx context.Context, req zop.TokenR
 				s.revokeFamily(ctx, r.rt, "refresh_token.reuse")
 				return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("refresh token already used")
 			}
-			return "", "", time.Time{}, fmt.Errorf("rotate refresh token: %w", err)
+			return "", "", time.Time{}, s.unavailable(ctx, "rotate refresh token", err)
 		}
 	default:
 		return "", "", time.Time{}, oidc.ErrUnsupportedGrantType()
@@ -297,7 +302,9 @@ func (s *store) TokenRequestByRefreshToken(ctx context.Context, token string) (z
 		if errors.Is(err, storage.ErrNotFound) {
 			return nil, oidc.ErrInvalidGrant().WithDescription("refresh token invalid")
 		}
-		return nil, fmt.Errorf("load refresh token: %w", err)
+		// Not "invalid": the relying party must keep a token we could
+		// not read (zitadel would call this invalid_grant).
+		return nil, s.unavailable(ctx, "load refresh token", err)
 	}
 	if !rt.UsedAt.IsZero() {
 		// A rotated token came back: it leaked. Revoke the whole grant
@@ -309,6 +316,9 @@ func (s *store) TokenRequestByRefreshToken(ctx context.Context, token string) (z
 		return nil, oidc.ErrInvalidGrant().WithDescription("refresh token expired")
 	}
 	u, err := s.durable.UserByID(ctx, rt.UserID)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return nil, s.unavailable(ctx, "load user of refresh token", err)
+	}
 	if err != nil || !u.CanSignIn(s.now()) {
 		return nil, oidc.ErrInvalidGrant().WithDescription("the account can no longer sign in")
 	}
@@ -340,21 +350,29 @@ func (s *store) TerminateSession(ctx context.Context, userID, clientID string) e
 // TerminateSessionFromRequest hands the validated logout to the sign-in UI,
 // which ends the SSO session (asking for confirmation without a valid hint).
 func (s *store) TerminateSessionFromRequest(ctx context.Context, req *zop.EndSessionRequest) (string, error) {
-	return s.cfg.LogoutURL(ctx, LogoutRequest{
+	u, err := s.cfg.LogoutURL(ctx, LogoutRequest{
 		UserID:       req.UserID,
 		ClientID:     req.ClientID,
 		RedirectURI:  req.RedirectURI,
 		HintVerified: req.IDTokenHintClaims != nil,
 	})
+	if err != nil {
+		return "", s.unavailable(ctx, "store logout", err)
+	}
+	return u, nil
 }
 
 func (s *store) RevokeToken(ctx context.Context, tokenOrID, userID, clientID string) *oidc.Error {
-	if at, err := s.ephemeral.AccessTokenByID(ctx, tokenOrID); err == nil {
+	at, err := s.ephemeral.AccessTokenByID(ctx, tokenOrID)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return s.unavailable(ctx, "load access token to revoke", err)
+	}
+	if err == nil {
 		if at.ClientID != clientID {
 			return oidc.ErrUnauthorizedClient().WithDescription("the token was not issued to this client")
 		}
-		if err := s.ephemeral.DeleteAccessToken(ctx, at.ID); err != nil {
-			return oidc.ErrServerError().WithParent(err)
+		if err := s.ephemeral.DeleteAccessToken(ctx, at.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return s.unavailable(ctx, "revoke access token", err)
 		}
 		s.audit(ctx, storage.AuditEvent{Action: "token.revoke", ActorID: clientID, Subject: at.UserID, ClientID: clientID})
 		return nil
@@ -364,7 +382,7 @@ func (s *store) RevokeToken(ctx context.Context, tokenOrID, userID, clientID str
 		return nil // RFC 7009 §2.2: unknown tokens are not an error
 	}
 	if err != nil {
-		return oidc.ErrServerError().WithParent(err)
+		return s.unavailable(ctx, "load refresh token to revoke", err)
 	}
 	if rt.ClientID != clientID {
 		return oidc.ErrUnauthorizedClient().WithDescription("the token was not issued to this client")
@@ -377,6 +395,9 @@ func (s *store) RevokeToken(ctx context.Context, tokenOrID, userID, clientID str
 
 func (s *store) GetRefreshTokenInfo(ctx context.Context, clientID, token string) (string, string, error) {
 	rt, err := s.durable.RefreshTokenByID(ctx, refreshID(token))
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return "", "", s.unavailable(ctx, "load refresh token", err)
+	}
 	if err != nil || rt.ClientID != clientID {
 		return "", "", zop.ErrInvalidRefreshToken
 	}
@@ -386,7 +407,11 @@ func (s *store) GetRefreshTokenInfo(ctx context.Context, clientID, token string)
 // --- keys ---
 
 func (s *store) SigningKey(ctx context.Context) (zop.SigningKey, error) {
-	return s.keys.signingKey(ctx)
+	k, err := s.keys.signingKey(ctx)
+	if err != nil {
+		return nil, s.unavailable(ctx, "load signing key", err)
+	}
+	return k, nil
 }
 
 func (s *store) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
@@ -394,7 +419,11 @@ func (s *store) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm,
 }
 
 func (s *store) KeySet(ctx context.Context) ([]zop.Key, error) {
-	return s.keys.publicKeys(ctx)
+	keys, err := s.keys.publicKeys(ctx)
+	if err != nil {
+		return nil, s.unavailable(ctx, "load public keys", err)
+	}
+	return keys, nil
 }
 
 // --- clients ---
@@ -405,7 +434,7 @@ func (s *store) GetClientByClientID(ctx context.Context, id string) (zop.Client,
 		if errors.Is(err, storage.ErrNotFound) {
 			return nil, oidc.ErrInvalidClient().WithDescription("unknown client")
 		}
-		return nil, err
+		return nil, s.unavailable(ctx, "load client", err)
 	}
 	return &client{c: c, loginURL: s.cfg.LoginURL, idLifetime: s.cfg.IDTokenLifetime}, nil
 }
@@ -422,7 +451,7 @@ func (s *store) authenticateClient(ctx context.Context, id, secret string) (stor
 		if errors.Is(err, storage.ErrNotFound) {
 			return storage.Client{}, oidc.ErrInvalidClient().WithDescription("client authentication failed")
 		}
-		return storage.Client{}, err
+		return storage.Client{}, s.unavailable(ctx, "load client", err)
 	}
 	if c.Public || c.SecretHash == "" || password.VerifySecret(secret, c.SecretHash) != nil {
 		return storage.Client{}, oidc.ErrInvalidClient().WithDescription("client authentication failed")
@@ -435,9 +464,9 @@ func (s *store) ClientCredentials(ctx context.Context, id, secret string) (zop.C
 	if err != nil {
 		return nil, err
 	}
-	if !c.AllowsGrant(storage.GrantClientCredentials) {
-		return nil, oidc.ErrUnauthorizedClient().WithDescription("client_credentials is not allowed for this client")
-	}
+	// A client without the grant is refused by zitadel right after, with
+	// 400 unauthorized_client (RFC 6749 §5.2): refusing it here would come
+	// out as 401 invalid_client, as if its credentials were wrong.
 	return &client{c: c, loginURL: s.cfg.LoginURL, idLifetime: s.cfg.IDTokenLifetime}, nil
 }
 
@@ -457,19 +486,42 @@ func (s *store) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string, s
 }
 
 func (s *store) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo, req zop.IDTokenRequest, scopes []string) error {
-	return s.fillUserinfo(ctx, info, req.GetSubject(), req.GetClientID(), scopes)
+	if err := s.fillUserinfo(ctx, info, req.GetSubject(), req.GetClientID(), scopes); err != nil {
+		return s.classify(ctx, "fill id token claims", err)
+	}
+	return nil
 }
 
 func (s *store) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, tokenID, subject, origin string) error {
 	at, err := s.ephemeral.AccessTokenByID(ctx, tokenID)
-	if err != nil || at.UserID == "" || at.UserID != subject {
-		return oidc.ErrInvalidRequest().WithDescription("access token invalid")
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return s.unavailable(ctx, "load access token", err)
 	}
-	return s.fillUserinfo(ctx, info, at.UserID, at.ClientID, at.Scopes)
+	if err != nil || at.UserID == "" || at.UserID != subject {
+		return errInvalidToken()
+	}
+	if err := s.fillUserinfo(ctx, info, at.UserID, at.ClientID, at.Scopes); err != nil {
+		var e *oidc.Error
+		if errors.As(err, &e) && !isUnavailable(err) {
+			return errInvalidToken() // the account can no longer sign in
+		}
+		return s.classify(ctx, "fill userinfo", err)
+	}
+	return nil
+}
+
+// errInvalidToken: the bearer token is expired, revoked or otherwise not
+// usable (RFC 6750 §3.1); the guard answers it with 401.
+func errInvalidToken() *oidc.Error {
+	return &oidc.Error{ErrorType: "invalid_token", Description: "access token invalid"}
 }
 
 func (s *store) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
 	at, err := s.ephemeral.AccessTokenByID(ctx, tokenID)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		// Not "inactive": the resource server would refuse a valid token.
+		return s.unavailable(ctx, "load access token", err)
+	}
 	if err != nil {
 		return oidc.ErrInvalidRequest().WithDescription("token inactive")
 	}
@@ -488,6 +540,9 @@ func (s *store) SetIntrospectionFromToken(ctx context.Context, resp *oidc.Intros
 	if at.UserID != "" {
 		resp.Subject = at.UserID
 		u, err := s.durable.UserByID(ctx, at.UserID)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return s.unavailable(ctx, "load user", err)
+		}
 		if err != nil || !u.CanSignIn(s.now()) {
 			return oidc.ErrInvalidRequest().WithDescription("token inactive")
 		}
