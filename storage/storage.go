@@ -262,11 +262,26 @@ type Secrets interface {
 	Secret(ctx context.Context, name string, gen func() ([]byte, error)) ([]byte, error)
 }
 
-// Audit is the append-only audit log.
+// Audit is the append-only audit log. Any byte sequence a client sent may
+// reach it (an attempted login name): AppendAudit stores every event,
+// escaping what a database or a reader's terminal must not get (invalid
+// UTF-8 as \xHH; NUL, other control characters and bidirectional
+// overrides as \uHHHH) and cutting each field, Detail keys and values
+// included, to MaxAuditField bytes (ending in "…"). Detail keeps at most
+// MaxAuditDetail entries, the first by key.
+const (
+	MaxAuditField  = 512
+	MaxAuditDetail = 32
+)
+
+// Audit stores AuditEvents.
 type Audit interface {
 	AppendAudit(ctx context.Context, e AuditEvent) error
 	// ListAudit returns up to limit events with ID < before (0: newest), newest first.
 	ListAudit(ctx context.Context, before int64, limit int) ([]AuditEvent, error)
+	// PruneAudit deletes the events that occurred before before (the
+	// retention limit) and returns how many it deleted.
+	PruneAudit(ctx context.Context, before time.Time) (int64, error)
 }
 
 // AppLink records that a user proved an account in a client application

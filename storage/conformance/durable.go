@@ -43,6 +43,8 @@ func RunDurable(t *testing.T, open func(t *testing.T) storage.Durable) {
 		{"secrets", testSecrets},
 		{"concurrent first secret use agrees", testSecretsConcurrent},
 		{"audit log", testAudit},
+		{"audit retention prunes by time", testAuditPrune},
+		{"audit stores any bytes a client sent", testAuditAnyBytes},
 		{"missing registrations are ErrNotFound", testRegistrationNotFound},
 		{"registration round trip", testRegistrationRoundTrip},
 		{"registration uniqueness", testRegistrationUniqueness},

@@ -5,8 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"satupintu/storage"
 )
@@ -131,11 +136,13 @@ func (s *Store) Secret(ctx context.Context, name string, gen func() ([]byte, err
 	return v, nil
 }
 
-// AppendAudit appends e; the store assigns e.ID.
+// AppendAudit appends e; the store assigns e.ID. Every field is made
+// storable first (auditText): Postgres refuses NUL and invalid UTF-8 in
+// TEXT, and an event lost to that would be the one an attacker chose.
 func (s *Store) AppendAudit(ctx context.Context, e storage.AuditEvent) error {
 	detail := "{}"
 	if len(e.Detail) > 0 {
-		b, err := json.Marshal(e.Detail)
+		b, err := json.Marshal(auditDetail(e.Detail))
 		if err != nil {
 			return s.wrap("append audit event", err)
 		}
@@ -143,8 +150,101 @@ func (s *Store) AppendAudit(ctx context.Context, e storage.AuditEvent) error {
 	}
 	_, err := s.db.Exec(ctx, `INSERT INTO audit_events (occurred_at, action, actor_id, subject, client_id, ip, detail)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		micros(e.Time), e.Action, e.ActorID, e.Subject, e.ClientID, e.IP, detail)
+		micros(e.Time), auditText(e.Action), auditText(e.ActorID), auditText(e.Subject),
+		auditText(e.ClientID), auditText(e.IP), detail)
 	return s.wrap("append audit event", err)
+}
+
+// auditDetail is d with storable keys and values, at most
+// storage.MaxAuditDetail of them (the first by key).
+func auditDetail(d map[string]string) map[string]string {
+	keys := slices.Sorted(maps.Keys(d))
+	out := make(map[string]string, min(len(keys), storage.MaxAuditDetail))
+	for _, k := range keys[:min(len(keys), storage.MaxAuditDetail)] {
+		out[auditText(k)] = auditText(d[k])
+	}
+	return out
+}
+
+// auditText returns s as the audit log stores it: invalid UTF-8 bytes as
+// \xHH, control characters (NUL included) and the characters that reorder
+// or break lines on display (bidi controls, U+2028/9) as \uHHHH, then cut
+// on a character boundary to storage.MaxAuditField bytes, ending in "…"
+// when cut. A backslash stays as it is: an escape reads the same as those
+// characters typed, which the log tolerates; losing the event it does not.
+func auditText(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || auditEscaped(r) {
+			clean = false
+			break
+		}
+	}
+	if clean && len(s) <= storage.MaxAuditField {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case auditEscaped(r):
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+		if b.Len() > storage.MaxAuditField {
+			break
+		}
+	}
+	out := b.String()
+	if len(out) <= storage.MaxAuditField {
+		return out
+	}
+	const ellipsis = "…"
+	cut := storage.MaxAuditField - len(ellipsis)
+	for cut > 0 && !utf8.RuneStart(out[cut]) {
+		cut--
+	}
+	return out[:cut] + ellipsis
+}
+
+// auditEscaped reports whether r is stored as an escape: C0 and C1
+// controls and DEL, the line and paragraph separators, and the bidi marks,
+// embeddings, overrides and isolates (Trojan Source, CVE-2021-42574).
+func auditEscaped(r rune) bool {
+	switch {
+	case unicode.IsControl(r), r == '\u2028', r == '\u2029':
+		return true
+	case r == '\u200e', r == '\u200f', r >= '\u202a' && r <= '\u202e', r >= '\u2066' && r <= '\u2069':
+		return true
+	}
+	return false
+}
+
+// auditPruneBatch bounds the rows one DELETE removes, so pruning a large
+// backlog never holds SQLite's single write lock (or a long Postgres
+// transaction) for long: other writers get in between batches.
+const auditPruneBatch = 5000
+
+// PruneAudit deletes the events that occurred before before, in batches
+// (the occurred_at index of migration 0005 finds them).
+func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int64, error) {
+	var total int64
+	for {
+		n, err := s.db.Exec(ctx, `DELETE FROM audit_events WHERE id IN (
+			SELECT id FROM audit_events WHERE occurred_at < $1 ORDER BY id LIMIT $2)`,
+			micros(before), int64(auditPruneBatch))
+		if err != nil {
+			return total, s.wrap("prune audit events", err)
+		}
+		total += n
+		if n < auditPruneBatch {
+			return total, nil
+		}
+	}
 }
 
 // ListAudit returns up to limit events with ID < before (0: from the
