@@ -39,8 +39,8 @@ type Config struct {
 	// password, a second factor or a password reset, short enough that
 	// what anonymous clients can make the service keep stays small.
 	AuthRequestLifetime time.Duration
-	ClientCacheTTL       time.Duration // default 5s
-	KeyRefresh           time.Duration // default 1m
+	ClientCacheTTL      time.Duration // default 5s
+	KeyRefresh          time.Duration // default 1m
 
 	// LoginURL is where the browser goes to sign in for an auth request.
 	LoginURL func(authRequestID string) string
