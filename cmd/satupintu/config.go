@@ -19,6 +19,7 @@ import (
 
 	"satupintu/captcha"
 	"satupintu/mail"
+	"satupintu/quota"
 )
 
 // Config is the whole configuration: defaults, then SATUPINTU_* environment
@@ -55,6 +56,8 @@ type Config struct {
 	// Captcha says when forms ask for a CAPTCHA: off, adaptive (sign-in
 	// after failed attempts, registration always) or always.
 	Captcha captcha.Mode
+	// Limits bound what anonymous clients may store (limits.go).
+	Limits Limits
 }
 
 func defaultConfig() Config {
@@ -71,6 +74,7 @@ func defaultConfig() Config {
 		RedisPrefix:      "satupintu:",
 		SMTP:             mail.SMTPConfig{From: "Satu Pintu <no-reply@satupintu.localhost>"},
 		Captcha:          captcha.Adaptive,
+		Limits:           defaultLimits(),
 	}
 }
 
@@ -164,6 +168,20 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 		cfg.TrustedProxies = append(cfg.TrustedProxies, n)
 	}
 	str("CAPTCHA", (*string)(&cfg.Captcha))
+	for _, lim := range []struct {
+		name string
+		l    *quota.Limit
+	}{{"AUTHORIZE", &cfg.Limits.Authorize}, {"REGISTER", &cfg.Limits.Register}} {
+		name, l := lim.name, lim.l
+		var v string
+		str("LIMIT_"+name, &v)
+		if v == "" {
+			continue
+		}
+		if err := parseLimit(v, l); err != nil {
+			problems = append(problems, "SATUPINTU_LIMIT_"+name+": "+err.Error())
+		}
+	}
 	var smtpPort, smtpCA string
 	str("SMTP_PORT", &smtpPort)
 	if smtpPort != "" {
@@ -268,6 +286,13 @@ func (c Config) Validate() []string {
 	}
 	if _, err := captcha.ParseMode(string(c.Captcha)); err != nil || c.Captcha == "" {
 		p = append(p, fmt.Sprintf("captcha %q must be off, adaptive or always", c.Captcha))
+	}
+	// A limit bounds live items only if its window is as long as they live.
+	if c.Limits.Authorize.Window < authRequestLifetime {
+		p = append(p, fmt.Sprintf("SATUPINTU_LIMIT_AUTHORIZE: the window must be at least %v, the lifetime of a pending request", authRequestLifetime))
+	}
+	if c.Limits.Register.Window < draftLifetime {
+		p = append(p, fmt.Sprintf("SATUPINTU_LIMIT_REGISTER: the window must be at least %v, the lifetime of a draft", draftLifetime))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		p = append(p, fmt.Sprintf("log-format %q must be text or json", c.LogFormat))

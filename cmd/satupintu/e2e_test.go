@@ -49,11 +49,13 @@ type testProvider struct {
 	srv      *httptest.Server
 	provider *op.Provider
 	durable  storage.Durable
-	clock    *conformance.Clock
-	user     storage.User
-	org      storage.Organization
-	password string
-	apps     map[string]testApp // by client id
+	// ephemeral is the node's short-lived store (memory.Store embedded).
+	ephemeral storage.Ephemeral
+	clock     *conformance.Clock
+	user      storage.User
+	org       storage.Organization
+	password  string
+	apps      map[string]testApp // by client id
 }
 
 type testApp struct {
@@ -109,7 +111,7 @@ func newTestProviderHash(t testing.TB, p password.Params, opts ...func(*Config))
 	srv.Start()
 	t.Cleanup(srv.Close)
 
-	tp := &testProvider{t: t, dataDir: dataDir, mails: mails, issuer: issuer, srv: srv, provider: provider, durable: durable, clock: clk, apps: map[string]testApp{}}
+	tp := &testProvider{t: t, dataDir: dataDir, mails: mails, issuer: issuer, srv: srv, provider: provider, durable: durable, ephemeral: ephemeral, clock: clk, apps: map[string]testApp{}}
 	tp.org = storage.Organization{ID: storage.NewID(), NIB: "9120001234567", NPWP: "012345678901000",
 		Name: "PT Uji Coba", TraderType: "importir", BusinessType: "PT",
 		Address: storage.Address{Street: "Jl. Uji 1", City: "Jakarta", Country: "ID"}, CreatedAt: clk.Now()}

@@ -39,10 +39,11 @@ type cluster struct {
 }
 
 type node struct {
-	url      *url.URL
-	provider *op.Provider
-	durable  *postgres.Store
-	clock    *conformance.Clock
+	url       *url.URL
+	provider  *op.Provider
+	durable   *postgres.Store
+	ephemeral *redis.Store
+	clock     *conformance.Clock
 }
 
 type nodeOptions struct {
@@ -52,6 +53,8 @@ type nodeOptions struct {
 	// direct serves a single node at the issuer URL itself, without the
 	// front door's extra hop (benchmarks).
 	direct bool
+	// config changes each node's configuration.
+	config func(*Config)
 }
 
 // newCluster starts n nodes.
@@ -115,6 +118,9 @@ func startNode(t testing.TB, issuer string, o nodeOptions, ln net.Listener) *nod
 	cfg := defaultConfig()
 	cfg.Issuer = issuer
 	cfg.ClientCacheTTL = time.Millisecond
+	if o.config != nil {
+		o.config(&cfg)
+	}
 	clk := conformance.NewClock(time.Now())
 	mailer, err := mail.NewFolder(t.TempDir(), cfg.SMTP.From, nil)
 	if err != nil {
@@ -134,7 +140,7 @@ func startNode(t testing.TB, issuer string, o nodeOptions, ln net.Listener) *nod
 	srv.Start()
 	t.Cleanup(srv.Close)
 	u, _ := url.Parse(srv.URL)
-	return &node{url: u, provider: provider, durable: durable, clock: clk}
+	return &node{url: u, provider: provider, durable: durable, ephemeral: ephemeral, clock: clk}
 }
 
 // on sends the following requests to node i.

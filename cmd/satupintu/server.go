@@ -113,10 +113,15 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 		CryptoKey:        key,
 		SigningAlgorithm: d.cfg.SigningAlgorithm,
 		ClientCacheTTL:   d.cfg.ClientCacheTTL,
+		// The authorize limit's window is validated against this lifetime.
+		AuthRequestLifetime: authRequestLifetime,
 		LogoutURL: func(ctx context.Context, req op.LogoutRequest) (string, error) {
 			return lh.StartLogout(ctx, login.LogoutRequest(req))
 		},
 		ResolveWithoutUI: lh.ResolveWithoutUI,
+		AdmitAuthRequest: func(r *http.Request) error {
+			return d.cfg.Limits.Authorize.Take(r.Context(), d.ephemeral, web.RemoteIP(r))
+		},
 		ErrorPage: func(w http.ResponseWriter, r *http.Request, status int, key string) {
 			renderer.Error(w, r, &web.Error{Status: status, MessageKey: key})
 		},

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"satupintu/quota"
+)
+
+// Limits bound what anonymous clients may make the service store. Each is
+// a quota.Limit: writes per client address (an IPv6 client's /64) and in
+// total, per fixed window. Set one as SATUPINTU_LIMIT_<NAME>=PER/TOTAL/WINDOW,
+// for example SATUPINTU_LIMIT_AUTHORIZE=300/100000/15m; 0 turns a bound off.
+type Limits struct {
+	// Authorize counts new pending authorization requests (/authorize).
+	Authorize quota.Limit
+	// Register counts new registration drafts (the wizard's first step).
+	Register quota.Limit
+}
+
+// How long the items the limits count live: a pending authorization
+// request (op), a registration draft (registration).
+const (
+	authRequestLifetime = 15 * time.Minute
+	draftLifetime       = 2 * time.Hour
+)
+
+func defaultLimits() Limits {
+	return Limits{
+		// A pending request lives at most 15 minutes (op's
+		// AuthRequestLifetime) and holds at most 4 KiB; the window matches
+		// the lifetime, so one client has at most 300 alive (1.2 MiB) and
+		// all clients together 100,000 (400 MiB at the cap, about 100 MiB
+		// at a typical 1 KiB). 300 leaves room for an office behind one NAT
+		// address signing in to several apps.
+		Authorize: quota.Limit{Name: "authorize", PerAddress: 300, Total: 100_000, Window: authRequestLifetime},
+		// A registrant starts one or two drafts.
+		Register: quota.Limit{Name: "register", PerAddress: 20, Total: 5_000, Window: draftLifetime},
+	}
+}
+
+// parseLimit reads PER/TOTAL/WINDOW into l, keeping l's name.
+func parseLimit(s string, l *quota.Limit) error {
+	parts := strings.Split(s, "/")
+	if len(parts) != 3 {
+		return fmt.Errorf("%q is not PER_ADDRESS/TOTAL/WINDOW such as 300/100000/15m", s)
+	}
+	per, err1 := strconv.ParseInt(strings.TrimSpace(parts[0]), 10, 64)
+	total, err2 := strconv.ParseInt(strings.TrimSpace(parts[1]), 10, 64)
+	window, err3 := time.ParseDuration(strings.TrimSpace(parts[2]))
+	if err1 != nil || err2 != nil || err3 != nil || per < 0 || total < 0 || window <= 0 {
+		return fmt.Errorf("%q is not PER_ADDRESS/TOTAL/WINDOW such as 300/100000/15m (counts 0 or more, a positive window)", s)
+	}
+	l.PerAddress, l.Total, l.Window = per, total, window
+	return nil
+}
