@@ -377,8 +377,10 @@ func (pw *pageWriter) WriteHeader(code int) {
 		return
 	}
 	if pw.errorsAsPages && code >= 400 && !strings.HasPrefix(pw.Header().Get("Content-Type"), "text/html") {
-		status := code
-		if status >= 500 {
+		// A browser gets 400 for whatever the client got wrong (a 401
+		// would need a challenge no browser can answer).
+		status := http.StatusBadRequest
+		if code >= 500 {
 			status = http.StatusInternalServerError
 		}
 		pw.p.cfg.Logger.InfoContext(pw.r.Context(), "browser request refused", "path", pw.r.URL.Path, "status", code)
