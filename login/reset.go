@@ -16,6 +16,7 @@ import (
 
 	satumail "satupintu/mail"
 	"satupintu/password"
+	"satupintu/quota"
 	"satupintu/storage"
 	"satupintu/templates"
 	"satupintu/web"
@@ -194,7 +195,8 @@ func (h *Handler) submitForgot(w http.ResponseWriter, r *http.Request) error {
 		max    int64
 		window time.Duration
 	}{
-		{"pwreset:ip:" + ip, forgotIPLimit, forgotIPWindow},
+		// An IPv6 client holds a whole /64: it counts as one address.
+		{"pwreset:ip:" + quota.AddressKey(ip), forgotIPLimit, forgotIPWindow},
 		{"pwreset:email:" + hex.EncodeToString(sum[:16]), forgotEmailLimit, forgotEmailWindow},
 	} {
 		n, err := h.Passwords.Counters.Incr(ctx, limit.key, limit.window)

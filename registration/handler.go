@@ -12,6 +12,7 @@ import (
 
 	"satupintu/captcha"
 	"satupintu/mail"
+	"satupintu/quota"
 	"satupintu/storage"
 	"satupintu/templates"
 	"satupintu/web"
@@ -55,6 +56,20 @@ type Handler struct {
 	Cookies *securecookie.SecureCookie
 	// CurrentUser is the signed-in user of r, from the login package.
 	CurrentUser func(r *http.Request) (storage.User, bool)
+	// DraftDocuments keeps the letters of drafts in progress (durable
+	// storage); nil takes Registrations when it provides them, as sqlstore
+	// does.
+	DraftDocuments storage.DraftDocuments
+
+	// Bounds on anonymous writes (limits.go); zero values take the
+	// Default… values there.
+	DraftLimit     quota.Limit              // new wizard drafts
+	CodeLimit      quota.Limit              // email verification codes sent
+	UploadLimit    quota.Limit              // letter uploads
+	SubmitLimit    quota.Limit              // submissions
+	TrackLimit     quota.Limit              // tracking lookups
+	PendingLetters storage.DraftDocumentCap // letters of all drafts together
+
 	// BaseURL is the issuer, for links in emails (activation).
 	BaseURL string
 	Secure  bool
@@ -88,6 +103,11 @@ func (h *Handler) init() error {
 			return
 		case h.Pages == nil, h.CSRF == nil, h.Cookies == nil, h.CurrentUser == nil || h.BaseURL == "":
 			err = fmt.Errorf("registration: Pages, CSRF, Cookies, CurrentUser and BaseURL are required")
+			return
+		}
+		h.setDefaults()
+		if h.DraftDocuments == nil {
+			err = fmt.Errorf("registration: DraftDocuments is nil and Registrations does not provide it")
 			return
 		}
 		if h.Now == nil {

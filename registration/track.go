@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 
 	"satupintu/storage"
 	"satupintu/web"
@@ -21,11 +20,6 @@ import (
 // find the registration without asking again.
 
 const (
-	// trackLimit lookups per trackWindow per client IP: plenty for someone
-	// retyping a number, useless for enumerating the 40-bit random part.
-	trackLimit  = 10
-	trackWindow = 10 * time.Minute
-
 	// revisionBodyLimit caps POST /track/revisi: the largest letter plus
 	// room for the other fields and the multipart framing. cmd must allow
 	// this path at least as much (a nested limit cannot raise the outer).
@@ -121,17 +115,11 @@ func (h *Handler) submitTrack(w http.ResponseWriter, r *http.Request) error {
 	}
 	page.ServiceNumber = number
 
+	// Per address, an IPv6 /64 counting as one (TrackLimit, limits.go).
+	if err := h.take(w, r, h.TrackLimit, "track.rate_limited"); err != nil {
+		return err
+	}
 	ip := web.RemoteIP(r)
-	n, err := h.Counters.Incr(ctx, "track:"+ip, trackWindow)
-	if err != nil {
-		// Fail closed: without a count there is no limit (ASVS 16.5.3).
-		return fmt.Errorf("registration: count tracking lookups: %w", err)
-	}
-	if n > trackLimit {
-		h.Logger.InfoContext(ctx, "tracking rate limited", "ip", ip)
-		return &web.Error{Status: http.StatusTooManyRequests, MessageKey: "track.rate_limited",
-			Err: errors.New("registration: too many tracking lookups")}
-	}
 
 	g, err := h.Registrations.RegistrationByServiceNumber(ctx, number)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {

@@ -122,7 +122,7 @@ func TestTrackMalformedNumberIsAFieldErrorWithoutLookup(t *testing.T) {
 		}
 		reviewWant(t, res, http.StatusOK, e.T(want), `aria-invalid="true"`)
 	}
-	if n, err := e.eph.Count(t.Context(), "track:127.0.0.1"); err != nil || n != 0 {
+	if n, err := e.eph.Count(t.Context(), "quota:track:addr:127.0.0.1"); err != nil || n != 0 {
 		t.Errorf("malformed numbers counted against the limit: %d, %v", n, err)
 	}
 	res := e.track(e.client(), g.ServiceNumber, "not an email")
@@ -133,7 +133,7 @@ func TestTrackRateLimit(t *testing.T) {
 	e := newReviewEnv(t, false)
 	g := e.seed(nil)
 	c := e.client()
-	for i := range trackLimit {
+	for i := range DefaultTrackLimit.PerAddress {
 		res := e.track(c, NewServiceNumber(e.clock.Now()), g.Email)
 		if res.StatusCode != http.StatusOK {
 			t.Fatalf("lookup %d: %d", i+1, res.StatusCode)
@@ -143,7 +143,7 @@ func TestTrackRateLimit(t *testing.T) {
 	// the same address.
 	res := e.track(e.client(), g.ServiceNumber, g.Email)
 	reviewWant(t, res, http.StatusTooManyRequests, e.T("track.rate_limited"))
-	e.clock.Advance(trackWindow)
+	e.clock.Advance(DefaultTrackLimit.Window)
 	reviewWantRedirect(t, e.track(e.client(), g.ServiceNumber, g.Email), "/track/status")
 }
 

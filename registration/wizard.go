@@ -138,8 +138,8 @@ func (h *Handler) postStep(w http.ResponseWriter, r *http.Request) error {
 		if slug == StepConfirm {
 			// A second "Yes, submit" after the first went through finds
 			// the first one's result.
-			if sn, ok := h.submitted(ctx, id); ok {
-				return h.finishSubmission(w, r, sn)
+			if email, ok := h.submitted(ctx, id); ok {
+				return h.finishSubmission(w, r, email)
 			}
 		}
 		return h.showExpired(w, r)
@@ -155,15 +155,18 @@ func (h *Handler) postStep(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	action := r.PostForm.Get("action")
-	if slug == StepConfirm {
+	switch slug {
+	case StepConfirm:
 		return h.postConfirm(w, r, id, d, action)
+	case StepVerify:
+		return h.postVerify(w, r, id, d)
 	}
 
 	d.apply(steps[i], r.PostForm.Get)
 	if action == "back" {
 		// Back keeps what was typed, valid or not, and moves on without a
 		// word: the registrant is going elsewhere, not finishing here.
-		if _, err := h.saveDraft(ctx, w, id, d); err != nil {
+		if _, err := h.saveDraft(w, r, id, d); err != nil {
 			return err
 		}
 		redirect(w, r, backURL(i))
@@ -171,12 +174,17 @@ func (h *Handler) postStep(w http.ResponseWriter, r *http.Request) error {
 	}
 	checked, errs := validateStep(d, i)
 	if len(errs) > 0 {
-		if _, err := h.saveDraft(ctx, w, id, d); err != nil {
+		if _, err := h.saveDraft(w, r, id, d); err != nil {
 			return err
 		}
 		return h.renderStep(w, r, http.StatusOK, i, d, errs)
 	}
-	if _, err := h.saveDraft(ctx, w, id, checked); err != nil {
+	if slug == StepContact {
+		if err := h.codeAfterContact(w, r, id, checked); err != nil {
+			return err
+		}
+	}
+	if _, err := h.saveDraft(w, r, id, checked); err != nil {
 		return err
 	}
 	redirect(w, r, stepURL(steps[i+1].slug))
@@ -230,13 +238,17 @@ type stepPage struct {
 	Action    string
 	Multipart bool
 	Back      bool
-	AlertKey  string // a message above the form
-	TrackLink bool   // the alert is about an existing registration: link to /track
+	AlertKey  string // a problem, above the form
+	InfoKey   string // news, above the form ("a new code was sent")
 	Fields    []fieldView
 	Document  *wizardDocumentView
 	MaxSize   string
 	Summary   []summarySection   // konfirmasi only
 	Captcha   *captcha.Challenge // konfirmasi only (wizard_captcha.go)
+	// verifikasi only (wizard_verify.go): where the code went, and the
+	// "Send a new code" button.
+	CodeSentTo string
+	Resend     bool
 }
 
 // stepLink is one entry of the step indicator.
@@ -326,6 +338,14 @@ func newStepPage(i int, d *draft) stepPage {
 // renderStep draws step i with d's values and, next to their fields, the
 // errors errs.
 func (h *Handler) renderStep(w http.ResponseWriter, r *http.Request, status, i int, d *draft, errs []*FieldError) error {
+	if steps[i].slug == StepVerify {
+		return h.renderVerify(w, r, status, d, errs, "")
+	}
+	return h.renderStepWith(w, r, status, i, d, errs, nil)
+}
+
+// renderStepWith is renderStep with a last change to the page by edit.
+func (h *Handler) renderStepWith(w http.ResponseWriter, r *http.Request, status, i int, d *draft, errs []*FieldError, edit func(*stepPage)) error {
 	lang := web.Locale(r)
 	page := newStepPage(i, d)
 	byField := map[string]string{}
@@ -383,6 +403,9 @@ func (h *Handler) renderStep(w http.ResponseWriter, r *http.Request, status, i i
 		}
 		page.Fields = append(page.Fields, v)
 	}
+	if edit != nil {
+		edit(&page)
+	}
 	return h.render.Render(w, r, status, pageStep, page)
 }
 
@@ -399,7 +422,6 @@ func (h *Handler) renderConfirm(w http.ResponseWriter, r *http.Request, status i
 	i := stepIndex(StepConfirm)
 	page := newStepPage(i, d)
 	page.AlertKey = alertKey
-	page.TrackLink = alertKey == "reg.duplicate"
 	c, bad := normalized(d)
 	if c == nil { // cannot happen behind the step gate; never show half a summary
 		redirect(w, r, stepURL(steps[bad].slug))
@@ -490,18 +512,21 @@ func (h *Handler) postConfirm(w http.ResponseWriter, r *http.Request, id string,
 
 // donePage is the data of the "register_done" page.
 type donePage struct {
-	ServiceNumber string
+	Email string // where the outcome was mailed
 }
 
-// showDone answers GET /register/selesai: the service number of the
-// submission this browser just made, for as long as the done cookie lasts.
-// Without one there is nothing to show, and the registrant goes back to the
-// start.
+// showDone answers GET /register/selesai: the submission this browser just
+// made was received and its outcome mailed to the verified address, for
+// as long as the done cookie lasts. The page is the same whether a
+// registration was created or the email or NIB already had one (no
+// enumeration): the service number, or what to do instead, is in the mail.
+// Without the cookie there is nothing to show, and the registrant goes
+// back to the start.
 func (h *Handler) showDone(w http.ResponseWriter, r *http.Request) error {
-	sn, ok := h.done(r)
+	email, ok := h.done(r)
 	if !ok {
 		redirect(w, r, "/register")
 		return nil
 	}
-	return h.render.Render(w, r, http.StatusOK, pageDone, donePage{ServiceNumber: sn})
+	return h.render.Render(w, r, http.StatusOK, pageDone, donePage{Email: email})
 }

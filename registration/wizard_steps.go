@@ -26,6 +26,7 @@ const (
 	StepAddress  = "alamat"
 	StepPerson   = "penanggung-jawab"
 	StepContact  = "kontak"
+	StepVerify   = "verifikasi" // the code sent to the email (wizard_verify.go)
 	StepDocument = "dokumen"
 	StepTerms    = "persetujuan"
 	StepConfirm  = "konfirmasi"
@@ -44,6 +45,10 @@ const (
 // cutting there never turns a bad value into a good one, and a draft cannot
 // be grown to the body limit per field.
 const maxStoredValue = 2048
+
+// fieldCode is the verification code of the verifikasi step: not a
+// registration field, and never stored in the draft as typed.
+const fieldCode = "code"
 
 // field is one input of a step.
 type field struct {
@@ -137,6 +142,16 @@ var steps = []step{
 		errs := d.check(FieldEmail, Email)
 		return append(errs, d.check(FieldPhone, Phone)...)
 	}},
+	// The email must be proven before anything larger than a form is
+	// stored: the letter upload comes after it (wizard_verify.go).
+	{slug: StepVerify, fields: []field{
+		{name: fieldCode, kind: "text", max: codeDigits, autocomplete: "one-time-code", inputMode: "numeric", hint: true},
+	}, validate: func(d *draft) []*FieldError {
+		if !d.emailVerified() {
+			return []*FieldError{fieldErr(fieldCode, keyCodeRequired)}
+		}
+		return nil
+	}},
 	{slug: StepDocument, fields: []field{{name: FieldDocument, kind: "file", hint: true}},
 		validate: func(d *draft) []*FieldError {
 			if d.Document == nil {
@@ -172,8 +187,9 @@ func stepIndex(slug string) int {
 // keyed by form field name: as typed after Back or a failed Next, in
 // normal form after a successful Next. Only the current step's fields are
 // ever copied in from a form, so no request can set anything else (ASVS
-// 8.2.3). The letter's bytes are kept apart under "reg-doc:"+id; Document
-// only describes them.
+// 8.2.3). The letter's bytes are kept in durable storage
+// (storage.DraftDocuments, keyed by the draft id); Document only describes
+// them. The whole draft is at most maxDraftBytes once encoded.
 type draft struct {
 	Version  int               `json:"v"`
 	Values   map[string]string `json:"values"`
@@ -181,16 +197,22 @@ type draft struct {
 	Document *draftDocument    `json:"document,omitempty"`
 	// DocumentLost says the stored letter expired or broke before the
 	// draft did, so the upload step asks for it again with a reason.
-	DocumentLost bool      `json:"document_lost,omitempty"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	DocumentLost bool `json:"document_lost,omitempty"`
+	// EmailVerified is the (normalized) address whose code was entered;
+	// the verifikasi step is complete while it is the draft's email.
+	EmailVerified string `json:"email_verified,omitempty"`
+	// Code is the verification code last sent, if any.
+	Code      *draftCode `json:"code,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
 }
 
 // draftVersion changes when the draft's shape does; an older draft is
 // treated as expired rather than misread.
-const draftVersion = 1
+const draftVersion = 2
 
-// draftDocument describes the letter stored under "reg-doc:"+id.
+// draftDocument describes the letter stored for the draft in
+// storage.DraftDocuments.
 type draftDocument struct {
 	FileName    string    `json:"file_name"`    // sanitized (SanitizeFileName)
 	ContentType string    `json:"content_type"` // sniffed
@@ -215,6 +237,10 @@ func (d *draft) clone() *draft {
 		doc := *d.Document
 		c.Document = &doc
 	}
+	if d.Code != nil {
+		code := *d.Code
+		c.Code = &code
+	}
 	return &c
 }
 
@@ -233,9 +259,11 @@ func (d *draft) set(name, value string) {
 // is not a form value: the upload handler stores it itself.
 func (d *draft) apply(s step, get func(string) string) {
 	for _, f := range s.fields {
-		switch f.kind {
-		case "file":
-		case "checkbox":
+		switch {
+		case f.name == fieldCode:
+			// Checked by postVerify against the code sent, never kept.
+		case f.kind == "file":
+		case f.kind == "checkbox":
 			d.Terms = get(f.name) == termsAcceptedOn
 		default:
 			d.set(f.name, get(f.name))

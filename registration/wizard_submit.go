@@ -5,20 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"satupintu/storage"
 	"satupintu/web"
 )
 
-// Submission limits. Ten submissions an hour from one address is more
-// than an honest office needs (a consultant registering several clients)
-// and few enough that the duplicate check cannot be used to test NIBs and
-// emails in bulk (ASVS 2.4.1, together with the CAPTCHA).
+// Submission. Its bound per address (or IPv6 /64) is Handler.SubmitLimit.
 const (
-	submitLimit    = 10
-	submitWindow   = time.Hour
 	submitAttempts = 3 // service numbers tried before giving up (a collision is ~1 in 10^12 per pair)
 	// submitLockTTL bounds how long one draft's submission holds its lock
 	// if the process dies mid-way.
@@ -34,6 +28,16 @@ const (
 // checked again (never trusting earlier steps), then the registration, its
 // letter and its first event are stored in one transaction, and the
 // browser goes to the success page.
+//
+// No enumeration: when the NIB or the email already has an account or a
+// registration in progress, nothing is stored, and the answer is the very
+// same redirect and page as for a new registration. What happened goes by
+// mail to the address the registrant verified (wizard_verify.go): the
+// service number, or "this email already has an account: sign in or reset
+// the password" and its kin. A page never says whether an email, a
+// username or a NIB is known. (The officer is not the one to tell: a
+// duplicate would sit in the queue, and the registrant, who can act on
+// it at once, would wait for nothing.)
 func (h *Handler) submit(w http.ResponseWriter, r *http.Request, id string, d *draft) error {
 	ctx := r.Context()
 	c, bad := normalized(d)
@@ -45,8 +49,8 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request, id string, d *d
 	// two registrations (the duplicate check below cannot see one being
 	// written at the same moment), nor see the draft vanish under it. The
 	// lock is kept after success; the done marker answers later clicks.
-	// It comes before the CAPTCHA: both clicks carry one answer, which only
-	// the first can use, so the second must wait for the first's result.
+	// It comes before the challenge: both clicks carry one answer, which
+	// only the first can use, so the second must wait for the first's result.
 	lock := submitLockPrefix + id
 	if n, err := h.Counters.Incr(ctx, lock, submitLockTTL); err != nil {
 		return fmt.Errorf("registration: lock submission: %w", err)
@@ -59,56 +63,52 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request, id string, d *d
 		}
 	}
 
-	// The CAPTCHA, before the rate limit counts the attempt and before any
+	// The challenge, before the rate limit counts the attempt and before any
 	// lookup (ASVS 2.4.1; wizard_captcha.go).
 	if alert, err := h.unsolvedCaptcha(r); err != nil || alert != "" {
 		unlock()
 		if err != nil {
 			return err
 		}
-		h.audit(r, storage.AuditEvent{Action: "registration.submit_refused", Detail: map[string]string{"reason": "captcha"}})
+		h.audit(r, newAudit("registration.submit_refused", "captcha"))
 		return h.renderConfirm(w, r, http.StatusOK, d, alert)
 	}
-	n, err := h.Counters.Incr(ctx, "reg-submit:"+web.RemoteIP(r), submitWindow)
-	if err != nil {
+	if err := h.take(w, r, h.SubmitLimit, "reg.rate_limited"); err != nil {
 		unlock()
-		return fmt.Errorf("registration: count submissions: %w", err)
-	}
-	if n > submitLimit {
-		unlock()
-		h.audit(r, storage.AuditEvent{Action: "registration.submit_refused", Detail: map[string]string{"reason": "rate_limited"}})
-		w.Header().Set("Retry-After", strconv.Itoa(int(submitWindow/time.Second)))
-		return &web.Error{Status: http.StatusTooManyRequests, MessageKey: "reg.rate_limited",
-			Err: fmt.Errorf("registration: %d submissions from this address within %v", n, submitWindow)}
+		var we *web.Error
+		if errors.As(err, &we) && we.Status == http.StatusTooManyRequests {
+			h.audit(r, newAudit("registration.submit_refused", "rate_limited"))
+		}
+		return err
 	}
 
-	data, err := h.loadDocument(ctx, id, d)
+	// The letter is checked first, for every outcome alike, so that
+	// "upload it again" never hints at which outcome it would have been.
+	stored, err := h.documentStored(ctx, id, d)
 	if err != nil {
 		unlock()
 		return err
 	}
-	if data == nil {
-		// The letter expired or broke before the draft did: ask for it
-		// again rather than submit without it.
+	if !stored {
 		unlock()
-		d.Document, d.DocumentLost = nil, true
-		if _, err := h.saveDraft(ctx, w, id, d); err != nil {
-			return err
-		}
-		redirect(w, r, stepURL(StepDocument))
-		return nil
+		return h.documentLost(w, r, id, d)
 	}
 
 	v := c.Values
-	reason, err := h.alreadyRegistered(ctx, v[FieldNIB], v[FieldEmail])
+	email := v[FieldEmail]
+	reason, err := h.alreadyRegistered(ctx, v[FieldNIB], email)
 	if err != nil {
 		unlock()
 		return err
 	}
 	if reason != "" {
-		unlock()
-		h.audit(r, storage.AuditEvent{Action: "registration.submit_refused", Detail: map[string]string{"reason": reason}})
-		return h.renderConfirm(w, r, http.StatusConflict, d, "reg.duplicate")
+		// Received like any other; the mail says what to do instead.
+		h.audit(r, newAudit("registration.submit_refused", reason))
+		h.Logger.InfoContext(ctx, "registration not created: already registered", "reason", reason)
+		if err := h.sendDuplicateMail(ctx, reason, c); err != nil {
+			h.Logger.ErrorContext(ctx, "send already-registered mail", "error", err)
+		}
+		return h.closeSubmission(w, r, id, email)
 	}
 
 	now := h.Now().UTC()
@@ -118,18 +118,24 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request, id string, d *d
 		FileName:    meta.FileName,
 		ContentType: meta.ContentType,
 		SHA256:      meta.SHA256,
-		Data:        data,
 		CreatedAt:   now,
 	}
 	reg := c.registration(storage.NewID(), "", doc.ID, now)
 	doc.RegistrationID = reg.ID
 	for attempt := 1; ; attempt++ {
 		reg.ServiceNumber = NewServiceNumber(now)
-		err = h.Registrations.CreateRegistration(ctx, reg, doc)
+		// The letter moves from the draft into the registration in the
+		// same transaction (storage.DraftDocuments).
+		err = h.DraftDocuments.CreateRegistrationFromDraft(ctx, reg, doc, id, now)
 		if err == nil || !errors.Is(err, storage.ErrAlreadyExists) || attempt == submitAttempts {
 			break
 		}
 		h.Logger.WarnContext(ctx, "service number taken, drawing another", "attempt", attempt)
+	}
+	if errors.Is(err, storage.ErrNotFound) {
+		// The letter expired between the check and now.
+		unlock()
+		return h.documentLost(w, r, id, d)
 	}
 	if err != nil {
 		unlock()
@@ -138,35 +144,58 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request, id string, d *d
 
 	// The registration is stored: from here on a failure is logged, never
 	// shown, or the registrant would think it was lost and try again.
-	if err := h.Drafts.SaveDraft(ctx, doneKeyPrefix+id, []byte(reg.ServiceNumber), doneTTL); err != nil {
+	h.audit(r, storage.AuditEvent{Action: "registration.submit", Subject: reg.ID,
+		Detail: map[string]string{"service_number": reg.ServiceNumber}})
+	h.Logger.InfoContext(ctx, "registration submitted", "registration_id", reg.ID, "service_number", reg.ServiceNumber)
+	if err := h.sendReceivedMail(ctx, reg); err != nil {
+		h.Logger.ErrorContext(ctx, "send registration received mail", "registration_id", reg.ID, "error", err)
+	}
+	return h.closeSubmission(w, r, id, email)
+}
+
+// closeSubmission ends a draft that was submitted, whatever came of it:
+// the done marker for a second click, the draft and its letter deleted,
+// and the success page.
+func (h *Handler) closeSubmission(w http.ResponseWriter, r *http.Request, id, email string) error {
+	ctx := r.Context()
+	if err := h.Drafts.SaveDraft(ctx, doneKeyPrefix+id, []byte(email), doneTTL); err != nil {
 		h.Logger.ErrorContext(ctx, "remember submitted draft", "error", err)
 	}
 	if err := h.deleteDraft(ctx, w, id); err != nil {
 		h.Logger.ErrorContext(ctx, "delete submitted draft", "error", err)
 	}
-	h.audit(r, storage.AuditEvent{Action: "registration.submit", Subject: reg.ID,
-		Detail: map[string]string{"service_number": reg.ServiceNumber}})
-	h.Logger.InfoContext(ctx, "registration submitted", "registration_id", reg.ID, "service_number", reg.ServiceNumber)
-	return h.finishSubmission(w, r, reg.ServiceNumber)
+	return h.finishSubmission(w, r, email)
 }
 
-// finishSubmission hands the service number to the success page through
-// the done cookie and clears the draft cookie. The page is reached by a
-// redirect so that reloading it shows the number again instead of posting
-// the form a second time.
-func (h *Handler) finishSubmission(w http.ResponseWriter, r *http.Request, serviceNumber string) error {
+// documentLost sends the registrant back to the upload step: the letter
+// expired or broke before the draft did, so it is asked for again rather
+// than submitted without.
+func (h *Handler) documentLost(w http.ResponseWriter, r *http.Request, id string, d *draft) error {
+	d.Document, d.DocumentLost = nil, true
+	if _, err := h.saveDraft(w, r, id, d); err != nil {
+		return err
+	}
+	redirect(w, r, stepURL(StepDocument))
+	return nil
+}
+
+// finishSubmission hands the address the outcome was mailed to to the
+// success page through the done cookie and clears the draft cookie. The
+// page is reached by a redirect so that reloading it shows it again
+// instead of posting the form a second time.
+func (h *Handler) finishSubmission(w http.ResponseWriter, r *http.Request, email string) error {
 	if err := h.setCookie(w, h.draftCookie(), nil, -1); err != nil {
 		return err
 	}
-	if err := h.setDone(w, serviceNumber); err != nil {
+	if err := h.setDone(w, email); err != nil {
 		return err
 	}
 	redirect(w, r, stepURL(StepDone))
 	return nil
 }
 
-// submitted returns the service number draft id was submitted with, if it
-// was, within doneTTL.
+// submitted returns the address draft id's submission was mailed to, if
+// it was submitted within doneTTL.
 func (h *Handler) submitted(ctx context.Context, id string) (string, bool) {
 	if id == "" {
 		return "", false
@@ -193,8 +222,8 @@ func (h *Handler) awaitSubmission(w http.ResponseWriter, r *http.Request, id str
 	defer tick.Stop()
 	lock := submitLockPrefix + id
 	for {
-		if sn, ok := h.submitted(ctx, id); ok {
-			return h.finishSubmission(w, r, sn)
+		if email, ok := h.submitted(ctx, id); ok {
+			return h.finishSubmission(w, r, email)
 		}
 		// No marker and no lock: the other submission failed and said why
 		// on its own page; this one need not wait out the timer.
@@ -213,7 +242,7 @@ func (h *Handler) awaitSubmission(w http.ResponseWriter, r *http.Request, id str
 
 // alreadyRegistered reports why a NIB or email may not register again: an
 // undecided registration, an organization with the NIB, or an account with
-// the email. The registrant sees one message for all of them.
+// the email. The page never shows it; the mail does (sendDuplicateMail).
 func (h *Handler) alreadyRegistered(ctx context.Context, nib, email string) (string, error) {
 	_, err := h.Registrations.OpenRegistrationFor(ctx, nib, email)
 	switch {

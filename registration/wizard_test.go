@@ -2,6 +2,7 @@ package registration
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/textproto"
@@ -16,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -28,10 +31,10 @@ import (
 
 	"satupintu/captcha"
 	"satupintu/mail"
+	"satupintu/mail/mailtest"
+	"satupintu/quota"
 	"satupintu/storage"
 	"satupintu/storage/conformance"
-	"satupintu/storage/memory"
-	"satupintu/storage/sqlite"
 	"satupintu/storage/storagetest"
 	"satupintu/templates"
 	"satupintu/web"
@@ -47,8 +50,9 @@ import (
 type wizEnv struct {
 	t      *testing.T
 	clock  *conformance.Clock
-	eph    *memory.Store
-	dur    *sqlite.Store
+	eph    storage.Ephemeral
+	dur    wizDurable
+	smtp   *mailtest.Server
 	pages  *templates.Pages
 	codec  *securecookie.SecureCookie
 	h      *Handler
@@ -56,21 +60,40 @@ type wizEnv struct {
 	client *http.Client
 }
 
+// wizDurable is what the wizard's tests need of a durable store: both
+// SQLite and Postgres provide it.
+type wizDurable interface {
+	storage.Durable
+	storage.DraftDocuments
+	CreateOrganization(ctx context.Context, o storage.Organization) error
+}
+
 // newWizEnv starts the registration handler as cmd/satupintu wires it:
 // security headers, the default body limit with MaxUploadBody for the
-// upload path, and the Handler's real dependencies. secure runs it over
-// TLS with Secure=true.
+// upload path, the trusted-proxy rule (so a test client can speak from
+// another address with X-Forwarded-For, wizEnv.clientFrom), and the
+// Handler's real dependencies on the embedded backends. secure runs it
+// over TLS with Secure=true.
 func newWizEnv(t *testing.T, secure bool) *wizEnv {
 	t.Helper()
 	clk := conformance.NewClock(time.Date(2026, 3, 2, 2, 0, 0, 0, time.UTC))
 	eph, dur := storagetest.Embedded(t, clk.Now)
+	return newWizEnvOn(t, secure, clk, eph, dur)
+}
+
+// newWizEnvOn is newWizEnv on the given stores (Redis and Postgres in the
+// abuse test).
+func newWizEnvOn(t *testing.T, secure bool, clk *conformance.Clock, eph storage.Ephemeral, dur wizDurable) *wizEnv {
+	t.Helper()
 	pages, err := templates.New()
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Mail is a boundary: the folder sender is the real one the embedded
-	// default uses.
-	mailer, err := mail.NewFolder(t.TempDir(), "satupintu <noreply@satupintu.example>", nil)
+	// Mail is a boundary: a real SMTP conversation with mailtest's server,
+	// which keeps what it receives (the codes, the outcome of submissions).
+	smtp := mailtest.NewServer(t, mailtest.WithoutSTARTTLS())
+	mailer, err := mail.NewSMTP(mail.SMTPConfig{Host: smtp.Host(), Port: smtp.Port(), TLS: mail.TLSNone,
+		From: "satupintu <noreply@satupintu.example>"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +109,7 @@ func newWizEnv(t *testing.T, secure bool) *wizEnv {
 		Organizations: dur,
 		Drafts:        eph,
 		Counters:      eph,
-		Captcha:       &captcha.Service{Store: eph, Messages: pages.Catalog()},
+		Captcha:       &captcha.Service{Store: eph, Now: clk.Now},
 		Audit:         dur,
 		Mail:          mailer,
 		Pages:         pages,
@@ -104,6 +127,7 @@ func newWizEnv(t *testing.T, secure bool) *wizEnv {
 	handler := web.SecurityHeaders(web.LimitBodyWith(mux, 0, map[string]int64{
 		"/register/dokumen": MaxUploadBody,
 	}), secure)
+	handler = web.TrustedProxies(handler, wizLoopback)
 	var srv *httptest.Server
 	if secure {
 		srv = httptest.NewTLSServer(handler)
@@ -111,9 +135,75 @@ func newWizEnv(t *testing.T, secure bool) *wizEnv {
 		srv = httptest.NewServer(handler)
 	}
 	t.Cleanup(srv.Close)
-	e := &wizEnv{t: t, clock: clk, eph: eph, dur: dur, pages: pages, codec: codec, h: h, srv: srv}
+	e := &wizEnv{t: t, clock: clk, eph: eph, dur: dur, smtp: smtp, pages: pages, codec: codec, h: h, srv: srv}
 	e.client = e.newClient()
 	return e
+}
+
+// wizLoopback is the test server's trusted proxy: the test clients.
+var wizLoopback = []*net.IPNet{
+	{IP: net.IPv4(127, 0, 0, 0), Mask: net.CIDRMask(8, 32)},
+	{IP: net.IPv6loopback, Mask: net.CIDRMask(128, 128)},
+}
+
+// wizAddrTransport sends every request as if from ip, through the
+// trusted-proxy header.
+type wizAddrTransport struct {
+	base http.RoundTripper
+	ip   string
+}
+
+func (a wizAddrTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("X-Forwarded-For", a.ip)
+	return a.base.RoundTrip(r)
+}
+
+// clientFrom is a fresh browser at client address ip.
+func (e *wizEnv) clientFrom(ip string) *http.Client {
+	c := e.newClient()
+	base := c.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	c.Transport = wizAddrTransport{base: base, ip: ip}
+	return c
+}
+
+var wizCode = regexp.MustCompile(`(?m)^\s+(\d{6})$`)
+
+// lastMail is the newest message to the address whose subject starts with
+// the Indonesian subject of subjectKey.
+func (e *wizEnv) lastMail(to, subjectKey string) (mailtest.Received, bool) {
+	e.t.Helper()
+	msgs := e.smtp.Messages()
+	for i := len(msgs) - 1; i >= 0; i-- {
+		m := msgs[i]
+		if strings.HasPrefix(m.Subject, e.pages.T("id", subjectKey)) && slices.ContainsFunc(m.To, func(a string) bool { return strings.EqualFold(a, to) }) {
+			return m, true
+		}
+	}
+	return mailtest.Received{}, false
+}
+
+// code is the verification code last mailed to the address.
+func (e *wizEnv) code(to string) string {
+	e.t.Helper()
+	m, ok := e.lastMail(to, "reg.code.mail.subject")
+	if !ok {
+		e.t.Fatalf("no verification code was mailed to %s", to)
+	}
+	c := wizCode.FindStringSubmatch(m.Body)
+	if c == nil {
+		e.t.Fatalf("no code in the mail:\n%s", m.Body)
+	}
+	return c[1]
+}
+
+// verify enters the code last mailed to the draft's address.
+func (e *wizEnv) verify(c *http.Client, email string) webtest.Response {
+	e.t.Helper()
+	return e.submitStep(c, StepVerify, "next", url.Values{fieldCode: {e.code(email)}})
 }
 
 // newClient is a fresh browser that does not follow redirects, so each
@@ -270,9 +360,16 @@ func (e *wizEnv) fillTo(c *http.Client, slug string, data map[string]url.Values)
 			return
 		}
 		var res webtest.Response
-		if s.slug == StepDocument {
+		switch s.slug {
+		case StepDocument:
 			res = e.upload(c, "next", "Surat Kuasa.pdf", wizPDF)
-		} else {
+		case StepVerify:
+			email, err := Email(data[StepContact].Get(FieldEmail))
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			res = e.verify(c, email)
+		default:
 			res = e.submitStep(c, s.slug, "next", data[s.slug])
 		}
 		wizWantRedirect(e.t, res, "/register/"+steps[i+1].slug)
@@ -289,15 +386,22 @@ func (e *wizEnv) submit(c *http.Client, data map[string]url.Values) webtest.Resp
 
 var wizServiceNumber = regexp.MustCompile(`SP-\d{8}-[0-9A-Z]{9}`)
 
-// serviceNumber follows a successful submission to the success page.
-func (e *wizEnv) serviceNumber(c *http.Client, res webtest.Response) string {
+// serviceNumber follows a successful submission to the success page and
+// returns the service number mailed to the registrant (wizValid's email
+// unless given).
+func (e *wizEnv) serviceNumber(c *http.Client, res webtest.Response, email ...string) string {
 	e.t.Helper()
+	to := "siti@example.co.id"
+	if len(email) > 0 {
+		to = email[0]
+	}
 	wizWantRedirect(e.t, res, "/register/selesai")
 	page := e.get(c, "/register/selesai")
-	wizWant(e.t, page, http.StatusOK)
-	sn := wizServiceNumber.FindString(page.Body)
-	if sn == "" {
-		e.t.Fatalf("no service number on the success page\n%s", page.Body)
+	wizWant(e.t, page, http.StatusOK, e.T("reg.done.explain", to))
+	m, ok := e.lastMail(to, "reg.mail.received.subject")
+	sn := wizServiceNumber.FindString(m.Body)
+	if !ok || sn == "" {
+		e.t.Fatalf("no service number mailed to %s:\n%s", to, m.Body)
 	}
 	return sn
 }
@@ -339,7 +443,13 @@ func (e *wizEnv) storedDraft(c *http.Client) *draft {
 // storedDocument reports whether c's draft has letter bytes stored.
 func (e *wizEnv) storedDocument(c *http.Client) bool {
 	e.t.Helper()
-	_, err := e.eph.Draft(e.t.Context(), documentKeyPrefix+e.draftID(c))
+	return e.hasDocument(e.draftID(c))
+}
+
+// hasDocument reports whether draft id has a live letter in durable storage.
+func (e *wizEnv) hasDocument(id string) bool {
+	e.t.Helper()
+	_, err := e.dur.DraftDocument(e.t.Context(), id, e.clock.Now())
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		e.t.Fatal(err)
 	}
@@ -400,9 +510,18 @@ func TestWizardHappyPath(t *testing.T) {
 	res := e.submitStep(c, StepConfirm, "submit", nil)
 	sn := e.serviceNumber(c, res)
 	done := e.get(c, "/register/selesai")
-	wizWant(t, done, http.StatusOK, sn, e.T("reg.done.keep"), `href="/track"`)
-	if again := e.get(c, "/register/selesai"); !strings.Contains(again.Body, sn) {
-		t.Error("reloading the success page lost the service number")
+	// The page names where the outcome went, never the outcome itself
+	// (no enumeration): the service number is in the mail.
+	wizWant(t, done, http.StatusOK, e.T("reg.done.explain", "siti@example.co.id"), e.T("reg.done.keep"), `href="/track"`)
+	if strings.Contains(done.Body, sn) {
+		t.Error("the success page shows the service number")
+	}
+	if again := e.get(c, "/register/selesai"); !strings.Contains(again.Body, e.T("reg.done.explain", "siti@example.co.id")) {
+		t.Error("reloading the success page lost it")
+	}
+	m, _ := e.lastMail("siti@example.co.id", "reg.mail.received.subject")
+	if want := e.pages.T("id", "reg.mail.received.body", "Siti Rahayu", "PT Maju Bersama", sn, e.h.BaseURL+"/track"); !strings.Contains(m.Body, want) {
+		t.Errorf("the received mail lacks %q:\n%s", want, m.Body)
 	}
 
 	// Stored: the registration in normal form, its letter, its first event.
@@ -446,10 +565,11 @@ func TestWizardHappyPath(t *testing.T) {
 	}
 
 	// The draft, its letter and the cookie are gone.
-	for _, key := range []string{draftKeyPrefix + id, documentKeyPrefix + id} {
-		if _, err := e.eph.Draft(ctx, key); !errors.Is(err, storage.ErrNotFound) {
-			t.Errorf("%s still stored (%v)", key, err)
-		}
+	if _, err := e.eph.Draft(ctx, draftKeyPrefix+id); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("draft still stored (%v)", err)
+	}
+	if e.hasDocument(id) {
+		t.Error("the draft's letter is still pending after submission")
 	}
 	if e.draftID(c) != "" {
 		t.Error("draft cookie not cleared")
@@ -466,7 +586,7 @@ func TestWizardEnglish(t *testing.T) {
 	wizWant(t, res, http.StatusOK, "Create a new account", `<html lang="en">`)
 	e.fillTo(e.client, StepNIB, nil)
 	bad := e.submitStep(e.client, StepNIB, "next", url.Values{FieldNIBType: {"oss"}, FieldNIB: {"123"}})
-	wizWant(t, bad, http.StatusOK, html.EscapeString(e.pages.T("en", KeyNIBDigits)), "Step 3 of 11")
+	wizWant(t, bad, http.StatusOK, html.EscapeString(e.pages.T("en", KeyNIBDigits)), "Step 3 of 12")
 }
 
 func TestWizardBackKeepsValuesWithoutValidating(t *testing.T) {
@@ -771,7 +891,7 @@ func TestWizardReplaceDocument(t *testing.T) {
 	// Next without a new file keeps it too.
 	wizWantRedirect(t, e.upload(c, "next", "", nil), "/register/persetujuan")
 	// Back with a refused file goes back quietly, storing nothing.
-	wizWantRedirect(t, e.upload(c, "back", "x.pdf", []byte("<html>")), "/register/kontak")
+	wizWantRedirect(t, e.upload(c, "back", "x.pdf", []byte("<html>")), "/register/verifikasi")
 
 	img := pngImage(t)
 	wizWantRedirect(t, e.upload(c, "next", "scan.png", img), "/register/persetujuan")
@@ -818,9 +938,12 @@ func TestWizardScriptInNameIsEscaped(t *testing.T) {
 	}
 }
 
-func TestWizardRefusesDuplicates(t *testing.T) {
+// No enumeration (issue 8 item 3): a submission whose NIB or email
+// already has an account or a registration in progress stores nothing,
+// yet answers exactly as a new registration does; the registrant learns
+// which by the mail to the verified address.
+func TestWizardDuplicateAnswersLikeANewRegistration(t *testing.T) {
 	e := newWizEnv(t, false)
-	e.serviceNumber(e.client, e.submit(e.client, nil))
 	ctx := t.Context()
 	now := e.clock.Now()
 	if err := e.dur.CreateOrganization(ctx, storage.Organization{ID: storage.NewID(), NIB: "9120009999999",
@@ -831,14 +954,26 @@ func TestWizardRefusesDuplicates(t *testing.T) {
 		Name: "Budi", CreatedAt: now, UpdatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
+	// What a new registration gets: the reference every duplicate must match.
+	first := e.client
+	e.fillTo(first, StepConfirm, nil)
+	fresh, freshPage := e.submitAndFollow(first)
+	e.serviceNumber(first, fresh)
 
+	base := e.h.BaseURL
+	login, reset, track := base+"/login", base+"/password/forgot", base+"/track"
 	tests := []struct {
-		name, nib, email, reason string
+		name, nib, email, reason, mailKey string
+		mailArgs                          []any
 	}{
-		{"open registration with the NIB", "9120001234567", "lain@example.co.id", "open_registration"},
-		{"open registration with the email", "9120005555555", "SITI@example.co.id", "open_registration"},
-		{"organization with the NIB", "9120009999999", "baru@example.co.id", "organization_exists"},
-		{"account with the email", "9120007777777", "budi@example.co.id", "user_exists"},
+		{"open registration with the NIB", "9120001234567", "lain@example.co.id", "open_registration",
+			"reg.mail.duplicate.open", []any{"Siti Rahayu", track}},
+		{"open registration with the email", "9120005555555", "SITI@example.co.id", "open_registration",
+			"reg.mail.duplicate.open", []any{"Siti Rahayu", track}},
+		{"organization with the NIB", "9120009999999", "baru@example.co.id", "organization_exists",
+			"reg.mail.duplicate.organization", []any{"Siti Rahayu", "9120009999999", login, reset}},
+		{"account with the email", "9120007777777", "budi@example.co.id", "user_exists",
+			"reg.mail.duplicate.user", []any{"Siti Rahayu", login, reset}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -846,37 +981,99 @@ func TestWizardRefusesDuplicates(t *testing.T) {
 			data := wizValid()
 			data[StepNIB][FieldNIB] = []string{tt.nib}
 			data[StepContact][FieldEmail] = []string{tt.email}
-			res := e.submit(c, data)
-			wizWant(t, res, http.StatusConflict, e.T("reg.duplicate"), `<a href="/track">`)
+			e.fillTo(c, StepConfirm, data)
+			id := e.draftID(c)
+			res, page := e.submitAndFollow(c)
+
+			// The same answer, byte for byte but for the address named.
+			to := strings.ToLower(tt.email)
+			if res.StatusCode != fresh.StatusCode || res.Header.Get("Location") != fresh.Header.Get("Location") {
+				t.Errorf("answered %d to %q, a new registration %d to %q", res.StatusCode, res.Header.Get("Location"),
+					fresh.StatusCode, fresh.Header.Get("Location"))
+			}
+			if got, want := wizCookieShape(res), wizCookieShape(fresh); got != want {
+				t.Errorf("cookies %s, a new registration's %s", got, want)
+			}
+			if got, want := strings.ReplaceAll(page.Body, to, "@"), strings.ReplaceAll(freshPage.Body, "siti@example.co.id", "@"); got != want {
+				t.Errorf("the success page differs from a new registration's:\n%s", cmp.Diff(want, got))
+			}
+			// Nothing stored, the draft is closed like a submitted one.
 			if n := len(e.registrations()); n != 1 {
 				t.Errorf("%d registrations stored, want 1", n)
 			}
-			// Nothing is lost: the draft is still there to correct.
-			if e.storedDraft(c).Document == nil || !e.storedDocument(c) {
-				t.Error("a refused submission dropped the draft")
+			if e.hasDocument(id) {
+				t.Error("the duplicate's letter is still pending")
 			}
 			if got := e.auditActions(); got[len(got)-1] != "registration.submit_refused "+tt.reason {
 				t.Errorf("audit %v", got)
+			}
+			// The mail says what happened and what to do.
+			m, ok := e.lastMail(to, "reg.mail.duplicate.subject")
+			if !ok {
+				t.Fatalf("no mail to %s", to)
+			}
+			for _, lang := range []string{"id", "en"} {
+				if want := e.pages.T(lang, tt.mailKey, tt.mailArgs...); !strings.Contains(m.Body, want) {
+					t.Errorf("the mail lacks %s in %s:\n%q\nwant %q", tt.mailKey, lang, m.Body, want)
+				}
+			}
+			var received int
+			for _, m := range e.smtp.Messages() {
+				if strings.HasPrefix(m.Subject, e.pages.T("id", "reg.mail.received.subject")) {
+					received++
+				}
+			}
+			if received != 1 {
+				t.Errorf("%d service numbers mailed, want 1 (the new registration's)", received)
 			}
 		})
 	}
 }
 
+// submitAndFollow submits the confirmation and loads the page it leads to.
+func (e *wizEnv) submitAndFollow(c *http.Client) (webtest.Response, webtest.Response) {
+	e.t.Helper()
+	res := e.submitStep(c, StepConfirm, "submit", nil)
+	return res, e.get(c, res.Header.Get("Location"))
+}
+
+// wizCookieShape lists the cookies a response sets with their attributes
+// and value length: what an observer could compare.
+func wizCookieShape(res webtest.Response) string {
+	var out []string
+	for _, ck := range res.Cookies() {
+		out = append(out, fmt.Sprintf("%s len=%d maxage=%d path=%s", ck.Name, len(ck.Value), ck.MaxAge, ck.Path))
+	}
+	slices.Sort(out)
+	return strings.Join(out, "; ")
+}
+
+// Submissions are bounded per address, an IPv6 /64 counting as one
+// address (issue 8 item 7), with a friendly 429.
 func TestWizardSubmissionRateLimit(t *testing.T) {
 	e := newWizEnv(t, false)
-	e.serviceNumber(e.client, e.submit(e.client, nil)) // 1 of 10
-	c := e.newClient()
-	e.fillTo(c, StepConfirm, nil) // the same NIB: refused, but counted
-	for i := 2; i <= submitLimit; i++ {
-		wizWant(t, e.submitStep(c, StepConfirm, "submit", nil), http.StatusConflict)
+	e.h.SubmitLimit = quota.Limit{Name: "reg-submit", PerAddress: 2, Window: time.Hour}
+	e.h.CodeLimit = quota.Limit{Name: "reg-code", PerAddress: 100, Window: time.Hour}
+	e.h.DraftLimit = quota.Limit{Name: "reg-draft", PerAddress: 100, Window: 24 * time.Hour}
+	submitFrom := func(ip string, n int) webtest.Response {
+		c := e.clientFrom(ip)
+		data := wizValid()
+		data[StepContact][FieldEmail] = []string{fmt.Sprintf("orang%d@example.co.id", n)}
+		return e.submit(c, data)
 	}
-	res := e.submitStep(c, StepConfirm, "submit", nil)
+	wizWantRedirect(t, submitFrom("2001:db8:1:2::1", 1), "/register/selesai")
+	wizWantRedirect(t, submitFrom("2001:db8:1:2::2", 2), "/register/selesai")
+	// A third address of the same /64 shares its allowance.
+	res := submitFrom("2001:db8:1:2:ffff::3", 3)
 	wizWant(t, res, http.StatusTooManyRequests, e.T("reg.rate_limited"))
 	if res.Header.Get("Retry-After") == "" {
 		t.Error("429 without Retry-After")
 	}
-	e.clock.Advance(submitWindow + time.Second)
-	wizWant(t, e.submitStep(c, StepConfirm, "submit", nil), http.StatusConflict)
+	// Another /64 and an IPv4 address have their own.
+	wizWantRedirect(t, submitFrom("2001:db8:1:3::1", 4), "/register/selesai")
+	wizWantRedirect(t, submitFrom("192.0.2.7", 5), "/register/selesai")
+	e.clock.Advance(time.Hour + time.Second)
+	wizWantRedirect(t, submitFrom("2001:db8:1:2::9", 6), "/register/selesai")
 }
 
 func TestWizardDoubleSubmitStoresOnce(t *testing.T) {
@@ -926,10 +1123,11 @@ func TestWizardCancelDiscardsAfterConfirmation(t *testing.T) {
 	res := e.submitStep(c, StepConfirm, "discard", nil)
 	wizWantRedirect(t, res, "/register?dibatalkan=1")
 	wizWant(t, e.get(c, "/register?dibatalkan=1"), http.StatusOK, e.T("reg.discarded"))
-	for _, key := range []string{draftKeyPrefix + id, documentKeyPrefix + id} {
-		if _, err := e.eph.Draft(t.Context(), key); !errors.Is(err, storage.ErrNotFound) {
-			t.Errorf("%s still stored after discard", key)
-		}
+	if _, err := e.eph.Draft(t.Context(), draftKeyPrefix+id); !errors.Is(err, storage.ErrNotFound) {
+		t.Error("draft still stored after discard")
+	}
+	if e.hasDocument(id) {
+		t.Error("letter still stored after discard")
 	}
 	if len(e.registrations()) != 0 {
 		t.Error("a discarded draft was registered")
@@ -952,7 +1150,7 @@ func TestWizardLostDocumentIsAskedAgain(t *testing.T) {
 	e := newWizEnv(t, false)
 	c := e.client
 	e.fillTo(c, StepConfirm, nil)
-	if err := e.eph.DeleteDraft(t.Context(), documentKeyPrefix+e.draftID(c)); err != nil {
+	if err := e.dur.DeleteDraftDocument(t.Context(), e.draftID(c)); err != nil {
 		t.Fatal(err)
 	}
 	wizWantRedirect(t, e.submitStep(c, StepConfirm, "submit", nil), "/register/dokumen")
@@ -1023,6 +1221,10 @@ func TestFirstIncomplete(t *testing.T) {
 			d.Values[k] = v[0]
 		}
 	}
+	if got := steps[firstIncomplete(d)].slug; got != StepVerify {
+		t.Fatalf("without a verified email: %s", got)
+	}
+	d.EmailVerified = "siti@example.co.id"
 	if got := steps[firstIncomplete(d)].slug; got != StepDocument {
 		t.Fatalf("without a letter: %s", got)
 	}
@@ -1159,11 +1361,11 @@ func TestWizardSubmitWaitsForTheOneInFlight(t *testing.T) {
 	}
 	go func() {
 		time.Sleep(200 * time.Millisecond)
-		e.eph.SaveDraft(ctx, doneKeyPrefix+id, []byte("SP-20260302-0000000000"), doneTTL)
+		e.eph.SaveDraft(ctx, doneKeyPrefix+id, []byte("siti@example.co.id"), doneTTL)
 	}()
 	res := e.submitStep(c, StepConfirm, "submit", nil)
 	wizWantRedirect(t, res, "/register/selesai")
-	wizWant(t, e.get(c, "/register/selesai"), http.StatusOK, "SP-20260302-0000000000")
+	wizWant(t, e.get(c, "/register/selesai"), http.StatusOK, e.T("reg.done.explain", "siti@example.co.id"))
 	if n := len(e.registrations()); n != 0 {
 		t.Errorf("%d registrations stored by the waiting click", n)
 	}

@@ -173,11 +173,11 @@ func (h *Handler) postDocument(w http.ResponseWriter, r *http.Request) error {
 	if form.Get("action") == "back" {
 		// Back keeps an acceptable file and quietly drops a refused one.
 		if up.chosen && up.err == nil {
-			if err := h.keepDocument(r, id, d, up.doc); err != nil {
+			if err := h.keepDocument(w, r, id, d, up.doc); err != nil {
 				return err
 			}
 		}
-		if _, err := h.saveDraft(ctx, w, id, d); err != nil {
+		if _, err := h.saveDraft(w, r, id, d); err != nil {
 			return err
 		}
 		redirect(w, r, backURL(i))
@@ -188,13 +188,13 @@ func (h *Handler) postDocument(w http.ResponseWriter, r *http.Request) error {
 		h.Logger.InfoContext(ctx, "registration document refused", "reason", up.err.Key)
 		return h.renderStep(w, r, http.StatusOK, i, d, []*FieldError{up.err})
 	case up.chosen:
-		if err := h.keepDocument(r, id, d, up.doc); err != nil {
+		if err := h.keepDocument(w, r, id, d, up.doc); err != nil {
 			return err
 		}
 	case d.Document == nil:
 		return h.renderStep(w, r, http.StatusOK, i, d, []*FieldError{fieldErr(FieldDocument, KeyRequired)})
 	}
-	if _, err := h.saveDraft(ctx, w, id, d); err != nil {
+	if _, err := h.saveDraft(w, r, id, d); err != nil {
 		return err
 	}
 	redirect(w, r, stepURL(steps[i+1].slug))
@@ -202,9 +202,14 @@ func (h *Handler) postDocument(w http.ResponseWriter, r *http.Request) error {
 }
 
 // keepDocument stores doc as draft id's letter and records it in d (which
-// the caller saves).
-func (h *Handler) keepDocument(r *http.Request, id string, d *draft, doc Document) error {
-	meta, err := h.saveDocument(r.Context(), id, doc)
+// the caller saves). Each stored letter takes a unit of UploadLimit: the
+// writes one address can make to the database are bounded, besides the
+// one-letter-per-draft and PendingLetters bounds of the store.
+func (h *Handler) keepDocument(w http.ResponseWriter, r *http.Request, id string, d *draft, doc Document) error {
+	if err := h.take(w, r, h.UploadLimit, "reg.busy"); err != nil {
+		return err
+	}
+	meta, err := h.saveDocument(r.Context(), id, d, doc)
 	if err != nil {
 		return err
 	}

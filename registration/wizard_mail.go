@@ -1,0 +1,66 @@
+package registration
+
+import (
+	"context"
+	"strings"
+
+	"satupintu/mail"
+	"satupintu/storage"
+	"satupintu/templates"
+)
+
+// The mails that end a submission. Every submission sends exactly one of
+// them to the verified address, and the page answers the same either way
+// (wizard_submit.go): the mail is where the registrant learns whether a
+// registration was created.
+
+// sendReceivedMail tells the registrant the service number of the
+// registration just created.
+func (h *Handler) sendReceivedMail(ctx context.Context, g storage.Registration) error {
+	track := h.link("/track")
+	return h.sendBilingual(ctx, g.Email, "reg.mail.received.subject", func(lang string) string {
+		return h.Pages.T(lang, "reg.mail.received.body", g.FullName, g.OrgName, g.ServiceNumber, track)
+	})
+}
+
+// sendDuplicateMail tells the registrant why no registration was created,
+// by the reason alreadyRegistered found, and what to do instead: sign in
+// or reset the password, track the registration in progress, or ask the
+// company's administrator.
+func (h *Handler) sendDuplicateMail(ctx context.Context, reason string, d *draft) error {
+	v := d.Values
+	login, reset := h.link("/login"), h.link("/password/forgot")
+	var (
+		key  string
+		args []any
+	)
+	switch reason {
+	case "user_exists":
+		key, args = "reg.mail.duplicate.user", []any{v[FieldFullName], login, reset}
+	case "organization_exists":
+		key, args = "reg.mail.duplicate.organization", []any{v[FieldFullName], v[FieldNIB], login, reset}
+	default: // "open_registration"
+		key, args = "reg.mail.duplicate.open", []any{v[FieldFullName], h.link("/track")}
+	}
+	return h.sendBilingual(ctx, v[FieldEmail], "reg.mail.duplicate.subject", func(lang string) string {
+		return h.Pages.T(lang, key, args...)
+	})
+}
+
+// sendBilingual sends one mail, Indonesian first and English below, as
+// every mail of the provider does: the registrant's language is not known
+// when the mail is read.
+func (h *Handler) sendBilingual(ctx context.Context, to, subjectKey string, body func(lang string) string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), mailTimeout)
+	defer cancel()
+	return h.Mail.Send(ctx, mail.Message{
+		To:      to,
+		Subject: h.Pages.T(templates.LangID, subjectKey) + " / " + h.Pages.T(templates.LangEN, subjectKey),
+		Text:    body(templates.LangID) + "\n\n----\n\n" + body(templates.LangEN),
+	})
+}
+
+// link is an absolute URL of path on this provider, for mails.
+func (h *Handler) link(path string) string {
+	return strings.TrimRight(h.BaseURL, "/") + path
+}
