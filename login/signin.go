@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -266,7 +267,8 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) error {
 		return h.renderLogin(w, r, http.StatusOK, page)
 	}
 
-	u, ok, err := h.checkPassword(ctx, f.Username, f.Password, h.signInGuard(r, f))
+	var device string // the attempt's trusted device for the account, if any (throttle.go)
+	u, ok, err := h.checkPassword(ctx, f.Username, f.Password, h.signInGuard(r, f, &device))
 	if rf, refused := asRefusal(err); refused { // locked, throttled or CAPTCHA unsolved
 		return h.refuse(w, r, page, f, ar.ClientID, rf)
 	}
@@ -274,11 +276,11 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if ok {
-		h.passwordAccepted(ctx, f.Username)
+		h.passwordAccepted(ctx, f.Username, device)
 	}
 	now := h.Now()
 	fail := func(reason, key, userID string) error {
-		h.audit(r, storage.AuditEvent{
+		h.auditFailure(r, storage.AuditEvent{
 			Action:   "login.failure",
 			ActorID:  userID,
 			Subject:  truncate(f.Username, auditLoginLen),
@@ -293,7 +295,7 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) error {
 	case !ok:
 		// One message for an unknown user and a wrong password (ASVS 6.3.8),
 		// both counted (throttle.go).
-		if err := h.recordFailure(r, &page, f.Username, ar.ClientID); err != nil {
+		if err := h.recordFailure(r, &page, f.Username, ar.ClientID, device); err != nil {
 			return err
 		}
 		return fail("bad_credentials", "login.bad_credentials", "")
@@ -302,6 +304,11 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) error {
 		return fail("account_disabled", "login.account_disabled", u.ID)
 	case !u.CanSignIn(now):
 		return fail("account_expired", "login.account_expired", u.ID)
+	}
+	// This browser now knows the password: from here on its failures are
+	// its own, and no lock on the login name holds it back (throttle.go).
+	if err := h.issueDeviceCookie(w, u.ID); err != nil {
+		return fmt.Errorf("login: encode device cookie: %w", err)
 	}
 	// A second factor, or its enrolment, comes before any session (mfa_signin.go).
 	if done, err := h.beginMFAStep(w, r, u, ar); done || err != nil {
@@ -335,9 +342,10 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) error {
 // checkPassword finds the user and verifies the password. For an unknown
 // user (or one without a password) it verifies against the dummy hash, so
 // the answer takes the same time either way (ASVS 6.3.8). guards run while
-// it holds a verification slot, before the hash is checked; the first error
-// one returns is returned as is (sign-in protection, throttle_signin.go).
-func (h *Handler) checkPassword(ctx context.Context, login, secret string, guards ...func() error) (storage.User, bool, error) {
+// it holds a verification slot, before the hash is checked, with the id of
+// the user login names ("" if none); the first error one returns is
+// returned as is (sign-in protection, throttle_signin.go).
+func (h *Handler) checkPassword(ctx context.Context, login, secret string, guards ...func(userID string) error) (storage.User, bool, error) {
 	u, err := h.Users.UserByLogin(ctx, login)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return storage.User{}, false, fmt.Errorf("login: find user: %w", err)
@@ -359,8 +367,12 @@ func (h *Handler) checkPassword(ctx context.Context, login, secret string, guard
 	case <-timer.C:
 		return storage.User{}, false, &web.Error{Status: http.StatusServiceUnavailable, MessageKey: "error.busy", Err: errors.New("login: no free verification slot")}
 	}
+	userID := ""
+	if known {
+		userID = u.ID
+	}
 	for _, guard := range guards {
-		if err := guard(); err != nil {
+		if err := guard(userID); err != nil {
 			<-h.verifying
 			return storage.User{}, false, err
 		}
@@ -402,11 +414,21 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, u storage
 		CreatedAt: now,
 		ExpiresAt: now.Add(h.SessionTTL),
 	}
-	if err := h.Sessions.CreateSession(ctx, s); err != nil {
+	ended, err := h.createSession(ctx, s)
+	if err != nil {
 		return storage.Session{}, fmt.Errorf("login: create session: %w", err)
 	}
 	if err := h.setSessionCookie(w, s.ID); err != nil {
 		return storage.Session{}, fmt.Errorf("login: encode session cookie: %w", err)
+	}
+	// Sessions the cap ended are signed out like any other (session.go).
+	for _, e := range ended {
+		h.audit(r, storage.AuditEvent{Action: "session.end", ActorID: u.ID, Subject: u.ID,
+			Detail: map[string]string{"reason": "session_limit", "limit": strconv.Itoa(MaxSessionsPerUser)}})
+		h.Logger.InfoContext(ctx, "oldest session ended", "user_id", u.ID, "limit", MaxSessionsPerUser)
+		if h.OnSessionEnd != nil {
+			h.OnSessionEnd(ctx, e)
+		}
 	}
 	return s, nil
 }

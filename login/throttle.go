@@ -12,65 +12,97 @@ import (
 	"satupintu/storage"
 )
 
-// Brute-force protection for password sign-in (ASVS 6.1.1, 6.3.1, 2.4.1).
+// Brute-force protection for password sign-in (ASVS 6.1.1, 6.3.1, 2.4.1),
+// which an attacker cannot turn against the account's owner (OWASP, "Slow
+// Down Online Guessing Attacks with Device Cookies").
 //
-// Failed sign-ins are counted per account and per address in the ephemeral
-// store, so every node sees the same counts (Redis in production). With
-// DefaultThrottlePolicy:
+// Failed sign-ins are counted in the ephemeral store, so every node sees
+// the same counts (Redis in production). With DefaultThrottlePolicy:
 //
-//   - Counting. A failure is a wrong password or an unknown login name:
-//     both are counted, under the login name as typed (trimmed, lower
-//     case, as the user store matches it), so the answers never differ
-//     between accounts that exist and accounts that do not (ASVS 6.3.8).
-//     The address is the client IP (an IPv6 client's /64). Counts run in a
-//     fixed 15-minute window from the first failure.
-//   - CAPTCHA. In the default adaptive mode a CAPTCHA is required once a
-//     login name has 3 failures, or an address 5, in the window.
-//   - Growing delays. From the 5th failure of a login name, at most one
-//     password attempt per 5 s, doubling with each further failure up to
-//     60 s (5, 10, 20, 40, 60 s). From the 20th failure of an address, one
-//     attempt per 1 s from it, doubling up to 10 s. A refused attempt
-//     is told how many seconds remain; its password is not checked, and no
-//     goroutine sleeps.
-//   - Lockout. The 10th failure of a login name locks it for 15 minutes;
-//     the 100th failure of an address locks the address for 15 minutes.
-//     While locked, every password is refused unchecked, even the right
-//     one, with the same message whether or not the account exists.
-//     The audit log gets login.locked when a lock starts, and every refused
-//     attempt as a login.failure.
-//   - A correct password resets the login name's failures (not the
-//     address's: one known password must not buy unlimited guesses at
-//     other accounts from the same address).
+//   - Devices. Every successful password check gives the browser a new
+//     device cookie: the user id (hashed), a random nonce and the time,
+//     authenticated and encrypted by the session cookie's codec, HttpOnly,
+//     SameSite=Lax, Secure with the __Host- prefix under https, kept for a
+//     year (DeviceCookieTTL). An attempt is from a trusted device when it
+//     carries such a cookie, at most a year old, for the account the login
+//     name belongs to; every other attempt (no cookie, a forged or
+//     tampered one, another account's, an unknown login name) is from an
+//     unknown device. A browser holds one device cookie: signing in to
+//     another account there replaces it.
+//   - Counting. A failure is a wrong password or an unknown login name.
+//     From an unknown device it counts against the login name as typed
+//     (trimmed, lower case, as the user store matches it), so the answers
+//     never differ between accounts that exist and accounts that do not
+//     (ASVS 6.3.8). From a trusted device it counts against that device
+//     (its nonce) instead, never against the login name. Every failure
+//     also counts against the address: the client IP, an IPv6 client's
+//     /64. Counts run in a fixed 15-minute window from the first failure.
+//   - CAPTCHA. In the default adaptive mode a CAPTCHA is required once the
+//     login name (unknown devices) or the device (trusted) has 3 failures,
+//     or the address 5, in the window.
+//   - Growing delays. From the 5th failure of a login name or device, at
+//     most one password attempt per 5 s, doubling with each further
+//     failure up to 60 s (5, 10, 20, 40, 60 s). From the 20th failure of
+//     an address, one attempt per 1 s from it, doubling up to 10 s. A
+//     refused attempt is told how many seconds remain; its password is not
+//     checked, and no goroutine sleeps.
+//   - Lockout. The 10th failure of a login name from unknown devices locks
+//     that name for unknown devices for 15 minutes; the 10th failure of a
+//     trusted device locks that device alone for 15 minutes; the 100th
+//     failure of an address locks the address for 15 minutes. While
+//     locked, every password is refused unchecked, even the right one,
+//     with the same message whether or not the account exists. A locked
+//     login name does not stop its owner's trusted devices: the owner
+//     signs in from a browser that signed in before with the right
+//     password (and the CAPTCHA or delay its own count calls for), while
+//     the attacker's unknown devices stay locked. The audit log gets
+//     login.locked when a lock starts (scope account, device or address).
+//   - A correct password resets the failures of what it was counted
+//     against: the login name's from an unknown device, the device's from
+//     a trusted one (whose cookie is replaced anyway). A trusted device's
+//     success leaves the login name's unknown-device failures and lock in
+//     place, so the owner signing in does not hand the attacker new
+//     guesses. The address's failures are never reset (one known password
+//     must not buy unlimited guesses at other accounts from the same
+//     address).
 //   - `satupintu user unlock --username U` clears a login name's lock and
 //     failures (username and email) in a shared ephemeral store (Redis);
 //     with the in-process default, locks end by themselves or on restart.
+//     A device lock ends by itself; the device's owner can also drop the
+//     cookie and be an unknown device.
 //
-// Behind a proxy. The address is the TCP peer (web.RemoteIP does not trust
-// X-Forwarded-For). Behind a TLS-terminating proxy, which an https issuer
-// implies (the binary serves plain http), every client has the proxy's
-// address, so per-address delays and locks would hold everyone back at
-// once: there BehindProxyThrottlePolicy applies, which keeps only the
-// address's CAPTCHA threshold (in effect a CAPTCHA for everyone while
-// failures are frequent). Per-account limits are unchanged.
+// Behind a TLS-terminating proxy, the address is the real client's only
+// when SATUPINTU_TRUSTED_PROXIES names the proxy (web.TrustedProxies);
+// otherwise every client has the proxy's address, so per-address delays
+// and locks would hold everyone back at once: there
+// BehindProxyThrottlePolicy applies, which keeps only the address's
+// CAPTCHA threshold. Per-account and per-device limits are unchanged.
 //
-// So a login name takes at most 10 wrong passwords per ~17 minutes, about
-// 35 an hour, and an account (by username and email) about 70: under the
-// 100 an hour of ASVS 6.3.1. Checks and counts run around the argon2id
-// verification, outside the per-node verification slots, so a burst of
-// simultaneous guesses can overshoot a threshold by at most the requests
-// verified at that moment (MaxConcurrentVerify per node).
+// So a login name takes at most 10 wrong passwords from unknown devices
+// per ~17 minutes, about 35 an hour, and an account (by username and
+// email) about 70: under the 100 an hour of ASVS 6.3.1. A trusted device
+// adds 35 an hour, but only its holder's: guessing there needs the cookie
+// of a browser that signed in to that very account. Checks and counts run
+// around the argon2id verification, outside the per-node verification
+// slots, so a burst of simultaneous guesses can overshoot a threshold by
+// at most the requests verified at that moment (MaxConcurrentVerify per
+// node).
 //
-// Malicious lockout: anyone can lock a login name by failing 10 times, so
-// the lock is kept narrow and short. It stops password checks for that
-// name only; sessions already signed in keep working, as does password
-// reset by email. From the 3rd failure on each further try needs a solved
-// CAPTCHA, so locking someone out takes human effort every 15 minutes
-// rather than a script. Address limits throttle rather than lock until
-// 100 failures, because a whole office shares one address behind NAT. An
-// administrator can lift a lock at once.
+// Audit. Each refused or failed attempt is a login.failure event, but a
+// flood must not grow the audit table with it (one client managed 107 a
+// second): per client address (an IPv6 /64) and reason, in one-minute
+// windows aligned to the clock, the first AuditFailuresPerWindow failures
+// are written as they happen, with the login name, client and user; the
+// rest are only counted in the ephemeral store, and their number is
+// written as one login.failures event (detail reason, count, from, to)
+// together with the first failure written for that address and reason in
+// a later window, up to a day later (throttle_audit.go). A flood thus
+// writes at most AuditFailuresPerWindow+1 rows a minute per address and
+// reason. The count of the last window of a burst is only written if that
+// address fails again for that reason within the day.
 
 // ThrottleRule is the limits for one kind of subject: an account (login
-// name) or an address.
+// name, from unknown devices), a trusted device or an address.
 type ThrottleRule struct {
 	CaptchaAfter int64         // failures from which a CAPTCHA is required (adaptive mode); 0: never
 	DelayAfter   int64         // failures from which attempts are spaced; 0: never
@@ -83,7 +115,8 @@ type ThrottleRule struct {
 type ThrottlePolicy struct {
 	Window  time.Duration // failures count in a fixed window from the first
 	LockFor time.Duration
-	Account ThrottleRule
+	Account ThrottleRule // a login name, for attempts from unknown devices
+	Device  ThrottleRule // a trusted device, for attempts that carry its cookie; zero: as Account
 	Address ThrottleRule
 }
 
@@ -92,6 +125,7 @@ var DefaultThrottlePolicy = ThrottlePolicy{
 	Window:  15 * time.Minute,
 	LockFor: 15 * time.Minute,
 	Account: ThrottleRule{CaptchaAfter: 3, DelayAfter: 5, BaseDelay: 5 * time.Second, MaxDelay: time.Minute, LockAfter: 10},
+	Device:  ThrottleRule{CaptchaAfter: 3, DelayAfter: 5, BaseDelay: 5 * time.Second, MaxDelay: time.Minute, LockAfter: 10},
 	Address: ThrottleRule{CaptchaAfter: 5, DelayAfter: 20, BaseDelay: time.Second, MaxDelay: 10 * time.Second, LockAfter: 100},
 }
 
@@ -101,6 +135,7 @@ var BehindProxyThrottlePolicy = ThrottlePolicy{
 	Window:  DefaultThrottlePolicy.Window,
 	LockFor: DefaultThrottlePolicy.LockFor,
 	Account: DefaultThrottlePolicy.Account,
+	Device:  DefaultThrottlePolicy.Device,
 	Address: ThrottleRule{CaptchaAfter: DefaultThrottlePolicy.Address.CaptchaAfter},
 }
 
@@ -132,8 +167,9 @@ type Throttle struct {
 
 // Verdict is the answer to "may this sign-in attempt check a password?".
 type Verdict struct {
-	// Locked: refuse; LockedScope says whether the "account" or the
-	// "address" is locked (for the audit log only, never the user).
+	// Locked: refuse; LockedScope says whether the "account" (for unknown
+	// devices), the "device" or the "address" is locked (for the audit log
+	// only, never the user).
 	Locked      bool
 	LockedScope string
 	// Wait > 0: refuse, the next attempt is allowed after Wait.
@@ -145,8 +181,10 @@ type Verdict struct {
 // Failure is what recording a failed attempt found.
 type Failure struct {
 	Captcha bool // the next attempt needs a CAPTCHA (adaptive mode)
-	// LockedAccount, LockedAddress: this failure started a lock.
-	LockedAccount, LockedAddress bool
+	// LockedAccount, LockedDevice, LockedAddress: this failure started a
+	// lock of the login name (for unknown devices), of the trusted device,
+	// of the address.
+	LockedAccount, LockedDevice, LockedAddress bool
 }
 
 func (t *Throttle) policy() ThrottlePolicy {
@@ -170,6 +208,23 @@ func accountSubject(login string) string {
 	return "acct:" + hex.EncodeToString(sum[:16])
 }
 
+// deviceSubject is a trusted device's: its cookie's random nonce, which
+// holds nothing personal either.
+func deviceSubject(device string) string { return "dev:" + device }
+
+// attemptSubject is what an attempt for login is counted against besides
+// its address: the login name from an unknown device (device ""), the
+// device when it is trusted for the account.
+func (p ThrottlePolicy) attemptSubject(login, device string) (scope, subject string, rule ThrottleRule) {
+	if device != "" {
+		if p.Device == (ThrottleRule{}) {
+			return "device", deviceSubject(device), p.Account
+		}
+		return "device", deviceSubject(device), p.Device
+	}
+	return "account", accountSubject(login), p.Account
+}
+
 func addressSubject(ip string) string {
 	a, err := netip.ParseAddr(ip)
 	if err != nil {
@@ -187,6 +242,10 @@ func addressSubject(ip string) string {
 // normalizeLogin is the form the user stores match login names in.
 func normalizeLogin(login string) string { return strings.ToLower(strings.TrimSpace(login)) }
 
+// slotMargin is how long an attempt slot's counter outlives its period
+// (claimSlot).
+const slotMargin = time.Minute
+
 func failKey(subject string) string { return "login-fail:" + subject }
 func lockKey(subject string) string { return "login-lock:" + subject }
 
@@ -200,11 +259,17 @@ func slotKey(subject string, d time.Duration, slot int64) string {
 // reports how long until the next period if it was already taken. Periods
 // are aligned to the clock, so every node agrees on them, and claiming is
 // one atomic increment: of simultaneous attempts exactly one goes ahead.
+//
+// The slot's counter outlives its period by slotMargin. It is only read
+// during its own period (the key names it), so the margin changes nothing
+// but this: Redis expires keys by its own clock, and a node whose clock
+// lags Redis's (or a test's stopped clock) must still find the slot taken
+// until that node's period ends, instead of granting a second attempt.
 func (t *Throttle) claimSlot(ctx context.Context, subject string, d time.Duration) (time.Duration, error) {
 	now := t.now()
 	slot := now.UnixNano() / int64(d)
 	left := time.Duration((slot+1)*int64(d) - now.UnixNano())
-	n, err := t.Counters.Incr(ctx, slotKey(subject, d, slot), left)
+	n, err := t.Counters.Incr(ctx, slotKey(subject, d, slot), left+slotMargin)
 	if err != nil {
 		return 0, fmt.Errorf("login: claim attempt slot: %w", err)
 	}
@@ -215,13 +280,16 @@ func (t *Throttle) claimSlot(ctx context.Context, subject string, d time.Duratio
 }
 
 // Check decides whether an attempt for login from ip may go on to the
-// password. An attempt it lets through past a delay threshold has claimed
+// password. device is the id of the attempt's trusted device cookie for
+// the account login names, "" from an unknown device (see the policy
+// above). An attempt it lets through past a delay threshold has claimed
 // its slot.
-func (t *Throttle) Check(ctx context.Context, login, ip string) (Verdict, error) {
+func (t *Throttle) Check(ctx context.Context, login, ip, device string) (Verdict, error) {
 	p := t.policy()
-	acct, addr := accountSubject(login), addressSubject(ip)
+	scope, acct, rule := p.attemptSubject(login, device)
+	addr := addressSubject(ip)
 	var v Verdict
-	for _, s := range []struct{ scope, subject string }{{"account", acct}, {"address", addr}} {
+	for _, s := range []struct{ scope, subject string }{{scope, acct}, {"address", addr}} {
 		n, err := t.Counters.Count(ctx, lockKey(s.subject))
 		if err != nil {
 			return Verdict{}, fmt.Errorf("login: read lock: %w", err)
@@ -232,17 +300,17 @@ func (t *Throttle) Check(ctx context.Context, login, ip string) (Verdict, error)
 	}
 	na, err := t.Counters.Count(ctx, failKey(acct))
 	if err != nil {
-		return Verdict{}, fmt.Errorf("login: count account failures: %w", err)
+		return Verdict{}, fmt.Errorf("login: count %s failures: %w", scope, err)
 	}
 	ni, err := t.Counters.Count(ctx, failKey(addr))
 	if err != nil {
 		return Verdict{}, fmt.Errorf("login: count address failures: %w", err)
 	}
-	v.Captcha = p.Account.NeedsCaptcha(na) || p.Address.NeedsCaptcha(ni)
+	v.Captcha = rule.NeedsCaptcha(na) || p.Address.NeedsCaptcha(ni)
 	for _, s := range []struct {
 		subject string
 		d       time.Duration
-	}{{acct, p.Account.Delay(na)}, {addr, p.Address.Delay(ni)}} {
+	}{{acct, rule.Delay(na)}, {addr, p.Address.Delay(ni)}} {
 		if s.d <= 0 {
 			continue
 		}
@@ -256,7 +324,10 @@ func (t *Throttle) Check(ctx context.Context, login, ip string) (Verdict, error)
 }
 
 // NeedsCaptcha reports whether a form for login (may be empty: not typed
-// yet) from ip should show a CAPTCHA in adaptive mode.
+// yet) from ip should show a CAPTCHA in adaptive mode. It judges as for an
+// unknown device: the form is shown before anyone knows whose device it is,
+// and a trusted device's attempt is then checked by Check, which asks for
+// the challenge only if the device's own count calls for it.
 func (t *Throttle) NeedsCaptcha(ctx context.Context, login, ip string) (bool, error) {
 	p := t.policy()
 	ni, err := t.Counters.Count(ctx, failKey(addressSubject(ip)))
@@ -274,15 +345,20 @@ func (t *Throttle) NeedsCaptcha(ctx context.Context, login, ip string) (bool, er
 }
 
 // Failed records a wrong password (or unknown login name) for login from
-// ip.
-func (t *Throttle) Failed(ctx context.Context, login, ip string) (Failure, error) {
+// ip, against the login name or, with a trusted device, the device.
+func (t *Throttle) Failed(ctx context.Context, login, ip, device string) (Failure, error) {
 	p := t.policy()
 	var f Failure
+	_, acct, rule := p.attemptSubject(login, device)
+	acctLocked := &f.LockedAccount
+	if device != "" {
+		acctLocked = &f.LockedDevice
+	}
 	for _, s := range []struct {
 		subject string
 		rule    ThrottleRule
 		locked  *bool
-	}{{accountSubject(login), p.Account, &f.LockedAccount}, {addressSubject(ip), p.Address, &f.LockedAddress}} {
+	}{{acct, rule, acctLocked}, {addressSubject(ip), p.Address, &f.LockedAddress}} {
 		n, err := t.Counters.Incr(ctx, failKey(s.subject), p.Window)
 		if err != nil {
 			return Failure{}, fmt.Errorf("login: count failure: %w", err)
@@ -316,9 +392,13 @@ func (t *Throttle) FailedCaptcha(ctx context.Context, ip string) error {
 	return nil
 }
 
-// Succeeded clears login's failures after a correct password.
-func (t *Throttle) Succeeded(ctx context.Context, login string) error {
-	if err := t.Counters.ResetCounter(ctx, failKey(accountSubject(login))); err != nil {
+// Succeeded clears the failures a correct password for login answers:
+// the login name's from an unknown device (device ""), only the device's
+// from a trusted one, so the owner signing in never lifts the lock that
+// holds back the attacker's unknown devices.
+func (t *Throttle) Succeeded(ctx context.Context, login, device string) error {
+	_, subject, _ := t.policy().attemptSubject(login, device)
+	if err := t.Counters.ResetCounter(ctx, failKey(subject)); err != nil {
 		return fmt.Errorf("login: reset failures: %w", err)
 	}
 	return nil

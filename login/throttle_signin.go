@@ -15,7 +15,8 @@ import (
 
 // How the sign-in form applies the brute-force policy (throttle.go): a
 // guard decides, before the password is verified, whether it may be; the
-// outcome is counted afterwards. Every answer is the same for login names
+// outcome is counted afterwards, against the device the guard found
+// trusted or else the login name. Every answer is the same for login names
 // that exist and ones that do not.
 
 // refusal is an attempt turned away before its password was checked.
@@ -29,12 +30,16 @@ func (e *refusal) Error() string { return "login: attempt refused: " + e.reason 
 
 // signInGuard returns the check checkPassword runs for f while it holds a
 // verification slot, so that simultaneous guesses are judged on counts at
-// most a few verifications old (the slots bound how many run at once).
-func (h *Handler) signInGuard(r *http.Request, f loginForm) func() error {
-	return func() error {
+// most a few verifications old (the slots bound how many run at once). It
+// sets *device to the attempt's trusted device for the account the login
+// name belongs to ("" for an unknown device or name), for counting the
+// outcome.
+func (h *Handler) signInGuard(r *http.Request, f loginForm, device *string) func(userID string) error {
+	return func(userID string) error {
 		ctx := r.Context()
 		ip := web.RemoteIP(r)
-		v, err := h.throttle.Check(ctx, f.Username, ip)
+		*device = h.trustedDevice(r, userID)
+		v, err := h.throttle.Check(ctx, f.Username, ip, *device)
 		if err != nil {
 			return err
 		}
@@ -73,7 +78,7 @@ func asRefusal(err error) (*refusal, bool) {
 // refuse answers a refused attempt: the form again, with why in words
 // that say nothing about the account, and a challenge when one is needed.
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, page loginPage, f loginForm, clientID string, rf *refusal) error {
-	h.audit(r, storage.AuditEvent{
+	h.auditFailure(r, storage.AuditEvent{
 		Action:   "login.failure",
 		Subject:  truncate(f.Username, auditLoginLen),
 		ClientID: clientID,
@@ -106,18 +111,18 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, page loginPage,
 	return h.render.Render(w, r, http.StatusOK, "login", page)
 }
 
-// recordFailure counts a wrong password or unknown login name, audits a
-// lock it starts, and puts a challenge on page if the next attempt needs
-// one.
-func (h *Handler) recordFailure(r *http.Request, page *loginPage, login, clientID string) error {
-	fl, err := h.throttle.Failed(r.Context(), login, web.RemoteIP(r))
+// recordFailure counts a wrong password or unknown login name (against
+// device if trusted, else the login name), audits a lock it starts, and
+// puts a challenge on page if the next attempt needs one.
+func (h *Handler) recordFailure(r *http.Request, page *loginPage, login, clientID, device string) error {
+	fl, err := h.throttle.Failed(r.Context(), login, web.RemoteIP(r), device)
 	if err != nil {
 		return err
 	}
 	for _, l := range []struct {
 		started bool
 		scope   string
-	}{{fl.LockedAccount, "account"}, {fl.LockedAddress, "address"}} {
+	}{{fl.LockedAccount, "account"}, {fl.LockedDevice, "device"}, {fl.LockedAddress, "address"}} {
 		if !l.started {
 			continue
 		}
@@ -135,10 +140,11 @@ func (h *Handler) recordFailure(r *http.Request, page *loginPage, login, clientI
 	return nil
 }
 
-// passwordAccepted clears the login name's failures. A store error does
-// not stop a sign-in whose password was right; the count expires anyway.
-func (h *Handler) passwordAccepted(ctx context.Context, login string) {
-	if err := h.throttle.Succeeded(ctx, login); err != nil {
+// passwordAccepted clears the failures of the login name, or of the
+// trusted device the attempt came from. A store error does not stop a
+// sign-in whose password was right; the count expires anyway.
+func (h *Handler) passwordAccepted(ctx context.Context, login, device string) {
+	if err := h.throttle.Succeeded(ctx, login, device); err != nil {
 		h.Logger.ErrorContext(ctx, "reset sign-in failures", "error", err)
 	}
 }

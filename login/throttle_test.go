@@ -76,12 +76,19 @@ func newThrottle(t *testing.T) (*Throttle, *conformance.Clock) {
 	return &Throttle{Counters: st, Now: clk.Now}, clk
 }
 
+// fail records n failures for login from ip on an unknown device.
 func fail(t *testing.T, th *Throttle, login, ip string, n int) Failure {
+	t.Helper()
+	return failOn(t, th, login, ip, "", n)
+}
+
+// failOn records n failures for login from ip on device ("": unknown).
+func failOn(t *testing.T, th *Throttle, login, ip, device string, n int) Failure {
 	t.Helper()
 	var f Failure
 	for range n {
 		var err error
-		if f, err = th.Failed(t.Context(), login, ip); err != nil {
+		if f, err = th.Failed(t.Context(), login, ip, device); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -90,7 +97,12 @@ func fail(t *testing.T, th *Throttle, login, ip string, n int) Failure {
 
 func check(t *testing.T, th *Throttle, login, ip string) Verdict {
 	t.Helper()
-	v, err := th.Check(t.Context(), login, ip)
+	return checkOn(t, th, login, ip, "")
+}
+
+func checkOn(t *testing.T, th *Throttle, login, ip, device string) Verdict {
+	t.Helper()
+	v, err := th.Check(t.Context(), login, ip, device)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +279,7 @@ func TestThrottleSuccessResetsTheAccountNotTheAddress(t *testing.T) {
 	ctx := t.Context()
 	fail(t, th, "budi", "10.0.0.1", 4)
 	fail(t, th, "siti", "10.0.0.1", 1)
-	if err := th.Succeeded(ctx, "Budi"); err != nil {
+	if err := th.Succeeded(ctx, "Budi", ""); err != nil {
 		t.Fatal(err)
 	}
 	if need, _ := th.NeedsCaptcha(ctx, "budi", "10.0.0.2"); need {
@@ -338,5 +350,86 @@ func TestAddressSubject(t *testing.T) {
 	}
 	if s := accountSubject("Budi"); s != accountSubject(" budi ") || s == accountSubject("budi2") {
 		t.Error("login names not normalized like the user store")
+	}
+}
+
+// A trusted device is judged by its own count: the login name's lock from
+// unknown devices does not hold it back, and its failures lock it alone.
+func TestThrottleTrustedDevices(t *testing.T) {
+	t.Run("the login name's lock does not stop a trusted device", func(t *testing.T) {
+		th, clk := newThrottle(t)
+		for range 10 {
+			fail(t, th, "budi", "10.0.0.66", 1) // the attacker, unknown device
+			clk.Advance(time.Minute)
+		}
+		if v := check(t, th, "budi", "10.0.0.67"); !v.Locked || v.LockedScope != "account" {
+			t.Fatalf("unknown device: %+v, want the account lock", v)
+		}
+		if v := checkOn(t, th, "budi", "10.0.0.1", "owner-laptop"); v.Locked || v.Captcha || v.Wait != 0 {
+			t.Fatalf("trusted device during the lock: %+v, want a clear way", v)
+		}
+		// The owner's success does not lift the lock for unknown devices.
+		if err := th.Succeeded(t.Context(), "budi", "owner-laptop"); err != nil {
+			t.Fatal(err)
+		}
+		if v := check(t, th, "budi", "10.0.0.66"); !v.Locked {
+			t.Fatalf("the owner's sign-in lifted the attacker's lock: %+v", v)
+		}
+	})
+	t.Run("a trusted device's failures lock that device only", func(t *testing.T) {
+		th, clk := newThrottle(t)
+		var f Failure
+		for i := 1; i <= 10; i++ {
+			f = failOn(t, th, "budi", "10.0.0.1", "stolen", 1)
+			if i == 3 && !f.Captcha {
+				t.Fatal("no CAPTCHA after the device's 3rd failure")
+			}
+			if i < 10 && f.LockedDevice {
+				t.Fatalf("device locked after %d failures", i)
+			}
+			clk.Advance(time.Minute)
+		}
+		if !f.LockedDevice || f.LockedAccount || f.LockedAddress {
+			t.Fatalf("10th failure on a device: %+v", f)
+		}
+		if v := checkOn(t, th, "budi", "10.0.0.2", "stolen"); !v.Locked || v.LockedScope != "device" {
+			t.Fatalf("the device from another address: %+v", v)
+		}
+		if v := checkOn(t, th, "budi", "10.0.0.2", "owner-laptop"); v.Locked || v.Captcha {
+			t.Fatalf("another device of the account: %+v", v)
+		}
+		if v := check(t, th, "budi", "10.0.0.2"); v.Locked || v.Captcha {
+			t.Fatalf("unknown devices, counted apart: %+v", v)
+		}
+		clk.Advance(DefaultThrottlePolicy.LockFor)
+		if v := checkOn(t, th, "budi", "10.0.0.2", "stolen"); v.Locked {
+			t.Fatalf("device lock did not end: %+v", v)
+		}
+	})
+	t.Run("a policy without a device rule applies the account's", func(t *testing.T) {
+		th, clk := newThrottle(t)
+		th.Policy = DefaultThrottlePolicy
+		th.Policy.Device = ThrottleRule{}
+		for range 10 {
+			failOn(t, th, "budi", "10.0.0.1", "d", 1)
+			clk.Advance(time.Minute)
+		}
+		if v := checkOn(t, th, "budi", "10.0.0.1", "d"); !v.Locked {
+			t.Fatalf("unlimited guesses from a device: %+v", v)
+		}
+	})
+}
+
+// Redis expires a slot by its own clock; a node whose clock lags it (or a
+// test's stopped clock) must still find the slot taken until the node's
+// period ends, however little of the period was left at the failure.
+func TestThrottleSlotOutlivesItsPeriod(t *testing.T) {
+	clk := conformance.NewClock(time.Date(2025, 3, 1, 9, 0, 4, 999_000_000, time.UTC)) // 1 ms before a 5 s boundary
+	storeClock := conformance.NewClock(clk.Now())
+	th := &Throttle{Counters: memory.New(storeClock.Now), Now: clk.Now}
+	fail(t, th, "budi", "10.0.0.1", 5)   // 5 s spacing; this period has 1 ms left
+	storeClock.Advance(30 * time.Second) // the store's clock runs ahead; the node's stands still
+	if v := check(t, th, "budi", "10.0.0.1"); v.Wait != time.Millisecond {
+		t.Fatalf("wait %v, want the 1 ms left of the node's period", v.Wait)
 	}
 }
