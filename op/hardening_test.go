@@ -303,3 +303,17 @@ func TestAdmissionOfNewAuthorizationRequests(t *testing.T) {
 		t.Errorf("admitted request: %d %q", w.Code, w.Header().Get("Location"))
 	}
 }
+
+func TestOnlyOurCallbackFinishesAuthorization(t *testing.T) {
+	h := newHarness(t)
+	id := h.authRequestID(newPKCE())
+	// zitadel's own callback, reachable by POST before, skipped the
+	// id_token_hint and prompt=none checks of authorizer.callback.
+	w := h.post("/authorize/callback?id="+url.QueryEscape(id), "", url.Values{"id": {id}})
+	if w.Code != http.StatusMethodNotAllowed || w.Header().Get("Location") != "" {
+		t.Errorf("POST /authorize/callback: %d %q", w.Code, w.Header().Get("Location"))
+	}
+	if w := h.post("/device_authorization", "app", url.Values{"client_id": {"app"}, "scope": {"openid"}}); w.Code != http.StatusNotFound {
+		t.Errorf("device authorization: %d %s", w.Code, w.Body)
+	}
+}

@@ -187,6 +187,13 @@ func New(ctx context.Context, cfg Config, durable Durable, ephemeral Ephemeral) 
 	mux.Handle("/authorize", p.withIssuer(p.pageGuard(
 		p.checkAuthorizeParams(p.errorPages(p.withoutUI(router, callback))), false, "", p.cfg.AdmitAuthRequest)))
 	mux.Handle("GET /authorize/callback", p.withIssuer(p.pageGuard(callback, false, "", nil)))
+	// Other methods would reach zitadel's own callback, which skips the
+	// checks in authorizer.callback; the device flow is not offered.
+	mux.Handle("/authorize/callback", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", http.MethodGet)
+		p.cfg.ErrorPage(w, r, http.StatusMethodNotAllowed, "error.authorize.invalid_request")
+	}))
+	mux.Handle("/device_authorization", http.NotFoundHandler())
 	p.handler = mux
 	return p, nil
 }
