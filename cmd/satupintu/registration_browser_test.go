@@ -22,8 +22,9 @@ import (
 // the whole life of a new trader, in two browsers that share no cookies:
 //
 //  1. trader: from the sign-in page to the requirements, through every step
-//     of the wizard (one deliberate mistake first), a real PDF upload, the
-//     confirmation and the service number;
+//     of the wizard (one deliberate mistake first), the email code read
+//     from the mail, a real PDF upload, the confirmation, and the service
+//     number by mail;
 //  2. trader: tracking shows the registration as submitted;
 //  3. officer: signs in, finds it in the queue, opens it, starts the review
 //     and approves;
@@ -139,6 +140,18 @@ func TestBrowserRegistrationJourney(t *testing.T) {
 	next("kontak")
 	trader.fill("#email", want.email)
 	trader.fill("#phone", want.phone)
+	next("verifikasi")
+
+	// The email is proven before the letter may be uploaded: the code
+	// mailed on leaving kontak, read from the SMTP capture.
+	trader.checkText(".reg-code-sent-to", want.email)
+	codeMail := tp.mails.WaitFor(t, want.email, 30*time.Second)
+	code := regexp.MustCompile(`(?m)^\s+(\d{6})$`).FindStringSubmatch(codeMail.Body)
+	if code == nil {
+		t.Fatalf("no verification code in the email:\n%s", codeMail.Body)
+	}
+	trader.screenshot("register-verify.png")
+	trader.fill("#code", code[1])
 	next("dokumen")
 	trader.upload("#document", letter)
 	trader.screenshot("register-document.png")
@@ -161,9 +174,16 @@ func TestBrowserRegistrationJourney(t *testing.T) {
 	trader.solveCaptcha() // protection_browser_test.go
 	trader.clickAndLoad(`button[name="action"][value="submit"]`, tp.issuer+"/register/selesai")
 	trader.checkPage()
-	serviceNumber := trader.text(".reg-service-number")
-	if !regexp.MustCompile(`^SP-\d{8}-[0-9A-Z]+$`).MatchString(serviceNumber) {
-		trader.fatalf("service number %q does not look like SP-YYYYMMDD-…", serviceNumber)
+	// The page says where the outcome went, the same for every outcome;
+	// the service number comes by mail.
+	trader.checkText(".reg-done-sent", want.email)
+	received := tp.mails.WaitFor(t, want.email, 30*time.Second)
+	serviceNumber := regexp.MustCompile(`SP-\d{8}-[0-9A-Z]+`).FindString(received.Body)
+	if serviceNumber == "" {
+		t.Fatalf("no service number in the email:\n%s", received.Body)
+	}
+	if body := trader.text("main"); strings.Contains(body, serviceNumber) {
+		trader.fatalf("the success page shows the service number")
 	}
 	t.Logf("service number: %s", serviceNumber)
 	trader.screenshot("register-done.png")
@@ -223,7 +243,7 @@ func TestBrowserRegistrationJourney(t *testing.T) {
 	off.screenshot("officer-approved.png")
 
 	// 4. The activation email, and the link in it, in the trader's browser.
-	msg := tp.mails.WaitFor(t, want.email, 10*time.Second)
+	msg := tp.mails.WaitFor(t, want.email, 30*time.Second)
 	activation := regexp.MustCompile(regexp.QuoteMeta(tp.issuer) + `/activate\?token=[A-Za-z0-9_-]{43}`).FindString(msg.Body)
 	m := regexp.MustCompile(`(?m)^(?:Nama pengguna Anda|Your username): (\S+)$`).FindStringSubmatch(msg.Body)
 	if activation == "" || m == nil {
@@ -465,15 +485,23 @@ func (b *browserSession) track(issuer, serviceNumber, email string, pages *templ
 // wide (a phone at 390), then restores the window.
 func (b *browserSession) screenshotWidth(name string, width int64) {
 	b.t.Helper()
-	ctx, cancel := b.step()
-	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, 844, chromedp.EmulateMobile, chromedp.EmulateScale(1))); err != nil {
-		b.fatalf("narrow the window: %v", err)
+	// Each action has its own step deadline: a full-page screenshot on a
+	// loaded machine must not eat into the time of the emulation around it.
+	run := func(what string, action chromedp.Action[chromedp.Void]) {
+		b.t.Helper()
+		ctx, cancel := b.step()
+		defer cancel()
+		if err := chromedp.Do(ctx, action); err != nil {
+			b.fatalf("%s: %v", what, err)
+		}
 	}
+	run("narrow the window", chromedp.EmulateViewport(width, 844, chromedp.EmulateMobile, chromedp.EmulateScale(1)))
 	if b.eval(`document.documentElement.scrollWidth > document.documentElement.clientWidth`) {
 		b.t.Logf("layout: %s scrolls sideways at %d px", b.evalString(`location.pathname`), width)
 	}
 	b.screenshot(name)
+	ctx, cancel := b.step()
+	defer cancel()
 	if _, err := chromedp.Call(ctx, emulation.ClearDeviceMetricsOverride, cdp.Empty{}); err != nil {
 		b.fatalf("restore the window: %v", err)
 	}
