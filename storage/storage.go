@@ -20,6 +20,12 @@ var (
 	// ErrConflict reports a lost race or a state that forbids the change,
 	// such as rotating a refresh token that was already used.
 	ErrConflict = errors.New("storage: conflict")
+	// ErrUnavailable reports that the backing server could not do the work
+	// right now: unreachable, timed out, shutting down, out of memory or
+	// refusing writes (read-only, disk full). The request may succeed later,
+	// so callers answer 503, never "not found" or "invalid". Backends join
+	// it with the driver's error, which stays in the chain for the log.
+	ErrUnavailable = errors.New("storage: unavailable")
 )
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)

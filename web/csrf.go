@@ -75,9 +75,14 @@ func (c *CSRF) Token(w http.ResponseWriter, r *http.Request) string {
 
 // Verify checks a state-changing request: it must not come from another
 // origin, and its csrf_token field must match the cookie (constant-time
-// compare). Parse the form first, so an oversized body reports 413 rather
-// than 403. The error is a 403 *Error showing the "form expired" page.
+// compare). The form is parsed first (ParseForm), so a body that is too
+// large or no form is a 413 or 400 page, not a 403 or a 500, whether or
+// not the handler parsed it already. A failed check is a 403 *Error showing
+// the "form expired" page.
 func (c *CSRF) Verify(r *http.Request) error {
+	if err := ParseForm(r); err != nil {
+		return err
+	}
 	if err := c.origin.Check(r); err != nil {
 		return &Error{Status: http.StatusForbidden, MessageKey: "error.csrf", Err: err}
 	}

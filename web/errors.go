@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"satupintu/storage"
 	"satupintu/templates"
 )
 
@@ -86,14 +87,23 @@ type errorPage struct {
 	MessageKey string
 }
 
-// Error writes the page for err: an *Error's status and message, 413 for an
-// oversized body, anything else 500 with the generic message. The detail is
-// logged, never shown.
+// RetryAfter is the Retry-After of a 503: how long, in seconds, a browser or
+// client should wait before trying again after a dependency failed.
+const RetryAfter = "5"
+
+// Error writes the page for err: 503 "temporarily unavailable" (with
+// Retry-After) when storage could not serve the request, whatever status
+// the handler chose (a database outage is never "not found" or "invalid");
+// otherwise an *Error's status and message, 413 for an oversized body, and
+// anything else 500 with the generic message. The detail is logged with the
+// request id, never shown.
 func (rn *Renderer) Error(w http.ResponseWriter, r *http.Request, err error) {
 	status, key := http.StatusInternalServerError, "error.generic"
 	var e *Error
 	var tooBig *http.MaxBytesError
 	switch {
+	case errors.Is(err, storage.ErrUnavailable):
+		status, key = http.StatusServiceUnavailable, "error.unavailable"
 	case errors.As(err, &tooBig):
 		status, key = http.StatusRequestEntityTooLarge, "error.too_large"
 	case errors.As(err, &e):
@@ -121,7 +131,12 @@ func (rn *Renderer) Error(w http.ResponseWriter, r *http.Request, err error) {
 		slog.Int("status", status),
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
+		slog.String("request_id", RequestID(r.Context())),
 		slog.String("error", err.Error()))
+
+	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", RetryAfter)
+	}
 
 	if rerr := rn.render(w, r, status, "error", "", errorPage{MessageKey: key}); rerr != nil {
 		rn.logger().LogAttrs(r.Context(), slog.LevelError, "render error page failed", slog.String("error", rerr.Error()))

@@ -6,6 +6,9 @@
 package web
 
 import (
+	"bytes"
+	"errors"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -44,26 +47,98 @@ func SecurityHeaders(next http.Handler, https bool) http.Handler {
 // Reading past it fails with *http.MaxBytesError, which Handle turns into
 // 413. Upload routes wrap their own, larger limit instead.
 func LimitBody(next http.Handler, n int64) http.Handler {
-	return LimitBodyWith(next, n, nil)
+	return BodyLimit{Max: n}.Wrap(next)
 }
 
 // LimitBodyWith is LimitBody with larger limits for the POSTs to the exact
 // paths in uploads (a nested MaxBytesReader cannot raise an outer limit).
 func LimitBodyWith(next http.Handler, n int64, uploads map[string]int64) http.Handler {
+	return BodyLimit{Max: n, Uploads: uploads}.Wrap(next)
+}
+
+// BodyLimit caps request bodies, so that no handler, ours or a library's,
+// reads more than a form needs (a flood of large bodies costs memory).
+type BodyLimit struct {
+	// Max bounds every body (DefaultBodyLimit if <= 0).
+	Max int64
+	// Uploads are larger limits for the POSTs to these exact paths; their
+	// handlers read the body themselves and report a body over the limit
+	// next to the file field.
+	Uploads map[string]int64
+	// Refuse, if set, answers a body over Max before any handler runs, so
+	// the answer never depends on how a handler treats a read error (a
+	// library's may be a 500). The error is a *http.MaxBytesError; Refuse
+	// is expected to log it. Without Refuse the handler meets that error on
+	// its first read.
+	Refuse func(w http.ResponseWriter, r *http.Request, err error)
+}
+
+// Wrap returns next behind the limit. A body whose declared length is over
+// Max is refused without being read. A body of unknown length (chunked) is
+// read into memory first, up to Max, so the handler gets either the whole
+// body or no call at all; bodies of known length are read by the handler
+// through a MaxBytesReader as usual.
+func (l BodyLimit) Wrap(next http.Handler) http.Handler {
+	n := l.Max
 	if n <= 0 {
 		n = DefaultBodyLimit
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body != nil {
-			limit := n
-			if up, ok := uploads[r.URL.Path]; ok && r.Method == http.MethodPost {
-				limit = up
-			}
-			r.Body = http.MaxBytesReader(w, r.Body, limit)
+		if r.Body == nil || r.Body == http.NoBody {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if up, ok := l.Uploads[r.URL.Path]; ok && r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, up)
+			next.ServeHTTP(w, r)
+			return
+		}
+		if r.ContentLength > n {
+			// Not read: net/http closes the connection rather than
+			// drain a large body.
+			l.refuse(w, r, next, &http.MaxBytesError{Limit: n})
+			return
+		}
+		body := http.MaxBytesReader(w, r.Body, n)
+		if r.ContentLength >= 0 {
+			r.Body = body
+			next.ServeHTTP(w, r)
+			return
+		}
+		b, err := io.ReadAll(body)
+		var tooBig *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooBig):
+			l.refuse(w, r, next, err)
+			return
+		case err != nil:
+			// The client went away or stalled: the handler meets the
+			// same error on its first read.
+			r.Body = errorBody{err}
+		default:
+			r.Body = io.NopCloser(bytes.NewReader(b))
 		}
 		next.ServeHTTP(w, r)
 	})
 }
+
+// refuse answers a body over the limit with Refuse, or, without it, passes
+// the request on with a body that fails at once with err.
+func (l BodyLimit) refuse(w http.ResponseWriter, r *http.Request, next http.Handler, err error) {
+	w.Header().Set("Connection", "close") // the rest of the body is not read
+	if l.Refuse != nil {
+		l.Refuse(w, r, err)
+		return
+	}
+	r.Body = errorBody{err}
+	next.ServeHTTP(w, r)
+}
+
+// errorBody is a request body whose reads fail with err.
+type errorBody struct{ err error }
+
+func (b errorBody) Read([]byte) (int, error) { return 0, b.err }
+func (b errorBody) Close() error             { return nil }
 
 // NoStore marks a response as not to be cached by the browser or any proxy:
 // sign-in and account pages carry personal data and CSRF tokens (ASVS 14.3.2).

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sort"
@@ -31,6 +33,28 @@ type health struct {
 
 func newHealth(checks map[string]func(context.Context) error, interval time.Duration, logger *slog.Logger) *health {
 	return &health{checks: checks, interval: interval, logger: logger, down: map[string]string{}}
+}
+
+// writeProber is a store that can show it accepts writes, which a ping
+// cannot: Redis at maxmemory with noeviction or a read-only replica, a
+// read-only or full Postgres all answer pings while every sign-in fails.
+// sqlstore (SQLite, Postgres), redis and memory implement it.
+type writeProber interface {
+	ProbeWrite(ctx context.Context) error
+}
+
+// storeCheck is the health check of a store: it answers a ping and, if it
+// can tell, accepts a small write.
+func storeCheck(s interface{ Ping(context.Context) error }) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if err := s.Ping(ctx); err != nil {
+			return err
+		}
+		if p, ok := s.(writeProber); ok {
+			return p.ProbeWrite(ctx)
+		}
+		return nil
+	}
 }
 
 // check runs every check once.
@@ -100,29 +124,65 @@ func isProtocolPath(p string) bool {
 // gate answers 503 while a dependency is down; /healthz, /readyz and static
 // files are always served.
 func (h *health) gate(next http.Handler, renderer *web.Renderer) http.Handler {
+	refuse := refuser(renderer, h.logger)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || strings.HasPrefix(r.URL.Path, "/static/") {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if len(h.unavailable()) == 0 {
+		down := h.unavailable()
+		if len(down) == 0 {
 			next.ServeHTTP(w, r)
 			return
 		}
-		w.Header().Set("Retry-After", "5")
-		if isProtocolPath(r.URL.Path) {
-			writeOAuthUnavailable(w)
-			return
-		}
-		renderer.Error(w, r, &web.Error{Status: http.StatusServiceUnavailable, MessageKey: "error.unavailable"})
+		refuse(w, r, &web.Error{Status: http.StatusServiceUnavailable, MessageKey: "error.unavailable",
+			Err: fmt.Errorf("dependency down: %s", strings.Join(down, ", "))})
 	})
 }
 
-func writeOAuthUnavailable(w http.ResponseWriter) {
-	body, _ := json.Marshal(&oidc.Error{ErrorType: "temporarily_unavailable", Description: "the service is temporarily unavailable; try again shortly"})
+// refuser returns how the server turns a request away before any handler
+// runs (a dependency down, a body over the limit): OAuth error JSON on the
+// protocol paths, whose clients are programs, and the friendly page in the
+// user's language elsewhere. Either way the log gets one line with the
+// request id; the response carries no internal detail.
+func refuser(renderer *web.Renderer, logger *slog.Logger) func(w http.ResponseWriter, r *http.Request, err error) {
+	return func(w http.ResponseWriter, r *http.Request, err error) {
+		status, oauth := http.StatusInternalServerError, &oidc.Error{ErrorType: oidc.ServerError}
+		var e *web.Error
+		var tooBig *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooBig):
+			status = http.StatusRequestEntityTooLarge
+			oauth = &oidc.Error{ErrorType: oidc.InvalidRequest, Description: "the request body is too large"}
+		case errors.As(err, &e) && e.Status == http.StatusServiceUnavailable:
+			status = e.Status
+			oauth = &oidc.Error{ErrorType: "temporarily_unavailable", Description: "the service is temporarily unavailable; try again shortly"}
+		case errors.As(err, &e):
+			status = e.Status
+			oauth = &oidc.Error{ErrorType: oidc.InvalidRequest}
+		}
+		if status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", web.RetryAfter)
+		}
+		if !isProtocolPath(r.URL.Path) {
+			renderer.Error(w, r, err) // logs
+			return
+		}
+		logger.LogAttrs(r.Context(), slog.LevelInfo, "request refused",
+			slog.Int("status", status),
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.String("request_id", web.RequestID(r.Context())),
+			slog.String("error", err.Error()))
+		writeOAuthError(w, status, oauth)
+	}
+}
+
+func writeOAuthError(w http.ResponseWriter, status int, e *oidc.Error) {
+	body, _ := json.Marshal(e)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusServiceUnavailable)
+	w.WriteHeader(status)
 	w.Write(body)
 }
 

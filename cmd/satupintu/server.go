@@ -140,7 +140,7 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 		d.healthInterval = time.Second
 	}
 	h := newHealth(map[string]func(context.Context) error{
-		d.durableName: d.durable.Ping, d.ephemeralName: d.ephemeral.Ping,
+		d.durableName: storeCheck(d.durable), d.ephemeralName: storeCheck(d.ephemeral),
 	}, d.healthInterval, d.logger)
 	h.check(ctx)
 	go h.run(ctx)
@@ -180,8 +180,9 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	mux.HandleFunc("GET /readyz", h.serveReadyz)
 	mux.Handle("/", provider.Handler())
 	uploads := map[string]int64{"/register/dokumen": registration.MaxUploadBody, "/track/revisi": registration.MaxUploadBody}
-	handler := web.SecurityHeaders(web.LimitBodyWith(h.gate(mux, renderer), maxBody, uploads), secure)
-	return web.TrustedProxies(handler, d.cfg.TrustedProxies), provider, nil
+	limit := web.BodyLimit{Max: maxBody, Uploads: uploads, Refuse: refuser(renderer, d.logger)}
+	handler := web.SecurityHeaders(limit.Wrap(h.gate(mux, renderer)), secure)
+	return web.WithRequestID(web.TrustedProxies(handler, d.cfg.TrustedProxies)), provider, nil
 }
 
 // throttlePolicy is the sign-in brute-force policy. An https issuer means

@@ -19,6 +19,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -50,6 +54,9 @@ const (
 	// characterNotInRepertoire is what Postgres answers to a text
 	// parameter holding NUL or invalid UTF-8, which TEXT cannot store.
 	characterNotInRepertoire = "22021"
+	// readOnlyTransaction: a write on a standby, or with
+	// default_transaction_read_only on.
+	readOnlyTransaction = "25006"
 )
 
 // dialect is Postgres's side of the differences sqlstore knows about.
@@ -64,7 +71,34 @@ func dialect() sqlstore.Dialect {
 		IsUniqueViolation: func(err error) bool {
 			return sqlState(err) == uniqueViolation
 		},
+		IsUnavailable: unavailable,
 	}
+}
+
+// unavailable reports an error about the database rather than the data, so
+// that callers answer 503 and a relying party keeps its refresh token: the
+// connection failed (refused, reset, timed out, closed under us), or the
+// server cannot serve or refuses writes right now (SQLSTATE classes 08
+// connection exception, 53 insufficient resources such as a full disk or
+// too many connections, 58 system error such as an I/O error; 57P01–57P03
+// shutting down or starting; 25006 a read-only transaction, as on a standby
+// after failover or with default_transaction_read_only). Errors from
+// acquiring a connection are marked in acquire.
+func unavailable(err error) bool {
+	if code := sqlState(err); code != "" {
+		switch {
+		case strings.HasPrefix(code, "08"), strings.HasPrefix(code, "53"), strings.HasPrefix(code, "58"),
+			code == "57P01", code == "57P02", code == "57P03", code == readOnlyTransaction:
+			return true
+		}
+		return false // the server answered about this statement
+	}
+	var netErr net.Error
+	var connectErr *pgconn.ConnectError
+	return errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) ||
+		errors.As(err, &connectErr) || errors.As(err, &netErr) ||
+		errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 func sqlState(err error) string {
@@ -128,8 +162,16 @@ type db struct {
 	pool *pgxpool.Pool
 }
 
+// acquire takes a connection from the pool. Failing to get one (refused,
+// timed out, the handshake failed, the pool closed) is about the database,
+// never the data, so it is storage.ErrUnavailable; only a request that was
+// itself cancelled is left as it is.
 func (d *db) acquire(ctx context.Context) (*pgxpool.Conn, error) {
-	return d.pool.Acquire(ctx)
+	c, err := d.pool.Acquire(ctx)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return nil, fmt.Errorf("%w: %w", storage.ErrUnavailable, err)
+	}
+	return c, err
 }
 
 // release returns c to the pool. If c died while ctx was still live, the

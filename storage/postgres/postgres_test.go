@@ -184,6 +184,8 @@ func checkOutage(t *testing.T, what string, err error) {
 		t.Errorf("%s: no error", what)
 	case errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrAlreadyExists), errors.Is(err, storage.ErrConflict):
 		t.Errorf("%s: %v is mapped to a storage sentinel", what, err)
+	case !errors.Is(err, storage.ErrUnavailable):
+		t.Errorf("%s: %v is not storage.ErrUnavailable", what, err)
 	case !strings.HasPrefix(err.Error(), "postgres: "):
 		t.Errorf("%s: %q does not start with \"postgres: \"", what, err)
 	}

@@ -42,7 +42,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -159,9 +162,23 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 // Ping checks that Redis answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redis: ping: %w", err)
+		return wrap("ping", err)
 	}
 	return nil
+}
+
+// probeKey is the counter ProbeWrite increments.
+const probeKey = "health:probe"
+
+// ProbeWrite checks that Redis accepts writes, which Ping does not: at
+// maxmemory with noeviction (OOM) or as a read-only replica it answers PING
+// and refuses every sign-in. It counts on a probe key through Incr, the
+// script sign-in throttling runs, so it fails exactly when they would: one
+// small key per prefix, expiring a minute after the first probe of its
+// window.
+func (s *Store) ProbeWrite(ctx context.Context) error {
+	_, err := s.Incr(ctx, probeKey, time.Minute)
+	return err
 }
 
 // Close closes the connection pool. Closing twice is harmless, so a test
@@ -221,12 +238,41 @@ func notFound(op string) error {
 }
 
 // wrap adds the operation to an error from go-redis, mapping redis.Nil (the
-// key is absent or expired) to storage.ErrNotFound.
+// key is absent or expired) to storage.ErrNotFound and a Redis that cannot
+// serve the command now to storage.ErrUnavailable (the original error stays
+// in the chain for the log).
 func wrap(op string, err error) error {
-	if errors.Is(err, goredis.Nil) {
+	switch {
+	case errors.Is(err, goredis.Nil):
 		return notFound(op)
+	case unavailable(err):
+		return fmt.Errorf("redis: %s: %w: %w", op, storage.ErrUnavailable, err)
 	}
 	return fmt.Errorf("redis: %s: %w", op, err)
+}
+
+// unavailable reports an error that says nothing about the data, only that
+// Redis cannot serve it right now: no connection (refused, reset, timed
+// out, the client closed), or a server that refuses the command until an
+// operator or a failover acts: maxmemory reached with noeviction (OOM, also
+// from inside a script), a read-only replica, loading its dataset, writes
+// stopped after a failed save (MISCONF), a script running too long (BUSY),
+// too many clients.
+func unavailable(err error) bool {
+	var netErr net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, goredis.ErrClosed), errors.Is(err, goredis.ErrPoolTimeout), errors.Is(err, goredis.ErrPoolExhausted):
+		return true
+	case goredis.IsOOMError(err), goredis.IsReadOnlyError(err), goredis.IsLoadingError(err),
+		goredis.IsMasterDownError(err), goredis.IsMaxClientsError(err), goredis.IsClusterDownError(err),
+		goredis.IsTryAgainError(err), goredis.IsNoReplicasError(err),
+		goredis.HasErrorPrefix(err, "MISCONF "), goredis.HasErrorPrefix(err, "BUSY "):
+		return true
+	}
+	return false
 }
 
 // unixMilli is t as the integer Redis's PXAT and the index scores take.

@@ -422,6 +422,8 @@ func TestOutageAndRecovery(t *testing.T) {
 			t.Errorf("%s succeeded while Redis was away", name)
 		case errors.Is(err, storage.ErrNotFound):
 			t.Errorf("%s while Redis was away: %v matches ErrNotFound", name, err)
+		case !errors.Is(err, storage.ErrUnavailable):
+			t.Errorf("%s while Redis was away: %v is not storage.ErrUnavailable", name, err)
 		case !strings.HasPrefix(err.Error(), "redis: "):
 			t.Errorf("%s error %q does not say where it came from", name, err)
 		}

@@ -52,7 +52,29 @@ func dialect() sqlstore.Dialect {
 			}
 			return e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 		},
+		IsUnavailable: unavailable,
 	}
+}
+
+// unavailable reports an error about the database file rather than the
+// data: another process held the write lock past the busy timeout
+// (SQLITE_BUSY, SQLITE_LOCKED), the disk is full or failing (SQLITE_FULL,
+// SQLITE_IOERR), memory ran out, or the request's deadline passed while it
+// waited. Extended codes (SQLITE_BUSY_SNAPSHOT, SQLITE_IOERR_WRITE, …)
+// carry their primary code in the low byte.
+func unavailable(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Code() & 0xff {
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_NOMEM:
+		return true
+	}
+	return false
 }
 
 // busyTimeoutMillis is how long a writer waits for another process's write

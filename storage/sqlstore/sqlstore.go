@@ -81,6 +81,10 @@ type Dialect struct {
 	// IsUniqueViolation reports a unique or primary key violation
 	// (SQLITE_CONSTRAINT_UNIQUE/PRIMARYKEY, SQLSTATE 23505).
 	IsUniqueViolation func(error) bool
+	// IsUnavailable reports an error about the database rather than the
+	// data: unreachable, timed out, busy, out of disk, refusing writes.
+	// Such errors become storage.ErrUnavailable. Nil: none are.
+	IsUnavailable func(error) bool
 }
 
 // Store implements storage.Durable over a DB. It holds no state besides its
@@ -99,10 +103,7 @@ func New(db DB, d Dialect) *Store {
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.db.Ping(ctx); err != nil {
-		return fmt.Errorf("%s: ping: %w", s.d.Name, err)
-	}
-	return nil
+	return s.wrap("ping", s.db.Ping(ctx))
 }
 
 // Close closes the database handle.
@@ -116,8 +117,12 @@ func (s *Store) wrap(op string, err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrAlreadyExists), errors.Is(err, storage.ErrConflict):
+	case errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrAlreadyExists), errors.Is(err, storage.ErrConflict),
+		errors.Is(err, storage.ErrUnavailable):
 		return fmt.Errorf("%s: %s: %w", s.d.Name, op, err)
+	case s.d.IsUnavailable != nil && s.d.IsUnavailable(err):
+		// The driver's error stays in the chain: the log needs it.
+		return fmt.Errorf("%s: %s: %w: %w", s.d.Name, op, storage.ErrUnavailable, err)
 	case s.d.IsNoRows(err):
 		return fmt.Errorf("%s: %s: %w", s.d.Name, op, storage.ErrNotFound)
 	case s.d.IsUniqueViolation(err):
