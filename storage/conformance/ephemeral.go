@@ -345,16 +345,19 @@ func sessionIDs(list []storage.Session) []string {
 func testSessionCap(t *testing.T, s storage.Ephemeral, c *Clock) {
 	ctx := t.Context()
 	created := map[string]storage.Session{}
-	create := func(id, user string, i, limit int) []string {
+	createSession := func(sess storage.Session, limit int) []string {
 		t.Helper()
-		sess := cappedSession(id, user, i, c)
-		created[id] = sess
+		created[sess.ID] = sess
 		ended, err := s.CreateSessionCapped(ctx, sess, limit)
-		mustOK(t, "CreateSessionCapped "+id, err)
+		mustOK(t, "CreateSessionCapped "+sess.ID, err)
 		for _, e := range ended {
 			checkEqual(t, "ended session "+e.ID, created[e.ID], e)
 		}
 		return sessionIDs(ended)
+	}
+	create := func(id, user string, i, limit int) []string {
+		t.Helper()
+		return createSession(cappedSession(id, user, i, c), limit)
 	}
 	live := func(user string, want ...string) {
 		t.Helper()
@@ -401,10 +404,13 @@ func testSessionCap(t *testing.T, s storage.Ephemeral, c *Clock) {
 	live("user-1", "s0", "s5", "s6", "s7")
 
 	// Equal expiries: the smaller id goes first.
+	same := cappedSession("", "user-3", 0, c).ExpiresAt
 	for _, id := range []string{"b", "a"} {
-		create(id, "user-3", 0, 2)
+		sess := cappedSession(id, "user-3", 0, c)
+		sess.ExpiresAt = same
+		createSession(sess, 2)
 	}
-	checkEqual(t, "ended among equal expiries", []string{"a"}, create("c", "user-3", 0, 2))
+	checkEqual(t, "ended among equal expiries", []string{"a"}, create("c", "user-3", 1, 2))
 	live("user-3", "b", "c")
 
 	// Many sign-ins keep exactly the cap, the newest.
