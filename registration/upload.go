@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"image"
-	"image/jpeg"
-	"image/png"
 	"io"
 	"strings"
 	"unicode"
@@ -20,11 +17,18 @@ import (
 // whole document is kept in the database (DESIGN.md: bytea/blob ≤ 1 MB).
 const MaxDocumentSize = 1 << 20
 
-// MaxImagePixels bounds the dimensions a JPEG/PNG header may claim (an A4
-// page scanned at 600 dpi is about 35 megapixels), so a tiny file
-// declaring a gigantic image cannot exhaust whoever decodes it later
-// (ASVS 5.2.3).
-const MaxImagePixels = 50_000_000
+// MaxImagePixels and MaxImageSide bound the dimensions a JPEG or PNG may
+// have, read from its header before anything is decoded (ASVS 5.2.3), so a
+// small file declaring a huge image (a decompression bomb: 49 megapixels
+// of one colour fit in 47 KB of PNG) is refused before it can exhaust
+// whoever decodes it. 25 megapixels is an A4 page scanned at 500 dpi or an
+// F4 page at 450 dpi (300 dpi, what a letter needs, is 8.7 megapixels) and,
+// as 8-bit RGBA, a 100 MB pixel buffer at most; 10,000 pixels is the long
+// side of F4 at 770 dpi, and keeps strips of 1 × 25,000,000 out.
+const (
+	MaxImagePixels = 25_000_000
+	MaxImageSide   = 10_000
+)
 
 // Accepted content types, decided from the bytes only.
 const (
@@ -83,7 +87,8 @@ func ReadDocument(r io.Reader, filename string) (Document, error) {
 }
 
 // checkContent returns the content type of data, or the catalog key of why
-// it is refused.
+// it is refused. The result depends on data alone, and the work is bounded
+// whatever data claims (see the limits in upload_pdf.go and upload_image.go).
 func checkContent(data []byte) (contentType, key string) {
 	// A malware scan proper belongs to an external scanner; the EICAR test
 	// string is checked here so the refusal path exists and is testable
@@ -105,21 +110,40 @@ func checkContent(data []byte) (contentType, key string) {
 	if looksLikeMarkup(data) {
 		return "", KeyFileType
 	}
+	// A ZIP archive (also jar, apk, docx) is read from its end record, which
+	// may sit up to 64 KiB + 22 bytes before the end of the file: a letter
+	// that is also an archive is refused whatever comes first.
+	if hasZipEnd(data) {
+		return "", KeyFileHiddenData
+	}
 	switch {
 	case bytes.HasPrefix(data, []byte("%PDF-")):
-		if !validPDF(data) {
-			return "", KeyFileType
-		}
-		if pdfActiveContent(data) {
-			return "", KeyFileActiveContent
+		if key := checkPDF(data); key != "" {
+			return "", key
 		}
 		return TypePDF, ""
 	case bytes.HasPrefix(data, []byte{0xFF, 0xD8, 0xFF}):
-		return imageType(data, TypeJPEG, jpeg.DecodeConfig)
+		if key := checkJPEG(data); key != "" {
+			return "", key
+		}
+		return TypeJPEG, ""
 	case bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")):
-		return imageType(data, TypePNG, png.DecodeConfig)
+		if key := checkPNG(data); key != "" {
+			return "", key
+		}
+		return TypePNG, ""
 	}
 	return "", KeyFileType
+}
+
+// zipEnd is the signature of a ZIP end of central directory record.
+var zipEnd = []byte("PK\x05\x06")
+
+// hasZipEnd reports a ZIP end record where ZIP readers look for one: in the
+// last 22 + 65,535 bytes (the record and its longest comment). By chance
+// four given bytes occur there in about one honest file in 65,000.
+func hasZipEnd(data []byte) bool {
+	return bytes.Contains(data[max(0, len(data)-(22+65535)):], zipEnd)
 }
 
 // eicar is the EICAR anti-virus test string, assembled at run time so this
@@ -192,81 +216,6 @@ func lowerASCII(c byte) byte {
 		return c + 'a' - 'A'
 	}
 	return c
-}
-
-// validPDF is a structural check short of a full parse: a header
-// "%PDF-d.d" at offset 0 (readers tolerate junk before it, which is how
-// polyglots are made, so we do not), and a trailer that ends in "%%EOF"
-// after a "startxref", with only PDF white space after it.
-func validPDF(data []byte) bool {
-	if len(data) < 8 || !isDigit(data[5]) || data[6] != '.' || !isDigit(data[7]) {
-		return false
-	}
-	end := bytes.TrimRight(data, "\x00\t\n\f\r ") // PDF 32000-1 §7.2.2 white space
-	if !bytes.HasSuffix(end, []byte("%%EOF")) {
-		return false
-	}
-	tail := end[max(0, len(end)-1024):]
-	return bytes.Contains(tail, []byte("startxref"))
-}
-
-// pdfActiveNames are PDF names that run code or carry other files: a power-
-// of-attorney letter needs none of them. This is defence in depth (ASVS
-// 5.2.2): the real protection is that documents are only ever downloaded as
-// attachments with nosniff and a sandbox CSP, never rendered in our origin.
-// Names inside compressed object streams are not inflated and so not seen.
-var pdfActiveNames = map[string]bool{
-	"JavaScript":    true,
-	"JS":            true,
-	"Launch":        true,
-	"EmbeddedFile":  true,
-	"EmbeddedFiles": true,
-	"RichMedia":     true,
-}
-
-// pdfActiveContent scans every name token (/Name) with its #xx escapes
-// decoded (PDF 32000-1 §7.3.5), so "/J#53" is caught as "/JS".
-func pdfActiveContent(data []byte) bool {
-	for i := 0; i < len(data); i++ {
-		if data[i] != '/' {
-			continue
-		}
-		var name []byte
-		j := i + 1
-		for ; j < len(data) && !pdfDelimiter(data[j]); j++ {
-			c := data[j]
-			if c == '#' && j+2 < len(data) {
-				if v, err := hex.DecodeString(string(data[j+1 : j+3])); err == nil {
-					c = v[0]
-					j += 2
-				}
-			}
-			name = append(name, c)
-			if len(name) > 32 { // longer than any name we look for
-				break
-			}
-		}
-		if pdfActiveNames[string(name)] {
-			return true
-		}
-		i = j - 1
-	}
-	return false
-}
-
-// pdfDelimiter reports white space and delimiters, which end a name.
-func pdfDelimiter(c byte) bool {
-	return strings.IndexByte("\x00\t\n\f\r ()<>[]{}/%", c) >= 0
-}
-
-// imageType checks that the image header parses and its dimensions are
-// sane; the pixels are never decoded.
-func imageType(data []byte, contentType string, decodeConfig func(io.Reader) (image.Config, error)) (string, string) {
-	cfg, err := decodeConfig(bytes.NewReader(data))
-	if err != nil || cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > MaxImagePixels {
-		return "", KeyFileType
-	}
-	return contentType, ""
 }
 
 // SanitizeFileName turns a user's file name into a safe download name for
