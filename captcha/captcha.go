@@ -1,37 +1,62 @@
-// Package captcha is satupintu's self-hosted CAPTCHA: no third-party
-// service, because the single window may run on a closed network.
+// Package captcha is satupintu's self-hosted security check for anonymous
+// forms (ASVS 2.4.1 anti-automation). No third-party service: the single
+// window may run on a closed network.
 //
-// A challenge is either an image of a short code (5 or 6 characters from an
-// alphabet without look-alikes, drawn by this package) or, for people who
-// cannot see it, a text question in the page's language ("Berapa tujuh
-// ditambah dua?"), answered in digits or words. Either way the accepted
-// answers live in the ephemeral store under a random id for TTL, and are
-// taken on the first verification: an answer is good once, and a wrong one
-// uses the challenge up (ASVS 2.4.1 anti-automation, with the login
-// package's throttling behind it).
+// The check is a proof of work in the spirit of the open ALTCHA protocol
+// (proof.go): the page carries a challenge signed by the server, and the
+// browser's JavaScript (templates/static/captcha.js) finds the secret
+// number behind it by trying them all, in under a second on a phone
+// (DefaultMaxNumber). The person does nothing, so the check is as
+// accessible as the form (WCAG 1.1.1): nothing to see, read or hear.
+// Without JavaScript the person asks for a drawn image code instead
+// (image.go) and types it; no mode requires both (see Mode).
 //
-// The text question is the accessible alternative (WCAG 1.1.1). It is much
-// easier for a program than the image, so it is no stronger than the rate
-// limits behind it; the image is the default.
+// What a check costs a script. A page-reading script cannot skip the work:
+// each attempt needs its own solved challenge, and a challenge is good for
+// one form, one purpose and one use. It can do the work faster than a
+// browser: at DefaultMaxNumber a simple native solver needs about 20 ms of
+// one CPU core per attempt (SHA-256 at ~7 million hashes a second), a tuned
+// or GPU one much less. So the check does not stop a determined attacker;
+// it makes every attempt cost something, where the arithmetic question it
+// replaces was answered by a script 1,286 times out of 1,286 for free. The
+// limits behind it (the login package's per-account and per-address
+// throttle, registration's per-address limit) bound how many attempts
+// there are. Raise MaxNumber to raise the price; the phone pays it too.
+// The image code, the way in without JavaScript, costs a script a trained
+// reader of distorted glyphs; its wrong answers count against the address
+// like wrong passwords.
+//
+// State. Issuing a proof-of-work challenge writes nothing: the challenge
+// is signed. A solution, once accepted, is recorded in the ephemeral store
+// (one small key) until the challenge expires, so no node takes it twice;
+// refused ones write nothing. So the keys a client can add are bounded by
+// the work it pays for, MaxNumber/2 hashes each, and live at most TTL. An
+// image code is stored when it is asked for and taken on its first
+// answer, right or wrong.
 package captcha
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
-	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"satupintu/storage"
-	"satupintu/templates"
 )
 
-// Mode says when forms ask for a challenge (SATUPINTU_CAPTCHA).
+// Mode says when forms ask for the check (SATUPINTU_CAPTCHA). The check is
+// the same in every mode: the proof of work, or the image code for a
+// browser without JavaScript. No mode requires the image code on top of the
+// proof of work: the server cannot tell a browser without JavaScript from a
+// script that claims to be one, so "both" would only shut out people
+// (those who cannot see the image, now that no text question is left)
+// without costing a script more than the image alone.
 type Mode string
 
 const (
@@ -60,63 +85,100 @@ func ParseMode(s string) (Mode, error) {
 type Kind string
 
 const (
+	// Proof is the proof of work the browser does by itself; the default.
+	Proof Kind = "proof"
+	// Image is a drawn code the person types: the way in without
+	// JavaScript.
 	Image Kind = "image"
-	Text  Kind = "text"
 )
 
-// DefaultTTL is how long a challenge can be answered: enough to read and
-// type, short enough that a stock of solved challenges goes stale.
-const DefaultTTL = 5 * time.Minute
+// Purpose names the form a challenge is for. It is bound into the
+// challenge, so a solution for one form is refused by every other.
+type Purpose string
 
-// Keys in the ephemeral store, followed by the challenge id.
 const (
-	answerKeyPrefix = "captcha:"
-	imageKeyPrefix  = "captcha-img:"
+	SignIn       Purpose = "login"
+	Registration Purpose = "register"
 )
 
-// maxAnswerLen bounds what is compared; answers are a few characters.
-const maxAnswerLen = 64
-
-// Messages are the catalogs; number words in every language are accepted
-// as answers to text questions. *templates.Catalog implements it.
-type Messages interface {
-	T(lang, key string, args ...any) string
+// valid accepts short lower-case words (they go into the salt).
+func (p Purpose) valid() bool {
+	if p == "" || len(p) > 32 {
+		return false
+	}
+	for _, r := range p {
+		if (r < 'a' || r > 'z') && r != '-' {
+			return false
+		}
+	}
+	return true
 }
+
+// DefaultTTL is how long a challenge can be answered: long enough to fill
+// in the form around it (the work is done at once, the password typed
+// after), short enough that a stock of solved challenges goes stale.
+const DefaultTTL = 10 * time.Minute
+
+// Keys in the ephemeral store.
+const (
+	answerKeyPrefix = "captcha:"      // + image id: the accepted answer
+	imageKeyPrefix  = "captcha-img:"  // + image id: the code, until drawn
+	usedKeyPrefix   = "captcha-used:" // + challenge: a solution taken
+)
+
+// maxAnswerLen bounds what is compared; codes are a few characters.
+const maxAnswerLen = 64
 
 // Service creates, serves and verifies challenges. Set the fields before
 // first use; it is then safe for concurrent use.
 type Service struct {
-	Store    storage.OneTime
-	Messages Messages
-	Mode     Mode          // zero: Adaptive
-	TTL      time.Duration // zero: DefaultTTL
-	Logger   *slog.Logger  // nil: discard
+	Store storage.OneTime
+	// Key signs proof-of-work challenges (HMAC-SHA256, at least 32
+	// bytes). Every node must have the same one. Nil: a random key for
+	// this process, right for a single node only (a warning is logged).
+	Key []byte
+	// MaxNumber is the difficulty: the secret number of a challenge is at
+	// most this, so the browser tries MaxNumber/2 numbers on average.
+	// Zero: DefaultMaxNumber.
+	MaxNumber int64
+	Mode      Mode             // zero: Adaptive
+	TTL       time.Duration    // zero: DefaultTTL
+	Now       func() time.Time // nil: time.Now
+	Logger    *slog.Logger     // nil: discard
+
+	keyOnce sync.Once
+	key     []byte
 }
 
-// Challenge is what a form shows: the image, or the text question, and the
-// hidden id. It is the data of the "captcha" template.
+// Challenge is what a form shows. It is the data of the "captcha"
+// template.
 type Challenge struct {
+	Kind Kind
+	// Proof is the proof-of-work challenge as JSON for captcha.js
+	// (ProofChallenge): Proof kind only.
+	Proof string
+	// The image code: Image kind only.
 	ID       string
-	Kind     Kind
-	ImageURL string // Image only
+	ImageURL string
 	Width    int
 	Height   int
-	// Question is the message key of a text question, with its two numbers
-	// as message keys in A and B: the page spells them in its language.
-	Question string
-	A, B     string
 	// ErrorKey is set by the caller when the previous answer was wrong.
 	ErrorKey string
 }
 
-// Text reports whether c is the text question.
-func (c *Challenge) Text() bool { return c != nil && c.Kind == Text }
+// IsImage reports whether c is an image code.
+func (c *Challenge) IsImage() bool { return c != nil && c.Kind == Image }
 
-// record is what the store keeps for a challenge: the accepted answers,
-// already normalized.
-type record struct {
-	Answers []string `json:"a"`
+// Answer is what a submitted form carries: a proof-of-work solution, or an
+// image challenge's id and the code typed.
+type Answer struct {
+	Proof string // base64 JSON solution (Solution), from captcha.js
+	ID    string
+	Code  string
 }
+
+// Empty reports whether a carries no answer at all.
+func (a Answer) Empty() bool { return a.Proof == "" && a.ID == "" }
 
 func (s *Service) ttl() time.Duration {
 	if s.TTL > 0 {
@@ -125,11 +187,31 @@ func (s *Service) ttl() time.Duration {
 	return DefaultTTL
 }
 
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
 func (s *Service) logger() *slog.Logger {
 	if s.Logger != nil {
 		return s.Logger
 	}
 	return slog.New(slog.DiscardHandler)
+}
+
+// signingKey is Key, or a random key made once for this process.
+func (s *Service) signingKey() []byte {
+	if len(s.Key) > 0 {
+		return s.Key
+	}
+	s.keyOnce.Do(func() {
+		s.key = make([]byte, 32)
+		rand.Read(s.key) // never fails (crypto/rand documents it)
+		s.logger().Warn("captcha: no key configured; using a random one for this process, so other nodes will refuse its challenges")
+	})
+	return s.key
 }
 
 // Required reports whether a form must carry a solved challenge. risky is
@@ -145,39 +227,56 @@ func (s *Service) Required(risky bool) bool {
 	return risky
 }
 
-// New creates a challenge of kind (Image unless Text) and stores its
-// answers.
-func (s *Service) New(ctx context.Context, kind Kind) (*Challenge, error) {
-	c := &Challenge{ID: storage.NewID(), Kind: Image}
-	var answers []string
-	if kind == Text {
-		q := newQuestion()
-		c.Kind, c.Question, c.A, c.B = Text, q.key, NumberKey(q.a), NumberKey(q.b)
-		answers = s.spellings(q.answer)
-	} else {
-		code := newCode(5 + mrandN(2)) // 5 or 6 characters
-		c.ImageURL, c.Width, c.Height = "/captcha/"+c.ID+".png", Width, Height
-		answers = []string{normalize(code)}
-		// The image is drawn when the browser asks for it, once.
-		if err := s.Store.PutOnce(ctx, imageKeyPrefix+c.ID, []byte(code), s.ttl()); err != nil {
-			return nil, fmt.Errorf("captcha: store image code: %w", err)
+// New creates a challenge of kind (Proof unless Image) for the form of
+// purpose. A proof-of-work challenge is signed, not stored; an image code
+// is stored until answered.
+func (s *Service) New(ctx context.Context, purpose Purpose, kind Kind) (*Challenge, error) {
+	if !purpose.valid() {
+		return nil, fmt.Errorf("captcha: invalid purpose %q", purpose)
+	}
+	if kind != Image {
+		proof, err := s.newProof(purpose)
+		if err != nil {
+			return nil, err
 		}
+		return &Challenge{Kind: Proof, Proof: proof}, nil
 	}
-	b, err := json.Marshal(record{Answers: answers})
-	if err != nil {
-		return nil, fmt.Errorf("captcha: encode answers: %w", err)
+	return s.newImage(ctx, purpose)
+}
+
+// newImage draws nothing yet: it stores the code for the image handler,
+// which draws it once, and the accepted answer for Verify.
+func (s *Service) newImage(ctx context.Context, purpose Purpose) (*Challenge, error) {
+	c := &Challenge{ID: storage.NewID(), Kind: Image, Width: Width, Height: Height}
+	c.ImageURL = "/captcha/" + c.ID + ".png"
+	code := newCode(5 + mrand.IntN(2)) // 5 or 6 characters
+	if err := s.Store.PutOnce(ctx, imageKeyPrefix+c.ID, []byte(code), s.ttl()); err != nil {
+		return nil, fmt.Errorf("captcha: store image code: %w", err)
 	}
-	if err := s.Store.PutOnce(ctx, answerKeyPrefix+c.ID, b, s.ttl()); err != nil {
-		return nil, fmt.Errorf("captcha: store answers: %w", err)
+	// The answer is kept with its purpose, so the code of one form is no
+	// answer on another.
+	if err := s.Store.PutOnce(ctx, answerKeyPrefix+c.ID, []byte(string(purpose)+":"+normalize(code)), s.ttl()); err != nil {
+		return nil, fmt.Errorf("captcha: store answer: %w", err)
 	}
 	return c, nil
 }
 
-// Verify reports whether answer solves challenge id. The challenge is used
-// up whatever the answer: a second try needs a new challenge. An unknown or
-// expired id is simply wrong. The comparison takes the same time whichever
-// accepted answer matches, or none.
-func (s *Service) Verify(ctx context.Context, id, answer string) (bool, error) {
+// Verify reports whether a solves a challenge made for purpose: a valid
+// proof-of-work solution not used before (it is then recorded as used), or
+// the right code for an image challenge (which any answer, right or wrong,
+// uses up: guessing is not free). Unknown, expired, malformed and other
+// purposes' challenges are simply wrong; the error is for the store only.
+func (s *Service) Verify(ctx context.Context, purpose Purpose, a Answer) (bool, error) {
+	if !purpose.valid() {
+		return false, fmt.Errorf("captcha: invalid purpose %q", purpose)
+	}
+	if a.Proof != "" {
+		return s.verifyProof(ctx, purpose, a.Proof)
+	}
+	return s.verifyImage(ctx, purpose, a.ID, a.Code)
+}
+
+func (s *Service) verifyImage(ctx context.Context, purpose Purpose, id, code string) (bool, error) {
 	if !validID(id) {
 		return false, nil
 	}
@@ -186,25 +285,19 @@ func (s *Service) Verify(ctx context.Context, id, answer string) (bool, error) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("captcha: take answers: %w", err)
+		return false, fmt.Errorf("captcha: take answer: %w", err)
 	}
-	var rec record
-	if err := json.Unmarshal(b, &rec); err != nil {
-		return false, fmt.Errorf("captcha: decode answers: %w", err)
-	}
-	got := []byte(normalize(answer))
-	if len(got) == 0 {
+	stored, want, ok := strings.Cut(string(b), ":")
+	got := normalize(code)
+	if !ok || stored != string(purpose) || got == "" {
 		return false, nil
 	}
-	match := 0
-	for _, a := range rec.Answers {
-		match |= subtle.ConstantTimeCompare(got, []byte(a))
-	}
-	return match == 1, nil
+	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1, nil
 }
 
-// Discard uses up challenge id without an answer, when the person asked
-// for another one.
+// Discard uses up image challenge id without an answer, when the person
+// asked for another one. A proof-of-work challenge needs no discarding: it
+// was never stored.
 func (s *Service) Discard(ctx context.Context, id string) error {
 	if !validID(id) {
 		return nil
@@ -215,25 +308,10 @@ func (s *Service) Discard(ctx context.Context, id string) error {
 	return nil
 }
 
-// spellings are the accepted answers to a question whose answer is n: the
-// digits and the word in every catalog language.
-func (s *Service) spellings(n int) []string {
-	out := []string{strconv.Itoa(n)}
-	for _, lang := range []string{templates.LangID, templates.LangEN} {
-		if s.Messages == nil {
-			break
-		}
-		if w := normalize(s.Messages.T(lang, NumberKey(n))); w != "" && w != normalize(NumberKey(n)) {
-			out = append(out, w)
-		}
-	}
-	return out
-}
-
-// normalize folds an answer to the form answers are compared in: lower
-// case ASCII letters and digits only, so "Dua belas", "dua-belas" and
-// "duabelas" are one answer, as are "x7k p" and "X7KP". Case never matters
-// (the image shows capitals, people type either).
+// normalize folds a typed code to the form codes are compared in: lower
+// case ASCII letters and digits only, so " x7K p" and "X7KP" are one
+// answer. Case never matters (the image shows capitals, people type
+// either).
 func normalize(s string) string {
 	var b strings.Builder
 	for _, r := range s {
@@ -263,37 +341,3 @@ func validID(id string) bool {
 	}
 	return true
 }
-
-// question is a text challenge: a + b or a − b, numbers up to twenty.
-type question struct {
-	key    string
-	a, b   int
-	answer int
-}
-
-// MaxNumber is the largest number a text question or its answer uses; the
-// catalogs spell 1 to MaxNumber.
-const MaxNumber = 20
-
-// NumberKey is the message key of the word for n.
-func NumberKey(n int) string { return "protection.number." + strconv.Itoa(n) }
-
-// Message keys of the text questions; %s are the two numbers, spelled out.
-const (
-	QuestionPlus  = "protection.captcha.q_plus"
-	QuestionMinus = "protection.captcha.q_minus"
-)
-
-// newQuestion draws a question. It needs no secrecy (the page shows it),
-// so math/rand serves.
-func newQuestion() question {
-	if mrandN(2) == 0 {
-		a, b := 1+mrandN(10), 1+mrandN(10)
-		return question{key: QuestionPlus, a: a, b: b, answer: a + b}
-	}
-	a := 3 + mrandN(MaxNumber-2) // 3..20
-	b := 1 + mrandN(a-1)         // 1..a-1: the answer is at least 1
-	return question{key: QuestionMinus, a: a, b: b, answer: a - b}
-}
-
-func mrandN(n int) int { return mrand.IntN(n) }

@@ -6,25 +6,19 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"satupintu/storage/conformance"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"satupintu/storage/conformance"
 	"satupintu/storage/memory"
-	"satupintu/templates"
 )
 
 func newService(t *testing.T) (*Service, *memory.Store, *conformance.Clock) {
 	t.Helper()
-	pages, err := templates.New()
-	if err != nil {
-		t.Fatal(err)
-	}
 	clk := conformance.NewClock(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))
 	st := memory.New(clk.Now)
-	return &Service{Store: st, Messages: pages.Catalog()}, st, clk
+	return &Service{Store: st, Key: bytes.Repeat([]byte{7}, 32), Now: clk.Now}, st, clk
 }
 
 // imageCode reads the code behind an image challenge the way the image
@@ -38,20 +32,13 @@ func imageCode(t *testing.T, st *memory.Store, id string) string {
 	return string(b)
 }
 
-// textAnswer computes the answer to a text challenge from its message keys.
-func textAnswer(t *testing.T, c *Challenge) int {
+func newImage(t *testing.T, s *Service, p Purpose) *Challenge {
 	t.Helper()
-	num := func(key string) int {
-		n, err := strconv.Atoi(strings.TrimPrefix(key, "protection.number."))
-		if err != nil {
-			t.Fatalf("bad number key %q", key)
-		}
-		return n
+	c, err := s.New(t.Context(), p, Image)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if c.Question == QuestionMinus {
-		return num(c.A) - num(c.B)
-	}
-	return num(c.A) + num(c.B)
+	return c
 }
 
 func TestImageIsAPNGOfTheStatedSize(t *testing.T) {
@@ -111,11 +98,8 @@ func TestAlphabetHasNoLookAlikes(t *testing.T) {
 func TestImageAnswerIsSingleUse(t *testing.T) {
 	s, st, _ := newService(t)
 	ctx := t.Context()
-	c, err := s.New(ctx, Image)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Kind != Image || c.ImageURL != "/captcha/"+c.ID+".png" || c.Width != Width || c.Height != Height {
+	c := newImage(t, s, SignIn)
+	if !c.IsImage() || c.ImageURL != "/captcha/"+c.ID+".png" || c.Width != Width || c.Height != Height || c.Proof != "" {
 		t.Fatalf("challenge %+v", c)
 	}
 	code := imageCode(t, st, c.ID)
@@ -124,89 +108,62 @@ func TestImageAnswerIsSingleUse(t *testing.T) {
 	}
 	// Case and spaces do not matter.
 	answer := " " + strings.ToLower(code[:2]) + " " + code[2:] + "\n"
-	if ok, err := s.Verify(ctx, c.ID, answer); err != nil || !ok {
+	if ok, err := s.Verify(ctx, SignIn, Answer{ID: c.ID, Code: answer}); err != nil || !ok {
 		t.Fatalf("right answer refused: ok=%v err=%v", ok, err)
 	}
-	if ok, _ := s.Verify(ctx, c.ID, code); ok {
+	if ok, _ := s.Verify(ctx, SignIn, Answer{ID: c.ID, Code: code}); ok {
 		t.Fatal("an answer was accepted twice")
 	}
 }
 
-func TestWrongAnswerUsesTheChallengeUp(t *testing.T) {
+func TestWrongImageAnswerUsesTheChallengeUp(t *testing.T) {
 	s, st, _ := newService(t)
 	ctx := t.Context()
-	c, _ := s.New(ctx, Image)
+	c := newImage(t, s, SignIn)
 	code := imageCode(t, st, c.ID)
-	if ok, _ := s.Verify(ctx, c.ID, code+"X"); ok {
+	if ok, _ := s.Verify(ctx, SignIn, Answer{ID: c.ID, Code: code + "X"}); ok {
 		t.Fatal("wrong answer accepted")
 	}
-	if ok, _ := s.Verify(ctx, c.ID, code); ok {
+	if ok, _ := s.Verify(ctx, SignIn, Answer{ID: c.ID, Code: code}); ok {
 		t.Fatal("right answer accepted after a wrong one: guessing is free")
 	}
 }
 
-func TestUnknownEmptyAndExpiredAreWrong(t *testing.T) {
+func TestImageCodeOfOneFormIsNoAnswerOnAnother(t *testing.T) {
+	s, st, _ := newService(t)
+	c := newImage(t, s, Registration)
+	code := imageCode(t, st, c.ID)
+	if ok, err := s.Verify(t.Context(), SignIn, Answer{ID: c.ID, Code: code}); ok || err != nil {
+		t.Fatalf("registration's image code passed the sign-in form: ok=%v err=%v", ok, err)
+	}
+}
+
+func TestUnknownEmptyAndExpiredImagesAreWrong(t *testing.T) {
 	s, st, clk := newService(t)
 	ctx := t.Context()
 	for _, id := range []string{"", "nope", "../captcha:x", strings.Repeat("a", 65)} {
-		if ok, err := s.Verify(ctx, id, "ABCDE"); ok || err != nil {
+		if ok, err := s.Verify(ctx, SignIn, Answer{ID: id, Code: "ABCDE"}); ok || err != nil {
 			t.Errorf("id %q: ok=%v err=%v", id, ok, err)
 		}
 	}
-	c, _ := s.New(ctx, Image)
+	c := newImage(t, s, SignIn)
 	imageCode(t, st, c.ID)
-	if ok, _ := s.Verify(ctx, c.ID, "   "); ok {
+	if ok, _ := s.Verify(ctx, SignIn, Answer{ID: c.ID, Code: "   "}); ok {
 		t.Error("blank answer accepted")
 	}
 
-	c, _ = s.New(ctx, Image)
+	c = newImage(t, s, SignIn)
 	code := imageCode(t, st, c.ID)
 	clk.Advance(DefaultTTL + time.Second)
-	if ok, _ := s.Verify(ctx, c.ID, code); ok {
+	if ok, _ := s.Verify(ctx, SignIn, Answer{ID: c.ID, Code: code}); ok {
 		t.Error("expired challenge accepted")
 	}
 }
 
-func TestTextQuestionIsAnswerableInDigitsAndWords(t *testing.T) {
-	s, _, _ := newService(t)
-	ctx := t.Context()
-	pages, _ := templates.New()
-	for i := range 60 {
-		c, err := s.New(ctx, Text)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !c.Text() || c.ImageURL != "" || (c.Question != QuestionPlus && c.Question != QuestionMinus) {
-			t.Fatalf("challenge %+v", c)
-		}
-		n := textAnswer(t, c)
-		if n < 1 || n > MaxNumber {
-			t.Fatalf("answer %d out of range: %+v", n, c)
-		}
-		// The question reads as a sentence in both languages.
-		for _, lang := range []string{"id", "en"} {
-			q := pages.T(lang, c.Question, pages.T(lang, c.A), pages.T(lang, c.B))
-			if strings.Contains(q, "protection.") || strings.Contains(q, "%!") {
-				t.Fatalf("%s question %q", lang, q)
-			}
-		}
-		answers := []string{strconv.Itoa(n), pages.T("id", NumberKey(n)), strings.ToUpper(pages.T("en", NumberKey(n)))}
-		got := answers[i%len(answers)]
-		if ok, err := s.Verify(ctx, c.ID, got); err != nil || !ok {
-			t.Fatalf("%q refused for %+v", got, c)
-		}
-	}
-	c, _ := s.New(ctx, Text)
-	if ok, _ := s.Verify(ctx, c.ID, strconv.Itoa(textAnswer(t, c)+1)); ok {
-		t.Error("wrong sum accepted")
-	}
-}
-
-func TestNewGivesANewChallengeAndDiscardUsesTheOldUp(t *testing.T) {
+func TestDiscardUsesTheImageUp(t *testing.T) {
 	s, st, _ := newService(t)
 	ctx := t.Context()
-	a, _ := s.New(ctx, Image)
-	b, _ := s.New(ctx, Image)
+	a, b := newImage(t, s, SignIn), newImage(t, s, SignIn)
 	if a.ID == b.ID {
 		t.Fatal("two challenges share an id")
 	}
@@ -214,8 +171,20 @@ func TestNewGivesANewChallengeAndDiscardUsesTheOldUp(t *testing.T) {
 	if err := s.Discard(ctx, a.ID); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := s.Verify(ctx, a.ID, code); ok {
+	if ok, _ := s.Verify(ctx, SignIn, Answer{ID: a.ID, Code: code}); ok {
 		t.Error("discarded challenge still answerable")
+	}
+}
+
+func TestPurposeMustBeAWord(t *testing.T) {
+	s, _, _ := newService(t)
+	for _, p := range []Purpose{"", "Login", "log in", "login&expires=9", Purpose(strings.Repeat("a", 33))} {
+		if _, err := s.New(t.Context(), p, Proof); err == nil {
+			t.Errorf("New accepted purpose %q", p)
+		}
+		if _, err := s.Verify(t.Context(), p, Answer{Proof: "x"}); err == nil {
+			t.Errorf("Verify accepted purpose %q", p)
+		}
 	}
 }
 
@@ -225,7 +194,7 @@ func TestImageEndpoint(t *testing.T) {
 	s.Mount(mux)
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	c, _ := s.New(t.Context(), Image)
+	c := newImage(t, s, SignIn)
 
 	res, err := http.Get(srv.URL + c.ImageURL)
 	if err != nil {
@@ -291,13 +260,12 @@ func TestWanted(t *testing.T) {
 		query, form string
 		want        Kind
 	}{
-		{"", "", Image},
-		{"captcha=text", "", Text},
-		{"", "captcha=text", Text},
-		{"", "captcha=image&captcha_kind=text", Image},
-		{"", "captcha=new&captcha_kind=text", Text},
+		{"", "", Proof},
+		{"captcha=image", "", Image},
+		{"", "captcha=image", Image},
 		{"", "captcha=new&captcha_kind=image", Image},
-		{"", "captcha_kind=text", Text},
+		{"", "captcha_kind=image", Image}, // a wrong code: another image
+		{"captcha=text", "", Proof},       // the old text question is gone
 	} {
 		r := httptest.NewRequest("POST", "/login?"+tt.query, strings.NewReader(tt.form))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -313,11 +281,31 @@ func TestWanted(t *testing.T) {
 	}
 }
 
+func TestFormAnswer(t *testing.T) {
+	for _, tt := range []struct {
+		form     string
+		answered bool
+	}{
+		{"", false},
+		{"captcha_answer=ABCDE", false}, // a code without its challenge
+		{"captcha_proof=eyJ9", true},
+		{"captcha_id=abc&captcha_answer=", true},
+	} {
+		r := httptest.NewRequest("POST", "/login", strings.NewReader(tt.form))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if err := r.ParseForm(); err != nil {
+			t.Fatal(err)
+		}
+		if Answered(r) != tt.answered {
+			t.Errorf("form %q: Answered = %v", tt.form, Answered(r))
+		}
+	}
+}
+
 func TestNormalize(t *testing.T) {
 	for in, want := range map[string]string{
-		"Dua Belas":              "duabelas",
-		"dua-belas":              "duabelas",
 		" x7K p ":                "x7kp",
+		"X7-KP":                  "x7kp",
 		"١٢":                     "", // only ASCII digits count
 		strings.Repeat("a", 100): strings.Repeat("a", maxAnswerLen),
 	} {

@@ -11,13 +11,17 @@ import (
 
 // Form fields of a challenge, as the "captcha" template writes them.
 const (
+	// FieldProof carries the proof-of-work solution; captcha.js fills it.
+	FieldProof = "captcha_proof"
+	// FieldID, FieldAnswer and FieldKind are the image code's.
 	FieldID     = "captcha_id"
 	FieldAnswer = "captcha_answer"
 	FieldKind   = "captcha_kind"
 	// FieldSwitch is the name of the buttons that ask for another
-	// challenge: "new" (same kind), "text" or "image". They are submit
-	// buttons of the form they sit in, so they work without JavaScript and
-	// keep what was typed in the other fields.
+	// challenge: "image" (an image code instead of the proof of work) or
+	// "new" (another image). They are submit buttons of the form they sit
+	// in, so they work without JavaScript and keep what was typed in the
+	// other fields.
 	FieldSwitch = "captcha"
 )
 
@@ -63,33 +67,43 @@ func (s *Service) serveImage(w http.ResponseWriter, r *http.Request) {
 // challenge (a FieldSwitch button) rather than a submission.
 func Switching(r *http.Request) bool { return r.PostForm.Get(FieldSwitch) != "" }
 
-// Wanted is the kind of challenge the request asks for: the switch button
-// pressed, else the kind the form had, else ?captcha=text on a GET, else
-// Image. Call it after the form is parsed.
+// Wanted is the kind of challenge the request asks for: Image when the
+// "image" switch was pressed, ?captcha=image was asked on a GET, or the
+// form carried an image ("New image", or a wrong code: a browser without
+// JavaScript keeps getting images); else Proof. Call it after the form is
+// parsed.
 func Wanted(r *http.Request) Kind {
 	sw := r.PostForm.Get(FieldSwitch)
 	if sw == "" {
 		sw = r.URL.Query().Get(FieldSwitch)
 	}
-	switch sw {
-	case string(Text):
-		return Text
-	case string(Image):
+	if sw == string(Image) || Kind(r.PostForm.Get(FieldKind)) == Image {
 		return Image
 	}
-	if Kind(r.PostForm.Get(FieldKind)) == Text {
-		return Text
+	return Proof
+}
+
+// FormAnswer is the answer the posted form carries.
+func FormAnswer(r *http.Request) Answer {
+	return Answer{
+		Proof: r.PostForm.Get(FieldProof),
+		ID:    r.PostForm.Get(FieldID),
+		Code:  r.PostForm.Get(FieldAnswer),
 	}
-	return Image
 }
 
-// VerifyForm verifies the challenge answered in the posted form.
-func (s *Service) VerifyForm(r *http.Request) (bool, error) {
-	return s.Verify(r.Context(), r.PostForm.Get(FieldID), r.PostForm.Get(FieldAnswer))
+// Answered reports whether the posted form carries an answer at all (one
+// that may still be wrong). A form without one is told a check is needed,
+// and nothing is counted against it.
+func Answered(r *http.Request) bool { return !FormAnswer(r).Empty() }
+
+// VerifyForm verifies the answer of the posted form for purpose.
+func (s *Service) VerifyForm(r *http.Request, purpose Purpose) (bool, error) {
+	return s.Verify(r.Context(), purpose, FormAnswer(r))
 }
 
-// DiscardForm uses up the challenge of the posted form, if any, when it is
-// replaced by a new one without being answered.
+// DiscardForm uses up the image challenge of the posted form, if any, when
+// it is replaced by a new one without being answered.
 func (s *Service) DiscardForm(r *http.Request) error {
 	return s.Discard(r.Context(), r.PostForm.Get(FieldID))
 }

@@ -8,11 +8,16 @@ import (
 	"satupintu/web"
 )
 
-// The CAPTCHA on the sign-in form (package captcha; policy in throttle.go):
-// shown when the mode is "always", or in "adaptive" mode once the login
-// name or the address has failed a few times. The form keeps working
-// without JavaScript: "New image" and "Text question" are submit buttons
-// that come back here (switchCaptcha).
+// The security check on the sign-in form (package captcha; policy in
+// throttle.go): shown when the mode is "always", or in "adaptive" mode
+// once the login name or the address has failed a few times. It is the
+// proof of work the browser does by itself; without JavaScript the person
+// presses "Use an image code" (a submit button that comes back here,
+// switchCaptcha) and types the code. Its challenges are bound to
+// captchaPurpose, so registration's cannot be spent here.
+
+// captchaPurpose is what the sign-in form's challenges are for.
+const captchaPurpose = captcha.SignIn
 
 // captchaNeeded reports whether a sign-in form for login (possibly empty)
 // from r's address should carry a challenge.
@@ -26,13 +31,18 @@ func (h *Handler) captchaNeeded(r *http.Request, login string) (bool, error) {
 	return h.throttle.NeedsCaptcha(r.Context(), login, web.RemoteIP(r))
 }
 
+// verifyCaptcha checks the challenge answered in the posted sign-in form.
+func (h *Handler) verifyCaptcha(r *http.Request) (bool, error) {
+	return h.Captcha.VerifyForm(r, captchaPurpose)
+}
+
 // addCaptcha puts a new challenge of the kind r asks for on page, using
-// up the one the form carried, if any.
+// up the image the form carried, if any.
 func (h *Handler) addCaptcha(r *http.Request, page *loginPage, errorKey string) error {
 	if err := h.Captcha.DiscardForm(r); err != nil {
 		h.Logger.WarnContext(r.Context(), "discard captcha", "error", err)
 	}
-	c, err := h.Captcha.New(r.Context(), captcha.Wanted(r))
+	c, err := h.Captcha.New(r.Context(), captchaPurpose, captcha.Wanted(r))
 	if err != nil {
 		return fmt.Errorf("login: %w", err)
 	}
@@ -58,9 +68,9 @@ func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int
 	return h.render.Render(w, r, status, "login", page)
 }
 
-// switchCaptcha answers "New image", "Text question" and "Use an image":
-// the form again with a fresh challenge of that kind, the login name kept,
-// nothing checked and nothing counted.
+// switchCaptcha answers "Use an image code" and "New image": the form
+// again with a fresh challenge of that kind, the login name kept, nothing
+// checked and nothing counted.
 func (h *Handler) switchCaptcha(w http.ResponseWriter, r *http.Request, page loginPage) error {
 	if err := h.addCaptcha(r, &page, ""); err != nil {
 		return err

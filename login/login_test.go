@@ -77,7 +77,7 @@ func newEnv(t *testing.T, secure bool, opts ...func(h *Handler, eph *memory.Stor
 		OneTime:     eph,
 		Audit:       dur,
 		Counters:    eph,
-		Captcha:     &captcha.Service{Store: eph, Messages: pages.Catalog()},
+		Captcha:     &captcha.Service{Store: eph, Now: clk.Now},
 		Pages:       pages,
 		CSRF:        web.NewCSRF(codec, secure),
 		Cookies:     codec,

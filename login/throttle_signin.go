@@ -50,10 +50,10 @@ func (h *Handler) signInGuard(r *http.Request, f loginForm, device *string) func
 			return &refusal{reason: "throttled", wait: v.Wait}
 		case !h.Captcha.Required(v.Captcha):
 			return nil
-		case r.PostForm.Get(captcha.FieldID) == "":
+		case !captcha.Answered(r):
 			return &refusal{reason: "captcha_missing"}
 		}
-		ok, err := h.Captcha.VerifyForm(r)
+		ok, err := h.verifyCaptcha(r) // captcha.go
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package login
 
 import (
+	"encoding/json"
 	"html"
 	"net/http"
 	"net/url"
@@ -61,7 +62,7 @@ func (f *signInForm) post(extra url.Values) webtest.Response {
 // hasCaptcha reports whether the current page asks for a challenge.
 func (f *signInForm) hasCaptcha() bool { return captchatest.Has(f.page.Body) }
 
-// switchTo presses "Text question" (or "Use an image"): the form comes
+// switchTo presses "Use an image code" (or "New image"): the form comes
 // back with a challenge of that kind.
 func (f *signInForm) switchTo(kind captcha.Kind, username string) webtest.Response {
 	f.e.t.Helper()
@@ -72,16 +73,13 @@ func (f *signInForm) switchTo(kind captcha.Kind, username string) webtest.Respon
 	return f.post(form)
 }
 
-// submit signs in with username and secret; with solve, it answers the
-// page's challenge first, if there is one, as a screen-reader user would:
-// through the text question.
+// submit signs in with username and secret; with solve, it passes the
+// page's check first, if there is one, as a browser with JavaScript does:
+// the proof of work.
 func (f *signInForm) submit(username, secret string, solve bool) webtest.Response {
 	f.e.t.Helper()
 	form := url.Values{"username": {username}, "password": {secret}}
 	if solve && f.hasCaptcha() {
-		if captchatest.Kind(f.page.Body) != captcha.Text {
-			f.switchTo(captcha.Text, username)
-		}
 		for k, v := range captchatest.Form(f.e.t, f.page.Body) {
 			form[k] = v
 		}
@@ -136,10 +134,12 @@ func TestAdaptiveCaptchaAfterAccountFailures(t *testing.T) {
 			t.Fatalf("CAPTCHA after %d failures", i)
 		}
 	}
-	// The third failure brings the challenge, as an image by default.
+	// The third failure brings the challenge: the proof of work, which the
+	// page's own script does, with an image code for browsers without it.
 	wantText(t, f.submit("budi", "salah", false), http.StatusOK, e.msg("login.bad_credentials"), e.msg("protection.captcha.legend"))
-	if captchatest.Kind(f.page.Body) != captcha.Image || !strings.Contains(f.page.Body, `<img class="captcha-image" src="/captcha/`) {
-		t.Fatalf("no image challenge:\n%s", f.page.Body)
+	if captchatest.Kind(f.page.Body) != captcha.Proof || !strings.Contains(f.page.Body, `<script src="/static/captcha.js?v=`) ||
+		!strings.Contains(f.page.Body, `<noscript><button type="submit" name="captcha" value="image"`) {
+		t.Fatalf("no proof-of-work challenge:\n%s", f.page.Body)
 	}
 
 	// Another browser, which never saw the challenge: the right password
@@ -151,11 +151,16 @@ func TestAdaptiveCaptchaAfterAccountFailures(t *testing.T) {
 		t.Fatalf("signed in without the CAPTCHA, or no challenge offered:\n%s", res.Body)
 	}
 
-	// A wrong answer uses the challenge up and brings a new one.
-	before := captchatest.ID(f.page.Body)
-	res = f.post(url.Values{"username": {"budi"}, "password": {testPassword}, captcha.FieldID: {before}, captcha.FieldAnswer: {"0"}})
+	// A wrong number is refused, counted, and brings a new challenge.
+	before := captchatest.Challenge(t, f.page.Body)
+	wrong, err := captchatest.Solve(before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong.Number++
+	res = f.post(url.Values{"username": {"budi"}, "password": {testPassword}, captcha.FieldProof: {wrong.Encode()}})
 	wantText(t, res, http.StatusOK, e.msg("protection.captcha.wrong"))
-	if e.sessionCookie(res) != nil || captchatest.ID(res.Body) == before || captchatest.ID(res.Body) == "" {
+	if e.sessionCookie(res) != nil || captchatest.Kind(res.Body) != captcha.Proof || captchatest.Challenge(t, res.Body).Challenge == before.Challenge {
 		t.Fatalf("wrong CAPTCHA: signed in, or challenge not replaced:\n%s", res.Body)
 	}
 
@@ -225,39 +230,73 @@ func TestCaptchaModes(t *testing.T) {
 	})
 }
 
+// A solution is good for one sign-in attempt, on the sign-in form only.
+func TestCaptchaSolutionIsSingleUseAndForSignInOnly(t *testing.T) {
+	e := newEnv(t, false)
+	e.h.Captcha.Mode = captcha.Always
+	e.createUser("budi", nil)
+	f := e.open(e.client, "")
+	proof := captchatest.Proof(t, f.page.Body)
+	wantText(t, f.post(url.Values{"username": {"budi"}, "password": {"salah"}, captcha.FieldProof: {proof}}), http.StatusOK, e.msg("login.bad_credentials"))
+	res := f.post(url.Values{"username": {"budi"}, "password": {testPassword}, captcha.FieldProof: {proof}})
+	wantText(t, res, http.StatusOK, e.msg("protection.captcha.wrong"))
+	if e.sessionCookie(res) != nil {
+		t.Fatal("a replayed solution signed in")
+	}
+
+	// The registration form's challenge, solved, is refused here.
+	c, err := e.h.Captcha.New(t.Context(), captcha.Registration, captcha.Proof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pc captcha.ProofChallenge
+	if err := json.Unmarshal([]byte(c.Proof), &pc); err != nil {
+		t.Fatal(err)
+	}
+	sol, err := captchatest.Solve(pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res = f.post(url.Values{"username": {"budi"}, "password": {testPassword}, captcha.FieldProof: {sol.Encode()}})
+	wantText(t, res, http.StatusOK, e.msg("protection.captcha.wrong"))
+	if e.sessionCookie(res) != nil {
+		t.Fatal("registration's challenge passed the sign-in form")
+	}
+	if n := e.countAudit("login.failure", "captcha_failed"); n != 2 {
+		t.Errorf("%d captcha_failed audits, want 2", n)
+	}
+	wantRedirect(t, f.submit("budi", testPassword, true), "/")
+}
+
+// Without JavaScript the person asks for an image code instead; "New
+// image" draws another. Neither checks nor counts anything.
 func TestCaptchaSwitchKeepsTheNameAndCountsNothing(t *testing.T) {
 	e := newEnv(t, false)
 	e.h.Captcha.Mode = captcha.Always
 	f := e.open(e.client, "")
-	first := captchatest.ID(f.page.Body)
-	res := f.switchTo(captcha.Text, "budi@example.co.id")
+	if captchatest.Kind(f.page.Body) != captcha.Proof {
+		t.Fatalf("the first challenge is not the proof of work:\n%s", f.page.Body)
+	}
+	res := f.switchTo(captcha.Image, "budi@example.co.id")
 	if res.StatusCode != http.StatusOK || !strings.Contains(res.Body, `value="budi@example.co.id"`) {
 		t.Fatalf("name not kept: %d\n%s", res.StatusCode, res.Body)
 	}
-	if captchatest.Kind(res.Body) != captcha.Text || captchatest.ID(res.Body) == first {
-		t.Fatalf("no new text question:\n%s", res.Body)
+	first := captchatest.ID(res.Body)
+	if captchatest.Kind(res.Body) != captcha.Image || first == "" || !strings.Contains(res.Body, `<img class="captcha-image" src="/captcha/`+first+`.png"`) {
+		t.Fatalf("no image code:\n%s", res.Body)
 	}
-	if !strings.Contains(res.Body, `>Pertanyaan lain</button>`) || !strings.Contains(res.Body, `value="image"`) {
-		t.Errorf("text question without its own buttons:\n%s", res.Body)
+	if !strings.Contains(res.Body, `>Gambar lain</button>`) || strings.Contains(res.Body, "captcha.js") {
+		t.Errorf("image code without its button, or with the script:\n%s", res.Body)
 	}
-	if _, err := captchatest.SolveQuestion(html.UnescapeString(regexp.MustCompile(`<label for="captcha_answer">([^<]*)<`).FindStringSubmatch(res.Body)[1])); err != nil {
-		t.Error(err)
-	}
-	// "Another question", then back to an image.
+	// "New image": another one, still an image.
+	res = f.post(url.Values{captcha.FieldSwitch: {"new"}, captcha.FieldKind: {"image"}, captcha.FieldID: {first}})
 	second := captchatest.ID(res.Body)
-	res = f.post(url.Values{captcha.FieldSwitch: {"new"}, captcha.FieldKind: {"text"}, captcha.FieldID: {second}})
-	if captchatest.Kind(res.Body) != captcha.Text || captchatest.ID(res.Body) == second {
-		t.Fatalf("no other question:\n%s", res.Body)
+	if captchatest.Kind(res.Body) != captcha.Image || second == first {
+		t.Fatalf("no other image:\n%s", res.Body)
 	}
-	res = f.switchTo(captcha.Image, "")
-	if captchatest.Kind(res.Body) != captcha.Image {
-		t.Fatalf("no image:\n%s", res.Body)
-	}
-	// The replaced challenges are used up.
-	for _, id := range []string{first, second} {
-		if ok, _ := e.h.Captcha.Verify(t.Context(), id, "1"); ok {
-			t.Errorf("replaced challenge %s still answerable", id)
-		}
+	// The replaced image is used up.
+	if ok, _ := e.h.Captcha.Verify(t.Context(), captcha.SignIn, captcha.Answer{ID: first, Code: "ACDEF"}); ok {
+		t.Errorf("replaced challenge %s still answerable", first)
 	}
 	if got := e.audits(); len(got) != 0 {
 		t.Errorf("switching was audited or counted: %v", got)
@@ -341,7 +380,7 @@ func TestLockoutEndsByItself(t *testing.T) {
 // Unknown login names are counted, delayed, challenged and locked exactly
 // like real ones: the pages cannot tell them apart (ASVS 6.3.8).
 func TestUnknownAccountsBehaveLikeKnownOnes(t *testing.T) {
-	volatile := regexp.MustCompile(`value="[^"]*"|/captcha/[a-z0-9]+\.png|<label for="captcha_answer">[^<]*</label>`)
+	volatile := regexp.MustCompile(`value="[^"]*"|data-challenge="[^"]*"|/captcha/[a-z0-9]+\.png`)
 	run := func(name string) []string {
 		e := newEnv(t, false)
 		e.createUser("budi", nil)

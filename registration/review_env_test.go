@@ -92,7 +92,7 @@ func newReviewEnv(t *testing.T, secure bool) *reviewEnv {
 	e := &reviewEnv{t: t, clock: clk, eph: eph, dur: dur, smtp: smtp, mailer: mailer, pages: pages, codec: codec}
 	e.h = &Handler{
 		Registrations: dur, Tokens: dur, Users: dur, Organizations: dur,
-		Drafts: eph, Counters: eph, Audit: dur, Mail: mailer, Captcha: &captcha.Service{Store: eph, Messages: pages.Catalog()},
+		Drafts: eph, Counters: eph, Audit: dur, Mail: mailer, Captcha: &captcha.Service{Store: eph, Now: clk.Now},
 		Pages: pages, CSRF: web.NewCSRF(codec, secure), Cookies: codec,
 		CurrentUser: e.currentUser, Secure: secure, Now: clk.Now, Logger: logger,
 	}

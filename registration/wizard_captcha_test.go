@@ -1,6 +1,7 @@
 package registration
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -11,12 +12,11 @@ import (
 	"satupintu/web/webtest"
 )
 
-// confirmForm loads the confirmation page with its text question, as a
-// registrant who cannot see the image would, and returns the form that
-// answers it (add the action).
+// confirmForm loads the confirmation page and returns the form that
+// passes its check, solved as the page's script would (add the action).
 func (e *wizEnv) confirmForm(c *http.Client) url.Values {
 	e.t.Helper()
-	page := e.get(c, "/register/konfirmasi?captcha=text")
+	page := e.get(c, "/register/konfirmasi")
 	if page.StatusCode != http.StatusOK {
 		e.t.Fatalf("GET /register/konfirmasi: %d (Location %q)", page.StatusCode, page.Header.Get("Location"))
 	}
@@ -34,12 +34,16 @@ func TestWizardSubmitNeedsTheCaptcha(t *testing.T) {
 	c := e.client
 	e.fillTo(c, StepConfirm, nil)
 
-	// The confirmation shows an image by default, with the way to the
-	// text question after the form's own buttons.
+	// The confirmation carries the proof of work, done by the page's
+	// script; the way to an image code without JavaScript comes after the
+	// form's own buttons.
 	confirm := e.get(c, "/register/konfirmasi")
-	wizWant(t, confirm, http.StatusOK, e.T("protection.captcha.legend"), `<img class="captcha-image" src="/captcha/`,
-		`name="captcha" value="text"`, `value="cancel" class="secondary" formnovalidate`)
-	if strings.Index(confirm.Body, `value="submit"`) > strings.Index(confirm.Body, `name="captcha" value="new"`) {
+	wizWant(t, confirm, http.StatusOK, e.T("protection.captcha.legend"), `<script src="/static/captcha.js?v=`,
+		`name="captcha" value="image"`, `value="cancel" class="secondary" formnovalidate`)
+	if captchatest.Kind(confirm.Body) != captcha.Proof {
+		t.Fatalf("no proof-of-work challenge:\n%s", confirm.Body)
+	}
+	if strings.Index(confirm.Body, `value="submit"`) > strings.Index(confirm.Body, `name="captcha" value="image"`) {
 		t.Error("a CAPTCHA button comes before Yes, submit")
 	}
 
@@ -50,18 +54,33 @@ func TestWizardSubmitNeedsTheCaptcha(t *testing.T) {
 	form := e.confirmForm(c)
 	csrf := form.Get("csrf_token")
 
-	// No answer, a wrong one: refused before anything is counted or
-	// looked up, with a new challenge.
+	// No solution, a wrong number, the sign-in form's challenge: refused
+	// before anything is counted or looked up, with a new challenge.
 	res := post(url.Values{"csrf_token": {csrf}})
 	wizWant(t, res, http.StatusOK, e.T("protection.captcha.required"))
-	wrong := url.Values{"csrf_token": {csrf}, captcha.FieldID: form[captcha.FieldID], captcha.FieldKind: {"text"}, captcha.FieldAnswer: {"0"}}
-	res = post(wrong)
-	wizWant(t, res, http.StatusOK, e.T("protection.captcha.wrong"), e.T("protection.captcha.answer_new"))
-	if captchatest.Kind(res.Body) != captcha.Text || captchatest.ID(res.Body) == form.Get(captcha.FieldID) {
-		t.Fatalf("no new text question after a wrong answer:\n%s", res.Body)
+	wrong, err := captchatest.Solve(captchatest.Challenge(t, res.Body))
+	if err != nil {
+		t.Fatal(err)
 	}
-	// The wrong answer used the challenge up: the right one is too late.
-	res = post(form)
+	wrong.Number++
+	res = post(url.Values{"csrf_token": {csrf}, captcha.FieldProof: {wrong.Encode()}})
+	wizWant(t, res, http.StatusOK, e.T("protection.captcha.wrong"))
+	if captchatest.Kind(res.Body) != captcha.Proof || captchatest.Challenge(t, res.Body).Challenge == wrong.Challenge {
+		t.Fatalf("no new challenge after a wrong number:\n%s", res.Body)
+	}
+	signIn, err := e.h.Captcha.New(t.Context(), captcha.SignIn, captcha.Proof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pc captcha.ProofChallenge
+	if err := json.Unmarshal([]byte(signIn.Proof), &pc); err != nil {
+		t.Fatal(err)
+	}
+	other, err := captchatest.Solve(pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res = post(url.Values{"csrf_token": {csrf}, captcha.FieldProof: {other.Encode()}})
 	wizWant(t, res, http.StatusOK, e.T("protection.captcha.wrong"))
 	if n := len(e.registrations()); n != 0 {
 		t.Fatalf("%d registrations stored without a solved CAPTCHA", n)
@@ -79,24 +98,27 @@ func TestWizardSubmitNeedsTheCaptcha(t *testing.T) {
 	e.serviceNumber(c, post(next))
 }
 
+// Without JavaScript the registrant asks for an image code; "New image"
+// draws another and uses the old one up. Nothing is submitted.
 func TestWizardCaptchaSwitch(t *testing.T) {
 	e := newWizEnv(t, false)
 	c := e.client
 	e.fillTo(c, StepConfirm, nil)
 	page := e.get(c, "/register/konfirmasi")
-	first := captchatest.ID(page.Body)
 	csrf := wizCSRFField.FindStringSubmatch(page.Body)[1]
-	res := e.post(c, "/register/konfirmasi", url.Values{"csrf_token": {csrf}, captcha.FieldSwitch: {"text"}, captcha.FieldID: {first}})
-	wizWant(t, res, http.StatusOK, "PT Maju Bersama", e.T("protection.captcha.new_question"))
-	if captchatest.Kind(res.Body) != captcha.Text {
-		t.Fatalf("no text question:\n%s", res.Body)
+	res := e.post(c, "/register/konfirmasi", url.Values{"csrf_token": {csrf}, captcha.FieldSwitch: {"image"}})
+	wizWant(t, res, http.StatusOK, "PT Maju Bersama", e.T("protection.captcha.new_image"), `<img class="captcha-image" src="/captcha/`)
+	first := captchatest.ID(res.Body)
+	if captchatest.Kind(res.Body) != captcha.Image || first == "" {
+		t.Fatalf("no image code:\n%s", res.Body)
 	}
-	if ok, _ := e.h.Captcha.Verify(t.Context(), first, "x"); ok {
+	res = e.post(c, "/register/konfirmasi", url.Values{"csrf_token": {csrf}, captcha.FieldSwitch: {"new"},
+		captcha.FieldKind: {"image"}, captcha.FieldID: {first}})
+	if captchatest.Kind(res.Body) != captcha.Image || captchatest.ID(res.Body) == first {
+		t.Fatalf("no other image:\n%s", res.Body)
+	}
+	if ok, _ := e.h.Captcha.Verify(t.Context(), captcha.Registration, captcha.Answer{ID: first, Code: "ACDEF"}); ok {
 		t.Error("the replaced image is still answerable")
-	}
-	res = e.post(c, "/register/konfirmasi", url.Values{"csrf_token": {csrf}, captcha.FieldSwitch: {"image"}})
-	if captchatest.Kind(res.Body) != captcha.Image {
-		t.Fatalf("no image:\n%s", res.Body)
 	}
 	if n := len(e.registrations()); n != 0 {
 		t.Fatalf("a switch submitted: %d registrations", n)

@@ -29,13 +29,14 @@ func TestPartialsAreIncludedNotServed(t *testing.T) {
 	if body := render("id", nil); strings.Contains(body, "captcha") {
 		t.Errorf("no challenge, yet the page has a CAPTCHA:\n%s", body)
 	}
-	img := render("en", &captcha.Challenge{ID: "abc", Kind: captcha.Image, ImageURL: "/captcha/abc.png", Width: 280, Height: 90})
-	text := render("id", &captcha.Challenge{ID: "abc", Kind: captcha.Text, Question: captcha.QuestionPlus, A: captcha.NumberKey(7), B: captcha.NumberKey(2), ErrorKey: "protection.captcha.answer_new"})
+	img := render("en", &captcha.Challenge{ID: "abc", Kind: captcha.Image, ImageURL: "/captcha/abc.png", Width: 280, Height: 90, ErrorKey: "protection.captcha.answer_new"})
+	proof := render("id", &captcha.Challenge{Kind: captcha.Proof, Proof: `{"algorithm":"SHA-256","salt":"a?b=c&"}`})
 	for body, wants := range map[string][]string{
 		img: {`<img class="captcha-image" src="/captcha/abc.png" width="280" height="90" alt="Security code image.`,
-			`name="captcha_id" value="abc"`, `name="captcha" value="text"`, ">New image</button>"},
-		text: {`<label for="captcha_answer">Berapa tujuh ditambah dua?</label>`, `name="captcha_kind" value="text"`,
-			`aria-invalid="true"`, `id="captcha-error"`, ">Pakai gambar</button>"},
+			`name="captcha_id" value="abc"`, `name="captcha_kind" value="image"`, `aria-invalid="true"`, `id="captcha-error"`, ">New image</button>"},
+		proof: {`data-challenge="{&#34;algorithm&#34;:&#34;SHA-256&#34;,&#34;salt&#34;:&#34;a?b=c&amp;&#34;}"`,
+			`name="captcha_proof" value=""`, `role="status"`, `<script src="/static/captcha.js?v=`,
+			`<noscript><button type="submit" name="captcha" value="image" class="link" formnovalidate>Pakai kode gambar</button></noscript>`},
 	} {
 		for _, want := range wants {
 			if !strings.Contains(body, want) {

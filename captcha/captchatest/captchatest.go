@@ -1,43 +1,46 @@
-// Package captchatest answers satupintu's CAPTCHA in tests the way a person
-// using a screen reader would: it reads the text question on the page and
-// works out the sum. It looks at nothing the page does not show, so it
-// works against any store and any node, and production code keeps no back
-// door for tests.
+// Package captchatest passes satupintu's security check in tests the way a
+// browser does: it reads the proof-of-work challenge on the page and finds
+// the number by trying them all, as templates/static/captcha.js does. It
+// looks at nothing the page does not show and reimplements the protocol on
+// its own, so it works against any store and any node, checks the server
+// from outside, and production code keeps no back door for tests.
 package captchatest
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"html"
 	"net/url"
 	"regexp"
 	"strconv"
-	"strings"
-	"sync"
 	"testing"
 
 	"satupintu/captcha"
-	"satupintu/templates"
 )
 
 var (
-	idField    = regexp.MustCompile(`name="captcha_id" value="([^"]*)"`)
-	kindField  = regexp.MustCompile(`name="captcha_kind" value="([^"]*)"`)
-	labelField = regexp.MustCompile(`<label for="captcha_answer">([^<]*)</label>`)
+	challengeAttr = regexp.MustCompile(`<fieldset class="field captcha" data-challenge="([^"]*)"`)
+	idField       = regexp.MustCompile(`name="captcha_id" value="([^"]*)"`)
+	fieldset      = regexp.MustCompile(`<fieldset class="field captcha"`)
 )
 
-// Has reports whether page carries a challenge.
-func Has(page string) bool { return idField.MatchString(page) }
+// Has reports whether page carries a challenge of either kind.
+func Has(page string) bool { return fieldset.MatchString(page) }
 
 // Kind returns the kind of the challenge on page, "" if there is none.
 func Kind(page string) captcha.Kind {
-	m := kindField.FindStringSubmatch(page)
-	if m == nil {
-		return ""
+	switch {
+	case challengeAttr.MatchString(page):
+		return captcha.Proof
+	case idField.MatchString(page):
+		return captcha.Image
 	}
-	return captcha.Kind(m[1])
+	return ""
 }
 
-// ID returns the id of the challenge on page, "" if there is none.
+// ID returns the id of the image challenge on page, "" if there is none.
 func ID(page string) string {
 	m := idField.FindStringSubmatch(page)
 	if m == nil {
@@ -46,99 +49,64 @@ func ID(page string) string {
 	return html.UnescapeString(m[1])
 }
 
-// Answer returns the answer, in digits, to the text question on page.
-func Answer(t testing.TB, page string) string {
+// Challenge returns the proof-of-work challenge on page.
+func Challenge(t testing.TB, page string) captcha.ProofChallenge {
 	t.Helper()
-	n, err := answer(page)
+	c, err := challenge(page)
 	if err != nil {
 		t.Fatalf("captchatest: %v\n%s", err, page)
 	}
-	return strconv.Itoa(n)
+	return c
 }
 
-// Form returns the fields that answer the text question on page: add them
-// to the form being posted.
+func challenge(page string) (captcha.ProofChallenge, error) {
+	var c captcha.ProofChallenge
+	m := challengeAttr.FindStringSubmatch(page)
+	if m == nil {
+		return c, fmt.Errorf("page has no proof-of-work challenge")
+	}
+	if err := json.Unmarshal([]byte(html.UnescapeString(m[1])), &c); err != nil {
+		return c, fmt.Errorf("challenge on page: %w", err)
+	}
+	return c, nil
+}
+
+// Solve finds the number of c as a browser would, trying 0, 1, 2, … up to
+// c.MaxNumber, and returns the solution.
+func Solve(c captcha.ProofChallenge) (captcha.Solution, error) {
+	if c.Algorithm != captcha.Algorithm {
+		return captcha.Solution{}, fmt.Errorf("algorithm %q", c.Algorithm)
+	}
+	want, err := hex.DecodeString(c.Challenge)
+	if err != nil || len(want) != sha256.Size {
+		return captcha.Solution{}, fmt.Errorf("challenge %q is not a SHA-256 in hex", c.Challenge)
+	}
+	var target [sha256.Size]byte
+	copy(target[:], want)
+	buf := make([]byte, 0, len(c.Salt)+20)
+	for n := int64(0); n <= c.MaxNumber; n++ {
+		buf = strconv.AppendInt(append(buf[:0], c.Salt...), n, 10)
+		if sha256.Sum256(buf) == target {
+			return captcha.Solution{Algorithm: c.Algorithm, Challenge: c.Challenge, Number: n, Salt: c.Salt, Signature: c.Signature}, nil
+		}
+	}
+	return captcha.Solution{}, fmt.Errorf("no number up to %d solves the challenge", c.MaxNumber)
+}
+
+// Proof returns the form field value that solves the proof-of-work
+// challenge on page.
+func Proof(t testing.TB, page string) string {
+	t.Helper()
+	sol, err := Solve(Challenge(t, page))
+	if err != nil {
+		t.Fatalf("captchatest: %v", err)
+	}
+	return sol.Encode()
+}
+
+// Form returns the fields that pass the check on page, solved as a
+// browser with JavaScript would: add them to the form being posted.
 func Form(t testing.TB, page string) url.Values {
 	t.Helper()
-	return url.Values{
-		captcha.FieldID:     {ID(page)},
-		captcha.FieldKind:   {string(captcha.Text)},
-		captcha.FieldAnswer: {Answer(t, page)},
-	}
-}
-
-// SolveQuestion answers a question as the page prints it ("What is seven
-// plus two?", "Berapa dua belas dikurangi lima?").
-func SolveQuestion(q string) (int, error) {
-	l := load()
-	if l.err != nil {
-		return 0, l.err
-	}
-	q = strings.TrimSpace(q)
-	for _, f := range l.forms {
-		m := f.re.FindStringSubmatch(q)
-		if m == nil {
-			continue
-		}
-		a, okA := l.numbers[strings.ToLower(m[1])]
-		b, okB := l.numbers[strings.ToLower(m[2])]
-		if !okA || !okB {
-			return 0, fmt.Errorf("numbers in %q not in the catalogs", q)
-		}
-		if f.minus {
-			return a - b, nil
-		}
-		return a + b, nil
-	}
-	return 0, fmt.Errorf("%q is no question the catalogs know", q)
-}
-
-func answer(page string) (int, error) {
-	if Kind(page) != captcha.Text {
-		return 0, fmt.Errorf("page has no text question (kind %q)", Kind(page))
-	}
-	m := labelField.FindStringSubmatch(page)
-	if m == nil {
-		return 0, fmt.Errorf("no captcha label on page")
-	}
-	return SolveQuestion(html.UnescapeString(m[1]))
-}
-
-type questionForm struct {
-	re    *regexp.Regexp
-	minus bool
-}
-
-type lexicon struct {
-	forms   []questionForm
-	numbers map[string]int
-	err     error
-}
-
-var (
-	once sync.Once
-	lex  lexicon
-)
-
-// load reads the question forms and number words of every language from
-// the catalogs once.
-func load() *lexicon {
-	once.Do(func() {
-		pages, err := templates.New()
-		if err != nil {
-			lex.err = err
-			return
-		}
-		lex.numbers = map[string]int{}
-		for _, lang := range []string{templates.LangID, templates.LangEN} {
-			for n := 1; n <= captcha.MaxNumber; n++ {
-				lex.numbers[strings.ToLower(pages.T(lang, captcha.NumberKey(n)))] = n
-			}
-			for _, key := range []string{captcha.QuestionPlus, captcha.QuestionMinus} {
-				pattern := "^" + strings.ReplaceAll(regexp.QuoteMeta(pages.T(lang, key)), "%s", "(.+?)") + "$"
-				lex.forms = append(lex.forms, questionForm{re: regexp.MustCompile(pattern), minus: key == captcha.QuestionMinus})
-			}
-		}
-	})
-	return &lex
+	return url.Values{captcha.FieldProof: {Proof(t, page)}}
 }

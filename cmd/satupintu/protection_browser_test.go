@@ -15,10 +15,11 @@ import (
 	"satupintu/templates"
 )
 
-// TestBrowserSignInProtection: the CAPTCHA appears after failed sign-ins,
-// is answered through its text question, attempts are spaced and then
-// locked, and an administrator's `satupintu user unlock` lets the user in
-// on the running node (Postgres and Redis, as in production).
+// TestBrowserSignInProtection: the security check appears after failed
+// sign-ins and is passed by the page's own proof of work, attempts are
+// spaced and then locked, and an administrator's `satupintu user unlock`
+// lets the user in on the running node (Postgres and Redis, as in
+// production).
 func TestBrowserSignInProtection(t *testing.T) {
 	b := newBrowserSession(t) // first: its time limit then covers the servers' shutdown
 	dbURL := postgrestest.URL(t)
@@ -42,19 +43,12 @@ func TestBrowserSignInProtection(t *testing.T) {
 		}
 	}
 
-	// 2. The third brings the image, and the way to a text question.
+	// 2. The third brings the security check, which the page's script
+	// does by itself (captcha_browser_test.go).
 	b.signInAttempt(user, "salah", 200)
-	b.wait("img.captcha-image")
-	if !b.imageLoaded("img.captcha-image") {
-		b.fatalf("the CAPTCHA image did not render (CSP, route or PNG)")
-	}
-	b.screenshot("captcha-image.png")
-	b.clickAndLoad(`button[name="captcha"][value="text"]`, c.issuer+"/login")
-	b.wait(`label[for="captcha_answer"]`)
-	if got := b.value(`input[name="username"]`); got != user {
-		b.fatalf("the switch lost the username: %q", got)
-	}
-	b.screenshot("captcha-text.png")
+	b.wait("fieldset.captcha")
+	b.solveCaptcha()
+	b.screenshot("captcha-proof-after-failures.png")
 
 	// 3. Failures 4 to 10, each with the CAPTCHA answered. From the 5th,
 	// an attempt right after a failure is told to wait, unchecked.

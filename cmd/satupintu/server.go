@@ -91,9 +91,15 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	codec.MaxAge(int(d.cfg.SessionTTL.Seconds()))
 	csrf := web.NewCSRF(securecookie.New(hashKey, blockKey), secure)
 	renderer := &web.Renderer{Pages: pages, CSRF: csrf, Logger: d.logger, Secure: secure}
-	// One CAPTCHA for the sign-in and registration forms, its answers in
-	// the ephemeral store so any node can check them.
-	captchas := &captcha.Service{Store: d.ephemeral, Messages: pages.Catalog(), Mode: d.cfg.Captcha, Logger: d.logger}
+	// One security check for the sign-in and registration forms (each
+	// binds its challenges to its own purpose): challenges signed with a
+	// key every node shares, used solutions and image codes in the
+	// ephemeral store, so any node can check them.
+	captchaKey, err := secret(ctx, d.durable, "captcha-key", nil, 32)
+	if err != nil {
+		return nil, nil, err
+	}
+	captchas := &captcha.Service{Store: d.ephemeral, Key: captchaKey, Mode: d.cfg.Captcha, Now: d.now, Logger: d.logger}
 
 	lh := &login.Handler{
 		Users: d.durable, Clients: d.durable, Requests: d.ephemeral, Sessions: d.ephemeral,
