@@ -58,6 +58,8 @@ type Config struct {
 	Captcha captcha.Mode
 	// Limits bound what anonymous clients may store (limits.go).
 	Limits Limits
+	// AuditRetention is how long audit events are kept (maintenance.go).
+	AuditRetention time.Duration
 }
 
 func defaultConfig() Config {
@@ -75,6 +77,7 @@ func defaultConfig() Config {
 		SMTP:             mail.SMTPConfig{From: "Satu Pintu <no-reply@satupintu.localhost>"},
 		Captcha:          captcha.Adaptive,
 		Limits:           defaultLimits(),
+		AuditRetention:   defaultAuditRetention,
 	}
 }
 
@@ -203,6 +206,7 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	}
 	dur("SESSION_TTL", &cfg.SessionTTL)
 	dur("CLIENT_CACHE_TTL", &cfg.ClientCacheTTL)
+	dur("AUDIT_RETENTION", &cfg.AuditRetention)
 	key("COOKIE_HASH_KEY", &cfg.CookieHashKey)
 	key("COOKIE_BLOCK_KEY", &cfg.CookieBlockKey)
 	var demo string
@@ -286,6 +290,9 @@ func (c Config) Validate() []string {
 	}
 	if _, err := captcha.ParseMode(string(c.Captcha)); err != nil || c.Captcha == "" {
 		p = append(p, fmt.Sprintf("captcha %q must be off, adaptive or always", c.Captcha))
+	}
+	if c.AuditRetention < 24*time.Hour {
+		p = append(p, "SATUPINTU_AUDIT_RETENTION must be at least 24h (a year is 8760h)")
 	}
 	// A limit bounds live items only if its window is as long as they live.
 	if c.Limits.Authorize.Window < authRequestLifetime {

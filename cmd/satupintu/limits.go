@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"satupintu/quota"
+	"satupintu/registration"
 )
 
 // Limits bound what anonymous clients may make the service store. Each is
@@ -21,7 +22,8 @@ type Limits struct {
 }
 
 // How long the items the limits count live: a pending authorization
-// request (op), a registration draft (registration).
+// request (op); a registration draft between two steps (registration), so
+// a shorter draft window would end drafts in the middle of the wizard.
 const (
 	authRequestLifetime = 15 * time.Minute
 	draftLifetime       = 2 * time.Hour
@@ -36,8 +38,9 @@ func defaultLimits() Limits {
 		// at a typical 1 KiB). 300 leaves room for an office behind one NAT
 		// address signing in to several apps.
 		Authorize: quota.Limit{Name: "authorize", PerAddress: 300, Total: 100_000, Window: authRequestLifetime},
-		// A registrant starts one or two drafts.
-		Register: quota.Limit{Name: "register", PerAddress: 20, Total: 5_000, Window: draftLifetime},
+		// New registration drafts (registration/limits.go explains the
+		// bound: a draft never outlives the window from its creation).
+		Register: registration.DefaultDraftLimit,
 	}
 }
 

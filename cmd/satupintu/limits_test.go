@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"satupintu/quota"
+	"satupintu/registration"
 )
 
 // mapEnv serves environment variables from m.
@@ -23,7 +24,7 @@ func TestLimitsFromEnvironment(t *testing.T) {
 	if cfg.Limits.Authorize != want {
 		t.Errorf("Authorize = %+v, want %+v", cfg.Limits.Authorize, want)
 	}
-	if cfg.Limits.Register != defaultLimits().Register {
+	if cfg.Limits.Register != registration.DefaultDraftLimit {
 		t.Errorf("Register = %+v, want the default", cfg.Limits.Register)
 	}
 }

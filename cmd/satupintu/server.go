@@ -150,10 +150,16 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	}, d.healthInterval, d.logger)
 	h.check(ctx)
 	go h.run(ctx)
+	if p, ok := d.durable.(pruner); ok {
+		m := &maintenance{store: p, retention: d.cfg.AuditRetention, now: d.now, logger: d.logger}
+		go m.run(ctx, maintenanceInterval)
+	} else {
+		d.logger.Warn("durable store cannot prune: audit events and draft letters are kept")
+	}
 
 	rh := &registration.Handler{
 		Registrations: d.durable, Tokens: d.durable, Users: d.durable, Organizations: d.durable,
-		Drafts: d.ephemeral, Counters: d.ephemeral, Audit: d.durable, Mail: d.mailer, Captcha: captchas,
+		Drafts: d.ephemeral, Counters: d.ephemeral, DraftLimit: d.cfg.Limits.Register, Audit: d.durable, Mail: d.mailer, Captcha: captchas,
 		Pages: pages, CSRF: csrf, Cookies: codec, BaseURL: d.cfg.Issuer, Secure: secure,
 		CurrentUser: func(r *http.Request) (storage.User, bool) {
 			_, u, ok := lh.CurrentSession(r)
