@@ -37,12 +37,11 @@ type failureAudit struct {
 	Counters storage.Counters
 	Marks    storage.OneTime
 	Audit    Audit
-	Now      func() time.Time
 }
 
 // failureAudit is h's; it holds nothing of its own.
 func (h *Handler) failureAudit() *failureAudit {
-	return &failureAudit{Counters: h.Counters, Marks: h.OneTime, Audit: h.Audit, Now: h.Now}
+	return &failureAudit{Counters: h.Counters, Marks: h.OneTime, Audit: h.Audit}
 }
 
 // auditFailure records a login.failure event e of r (time and address

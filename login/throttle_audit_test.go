@@ -30,7 +30,7 @@ func newFailureAudit(t *testing.T) (*failureAudit, *conformance.Clock, func() []
 		}
 		return events
 	}
-	return &failureAudit{Counters: eph, Marks: eph, Audit: dur, Now: clk.Now}, clk, list
+	return &failureAudit{Counters: eph, Marks: eph, Audit: dur}, clk, list
 }
 
 func failureEvent(clk *conformance.Clock, ip, reason, login string) storage.AuditEvent {

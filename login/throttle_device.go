@@ -55,14 +55,12 @@ func deviceAccount(userID string) string {
 }
 
 // trustedDevice returns the device id of r's device cookie when the cookie
-// is authentic, was issued for userID, and is younger than
-// DeviceCookieTTL; otherwise "" (an unknown device). A cookie that does not
-// decode is ignored like a missing one: forging or altering it buys
-// nothing.
+// is authentic, was issued for userID ("" for a login name without an
+// account), and is younger than DeviceCookieTTL; otherwise "" (an unknown
+// device). A cookie that does not decode is ignored like a missing one:
+// forging or altering it buys nothing. The cookie is decoded whether or
+// not the account exists, so that costs the same time either way.
 func (h *Handler) trustedDevice(r *http.Request, userID string) string {
-	if userID == "" {
-		return ""
-	}
 	c, err := r.Cookie(h.deviceCookieName())
 	if err != nil {
 		return ""
@@ -72,7 +70,7 @@ func (h *Handler) trustedDevice(r *http.Request, userID string) string {
 		return ""
 	}
 	age := h.Now().Sub(time.Unix(d.Issued, 0))
-	if d.Nonce == "" || d.Account != deviceAccount(userID) || age < -time.Minute || age >= DeviceCookieTTL {
+	if userID == "" || d.Nonce == "" || d.Account != deviceAccount(userID) || age < -time.Minute || age >= DeviceCookieTTL {
 		return ""
 	}
 	return d.Nonce
