@@ -56,6 +56,9 @@ type Config struct {
 	// Captcha says when forms ask for a CAPTCHA: off, adaptive (sign-in
 	// after failed attempts, registration always) or always.
 	Captcha captcha.Mode
+	// CaptchaMaxNumber is the proof of work's difficulty: a browser tries
+	// half of it on average (captcha.DefaultMaxNumber).
+	CaptchaMaxNumber int64
 	// Limits bound what anonymous clients may store (limits.go).
 	Limits Limits
 	// AuditRetention is how long audit events are kept (maintenance.go).
@@ -76,6 +79,7 @@ func defaultConfig() Config {
 		RedisPrefix:      "satupintu:",
 		SMTP:             mail.SMTPConfig{From: "Satu Pintu <no-reply@satupintu.localhost>"},
 		Captcha:          captcha.Adaptive,
+		CaptchaMaxNumber: captcha.DefaultMaxNumber,
 		Limits:           defaultLimits(),
 		AuditRetention:   defaultAuditRetention,
 	}
@@ -171,6 +175,15 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 		cfg.TrustedProxies = append(cfg.TrustedProxies, n)
 	}
 	str("CAPTCHA", (*string)(&cfg.Captcha))
+	var maxNumber string
+	str("CAPTCHA_MAX_NUMBER", &maxNumber)
+	if maxNumber != "" {
+		n, err := strconv.ParseInt(maxNumber, 10, 64)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("SATUPINTU_CAPTCHA_MAX_NUMBER: %q is not a whole number", maxNumber))
+		}
+		cfg.CaptchaMaxNumber = n
+	}
 	for _, lim := range []struct {
 		name string
 		l    *quota.Limit
@@ -229,6 +242,7 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	fs.StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "postgres:// URL; empty: embedded SQLite (SATUPINTU_DATABASE_URL)")
 	fs.StringVar(&cfg.RedisURL, "redis-url", cfg.RedisURL, "redis:// URL; empty: in-process state (SATUPINTU_REDIS_URL)")
 	fs.StringVar((*string)(&cfg.Captcha), "captcha", string(cfg.Captcha), "when forms ask for a CAPTCHA: off, adaptive or always (SATUPINTU_CAPTCHA)")
+	fs.Int64Var(&cfg.CaptchaMaxNumber, "captcha-max-number", cfg.CaptchaMaxNumber, "proof-of-work difficulty: a browser tries half of it on average (SATUPINTU_CAPTCHA_MAX_NUMBER)")
 	noDemo := fs.Bool("no-demo", false, "do not create demo clients and users (SATUPINTU_DEMO=false)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -293,6 +307,9 @@ func (c Config) Validate() []string {
 	}
 	if c.AuditRetention < 24*time.Hour {
 		p = append(p, "SATUPINTU_AUDIT_RETENTION must be at least 24h (a year is 8760h)")
+	}
+	if !captcha.ValidMaxNumber(c.CaptchaMaxNumber) {
+		p = append(p, fmt.Sprintf("captcha-max-number %d must be from 1000 to 20000000", c.CaptchaMaxNumber))
 	}
 	// A limit bounds live items only if its window is as long as they live.
 	if c.Limits.Authorize.Window < authRequestLifetime {

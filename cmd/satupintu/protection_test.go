@@ -32,7 +32,17 @@ func TestCaptchaConfig(t *testing.T) {
 			t.Errorf("%s: %q, %v; want %q", tt.name, cfg.Captcha, err, tt.want)
 		}
 	}
-	_, err := loadConfig(flag.NewFlagSet("t", flag.ContinueOnError), nil, envOf(map[string]string{"SATUPINTU_CAPTCHA": "sometimes"}))
+	cfg, err := loadConfig(flag.NewFlagSet("t", flag.ContinueOnError), []string{"--captcha-max-number", "50000"}, envOf(nil))
+	if err != nil || cfg.CaptchaMaxNumber != 50000 || defaultConfig().CaptchaMaxNumber != captcha.DefaultMaxNumber {
+		t.Errorf("difficulty: %d, %v", cfg.CaptchaMaxNumber, err)
+	}
+	for _, bad := range []string{"10", "lots", "99999999999"} {
+		_, err := loadConfig(flag.NewFlagSet("t", flag.ContinueOnError), nil, envOf(map[string]string{"SATUPINTU_CAPTCHA_MAX_NUMBER": bad}))
+		if err == nil || !strings.Contains(strings.ToLower(err.Error()), "captcha") {
+			t.Errorf("difficulty %q accepted: %v", bad, err)
+		}
+	}
+	_, err = loadConfig(flag.NewFlagSet("t", flag.ContinueOnError), nil, envOf(map[string]string{"SATUPINTU_CAPTCHA": "sometimes"}))
 	if err == nil || !strings.Contains(err.Error(), `captcha "sometimes" must be off, adaptive or always`) {
 		t.Errorf("bad mode: %v", err)
 	}

@@ -99,7 +99,7 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	if err != nil {
 		return nil, nil, err
 	}
-	captchas := &captcha.Service{Store: d.ephemeral, Key: captchaKey, Mode: d.cfg.Captcha, Now: d.now, Logger: d.logger}
+	captchas := &captcha.Service{Store: d.ephemeral, Key: captchaKey, Mode: d.cfg.Captcha, MaxNumber: d.cfg.CaptchaMaxNumber, Now: d.now, Logger: d.logger}
 
 	lh := &login.Handler{
 		Users: d.durable, Clients: d.durable, Requests: d.ephemeral, Sessions: d.ephemeral,
