@@ -47,6 +47,7 @@ import (
 	"sync"
 	"time"
 
+	"satupintu/quota"
 	"satupintu/storage"
 )
 
@@ -143,6 +144,12 @@ type Service struct {
 	MaxNumber int64
 	Mode      Mode             // zero: Adaptive
 	TTL       time.Duration    // zero: DefaultTTL
+	// ImageLimit bounds the image codes stored for one client address
+	// (quota.Address of the request's context) and in total; counted in
+	// Counters. Over it a form gets a proof-of-work challenge instead,
+	// which stores nothing. Nil Counters: no bound (tests).
+	ImageLimit quota.Limit
+	Counters   quota.Counter
 	Now       func() time.Time // nil: time.Now
 	Logger    *slog.Logger     // nil: discard
 
@@ -240,6 +247,16 @@ func (s *Service) New(ctx context.Context, purpose Purpose, kind Kind) (*Challen
 			return nil, err
 		}
 		return &Challenge{Kind: Proof, Proof: proof}, nil
+	}
+	if s.Counters != nil {
+		err := s.ImageLimit.Take(ctx, s.Counters, quota.Address(ctx))
+		if errors.Is(err, quota.ErrExceeded) {
+			s.logger().InfoContext(ctx, "captcha: image codes over their limit; proof of work instead", "error", err)
+			return s.New(ctx, purpose, Proof)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("captcha: count image codes: %w", err)
+		}
 	}
 	return s.newImage(ctx, purpose)
 }

@@ -32,6 +32,7 @@ import (
 const (
 	keyUnavailable   = "error.unavailable"
 	keyTooMany       = "error.authorize.too_many"
+	keyLogoutTooMany = "error.logout.too_many"
 	keyBadRequest    = "error.bad_request"
 	keyLogoutInvalid = "error.logout.invalid_request"
 )
@@ -133,12 +134,18 @@ func (s *store) classify(ctx context.Context, what string, err error) error {
 // an exhausted quota is the client's doing (429), anything else is a
 // failed dependency (503).
 func (s *store) refuseAdmission(ctx context.Context, err error) error {
+	return s.refuseByQuota(ctx, "admit auth request", err, keyTooMany)
+}
+
+// refuseByQuota answers an exhausted quota with a 429 page saying key, and
+// anything else as a failed dependency (503).
+func (s *store) refuseByQuota(ctx context.Context, what string, err error, key string) error {
 	if !errors.Is(err, quota.ErrExceeded) {
-		return s.unavailable(ctx, "admit auth request", err)
+		return s.unavailable(ctx, what, err)
 	}
-	s.log.InfoContext(ctx, "authorization request refused by quota", "error", err)
+	s.log.InfoContext(ctx, "refused by quota", "op", what, "error", err)
 	if o := outcomeFrom(ctx); o != nil {
-		o.set(http.StatusTooManyRequests, keyTooMany)
+		o.set(http.StatusTooManyRequests, key)
 	}
 	return errUnavailable().WithParent(err)
 }

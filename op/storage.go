@@ -357,7 +357,8 @@ func (s *store) TerminateSessionFromRequest(ctx context.Context, req *zop.EndSes
 		HintVerified: req.IDTokenHintClaims != nil,
 	})
 	if err != nil {
-		return "", s.unavailable(ctx, "store logout", err)
+		// The pending logout is an anonymous write, bounded per address.
+		return "", s.refuseByQuota(ctx, "store logout", err, keyLogoutTooMany)
 	}
 	return u, nil
 }

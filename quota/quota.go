@@ -77,3 +77,22 @@ func (l Limit) Take(ctx context.Context, c Counter, ip string) error {
 	}
 	return nil
 }
+
+type addressKey struct{}
+
+// WithAddress returns ctx carrying the client address ip, for code that
+// stores on a client's behalf but sees only a context (zitadel's storage
+// callbacks, a challenge issued while a page renders).
+func WithAddress(ctx context.Context, ip string) context.Context {
+	return context.WithValue(ctx, addressKey{}, ip)
+}
+
+// Address returns the client address WithAddress put in ctx, or "unknown":
+// writes whose address is lost then share one allowance instead of
+// escaping the per-address bound.
+func Address(ctx context.Context) string {
+	if ip, ok := ctx.Value(addressKey{}).(string); ok && ip != "" {
+		return ip
+	}
+	return "unknown"
+}

@@ -104,3 +104,14 @@ func TestZeroLimitAlwaysAllows(t *testing.T) {
 		}
 	}
 }
+
+func TestAddressTravelsInTheContext(t *testing.T) {
+	ctx := quota.WithAddress(t.Context(), "2001:db8::1")
+	if got := quota.Address(ctx); got != "2001:db8::1" {
+		t.Errorf("Address = %q", got)
+	}
+	// Without one, every such write shares the "unknown" allowance.
+	if got := quota.Address(t.Context()); got != "unknown" {
+		t.Errorf("Address of a bare context = %q, want unknown", got)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -148,4 +149,53 @@ func redisUsage(t *testing.T, rdb *goredis.Client, pattern string) (int, int64) 
 		t.Fatalf("scan %s: %v", pattern, err)
 	}
 	return n, bytes
+}
+
+// TestEndSessionFloodIsBounded: /end_session without an id_token_hint
+// stores a pending logout until the user confirms; one address (here a
+// whole /64) gets only its allowance, the rest a 429 page, and the store
+// keeps no more than that.
+func TestEndSessionFloodIsBounded(t *testing.T) {
+	logoutLimit := quota.Limit{Name: "logout", PerAddress: 5, Total: 50, Window: logoutLifetime}
+	tp := newTestProviderHash(t, cheapHash, floodConfig, func(c *Config) { c.Limits.Logout = logoutLimit })
+	mem := tp.ephemeral.(*memory.Store)
+	before := mem.Stats().OneTime
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	stored, refused := 0, 0
+	for i := range 40 {
+		q := url.Values{"client_id": {"app-one"}, "post_logout_redirect_uri": {tp.apps["app-one"].postLogout},
+			"state": {strings.Repeat("x", 1000)}}
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, tp.issuer+"/end_session?"+q.Encode(), nil)
+		req.Header.Set("X-Forwarded-For", fmt.Sprintf("2001:db8:9:9::%x", i+1))
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode == http.StatusFound && strings.HasPrefix(resp.Header.Get("Location"), "/logout?"):
+			stored++
+		case resp.StatusCode == http.StatusTooManyRequests:
+			refused++
+		default:
+			t.Fatalf("end_session %d: %d %s", i, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+	if stored != int(logoutLimit.PerAddress) || refused != 40-stored {
+		t.Errorf("%d pending logouts stored, %d refused; want %d stored", stored, refused, logoutLimit.PerAddress)
+	}
+	if got := mem.Stats().OneTime - before; got > int(logoutLimit.PerAddress) {
+		t.Errorf("store holds %d new one-time values, bound %d", got, logoutLimit.PerAddress)
+	}
+	// The same client from another address still signs out.
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, tp.issuer+"/end_session?client_id=app-one", nil)
+	req.Header.Set("X-Forwarded-For", "198.51.100.20")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		t.Errorf("end_session from another address: %d", resp.StatusCode)
+	}
 }

@@ -187,7 +187,8 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	for _, lim := range []struct {
 		name string
 		l    *quota.Limit
-	}{{"AUTHORIZE", &cfg.Limits.Authorize}, {"REGISTER", &cfg.Limits.Register}} {
+	}{{"AUTHORIZE", &cfg.Limits.Authorize}, {"REGISTER", &cfg.Limits.Register},
+		{"LOGOUT", &cfg.Limits.Logout}, {"CAPTCHA_IMAGE", &cfg.Limits.CaptchaImage}} {
 		name, l := lim.name, lim.l
 		var v string
 		str("LIMIT_"+name, &v)
@@ -311,13 +312,7 @@ func (c Config) Validate() []string {
 	if !captcha.ValidMaxNumber(c.CaptchaMaxNumber) {
 		p = append(p, fmt.Sprintf("captcha-max-number %d must be from 1000 to 20000000", c.CaptchaMaxNumber))
 	}
-	// A limit bounds live items only if its window is as long as they live.
-	if c.Limits.Authorize.Window < authRequestLifetime {
-		p = append(p, fmt.Sprintf("SATUPINTU_LIMIT_AUTHORIZE: the window must be at least %v, the lifetime of a pending request", authRequestLifetime))
-	}
-	if c.Limits.Register.Window < draftLifetime {
-		p = append(p, fmt.Sprintf("SATUPINTU_LIMIT_REGISTER: the window must be at least %v, the lifetime of a draft", draftLifetime))
-	}
+	p = append(p, c.Limits.validate()...)
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		p = append(p, fmt.Sprintf("log-format %q must be text or json", c.LogFormat))
 	}

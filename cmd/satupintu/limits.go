@@ -2,12 +2,15 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"satupintu/captcha"
 	"satupintu/quota"
 	"satupintu/registration"
+	"satupintu/web"
 )
 
 // Limits bound what anonymous clients may make the service store. Each is
@@ -19,6 +22,12 @@ type Limits struct {
 	Authorize quota.Limit
 	// Register counts new registration drafts (the wizard's first step).
 	Register quota.Limit
+	// Logout counts pending logouts (/end_session without a valid
+	// id_token_hint stores one until the user confirms).
+	Logout quota.Limit
+	// CaptchaImage counts image codes (the check's form without
+	// JavaScript); over it a form gets the proof of work instead.
+	CaptchaImage quota.Limit
 }
 
 // How long the items the limits count live: a pending authorization
@@ -27,6 +36,8 @@ type Limits struct {
 const (
 	authRequestLifetime = 15 * time.Minute
 	draftLifetime       = 2 * time.Hour
+	logoutLifetime      = 10 * time.Minute // login's logoutTTL
+	captchaLifetime     = captcha.DefaultTTL
 )
 
 func defaultLimits() Limits {
@@ -41,7 +52,33 @@ func defaultLimits() Limits {
 		// New registration drafts (registration/limits.go explains the
 		// bound: a draft never outlives the window from its creation).
 		Register: registration.DefaultDraftLimit,
+		// A pending logout lives 10 minutes and holds at most 8 KiB.
+		Logout: quota.Limit{Name: "logout", PerAddress: 100, Total: 20_000, Window: logoutLifetime},
+		// An image code lives 10 minutes (two small values).
+		CaptchaImage: quota.Limit{Name: "captcha-image", PerAddress: 60, Total: 50_000, Window: captchaLifetime},
 	}
+}
+
+// validate reports each limit whose window is shorter than the life of
+// what it counts: such a limit would not bound the live items.
+func (l Limits) validate() []string {
+	var p []string
+	for _, c := range []struct {
+		env      string
+		window   time.Duration
+		lifetime time.Duration
+		what     string
+	}{
+		{"AUTHORIZE", l.Authorize.Window, authRequestLifetime, "a pending request"},
+		{"REGISTER", l.Register.Window, draftLifetime, "a draft"},
+		{"LOGOUT", l.Logout.Window, logoutLifetime, "a pending logout"},
+		{"CAPTCHA_IMAGE", l.CaptchaImage.Window, captchaLifetime, "an image code"},
+	} {
+		if c.window < c.lifetime {
+			p = append(p, fmt.Sprintf("SATUPINTU_LIMIT_%s: the window must be at least %v, the lifetime of %s", c.env, c.lifetime, c.what))
+		}
+	}
+	return p
 }
 
 // parseLimit reads PER/TOTAL/WINDOW into l, keeping l's name.
@@ -58,4 +95,13 @@ func parseLimit(s string, l *quota.Limit) error {
 	}
 	l.PerAddress, l.Total, l.Window = per, total, window
 	return nil
+}
+
+// withClientAddress puts the client's address in every request's context
+// (quota.WithAddress), for the limits of code that sees only a context. It
+// runs after TrustedProxies, so the address is the real client's.
+func withClientAddress(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(quota.WithAddress(r.Context(), web.RemoteIP(r))))
+	})
 }

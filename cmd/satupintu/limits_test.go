@@ -54,7 +54,8 @@ func TestLimitWindowShorterThanTheLifetimeIsRefused(t *testing.T) {
 }
 
 func TestEveryDefaultLimitBoundsSomething(t *testing.T) {
-	for _, l := range []quota.Limit{defaultLimits().Authorize, defaultLimits().Register} {
+	d := defaultLimits()
+	for _, l := range []quota.Limit{d.Authorize, d.Register, d.Logout, d.CaptchaImage} {
 		if l.Name == "" || l.PerAddress <= 0 || l.Total <= 0 || l.Window <= 0 {
 			t.Errorf("default %+v leaves a bound off", l)
 		}

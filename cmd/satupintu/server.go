@@ -20,6 +20,7 @@ import (
 	"satupintu/mail"
 	"satupintu/op"
 	"satupintu/password"
+	"satupintu/quota"
 	"satupintu/registration"
 	"satupintu/storage"
 	"satupintu/storage/redis"
@@ -99,7 +100,8 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	if err != nil {
 		return nil, nil, err
 	}
-	captchas := &captcha.Service{Store: d.ephemeral, Key: captchaKey, Mode: d.cfg.Captcha, MaxNumber: d.cfg.CaptchaMaxNumber, Now: d.now, Logger: d.logger}
+	captchas := &captcha.Service{Store: d.ephemeral, Key: captchaKey, Mode: d.cfg.Captcha, MaxNumber: d.cfg.CaptchaMaxNumber,
+		ImageLimit: d.cfg.Limits.CaptchaImage, Counters: d.ephemeral, Now: d.now, Logger: d.logger}
 
 	lh := &login.Handler{
 		Users: d.durable, Clients: d.durable, Requests: d.ephemeral, Sessions: d.ephemeral,
@@ -122,6 +124,10 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 		// The authorize limit's window is validated against this lifetime.
 		AuthRequestLifetime: authRequestLifetime,
 		LogoutURL: func(ctx context.Context, req op.LogoutRequest) (string, error) {
+			// A pending logout is stored for an anonymous client.
+			if err := d.cfg.Limits.Logout.Take(ctx, d.ephemeral, quota.Address(ctx)); err != nil {
+				return "", err
+			}
 			return lh.StartLogout(ctx, login.LogoutRequest(req))
 		},
 		ResolveWithoutUI: lh.ResolveWithoutUI,
@@ -194,7 +200,7 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	uploads := map[string]int64{"/register/dokumen": registration.MaxUploadBody, "/track/revisi": registration.MaxUploadBody}
 	limit := web.BodyLimit{Max: maxBody, Uploads: uploads, Refuse: refuser(renderer, d.logger)}
 	handler := web.SecurityHeaders(limit.Wrap(h.gate(mux, renderer)), secure)
-	return web.WithRequestID(web.TrustedProxies(handler, d.cfg.TrustedProxies)), provider, nil
+	return web.WithRequestID(web.TrustedProxies(withClientAddress(handler), d.cfg.TrustedProxies)), provider, nil
 }
 
 // throttlePolicy is the sign-in brute-force policy. An https issuer means
