@@ -1345,6 +1345,17 @@ func TestRegistrationCatalogs(t *testing.T) {
 	}
 }
 
+// waitForSecondClick returns once the submission under test has taken its
+// turn at lock (the count is 2) and so is waiting for the first one: the
+// first one may finish only then, however slow the machine.
+func waitForSecondClick(e *wizEnv, lock string) {
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if n, err := e.eph.Count(context.Background(), lock); err == nil && n >= 2 {
+			return
+		}
+	}
+}
+
 // A click while another submission of the same draft is in flight waits
 // for that one's result instead of storing a second registration.
 func TestWizardSubmitWaitsForTheOneInFlight(t *testing.T) {
@@ -1360,7 +1371,7 @@ func TestWizardSubmitWaitsForTheOneInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	go func() {
-		time.Sleep(200 * time.Millisecond)
+		waitForSecondClick(e, lock)
 		e.eph.SaveDraft(ctx, doneKeyPrefix+id, []byte("siti@example.co.id"), doneTTL)
 	}()
 	res := e.submitStep(c, StepConfirm, "submit", nil)
@@ -1378,7 +1389,7 @@ func TestWizardSubmitWaitsForTheOneInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	go func() {
-		time.Sleep(200 * time.Millisecond)
+		waitForSecondClick(e, lock2)
 		e.eph.ResetCounter(ctx, lock2)
 	}()
 	start := time.Now()
