@@ -172,6 +172,14 @@ func (h *Handler) postStep(w http.ResponseWriter, r *http.Request) error {
 		redirect(w, r, backURL(i))
 		return nil
 	}
+	if slug == StepContact && captcha.Switching(r) {
+		// "Use an image code" or "New image": the step again, keeping
+		// what was typed, with the other kind of check.
+		if _, err := h.saveDraft(w, r, id, d); err != nil {
+			return err
+		}
+		return h.renderStep(w, r, http.StatusOK, i, d, nil)
+	}
 	checked, errs := validateStep(d, i)
 	if len(errs) > 0 {
 		if _, err := h.saveDraft(w, r, id, d); err != nil {
@@ -180,8 +188,17 @@ func (h *Handler) postStep(w http.ResponseWriter, r *http.Request) error {
 		return h.renderStep(w, r, http.StatusOK, i, d, errs)
 	}
 	if slug == StepContact {
-		if err := h.codeAfterContact(w, r, id, checked); err != nil {
+		alert, err := h.codeAfterContact(w, r, id, checked)
+		if err != nil {
 			return err
+		}
+		if alert != "" {
+			// The check was not passed: no code was sent, and the step
+			// is shown again with a new challenge.
+			if _, err := h.saveDraft(w, r, id, d); err != nil {
+				return err
+			}
+			return h.renderContact(w, r, http.StatusOK, d, nil, alert)
 		}
 	}
 	if _, err := h.saveDraft(w, r, id, checked); err != nil {
@@ -243,10 +260,12 @@ type stepPage struct {
 	Fields    []fieldView
 	Document  *wizardDocumentView
 	MaxSize   string
-	Summary   []summarySection   // konfirmasi only
-	Captcha   *captcha.Challenge // konfirmasi only (wizard_captcha.go)
+	Summary   []summarySection // konfirmasi only
+	// Captcha is the security check (wizard_captcha.go): of the form on
+	// kontak and konfirmasi, of the "Send a new code" form on verifikasi.
+	Captcha *captcha.Challenge
 	// verifikasi only (wizard_verify.go): where the code went, and the
-	// "Send a new code" button.
+	// "Send a new code" form.
 	CodeSentTo string
 	Resend     bool
 }
@@ -338,7 +357,10 @@ func newStepPage(i int, d *draft) stepPage {
 // renderStep draws step i with d's values and, next to their fields, the
 // errors errs.
 func (h *Handler) renderStep(w http.ResponseWriter, r *http.Request, status, i int, d *draft, errs []*FieldError) error {
-	if steps[i].slug == StepVerify {
+	switch steps[i].slug {
+	case StepContact:
+		return h.renderContact(w, r, status, d, errs, "")
+	case StepVerify:
 		return h.renderVerify(w, r, status, d, errs, "")
 	}
 	return h.renderStepWith(w, r, status, i, d, errs, nil)
@@ -454,7 +476,7 @@ func (h *Handler) renderConfirm(w http.ResponseWriter, r *http.Request, status i
 	}
 	page.Document = newWizardDocumentView(lang, c.Document)
 	var err error
-	if page.Captcha, err = h.confirmCaptcha(r, alertKey); err != nil {
+	if page.Captcha, err = h.stepCaptcha(r, alertKey); err != nil {
 		return err
 	}
 	return h.render.Render(w, r, status, pageStep, page)

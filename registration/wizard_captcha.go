@@ -7,21 +7,28 @@ import (
 	"satupintu/captcha"
 )
 
-// The security check of the confirmation page (package captcha): every
-// submission passes one unless the check is switched off (ASVS 2.4.1, with
-// the address's rate limit behind it). It is the proof of work the browser
-// does by itself; without JavaScript, "Use an image code" and "New image"
-// post the confirmation form back without an action and get the page again
-// with an image code (postConfirm). Challenges are bound to
-// captchaPurpose, so the sign-in form's cannot be spent here.
+// The security check of the wizard (package captcha), asked before every
+// write an anonymous script would repeat: each verification code mailed
+// (Next on kontak, which sends the first, and "Send a new code" on
+// verifikasi) and the submission on konfirmasi. Unless the check is switched off, each of
+// them spends one solved challenge (ASVS 2.4.1, with the address's rate
+// limits behind it), so a script pays for every mail and every
+// submission, and the letter upload, behind the code, is paid for too.
+//
+// It is the proof of work the browser does by itself; without JavaScript,
+// "Use an image code" and "New image" post the form back without an action
+// and get the page again with an image code (postStep, postVerify,
+// postConfirm). Challenges are bound to captchaPurpose, so the sign-in
+// form's cannot be spent here.
 
-// captchaPurpose is what the confirmation page's challenges are for.
+// captchaPurpose is what the wizard's challenges are for.
 const captchaPurpose = captcha.Registration
 
-// confirmCaptcha returns a new challenge for the confirmation page, of the
-// kind the request asks for, using up the image the form carried. alertKey
-// is what the page says; after a wrong image code the field says so too.
-func (h *Handler) confirmCaptcha(r *http.Request, alertKey string) (*captcha.Challenge, error) {
+// stepCaptcha returns a new challenge for a wizard form, of the kind the
+// request asks for, using up the image the form carried. alertKey is what
+// the page says; after a wrong image code the field says so too. It is nil
+// when the check is off.
+func (h *Handler) stepCaptcha(r *http.Request, alertKey string) (*captcha.Challenge, error) {
 	if !h.Captcha.Required(true) {
 		return nil, nil
 	}
@@ -38,9 +45,10 @@ func (h *Handler) confirmCaptcha(r *http.Request, alertKey string) (*captcha.Cha
 	return c, nil
 }
 
-// unsolvedCaptcha checks the challenge of a posted confirmation and returns
+// unsolvedCaptcha checks the challenge of a posted wizard form and returns
 // the alert to show when it is not solved, "" when it is (or the check is
-// off). A solution is used up when accepted, an image code either way.
+// off). A solution is used up when accepted, an image code either way, so
+// every write it guards needs a fresh one.
 func (h *Handler) unsolvedCaptcha(r *http.Request) (string, error) {
 	if !h.Captcha.Required(true) {
 		return "", nil

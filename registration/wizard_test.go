@@ -287,14 +287,12 @@ func (e *wizEnv) csrf(c *http.Client, path string) string {
 	return html.UnescapeString(m[1])
 }
 
-// submitStep loads the step's page and posts values with action.
+// submitStep loads the step's page and posts values with action, with
+// the page's security check solved where the action needs it
+// (stepForm, wizard_captcha_test.go).
 func (e *wizEnv) submitStep(c *http.Client, slug, action string, values url.Values) webtest.Response {
 	e.t.Helper()
-	form := url.Values{"csrf_token": {e.csrf(c, "/register/"+slug)}, "action": {action}}
-	if slug == StepConfirm {
-		form = e.confirmForm(c) // with the CAPTCHA answered (wizard_captcha_test.go)
-		form.Set("action", action)
-	}
+	form := e.stepForm(c, slug, action)
 	for k, v := range values {
 		form[k] = v
 	}

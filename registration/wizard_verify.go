@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"satupintu/captcha"
 	"satupintu/mail"
 	"satupintu/storage"
 	"satupintu/templates"
@@ -29,7 +30,9 @@ import (
 // (no enumeration, wizard_submit.go).
 //
 // The code is sent when Next on kontak names an address not yet verified,
-// and again on "Send a new code". Only its hash is kept, in the draft. A
+// and again on "Send a new code"; each send first spends a solved security
+// check (wizard_captcha.go), so a script pays for every mail it makes the
+// service send. Only the code's hash is kept, in the draft. A
 // code lives codeTTL and allows maxCodeAttempts guesses; a draft may have
 // maxCodeSends codes, one recipient maxCodesPerRecipient an hour, and one
 // address (or IPv6 /64) Handler.CodeLimit.
@@ -178,6 +181,9 @@ func (h *Handler) postVerify(w http.ResponseWriter, r *http.Request, id string, 
 	case "resend":
 		return h.resendCode(w, r, id, d)
 	}
+	if captcha.Switching(r) { // the resend form's "Use an image code" or "New image"
+		return h.renderVerify(w, r, http.StatusOK, d, nil, "")
+	}
 	if d.emailVerified() {
 		redirect(w, r, stepURL(steps[i+1].slug))
 		return nil
@@ -222,11 +228,19 @@ func (h *Handler) postVerify(w http.ResponseWriter, r *http.Request, id string, 
 	return nil
 }
 
-// resendCode answers "Send a new code".
+// resendCode answers "Send a new code", once its form's security check
+// is solved.
 func (h *Handler) resendCode(w http.ResponseWriter, r *http.Request, id string, d *draft) error {
 	if d.emailVerified() {
 		redirect(w, r, stepURL(StepVerify))
 		return nil
+	}
+	if alert, err := h.unsolvedCaptcha(r); err != nil || alert != "" {
+		if err != nil {
+			return err
+		}
+		h.Logger.InfoContext(r.Context(), "verification code not sent: security check not passed")
+		return h.renderVerify(w, r, http.StatusOK, d, nil, alert)
 	}
 	err := h.sendCode(w, r, id, d)
 	if errors.Is(err, errCodeLimited) {
@@ -241,28 +255,60 @@ func (h *Handler) resendCode(w http.ResponseWriter, r *http.Request, id string, 
 	return h.renderVerify(w, r, http.StatusOK, d, nil, "reg.code.sent")
 }
 
-// codeAfterContact sends the code once kontak is done with an address
-// that is neither verified nor already sent a live code, so the
-// registrant finds it in the mailbox when the verifikasi page opens. A
-// bound reached here is not an error: that page offers to send it again
-// and says why it cannot.
-func (h *Handler) codeAfterContact(w http.ResponseWriter, r *http.Request, id string, d *draft) error {
+// codeAfterContact passes Next on kontak: first the form's security check
+// (when it is not passed nothing is sent and the alert to show is
+// returned), then the code, when the address is neither verified nor
+// already sent a live one, so the registrant finds it in the mailbox when
+// the verifikasi page opens. The check is asked even when no code goes
+// out, so the page can always show it and never asks for it late. A bound
+// reached is not an error: the verifikasi page offers to send the code
+// again and says why it cannot.
+func (h *Handler) codeAfterContact(w http.ResponseWriter, r *http.Request, id string, d *draft) (string, error) {
+	if alert, err := h.unsolvedCaptcha(r); err != nil || alert != "" {
+		if alert != "" {
+			h.Logger.InfoContext(r.Context(), "verification code not sent: security check not passed")
+		}
+		return alert, err
+	}
 	if d.emailVerified() || d.liveCode(h.Now()) {
-		return nil
+		return "", nil
 	}
 	if err := h.sendCode(w, r, id, d); err != nil && !errors.Is(err, errCodeLimited) {
+		return "", err
+	}
+	return "", nil
+}
+
+// renderContact draws the kontak step with errs and the security check;
+// alertKey is the check's alert.
+func (h *Handler) renderContact(w http.ResponseWriter, r *http.Request, status int, d *draft, errs []*FieldError, alertKey string) error {
+	c, err := h.stepCaptcha(r, alertKey)
+	if err != nil {
 		return err
 	}
-	return nil
+	return h.renderStepWith(w, r, status, stepIndex(StepContact), d, errs, func(page *stepPage) {
+		page.Captcha = c
+		if alertKey != "" {
+			page.AlertKey = alertKey
+		}
+	})
 }
 
 // renderVerify draws the verifikasi step: the address the code went to,
-// the code field with errs, "Send a new code", and alertKey (or "no code
-// yet" when none is live).
+// the code field with errs, the "Send a new code" form with its security
+// check, and alertKey (or "no code yet" when none is live).
 func (h *Handler) renderVerify(w http.ResponseWriter, r *http.Request, status int, d *draft, errs []*FieldError, alertKey string) error {
+	var c *captcha.Challenge
+	if !d.emailVerified() {
+		var err error
+		if c, err = h.stepCaptcha(r, alertKey); err != nil {
+			return err
+		}
+	}
 	return h.renderStepWith(w, r, status, stepIndex(StepVerify), d, errs, func(page *stepPage) {
 		page.CodeSentTo = d.draftEmail()
 		page.Resend = true
+		page.Captcha = c
 		switch {
 		case alertKey != "":
 			page.AlertKey = alertKey
