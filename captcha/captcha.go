@@ -142,16 +142,16 @@ type Service struct {
 	// most this, so the browser tries MaxNumber/2 numbers on average.
 	// Zero: DefaultMaxNumber.
 	MaxNumber int64
-	Mode      Mode             // zero: Adaptive
-	TTL       time.Duration    // zero: DefaultTTL
+	Mode      Mode          // zero: Adaptive
+	TTL       time.Duration // zero: DefaultTTL
 	// ImageLimit bounds the image codes stored for one client address
 	// (quota.Address of the request's context) and in total; counted in
 	// Counters. Over it a form gets a proof-of-work challenge instead,
 	// which stores nothing. Nil Counters: no bound (tests).
 	ImageLimit quota.Limit
 	Counters   quota.Counter
-	Now       func() time.Time // nil: time.Now
-	Logger    *slog.Logger     // nil: discard
+	Now        func() time.Time // nil: time.Now
+	Logger     *slog.Logger     // nil: discard
 
 	keyOnce sync.Once
 	key     []byte
