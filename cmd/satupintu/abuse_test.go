@@ -199,3 +199,29 @@ func TestEndSessionFloodIsBounded(t *testing.T) {
 		t.Errorf("end_session from another address: %d", resp.StatusCode)
 	}
 }
+
+// TestPasswordResetLimitCountsA64AsOne: 15 addresses of one IPv6 /64 share
+// the reset-request allowance of one address (issue 8, finding 7).
+func TestPasswordResetLimitCountsA64AsOne(t *testing.T) {
+	tp := newTestProviderHash(t, cheapHash, floodConfig)
+	b := tp.newBrowser()
+	_, page := b.get(tp.issuer + "/password/forgot")
+	form := formFields(t, page)
+	statuses := map[int]int{}
+	for i := range 15 {
+		form.Set("email", fmt.Sprintf("orang%d@contoh.co.id", i))
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, tp.issuer+"/password/forgot", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", fmt.Sprintf("2001:db8:3:3::%x", i+1))
+		resp, err := b.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		statuses[resp.StatusCode]++
+	}
+	// The sent page is followed (same host): 200 for the first ten.
+	if statuses[http.StatusOK] != 10 || statuses[http.StatusTooManyRequests] != 5 {
+		t.Errorf("answers to 15 reset requests from one /64: %v, want 10 accepted and 5 refused", statuses)
+	}
+}
