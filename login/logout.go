@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"satupintu/storage"
+	"satupintu/web"
 )
 
 const (
@@ -133,7 +134,7 @@ func (h *Handler) showLogout(w http.ResponseWriter, r *http.Request) error {
 
 // submitLogout answers POST /logout, the confirmed logout.
 func (h *Handler) submitLogout(w http.ResponseWriter, r *http.Request) error {
-	if err := parseForm(r); err != nil {
+	if err := web.ParseForm(r); err != nil {
 		return err
 	}
 	if err := h.CSRF.Verify(r); err != nil {

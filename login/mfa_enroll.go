@@ -12,6 +12,7 @@ import (
 	"satupintu/password"
 	"satupintu/storage"
 	"satupintu/totp"
+	"satupintu/web"
 )
 
 // mfaPage is the data of the "mfa" page: the state of two-step verification
@@ -71,7 +72,7 @@ func (h *Handler) renderMFA(w http.ResponseWriter, r *http.Request, u storage.Us
 
 // startEnrol answers POST /mfa/enroll: a new secret waits for confirmation.
 func (h *Handler) startEnrol(w http.ResponseWriter, r *http.Request) error {
-	if err := parseForm(r); err != nil {
+	if err := web.ParseForm(r); err != nil {
 		return err
 	}
 	if err := h.CSRF.Verify(r); err != nil {
@@ -155,7 +156,7 @@ func (h *Handler) renderEnrol(w http.ResponseWriter, r *http.Request, s storage.
 // 7.5.1) and a code from the new authenticator, the secret is stored and
 // the recovery codes are shown, once.
 func (h *Handler) confirmEnrol(w http.ResponseWriter, r *http.Request) error {
-	if err := parseForm(r); err != nil {
+	if err := web.ParseForm(r); err != nil {
 		return err
 	}
 	if err := h.CSRF.Verify(r); err != nil {
@@ -329,7 +330,7 @@ func (h *Handler) renewRecoveryCodes(w http.ResponseWriter, r *http.Request) err
 // changeMFA runs change for the signed-in, enrolled user once they have
 // re-authenticated (ASVS 7.5.1), and records it.
 func (h *Handler) changeMFA(w http.ResponseWriter, r *http.Request, action string, change func(context.Context, storage.User) error) error {
-	if err := parseForm(r); err != nil {
+	if err := web.ParseForm(r); err != nil {
 		return err
 	}
 	if err := h.CSRF.Verify(r); err != nil {

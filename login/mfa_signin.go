@@ -251,7 +251,7 @@ func (h *Handler) showMFAStep(w http.ResponseWriter, r *http.Request) error {
 // submitMFAStep answers POST /login/mfa: check the code (or enrol the new
 // authenticator), then start the session and finish the request.
 func (h *Handler) submitMFAStep(w http.ResponseWriter, r *http.Request) error {
-	if err := parseForm(r); err != nil {
+	if err := web.ParseForm(r); err != nil {
 		return err
 	}
 	if err := h.CSRF.Verify(r); err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"satupintu/password"
 	"satupintu/storage"
+	"satupintu/web"
 )
 
 // Changing the password when signed in (ASVS 6.2.2, 6.2.3): the current
@@ -55,7 +56,7 @@ func (h *Handler) showChange(w http.ResponseWriter, r *http.Request) error {
 
 // submitChange answers POST /password/change.
 func (h *Handler) submitChange(w http.ResponseWriter, r *http.Request) error {
-	if err := parseForm(r); err != nil {
+	if err := web.ParseForm(r); err != nil {
 		return err
 	}
 	if err := h.CSRF.Verify(r); err != nil {

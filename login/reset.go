@@ -166,7 +166,7 @@ func (h *Handler) showForgot(w http.ResponseWriter, r *http.Request) error {
 // rate limits, which do not depend on the account, it always redirects to
 // the same page; the work happens in startReset.
 func (h *Handler) submitForgot(w http.ResponseWriter, r *http.Request) error {
-	if err := parseForm(r); err != nil {
+	if err := web.ParseForm(r); err != nil {
 		return err
 	}
 	if err := h.CSRF.Verify(r); err != nil {
@@ -404,7 +404,7 @@ var errLinkSuperseded = errors.New("login: reset link older than the last passwo
 // submitReset answers POST /password/reset: check the new password, consume
 // the link, set the password and end every session of the account.
 func (h *Handler) submitReset(w http.ResponseWriter, r *http.Request) error {
-	if err := parseForm(r); err != nil {
+	if err := web.ParseForm(r); err != nil {
 		return err
 	}
 	if err := h.CSRF.Verify(r); err != nil {

@@ -219,21 +219,10 @@ func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) error {
 	return h.renderLogin(w, r, http.StatusOK, page)
 }
 
-// parseForm parses a posted form; a body over the limit stays a
-// *http.MaxBytesError (413), anything else is a bad request.
-func parseForm(r *http.Request) error {
-	err := r.ParseForm()
-	var tooBig *http.MaxBytesError
-	if err == nil || errors.As(err, &tooBig) {
-		return err
-	}
-	return &web.Error{Status: http.StatusBadRequest, MessageKey: "error.bad_request", Err: err}
-}
-
 // submitLogin answers POST /login: check the password, start a new session,
 // and finish the authorization request.
 func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) error {
-	if err := parseForm(r); err != nil {
+	if err := web.ParseForm(r); err != nil {
 		return err
 	}
 	if err := h.CSRF.Verify(r); err != nil {

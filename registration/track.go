@@ -73,15 +73,10 @@ func (h *Handler) requirePages(names ...string) {
 }
 
 // parseSmallForm parses a form without an upload, within the default body
-// limit; an oversized body stays a *http.MaxBytesError (413).
+// limit (web.ParseForm: 413 over it, 400 when broken).
 func parseSmallForm(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, web.DefaultBodyLimit)
-	err := r.ParseForm()
-	var tooBig *http.MaxBytesError
-	if err == nil || errors.As(err, &tooBig) {
-		return err
-	}
-	return &web.Error{Status: http.StatusBadRequest, MessageKey: "error.bad_request", Err: err}
+	return web.ParseForm(r)
 }
 
 func (h *Handler) showTrack(w http.ResponseWriter, r *http.Request) error {

@@ -215,20 +215,14 @@ func backURL(i int) string {
 	return stepURL(steps[i-1].slug)
 }
 
-// parseWizardForm parses a posted urlencoded form. A body over the limit stays
-// a *http.MaxBytesError (413); a broken body or a repeated field is a bad
-// request: every field of the wizard is single-valued, and taking the first
+// parseWizardForm parses a posted urlencoded form (web.ParseForm: 413 over
+// the limit, 400 when broken); a repeated field is a bad request too: every field of the wizard is single-valued, and taking the first
 // or last of several would be a guess an attacker could steer (ASVS 15.3.7).
 func parseWizardForm(r *http.Request) error {
-	err := r.ParseForm()
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
+	if err := web.ParseForm(r); err != nil {
 		return err
 	}
-	if err == nil {
-		err = singleValuedForm(r.PostForm)
-	}
-	if err != nil {
+	if err := singleValuedForm(r.PostForm); err != nil {
 		return &web.Error{Status: http.StatusBadRequest, MessageKey: "error.bad_request", Err: err}
 	}
 	return nil
