@@ -1,5 +1,7 @@
 package memory
 
+import "time"
+
 // Stats counts the live entries of a Store and the bytes of the values it
 // holds, so tests (and later metrics) can check that what anonymous clients
 // store stays within its documented bound.
@@ -20,63 +22,52 @@ type Stats struct {
 func (s *Store) Stats() Stats {
 	now := s.now()
 	var st Stats
+	var b int64
 	s.reqMu.Lock()
-	for _, r := range s.requests {
-		if live(r.exp, now) {
-			st.AuthRequests++
-			st.ValueBytes += requestBytes(r)
-		}
-	}
-	for _, c := range s.codes {
-		if live(c.exp, now) {
-			st.Codes++
-		}
-	}
+	st.AuthRequests, b = countLive(s.requests, now, func(r request) time.Time { return r.exp }, requestBytes)
+	st.ValueBytes += b
+	st.Codes, _ = countLive(s.codes, now, func(c code) time.Time { return c.exp }, nil)
 	s.reqMu.Unlock()
 
 	s.sessMu.RLock()
-	for _, v := range s.sessions.rows {
-		if live(v.ExpiresAt, now) {
-			st.Sessions++
-		}
-	}
+	st.Sessions, _ = countLive(s.sessions.rows, now, s.sessions.expiry, nil)
 	s.sessMu.RUnlock()
 
 	s.tokMu.RLock()
-	for _, v := range s.tokens.rows {
-		if live(v.ExpiresAt, now) {
-			st.AccessTokens++
-		}
-	}
+	st.AccessTokens, _ = countLive(s.tokens.rows, now, s.tokens.expiry, nil)
 	s.tokMu.RUnlock()
 
 	s.onceMu.Lock()
-	for _, v := range s.once {
-		if live(v.exp, now) {
-			st.OneTime++
-			st.ValueBytes += int64(len(v.v))
-		}
-	}
+	st.OneTime, b = countLive(s.once, now, onceExpiry, onceBytes)
+	st.ValueBytes += b
 	s.onceMu.Unlock()
 
 	s.cntMu.Lock()
-	for _, c := range s.counters {
-		if live(c.exp, now) {
-			st.Counters++
-		}
-	}
+	st.Counters, _ = countLive(s.counters, now, func(c counter) time.Time { return c.exp }, nil)
 	s.cntMu.Unlock()
 
 	s.draftMu.Lock()
-	for _, v := range s.drafts {
-		if live(v.exp, now) {
-			st.Drafts++
-			st.ValueBytes += int64(len(v.v))
-		}
-	}
+	st.Drafts, b = countLive(s.drafts, now, onceExpiry, onceBytes)
+	st.ValueBytes += b
 	s.draftMu.Unlock()
 	return st
 }
+
+// countLive counts m's entries live at now and adds up their size (none
+// when size is nil). The caller holds m's lock.
+func countLive[V any](m map[string]V, now time.Time, expiry func(V) time.Time, size func(V) int64) (n int, bytes int64) {
+	for _, v := range m {
+		if live(expiry(v), now) {
+			n++
+			if size != nil {
+				bytes += size(v)
+			}
+		}
+	}
+	return n, bytes
+}
+
+func onceBytes(v onceValue) int64 { return int64(len(v.v)) }
 
 func requestBytes(r request) int64 {
 	n := len(r.r.ID) + len(r.r.ClientID) + len(r.r.RedirectURI) + len(r.r.State) + len(r.r.Nonce) +
