@@ -14,8 +14,9 @@ import (
 )
 
 const (
-	// logoutTTL is how long a pending logout waits for the browser.
-	logoutTTL = 10 * time.Minute
+	// LogoutTTL is how long a pending logout waits for the browser (the
+	// logout limit in cmd/satupintu counts in windows at least this long).
+	LogoutTTL = 10 * time.Minute
 	// logoutKeyPrefix namespaces pending logouts in the shared OneTime store.
 	logoutKeyPrefix = "logout:"
 	// maxLogoutSize bounds a pending logout as stored. An anonymous client
@@ -64,7 +65,7 @@ func (h *Handler) storeLogout(ctx context.Context, req LogoutRequest) (string, e
 		return "", ErrLogoutTooLarge
 	}
 	id := storage.NewID()
-	if err := h.OneTime.PutOnce(ctx, logoutKeyPrefix+id, b, logoutTTL); err != nil {
+	if err := h.OneTime.PutOnce(ctx, logoutKeyPrefix+id, b, LogoutTTL); err != nil {
 		return "", fmt.Errorf("login: store logout request: %w", err)
 	}
 	return id, nil

@@ -21,8 +21,8 @@ import (
 // save after it is documentRefresh old (saveDraft), so it always outlives
 // the draft that points to it.
 const (
-	draftTTL        = 2 * time.Hour
-	documentTTL     = draftTTL + time.Hour
+	DraftTTL        = 2 * time.Hour
+	documentTTL     = DraftTTL + time.Hour
 	documentRefresh = time.Hour
 	doneTTL         = time.Hour // how long the success page can be reloaded
 	draftKeyPrefix  = "reg-draft:"
@@ -156,7 +156,7 @@ func (h *Handler) loadDraft(ctx context.Context, r *http.Request) (string, *draf
 	return id, d, nil
 }
 
-// saveDraft stores d under id for draftTTL from now (less if its maximum
+// saveDraft stores d under id for DraftTTL from now (less if its maximum
 // age comes first) and (re)sets the cookie. A new draft gets a new random
 // id (160 bits, storage.NewID): the id is the only thing that ties a
 // browser to its draft; creating one takes a unit of DraftLimit.
@@ -171,7 +171,7 @@ func (h *Handler) saveDraft(w http.ResponseWriter, r *http.Request, id string, d
 	}
 	// A draft past its end is not loaded (loadDraft); one that reaches it
 	// between load and save gets a last second.
-	ttl := max(min(draftTTL, h.draftEnd(d).Sub(now)), time.Second)
+	ttl := max(min(DraftTTL, h.draftEnd(d).Sub(now)), time.Second)
 	if d.Document != nil && now.Sub(d.Document.SavedAt) >= documentRefresh {
 		if err := h.refreshDocument(ctx, id, d, now); err != nil {
 			return "", err

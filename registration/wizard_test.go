@@ -720,12 +720,12 @@ func TestWizardExpiredDraft(t *testing.T) {
 	c := e.client
 	e.fillTo(c, StepNIB, nil)
 	// Saving refreshes the lifetime: 1h50 after each save, it is alive.
-	e.clock.Advance(draftTTL - 10*time.Minute)
+	e.clock.Advance(DraftTTL - 10*time.Minute)
 	wizWantRedirect(t, e.submitStep(c, StepNIB, "next", wizValid()[StepNIB]), "/register/npwp")
-	e.clock.Advance(draftTTL - 10*time.Minute)
+	e.clock.Advance(DraftTTL - 10*time.Minute)
 	wizWant(t, e.get(c, "/register/npwp"), http.StatusOK, `name="npwp"`)
 
-	e.clock.Advance(draftTTL + time.Second)
+	e.clock.Advance(DraftTTL + time.Second)
 	res := e.get(c, "/register/npwp")
 	wizWant(t, res, http.StatusOK, e.T("reg.draft_expired"), `href="/register/tujuan"`)
 	var cleared bool
@@ -1138,9 +1138,9 @@ func TestWizardDocumentOutlivesDraft(t *testing.T) {
 	e.fillTo(c, StepTerms, nil)
 	// Each save after the letter's first hour stores it again, so it is
 	// there as long as the draft is.
-	e.clock.Advance(draftTTL - 30*time.Minute)
+	e.clock.Advance(DraftTTL - 30*time.Minute)
 	wizWantRedirect(t, e.submitStep(c, StepTerms, "next", wizValid()[StepTerms]), "/register/konfirmasi")
-	e.clock.Advance(draftTTL - 10*time.Minute)
+	e.clock.Advance(DraftTTL - 10*time.Minute)
 	e.serviceNumber(c, e.submitStep(c, StepConfirm, "submit", nil))
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"satupintu/captcha"
+	"satupintu/login"
 	"satupintu/quota"
 	"satupintu/registration"
 	"satupintu/web"
@@ -35,8 +36,8 @@ type Limits struct {
 // a shorter draft window would end drafts in the middle of the wizard.
 const (
 	authRequestLifetime = 15 * time.Minute
-	draftLifetime       = 2 * time.Hour
-	logoutLifetime      = 10 * time.Minute // login's logoutTTL
+	draftLifetime       = registration.DraftTTL
+	logoutLifetime      = login.LogoutTTL
 	captchaLifetime     = captcha.DefaultTTL
 )
 
