@@ -41,7 +41,9 @@ type (
 		UpdateAuthRequest(ctx context.Context, id string, fn func(*storage.AuthRequest) error) error
 	}
 	Sessions interface {
-		CreateSession(ctx context.Context, s storage.Session) error
+		// CreateSessionCapped stores s and ends the user's sessions beyond
+		// maxPerUser, oldest first, returning them.
+		CreateSessionCapped(ctx context.Context, s storage.Session, maxPerUser int) ([]storage.Session, error)
 		SessionByID(ctx context.Context, id string) (storage.Session, error)
 		DeleteSession(ctx context.Context, id string) error
 	}

@@ -1,9 +1,7 @@
 package login
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"time"
@@ -18,22 +16,6 @@ import (
 // logout fan-out). 20 leaves room for every browser and device a trader
 // or an office shares an account from.
 const MaxSessionsPerUser = 20
-
-// cappedSessions is the capped create of storage.Sessions; every session
-// store has it.
-type cappedSessions interface {
-	CreateSessionCapped(ctx context.Context, s storage.Session, maxPerUser int) ([]storage.Session, error)
-}
-
-// createSession stores s, ending the user's oldest sessions beyond
-// MaxSessionsPerUser, and returns the ones it ended.
-func (h *Handler) createSession(ctx context.Context, s storage.Session) ([]storage.Session, error) {
-	c, ok := h.Sessions.(cappedSessions)
-	if !ok {
-		return nil, fmt.Errorf("login: session store %T cannot cap sessions per user", h.Sessions)
-	}
-	return c.CreateSessionCapped(ctx, s, MaxSessionsPerUser)
-}
 
 // cookieName is the session cookie's name. Under https it carries the
 // __Host- prefix: Secure, Path=/, no Domain, so no subdomain can set or

@@ -403,7 +403,7 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, u storage
 		CreatedAt: now,
 		ExpiresAt: now.Add(h.SessionTTL),
 	}
-	ended, err := h.createSession(ctx, s)
+	ended, err := h.Sessions.CreateSessionCapped(ctx, s, MaxSessionsPerUser)
 	if err != nil {
 		return storage.Session{}, fmt.Errorf("login: create session: %w", err)
 	}
