@@ -188,7 +188,7 @@ func (h *Handler) postStep(w http.ResponseWriter, r *http.Request) error {
 		return h.renderStep(w, r, http.StatusOK, i, d, errs)
 	}
 	if slug == StepContact {
-		alert, err := h.codeAfterContact(w, r, id, checked)
+		alert, err := h.codeAfterContact(r, id, checked)
 		if err != nil {
 			return err
 		}

@@ -7,8 +7,8 @@ import (
 	"net/http"
 	"time"
 
+	"satupintu/quota"
 	"satupintu/storage"
-	"satupintu/web"
 )
 
 // Submission. Its bound per address (or IPv6 /64) is Handler.SubmitLimit.
@@ -75,8 +75,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request, id string, d *d
 	}
 	if err := h.take(w, r, h.SubmitLimit, "reg.rate_limited"); err != nil {
 		unlock()
-		var we *web.Error
-		if errors.As(err, &we) && we.Status == http.StatusTooManyRequests {
+		if errors.Is(err, quota.ErrExceeded) { // the 429 page wraps it
 			h.audit(r, newAudit("registration.submit_refused", "rate_limited"))
 		}
 		return err

@@ -14,9 +14,8 @@ import (
 	"time"
 
 	"satupintu/captcha"
-	"satupintu/mail"
+	"satupintu/quota"
 	"satupintu/storage"
-	"satupintu/templates"
 	"satupintu/web"
 )
 
@@ -44,9 +43,7 @@ const (
 	maxCodesPerRecipient = 5
 	codeRecipientWindow  = time.Hour
 
-	codeTriesPrefix     = "reg-code-try:"  // + draft id: wrong guesses of the current code
-	codeSendsPrefix     = "reg-code-sent:" // + draft id: codes sent for the draft
-	codeRecipientPrefix = "reg-code-to:"   // + address hash: codes sent to one mailbox
+	codeTriesPrefix = "reg-code-try:" // + draft id: wrong guesses of the current code
 
 	keyCodeRequired = "reg.error.code_required" // the step is not done yet
 	keyCodeFormat   = "reg.error.code_format"   // not six digits
@@ -107,36 +104,30 @@ var errCodeLimited = errors.New("registration: verification code sends limited")
 // sendCode mails a new code for the draft's email and records it in d (the
 // caller saves d). Bounds, in order: the draft's, the recipient's, the
 // client address's (Handler.CodeLimit); any one reached is errCodeLimited.
-func (h *Handler) sendCode(w http.ResponseWriter, r *http.Request, id string, d *draft) error {
+func (h *Handler) sendCode(r *http.Request, id string, d *draft) error {
 	ctx := r.Context()
 	email := d.draftEmail()
 	if email == "" || id == "" {
 		return fmt.Errorf("registration: send code without a draft or email")
 	}
+	// The draft and the mailbox (by hash) count like addresses do.
 	sum := sha256.Sum256([]byte(email))
-	for _, c := range []struct {
-		key    string
-		max    int64
-		window time.Duration
+	for _, b := range []struct {
+		limit quota.Limit
+		by    string
 	}{
-		{codeSendsPrefix + id, maxCodeSends, h.draftMaxAge()},
-		{codeRecipientPrefix + hex.EncodeToString(sum[:16]), maxCodesPerRecipient, codeRecipientWindow},
+		{quota.Limit{Name: "reg-code-sent", PerAddress: maxCodeSends, Window: h.draftMaxAge()}, id},
+		{quota.Limit{Name: "reg-code-to", PerAddress: maxCodesPerRecipient, Window: codeRecipientWindow}, hex.EncodeToString(sum[:16])},
+		{h.CodeLimit, web.RemoteIP(r)},
 	} {
-		n, err := h.Counters.Incr(ctx, c.key, c.window)
+		err := b.limit.Take(ctx, h.Counters, b.by)
+		if errors.Is(err, quota.ErrExceeded) {
+			h.Logger.InfoContext(ctx, "verification codes limited", "error", err)
+			return errCodeLimited
+		}
 		if err != nil {
 			return fmt.Errorf("registration: count codes: %w", err)
 		}
-		if n > c.max {
-			h.Logger.InfoContext(ctx, "verification codes limited", "bound", strings.TrimSuffix(strings.SplitAfter(c.key, ":")[0], ":"))
-			return errCodeLimited
-		}
-	}
-	if err := h.take(w, r, h.CodeLimit, "reg.code.limited"); err != nil {
-		var we *web.Error
-		if errors.As(err, &we) && we.Status == http.StatusTooManyRequests {
-			return errCodeLimited
-		}
-		return err
 	}
 	code := newCode()
 	now := h.Now().UTC()
@@ -153,17 +144,11 @@ func (h *Handler) sendCode(w http.ResponseWriter, r *http.Request, id string, d 
 	return nil
 }
 
-// sendCodeMail sends the code, in Indonesian then English as every mail
-// of the provider.
+// sendCodeMail sends the code (sendBilingual).
 func (h *Handler) sendCodeMail(ctx context.Context, to, code string) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), mailTimeout)
-	defer cancel()
 	minutes := int(codeTTL / time.Minute)
-	body := func(lang string) string { return h.Pages.T(lang, "reg.code.mail.body", code, minutes) }
-	return h.Mail.Send(ctx, mail.Message{
-		To:      to,
-		Subject: h.Pages.T(templates.LangID, "reg.code.mail.subject") + " / " + h.Pages.T(templates.LangEN, "reg.code.mail.subject"),
-		Text:    body(templates.LangID) + "\n\n----\n\n" + body(templates.LangEN),
+	return h.sendBilingual(ctx, to, "reg.code.mail.subject", func(lang string) string {
+		return h.Pages.T(lang, "reg.code.mail.body", code, minutes)
 	})
 }
 
@@ -242,7 +227,7 @@ func (h *Handler) resendCode(w http.ResponseWriter, r *http.Request, id string, 
 		h.Logger.InfoContext(r.Context(), "verification code not sent: security check not passed")
 		return h.renderVerify(w, r, http.StatusOK, d, nil, alert)
 	}
-	err := h.sendCode(w, r, id, d)
+	err := h.sendCode(r, id, d)
 	if errors.Is(err, errCodeLimited) {
 		return h.renderVerify(w, r, http.StatusTooManyRequests, d, nil, "reg.code.limited")
 	}
@@ -263,7 +248,7 @@ func (h *Handler) resendCode(w http.ResponseWriter, r *http.Request, id string, 
 // out, so the page can always show it and never asks for it late. A bound
 // reached is not an error: the verifikasi page offers to send the code
 // again and says why it cannot.
-func (h *Handler) codeAfterContact(w http.ResponseWriter, r *http.Request, id string, d *draft) (string, error) {
+func (h *Handler) codeAfterContact(r *http.Request, id string, d *draft) (string, error) {
 	if alert, err := h.unsolvedCaptcha(r); err != nil || alert != "" {
 		if alert != "" {
 			h.Logger.InfoContext(r.Context(), "verification code not sent: security check not passed")
@@ -273,7 +258,7 @@ func (h *Handler) codeAfterContact(w http.ResponseWriter, r *http.Request, id st
 	if d.emailVerified() || d.liveCode(h.Now()) {
 		return "", nil
 	}
-	if err := h.sendCode(w, r, id, d); err != nil && !errors.Is(err, errCodeLimited) {
+	if err := h.sendCode(r, id, d); err != nil && !errors.Is(err, errCodeLimited) {
 		return "", err
 	}
 	return "", nil
