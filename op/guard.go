@@ -13,6 +13,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"satupintu/quota"
+	"satupintu/web"
 )
 
 // zitadel turns any storage error into an answer of its own choosing:
@@ -222,7 +223,7 @@ func (p *Provider) protocolGuard(kind endpoint, next http.Handler) http.Handler 
 		}
 		switch gw.mode {
 		case modeReplaced:
-			writeProtocolError(w, http.StatusServiceUnavailable, &oidc.Error{ErrorType: temporarilyUnavailable, Description: descUnavailable})
+			writeProtocolError(w, http.StatusServiceUnavailable, Unavailable())
 		case modeBuffered:
 			p.rewriteError(w, r, kind, gw)
 		}
@@ -320,13 +321,22 @@ func (p *Provider) rewriteError(w http.ResponseWriter, r *http.Request, kind end
 	writeProtocolError(w, status, &e)
 }
 
-// writeProtocolError writes e as the JSON answer; a 503 says when to retry.
+// Unavailable is the protocol answer for a failed dependency (503).
+func Unavailable() *oidc.Error {
+	return &oidc.Error{ErrorType: temporarilyUnavailable, Description: descUnavailable}
+}
+
+// WriteError writes e as an RFC 6749 §5.2 JSON answer, not to be cached; a
+// 503 says when to retry. Answers made outside op (the health gate, the
+// body limit) use it too.
+func WriteError(w http.ResponseWriter, status int, e *oidc.Error) { writeProtocolError(w, status, e) }
+
 func writeProtocolError(w http.ResponseWriter, status int, e *oidc.Error) {
 	h := w.Header()
 	h.Del("Content-Length")
 	h.Set("Cache-Control", "no-store")
 	if status == http.StatusServiceUnavailable {
-		h.Set("Retry-After", "5")
+		h.Set("Retry-After", web.RetryAfter)
 	}
 	httphelper.MarshalJSONWithStatus(w, &oidc.Error{ErrorType: e.ErrorType, Description: e.Description}, status)
 }
@@ -409,7 +419,7 @@ func (pw *pageWriter) replace(status int, key string) {
 		h.Del(name)
 	}
 	if status == http.StatusServiceUnavailable {
-		h.Set("Retry-After", "5")
+		h.Set("Retry-After", web.RetryAfter)
 	}
 	pw.p.cfg.ErrorPage(pw.ResponseWriter, pw.r, status, key)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
+	"satupintu/op"
 	"satupintu/web"
 )
 
@@ -155,14 +156,10 @@ func refuser(renderer *web.Renderer, logger *slog.Logger) func(w http.ResponseWr
 			status = http.StatusRequestEntityTooLarge
 			oauth = &oidc.Error{ErrorType: oidc.InvalidRequest, Description: "the request body is too large"}
 		case errors.As(err, &e) && e.Status == http.StatusServiceUnavailable:
-			status = e.Status
-			oauth = &oidc.Error{ErrorType: "temporarily_unavailable", Description: "the service is temporarily unavailable; try again shortly"}
+			status, oauth = e.Status, op.Unavailable()
 		case errors.As(err, &e):
 			status = e.Status
 			oauth = &oidc.Error{ErrorType: oidc.InvalidRequest}
-		}
-		if status == http.StatusServiceUnavailable {
-			w.Header().Set("Retry-After", web.RetryAfter)
 		}
 		if !isProtocolPath(r.URL.Path) {
 			renderer.Error(w, r, err) // logs
@@ -174,16 +171,8 @@ func refuser(renderer *web.Renderer, logger *slog.Logger) func(w http.ResponseWr
 			slog.String("path", r.URL.Path),
 			slog.String("request_id", web.RequestID(r.Context())),
 			slog.String("error", err.Error()))
-		writeOAuthError(w, status, oauth)
+		op.WriteError(w, status, oauth) // Retry-After on a 503, as the page has
 	}
-}
-
-func writeOAuthError(w http.ResponseWriter, status int, e *oidc.Error) {
-	body, _ := json.Marshal(e)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	w.Write(body)
 }
 
 // serveHealthz: the process is alive.
