@@ -323,6 +323,7 @@ type Durable interface {
 	Registrations
 	ActionTokens
 	AppLinks
+	Passkeys
 	Ping(ctx context.Context) error
 	Close() error
 }

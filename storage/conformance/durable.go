@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -35,6 +36,8 @@ func RunDurable(t *testing.T, open func(t *testing.T) storage.Durable) {
 		{"delete and list clients", testDeleteListClients},
 		{"app links", testAppLinks},
 		{"deleting a client deletes its app links", testAppLinksDeletedWithClient},
+		{"passkeys", testPasskeys},
+		{"concurrent passkeys stop at the limit", testPasskeysConcurrentLimit},
 		{"signing keys oldest first", testSigningKeys},
 		{"refresh token round trip", testRefreshTokenRoundTrip},
 		{"rotate refresh token", testRotateRefreshToken},
@@ -996,5 +999,99 @@ func testAppLinksDeletedWithClient(t *testing.T, s storage.Durable) {
 	mustOK(t, "AppLinksOf", err)
 	if len(got) != 0 {
 		t.Errorf("links of a user whose only client was deleted = %+v, want none", got)
+	}
+}
+
+func passkey(userID, name string, minutes int) storage.Passkey {
+	return storage.Passkey{ID: storage.NewID(), UserID: userID, CredentialID: []byte("cred-" + storage.NewID()),
+		Name: name, Record: []byte(`{"pk":"` + name + `"}`), CreatedAt: instant(minutes)}
+}
+
+func testPasskeys(t *testing.T, s storage.Durable) {
+	ctx := t.Context()
+	budi, siti := fullUser(), storage.User{ID: storage.NewID(), Username: "siti"}
+	for _, u := range []storage.User{budi, siti} {
+		mustOK(t, "CreateUser", s.CreateUser(ctx, u))
+	}
+	got, err := s.PasskeysOf(ctx, budi.ID)
+	mustOK(t, "PasskeysOf before any", err)
+	if len(got) != 0 {
+		t.Errorf("PasskeysOf before any = %+v, want none", got)
+	}
+	if _, err := s.PasskeyByCredentialID(ctx, []byte("nope")); !isNotFound(err) {
+		t.Errorf("PasskeyByCredentialID unknown: %v, want ErrNotFound", err)
+	}
+
+	// Created out of order: the list is oldest first.
+	laptop, phone := passkey(budi.ID, "Laptop", 5), passkey(budi.ID, "Ponsel", 1)
+	other := passkey(siti.ID, "Kunci", 2)
+	for _, p := range []storage.Passkey{laptop, phone, other} {
+		mustOK(t, "CreatePasskey", s.CreatePasskey(ctx, p, 3))
+	}
+	got, err = s.PasskeysOf(ctx, budi.ID)
+	mustOK(t, "PasskeysOf", err)
+	checkEqual(t, "PasskeysOf", []storage.Passkey{phone, laptop}, got)
+	checkUTC(t, "PasskeysOf", got)
+	one, err := s.PasskeyByCredentialID(ctx, laptop.CredentialID)
+	mustOK(t, "PasskeyByCredentialID", err)
+	checkEqual(t, "PasskeyByCredentialID", laptop, one)
+
+	// A credential id names one credential, whoever registers it again.
+	dup := passkey(siti.ID, "Copy", 3)
+	dup.CredentialID = laptop.CredentialID
+	checkErr(t, "CreatePasskey with a registered credential id", s.CreatePasskey(ctx, dup, 3), storage.ErrAlreadyExists)
+	checkErr(t, "CreatePasskey for a missing user", s.CreatePasskey(ctx, passkey("missing", "x", 0), 3), storage.ErrNotFound)
+	// The limit counts the user's own passkeys only.
+	mustOK(t, "CreatePasskey up to the limit", s.CreatePasskey(ctx, passkey(budi.ID, "Kunci USB", 9), 3))
+	checkErr(t, "CreatePasskey beyond the limit", s.CreatePasskey(ctx, passkey(budi.ID, "Four", 10), 3), storage.ErrConflict)
+
+	// Update: name, record and last use change; identity does not.
+	mustOK(t, "UpdatePasskey", s.UpdatePasskey(ctx, laptop.ID, func(p *storage.Passkey) error {
+		p.Name, p.Record, p.LastUsedAt = "Laptop kantor", []byte("v2"), instant(20)
+		return nil
+	}))
+	one, err = s.PasskeyByCredentialID(ctx, laptop.CredentialID)
+	mustOK(t, "PasskeyByCredentialID after update", err)
+	want := laptop
+	want.Name, want.Record, want.LastUsedAt = "Laptop kantor", []byte("v2"), instant(20)
+	checkEqual(t, "after UpdatePasskey", want, one)
+	refuse := fmt.Errorf("no")
+	if err := s.UpdatePasskey(ctx, laptop.ID, func(p *storage.Passkey) error { p.Name = "x"; return refuse }); err != refuse {
+		t.Errorf("UpdatePasskey with a refusing fn = %v, want its error", err)
+	}
+	checkErr(t, "UpdatePasskey missing", s.UpdatePasskey(ctx, "missing", func(*storage.Passkey) error { return nil }), storage.ErrNotFound)
+
+	// Delete: only the owner's, once.
+	checkErr(t, "DeletePasskey of another user", s.DeletePasskey(ctx, siti.ID, laptop.ID), storage.ErrNotFound)
+	mustOK(t, "DeletePasskey", s.DeletePasskey(ctx, budi.ID, laptop.ID))
+	checkErr(t, "DeletePasskey twice", s.DeletePasskey(ctx, budi.ID, laptop.ID), storage.ErrNotFound)
+	if _, err := s.PasskeyByCredentialID(ctx, laptop.CredentialID); !isNotFound(err) {
+		t.Errorf("a deleted passkey is still found: %v", err)
+	}
+	got, err = s.PasskeysOf(ctx, siti.ID)
+	mustOK(t, "PasskeysOf another user", err)
+	checkEqual(t, "PasskeysOf another user", []storage.Passkey{other}, got)
+}
+
+// Registrations racing for a user's last places never pass the limit.
+func testPasskeysConcurrentLimit(t *testing.T, s storage.Durable) {
+	ctx := t.Context()
+	u := fullUser()
+	mustOK(t, "CreateUser", s.CreateUser(ctx, u))
+	const limit, n = 3, 8
+	errs := runConcurrently(n, func(i int) error { return s.CreatePasskey(ctx, passkey(u.ID, fmt.Sprint(i), i), limit) })
+	ok := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, storage.ErrConflict):
+			t.Errorf("concurrent CreatePasskey %d: %v, want nil or ErrConflict", i, err)
+		}
+	}
+	got, err := s.PasskeysOf(ctx, u.ID)
+	mustOK(t, "PasskeysOf", err)
+	if ok != limit || len(got) != limit {
+		t.Errorf("%d of %d concurrent registrations succeeded, %d stored; want %d", ok, n, len(got), limit)
 	}
 }
