@@ -65,6 +65,8 @@ type Handler struct {
 	OneTime  storage.OneTime // pending logout requests
 	Audit    Audit
 	MFA      *MFA // two-step verification (mfa.go); nil: off, and whoever needs it cannot sign in
+	// Passkeys enables passkeys (passkey.go); nil: off. Needs MFA.
+	Passkeys *Passkeys
 	// Sign-in protection (throttle.go): Counters hold the failure counts,
 	// shared by every node; Captcha's mode decides when the form asks for a
 	// challenge. Both are required.
@@ -119,6 +121,7 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	handle("GET /logged-out", h.showLoggedOut)
 	handle("GET /{$}", h.showHome)
 	h.mountMFA(handle)
+	h.mountPasskeys(handle)
 	h.mountPasswords(handle)
 }
 
@@ -170,7 +173,10 @@ func (h *Handler) setup() error {
 	if err := h.setupPasswords(); err != nil {
 		return err
 	}
-	return h.setupMFA()
+	if err := h.setupMFA(); err != nil {
+		return err
+	}
+	return h.setupPasskeys()
 }
 
 // audit appends e, filling time and IP. A failing audit log does not fail

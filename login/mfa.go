@@ -270,6 +270,9 @@ func codeErrorKey(err error) string {
 	if errors.Is(err, errCodeUsed) {
 		return "mfa.code_used"
 	}
+	if errors.Is(err, errPasskeyRefused) {
+		return "passkey.failed"
+	}
 	return "mfa.code_wrong"
 }
 
@@ -278,17 +281,22 @@ func codeErrorKey(err error) string {
 type enrolment struct {
 	QR     template.URL // a data: URI of a PNG (CSP img-src allows data:)
 	Secret string       // base32 in groups of four
+	// URI is the otpauth:// URI itself: on a phone, tapping it opens the
+	// authenticator app there, where scanning the phone's own screen cannot.
+	URI template.URL
 }
 
 func newEnrolment(username string, secret []byte) (enrolment, error) {
-	code, err := qr.Encode(totp.URI(mfaIssuer, username, secret), qr.M)
+	otpauth := totp.URI(mfaIssuer, username, secret)
+	code, err := qr.Encode(otpauth, qr.M)
 	if err != nil {
 		return enrolment{}, fmt.Errorf("login: qr code: %w", err)
 	}
 	code.Scale = 6
 	// The URI is built here from base64 of our own PNG: a safe URL.
 	uri := template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(code.PNG()))
-	return enrolment{QR: uri, Secret: totp.FormatSecret(secret)}, nil
+	// Built by totp.URI from our own secret and a user name it escapes.
+	return enrolment{QR: uri, Secret: totp.FormatSecret(secret), URI: template.URL(otpauth)}, nil
 }
 
 // enrolUser stores a confirmed secret with fresh recovery codes on u and

@@ -23,6 +23,10 @@ type mfaPage struct {
 	RecoveryLeft int
 	NoticeKey    string
 	ErrorKey     string
+	// Passkeys (passkey_manage.go): on when the feature is.
+	PasskeysOn  bool
+	Passkeys    []passkeyRow
+	MaxPasskeys int
 }
 
 // pendingEnrolment is a secret waiting for its first code, kept per session
@@ -57,6 +61,8 @@ func (h *Handler) showMFA(w http.ResponseWriter, r *http.Request) error {
 		page.NoticeKey = "mfa.disabled_notice"
 	case "enrolled":
 		page.NoticeKey = "mfa.enrolled_notice"
+	case "passkey_added", "passkey_rename", "passkey_remove":
+		page.NoticeKey = "passkey.notice_" + strings.TrimPrefix(r.URL.Query().Get("done"), "passkey_")
 	}
 	return h.renderMFA(w, r, u, page)
 }
@@ -66,6 +72,13 @@ func (h *Handler) renderMFA(w http.ResponseWriter, r *http.Request, u storage.Us
 	if page.Enrolled {
 		page.EnrolledAt = u.MFAEnrolledAt.Format(time.DateOnly)
 		page.RecoveryLeft = len(u.RecoveryCodes)
+	}
+	if h.Passkeys != nil {
+		rows, err := h.passkeyRows(r, u)
+		if err != nil {
+			return err
+		}
+		page.PasskeysOn, page.Passkeys, page.MaxPasskeys = true, rows, h.Passkeys.MaxPerUser
 	}
 	return h.render.Render(w, r, http.StatusOK, "mfa", page)
 }

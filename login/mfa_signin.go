@@ -53,6 +53,10 @@ func (h *Handler) beginMFAStep(w http.ResponseWriter, r *http.Request, u storage
 	if !u.MFAEnrolled() && !need {
 		return false, nil
 	}
+	hasPasskey, err := h.hasPasskeys(ctx, u)
+	if err != nil {
+		return false, err
+	}
 	if h.MFA == nil {
 		// Fail closed: without the MFA feature no second factor can be
 		// checked, so nobody who needs one gets in.
@@ -66,7 +70,8 @@ func (h *Handler) beginMFAStep(w http.ResponseWriter, r *http.Request, u storage
 	}
 	now := h.Now()
 	st := mfaStep{UserID: u.ID, AuthRequestID: ar.ID, ExpiresAt: now.Add(mfaStepTTL)}
-	if !u.MFAEnrolled() {
+	// A passkey is a second factor too: only a user with neither enrols.
+	if !u.MFAEnrolled() && !hasPasskey {
 		st.Enrol = true
 		if st.Secret, err = totp.Seal(h.MFA.Key, totp.NewSecret(), u.ID); err != nil {
 			return false, err
@@ -159,7 +164,7 @@ func (h *Handler) endStep(w http.ResponseWriter, r *http.Request, id string) {
 // backToPassword shows the sign-in form again with a message: the step is
 // over and the password must be entered anew.
 func (h *Handler) backToPassword(w http.ResponseWriter, r *http.Request, authRequestID, key string) error {
-	page := newLoginPage(authRequestID)
+	page := h.newLoginPage(authRequestID)
 	if authRequestID != "" {
 		ar, err := h.authRequest(r.Context(), authRequestID)
 		if err != nil {
@@ -181,6 +186,10 @@ type stepPage struct {
 	AuthRequestID string
 	ClientName    string
 	ErrorKey      string
+	// The factors the user can answer with: a code (TOTP enrolled, with
+	// recovery codes) and a passkey.
+	TOTP    bool
+	Passkey bool
 	// Enrolment only.
 	Required    bool // explain that the application requires two-step verification
 	AskPassword bool
@@ -209,6 +218,11 @@ func (h *Handler) stepContext(r *http.Request, st mfaStep) (*http.Request, stora
 // authenticator's QR code with the code form.
 func (h *Handler) renderStep(w http.ResponseWriter, r *http.Request, st mfaStep, u storage.User, page stepPage) error {
 	if !st.Enrol {
+		hasPasskey, err := h.hasPasskeys(r.Context(), u)
+		if err != nil {
+			return err
+		}
+		page.TOTP, page.Passkey = u.MFAEnrolled(), hasPasskey
 		return h.render.Render(w, r, http.StatusOK, "mfa_login", page)
 	}
 	secret, err := totp.Open(h.MFA.Key, st.Secret, st.UserID)
@@ -230,7 +244,7 @@ func (h *Handler) showMFAStep(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !ok {
-		redirect(w, r, newLoginPage(r.URL.Query().Get("authRequestID")).Action)
+		redirect(w, r, h.newLoginPage(r.URL.Query().Get("authRequestID")).Action)
 		return nil
 	}
 	r, ar, page, err := h.stepContext(r, st)
@@ -357,8 +371,11 @@ func (h *Handler) stepFailed(w http.ResponseWriter, r *http.Request, id string, 
 		return err
 	}
 	reason := "mfa_wrong_code"
-	if errors.Is(cause, errCodeUsed) {
+	switch {
+	case errors.Is(cause, errCodeUsed):
 		reason = "mfa_code_used"
+	case errors.Is(cause, errPasskeyRefused):
+		reason = "mfa_passkey_refused"
 	}
 	h.audit(r, storage.AuditEvent{Action: "login.failure", ActorID: u.ID, Subject: u.ID, ClientID: ar.ClientID, Detail: map[string]string{"reason": reason}})
 	h.Logger.InfoContext(ctx, "second factor refused", "reason", reason, "user_id", u.ID, "ip", web.RemoteIP(r))

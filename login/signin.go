@@ -44,6 +44,7 @@ type loginPage struct {
 	PasswordErrorKey string
 	Captcha          *captcha.Challenge // sign-in protection (captcha.go); nil: none
 	Notice           string             // why an attempt was refused, translated (throttle_signin.go)
+	Passkeys         bool               // offer sign-in with a passkey (passkey.go)
 }
 
 // loginForm is the posted sign-in form.
@@ -83,8 +84,8 @@ func (f loginForm) validate(page *loginPage) bool {
 	return true
 }
 
-func newLoginPage(authRequestID string) loginPage {
-	p := loginPage{Action: "/login", AuthRequestID: authRequestID}
+func (h *Handler) newLoginPage(authRequestID string) loginPage {
+	p := loginPage{Action: "/login", AuthRequestID: authRequestID, Passkeys: h.Passkeys != nil}
 	if authRequestID != "" {
 		p.Action = "/login?" + url.Values{"authRequestID": {authRequestID}}.Encode()
 	}
@@ -194,7 +195,7 @@ func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) error {
 			redirect(w, r, "/")
 			return nil
 		}
-		return h.renderLogin(w, r, http.StatusOK, newLoginPage(""))
+		return h.renderLogin(w, r, http.StatusOK, h.newLoginPage(""))
 	}
 
 	ar, err := h.authRequest(ctx, id)
@@ -209,7 +210,7 @@ func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 
-	page := newLoginPage(ar.ID)
+	page := h.newLoginPage(ar.ID)
 	if page.ClientName, err = h.clientName(ctx, ar.ClientID); err != nil {
 		return err
 	}
@@ -230,7 +231,7 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	f := parseLoginForm(r)
-	page := newLoginPage(f.AuthRequestID)
+	page := h.newLoginPage(f.AuthRequestID)
 
 	var ar storage.AuthRequest
 	if f.AuthRequestID != "" {

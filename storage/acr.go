@@ -11,4 +11,12 @@ const (
 	AMRPassword = "pwd" // the password
 	AMROTP      = "otp" // a one-time password: a TOTP code or a recovery code
 	AMRMFA      = "mfa" // more than one factor
+
+	// A passkey (login/passkey.go): a key bound to one device or synced
+	// between devices, the user's presence and the authenticator's own
+	// verification of the user.
+	AMRHardwareKey  = "hwk"
+	AMRSoftwareKey  = "swk"
+	AMRUserPresence = "user"
+	AMRPIN          = "pin"
 )

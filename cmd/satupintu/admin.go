@@ -40,6 +40,7 @@ type adminStore interface {
 	storage.Users
 	storage.Keys
 	storage.Audit
+	storage.Passkeys
 }
 
 type admin struct {
@@ -382,7 +383,7 @@ func (a *admin) clientRotate(ctx context.Context, args []string) error {
 
 func (a *admin) user(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usagef("user: want create, set-password, disable, enable or unlock")
+		return usagef("user: want create, list, set-password, disable, enable, unlock, passkeys or remove-passkeys")
 	}
 	switch args[0] {
 	case "create":
@@ -395,8 +396,12 @@ func (a *admin) user(ctx context.Context, args []string) error {
 		return a.userList(ctx, args[1:])
 	case "unlock":
 		return a.userUnlock(ctx, args[1:])
+	case "passkeys":
+		return a.userPasskeys(ctx, args[1:])
+	case "remove-passkeys":
+		return a.userRemovePasskeys(ctx, args[1:])
 	default:
-		return usagef("user: unknown command %q (want create, list, set-password, disable, enable or unlock)", args[0])
+		return usagef("user: unknown command %q (want create, list, set-password, disable, enable, unlock, passkeys or remove-passkeys)", args[0])
 	}
 }
 
@@ -648,5 +653,78 @@ func (a *admin) keys(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(a.stdout, "new %s signing key %s; running servers publish it at once and sign with it after two minutes\n", *alg, k.ID)
+	return nil
+}
+
+// userPasskeys lists a user's passkeys, for an operator helping someone who
+// lost a device.
+func (a *admin) userPasskeys(ctx context.Context, args []string) error {
+	fs := newFlagSet("user passkeys")
+	name := fs.String("username", "", "username or email")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *name == "" && fs.NArg() == 1 {
+		*name = fs.Arg(0)
+	}
+	u, err := a.findUser(ctx, fs, *name)
+	if err != nil {
+		return err
+	}
+	keys, err := a.store.PasskeysOf(ctx, u.ID)
+	if err != nil {
+		return fmt.Errorf("list passkeys: %w", err)
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tCREATED\tLAST USED")
+	for _, k := range keys {
+		used := "never"
+		if !k.LastUsedAt.IsZero() {
+			used = k.LastUsedAt.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.Name, k.CreatedAt.UTC().Format(time.RFC3339), used)
+	}
+	return tw.Flush()
+}
+
+// userRemovePasskeys removes one passkey (--id) or all of a user's: for a
+// lost or stolen device. The password with the second factor still signs
+// in. Each removal is audited.
+func (a *admin) userRemovePasskeys(ctx context.Context, args []string) error {
+	fs := newFlagSet("user remove-passkeys")
+	name := fs.String("username", "", "username or email")
+	id := fs.String("id", "", "remove only this passkey (see user passkeys); default: all")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *name == "" && fs.NArg() == 1 {
+		*name = fs.Arg(0)
+	}
+	u, err := a.findUser(ctx, fs, *name)
+	if err != nil {
+		return err
+	}
+	keys, err := a.store.PasskeysOf(ctx, u.ID)
+	if err != nil {
+		return fmt.Errorf("list passkeys: %w", err)
+	}
+	removed := 0
+	for _, k := range keys {
+		if *id != "" && k.ID != *id {
+			continue
+		}
+		if err := a.store.DeletePasskey(ctx, u.ID, k.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("remove passkey %s: %w", k.ID, err)
+		}
+		if err := a.store.AppendAudit(ctx, storage.AuditEvent{Time: a.now().UTC(), Action: "passkey.remove", ActorID: "cli",
+			Subject: u.ID, Detail: map[string]string{"passkey": k.ID, "name": k.Name}}); err != nil {
+			return err
+		}
+		removed++
+	}
+	if *id != "" && removed == 0 {
+		return usagef("user remove-passkeys: %s has no passkey %q", u.Username, *id)
+	}
+	fmt.Fprintf(a.stdout, "removed %d passkeys of %s\n", removed, u.Username)
 	return nil
 }

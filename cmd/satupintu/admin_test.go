@@ -10,10 +10,12 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"satupintu/storage"
 	"satupintu/storage/sqlite"
 )
 
@@ -344,5 +346,63 @@ func TestServeCommand(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "demo.trader") {
 		t.Fatalf("no demo credentials printed:\n%s", out.String())
+	}
+}
+
+// TestUserPasskeyCommands: an operator lists a user's passkeys and removes
+// one or all of them, each removal on the audit log.
+func TestUserPasskeyCommands(t *testing.T) {
+	c := cli{t, t.TempDir()}
+	if code, _, errOut := c.run("kata sandi yang panjang\n", "user", "create", "--username", "siti", "--email", "siti@contoh.co.id", "--password-stdin"); code != 0 {
+		t.Fatalf("create: exit %d %q", code, errOut)
+	}
+	store, err := sqlite.Open(t.Context(), filepath.Join(c.dataDir, "satupintu.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	u, err := store.UserByLogin(t.Context(), "siti")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i, name := range []string{"Laptop", "Ponsel", "Kunci USB"} {
+		k := storage.Passkey{ID: storage.NewID(), UserID: u.ID, CredentialID: []byte(name), Name: name, Record: []byte("{}"),
+			CreatedAt: time.Date(2026, 12, 1, i, 0, 0, 0, time.UTC)}
+		if err := store.CreatePasskey(t.Context(), k, 10); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, k.ID)
+	}
+	_, out, _ := c.run("", "user", "passkeys", "siti")
+	for _, want := range []string{ids[0], "Laptop", "Ponsel", "Kunci USB", "never"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("user passkeys lacks %q:\n%s", want, out)
+		}
+	}
+	if code, _, errOut := c.run("", "user", "remove-passkeys", "--username", "siti", "--id", "nope"); code != 2 || !strings.Contains(errOut, "no passkey") {
+		t.Fatalf("remove an unknown passkey: exit %d %q", code, errOut)
+	}
+	if code, out, errOut := c.run("", "user", "remove-passkeys", "--username", "siti", "--id", ids[1]); code != 0 || !strings.Contains(out, "removed 1") {
+		t.Fatalf("remove one: exit %d %q %q", code, out, errOut)
+	}
+	if code, out, errOut := c.run("", "user", "remove-passkeys", "siti"); code != 0 || !strings.Contains(out, "removed 2") {
+		t.Fatalf("remove all: exit %d %q %q", code, out, errOut)
+	}
+	if left, err := store.PasskeysOf(t.Context(), u.ID); err != nil || len(left) != 0 {
+		t.Fatalf("after remove-passkeys: %v, %v", left, err)
+	}
+	events, err := store.ListAudit(t.Context(), 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	removed := map[string]bool{}
+	for _, e := range events {
+		if e.Action == "passkey.remove" && e.Subject == u.ID && e.ActorID == "cli" {
+			removed[e.Detail["passkey"]] = true
+		}
+	}
+	if len(removed) != 3 || !removed[ids[0]] || !removed[ids[1]] || !removed[ids[2]] {
+		t.Fatalf("audited removals %v, want each of %v once", removed, ids)
 	}
 }

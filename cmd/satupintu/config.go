@@ -188,7 +188,7 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 		name string
 		l    *quota.Limit
 	}{{"AUTHORIZE", &cfg.Limits.Authorize}, {"REGISTER", &cfg.Limits.Register},
-		{"LOGOUT", &cfg.Limits.Logout}, {"CAPTCHA_IMAGE", &cfg.Limits.CaptchaImage}} {
+		{"LOGOUT", &cfg.Limits.Logout}, {"CAPTCHA_IMAGE", &cfg.Limits.CaptchaImage}, {"PASSKEY", &cfg.Limits.Passkey}} {
 		name, l := lim.name, lim.l
 		var v string
 		str("LIMIT_"+name, &v)

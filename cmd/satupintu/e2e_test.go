@@ -92,6 +92,7 @@ func newTestProviderHash(t testing.TB, p password.Params, opts ...func(*Config))
 	for _, o := range opts {
 		o(&cfg)
 	}
+	issuer = cfg.Issuer // an option may name the same listener differently (localhostIssuer)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))

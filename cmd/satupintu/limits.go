@@ -29,6 +29,9 @@ type Limits struct {
 	// CaptchaImage counts image codes (the check's form without
 	// JavaScript); over it a form gets the proof of work instead.
 	CaptchaImage quota.Limit
+	// Passkey counts passkey challenges: the sign-in page asks for one on
+	// every load, for the browser's autofill.
+	Passkey quota.Limit
 }
 
 // How long the items the limits count live: a pending authorization
@@ -39,6 +42,7 @@ const (
 	draftLifetime       = registration.DraftTTL
 	logoutLifetime      = login.LogoutTTL
 	captchaLifetime     = captcha.DefaultTTL
+	passkeyLifetime     = login.PasskeyChallengeTTL
 )
 
 func defaultLimits() Limits {
@@ -57,6 +61,10 @@ func defaultLimits() Limits {
 		Logout: quota.Limit{Name: "logout", PerAddress: 100, Total: 20_000, Window: logoutLifetime},
 		// An image code lives 10 minutes (two small values).
 		CaptchaImage: quota.Limit{Name: "captcha-image", PerAddress: 60, Total: 50_000, Window: captchaLifetime},
+		// A challenge lives 5 minutes and holds about 300 bytes: 300 per
+		// address is a busy office's sign-in page loads, 200,000 in total
+		// about 60 MiB at the cap.
+		Passkey: quota.Limit{Name: "passkey", PerAddress: 300, Total: 200_000, Window: passkeyLifetime},
 	}
 }
 
@@ -74,6 +82,7 @@ func (l Limits) validate() []string {
 		{"REGISTER", l.Register.Window, draftLifetime, "a draft"},
 		{"LOGOUT", l.Logout.Window, logoutLifetime, "a pending logout"},
 		{"CAPTCHA_IMAGE", l.CaptchaImage.Window, captchaLifetime, "an image code"},
+		{"PASSKEY", l.Passkey.Window, passkeyLifetime, "a passkey challenge"},
 	} {
 		if c.window < c.lifetime {
 			p = append(p, fmt.Sprintf("SATUPINTU_LIMIT_%s: the window must be at least %v, the lifetime of %s", c.env, c.lifetime, c.what))

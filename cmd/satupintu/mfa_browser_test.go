@@ -42,6 +42,11 @@ func TestBrowserMFA(t *testing.T) {
 	if n := b.count(`img#mfa-qr[src^="data:image/png;base64,"]`); n != 1 {
 		b.fatalf("no QR code image")
 	}
+	// On a phone the QR code cannot be scanned from its own screen: the
+	// same otpauth:// URI is a link that opens the authenticator app.
+	if n := b.count(`a#mfa-link[href^="otpauth://totp/satupintu:"][href*="secret="]`); n != 1 {
+		b.fatalf("no tappable otpauth:// link next to the QR code")
+	}
 	if ok := b.imageLoaded("#mfa-qr"); !ok {
 		b.fatalf("the QR code image did not render (CSP or encoding)")
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/gorilla/securecookie"
@@ -68,6 +69,10 @@ func secret(ctx context.Context, st storage.Secrets, name string, configured []b
 // protocol endpoints at "/" last (as zitadel's example does).
 func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) {
 	secure := d.cfg.secure()
+	issuerURL, err := url.Parse(d.cfg.Issuer) // validated with the configuration
+	if err != nil {
+		return nil, nil, fmt.Errorf("issuer: %w", err)
+	}
 	hashKey, err := secret(ctx, d.durable, "cookie-hash-key", d.cfg.CookieHashKey, 64)
 	if err != nil {
 		return nil, nil, err
@@ -111,6 +116,7 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 		Now: d.now, Logger: d.logger,
 		MFA: &login.MFA{Users: d.durable, Drafts: d.ephemeral, Counters: d.ephemeral, Used: d.ephemeral,
 			Key: totpKey, RecoveryParams: d.hashParams},
+		Passkeys: passkeys(d, issuerURL),
 		Passwords: &login.Passwords{Users: d.durable, Tokens: d.durable, Counters: d.ephemeral,
 			Sessions: d.ephemeral, RefreshTokens: d.durable, Mail: d.mailer, BaseURL: d.cfg.Issuer},
 	}
@@ -337,4 +343,16 @@ func demoRP(ctx context.Context, args []string, stderr io.Writer, getenv func(st
 		return fmt.Errorf("%w (start `satupintu serve` once to create the demo clients)", err)
 	}
 	return demorp.Run(ctx, cfg.Issuer, apps, newLogger(cfg, stderr))
+}
+
+// passkeys configures passkeys for the issuer's host, or leaves them off
+// (nil) when that host is an IP address: WebAuthn binds a passkey to a
+// domain name and browsers refuse an address.
+func passkeys(d deps, issuer *url.URL) *login.Passkeys {
+	if net.ParseIP(issuer.Hostname()) != nil {
+		d.logger.Warn("passkeys are off: the issuer's host is an IP address, and passkeys need a domain name (localhost will do)", "issuer", d.cfg.Issuer)
+		return nil
+	}
+	return &login.Passkeys{Store: d.durable, Ceremonies: d.ephemeral, ChallengeLimit: d.cfg.Limits.Passkey,
+		RPID: issuer.Hostname(), Origin: issuer.Scheme + "://" + issuer.Host}
 }
