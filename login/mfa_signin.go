@@ -262,47 +262,102 @@ func (h *Handler) showMFAStep(w http.ResponseWriter, r *http.Request) error {
 	return h.renderStep(w, r, st, u, page)
 }
 
-// submitMFAStep answers POST /login/mfa: check the code (or enrol the new
-// authenticator), then start the session and finish the request.
-func (h *Handler) submitMFAStep(w http.ResponseWriter, r *http.Request) error {
+// postedStep is a second step posted by the browser, loaded and checked by
+// openStep.
+type postedStep struct {
+	id   string
+	st   mfaStep
+	r    *http.Request // carries the authorization request's languages
+	ar   storage.AuthRequest
+	page stepPage
+	u    storage.User
+}
+
+// openStep loads the posted second step and checks it may still finish.
+// ok is false when the response is written: no step (back to the
+// password), the request already done (on to the callback), the account
+// disabled meanwhile, or its wrong codes used up.
+func (h *Handler) openStep(w http.ResponseWriter, r *http.Request) (postedStep, bool, error) {
 	if err := web.ParseForm(r); err != nil {
-		return err
+		return postedStep{}, false, err
 	}
 	if err := h.CSRF.Verify(r); err != nil {
-		return err
+		return postedStep{}, false, err
 	}
 	id, st, ok, err := h.loadStep(r)
 	if err != nil {
-		return err
+		return postedStep{}, false, err
 	}
 	if !ok {
-		return h.backToPassword(w, r, r.Form.Get("authRequestID"), "mfa.step_expired")
+		return postedStep{}, false, h.backToPassword(w, r, r.Form.Get("authRequestID"), "mfa.step_expired")
 	}
 	r, ar, page, err := h.stepContext(r, st)
 	if err != nil {
-		return err
+		return postedStep{}, false, err
 	}
 	ctx := r.Context()
 	if ar.Done { // a second submit of the same form
 		redirect(w, r, h.CallbackURL(ctx, ar.ID))
-		return nil
+		return postedStep{}, false, nil
 	}
 	u, err := h.Users.UserByID(ctx, st.UserID)
 	if err != nil {
-		return fmt.Errorf("login: load user: %w", err)
+		return postedStep{}, false, fmt.Errorf("login: load user: %w", err)
 	}
 	// The account may have been disabled since the password was checked.
 	if !u.CanSignIn(h.Now()) {
 		h.endStep(w, r, id)
-		return h.backToPassword(w, r, st.AuthRequestID, "login.bad_credentials")
+		return postedStep{}, false, h.backToPassword(w, r, st.AuthRequestID, "login.bad_credentials")
 	}
 	if locked, err := h.mfaLocked(ctx, u.ID); err != nil {
-		return err
+		return postedStep{}, false, err
 	} else if locked {
 		h.endStep(w, r, id)
-		return h.backToPassword(w, r, st.AuthRequestID, "mfa.too_many")
+		return postedStep{}, false, h.backToPassword(w, r, st.AuthRequestID, "mfa.too_many")
 	}
+	return postedStep{id: id, st: st, r: r, ar: ar, page: page, u: u}, true, nil
+}
 
+// finishStep ends a step whose second factor was accepted: the session with
+// amr, the audit event (detail gains the amr), and on to the application,
+// through the page of new recovery codes if there are any.
+func (h *Handler) finishStep(w http.ResponseWriter, p postedStep, amr []string, detail map[string]string, codes []string) error {
+	r, u, ar := p.r, p.u, p.ar
+	ctx := r.Context()
+	h.endStep(w, r, p.id)
+	h.mfaSucceeded(ctx, u.ID)
+	s, err := h.startSession(w, r, u, amr...)
+	if err != nil {
+		return err
+	}
+	detail["amr"] = strings.Join(s.AMR, " ")
+	h.audit(r, storage.AuditEvent{Action: "login.success", ActorID: u.ID, Subject: u.ID, ClientID: ar.ClientID, Detail: detail})
+	h.Logger.InfoContext(ctx, "signed in", "user_id", u.ID, "client_id", ar.ClientID, "method", detail["method"])
+
+	next := "/"
+	if p.st.AuthRequestID != "" {
+		if err := h.complete(ctx, ar.ID, s); err != nil {
+			return err
+		}
+		next = h.CallbackURL(ctx, ar.ID)
+	}
+	if codes != nil {
+		// The request is done; the page with the codes links on to it.
+		return h.showRecoveryCodes(w, r, codes, next)
+	}
+	redirect(w, r, next)
+	return nil
+}
+
+// submitMFAStep answers POST /login/mfa: check the code (or enrol the new
+// authenticator), then start the session and finish the request.
+func (h *Handler) submitMFAStep(w http.ResponseWriter, r *http.Request) error {
+	p, ok, err := h.openStep(w, r)
+	if err != nil || !ok {
+		return err
+	}
+	r, st, u := p.r, p.st, p.u
+	ctx := r.Context()
 	code := strings.TrimSpace(r.PostForm.Get("code"))
 	method := "totp"
 	var codes []string // recovery codes of a new enrolment, shown once
@@ -319,7 +374,7 @@ func (h *Handler) submitMFAStep(w http.ResponseWriter, r *http.Request) error {
 			if errors.Is(err, errAlreadyEnrolled) {
 				// Enrolled in another tab meanwhile: that authenticator
 				// counts, this one was never stored. Start over.
-				h.endStep(w, r, id)
+				h.endStep(w, r, p.id)
 				return h.backToPassword(w, r, st.AuthRequestID, "mfa.step_expired")
 			}
 		}
@@ -327,39 +382,16 @@ func (h *Handler) submitMFAStep(w http.ResponseWriter, r *http.Request) error {
 		method, err = h.checkSecondFactor(ctx, u, code)
 	}
 	if errors.Is(err, errWrongCode) || errors.Is(err, errCodeUsed) {
-		return h.stepFailed(w, r, id, st, u, page, ar, err)
+		return h.stepFailed(w, r, p.id, st, u, p.page, p.ar, err)
 	}
 	if err != nil {
 		return err
 	}
-
-	h.endStep(w, r, id)
-	h.mfaSucceeded(ctx, u.ID)
-	s, err := h.startSession(w, r, u, mfaAMR()...)
-	if err != nil {
-		return err
-	}
-	detail := map[string]string{"amr": strings.Join(s.AMR, " "), "method": method}
 	if st.Enrol {
-		detail["method"] = "totp_enrol"
-		h.audit(r, storage.AuditEvent{Action: "mfa.enroll", ActorID: u.ID, Subject: u.ID, ClientID: ar.ClientID})
+		method = "totp_enrol"
+		h.audit(r, storage.AuditEvent{Action: "mfa.enroll", ActorID: u.ID, Subject: u.ID, ClientID: p.ar.ClientID})
 	}
-	h.audit(r, storage.AuditEvent{Action: "login.success", ActorID: u.ID, Subject: u.ID, ClientID: ar.ClientID, Detail: detail})
-	h.Logger.InfoContext(ctx, "signed in", "user_id", u.ID, "client_id", ar.ClientID, "method", detail["method"])
-
-	next := "/"
-	if st.AuthRequestID != "" {
-		if err := h.complete(ctx, ar.ID, s); err != nil {
-			return err
-		}
-		next = h.CallbackURL(ctx, ar.ID)
-	}
-	if codes != nil {
-		// The request is done; the page with the codes links on to it.
-		return h.showRecoveryCodes(w, r, codes, next)
-	}
-	redirect(w, r, next)
-	return nil
+	return h.finishStep(w, p, mfaAMR(), map[string]string{"method": method}, codes)
 }
 
 // stepFailed counts a wrong code: the form again with a message, or after

@@ -206,71 +206,22 @@ func (h *Handler) passkeyStepOptions(w http.ResponseWriter, r *http.Request) err
 // submitPasskeyStep answers POST /login/mfa/passkey: a passkey as the
 // second factor after the password.
 func (h *Handler) submitPasskeyStep(w http.ResponseWriter, r *http.Request) error {
-	if err := web.ParseForm(r); err != nil {
+	p, ok, err := h.openStep(w, r)
+	if err != nil || !ok {
 		return err
 	}
-	if err := h.CSRF.Verify(r); err != nil {
-		return err
-	}
-	id, st, ok, err := h.loadStep(r)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return h.backToPassword(w, r, r.Form.Get("authRequestID"), "mfa.step_expired")
-	}
-	r, ar, page, err := h.stepContext(r, st)
-	if err != nil {
-		return err
-	}
-	ctx := r.Context()
-	if ar.Done {
-		redirect(w, r, h.CallbackURL(ctx, ar.ID))
-		return nil
-	}
-	u, err := h.Users.UserByID(ctx, st.UserID)
-	if err != nil {
-		return fmt.Errorf("login: load user: %w", err)
-	}
-	if !u.CanSignIn(h.Now()) {
-		h.endStep(w, r, id)
-		return h.backToPassword(w, r, st.AuthRequestID, "login.bad_credentials")
-	}
-	if locked, err := h.mfaLocked(ctx, u.ID); err != nil {
-		return err
-	} else if locked {
-		h.endStep(w, r, id)
-		return h.backToPassword(w, r, st.AuthRequestID, "mfa.too_many")
-	}
-	key, cred, flags, err := h.verifyStepPasskey(w, r, u)
+	key, cred, flags, err := h.verifyStepPasskey(w, p.r, p.u)
 	if errors.Is(err, errPasskeyRefused) {
-		h.Logger.InfoContext(ctx, "passkey second factor refused", "user_id", u.ID, "error", err)
-		return h.stepFailed(w, r, id, st, u, page, ar, err)
+		h.Logger.InfoContext(p.r.Context(), "passkey second factor refused", "user_id", p.u.ID, "error", err)
+		return h.stepFailed(w, p.r, p.id, p.st, p.u, p.page, p.ar, err)
 	}
 	if err != nil {
 		return err
 	}
-	if err := h.recordPasskeyUse(ctx, key, cred); err != nil {
+	if err := h.recordPasskeyUse(p.r.Context(), key, cred); err != nil {
 		return err
 	}
-	h.endStep(w, r, id)
-	h.mfaSucceeded(ctx, u.ID)
-	s, err := h.startSession(w, r, u, passkeyAMR(flags, true)...)
-	if err != nil {
-		return err
-	}
-	h.audit(r, storage.AuditEvent{Action: "login.success", ActorID: u.ID, Subject: u.ID, ClientID: ar.ClientID,
-		Detail: map[string]string{"amr": strings.Join(s.AMR, " "), "method": "passkey_second_factor", "passkey": key.ID}})
-	h.Logger.InfoContext(ctx, "signed in", "user_id", u.ID, "client_id", ar.ClientID, "method", "passkey_second_factor")
-	next := "/"
-	if st.AuthRequestID != "" {
-		if err := h.complete(ctx, ar.ID, s); err != nil {
-			return err
-		}
-		next = h.CallbackURL(ctx, ar.ID)
-	}
-	redirect(w, r, next)
-	return nil
+	return h.finishStep(w, p, passkeyAMR(flags, true), map[string]string{"method": "passkey_second_factor", "passkey": key.ID}, nil)
 }
 
 // verifyStepPasskey checks the posted answer to the browser's second-factor

@@ -499,6 +499,20 @@ func looksLikeEmail(s string) bool {
 	return strings.Contains(s[at+1:], ".")
 }
 
+// userFromArgs parses fs (which must not define --username) with a
+// --username flag that may also be the one positional argument, and finds
+// that user.
+func (a *admin) userFromArgs(ctx context.Context, fs *flag.FlagSet, args []string) (storage.User, error) {
+	login := fs.String("username", "", "username or email")
+	if err := parseFlags(fs, args); err != nil {
+		return storage.User{}, err
+	}
+	if *login == "" && fs.NArg() == 1 {
+		*login = fs.Arg(0)
+	}
+	return a.findUser(ctx, fs, *login)
+}
+
 func (a *admin) findUser(ctx context.Context, fs *flag.FlagSet, login string) (storage.User, error) {
 	if login == "" {
 		return storage.User{}, usagef("%s: --username is required", fs.Name())
@@ -546,14 +560,7 @@ func (a *admin) userSetPassword(ctx context.Context, args []string) error {
 func (a *admin) userSetDisabled(ctx context.Context, args []string, disabled bool) error {
 	verb := map[bool]string{true: "disable", false: "enable"}[disabled]
 	fs := newFlagSet("user " + verb)
-	login := fs.String("username", "", "username or email")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if *login == "" && fs.NArg() == 1 {
-		*login = fs.Arg(0)
-	}
-	u, err := a.findUser(ctx, fs, *login)
+	u, err := a.userFromArgs(ctx, fs, args)
 	if err != nil {
 		return err
 	}
@@ -577,14 +584,7 @@ func (a *admin) userSetDisabled(ctx context.Context, args []string, disabled boo
 // command's reach, and its locks end by themselves.
 func (a *admin) userUnlock(ctx context.Context, args []string) error {
 	fs := newFlagSet("user unlock")
-	name := fs.String("username", "", "username or email")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if *name == "" && fs.NArg() == 1 {
-		*name = fs.Arg(0)
-	}
-	u, err := a.findUser(ctx, fs, *name)
+	u, err := a.userFromArgs(ctx, fs, args)
 	if err != nil {
 		return err
 	}
@@ -601,7 +601,7 @@ func (a *admin) userUnlock(ctx context.Context, args []string) error {
 		return fmt.Errorf("user unlock: without SATUPINTU_REDIS_URL sign-in locks are kept inside the running server, "+
 			"out of this command's reach; a lock ends by itself %d minutes after it starts, or when the server restarts", throttle.LockMinutes())
 	}
-	if err := throttle.Unlock(ctx, u.Username, u.Email, *name); err != nil {
+	if err := throttle.Unlock(ctx, u.Username, u.Email, fs.Lookup("username").Value.String()); err != nil {
 		return err
 	}
 	if err := a.audit(ctx, "user.unlock", u.ID); err != nil {
@@ -660,14 +660,7 @@ func (a *admin) keys(ctx context.Context, args []string) error {
 // lost a device.
 func (a *admin) userPasskeys(ctx context.Context, args []string) error {
 	fs := newFlagSet("user passkeys")
-	name := fs.String("username", "", "username or email")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if *name == "" && fs.NArg() == 1 {
-		*name = fs.Arg(0)
-	}
-	u, err := a.findUser(ctx, fs, *name)
+	u, err := a.userFromArgs(ctx, fs, args)
 	if err != nil {
 		return err
 	}
@@ -692,15 +685,8 @@ func (a *admin) userPasskeys(ctx context.Context, args []string) error {
 // in. Each removal is audited.
 func (a *admin) userRemovePasskeys(ctx context.Context, args []string) error {
 	fs := newFlagSet("user remove-passkeys")
-	name := fs.String("username", "", "username or email")
 	id := fs.String("id", "", "remove only this passkey (see user passkeys); default: all")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if *name == "" && fs.NArg() == 1 {
-		*name = fs.Arg(0)
-	}
-	u, err := a.findUser(ctx, fs, *name)
+	u, err := a.userFromArgs(ctx, fs, args)
 	if err != nil {
 		return err
 	}
