@@ -1,12 +1,6 @@
 package login
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -16,44 +10,23 @@ import (
 
 	"github.com/go-webauthn/webauthn/webauthn"
 
+	"satupintu/login/passkeytest"
 	"satupintu/storage"
 )
 
-// softKey is a software authenticator for HTTP tests: one ES256
-// credential, answering challenges the way a browser and a platform
-// authenticator would (WebAuthn §6.1 authenticator data, §5.8.1 client
-// data). The browser tests use Chromium's virtual authenticator instead.
-type softKey struct {
-	t       *testing.T
-	key     *ecdsa.PrivateKey
-	id      []byte
-	user    string // user handle
-	counter uint32
-	// What the answer claims; tests change them to forge answers.
-	origin, rpID string
-	flags        byte
-}
-
-const (
-	flagUP = 0x01
-	flagUV = 0x04
-)
-
-// newSoftKey makes a credential for u and stores it as a registration
-// would have.
-func (e *env) newSoftKey(u storage.User) *softKey {
+// newSoftKey makes a software credential for u and stores it as a
+// registration would have.
+func (e *env) newSoftKey(u storage.User) *passkeytest.Key {
 	e.t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	k, err := passkeytest.New(u.ID, "localhost", "http://localhost")
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	k := &softKey{t: e.t, key: key, id: []byte(storage.NewID()), user: u.ID, origin: "http://localhost", rpID: "localhost", flags: flagUP | flagUV}
-	rec, err := json.Marshal(webauthn.Credential{ID: k.id, PublicKey: k.cosePublicKey(), AttestationType: "none",
-		Flags: webauthn.CredentialFlags{UserPresent: true, UserVerified: true}})
+	rec, err := k.Record()
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	err = e.dur.CreatePasskey(e.t.Context(), storage.Passkey{ID: storage.NewID(), UserID: u.ID, CredentialID: k.id,
+	err = e.dur.CreatePasskey(e.t.Context(), storage.Passkey{ID: storage.NewID(), UserID: u.ID, CredentialID: k.ID,
 		Name: "Soft", Record: rec, CreatedAt: e.clock.Now()}, DefaultMaxPasskeys)
 	if err != nil {
 		e.t.Fatal(err)
@@ -61,53 +34,19 @@ func (e *env) newSoftKey(u storage.User) *softKey {
 	return k
 }
 
-// cosePublicKey is the EC2 P-256 key in COSE (RFC 9053), CBOR by hand:
-// {1: 2, 3: -7, -1: 1, -2: x, -3: y}.
-func (k *softKey) cosePublicKey() []byte {
-	pub, err := k.key.PublicKey.Bytes() // 0x04 || x || y
+// answer is k's answer to options.
+func (e *env) answer(k *passkeytest.Key, options string) string {
+	e.t.Helper()
+	a, err := k.Answer(options)
 	if err != nil {
-		k.t.Fatal(err)
+		e.t.Fatal(err)
 	}
-	out := []byte{0xa5, 0x01, 0x02, 0x03, 0x26, 0x20, 0x01, 0x21, 0x58, 0x20}
-	out = append(out, pub[1:33]...)
-	out = append(out, 0x22, 0x58, 0x20)
-	return append(out, pub[33:65]...)
-}
-
-// answer signs the challenge of options (the JSON /login/passkey/options
-// returned) and returns the credential JSON the page would post.
-func (k *softKey) answer(options string) string {
-	k.t.Helper()
-	var o struct {
-		PublicKey struct {
-			Challenge string `json:"challenge"`
-		} `json:"publicKey"`
-	}
-	if err := json.Unmarshal([]byte(options), &o); err != nil || o.PublicKey.Challenge == "" {
-		k.t.Fatalf("options %q: %v", options, err)
-	}
-	client, _ := json.Marshal(map[string]any{"type": "webauthn.get", "challenge": o.PublicKey.Challenge, "origin": k.origin, "crossOrigin": false})
-	rp := sha256.Sum256([]byte(k.rpID))
-	k.counter++
-	auth := append(rp[:], k.flags)
-	auth = binary.BigEndian.AppendUint32(auth, k.counter)
-	clientHash := sha256.Sum256(client)
-	digest := sha256.Sum256(append(slices.Clone(auth), clientHash[:]...))
-	sig, err := ecdsa.SignASN1(rand.Reader, k.key, digest[:])
-	if err != nil {
-		k.t.Fatal(err)
-	}
-	b64 := base64.RawURLEncoding.EncodeToString
-	out, _ := json.Marshal(map[string]any{
-		"id": b64(k.id), "rawId": b64(k.id), "type": "public-key",
-		"response": map[string]string{"clientDataJSON": b64(client), "authenticatorData": b64(auth), "signature": b64(sig), "userHandle": b64([]byte(k.user))},
-	})
-	return string(out)
+	return a
 }
 
 // passkeySignIn runs one passkey sign-in for authorization request arID
 // in c: options, then k's answer.
-func (e *env) passkeySignIn(c *http.Client, arID string, k *softKey) (res, optionsRes *http.Response, body string) {
+func (e *env) passkeySignIn(c *http.Client, arID string, k *passkeytest.Key) (res, optionsRes *http.Response, body string) {
 	e.t.Helper()
 	page := e.get(c, "/login?authRequestID="+arID)
 	token := csrfToken(e.t, page.Body)
@@ -115,7 +54,7 @@ func (e *env) passkeySignIn(c *http.Client, arID string, k *softKey) (res, optio
 	if opts.StatusCode != http.StatusOK {
 		e.t.Fatalf("options: %d %s", opts.StatusCode, opts.Body)
 	}
-	got := e.post(c, "/login/passkey", url.Values{"csrf_token": {token}, "authRequestID": {arID}, "credential": {k.answer(opts.Body)}})
+	got := e.post(c, "/login/passkey", url.Values{"csrf_token": {token}, "authRequestID": {arID}, "credential": {e.answer(k, opts.Body)}})
 	return got.Response, opts.Response, got.Body
 }
 
@@ -158,17 +97,17 @@ func TestPasskeySignInWithSoftAuthenticator(t *testing.T) {
 func TestPasskeyAnswersThatMustFail(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		forge  func(e *env, k *softKey)
+		forge  func(e *env, k *passkeytest.Key)
 		reason string
 	}{
-		{"another origin", func(_ *env, k *softKey) { k.origin = "https://satupintu.evil.example" }, "passkey_invalid"},
-		{"another relying party", func(_ *env, k *softKey) { k.rpID = "evil.example" }, "passkey_invalid"},
-		{"no user verification", func(_ *env, k *softKey) { k.flags = flagUP }, "passkey_invalid"},
-		{"no user presence", func(_ *env, k *softKey) { k.flags = flagUV }, "passkey_invalid"},
-		{"another user's handle", func(e *env, k *softKey) { k.user = e.createUser("budi", nil).ID }, "passkey_invalid"},
-		{"a counter that went back", func(_ *env, k *softKey) { k.counter = 0 }, "passkey_cloned"},
-		{"a disabled account", func(e *env, k *softKey) {
-			if err := e.dur.UpdateUser(e.t.Context(), k.user, func(u *storage.User) error { u.Disabled = true; return nil }); err != nil {
+		{"another origin", func(_ *env, k *passkeytest.Key) { k.Origin = "https://satupintu.evil.example" }, "passkey_invalid"},
+		{"another relying party", func(_ *env, k *passkeytest.Key) { k.RPID = "evil.example" }, "passkey_invalid"},
+		{"no user verification", func(_ *env, k *passkeytest.Key) { k.Flags = passkeytest.FlagUserPresent }, "passkey_invalid"},
+		{"no user presence", func(_ *env, k *passkeytest.Key) { k.Flags = passkeytest.FlagUserVerified }, "passkey_invalid"},
+		{"another user's handle", func(e *env, k *passkeytest.Key) { k.UserHandle = []byte(e.createUser("budi", nil).ID) }, "passkey_invalid"},
+		{"a counter that went back", func(_ *env, k *passkeytest.Key) { k.Counter = 0 }, "passkey_cloned"},
+		{"a disabled account", func(e *env, k *passkeytest.Key) {
+			if err := e.dur.UpdateUser(e.t.Context(), string(k.UserHandle), func(u *storage.User) error { u.Disabled = true; return nil }); err != nil {
 				e.t.Fatal(err)
 			}
 		}, "account_disabled"},
@@ -178,7 +117,7 @@ func TestPasskeyAnswersThatMustFail(t *testing.T) {
 			k := e.newSoftKey(e.createUser("siti", nil))
 			if tc.reason == "passkey_cloned" {
 				// A first sign-in leaves the stored counter at 5.
-				k.counter = 4
+				k.Counter = 4
 				if res, _, body := e.passkeySignIn(e.newClient(), e.newAuthRequest(nil), k); res.StatusCode != http.StatusSeeOther {
 					t.Fatalf("first sign-in: %d\n%s", res.StatusCode, body)
 				}
@@ -209,7 +148,7 @@ func TestPasskeyAnswerCannotBeReplayed(t *testing.T) {
 	page := e.get(c, "/login")
 	token := csrfToken(t, page.Body)
 	opts := e.post(c, "/login/passkey/options", url.Values{"csrf_token": {token}})
-	answer := k.answer(opts.Body)
+	answer := e.answer(k, opts.Body)
 	ceremony := e.ceremonyCookie(opts.Response)
 	if res := e.post(c, "/login/passkey", url.Values{"csrf_token": {token}, "credential": {answer}}); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("first use: %d\n%s", res.StatusCode, res.Body)
