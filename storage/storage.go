@@ -323,6 +323,7 @@ type Durable interface {
 	Registrations
 	ActionTokens
 	AppLinks
+	UpstreamLinks
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -35,6 +35,8 @@ func RunDurable(t *testing.T, open func(t *testing.T) storage.Durable) {
 		{"delete and list clients", testDeleteListClients},
 		{"app links", testAppLinks},
 		{"deleting a client deletes its app links", testAppLinksDeletedWithClient},
+		{"upstream links", testUpstreamLinks},
+		{"approval links the upstream identity", testApproveLinksUpstream},
 		{"signing keys oldest first", testSigningKeys},
 		{"refresh token round trip", testRefreshTokenRoundTrip},
 		{"rotate refresh token", testRotateRefreshToken},

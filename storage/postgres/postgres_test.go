@@ -101,9 +101,11 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	if len(got) == 0 {
 		t.Fatal("schema_migrations is empty")
 	}
+	// Versions rise but may skip a number reserved for a migration that
+	// lands later (0007, passkeys).
 	for i, a := range got {
-		if a.Times != 1 || a.Version != int64(i+1) {
-			t.Errorf("schema_migrations: %+v, want versions 1, 2, … each once", got)
+		if a.Times != 1 || (i == 0 && a.Version != 1) || (i > 0 && a.Version <= got[i-1].Version) {
+			t.Errorf("schema_migrations: %+v, want rising versions from 1, each once", got)
 			break
 		}
 	}
