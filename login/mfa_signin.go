@@ -27,6 +27,9 @@ type mfaStep struct {
 	// the step enrols Secret (sealed with MFA.Key) first.
 	Enrol  bool   `json:"enrol,omitempty"`
 	Secret []byte `json:"secret,omitempty"`
+	// FirstAMR is how the first step authenticated when it was not the
+	// password (an upstream provider, external.go); empty: the password.
+	FirstAMR []string `json:"first_amr,omitempty"`
 }
 
 func stepKey(id string) string { return "mfa-login:" + id }
@@ -44,7 +47,7 @@ func (h *Handler) stepCookieName() string {
 // step comes before the session: for a user with a second factor, and for a
 // request that needs one (the user then enrols first). It reports whether it
 // answered the request.
-func (h *Handler) beginMFAStep(w http.ResponseWriter, r *http.Request, u storage.User, ar storage.AuthRequest) (bool, error) {
+func (h *Handler) beginMFAStep(w http.ResponseWriter, r *http.Request, u storage.User, ar storage.AuthRequest, firstAMR ...string) (bool, error) {
 	ctx := r.Context()
 	need, err := h.needsMFA(ctx, ar)
 	if err != nil {
@@ -65,7 +68,7 @@ func (h *Handler) beginMFAStep(w http.ResponseWriter, r *http.Request, u storage
 		return true, h.backToPassword(w, r, ar.ID, "mfa.too_many")
 	}
 	now := h.Now()
-	st := mfaStep{UserID: u.ID, AuthRequestID: ar.ID, ExpiresAt: now.Add(mfaStepTTL)}
+	st := mfaStep{UserID: u.ID, AuthRequestID: ar.ID, ExpiresAt: now.Add(mfaStepTTL), FirstAMR: firstAMR}
 	if !u.MFAEnrolled() {
 		st.Enrol = true
 		if st.Secret, err = totp.Seal(h.MFA.Key, totp.NewSecret(), u.ID); err != nil {
@@ -321,7 +324,7 @@ func (h *Handler) submitMFAStep(w http.ResponseWriter, r *http.Request) error {
 
 	h.endStep(w, r, id)
 	h.mfaSucceeded(ctx, u.ID)
-	s, err := h.startSession(w, r, u, mfaAMR()...)
+	s, err := h.startSession(w, r, u, stepAMR(st)...)
 	if err != nil {
 		return err
 	}
@@ -332,6 +335,9 @@ func (h *Handler) submitMFAStep(w http.ResponseWriter, r *http.Request) error {
 	}
 	h.audit(r, storage.AuditEvent{Action: "login.success", ActorID: u.ID, Subject: u.ID, ClientID: ar.ClientID, Detail: detail})
 	h.Logger.InfoContext(ctx, "signed in", "user_id", u.ID, "client_id", ar.ClientID, "method", detail["method"])
+	if len(st.FirstAMR) == 0 {
+		h.afterSignIn(w, r, u)
+	}
 
 	next := "/"
 	if st.AuthRequestID != "" {

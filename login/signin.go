@@ -316,6 +316,7 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) error {
 		Detail:   map[string]string{"amr": "pwd"},
 	})
 	h.Logger.InfoContext(ctx, "signed in", "user_id", u.ID, "client_id", ar.ClientID)
+	h.afterSignIn(w, r, u)
 
 	if f.AuthRequestID == "" {
 		redirect(w, r, "/")

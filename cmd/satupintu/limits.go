@@ -11,6 +11,7 @@ import (
 	"satupintu/login"
 	"satupintu/quota"
 	"satupintu/registration"
+	"satupintu/upstream"
 	"satupintu/web"
 )
 
@@ -29,6 +30,9 @@ type Limits struct {
 	// CaptchaImage counts image codes (the check's form without
 	// JavaScript); over it a form gets the proof of work instead.
 	CaptchaImage quota.Limit
+	// Upstream counts sign-ins started at an upstream identity provider
+	// (each stores a pending flow, then at most one pending identity).
+	Upstream quota.Limit
 }
 
 // How long the items the limits count live: a pending authorization
@@ -39,6 +43,7 @@ const (
 	draftLifetime       = registration.DraftTTL
 	logoutLifetime      = login.LogoutTTL
 	captchaLifetime     = captcha.DefaultTTL
+	upstreamLifetime    = upstream.Lifetime
 )
 
 func defaultLimits() Limits {
@@ -57,6 +62,9 @@ func defaultLimits() Limits {
 		Logout: quota.Limit{Name: "logout", PerAddress: 100, Total: 20_000, Window: logoutLifetime},
 		// An image code lives 10 minutes (two small values).
 		CaptchaImage: quota.Limit{Name: "captcha-image", PerAddress: 60, Total: 50_000, Window: captchaLifetime},
+		// A pending flow or identity lives at most 15 minutes and holds
+		// under 1 KiB (upstream.DefaultLimit).
+		Upstream: upstream.DefaultLimit,
 	}
 }
 
@@ -74,6 +82,7 @@ func (l Limits) validate() []string {
 		{"REGISTER", l.Register.Window, draftLifetime, "a draft"},
 		{"LOGOUT", l.Logout.Window, logoutLifetime, "a pending logout"},
 		{"CAPTCHA_IMAGE", l.CaptchaImage.Window, captchaLifetime, "an image code"},
+		{"UPSTREAM", l.Upstream.Window, upstreamLifetime, "an upstream sign-in's state"},
 	} {
 		if c.window < c.lifetime {
 			p = append(p, fmt.Sprintf("SATUPINTU_LIMIT_%s: the window must be at least %v, the lifetime of %s", c.env, c.lifetime, c.what))
