@@ -98,7 +98,7 @@ func (h *Handler) confirmLink(w http.ResponseWriter, r *http.Request) error {
 		return h.noPending(w, r)
 	}
 	p.Confirmed = true
-	if err := h.saveJSON(r.Context(), pendingKey(id), p, time.Until(p.ExpiresAt)); err != nil {
+	if err := h.saveJSON(r.Context(), pendingKey(id), p, p.ExpiresAt.Sub(h.Now())); err != nil {
 		return err
 	}
 	redirect(w, r, loginURL(p.AuthRequestID))

@@ -205,15 +205,16 @@ func (h *Handler) cookieName(name string) string {
 }
 
 func (h *Handler) setCookie(w http.ResponseWriter, name, value string, ttl time.Duration) error {
-	v := ""
+	v, maxAge := "", -1 // ttl <= 0 deletes the cookie
 	if ttl > 0 {
 		var err error
 		if v, err = h.Cookies.Encode(h.cookieName(name), value); err != nil {
 			return fmt.Errorf("upstream: encode cookie: %w", err)
 		}
+		maxAge = max(int(ttl/time.Second), 1)
 	}
 	http.SetCookie(w, &http.Cookie{
-		Name: h.cookieName(name), Value: v, Path: "/", MaxAge: max(int(ttl/time.Second), -1),
+		Name: h.cookieName(name), Value: v, Path: "/", MaxAge: maxAge,
 		Secure: h.Secure, HttpOnly: true,
 		// Lax: the callback is a top-level GET from the upstream's origin.
 		SameSite: http.SameSiteLaxMode,

@@ -545,3 +545,30 @@ func TestUpstreamStartIsBounded(t *testing.T) {
 }
 
 func isNotFound(err error) bool { return errors.Is(err, storage.ErrNotFound) }
+
+// An upstream that attests a second factor (an acr the operator marked as
+// such) satisfies a relying party that requires one: no second step, and
+// the ID token says fed and mfa.
+func TestUpstreamAttestedSecondFactorSatisfiesMFAClient(t *testing.T) {
+	fu := newFakeUpstream(t)
+	fu.claims = map[string]any{"acr": "urn:inapas:loa:3"}
+	p := fu.provider()
+	p.MFAACRValues = []string{"urn:inapas:loa:3"}
+	down := newTestProviderHash(t, cheapHash, withUpstream(t, nil, p))
+	ctx := t.Context()
+	if err := down.durable.CreateUpstreamLink(ctx, storage.UpstreamLink{UpstreamID: "inapas", Subject: "nik-subject-1",
+		UserID: down.user.ID, CreatedAt: down.clock.Now(), LastUsedAt: down.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := down.durable.UpdateClient(ctx, "app-one", func(c *storage.Client) error { c.RequireMFA = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	b := loopbackBrowser(t)
+	f := newFlow()
+	resp, _ := startUpstream(t, down, b, "app-one", f)
+	c := exchangeAMR(t, down, "app-one", f, down.redirectParams(resp, "app-one"))
+	if !slices.Contains(c.AuthenticationMethodsReferences, "fed") || !slices.Contains(c.AuthenticationMethodsReferences, "mfa") ||
+		c.AuthenticationContextClassReference != storage.ACRMFA {
+		t.Fatalf("amr %v acr %q, want fed and mfa at %s", c.AuthenticationMethodsReferences, c.AuthenticationContextClassReference, storage.ACRMFA)
+	}
+}
