@@ -186,9 +186,16 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) error {
 		return h.showProblem(w, r, http.StatusOK, "upstream.down", m.p.Label, f.AuthRequestID)
 	}
 	claims, err := m.exchange(ctx, party, q.Get("code"), f.Verifier, f.Nonce)
+	var unreachable *url.Error
+	if errors.As(err, &unreachable) {
+		// The token endpoint or the keys could not be fetched: the
+		// provider is down, not the person's sign-in wrong.
+		h.Logger.WarnContext(ctx, "upstream unavailable", "upstream", m.p.ID, "error", err)
+		return h.showProblem(w, r, http.StatusOK, "upstream.down", m.p.Label, f.AuthRequestID)
+	}
 	if err != nil {
-		// A refused token (signature, audience, nonce, expiry…) and an
-		// unreachable token endpoint look the same to the person.
+		// A refused token (signature, audience, nonce, expiry…) or an
+		// error answer of the token endpoint.
 		h.Logger.WarnContext(ctx, "upstream sign-in refused", "upstream", m.p.ID, "error", err)
 		h.audit(r, storage.AuditEvent{Action: "login.failure", Detail: map[string]string{
 			"reason": "upstream_token", "method": "upstream", "upstream": m.p.ID}})

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -282,6 +284,11 @@ type fakeUpstream struct {
 	client string
 	claims map[string]any  // added to, or overriding, the good claims
 	signer *rsa.PrivateKey // signs the ID token; key unless a test swaps it
+	// tokenURL, if set, is the token endpoint discovery names (a dead one).
+	tokenURL string
+	// clientKey, if set, is the key the client must authenticate with
+	// (private_key_jwt); the token endpoint refuses anything else.
+	clientKey *ecdsa.PublicKey
 
 	mu        sync.Mutex
 	nonce     string
@@ -297,9 +304,12 @@ func newFakeUpstream(t *testing.T) *fakeUpstream {
 	fu := &fakeUpstream{t: t, key: key, signer: key, client: "satupintu-down", claims: map[string]any{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
-		iss := fu.srv.URL
+		iss, token := fu.srv.URL, fu.srv.URL+"/token"
+		if fu.tokenURL != "" {
+			token = fu.tokenURL
+		}
 		json.NewEncoder(w).Encode(map[string]any{"issuer": iss, "authorization_endpoint": iss + "/authorize",
-			"token_endpoint": iss + "/token", "jwks_uri": iss + "/keys", "response_types_supported": []string{"code"},
+			"token_endpoint": token, "jwks_uri": iss + "/keys", "response_types_supported": []string{"code"},
 			"subject_types_supported": []string{"public"}, "id_token_signing_alg_values_supported": []string{"RS256"},
 			"code_challenge_methods_supported": []string{"S256"}})
 	})
@@ -319,6 +329,15 @@ func newFakeUpstream(t *testing.T) *fakeUpstream {
 	})
 	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
 		r.ParseForm()
+		fu.mu.Lock()
+		clientKey := fu.clientKey
+		fu.mu.Unlock()
+		if clientKey != nil && !fu.clientAssertionOK(r, clientKey) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			w.Write([]byte(`{"error":"invalid_client"}`))
+			return
+		}
 		fu.mu.Lock()
 		sum := sha256.Sum256([]byte(r.PostForm.Get("code_verifier")))
 		fu.verified = base64.RawURLEncoding.EncodeToString(sum[:]) == fu.challenge
@@ -570,5 +589,85 @@ func TestUpstreamAttestedSecondFactorSatisfiesMFAClient(t *testing.T) {
 	if !slices.Contains(c.AuthenticationMethodsReferences, "fed") || !slices.Contains(c.AuthenticationMethodsReferences, "mfa") ||
 		c.AuthenticationContextClassReference != storage.ACRMFA {
 		t.Fatalf("amr %v acr %q, want fed and mfa at %s", c.AuthenticationMethodsReferences, c.AuthenticationContextClassReference, storage.ACRMFA)
+	}
+}
+
+// clientAssertionOK checks an RFC 7523 client assertion: signed with the
+// client's key, issued by and about the client, for this provider.
+func (fu *fakeUpstream) clientAssertionOK(r *http.Request, key *ecdsa.PublicKey) bool {
+	if r.PostForm.Get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
+		return false
+	}
+	jws, err := jose.ParseSigned(r.PostForm.Get("client_assertion"), []jose.SignatureAlgorithm{jose.ES256})
+	if err != nil {
+		return false
+	}
+	payload, err := jws.Verify(key)
+	if err != nil {
+		return false
+	}
+	var c struct {
+		Iss, Sub string
+		Aud      []string
+		Exp      int64
+	}
+	if json.Unmarshal(payload, &c) != nil {
+		return false
+	}
+	return c.Iss == fu.client && c.Sub == fu.client && slices.Contains(c.Aud, fu.srv.URL) && c.Exp > time.Now().Unix()
+}
+
+// private_key_jwt: satupintu authenticates at the upstream's token
+// endpoint with an assertion signed by the configured key (a JWK file).
+func TestUpstreamPrivateKeyJWT(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwk, err := json.Marshal(jose.JSONWebKey{Key: key, KeyID: "sp-2026", Algorithm: "ES256"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := t.TempDir() + "/client.jwk"
+	writeFile(t, keyFile, string(jwk))
+	fu := newFakeUpstream(t)
+	fu.clientKey = &key.PublicKey
+	p := fu.provider()
+	p.ClientSecret, p.PrivateKeyFile = "", keyFile
+	down := newTestProviderHash(t, cheapHash, withUpstream(t, nil, p))
+	b := loopbackBrowser(t)
+	resp, page := startUpstream(t, down, b, "app-one", newFlow())
+	if resp.Request.URL.Path != "/upstream/link" {
+		t.Fatalf("%d at %s, want the link page (the assertion was refused?):\n%s", resp.StatusCode, resp.Request.URL, page)
+	}
+
+	// The same provider with another key is refused by the upstream.
+	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fu.mu.Lock()
+	fu.clientKey = &other.PublicKey
+	fu.mu.Unlock()
+	if resp, page := startUpstream(t, down, loopbackBrowser(t), "app-one", newFlow()); !strings.Contains(page, "tidak berhasil") {
+		t.Fatalf("wrong client key: %d at %s:\n%s", resp.StatusCode, resp.Request.URL, page)
+	}
+}
+
+// A provider whose token endpoint stopped answering after discovery is
+// "cannot be reached", not a refused sign-in, and never a 5xx.
+func TestUpstreamTokenEndpointDown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + ln.Addr().String() + "/token"
+	ln.Close()
+	fu := newFakeUpstream(t)
+	fu.tokenURL = dead
+	down := newTestProviderHash(t, cheapHash, withUpstream(t, nil, fu.provider()))
+	resp, page := startUpstream(t, down, loopbackBrowser(t), "app-one", newFlow())
+	if resp.StatusCode >= 500 || !strings.Contains(page, "INApas sedang tidak dapat dihubungi") || strings.Contains(page, "refused") {
+		t.Fatalf("%d at %s:\n%s", resp.StatusCode, resp.Request.URL, page)
 	}
 }
