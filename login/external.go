@@ -104,6 +104,18 @@ func stepAMR(st mfaStep) []string {
 	return amr
 }
 
+// firstStepEvent is the audit event of a first step that a second one
+// follows: the password, or an upstream provider (firstAMR).
+func firstStepEvent(u storage.User, ar storage.AuthRequest, next string, firstAMR []string) storage.AuditEvent {
+	e := storage.AuditEvent{Action: "login.password_ok", ActorID: u.ID, Subject: u.ID, ClientID: ar.ClientID,
+		Detail: map[string]string{"next": next}}
+	if len(firstAMR) > 0 {
+		e = storage.AuditEvent{Action: "login.upstream_ok", ActorID: u.ID, Subject: u.ID, ClientID: ar.ClientID,
+			Detail: map[string]string{"next": next, "amr": strings.Join(firstAMR, " ")}}
+	}
+	return e
+}
+
 // afterSignIn runs the AfterSignIn hook, if any.
 func (h *Handler) afterSignIn(w http.ResponseWriter, r *http.Request, u storage.User) {
 	if h.AfterSignIn != nil {

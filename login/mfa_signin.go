@@ -91,11 +91,7 @@ func (h *Handler) beginMFAStep(w http.ResponseWriter, r *http.Request, u storage
 	if st.Enrol {
 		reason = "mfa_enrol"
 	}
-	action := "login.password_ok"
-	if len(firstAMR) > 0 {
-		action = "login.upstream_ok" // external.go: an upstream provider was the first step
-	}
-	h.audit(r, storage.AuditEvent{Action: action, ActorID: u.ID, Subject: u.ID, ClientID: ar.ClientID, Detail: map[string]string{"next": reason}})
+	h.audit(r, firstStepEvent(u, ar, reason, firstAMR))
 	redirect(w, r, stepURL(ar.ID))
 	return true, nil
 }
