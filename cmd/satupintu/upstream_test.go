@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"encoding/base32"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -28,6 +29,7 @@ import (
 
 	"satupintu/password"
 	"satupintu/storage"
+	"satupintu/totp"
 	"satupintu/upstream"
 )
 
@@ -234,13 +236,31 @@ func TestUpstreamSignInContinuesWithOwnSecondStep(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := loopbackBrowser(t)
-	resp, page := startUpstream(t, down, b, "app-one", newFlow())
+	f := newFlow()
+	resp, page := startUpstream(t, down, b, "app-one", f)
 	resp, page = upstreamPassword(t, up, b, resp, page)
-	if resp.Request.URL.Path != "/login/mfa" || resp.StatusCode != http.StatusOK {
-		t.Fatalf("upstream sign-in for an MFA client: %d at %s, want the second step:\n%s", resp.StatusCode, resp.Request.URL, page)
+	m := mfaSecret.FindStringSubmatch(page)
+	if resp.Request.URL.Path != "/login/mfa" || resp.StatusCode != http.StatusOK || m == nil {
+		t.Fatalf("upstream sign-in for an MFA client: %d at %s, want the second step (enrolment):\n%s", resp.StatusCode, resp.Request.URL, page)
 	}
-	if r, _ := b.get(down.issuer + "/mfa"); r.Request.URL.Path == "/mfa" {
-		t.Fatal("a session exists before the second step")
+	if !hasAudit(t, down, "login.upstream_ok", nil) {
+		t.Error("no login.upstream_ok audit event for the first step")
+	}
+	// The user enrols and enters the code: the sign-in counts the upstream
+	// and the code, never a password nobody typed.
+	secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ReplaceAll(m[1], " ", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, page = down.submitStep(b, page, totp.Code(secret, down.clock.Now()))
+	next := mfaContinue.FindStringSubmatch(page)
+	if resp.StatusCode != http.StatusOK || next == nil {
+		t.Fatalf("no recovery codes page: %d\n%s", resp.StatusCode, page)
+	}
+	resp, _ = b.get(down.issuer + html.UnescapeString(next[1]))
+	c := down.idToken("app-one", f, down.redirectParams(resp, "app-one"))
+	if !slices.Equal(c.AuthenticationMethodsReferences, []string{"fed", "otp", "mfa"}) || c.AuthenticationContextClassReference != storage.ACRMFA {
+		t.Fatalf("amr %v acr %q, want [fed otp mfa] at %s", c.AuthenticationMethodsReferences, c.AuthenticationContextClassReference, storage.ACRMFA)
 	}
 }
 
