@@ -7,6 +7,8 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -110,5 +112,35 @@ func TestClaimString(t *testing.T) {
 	}
 	if got := truncate("ab€", 4); got != "ab" {
 		t.Errorf("truncate cut a rune: %q", got)
+	}
+}
+
+// An https logo is fetched once and inlined, so the pages' CSP (img-src
+// 'self') still shows it; anything but a small raster image is dropped.
+func TestFetchLogo(t *testing.T) {
+	png := append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 64)...)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/logo.png":
+			w.Write(png)
+		case "/logo.svg":
+			w.Header().Set("Content-Type", "image/png") // the declared type is not believed
+			w.Write([]byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`))
+		case "/big.png":
+			w.Write(append(png, make([]byte, maxLogoBytes)...))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	for path, ok := range map[string]bool{"/logo.png": true, "/logo.svg": false, "/big.png": false, "/missing.png": false} {
+		m := &remote{p: Provider{LogoURL: srv.URL + path}, httpClient: srv.Client()}
+		err := m.fetchLogo(t.Context())
+		if got := m.logoURL(); (err == nil) != ok || strings.HasPrefix(got, "data:image/png;base64,") != ok {
+			t.Errorf("%s: err %v, logo %.40q", path, err, got)
+		}
+	}
+	if m := (&remote{p: Provider{LogoURL: "/static/inapas.png"}}); m.logoURL() != "/static/inapas.png" {
+		t.Errorf("a path logo: %q", m.logoURL())
 	}
 }
