@@ -169,11 +169,14 @@ func (h *Handler) Warm(ctx context.Context) {
 		return
 	}
 	for _, p := range h.Providers {
+		if ctx.Err() != nil {
+			return // shutting down: nothing to warm, nothing worth logging
+		}
 		m := h.remotes[p.ID]
-		if _, err := m.relyingParty(ctx); err != nil {
+		if _, err := m.relyingParty(ctx); err != nil && ctx.Err() == nil {
 			h.Logger.WarnContext(ctx, "upstream provider not reachable yet", "upstream", p.ID, "error", err)
 		}
-		if err := m.fetchLogo(ctx); err != nil {
+		if err := m.fetchLogo(ctx); err != nil && ctx.Err() == nil {
 			h.Logger.WarnContext(ctx, "upstream logo not loaded", "upstream", p.ID, "error", err)
 		}
 	}
