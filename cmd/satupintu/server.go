@@ -236,6 +236,11 @@ func newUpstream(ctx context.Context, d deps, lh *login.Handler, rh *registratio
 	}
 	lh.AfterSignIn = uh.CompleteLink
 	lh.PageExtras = uh.Extras
+	ids := make([]string, 0, len(d.cfg.Upstreams))
+	for _, p := range d.cfg.Upstreams {
+		ids = append(ids, p.ID)
+	}
+	d.logger.Info("sign-in with upstream providers", "upstreams", ids, "redirect_uri", d.cfg.Issuer+"/upstream/callback")
 	go uh.Warm(ctx)
 	return uh
 }
