@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -11,11 +12,14 @@ import (
 	"encoding/json"
 	"errors"
 	"html"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -27,6 +31,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/client/rp"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
+	"satupintu/captcha"
 	"satupintu/password"
 	"satupintu/storage"
 	"satupintu/totp"
@@ -472,11 +477,11 @@ func TestUpstreamRefusesBadIDTokens(t *testing.T) {
 }
 
 // An identity without an account registers: the wizard starts with the
-// upstream's name and NIK; the officer sees "verified by"; approval links
-// the new user.
+// upstream's name and NIK; submitted unchanged, the registration says who
+// verified them, the officer sees it, and approval links the new user.
 func TestUpstreamRegistrationPrefillAndApprovalLinks(t *testing.T) {
 	fu := newFakeUpstream(t)
-	down := newTestProviderHash(t, cheapHash, withUpstream(t, nil, fu.provider()))
+	down := newTestProviderHash(t, cheapHash, withUpstream(t, nil, fu.provider()), func(c *Config) { c.Captcha = captcha.Off })
 	ctx := t.Context()
 	b := loopbackBrowser(t)
 	resp, page := startUpstream(t, down, b, "app-one", newFlow())
@@ -513,23 +518,51 @@ func TestUpstreamRegistrationPrefillAndApprovalLinks(t *testing.T) {
 	}
 	for _, want := range []string{`value="Siti Rahmawati"`, `value="3171234567890123"`} {
 		if !strings.Contains(page, want) {
-			t.Fatalf("the person step lacks %s (%d at %s):\n%s", want, resp.StatusCode, resp.Request.URL, page)
+			t.Fatalf("the person step lacks %s:\n%s", want, page)
 		}
 	}
 
-	// The registration as the wizard stores it (the wizard itself is
-	// tested in package registration): the officer sees who verified it.
-	now := down.clock.Now()
-	g := storage.Registration{ID: storage.NewID(), ServiceNumber: "SP-20260101-UPSTREAM1", Status: storage.StatusSubmitted,
-		Purpose: "transaksi", TraderType: "importir", NIBType: "nib", NIB: "9120009999999", NPWPType: "npwp15", NPWP: "019999999999000",
-		OrgName: "PT Siti Niaga", BusinessType: "PT", Address: storage.Address{Street: "Jl. 1", City: "Jakarta", Country: "ID"},
-		FullName: "Siti Rahmawati", Position: "Direktur", IdentityType: "nik", IdentityNumber: "3171234567890123",
-		Email: "siti@niaga.example", Phone: "+6281200000000", SubmittedAt: now, UpdatedAt: now,
-		UpstreamID: "inapas", UpstreamSubject: "nik-subject-1", VerifiedBy: "INApas"}
-	doc := storage.Document{ID: storage.NewID(), FileName: "surat.pdf", ContentType: "application/pdf", SHA256: "00", Data: []byte("%PDF-1.4"), CreatedAt: now}
-	if err := down.durable.CreateRegistration(ctx, g, doc); err != nil {
-		t.Fatal(err)
+	// The rest of the wizard, as the registrant fills it, unchanged name
+	// and NIK included.
+	const email = "siti@niaga.example"
+	next := func(slug string, form url.Values) string {
+		t.Helper()
+		_, page := b.get(down.issuer + "/register/" + slug)
+		form.Set("csrf_token", formFields(t, page).Get("csrf_token"))
+		form.Set("action", "next")
+		resp, page := b.post(down.issuer+"/register/"+slug, form)
+		if strings.Contains(page, "field-error") || resp.StatusCode != http.StatusOK {
+			t.Fatalf("step %s refused (%d at %s):\n%s", slug, resp.StatusCode, resp.Request.URL, page)
+		}
+		return page
 	}
+	next("penanggung-jawab", url.Values{"full_name": {"Siti Rahmawati"}, "position": {"Direktur"},
+		"identity_type": {"nik"}, "identity_number": {"3171234567890123"}})
+	next("kontak", url.Values{"email": {email}, "phone": {"0812-3456-7890"}})
+	code := regexp.MustCompile(`(?m)^\s+(\d{6})$`).FindStringSubmatch(down.mails.WaitFor(t, email, 30*time.Second).Body)
+	if code == nil {
+		t.Fatal("no verification code mailed")
+	}
+	next("verifikasi", url.Values{"code": {code[1]}})
+	_, page = b.get(down.issuer + "/register/dokumen")
+	if resp := uploadLetter(t, b, down.issuer+"/register/dokumen", formFields(t, page).Get("csrf_token"), writeMinimalPDF(t)); resp.Request.URL.Path != "/register/persetujuan" {
+		t.Fatalf("upload ended at %s", resp.Request.URL)
+	}
+	next("persetujuan", url.Values{"terms": {"yes"}})
+	_, page = b.get(down.issuer + "/register/konfirmasi")
+	if resp, page = b.post(down.issuer+"/register/konfirmasi", url.Values{"csrf_token": {formFields(t, page).Get("csrf_token")}, "action": {"submit"}}); resp.Request.URL.Path != "/register/selesai" {
+		t.Fatalf("submit ended at %s:\n%s", resp.Request.URL, page)
+	}
+	serviceNumber := regexp.MustCompile(`SP-\d{8}-[0-9A-Z]+`).FindString(down.mails.WaitFor(t, email, 30*time.Second).Body)
+	g, err := down.durable.RegistrationByServiceNumber(ctx, serviceNumber)
+	if err != nil {
+		t.Fatalf("registration %q: %v", serviceNumber, err)
+	}
+	if g.VerifiedBy != "INApas" || g.UpstreamID != "inapas" || g.UpstreamSubject != "nik-subject-1" {
+		t.Fatalf("stored registration: verified by %q, upstream %q/%q", g.VerifiedBy, g.UpstreamID, g.UpstreamSubject)
+	}
+
+	// The officer sees who verified name and NIK, and approving links.
 	officerPassword := "petugas-rahasia-123"
 	down.createOfficer("andi.petugas", officerPassword)
 	off := loopbackBrowser(t)
@@ -690,4 +723,29 @@ func TestUpstreamTokenEndpointDown(t *testing.T) {
 	if resp.StatusCode >= 500 || !strings.Contains(page, "INApas sedang tidak dapat dihubungi") || strings.Contains(page, "refused") {
 		t.Fatalf("%d at %s:\n%s", resp.StatusCode, resp.Request.URL, page)
 	}
+}
+
+// uploadLetter posts the letter as the upload step's form does.
+func uploadLetter(t *testing.T, b *browser, to, csrf, path string) *http.Response {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("csrf_token", csrf)
+	mw.WriteField("action", "next")
+	fw, err := mw.CreateFormFile("document", filepath.Base(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.Write(data)
+	mw.Close()
+	resp, err := b.client.Post(to, mw.FormDataContentType(), &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
 }
