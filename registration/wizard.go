@@ -251,6 +251,9 @@ type stepPage struct {
 	Back      bool
 	AlertKey  string // a problem, above the form
 	InfoKey   string // news, above the form ("a new code was sent")
+	// PrefilledBy names the upstream provider whose name and NIK the
+	// person step shows (prefill.go).
+	PrefilledBy string
 	Fields    []fieldView
 	Document  *wizardDocumentView
 	MaxSize   string
@@ -331,6 +334,9 @@ func newStepPage(i int, d *draft) stepPage {
 		Total:    len(steps),
 		Action:   stepURL(s.slug),
 		Back:     i > 0,
+	}
+	if s.slug == StepPerson && d.Upstream != nil && (d.Upstream.FullName != "" || d.Upstream.NIK != "") {
+		page.PrefilledBy = d.Upstream.VerifiedBy
 	}
 	for j, o := range steps {
 		l := stepLink{Number: j + 1, TitleKey: "reg.step." + o.slug, State: "todo"}

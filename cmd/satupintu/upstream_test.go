@@ -516,7 +516,7 @@ func TestUpstreamRegistrationPrefillAndApprovalLinks(t *testing.T) {
 	if resp.Request.URL.Path != "/register/penanggung-jawab" {
 		t.Fatalf("the person step redirected to %s", resp.Request.URL)
 	}
-	for _, want := range []string{`value="Siti Rahmawati"`, `value="3171234567890123"`} {
+	for _, want := range []string{`value="Siti Rahmawati"`, `value="3171234567890123"`, "Nama dan NIK diisi dari INApas"} {
 		if !strings.Contains(page, want) {
 			t.Fatalf("the person step lacks %s:\n%s", want, page)
 		}
