@@ -254,10 +254,10 @@ type stepPage struct {
 	// PrefilledBy names the upstream provider whose name and NIK the
 	// person step shows (prefill.go).
 	PrefilledBy string
-	Fields    []fieldView
-	Document  *wizardDocumentView
-	MaxSize   string
-	Summary   []summarySection // konfirmasi only
+	Fields      []fieldView
+	Document    *wizardDocumentView
+	MaxSize     string
+	Summary     []summarySection // konfirmasi only
 	// Captcha is the security check (wizard_captcha.go): of the form on
 	// kontak and konfirmasi, of the "Send a new code" form on verifikasi.
 	Captcha *captcha.Challenge
