@@ -100,6 +100,15 @@ type Handler struct {
 	// Passwords enables reset by email and change (reset.go); nil: off.
 	Passwords *Passwords
 
+	// AfterSignIn, if set, runs after every sign-in with a satupintu
+	// password (and second factor, if any), once the session exists and
+	// before the browser goes on: the upstream package completes a pending
+	// link there (external.go).
+	AfterSignIn func(w http.ResponseWriter, r *http.Request, u storage.User)
+	// PageExtras, if set, adds other features' data to this package's pages
+	// (web.Renderer.Extras).
+	PageExtras func(r *http.Request, page string) map[string]any
+
 	once      sync.Once
 	dummyHash string
 	verifying chan struct{}
@@ -169,7 +178,7 @@ func (h *Handler) setup() error {
 	}
 	h.dummyHash = dummy
 	h.verifying = make(chan struct{}, h.MaxConcurrentVerify)
-	h.render = &web.Renderer{Pages: h.Pages, CSRF: h.CSRF, Logger: h.Logger, Secure: h.Secure}
+	h.render = &web.Renderer{Pages: h.Pages, CSRF: h.CSRF, Logger: h.Logger, Secure: h.Secure, Extras: h.PageExtras}
 	if err := h.setupPasswords(); err != nil {
 		return err
 	}

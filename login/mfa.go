@@ -115,12 +115,6 @@ func requestsMFA(ar storage.AuthRequest) bool {
 // hasMFA reports whether session s was authenticated with a second factor.
 func hasMFA(s storage.Session) bool { return slices.Contains(s.AMR, storage.AMRMFA) }
 
-// mfaAMR is what a sign-in with the password and a code records (RFC 8176:
-// a recovery code is a one-time password too).
-func mfaAMR() []string {
-	return []string{storage.AMRPassword, storage.AMROTP, storage.AMRMFA}
-}
-
 // needsMFA reports whether signing in for ar takes a second factor: the
 // request asks for it, or the client requires it. The client is read again
 // here, not only when op accepted the request, so a policy switched on

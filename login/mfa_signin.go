@@ -27,6 +27,9 @@ type mfaStep struct {
 	// the step enrols Secret (sealed with MFA.Key) first.
 	Enrol  bool   `json:"enrol,omitempty"`
 	Secret []byte `json:"secret,omitempty"`
+	// FirstAMR is how the first step authenticated when it was not the
+	// password (an upstream provider, external.go); empty: the password.
+	FirstAMR []string `json:"first_amr,omitempty"`
 }
 
 func stepKey(id string) string { return "mfa-login:" + id }
@@ -44,7 +47,7 @@ func (h *Handler) stepCookieName() string {
 // step comes before the session: for a user with a second factor, and for a
 // request that needs one (the user then enrols first). It reports whether it
 // answered the request.
-func (h *Handler) beginMFAStep(w http.ResponseWriter, r *http.Request, u storage.User, ar storage.AuthRequest) (bool, error) {
+func (h *Handler) beginMFAStep(w http.ResponseWriter, r *http.Request, u storage.User, ar storage.AuthRequest, firstAMR ...string) (bool, error) {
 	ctx := r.Context()
 	need, err := h.needsMFA(ctx, ar)
 	if err != nil {
@@ -69,7 +72,7 @@ func (h *Handler) beginMFAStep(w http.ResponseWriter, r *http.Request, u storage
 		return true, h.backToPassword(w, r, ar.ID, "mfa.too_many")
 	}
 	now := h.Now()
-	st := mfaStep{UserID: u.ID, AuthRequestID: ar.ID, ExpiresAt: now.Add(mfaStepTTL)}
+	st := mfaStep{UserID: u.ID, AuthRequestID: ar.ID, ExpiresAt: now.Add(mfaStepTTL), FirstAMR: firstAMR}
 	// A passkey is a second factor too: only a user with neither enrols.
 	if !u.MFAEnrolled() && !hasPasskey {
 		st.Enrol = true
@@ -93,7 +96,7 @@ func (h *Handler) beginMFAStep(w http.ResponseWriter, r *http.Request, u storage
 	if st.Enrol {
 		reason = "mfa_enrol"
 	}
-	h.audit(r, storage.AuditEvent{Action: "login.password_ok", ActorID: u.ID, Subject: u.ID, ClientID: ar.ClientID, Detail: map[string]string{"next": reason}})
+	h.audit(r, firstStepEvent(u, ar, reason, firstAMR))
 	redirect(w, r, stepURL(ar.ID))
 	return true, nil
 }
@@ -333,6 +336,9 @@ func (h *Handler) finishStep(w http.ResponseWriter, p postedStep, amr []string, 
 	detail["amr"] = strings.Join(s.AMR, " ")
 	h.audit(r, storage.AuditEvent{Action: "login.success", ActorID: u.ID, Subject: u.ID, ClientID: ar.ClientID, Detail: detail})
 	h.Logger.InfoContext(ctx, "signed in", "user_id", u.ID, "client_id", ar.ClientID, "method", detail["method"])
+	if len(p.st.FirstAMR) == 0 { // the person proved the satupintu account itself
+		h.afterSignIn(w, r, u)
+	}
 
 	next := "/"
 	if p.st.AuthRequestID != "" {
@@ -391,7 +397,7 @@ func (h *Handler) submitMFAStep(w http.ResponseWriter, r *http.Request) error {
 		method = "totp_enrol"
 		h.audit(r, storage.AuditEvent{Action: "mfa.enroll", ActorID: u.ID, Subject: u.ID, ClientID: p.ar.ClientID})
 	}
-	return h.finishStep(w, p, mfaAMR(), map[string]string{"method": method}, codes)
+	return h.finishStep(w, p, stepAMR(st, storage.AMROTP), map[string]string{"method": method}, codes)
 }
 
 // stepFailed counts a wrong code: the form again with a message, or after

@@ -295,20 +295,15 @@ func credentialField(r *http.Request) ([]byte, bool) {
 	return []byte(v), true
 }
 
-// passkeyAMR is what a passkey proves (RFC 8176 §2): possession of a key,
-// hardware-bound (hwk) or synced between devices and so held in software
-// (swk, the backup-eligible flag); the user's presence (user); and, when the
-// authenticator verified the user (its PIN, pattern or biometrics: WebAuthn
-// does not say which), that second factor (pin, hence mfa).
-func passkeyAMR(flags protocol.AuthenticatorFlags, afterPassword bool) []string {
-	var amr []string
-	if afterPassword {
-		amr = append(amr, storage.AMRPassword)
-	}
+// passkeyFactors is what a passkey proves (RFC 8176 §2): possession of a
+// key, hardware-bound (hwk) or synced between devices and so held in
+// software (swk, the backup-eligible flag); the user's presence (user); and
+// when the authenticator verified the user (its PIN, pattern or
+// biometrics: WebAuthn does not say which), that second factor (pin).
+func passkeyFactors(flags protocol.AuthenticatorFlags) []string {
+	amr := []string{storage.AMRHardwareKey}
 	if flags.HasBackupEligible() {
-		amr = append(amr, storage.AMRSoftwareKey)
-	} else {
-		amr = append(amr, storage.AMRHardwareKey)
+		amr[0] = storage.AMRSoftwareKey
 	}
 	if flags.HasUserPresent() {
 		amr = append(amr, storage.AMRUserPresence)
@@ -316,7 +311,14 @@ func passkeyAMR(flags protocol.AuthenticatorFlags, afterPassword bool) []string 
 	if flags.HasUserVerified() {
 		amr = append(amr, storage.AMRPIN)
 	}
-	if afterPassword || flags.HasUserVerified() {
+	return amr
+}
+
+// passkeyAMR is what a sign-in with a passkey alone records: its factors,
+// as two (mfa) when the authenticator verified the user.
+func passkeyAMR(flags protocol.AuthenticatorFlags) []string {
+	amr := passkeyFactors(flags)
+	if flags.HasUserVerified() {
 		amr = append(amr, storage.AMRMFA)
 	}
 	return amr

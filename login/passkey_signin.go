@@ -111,7 +111,7 @@ func (h *Handler) submitPasskeySignIn(w http.ResponseWriter, r *http.Request) er
 	case !u.CanSignIn(h.Now()):
 		return fail("account_expired", "login.account_expired", u.ID, nil)
 	}
-	amr := passkeyAMR(parsed.Response.AuthenticatorData.Flags, false)
+	amr := passkeyAMR(parsed.Response.AuthenticatorData.Flags)
 	// The challenge asked for user verification, so the passkey is two
 	// factors; should that ever not hold, a request that needs two does
 	// not get a session from one.
@@ -134,6 +134,7 @@ func (h *Handler) submitPasskeySignIn(w http.ResponseWriter, r *http.Request) er
 	h.audit(r, storage.AuditEvent{Action: "login.success", ActorID: u.ID, Subject: u.ID, ClientID: ar.ClientID,
 		Detail: map[string]string{"amr": strings.Join(s.AMR, " "), "method": "passkey", "passkey": key.ID}})
 	h.Logger.InfoContext(ctx, "signed in", "user_id", u.ID, "client_id", ar.ClientID, "method", "passkey")
+	h.afterSignIn(w, r, u) // a passkey proves the account as a password does
 	if arID == "" {
 		redirect(w, r, "/")
 		return nil
@@ -225,7 +226,7 @@ func (h *Handler) submitPasskeyStep(w http.ResponseWriter, r *http.Request) erro
 	if err := h.recordPasskeyUse(p.r.Context(), key, cred); err != nil {
 		return err
 	}
-	return h.finishStep(w, p, passkeyAMR(flags, true), map[string]string{"method": "passkey_second_factor", "passkey": key.ID}, nil)
+	return h.finishStep(w, p, stepAMR(p.st, passkeyFactors(flags)...), map[string]string{"method": "passkey_second_factor", "passkey": key.ID}, nil)
 }
 
 // verifyStepPasskey checks the posted answer to the browser's second-factor

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/go-webauthn/webauthn/protocol"
+
+	"satupintu/storage"
 )
 
 func TestPasskeyAMR(t *testing.T) {
@@ -15,22 +17,30 @@ func TestPasskeyAMR(t *testing.T) {
 		be = protocol.FlagBackupEligible
 	)
 	for _, c := range []struct {
-		flags         protocol.AuthenticatorFlags
-		afterPassword bool
-		want          []string
+		flags protocol.AuthenticatorFlags
+		want  []string
 	}{
 		// A device-bound key that verified its user: two factors alone.
-		{up | uv, false, []string{"hwk", "user", "pin", "mfa"}},
+		{up | uv, []string{"hwk", "user", "pin", "mfa"}},
 		// A synced passkey is a key held in software.
-		{up | uv | be, false, []string{"swk", "user", "pin", "mfa"}},
-		// Presence alone after the password: the password and a key.
-		{up, true, []string{"pwd", "hwk", "user", "mfa"}},
-		// Presence alone, no password: one factor, never "mfa".
-		{up, false, []string{"hwk", "user"}},
+		{up | uv | be, []string{"swk", "user", "pin", "mfa"}},
+		// Presence alone: one factor, never "mfa".
+		{up, []string{"hwk", "user"}},
 	} {
-		if got := passkeyAMR(c.flags, c.afterPassword); !slices.Equal(got, c.want) {
-			t.Errorf("passkeyAMR(%08b, %v) = %v, want %v", c.flags, c.afterPassword, got, c.want)
+		if got := passkeyAMR(c.flags); !slices.Equal(got, c.want) {
+			t.Errorf("passkeyAMR(%08b) = %v, want %v", c.flags, got, c.want)
 		}
+	}
+	// As the second step: after the password, or after an upstream sign-in.
+	if got, want := stepAMR(mfaStep{}, passkeyFactors(up)...), []string{"pwd", "hwk", "user", "mfa"}; !slices.Equal(got, want) {
+		t.Errorf("passkey after the password: %v, want %v", got, want)
+	}
+	if got, want := stepAMR(mfaStep{FirstAMR: []string{"fed"}}, passkeyFactors(up|be)...), []string{"fed", "swk", "user", "mfa"}; !slices.Equal(got, want) {
+		t.Errorf("passkey after an upstream: %v, want %v", got, want)
+	}
+	// A code (TOTP or recovery: a one-time password either way).
+	if got, want := stepAMR(mfaStep{}, storage.AMROTP), []string{"pwd", "otp", "mfa"}; !slices.Equal(got, want) {
+		t.Errorf("code after the password: %v, want %v", got, want)
 	}
 }
 

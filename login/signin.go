@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -85,10 +84,7 @@ func (f loginForm) validate(page *loginPage) bool {
 }
 
 func (h *Handler) newLoginPage(authRequestID string) loginPage {
-	p := loginPage{Action: "/login", AuthRequestID: authRequestID, Passkeys: h.Passkeys != nil}
-	if authRequestID != "" {
-		p.Action = "/login?" + url.Values{"authRequestID": {authRequestID}}.Encode()
-	}
+	p := loginPage{Action: LoginURL(authRequestID), AuthRequestID: authRequestID, Passkeys: h.Passkeys != nil}
 	return p
 }
 
@@ -317,6 +313,7 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) error {
 		Detail:   map[string]string{"amr": "pwd"},
 	})
 	h.Logger.InfoContext(ctx, "signed in", "user_id", u.ID, "client_id", ar.ClientID)
+	h.afterSignIn(w, r, u)
 
 	if f.AuthRequestID == "" {
 		redirect(w, r, "/")

@@ -127,6 +127,11 @@ func (f revisionForm) validate(g *storage.Registration) map[string]*FieldError {
 func applyRegistrantFields(dst *storage.Registration, src storage.Registration) {
 	dst.Purpose, dst.TraderType, dst.NIBType, dst.NIB = src.Purpose, src.TraderType, src.NIBType, src.NIB
 	dst.NPWPType, dst.NPWP, dst.OrgName, dst.BusinessType = src.NPWPType, src.NPWP, src.OrgName, src.BusinessType
+	// What an upstream provider verified no longer is once the name or
+	// the identity changes (prefill.go).
+	if dst.FullName != src.FullName || dst.IdentityType != src.IdentityType || dst.IdentityNumber != src.IdentityNumber {
+		dst.VerifiedBy = ""
+	}
 	dst.Address, dst.FullName, dst.Position = src.Address, src.FullName, src.Position
 	dst.IdentityType, dst.IdentityNumber, dst.Email, dst.Phone = src.IdentityType, src.IdentityNumber, src.Email, src.Phone
 }

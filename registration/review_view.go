@@ -103,6 +103,7 @@ type registrationView struct {
 	IdentityTypeKey, IdentityNumber     string
 	Email, Phone                        string
 	DocumentID, OrganizationID, UserID  string
+	VerifiedBy                          string // the upstream provider that asserted name and NIK
 	Status                              storage.RegistrationStatus
 	CanStartReview, CanDecide, Approved bool
 }
@@ -118,7 +119,7 @@ func newRegistrationView(g storage.Registration) registrationView {
 		Address: g.Address, FullName: g.FullName, Position: g.Position,
 		IdentityTypeKey: optionLabel(IdentityTypes, g.IdentityType), IdentityNumber: g.IdentityNumber,
 		Email: g.Email, Phone: g.Phone, DocumentID: g.DocumentID,
-		OrganizationID: g.OrganizationID, UserID: g.UserID,
+		OrganizationID: g.OrganizationID, UserID: g.UserID, VerifiedBy: g.VerifiedBy,
 		CanStartReview: g.Status == storage.StatusSubmitted || g.Status == storage.StatusResubmitted,
 		CanDecide:      g.Status == storage.StatusInReview,
 		Approved:       g.Status == storage.StatusApproved,

@@ -251,10 +251,13 @@ type stepPage struct {
 	Back      bool
 	AlertKey  string // a problem, above the form
 	InfoKey   string // news, above the form ("a new code was sent")
-	Fields    []fieldView
-	Document  *wizardDocumentView
-	MaxSize   string
-	Summary   []summarySection // konfirmasi only
+	// PrefilledBy names the upstream provider whose name and NIK the
+	// person step shows (prefill.go).
+	PrefilledBy string
+	Fields      []fieldView
+	Document    *wizardDocumentView
+	MaxSize     string
+	Summary     []summarySection // konfirmasi only
 	// Captcha is the security check (wizard_captcha.go): of the form on
 	// kontak and konfirmasi, of the "Send a new code" form on verifikasi.
 	Captcha *captcha.Challenge
@@ -331,6 +334,9 @@ func newStepPage(i int, d *draft) stepPage {
 		Total:    len(steps),
 		Action:   stepURL(s.slug),
 		Back:     i > 0,
+	}
+	if s.slug == StepPerson && d.Upstream != nil && (d.Upstream.FullName != "" || d.Upstream.NIK != "") {
+		page.PrefilledBy = d.Upstream.VerifiedBy
 	}
 	for j, o := range steps {
 		l := stepLink{Number: j + 1, TitleKey: "reg.step." + o.slug, State: "todo"}

@@ -202,9 +202,12 @@ type draft struct {
 	// the verifikasi step is complete while it is the draft's email.
 	EmailVerified string `json:"email_verified,omitempty"`
 	// Code is the verification code last sent, if any.
-	Code      *draftCode `json:"code,omitempty"`
-	CreatedAt time.Time  `json:"created_at"`
-	UpdatedAt time.Time  `json:"updated_at"`
+	Code *draftCode `json:"code,omitempty"`
+	// Upstream is the identity provider sign-in that started the draft
+	// (prefill.go), if any.
+	Upstream  *draftUpstream `json:"upstream,omitempty"`
+	CreatedAt time.Time      `json:"created_at"`
+	UpdatedAt time.Time      `json:"updated_at"`
 }
 
 // draftVersion changes when the draft's shape does; an older draft is
@@ -365,7 +368,7 @@ func normalized(d *draft) (*draft, int) {
 func (d *draft) registration(id, serviceNumber, documentID string, now time.Time) storage.Registration {
 	v := d.Values
 	now = now.UTC()
-	return storage.Registration{
+	g := storage.Registration{
 		ID:             id,
 		ServiceNumber:  serviceNumber,
 		Status:         storage.StatusSubmitted,
@@ -388,4 +391,6 @@ func (d *draft) registration(id, serviceNumber, documentID string, now time.Time
 		SubmittedAt:    now,
 		UpdatedAt:      now,
 	}
+	d.applyUpstream(&g)
+	return g
 }

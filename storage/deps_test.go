@@ -23,8 +23,12 @@ func TestDependencyDirection(t *testing.T) {
 		{"satupintu/storage/redis", []string{"net/http", "html/template", "github.com/zitadel/oidc", "satupintu/op", "satupintu/login", "satupintu/web"}},
 		{"satupintu/storage/memory", []string{"net/http", "html/template", "github.com/zitadel/oidc", "satupintu/op", "satupintu/login", "satupintu/web"}},
 		{"satupintu/op", []string{"satupintu/login", "satupintu/storage/sqlite", "satupintu/storage/memory", "satupintu/storage/postgres", "satupintu/storage/redis"}},
-		{"satupintu/login", []string{"satupintu/op", "github.com/zitadel/oidc", "satupintu/storage/sqlite", "satupintu/storage/memory", "satupintu/storage/postgres", "satupintu/storage/redis"}},
+		{"satupintu/login", []string{"satupintu/upstream", "satupintu/op", "github.com/zitadel/oidc", "satupintu/storage/sqlite", "satupintu/storage/memory", "satupintu/storage/postgres", "satupintu/storage/redis"}},
 		{"satupintu/account", []string{"satupintu/op", "satupintu/login", "satupintu/registration", "github.com/zitadel/oidc", "satupintu/storage/sqlite", "satupintu/storage/memory", "satupintu/storage/postgres", "satupintu/storage/redis"}},
+		// upstream is a relying party of other providers (zitadel's rp), never
+		// the provider itself (op, zitadel's op) nor a sibling.
+		{"satupintu/upstream", []string{"satupintu/op", "github.com/zitadel/oidc/v3/pkg/op", "satupintu/login", "satupintu/registration", "satupintu/account", "satupintu/storage/sqlite", "satupintu/storage/memory", "satupintu/storage/postgres", "satupintu/storage/redis"}},
+		{"satupintu/registration", []string{"satupintu/upstream", "satupintu/login", "satupintu/op"}},
 		{"satupintu/web", []string{"satupintu/op", "satupintu/login", "github.com/zitadel/oidc", "satupintu/storage/sqlite", "satupintu/storage/memory"}},
 		{"satupintu/templates", []string{"satupintu/op", "satupintu/login", "satupintu/storage"}},
 	}

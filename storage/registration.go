@@ -48,6 +48,14 @@ type Registration struct {
 	Phone          string // E.164
 	DocumentID     string // the current power-of-attorney letter
 
+	// Set when the registration began with a sign-in at an upstream
+	// provider: approval links the new user to (UpstreamID,
+	// UpstreamSubject). VerifiedBy is the provider's label when FullName and
+	// IdentityNumber are as the provider asserted them, for the officer.
+	UpstreamID      string
+	UpstreamSubject string
+	VerifiedBy      string
+
 	// Set on approval.
 	OrganizationID string
 	UserID         string

@@ -324,6 +324,7 @@ type Durable interface {
 	ActionTokens
 	AppLinks
 	Passkeys
+	UpstreamLinks
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -42,6 +42,10 @@ type View struct {
 	// it with lang replaced, so switching keeps e.g. the authRequestID.
 	Self string
 	Data any // the page's own data
+	// Extra is data other features add to the page (web.Renderer.Extras),
+	// read by their partials: the upstream sign-in buttons on the sign-in
+	// page, for one.
+	Extra map[string]any
 }
 
 // Pages are the parsed templates and catalogs. Safe for concurrent use.

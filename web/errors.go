@@ -42,6 +42,11 @@ type Renderer struct {
 	CSRF   *CSRF // nil: pages get no csrf_token
 	Logger *slog.Logger
 	Secure bool // https: the language cookie is Secure
+	// Extras, if set, returns data other features add to page name for r
+	// (templates.View.Extra); nil adds nothing. A feature package can so
+	// put its partial on another package's page without that package
+	// knowing its data.
+	Extras func(r *http.Request, page string) map[string]any
 }
 
 // Render writes page name with status, in the locale of r (see Locale),
@@ -58,12 +63,16 @@ func (rn *Renderer) Render(w http.ResponseWriter, r *http.Request, status int, n
 func (rn *Renderer) render(w http.ResponseWriter, r *http.Request, status int, name, token string, data any) error {
 	RememberLocale(w, r, rn.Secure)
 	NoStore(w)
-	return rn.Pages.Render(w, status, name, templates.View{
+	v := templates.View{
 		Lang:      Locale(r),
 		CSRFToken: token,
 		Self:      r.URL.RequestURI(),
 		Data:      data,
-	})
+	}
+	if rn.Extras != nil {
+		v.Extra = rn.Extras(r, name)
+	}
+	return rn.Pages.Render(w, status, name, v)
 }
 
 // Handle adapts fn to http.Handler, rendering any error it returns.

@@ -20,6 +20,7 @@ import (
 	"satupintu/captcha"
 	"satupintu/mail"
 	"satupintu/quota"
+	"satupintu/upstream"
 )
 
 // Config is the whole configuration: defaults, then SATUPINTU_* environment
@@ -63,6 +64,11 @@ type Config struct {
 	Limits Limits
 	// AuditRetention is how long audit events are kept (maintenance.go).
 	AuditRetention time.Duration
+	// UpstreamsFile names a JSON file of upstream OpenID providers people
+	// may sign in with (package upstream); Upstreams is what it holds,
+	// read and checked at start.
+	UpstreamsFile string
+	Upstreams     []upstream.Provider
 }
 
 func defaultConfig() Config {
@@ -157,6 +163,7 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	str("SMTP_FROM", &cfg.SMTP.From)
 	str("SMTP_TLS", &cfg.SMTP.TLS)
 	str("MAIL_DIR", &cfg.MailDir)
+	str("UPSTREAMS_FILE", &cfg.UpstreamsFile)
 	var proxies string
 	str("TRUSTED_PROXIES", &proxies)
 	for _, c := range strings.FieldsFunc(proxies, func(r rune) bool { return r == ',' || r == ' ' }) {
@@ -188,7 +195,8 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 		name string
 		l    *quota.Limit
 	}{{"AUTHORIZE", &cfg.Limits.Authorize}, {"REGISTER", &cfg.Limits.Register},
-		{"LOGOUT", &cfg.Limits.Logout}, {"CAPTCHA_IMAGE", &cfg.Limits.CaptchaImage}, {"PASSKEY", &cfg.Limits.Passkey}} {
+		{"LOGOUT", &cfg.Limits.Logout}, {"CAPTCHA_IMAGE", &cfg.Limits.CaptchaImage}, {"PASSKEY", &cfg.Limits.Passkey},
+		{"UPSTREAM", &cfg.Limits.Upstream}} {
 		name, l := lim.name, lim.l
 		var v string
 		str("LIMIT_"+name, &v)
@@ -244,6 +252,7 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	fs.StringVar(&cfg.RedisURL, "redis-url", cfg.RedisURL, "redis:// URL; empty: in-process state (SATUPINTU_REDIS_URL)")
 	fs.StringVar((*string)(&cfg.Captcha), "captcha", string(cfg.Captcha), "when forms ask for a CAPTCHA: off, adaptive or always (SATUPINTU_CAPTCHA)")
 	fs.Int64Var(&cfg.CaptchaMaxNumber, "captcha-max-number", cfg.CaptchaMaxNumber, "proof-of-work difficulty: a browser tries half of it on average (SATUPINTU_CAPTCHA_MAX_NUMBER)")
+	fs.StringVar(&cfg.UpstreamsFile, "upstreams-file", cfg.UpstreamsFile, "JSON file of upstream OpenID providers to sign in with (SATUPINTU_UPSTREAMS_FILE)")
 	noDemo := fs.Bool("no-demo", false, "do not create demo clients and users (SATUPINTU_DEMO=false)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -255,6 +264,15 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 		cfg.Demo = false
 	}
 	problems = append(problems, cfg.Validate()...)
+	if cfg.UpstreamsFile != "" {
+		// Read now so a bad provider stops the start with its reason; an
+		// upstream that is down does not (discovery is lazy).
+		ps, err := upstream.ReadFile(cfg.UpstreamsFile, !cfg.secure())
+		if err != nil {
+			problems = append(problems, "SATUPINTU_UPSTREAMS_FILE: "+err.Error())
+		}
+		cfg.Upstreams = ps
+	}
 	if len(problems) > 0 {
 		return cfg, errors.New(strings.Join(problems, "; "))
 	}

@@ -11,6 +11,7 @@ import (
 	"satupintu/login"
 	"satupintu/quota"
 	"satupintu/registration"
+	"satupintu/upstream"
 	"satupintu/web"
 )
 
@@ -32,6 +33,9 @@ type Limits struct {
 	// Passkey counts passkey challenges: the sign-in page asks for one on
 	// every load, for the browser's autofill.
 	Passkey quota.Limit
+	// Upstream counts sign-ins started at an upstream identity provider
+	// (each stores a pending flow, then at most one pending identity).
+	Upstream quota.Limit
 }
 
 // How long the items the limits count live: a pending authorization
@@ -43,6 +47,7 @@ const (
 	logoutLifetime      = login.LogoutTTL
 	captchaLifetime     = captcha.DefaultTTL
 	passkeyLifetime     = login.PasskeyChallengeTTL
+	upstreamLifetime    = upstream.Lifetime
 )
 
 func defaultLimits() Limits {
@@ -65,6 +70,9 @@ func defaultLimits() Limits {
 		// address is a busy office's sign-in page loads, 200,000 in total
 		// about 60 MiB at the cap.
 		Passkey: quota.Limit{Name: "passkey", PerAddress: 300, Total: 200_000, Window: passkeyLifetime},
+		// A pending flow or identity lives at most 15 minutes and holds
+		// under 1 KiB (upstream.DefaultLimit).
+		Upstream: upstream.DefaultLimit,
 	}
 }
 
@@ -83,6 +91,7 @@ func (l Limits) validate() []string {
 		{"LOGOUT", l.Logout.Window, logoutLifetime, "a pending logout"},
 		{"CAPTCHA_IMAGE", l.CaptchaImage.Window, captchaLifetime, "an image code"},
 		{"PASSKEY", l.Passkey.Window, passkeyLifetime, "a passkey challenge"},
+		{"UPSTREAM", l.Upstream.Window, upstreamLifetime, "an upstream sign-in's state"},
 	} {
 		if c.window < c.lifetime {
 			p = append(p, fmt.Sprintf("SATUPINTU_LIMIT_%s: the window must be at least %v, the lifetime of %s", c.env, c.lifetime, c.what))

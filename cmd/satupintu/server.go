@@ -26,6 +26,7 @@ import (
 	"satupintu/storage"
 	"satupintu/storage/redis"
 	"satupintu/templates"
+	"satupintu/upstream"
 	"satupintu/web"
 )
 
@@ -194,11 +195,16 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 		Secure: secure, Now: d.now, Logger: d.logger,
 	}
 
+	uh := newUpstream(ctx, d, lh, rh, pages, csrf, codec, secure)
+
 	mux := http.NewServeMux()
 	lh.Mount(mux)
 	rh.Mount(mux)
 	captchas.Mount(mux)
 	ah.Mount(mux)
+	if uh != nil {
+		uh.Mount(mux)
+	}
 	mux.Handle("GET /static/", pages.StaticHandler())
 	mux.HandleFunc("GET /healthz", serveHealthz)
 	mux.HandleFunc("GET /readyz", h.serveReadyz)
@@ -207,6 +213,42 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	limit := web.BodyLimit{Max: maxBody, Uploads: uploads, Refuse: refuser(renderer, d.logger)}
 	handler := web.SecurityHeaders(limit.Wrap(h.gate(mux, renderer)), secure)
 	return web.WithRequestID(web.TrustedProxies(withClientAddress(handler), d.cfg.TrustedProxies)), provider, nil
+}
+
+// newUpstream wires sign-in with upstream identity providers, if any are
+// configured: login signs linked users in and runs the link hook, the
+// registration wizard takes unlinked identities. It must run before lh
+// is mounted (PageExtras is read then).
+func newUpstream(ctx context.Context, d deps, lh *login.Handler, rh *registration.Handler, pages *templates.Pages,
+	csrf *web.CSRF, codec *securecookie.SecureCookie, secure bool) *upstream.Handler {
+	if len(d.cfg.Upstreams) == 0 {
+		return nil
+	}
+	uh := &upstream.Handler{
+		Providers: d.cfg.Upstreams, Links: d.durable, Users: d.durable, Requests: d.ephemeral,
+		Drafts: d.ephemeral, Counters: d.ephemeral, Limit: d.cfg.Limits.Upstream, Audit: d.durable,
+		Pages: pages, CSRF: csrf, Cookies: codec, BaseURL: d.cfg.Issuer, Secure: secure,
+		SignIn: lh.SignInExternal,
+		CurrentUser: func(r *http.Request) (storage.User, bool) {
+			_, u, ok := lh.CurrentSession(r)
+			return u, ok
+		},
+		Register: func(w http.ResponseWriter, r *http.Request, id upstream.Identity) error {
+			return rh.StartPrefilled(w, r, registration.Prefill{FullName: id.Name, NIK: id.NIK, VerifiedBy: id.Label,
+				UpstreamID: id.ProviderID, UpstreamSubject: id.Subject})
+		},
+		HTTPClient: &http.Client{Timeout: 15 * time.Second},
+		Now:        d.now, Logger: d.logger,
+	}
+	lh.AfterSignIn = uh.CompleteLink
+	lh.PageExtras = uh.Extras
+	ids := make([]string, 0, len(d.cfg.Upstreams))
+	for _, p := range d.cfg.Upstreams {
+		ids = append(ids, p.ID)
+	}
+	d.logger.Info("sign-in with upstream providers", "upstreams", ids, "redirect_uri", d.cfg.Issuer+"/upstream/callback")
+	go uh.Warm(ctx)
+	return uh
 }
 
 // throttlePolicy is the sign-in brute-force policy. An https issuer means

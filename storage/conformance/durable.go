@@ -38,6 +38,8 @@ func RunDurable(t *testing.T, open func(t *testing.T) storage.Durable) {
 		{"deleting a client deletes its app links", testAppLinksDeletedWithClient},
 		{"passkeys", testPasskeys},
 		{"concurrent passkeys stop at the limit", testPasskeysConcurrentLimit},
+		{"upstream links", testUpstreamLinks},
+		{"approval links the upstream identity", testApproveLinksUpstream},
 		{"signing keys oldest first", testSigningKeys},
 		{"refresh token round trip", testRefreshTokenRoundTrip},
 		{"rotate refresh token", testRotateRefreshToken},

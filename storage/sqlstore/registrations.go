@@ -19,7 +19,8 @@ var (
 
 const registrationColumns = `id, service_number, status, purpose, trader_type, nib_type, nib,
 	npwp_type, npwp, org_name, business_type, address, full_name, job_title, identity_type,
-	identity_number, email, phone, document_id, organization_id, user_id, submitted_at, updated_at`
+	identity_number, email, phone, document_id, organization_id, user_id, submitted_at, updated_at,
+	upstream_id, upstream_subject, verified_by`
 
 func scanRegistration(r scanner) (storage.Registration, error) {
 	var (
@@ -30,7 +31,7 @@ func scanRegistration(r scanner) (storage.Registration, error) {
 	err := r.Scan(&g.ID, &g.ServiceNumber, &status, &g.Purpose, &g.TraderType, &g.NIBType, &g.NIB,
 		&g.NPWPType, &g.NPWP, &g.OrgName, &g.BusinessType, &address, &g.FullName, &g.Position,
 		&g.IdentityType, &g.IdentityNumber, &g.Email, &g.Phone, &g.DocumentID, &g.OrganizationID,
-		&g.UserID, &submitted, &updated)
+		&g.UserID, &submitted, &updated, &g.UpstreamID, &g.UpstreamSubject, &g.VerifiedBy)
 	if err != nil {
 		return storage.Registration{}, err
 	}
@@ -53,7 +54,8 @@ func registrationArgs(g storage.Registration) ([]any, error) {
 	return []any{g.ID, g.ServiceNumber, string(g.Status), g.Purpose, g.TraderType, g.NIBType, g.NIB,
 		g.NPWPType, g.NPWP, g.OrgName, g.BusinessType, string(address), g.FullName, g.Position,
 		g.IdentityType, g.IdentityNumber, strings.ToLower(g.Email), g.Phone, g.DocumentID,
-		g.OrganizationID, g.UserID, micros(g.SubmittedAt), micros(g.UpdatedAt)}, nil
+		g.OrganizationID, g.UserID, micros(g.SubmittedAt), micros(g.UpdatedAt),
+		g.UpstreamID, g.UpstreamSubject, g.VerifiedBy}, nil
 }
 
 // updateRegistration writes every column of g but its id.
@@ -66,7 +68,8 @@ func updateRegistration(ctx context.Context, q Querier, g storage.Registration) 
 		trader_type = $5, nib_type = $6, nib = $7, npwp_type = $8, npwp = $9, org_name = $10,
 		business_type = $11, address = $12, full_name = $13, job_title = $14, identity_type = $15,
 		identity_number = $16, email = $17, phone = $18, document_id = $19, organization_id = $20,
-		user_id = $21, submitted_at = $22, updated_at = $23 WHERE id = $1`, args...)
+		user_id = $21, submitted_at = $22, updated_at = $23, upstream_id = $24,
+		upstream_subject = $25, verified_by = $26 WHERE id = $1`, args...)
 	return err
 }
 
@@ -124,7 +127,7 @@ func (s *Store) createRegistration(ctx context.Context, g *storage.Registration,
 	return s.db.InTx(ctx, func(q Querier) error {
 		_, err := q.Exec(ctx, `INSERT INTO registrations (`+registrationColumns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-			$18, $19, $20, $21, $22, $23)`, args...)
+			$18, $19, $20, $21, $22, $23, $24, $25, $26)`, args...)
 		if err != nil {
 			return err
 		}
@@ -339,6 +342,16 @@ func (s *Store) ApproveRegistration(ctx context.Context, id string, org storage.
 		}
 		if err := insertEvent(ctx, q, ev); err != nil {
 			return err
+		}
+		// A registration an upstream identity started links the new user to
+		// it in the same transaction. An identity linked meanwhile (it
+		// signed in and proved another account) keeps that link.
+		if g.UpstreamID != "" && g.UpstreamSubject != "" {
+			if _, err := q.Exec(ctx, insertUpstreamLink+` ON CONFLICT (upstream_id, subject) DO NOTHING`,
+				upstreamLinkArgs(storage.UpstreamLink{UpstreamID: g.UpstreamID, Subject: g.UpstreamSubject,
+					UserID: user.ID, CreatedAt: ev.Time, LastUsedAt: ev.Time})...); err != nil {
+				return fmt.Errorf("create upstream link: %w", err)
+			}
 		}
 		if _, err := q.Exec(ctx, insertActionToken, actionTokenArgs(token)...); err != nil {
 			return fmt.Errorf("create action token: %w", err)
