@@ -12,6 +12,8 @@ import (
 
 	"satupintu/login/passkeytest"
 	"satupintu/storage"
+	"satupintu/storage/memory"
+	"satupintu/storage/sqlite"
 )
 
 // newSoftKey makes a software credential for u and stores it as a
@@ -59,7 +61,10 @@ func (e *env) passkeySignIn(c *http.Client, arID string, k *passkeytest.Key) (re
 }
 
 func TestPasskeySignInWithSoftAuthenticator(t *testing.T) {
-	e := newEnv(t, false, withPasskeys(0))
+	var proved []string // users the AfterSignIn hook saw (an upstream link waits for it)
+	e := newEnv(t, false, withPasskeys(0), func(h *Handler, _ *memory.Store, _ *sqlite.Store) {
+		h.AfterSignIn = func(_ http.ResponseWriter, _ *http.Request, u storage.User) { proved = append(proved, u.ID) }
+	})
 	u := e.createUser("siti", nil)
 	k := e.newSoftKey(u)
 	c := e.newClient()
@@ -71,6 +76,9 @@ func TestPasskeySignInWithSoftAuthenticator(t *testing.T) {
 	ar := e.authRequest(arID)
 	if !ar.Done || ar.UserID != u.ID || !slices.Equal(ar.AMR, []string{"hwk", "user", "pin", "mfa"}) {
 		t.Fatalf("auth request after passkey sign-in: done %v user %q amr %v", ar.Done, ar.UserID, ar.AMR)
+	}
+	if !slices.Equal(proved, []string{u.ID}) {
+		t.Fatalf("AfterSignIn saw %v, want the passkey's user once", proved)
 	}
 	keys, _ := e.dur.PasskeysOf(t.Context(), u.ID)
 	if len(keys) != 1 || !keys[0].LastUsedAt.Equal(e.clock.Now()) {
