@@ -74,15 +74,7 @@ func (h *Handler) SignInExternal(w http.ResponseWriter, r *http.Request, u stora
 	h.audit(r, storage.AuditEvent{Action: "login.success", ActorID: u.ID, Subject: u.ID, ClientID: ar.ClientID,
 		Detail: map[string]string{"amr": strings.Join(s.AMR, " "), "method": "upstream", "upstream": method}})
 	h.Logger.InfoContext(ctx, "signed in", "user_id", u.ID, "client_id", ar.ClientID, "method", "upstream", "upstream", method)
-	if authRequestID == "" {
-		redirect(w, r, "/")
-		return nil
-	}
-	if err := h.complete(ctx, ar.ID, s); err != nil {
-		return err
-	}
-	redirect(w, r, h.CallbackURL(ctx, ar.ID))
-	return nil
+	return h.continueTo(w, r, ar, s)
 }
 
 // LoginURL is the sign-in page for authorization request authRequestID

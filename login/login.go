@@ -198,6 +198,22 @@ func (h *Handler) audit(r *http.Request, e storage.AuditEvent) {
 	}
 }
 
+// continueTo sends the browser on once session s has begun: to the home
+// page when signing in to satupintu itself (ar.ID empty), else marks ar
+// done by s and goes on to op's callback, which issues the code.
+func (h *Handler) continueTo(w http.ResponseWriter, r *http.Request, ar storage.AuthRequest, s storage.Session) error {
+	if ar.ID == "" {
+		redirect(w, r, "/")
+		return nil
+	}
+	ctx := r.Context()
+	if err := h.complete(ctx, ar.ID, s); err != nil {
+		return err
+	}
+	redirect(w, r, h.CallbackURL(ctx, ar.ID))
+	return nil
+}
+
 // redirect sends the browser on with 303 See Other: after a POST the next
 // request must be a GET that carries no form (never 307, which would re-post
 // the password to the relying party).

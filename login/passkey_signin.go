@@ -135,15 +135,7 @@ func (h *Handler) submitPasskeySignIn(w http.ResponseWriter, r *http.Request) er
 		Detail: map[string]string{"amr": strings.Join(s.AMR, " "), "method": "passkey", "passkey": key.ID}})
 	h.Logger.InfoContext(ctx, "signed in", "user_id", u.ID, "client_id", ar.ClientID, "method", "passkey")
 	h.afterSignIn(w, r, u) // a passkey proves the account as a password does
-	if arID == "" {
-		redirect(w, r, "/")
-		return nil
-	}
-	if err := h.complete(ctx, ar.ID, s); err != nil {
-		return err
-	}
-	redirect(w, r, h.CallbackURL(ctx, ar.ID))
-	return nil
+	return h.continueTo(w, r, ar, s)
 }
 
 // discoverPasskeyUser finds the account of a discoverable credential: the

@@ -314,16 +314,7 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) error {
 	})
 	h.Logger.InfoContext(ctx, "signed in", "user_id", u.ID, "client_id", ar.ClientID)
 	h.afterSignIn(w, r, u)
-
-	if f.AuthRequestID == "" {
-		redirect(w, r, "/")
-		return nil
-	}
-	if err := h.complete(ctx, ar.ID, s); err != nil {
-		return err
-	}
-	redirect(w, r, h.CallbackURL(ctx, ar.ID))
-	return nil
+	return h.continueTo(w, r, ar, s)
 }
 
 // checkPassword finds the user and verifies the password. For an unknown
