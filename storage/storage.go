@@ -325,6 +325,7 @@ type Durable interface {
 	AppLinks
 	Passkeys
 	UpstreamLinks
+	Privacy
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -249,6 +249,27 @@ func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int64, error)
 
 // ListAudit returns up to limit events with ID < before (0: from the
 // newest), newest first.
+const auditColumns = `id, occurred_at, action, actor_id, subject, client_id, ip, detail`
+
+func scanAudit(r scanner) (storage.AuditEvent, error) {
+	var (
+		e      storage.AuditEvent
+		at     int64
+		detail string
+	)
+	if err := r.Scan(&e.ID, &at, &e.Action, &e.ActorID, &e.Subject, &e.ClientID, &e.IP, &detail); err != nil {
+		return storage.AuditEvent{}, err
+	}
+	e.Time = fromMicros(at)
+	if err := json.Unmarshal([]byte(detail), &e.Detail); err != nil {
+		return storage.AuditEvent{}, fmt.Errorf("decode detail: %w", err)
+	}
+	if len(e.Detail) == 0 {
+		e.Detail = nil
+	}
+	return e, nil
+}
+
 func (s *Store) ListAudit(ctx context.Context, before int64, limit int) ([]storage.AuditEvent, error) {
 	if limit <= 0 {
 		return nil, nil
@@ -256,25 +277,8 @@ func (s *Store) ListAudit(ctx context.Context, before int64, limit int) ([]stora
 	if before <= 0 {
 		before = math.MaxInt64
 	}
-	rows, err := s.db.Query(ctx, `SELECT id, occurred_at, action, actor_id, subject, client_id, ip, detail
+	rows, err := s.db.Query(ctx, `SELECT `+auditColumns+`
 		FROM audit_events WHERE id < $1 ORDER BY id DESC LIMIT $2`, before, int64(limit))
-	es, err := collect(rows, err, func(r scanner) (storage.AuditEvent, error) {
-		var (
-			e      storage.AuditEvent
-			at     int64
-			detail string
-		)
-		if err := r.Scan(&e.ID, &at, &e.Action, &e.ActorID, &e.Subject, &e.ClientID, &e.IP, &detail); err != nil {
-			return storage.AuditEvent{}, err
-		}
-		e.Time = fromMicros(at)
-		if err := json.Unmarshal([]byte(detail), &e.Detail); err != nil {
-			return storage.AuditEvent{}, fmt.Errorf("decode detail: %w", err)
-		}
-		if len(e.Detail) == 0 {
-			e.Detail = nil
-		}
-		return e, nil
-	})
+	es, err := collect(rows, err, scanAudit)
 	return es, s.wrap("list audit events", err)
 }

@@ -1,0 +1,178 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"satupintu/storage"
+)
+
+const deletionColumns = `id, user_id, status, reason, requested_at, decided_at, decided_by, note`
+
+func scanDeletion(r scanner) (storage.DeletionRequest, error) {
+	var (
+		d                  storage.DeletionRequest
+		status             string
+		requested, decided int64
+	)
+	if err := r.Scan(&d.ID, &d.UserID, &status, &d.Reason, &requested, &decided, &d.DecidedBy, &d.Note); err != nil {
+		return storage.DeletionRequest{}, err
+	}
+	d.Status = storage.DeletionStatus(status)
+	d.RequestedAt, d.DecidedAt = fromMicros(requested), fromMicros(decided)
+	return d, nil
+}
+
+// CreateDeletionRequest stores d; the partial unique index allows one
+// pending request per user.
+func (s *Store) CreateDeletionRequest(ctx context.Context, d storage.DeletionRequest) error {
+	err := s.db.InTx(ctx, func(q Querier) error {
+		var id string
+		if err := q.QueryRow(ctx, `SELECT id FROM users WHERE id = $1`, d.UserID).Scan(&id); err != nil {
+			return err
+		}
+		_, err := q.Exec(ctx, `INSERT INTO deletion_requests (`+deletionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			d.ID, d.UserID, string(d.Status), d.Reason, micros(d.RequestedAt), micros(d.DecidedAt), d.DecidedBy, d.Note)
+		return err
+	})
+	return s.wrap("create deletion request for user "+d.UserID, err)
+}
+
+func (s *Store) DeletionRequestByID(ctx context.Context, id string) (storage.DeletionRequest, error) {
+	d, err := scanDeletion(s.db.QueryRow(ctx, `SELECT `+deletionColumns+` FROM deletion_requests WHERE id = $1`, id))
+	return d, s.wrap("get deletion request "+id, err)
+}
+
+func (s *Store) PendingDeletionRequest(ctx context.Context, userID string) (storage.DeletionRequest, error) {
+	d, err := scanDeletion(s.db.QueryRow(ctx, `SELECT `+deletionColumns+` FROM deletion_requests
+		WHERE user_id = $1 AND status = 'pending'`, userID))
+	return d, s.wrap("get pending deletion request of user "+userID, err)
+}
+
+func (s *Store) ListDeletionRequests(ctx context.Context, status storage.DeletionStatus, limit int) ([]storage.DeletionRequest, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+deletionColumns+` FROM deletion_requests
+		WHERE status = $1 ORDER BY requested_at, id LIMIT $2`, string(status), int64(limit))
+	ds, err := collect(rows, err, scanDeletion)
+	return ds, s.wrap("list deletion requests", err)
+}
+
+// DecideDeletionRequest decides the request and, on approval, anonymizes
+// the user in the same transaction.
+func (s *Store) DecideDeletionRequest(ctx context.Context, id string, approve bool, officerID, note string, at time.Time) (storage.DeletionRequest, error) {
+	var d storage.DeletionRequest
+	err := s.db.InTx(ctx, func(q Querier) error {
+		var err error
+		d, err = scanDeletion(q.QueryRow(ctx, `SELECT `+deletionColumns+` FROM deletion_requests WHERE id = $1`+s.d.ForUpdate, id))
+		if err != nil {
+			return err
+		}
+		if d.Status != storage.DeletionPending {
+			return fmt.Errorf("deletion request is %s: %w", d.Status, storage.ErrConflict)
+		}
+		d.Status, d.DecidedAt, d.DecidedBy, d.Note = storage.DeletionRejected, at, officerID, note
+		if approve {
+			d.Status = storage.DeletionApproved
+			if err := anonymizeUser(ctx, q, d.UserID, at); err != nil {
+				return err
+			}
+		}
+		_, err = q.Exec(ctx, `UPDATE deletion_requests SET status = $2, decided_at = $3, decided_by = $4, note = $5 WHERE id = $1`,
+			id, string(d.Status), micros(at), officerID, note)
+		return err
+	})
+	return d, s.wrap("decide deletion request "+id, err)
+}
+
+// anonymizeUser keeps the user's row (its id is what audit events and
+// registrations point at) and drops everything personal or usable to sign
+// in. The username stays unique and says what happened.
+func anonymizeUser(ctx context.Context, q Querier, userID string, at time.Time) error {
+	n, err := q.Exec(ctx, `UPDATE users SET username = $2, email = '', email_verified = FALSE, name = '', phone = '',
+		job_title = '', password_hash = '', roles = '[]', disabled = TRUE, totp_secret = $3, mfa_enrolled_at = 0,
+		recovery_codes = '[]', updated_at = $4 WHERE id = $1`, userID, "deleted-"+userID, []byte{}, micros(at))
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return storage.ErrNotFound
+	}
+	for _, table := range []string{"passkeys", "app_links", "upstream_links", "refresh_tokens"} {
+		if _, err := q.Exec(ctx, `DELETE FROM `+table+` WHERE user_id = $1`, userID); err != nil {
+			return fmt.Errorf("delete %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) AuditAbout(ctx context.Context, userID string, limit int) ([]storage.AuditEvent, error) {
+	if limit <= 0 || userID == "" {
+		return nil, nil
+	}
+	// Two index range scans (audit_events_actor, audit_events_subject)
+	// merged, rather than an OR the planner may answer with a full scan.
+	rows, err := s.db.Query(ctx, `SELECT `+auditColumns+` FROM (
+		SELECT `+auditColumns+` FROM audit_events WHERE actor_id = $1
+		UNION
+		SELECT `+auditColumns+` FROM audit_events WHERE subject = $1
+	) AS about ORDER BY id DESC LIMIT $2`, userID, int64(limit))
+	es, err := collect(rows, err, scanAudit)
+	return es, s.wrap("list audit events about user "+userID, err)
+}
+
+func (s *Store) RegistrationsOf(ctx context.Context, userID, email string) ([]storage.Registration, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+registrationColumns+` FROM (
+		SELECT `+registrationColumns+` FROM registrations WHERE user_id = $1 AND user_id <> ''
+		UNION
+		SELECT `+registrationColumns+` FROM registrations WHERE email = $2 AND email <> ''
+	) AS mine ORDER BY submitted_at DESC, id DESC`, userID, email)
+	gs, err := collect(rows, err, scanRegistration)
+	return gs, s.wrap("list registrations of user "+userID, err)
+}
+
+// PruneRegistrations deletes closed registrations and old documents in one
+// transaction: a registration goes with its documents and history.
+func (s *Store) PruneRegistrations(ctx context.Context, closedBefore, documentsBefore time.Time) (storage.RetentionResult, error) {
+	var res storage.RetentionResult
+	err := s.db.InTx(ctx, func(q Querier) error {
+		res = storage.RetentionResult{}
+		if !closedBefore.IsZero() {
+			rows, err := q.Query(ctx, `SELECT id, service_number FROM registrations
+				WHERE status IN ('rejected', 'revision_requested') AND updated_at < $1`, micros(closedBefore))
+			type gone struct{ id, number string }
+			closed, err := collect(rows, err, func(r scanner) (gone, error) {
+				var g gone
+				return g, r.Scan(&g.id, &g.number)
+			})
+			if err != nil {
+				return err
+			}
+			for _, g := range closed {
+				for _, stmt := range []string{
+					`DELETE FROM registration_documents WHERE registration_id = $1`,
+					`DELETE FROM registration_events WHERE registration_id = $1`,
+					`DELETE FROM registrations WHERE id = $1`,
+				} {
+					if _, err := q.Exec(ctx, stmt, g.id); err != nil {
+						return err
+					}
+				}
+				res.Registrations = append(res.Registrations, g.number)
+			}
+		}
+		if !documentsBefore.IsZero() {
+			n, err := q.Exec(ctx, `DELETE FROM registration_documents WHERE registration_id IN (
+				SELECT id FROM registrations WHERE status = 'approved' AND updated_at < $1)`, micros(documentsBefore))
+			if err != nil {
+				return err
+			}
+			res.Documents = n
+			if _, err := q.Exec(ctx, `UPDATE registrations SET document_id = '' WHERE status = 'approved' AND updated_at < $1`,
+				micros(documentsBefore)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return res, s.wrap("prune registrations", err)
+}
