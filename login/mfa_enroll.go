@@ -242,6 +242,15 @@ func parseReauthForm(r *http.Request) reauthForm {
 
 var errWrongPassword = errors.New("login: wrong password")
 
+// CheckOwnPassword verifies u's password in the bounded verification slots,
+// for pages of other packages that ask for fresh authentication.
+func (h *Handler) CheckOwnPassword(ctx context.Context, u storage.User, secret string) (bool, error) {
+	if err := h.init(); err != nil {
+		return false, err
+	}
+	return h.checkOwnPassword(ctx, u, secret)
+}
+
 // checkOwnPassword verifies the signed-in user's password, in one of the
 // bounded verification slots.
 func (h *Handler) checkOwnPassword(ctx context.Context, u storage.User, secret string) (bool, error) {

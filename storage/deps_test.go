@@ -29,6 +29,9 @@ func TestDependencyDirection(t *testing.T) {
 		// the provider itself (op, zitadel's op) nor a sibling.
 		{"satupintu/upstream", []string{"satupintu/op", "github.com/zitadel/oidc/v3/pkg/op", "satupintu/login", "satupintu/registration", "satupintu/account", "satupintu/storage/sqlite", "satupintu/storage/memory", "satupintu/storage/postgres", "satupintu/storage/redis"}},
 		{"satupintu/registration", []string{"satupintu/upstream", "satupintu/login", "satupintu/op"}},
+		// privacy reads every store through storage's interfaces and owns no
+		// sign-in: the session and the password check come from login.
+		{"satupintu/privacy", []string{"satupintu/op", "satupintu/login", "satupintu/registration", "satupintu/account", "satupintu/upstream", "github.com/zitadel/oidc", "satupintu/storage/sqlite", "satupintu/storage/memory", "satupintu/storage/postgres", "satupintu/storage/redis"}},
 		{"satupintu/web", []string{"satupintu/op", "satupintu/login", "github.com/zitadel/oidc", "satupintu/storage/sqlite", "satupintu/storage/memory"}},
 		{"satupintu/templates", []string{"satupintu/op", "satupintu/login", "satupintu/storage"}},
 	}

@@ -19,6 +19,7 @@ import (
 
 	"satupintu/captcha"
 	"satupintu/mail"
+	"satupintu/privacy"
 	"satupintu/quota"
 	"satupintu/upstream"
 )
@@ -64,6 +65,9 @@ type Config struct {
 	Limits Limits
 	// AuditRetention is how long audit events are kept (maintenance.go).
 	AuditRetention time.Duration
+	// Retention is how long registrations and their letters are kept
+	// (privacy.Retention); 0 keeps them.
+	Retention privacy.Retention
 	// UpstreamsFile names a JSON file of upstream OpenID providers people
 	// may sign in with (package upstream); Upstreams is what it holds,
 	// read and checked at start.
@@ -88,6 +92,7 @@ func defaultConfig() Config {
 		CaptchaMaxNumber: captcha.DefaultMaxNumber,
 		Limits:           defaultLimits(),
 		AuditRetention:   defaultAuditRetention,
+		Retention:        privacy.DefaultRetention,
 	}
 }
 
@@ -229,6 +234,8 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	dur("SESSION_TTL", &cfg.SessionTTL)
 	dur("CLIENT_CACHE_TTL", &cfg.ClientCacheTTL)
 	dur("AUDIT_RETENTION", &cfg.AuditRetention)
+	dur("RETENTION_CLOSED", &cfg.Retention.Closed)
+	dur("RETENTION_DOCUMENTS", &cfg.Retention.Documents)
 	key("COOKIE_HASH_KEY", &cfg.CookieHashKey)
 	key("COOKIE_BLOCK_KEY", &cfg.CookieBlockKey)
 	var demo string
@@ -326,6 +333,16 @@ func (c Config) Validate() []string {
 	}
 	if c.AuditRetention < 24*time.Hour {
 		p = append(p, "SATUPINTU_AUDIT_RETENTION must be at least 24h (a year is 8760h)")
+	}
+	// A registration is reviewed within days; a shorter period would delete
+	// what an officer or the registrant still needs.
+	for _, r := range []struct {
+		env string
+		d   time.Duration
+	}{{"SATUPINTU_RETENTION_CLOSED", c.Retention.Closed}, {"SATUPINTU_RETENTION_DOCUMENTS", c.Retention.Documents}} {
+		if r.d != 0 && r.d < 30*24*time.Hour {
+			p = append(p, r.env+" must be 0 (keep) or at least 720h (30 days)")
+		}
 	}
 	if !captcha.ValidMaxNumber(c.CaptchaMaxNumber) {
 		p = append(p, fmt.Sprintf("captcha-max-number %d must be from 1000 to 20000000", c.CaptchaMaxNumber))

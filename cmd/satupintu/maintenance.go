@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	"satupintu/privacy"
 )
 
 // defaultAuditRetention keeps a year of audit events: long enough for an
@@ -25,8 +27,10 @@ type pruner interface {
 type maintenance struct {
 	store     pruner
 	retention time.Duration
-	now       func() time.Time
-	logger    *slog.Logger
+	// registrations deletes registrations past their retention, if set.
+	registrations *privacy.Retainer
+	now           func() time.Time
+	logger        *slog.Logger
 }
 
 // runOnce prunes once and logs what it removed; a failure is logged and
@@ -42,6 +46,9 @@ func (m *maintenance) runOnce(ctx context.Context) {
 		m.logger.ErrorContext(ctx, "prune draft letters", "error", err)
 	} else if n > 0 {
 		m.logger.InfoContext(ctx, "pruned draft letters", "letters", n)
+	}
+	if m.registrations != nil {
+		m.registrations.RunOnce(ctx)
 	}
 }
 

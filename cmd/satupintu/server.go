@@ -21,6 +21,7 @@ import (
 	"satupintu/mail"
 	"satupintu/op"
 	"satupintu/password"
+	"satupintu/privacy"
 	"satupintu/quota"
 	"satupintu/registration"
 	"satupintu/storage"
@@ -164,7 +165,8 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	h.check(ctx)
 	go h.run(ctx)
 	if p, ok := d.durable.(pruner); ok {
-		m := &maintenance{store: p, retention: d.cfg.AuditRetention, now: d.now, logger: d.logger}
+		m := &maintenance{store: p, retention: d.cfg.AuditRetention, now: d.now, logger: d.logger,
+			registrations: &privacy.Retainer{Store: d.durable, Retention: d.cfg.Retention, Now: d.now, Logger: d.logger}}
 		go m.run(ctx, maintenanceInterval)
 	} else {
 		d.logger.Warn("durable store cannot prune: audit events and draft letters are kept")
@@ -195,6 +197,16 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 		Secure: secure, Now: d.now, Logger: d.logger,
 	}
 
+	ph := &privacy.Handler{
+		Store: d.durable, Sessions: d.ephemeral, Pages: pages, CSRF: csrf, Retention: d.cfg.Retention,
+		CurrentUser: func(r *http.Request) (storage.User, bool) {
+			_, u, ok := lh.CurrentSession(r)
+			return u, ok
+		},
+		CheckPassword: lh.CheckOwnPassword,
+		Secure:        secure, Now: d.now, Logger: d.logger,
+	}
+
 	uh := newUpstream(ctx, d, lh, rh, pages, csrf, codec, secure)
 
 	mux := http.NewServeMux()
@@ -202,6 +214,7 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	rh.Mount(mux)
 	captchas.Mount(mux)
 	ah.Mount(mux)
+	ph.Mount(mux)
 	if uh != nil {
 		uh.Mount(mux)
 	}

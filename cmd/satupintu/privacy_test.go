@@ -1,0 +1,189 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"satupintu/storage"
+)
+
+// signInHome signs b in to satupintu itself (no application) and fails the
+// test unless it lands on the home page.
+func (tp *testProvider) signInHome(b *browser, username, secret string) {
+	tp.t.Helper()
+	_, page := b.get(tp.issuer + "/login")
+	form := formFields(tp.t, page)
+	form.Set("username", username)
+	form.Set("password", secret)
+	resp, body := b.post(tp.issuer+"/login", form)
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/" {
+		tp.t.Fatalf("sign-in of %s ended at %d %s:\n%s", username, resp.StatusCode, resp.Request.URL, body)
+	}
+}
+
+// TestDataExport: "Download my data" gives the signed-in person one JSON
+// file with their profile, company, sessions, registration history with
+// its letter, and the audit events about them, and no secret.
+func TestDataExport(t *testing.T) {
+	tp := newTestProvider(t)
+	ctx := t.Context()
+	g := storage.Registration{ID: storage.NewID(), ServiceNumber: "SP-EXPORT-1", Status: storage.StatusSubmitted,
+		NIB: tp.org.NIB, OrgName: tp.org.Name, FullName: tp.user.Name, Email: tp.user.Email, Phone: tp.user.Phone,
+		SubmittedAt: tp.clock.Now(), UpdatedAt: tp.clock.Now()}
+	letter := []byte("%PDF-1.7 surat kuasa\x00\xff")
+	doc := storage.Document{ID: storage.NewID(), RegistrationID: g.ID, FileName: "surat-kuasa.pdf", ContentType: "application/pdf",
+		SHA256: "00", Data: letter, CreatedAt: tp.clock.Now()}
+	g.DocumentID = doc.ID
+	if err := tp.durable.CreateRegistration(ctx, g, doc); err != nil {
+		t.Fatal(err)
+	}
+
+	anonymous := tp.newBrowser()
+	// The notice is public and states the configured periods.
+	if resp, page := anonymous.get(tp.issuer + "/privacy"); resp.StatusCode != http.StatusOK || !strings.Contains(page, "180") || !strings.Contains(page, `href="/account/data"`) {
+		t.Fatalf("privacy notice: %d\n%s", resp.StatusCode, page)
+	}
+	if resp, _ := anonymous.get(tp.issuer + "/account/data/export"); resp.Request.URL.Path != "/login" {
+		t.Fatalf("export without a session ended at %d %s, want the sign-in page", resp.StatusCode, resp.Request.URL)
+	}
+
+	b := tp.newBrowser()
+	tp.signInHome(b, tp.user.Username, tp.password)
+	resp, body := b.get(tp.issuer + "/account/data/export")
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Disposition"), "attachment") ||
+		!strings.Contains(resp.Header.Get("Cache-Control"), "no-store") {
+		t.Fatalf("export: %d, disposition %q, cache %q", resp.StatusCode, resp.Header.Get("Content-Disposition"), resp.Header.Get("Cache-Control"))
+	}
+	var x struct {
+		Format  string `json:"format"`
+		Profile struct {
+			ID, Email, Name string
+		} `json:"profile"`
+		Organization *struct{ ID, NIB string } `json:"organization"`
+		Sessions     []struct {
+			AMR []string `json:"amr"`
+		} `json:"sessions"`
+		Registrations []struct {
+			Registration struct{ ServiceNumber string }
+			Document     *struct {
+				Data []byte `json:"data_base64"`
+			} `json:"document"`
+			History []json.RawMessage `json:"history"`
+		} `json:"registrations"`
+		AuditEvents []struct {
+			Action string `json:"action"`
+		} `json:"audit_events"`
+	}
+	if err := json.Unmarshal([]byte(body), &x); err != nil {
+		t.Fatalf("export is not JSON: %v\n%s", err, body)
+	}
+	if x.Format != "satupintu-personal-data/1" || x.Profile.ID != tp.user.ID || x.Profile.Email != tp.user.Email || x.Profile.Name != tp.user.Name {
+		t.Errorf("profile: %+v (format %q)", x.Profile, x.Format)
+	}
+	if x.Organization == nil || x.Organization.NIB != tp.org.NIB || x.Organization.ID != tp.org.ID {
+		t.Errorf("organization: %+v", x.Organization)
+	}
+	if len(x.Sessions) != 1 || len(x.Sessions[0].AMR) == 0 {
+		t.Errorf("sessions: %+v", x.Sessions)
+	}
+	if len(x.Registrations) != 1 || x.Registrations[0].Registration.ServiceNumber != "SP-EXPORT-1" ||
+		x.Registrations[0].Document == nil || string(x.Registrations[0].Document.Data) != string(letter) || len(x.Registrations[0].History) == 0 {
+		t.Errorf("registrations: %+v", x.Registrations)
+	}
+	var signedIn bool
+	for _, e := range x.AuditEvents {
+		signedIn = signedIn || e.Action == "login.success"
+	}
+	if !signedIn {
+		t.Errorf("audit events lack the sign-in: %+v", x.AuditEvents)
+	}
+	for _, secret := range []string{"$argon2id", "password_hash", "PasswordHash", "totp_secret", "TOTPSecret", "RecoveryCodes"} {
+		if strings.Contains(body, secret) {
+			t.Errorf("the export carries %q", secret)
+		}
+	}
+}
+
+// TestDeletionRequest: the person asks with the password; an officer
+// decides; approval leaves an account that names nobody, signs nobody in
+// and has no session left; the audit log records both steps.
+func TestDeletionRequest(t *testing.T) {
+	tp := newTestProvider(t)
+	ctx := t.Context()
+	person := tp.newBrowser()
+	tp.signInHome(person, tp.user.Username, tp.password)
+	_, page := person.get(tp.issuer + "/account/data")
+	token := formFields(t, page).Get("csrf_token")
+
+	resp, page := person.post(tp.issuer+"/account/data/delete", url.Values{"csrf_token": {token}, "password": {"salah sekali"}, "reason": {"tutup usaha"}})
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, `id="form-error"`) {
+		t.Fatalf("wrong password: %d\n%s", resp.StatusCode, page)
+	}
+	if _, err := tp.durable.PendingDeletionRequest(ctx, tp.user.ID); err == nil {
+		t.Fatal("a request was stored without the password")
+	}
+	resp, page = person.post(tp.issuer+"/account/data/delete", url.Values{"csrf_token": {token}, "password": {tp.password}, "reason": {"tutup usaha"}})
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, `id="deletion-pending"`) {
+		t.Fatalf("request: %d\n%s", resp.StatusCode, page)
+	}
+
+	// Not an officer: 403. An officer sees it.
+	if resp, _ := person.get(tp.issuer + "/officer/deletions"); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a trader opened the deletion queue: %d", resp.StatusCode)
+	}
+	tp.createOfficer("andi", "kata sandi petugas")
+	officer := tp.newBrowser()
+	tp.signInHome(officer, "andi", "kata sandi petugas")
+	_, page = officer.get(tp.issuer + "/officer/deletions")
+	d, err := tp.durable.PendingDeletionRequest(ctx, tp.user.ID)
+	if err != nil || !strings.Contains(page, `data-request="`+d.ID+`"`) || !strings.Contains(page, "tutup usaha") {
+		t.Fatalf("officer queue lacks the request (%v):\n%s", err, page)
+	}
+	decide := func(fields url.Values) string {
+		t.Helper()
+		fields.Set("csrf_token", formFields(t, page).Get("csrf_token"))
+		_, body := officer.post(tp.issuer+"/officer/deletions/"+d.ID, fields)
+		return body
+	}
+	if body := decide(url.Values{"decision": {"approve"}}); !strings.Contains(body, `id="form-error"`) {
+		t.Fatalf("approval without the confirmation went through:\n%s", body)
+	}
+	if body := decide(url.Values{"decision": {"reject"}}); !strings.Contains(body, `id="form-error"`) {
+		t.Fatalf("rejection without a note went through:\n%s", body)
+	}
+	if u, _ := tp.durable.UserByID(ctx, tp.user.ID); u.Name != tp.user.Name {
+		t.Fatal("the account changed before a decision")
+	}
+	decide(url.Values{"decision": {"approve"}, "confirm": {"yes"}})
+
+	u, err := tp.durable.UserByID(ctx, tp.user.ID)
+	if err != nil || u.Name != "" || u.Email != "" || u.Phone != "" || !u.Disabled || u.PasswordHash != "" {
+		t.Fatalf("after approval the account still holds data: %+v (%v)", u, err)
+	}
+	if resp, _ := person.get(tp.issuer + "/account/data"); resp.Request.URL.Path != "/login" {
+		t.Fatalf("the deleted account's session still opens pages: %d at %s", resp.StatusCode, resp.Request.URL)
+	}
+	if sessions, _ := tp.ephemeral.UserSessions(ctx, tp.user.ID); len(sessions) != 0 {
+		t.Fatalf("%d sessions left", len(sessions))
+	}
+	again := tp.newBrowser()
+	_, page = again.get(tp.issuer + "/login")
+	form := formFields(t, page)
+	form.Set("username", tp.user.Username)
+	form.Set("password", tp.password)
+	if resp, _ := again.post(tp.issuer+"/login", form); resp.Request.URL.Path == "/" && resp.StatusCode == http.StatusOK {
+		t.Fatal("the deleted account signed in")
+	}
+	events, _ := tp.durable.AuditAbout(ctx, tp.user.ID, 100)
+	var requested, approved bool
+	for _, e := range events {
+		requested = requested || e.Action == "privacy.deletion_request"
+		approved = approved || e.Action == "privacy.deletion_approved"
+	}
+	if !requested || !approved {
+		t.Fatalf("audit: requested %v, approved %v", requested, approved)
+	}
+}

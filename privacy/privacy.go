@@ -1,0 +1,178 @@
+// Package privacy serves each person's rights over their data under
+// Indonesia's personal data protection law (UU 27/2022, Pelindungan Data
+// Pribadi): the notice of what is collected, why and for how long; the
+// download of everything satupintu holds about the signed-in person; the
+// request to delete the account, which an officer decides; and the
+// retention job that deletes registrations once their period is over.
+package privacy
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"satupintu/storage"
+	"satupintu/templates"
+	"satupintu/web"
+)
+
+// The narrow slices of storage this package uses.
+type (
+	Store interface {
+		storage.Privacy
+		UserByID(ctx context.Context, id string) (storage.User, error)
+		OrganizationByID(ctx context.Context, id string) (storage.Organization, error)
+		ClientByID(ctx context.Context, id string) (storage.Client, error)
+		AppLinksOf(ctx context.Context, userID string) ([]storage.AppLink, error)
+		PasskeysOf(ctx context.Context, userID string) ([]storage.Passkey, error)
+		UpstreamLinksOf(ctx context.Context, userID string) ([]storage.UpstreamLink, error)
+		RegistrationEvents(ctx context.Context, id string) ([]storage.RegistrationEvent, error)
+		DocumentByID(ctx context.Context, id string) (storage.Document, error)
+		AppendAudit(ctx context.Context, e storage.AuditEvent) error
+	}
+	Sessions interface {
+		UserSessions(ctx context.Context, userID string) ([]storage.Session, error)
+		DeleteUserSessions(ctx context.Context, userID string) error
+	}
+)
+
+// Retention is how long registrations and their documents are kept; the
+// notice page states it and the retention job applies it. Zero keeps
+// forever.
+type Retention struct {
+	// Closed: registrations rejected, or waiting for a revision that never
+	// came, counted from their last change.
+	Closed time.Duration
+	// Documents: the letters of approved registrations (the registration
+	// itself stays: it is the record of how the account came to be).
+	Documents time.Duration
+}
+
+// DefaultRetention: six months for a registration that led nowhere (time
+// to appeal or try again), five years for an approved one's letter (the
+// usual period for keeping trade records).
+var DefaultRetention = Retention{Closed: 180 * 24 * time.Hour, Documents: 5 * 365 * 24 * time.Hour}
+
+// Handler serves the privacy pages. Set the fields, then call Mount once.
+type Handler struct {
+	Store     Store
+	Sessions  Sessions
+	Pages     *templates.Pages
+	CSRF      *web.CSRF
+	Retention Retention
+	// CurrentUser is the signed-in person (the login package).
+	CurrentUser func(r *http.Request) (storage.User, bool)
+	// CheckPassword verifies the person's own password in the login
+	// package's bounded verification slots.
+	CheckPassword func(ctx context.Context, u storage.User, secret string) (bool, error)
+	Secure        bool // https: the language cookie is Secure
+	Now           func() time.Time
+	Logger        *slog.Logger
+
+	once   sync.Once
+	render *web.Renderer
+}
+
+var pageNames = []string{"privacy_notice", "privacy_data", "privacy_officer", "error"}
+
+// Mount registers the routes on mux, all of them here. It panics on a
+// setup error, at start only.
+func (h *Handler) Mount(mux *http.ServeMux) {
+	if err := h.init(); err != nil {
+		panic(err)
+	}
+	handle := func(pattern string, fn web.HandlerFunc) { mux.Handle(pattern, h.render.Handle(fn)) }
+	handle("GET /privacy", h.showNotice)
+	handle("GET /account/data", h.signedIn(h.showData))
+	handle("GET /account/data/export", h.signedIn(h.export))
+	handle("POST /account/data/delete", h.signedIn(h.requestDeletion))
+	handle("GET /officer/deletions", h.officer(h.showQueue))
+	handle("POST /officer/deletions/{id}", h.officer(h.decide))
+}
+
+func (h *Handler) init() error {
+	var err error
+	h.once.Do(func() {
+		switch {
+		case h.Store == nil, h.Sessions == nil:
+			err = fmt.Errorf("privacy: a storage dependency is nil")
+			return
+		case h.Pages == nil, h.CSRF == nil, h.CurrentUser == nil, h.CheckPassword == nil:
+			err = fmt.Errorf("privacy: Pages, CSRF, CurrentUser and CheckPassword are required")
+			return
+		}
+		for _, p := range pageNames {
+			if !h.Pages.Has(p) {
+				err = fmt.Errorf("privacy: template %q missing", p)
+				return
+			}
+		}
+		if h.Now == nil {
+			h.Now = time.Now
+		}
+		if h.Logger == nil {
+			h.Logger = slog.New(slog.DiscardHandler)
+		}
+		h.render = &web.Renderer{Pages: h.Pages, CSRF: h.CSRF, Logger: h.Logger, Secure: h.Secure}
+	})
+	return err
+}
+
+type userHandler func(w http.ResponseWriter, r *http.Request, u storage.User) error
+
+// signedIn runs fn for the signed-in person, or sends the browser to sign
+// in first.
+func (h *Handler) signedIn(fn userHandler) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		u, ok := h.CurrentUser(r)
+		if !ok {
+			web.NoStore(w)
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return nil
+		}
+		web.NoStore(w)
+		return fn(w, r, u)
+	}
+}
+
+// officer runs fn for a signed-in officer; anyone else signed in gets 403.
+func (h *Handler) officer(fn userHandler) web.HandlerFunc {
+	return h.signedIn(func(w http.ResponseWriter, r *http.Request, u storage.User) error {
+		if !u.HasRole(storage.RoleOfficer) {
+			return &web.Error{Status: http.StatusForbidden, MessageKey: "officer.forbidden",
+				Err: fmt.Errorf("privacy: user %s is not an officer", u.ID)}
+		}
+		return fn(w, r, u)
+	})
+}
+
+// audit appends e, filling time and address; a failing audit log is
+// logged, the action stands.
+func (h *Handler) audit(r *http.Request, e storage.AuditEvent) {
+	e.Time, e.IP = h.Now(), web.RemoteIP(r)
+	if err := h.Store.AppendAudit(r.Context(), e); err != nil {
+		h.Logger.ErrorContext(r.Context(), "append audit event failed", "action", e.Action, "error", err)
+	}
+}
+
+func redirect(w http.ResponseWriter, r *http.Request, to string) {
+	web.NoStore(w)
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// noticePage is the data of the "privacy_notice" page.
+type noticePage struct {
+	ClosedDays     int // 0: kept
+	DocumentsYears int
+}
+
+// showNotice answers GET /privacy: what is collected, why and how long.
+func (h *Handler) showNotice(w http.ResponseWriter, r *http.Request) error {
+	return h.render.Render(w, r, http.StatusOK, "privacy_notice", noticePage{
+		ClosedDays:     int(h.Retention.Closed / (24 * time.Hour)),
+		DocumentsYears: int(h.Retention.Documents / (365 * 24 * time.Hour)),
+	})
+}
