@@ -99,13 +99,30 @@ func newActivatePage(token string) activatePage {
 	return activatePage{Token: token, MinPasswordLength: MinPasswordLength, MaxPasswordLength: password.MaxLength}
 }
 
-// showActivate answers GET /activate?token=…. It does not consume or even
-// look up the token: mail scanners and link previews fetch links, and a
-// GET must change nothing (ASVS 3.5.3).
+// showActivate answers GET /activate?token=…. It reads the token without
+// consuming it (mail scanners and link previews fetch links, and a GET must
+// change nothing, ASVS 3.5.3), so a used or expired link, or one for an
+// account already active, says so at once instead of after the person has
+// chosen a password.
 func (h *Handler) showActivate(w http.ResponseWriter, r *http.Request) error {
 	token := r.URL.Query().Get("token")
 	if !wellFormedSecret(token) {
 		return h.renderInvalidLink(w, r)
+	}
+	ctx := r.Context()
+	t, err := h.Tokens.ActionToken(ctx, activationTokenID(token), storage.TokenActivation, h.Now().UTC())
+	if errors.Is(err, storage.ErrNotFound) {
+		return h.renderInvalidLink(w, r)
+	}
+	if err != nil {
+		return fmt.Errorf("registration: read activation token: %w", err)
+	}
+	u, err := h.Users.UserByID(ctx, t.UserID)
+	if errors.Is(err, storage.ErrNotFound) || (err == nil && u.PasswordHash != "") {
+		return h.renderInvalidLink(w, r)
+	}
+	if err != nil {
+		return fmt.Errorf("registration: load user to activate: %w", err)
 	}
 	return h.render.Render(w, r, http.StatusOK, "activate", newActivatePage(token))
 }

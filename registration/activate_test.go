@@ -53,6 +53,18 @@ func (e *reviewEnv) activate(c *http.Client, link, pw, confirm string) webtest.R
 	})
 }
 
+// postActivate posts link's token with pw twice, with a CSRF token from
+// another page of c (the link's own page no longer offers the form).
+func (e *reviewEnv) postActivate(c *http.Client, link, pw string) webtest.Response {
+	e.t.Helper()
+	page := e.get(c, "/track")
+	u, _ := url.Parse(link)
+	return e.post(c, "/activate", url.Values{
+		"csrf_token": {reviewCSRFField.FindStringSubmatch(page.Body)[1]},
+		"token":      {u.Query().Get("token")}, "password": {pw}, "confirm": {pw},
+	})
+}
+
 const reviewPassword = "pelabuhan tanjung priok pagi"
 
 func TestApprovalCreatesAccountAndActivationWorks(t *testing.T) {
@@ -124,10 +136,12 @@ func TestApprovalCreatesAccountAndActivationWorks(t *testing.T) {
 	}
 	reviewWant(t, e.get(oc, "/officer/registrations/"+g.ID), http.StatusOK, e.T("officer.activated"))
 
-	// Replay: the same link again, from the same or another browser.
+	// Replay: the same link again, from the same or another browser: the
+	// page says at once that it is used, and a POST is refused too.
 	hash := u.PasswordHash
 	for _, c := range []*http.Client{c, e.client()} {
-		res := e.activate(c, link, "kata sandi penyerang", "kata sandi penyerang")
+		reviewWant(t, e.get(c, link), http.StatusBadRequest, e.T("activate.invalid"))
+		res := e.postActivate(c, link, "kata sandi penyerang")
 		reviewWant(t, res, http.StatusBadRequest, e.T("activate.invalid"))
 	}
 	if u, _ := e.dur.UserByID(t.Context(), g.UserID); u.PasswordHash != hash {
@@ -186,9 +200,11 @@ func TestActivationForm(t *testing.T) {
 	for _, bad := range []string{"/activate", "/activate?token=abc", "/activate?token=" + strings.Repeat("*", activationSecretLen)} {
 		reviewWant(t, e.get(c, bad), http.StatusBadRequest, e.T("activate.invalid"))
 	}
-	// An unknown but well-formed token: the same page.
+	// An unknown but well-formed token: the same page, and the same answer
+	// to a POST.
 	secret, _ := newActivationToken("nobody", e.clock.Now())
-	reviewWant(t, e.activate(c, "/activate?token="+secret, reviewPassword, reviewPassword), http.StatusBadRequest, e.T("activate.invalid"))
+	reviewWant(t, e.get(c, "/activate?token="+secret), http.StatusBadRequest, e.T("activate.invalid"))
+	reviewWant(t, e.postActivate(c, "/activate?token="+secret, reviewPassword), http.StatusBadRequest, e.T("activate.invalid"))
 	// And CSRF is required.
 	e.get(c, "/activate?token="+secret)
 	reviewWant(t, e.post(c, "/activate", url.Values{"token": {secret}, "password": {reviewPassword}, "confirm": {reviewPassword}}),
@@ -325,8 +341,11 @@ func TestEarlierLinkDiesWithActivation(t *testing.T) {
 	}
 	reviewWant(t, e.activate(e.client(), second, reviewPassword, reviewPassword), http.StatusOK, e.T("activate.done_title"))
 	// The first link is still unexpired and unused, but the account has a
-	// password now: it must not work as a password reset.
-	reviewWant(t, e.activate(e.client(), first, "kata sandi lain sekali", "kata sandi lain sekali"), http.StatusBadRequest, e.T("activate.invalid"))
+	// password now: it must not work as a password reset, and says so
+	// before asking for a password; so does the used link.
+	for _, link := range []string{first, second} {
+		reviewWant(t, e.get(e.client(), link), http.StatusBadRequest, e.T("activate.invalid"))
+	}
 	u, _ := e.dur.UserByID(t.Context(), g.UserID)
 	if password.Verify(reviewPassword, u.PasswordHash) != nil {
 		t.Error("the first link changed the password")

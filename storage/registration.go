@@ -152,6 +152,10 @@ type ActionTokens interface {
 	// ConsumeActionToken marks the token used at now and returns it, once:
 	// ErrNotFound for an unknown, used or expired token, or another purpose.
 	ConsumeActionToken(ctx context.Context, id, purpose string, now time.Time) (ActionToken, error)
+	// ActionToken returns the token if ConsumeActionToken would accept it
+	// at now, changing nothing: a page can say "this link is used or
+	// expired" before the person fills in a form.
+	ActionToken(ctx context.Context, id, purpose string, now time.Time) (ActionToken, error)
 }
 
 // Counters count events in a time window, for rate limits and lockouts;

@@ -832,6 +832,21 @@ func testActionTokens(t *testing.T, s storage.Durable) {
 		t.Errorf("ConsumeActionToken of an unknown token: got (%+v, %v), want ErrNotFound", got, err)
 	}
 
+	// Reading it changes nothing, and sees what consuming would.
+	for i := range 2 {
+		got, err := s.ActionToken(ctx, tok.ID, tok.Purpose, instant(1))
+		mustOK(t, "ActionToken", err)
+		checkEqual(t, fmt.Sprintf("ActionToken read %d", i), tok, got)
+	}
+	for _, c := range []struct {
+		what, purpose string
+		at            time.Time
+	}{{"another purpose", storage.TokenActivation, instant(1)}, {"at expiry", tok.Purpose, instant(60)}} {
+		if _, err := s.ActionToken(ctx, tok.ID, c.purpose, c.at); !isNotFound(err) {
+			t.Errorf("ActionToken for %s: %v, want ErrNotFound", c.what, err)
+		}
+	}
+
 	// One microsecond before expiry it is still good, given in UTC+8.
 	at := instant(60).Add(-time.Microsecond).In(time.FixedZone("WITA", 8*3600))
 	got, err := s.ConsumeActionToken(ctx, tok.ID, tok.Purpose, at)
@@ -843,6 +858,9 @@ func testActionTokens(t *testing.T, s storage.Durable) {
 	// Single use (ASVS 2.5.1 / 6.3.1).
 	if got, err := s.ConsumeActionToken(ctx, tok.ID, tok.Purpose, instant(2)); !isNotFound(err) {
 		t.Errorf("second ConsumeActionToken: got (%+v, %v), want ErrNotFound", got, err)
+	}
+	if _, err := s.ActionToken(ctx, tok.ID, tok.Purpose, instant(2)); !isNotFound(err) {
+		t.Errorf("ActionToken of a used token: %v, want ErrNotFound", err)
 	}
 }
 

@@ -396,6 +396,22 @@ func (s *Store) CreateActionToken(ctx context.Context, t storage.ActionToken) er
 // one finds used_at = 0 (on Postgres the others wait for its row lock and
 // re-check); unknown, used, expired and other-purpose tokens all update
 // nothing and are ErrNotFound alike, telling a prober nothing.
+// ActionToken reads the token without using it.
+func (s *Store) ActionToken(ctx context.Context, id, purpose string, now time.Time) (storage.ActionToken, error) {
+	var (
+		t                      storage.ActionToken
+		created, expires, used int64
+	)
+	err := s.db.QueryRow(ctx, `SELECT `+actionTokenColumns+` FROM action_tokens
+		WHERE id = $1 AND purpose = $2 AND used_at = 0 AND expires_at > $3`, id, purpose, micros(now)).
+		Scan(&t.ID, &t.UserID, &t.Purpose, &created, &expires, &used)
+	if err != nil {
+		return storage.ActionToken{}, s.wrap("get action token", err)
+	}
+	t.CreatedAt, t.ExpiresAt, t.UsedAt = fromMicros(created), fromMicros(expires), fromMicros(used)
+	return t, nil
+}
+
 func (s *Store) ConsumeActionToken(ctx context.Context, id, purpose string, now time.Time) (storage.ActionToken, error) {
 	const op = "consume action token"
 	if now.IsZero() {
