@@ -509,12 +509,17 @@ func formatSize(lang string, n int) string {
 	return s
 }
 
-// postConfirm answers the confirmation page's buttons: submit, cancel
-// (asks first) and discard (the answer to that question).
+// postConfirm answers the confirmation page's buttons: submit; "Batal",
+// which in the 2023 manual means "go back and change" (back, to the step
+// before, keeping everything); and, as a separate explicit act, discard
+// (cancel asks first, discard is the answer).
 func (h *Handler) postConfirm(w http.ResponseWriter, r *http.Request, id string, d *draft, action string) error {
 	switch action {
 	case "submit":
 		return h.submit(w, r, id, d)
+	case "back":
+		redirect(w, r, backURL(stepIndex(StepConfirm)))
+		return nil
 	case "cancel":
 		return h.render.Render(w, r, http.StatusOK, pageDiscard, nil)
 	case "discard":

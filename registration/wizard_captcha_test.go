@@ -65,7 +65,7 @@ func TestWizardSubmitNeedsTheCaptcha(t *testing.T) {
 	// form's own buttons.
 	confirm := e.get(c, "/register/konfirmasi")
 	wizWant(t, confirm, http.StatusOK, e.T("protection.captcha.legend"), `<script src="/static/captcha.js?v=`,
-		`name="captcha" value="image"`, `value="cancel" class="secondary" formnovalidate`)
+		`name="captcha" value="image"`, `value="back" class="secondary" formnovalidate`)
 	if captchatest.Kind(confirm.Body) != captcha.Proof {
 		t.Fatalf("no proof-of-work challenge:\n%s", confirm.Body)
 	}

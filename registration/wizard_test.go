@@ -1113,6 +1113,14 @@ func TestWizardCancelDiscardsAfterConfirmation(t *testing.T) {
 	c := e.client
 	e.fillTo(c, StepConfirm, nil)
 	id := e.draftID(c)
+	// "Batal" is the 2023 manual's "go back and change": the step before,
+	// with everything kept; discarding is a separate, explicit act.
+	confirm := e.get(c, stepURL(StepConfirm))
+	wizWant(t, confirm, http.StatusOK, `name="action" value="back"`, e.T("reg.confirm.cancel"), e.T("reg.confirm.discard"))
+	wizWantRedirect(t, e.submitStep(c, StepConfirm, "back", nil), backURL(stepIndex(StepConfirm)))
+	if !e.storedDocument(c) || e.draftID(c) != id {
+		t.Fatal("going back lost the draft or its letter")
+	}
 	ask := e.submitStep(c, StepConfirm, "cancel", nil)
 	wizWant(t, ask, http.StatusOK, e.T("reg.discard.title"), `value="discard"`, `href="/register/konfirmasi"`)
 	if !e.storedDocument(c) {
