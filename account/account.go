@@ -65,6 +65,8 @@ type Handler struct {
 	Organizations Organizations
 	Clients       Clients
 	Links         storage.AppLinks
+	Grants        Grants       // the user's live grants (consent.go)
+	AccessTokens  AccessTokens // ended with a withdrawn grant
 	Sessions      Sessions
 	Counters      Counters // limits account-link attempts
 	Audit         Audit
@@ -91,7 +93,7 @@ type Handler struct {
 
 // pageNames are the templates this package renders; a missing one is a
 // start-up error.
-var pageNames = []string{"account_apps", "account_link", "account_profile", "account_sessions", "help", "contact", "error"}
+var pageNames = []string{"account_apps", "account_consent", "account_link", "account_profile", "account_sessions", "help", "contact", "error"}
 
 // Mount registers the routes on mux. It panics on a setup error, at start
 // only, as ServeMux does for conflicting patterns.
@@ -104,6 +106,8 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	handle("GET /apps/{client}/link", h.showLink)
 	handle("POST /apps/{client}/link", h.submitLink)
 	handle("POST /apps/{client}/unlink", h.submitUnlink)
+	handle("GET /apps/{client}/data", h.showConsent)
+	handle("POST /apps/{client}/withdraw", h.withdrawConsent)
 	handle("GET /profile", h.showProfile)
 	handle("POST /profile", h.submitProfile)
 	handle("GET /sessions", h.showSessions)
@@ -118,7 +122,7 @@ func (h *Handler) init() error {
 	h.once.Do(func() {
 		switch {
 		case h.Users == nil, h.Organizations == nil, h.Clients == nil, h.Links == nil,
-			h.Sessions == nil, h.Counters == nil, h.Audit == nil:
+			h.Grants == nil, h.AccessTokens == nil, h.Sessions == nil, h.Counters == nil, h.Audit == nil:
 			err = fmt.Errorf("account: a storage dependency is nil")
 			return
 		case h.Pages == nil, h.CSRF == nil, h.CurrentSession == nil, h.Linker == nil,

@@ -77,7 +77,7 @@ func newEnv(t *testing.T) *env {
 	e.linker = &Linker{AllowLoopback: true, Timeout: 5 * time.Second} // a loaded CI machine must not reach it
 	codec := securecookie.New(securecookie.GenerateRandomKey(32), securecookie.GenerateRandomKey(32))
 	e.h = &Handler{
-		Users: dur, Organizations: dur, Clients: dur, Links: dur, Sessions: eph, Counters: eph, Audit: dur,
+		Users: dur, Organizations: dur, Clients: dur, Links: dur, Grants: dur, AccessTokens: eph, Sessions: eph, Counters: eph, Audit: dur,
 		Pages: pages, CSRF: web.NewCSRF(codec, false),
 		CurrentSession: func(r *http.Request) (storage.Session, storage.User, bool) {
 			c, err := r.Cookie(testCookie)
@@ -212,14 +212,14 @@ func TestEveryAccountPageRequiresSignIn(t *testing.T) {
 	e := newEnv(t)
 	e.createClient(storage.Client{ID: "ebpom", Name: "e-BPOM", Listed: true, AccountLinkURL: "https://ebpom.example/link"})
 	anon := e.browser(storage.Session{})
-	for _, path := range []string{"/apps", "/apps/ebpom/link", "/profile", "/sessions"} {
+	for _, path := range []string{"/apps", "/apps/ebpom/link", "/apps/ebpom/data", "/profile", "/sessions"} {
 		resp, _ := anon.get(path)
 		wantRedirect(t, resp, "/login")
 		if resp.Header.Get("Cache-Control") != "no-store" {
 			t.Errorf("GET %s: Cache-Control %q", path, resp.Header.Get("Cache-Control"))
 		}
 	}
-	for _, path := range []string{"/apps/ebpom/link", "/apps/ebpom/unlink", "/profile", "/sessions/x/end", "/sessions/end-others"} {
+	for _, path := range []string{"/apps/ebpom/link", "/apps/ebpom/unlink", "/apps/ebpom/withdraw", "/profile", "/sessions/x/end", "/sessions/end-others"} {
 		resp, _ := anon.post(path, url.Values{"phone": {"0812"}})
 		wantRedirect(t, resp, "/login")
 	}
@@ -227,7 +227,7 @@ func TestEveryAccountPageRequiresSignIn(t *testing.T) {
 	// Signed in, every POST still needs the form's CSRF token (ASVS 3.5.1).
 	b := e.browser(e.session(e.trader, "test"))
 	b.get("/apps") // gets the CSRF cookie, but the forms below lack the token
-	for _, path := range []string{"/apps/ebpom/link", "/apps/ebpom/unlink", "/profile", "/sessions/x/end", "/sessions/end-others"} {
+	for _, path := range []string{"/apps/ebpom/link", "/apps/ebpom/unlink", "/apps/ebpom/withdraw", "/profile", "/sessions/x/end", "/sessions/end-others"} {
 		resp, _ := b.post(path, url.Values{"username": {"a"}, "password": {"b"}, "phone": {"0812 1111 2222"}, "position": {"x"}})
 		if resp.StatusCode != http.StatusForbidden {
 			t.Errorf("POST %s without csrf_token: %d", path, resp.StatusCode)

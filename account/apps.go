@@ -51,6 +51,7 @@ type appView struct {
 	ID, Name, Description string
 	LaunchURL, LogoURL    string // empty when not safe to render
 	LinkURL, UnlinkURL    string
+	DataURL               string // what the app receives, and withdrawing it
 	OffersLink            bool // the app has an account-verification endpoint
 	Linked                bool
 	AppUsername           string
@@ -68,6 +69,7 @@ type appsPage struct {
 var notices = map[string]string{
 	"linked":   "account.apps.linked_notice",
 	"unlinked": "account.apps.unlinked_notice",
+	"withdrawn": "account.consent.withdrawn_notice",
 	"saved":    "account.profile.saved",
 	"ended":    "account.sessions.ended_notice",
 }
@@ -128,7 +130,7 @@ func (h *Handler) showApps(w http.ResponseWriter, r *http.Request) error {
 	page := appsPage{Nav: nav("/apps"), Notice: notices[r.URL.Query().Get("done")]}
 	var imgOrigins []string
 	for _, c := range clients {
-		v := appView{ID: c.ID, Name: c.Name, Description: c.Description, OffersLink: c.AccountLinkURL != ""}
+		v := appView{ID: c.ID, Name: c.Name, Description: c.Description, OffersLink: c.AccountLinkURL != "", DataURL: consentURL(c.ID)}
 		if u, ok := safeURL(c.LaunchURL); ok {
 			v.LaunchURL = u.String()
 		}

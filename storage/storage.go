@@ -258,6 +258,13 @@ type RefreshTokens interface {
 	RevokeRefreshTokenFamily(ctx context.Context, familyID string) error
 	// RevokeUserRefreshTokens deletes every token of the user.
 	RevokeUserRefreshTokens(ctx context.Context, userID string) error
+	// UserRefreshTokens returns the user's unused, unexpired tokens at now
+	// (one a grant), oldest first: what each application may still do.
+	UserRefreshTokens(ctx context.Context, userID string, now time.Time) ([]RefreshToken, error)
+	// RevokeUserClientRefreshTokens deletes the user's tokens of one client
+	// and returns the families they belonged to (their access tokens go
+	// too, in the ephemeral store).
+	RevokeUserClientRefreshTokens(ctx context.Context, userID, clientID string) ([]string, error)
 }
 
 // Secrets stores generated key material that must survive restarts and be

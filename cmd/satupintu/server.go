@@ -185,7 +185,7 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 
 	ah := &account.Handler{
 		Users: d.durable, Organizations: d.durable, Clients: d.durable, Links: d.durable,
-		Sessions: d.ephemeral, Counters: d.ephemeral, Audit: d.durable, Pages: pages, CSRF: csrf,
+		Grants: d.durable, AccessTokens: d.ephemeral, Sessions: d.ephemeral, Counters: d.ephemeral, Audit: d.durable, Pages: pages, CSRF: csrf,
 		CurrentSession: lh.CurrentSession,
 		// Account-link endpoints on loopback only while the provider
 		// itself is on loopback (an http issuer: development, the demo).

@@ -192,3 +192,44 @@ func testPruneRegistrations(t *testing.T, s storage.Durable) {
 		t.Errorf("second run: %+v, %v", res, err)
 	}
 }
+
+// testUserGrants: the live grants of a user per client, and withdrawing
+// one client's, which leaves the others alone.
+func testUserGrants(t *testing.T, s storage.Durable) {
+	ctx := t.Context()
+	live := refreshToken("rt-1", "fam-1", "insw", "u1", 0)
+	other := refreshToken("rt-2", "fam-2", "ebpom", "u1", 1)
+	expired := refreshToken("rt-3", "fam-3", "insw", "u1", 2)
+	expired.ExpiresAt = instant(5)
+	someoneElse := refreshToken("rt-4", "fam-4", "insw", "u2", 3)
+	for _, rt := range []storage.RefreshToken{live, other, expired, someoneElse} {
+		mustOK(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, rt))
+	}
+	rotated := refreshToken("rt-5", "fam-1", "insw", "u1", 4)
+	mustOK(t, "RotateRefreshToken", s.RotateRefreshToken(ctx, live.ID, rotated))
+	got, err := s.UserRefreshTokens(ctx, "u1", instant(10))
+	mustOK(t, "UserRefreshTokens", err)
+	var ids []string
+	for _, rt := range got {
+		ids = append(ids, rt.ID)
+	}
+	if want := []string{"rt-2", "rt-5"}; !slices.Equal(ids, want) {
+		t.Errorf("UserRefreshTokens = %v, want %v (unused, unexpired, oldest first)", ids, want)
+	}
+	families, err := s.RevokeUserClientRefreshTokens(ctx, "u1", "insw")
+	mustOK(t, "RevokeUserClientRefreshTokens", err)
+	slices.Sort(families)
+	if want := []string{"fam-1", "fam-3"}; !slices.Equal(families, want) {
+		t.Errorf("revoked families %v, want %v", families, want)
+	}
+	for _, id := range []string{"rt-1", "rt-3", "rt-5"} {
+		if _, err := s.RefreshTokenByID(ctx, id); !isNotFound(err) {
+			t.Errorf("%s survived the withdrawal: %v", id, err)
+		}
+	}
+	for _, id := range []string{"rt-2", "rt-4"} {
+		if _, err := s.RefreshTokenByID(ctx, id); err != nil {
+			t.Errorf("%s (another client or user) went too: %v", id, err)
+		}
+	}
+}

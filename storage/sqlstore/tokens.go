@@ -98,6 +98,33 @@ func (s *Store) RevokeRefreshTokenFamily(ctx context.Context, familyID string) e
 }
 
 // RevokeUserRefreshTokens deletes every token of the user.
+// UserRefreshTokens reads the user's live grants (refresh_tokens_user).
+func (s *Store) UserRefreshTokens(ctx context.Context, userID string, now time.Time) ([]storage.RefreshToken, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+refreshColumns+` FROM refresh_tokens
+		WHERE user_id = $1 AND used_at = 0 AND expires_at > $2 ORDER BY created_at, id`, userID, micros(now))
+	ts, err := collect(rows, err, scanRefresh)
+	return ts, s.wrap("list refresh tokens of user "+userID, err)
+}
+
+// RevokeUserClientRefreshTokens deletes the user's tokens of clientID, used
+// or not (a used one is history a replay could still trip over).
+func (s *Store) RevokeUserClientRefreshTokens(ctx context.Context, userID, clientID string) ([]string, error) {
+	var families []string
+	err := s.db.InTx(ctx, func(q Querier) error {
+		rows, err := q.Query(ctx, `SELECT DISTINCT family_id FROM refresh_tokens WHERE user_id = $1 AND client_id = $2`, userID, clientID)
+		families, err = collect(rows, err, func(r scanner) (string, error) {
+			var f string
+			return f, r.Scan(&f)
+		})
+		if err != nil {
+			return err
+		}
+		_, err = q.Exec(ctx, `DELETE FROM refresh_tokens WHERE user_id = $1 AND client_id = $2`, userID, clientID)
+		return err
+	})
+	return families, s.wrap("revoke refresh tokens of user "+userID+" for "+clientID, err)
+}
+
 func (s *Store) RevokeUserRefreshTokens(ctx context.Context, userID string) error {
 	_, err := s.db.Exec(ctx, `DELETE FROM refresh_tokens WHERE user_id = $1`, userID)
 	return s.wrap("revoke refresh tokens of user "+userID, err)
