@@ -52,7 +52,7 @@ type appView struct {
 	LaunchURL, LogoURL    string // empty when not safe to render
 	LinkURL, UnlinkURL    string
 	DataURL               string // what the app receives, and withdrawing it
-	OffersLink            bool // the app has an account-verification endpoint
+	OffersLink            bool   // the app has an account-verification endpoint
 	Linked                bool
 	AppUsername           string
 }
@@ -67,11 +67,11 @@ type appsPage struct {
 // notices are the ?done= values a redirect may carry: the page shows a
 // fixed message, never text from the query.
 var notices = map[string]string{
-	"linked":   "account.apps.linked_notice",
-	"unlinked": "account.apps.unlinked_notice",
+	"linked":    "account.apps.linked_notice",
+	"unlinked":  "account.apps.unlinked_notice",
 	"withdrawn": "account.consent.withdrawn_notice",
-	"saved":    "account.profile.saved",
-	"ended":    "account.sessions.ended_notice",
+	"saved":     "account.profile.saved",
+	"ended":     "account.sessions.ended_notice",
 }
 
 // traderType is the trader type of the user's organization ("" for staff
