@@ -26,6 +26,7 @@ type (
 		Organization  *exportOrg         `json:"organization,omitempty"`
 		Sessions      []exportSession    `json:"sessions"`
 		AppLinks      []exportAppLink    `json:"app_links"`
+		Consents      []exportConsent    `json:"consents"`
 		Passkeys      []exportPasskey    `json:"passkeys"`
 		UpstreamLinks []exportUpstream   `json:"upstream_links"`
 		Registrations []exportRegistered `json:"registrations"`
@@ -68,6 +69,15 @@ type (
 		App         string    `json:"app"`
 		AppUsername string    `json:"app_username"`
 		LinkedAt    time.Time `json:"linked_at"`
+	}
+	// exportConsent is a live grant: an application that may act while the
+	// person is away (Your Apps shows and withdraws them).
+	exportConsent struct {
+		ClientID  string    `json:"client_id"`
+		App       string    `json:"app"`
+		Scopes    []string  `json:"scopes"`
+		Since     time.Time `json:"since"`
+		ExpiresAt time.Time `json:"expires_at"`
 	}
 	exportPasskey struct {
 		Name       string    `json:"name"`
@@ -128,7 +138,7 @@ func (h *Handler) collect(ctx context.Context, u storage.User) (export, error) {
 		Profile: exportProfile{ID: u.ID, Username: u.Username, Email: u.Email, EmailVerified: u.EmailVerified,
 			Name: u.Name, Phone: u.Phone, Position: u.Position, Roles: u.Roles, TwoStepSince: u.MFAEnrolledAt,
 			PasswordChangedAt: u.PasswordChangedAt, ExpiresAt: u.ExpiresAt, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt},
-		Sessions: []exportSession{}, AppLinks: []exportAppLink{}, Passkeys: []exportPasskey{},
+		Sessions: []exportSession{}, AppLinks: []exportAppLink{}, Consents: []exportConsent{}, Passkeys: []exportPasskey{},
 		UpstreamLinks: []exportUpstream{}, Registrations: []exportRegistered{}, AuditEvents: []exportAudit{}}
 	if u.OrganizationID != "" {
 		o, err := h.Store.OrganizationByID(ctx, u.OrganizationID)
@@ -153,11 +163,15 @@ func (h *Handler) collect(ctx context.Context, u storage.User) (export, error) {
 		return export{}, fmt.Errorf("privacy: app links: %w", err)
 	}
 	for _, l := range links {
-		name := l.ClientID
-		if c, err := h.Store.ClientByID(ctx, l.ClientID); err == nil {
-			name = c.Name
-		}
-		x.AppLinks = append(x.AppLinks, exportAppLink{ClientID: l.ClientID, App: name, AppUsername: l.AppUsername, LinkedAt: l.LinkedAt})
+		x.AppLinks = append(x.AppLinks, exportAppLink{ClientID: l.ClientID, App: h.appName(ctx, l.ClientID), AppUsername: l.AppUsername, LinkedAt: l.LinkedAt})
+	}
+	grants, err := h.Store.UserRefreshTokens(ctx, u.ID, h.Now())
+	if err != nil {
+		return export{}, fmt.Errorf("privacy: grants: %w", err)
+	}
+	for _, g := range grants {
+		x.Consents = append(x.Consents, exportConsent{ClientID: g.ClientID, App: h.appName(ctx, g.ClientID),
+			Scopes: g.Scopes, Since: g.CreatedAt, ExpiresAt: g.ExpiresAt})
 	}
 	keys, err := h.Store.PasskeysOf(ctx, u.ID)
 	if err != nil {
@@ -213,4 +227,12 @@ func (h *Handler) registrations(ctx context.Context, u storage.User) ([]exportRe
 		out = append(out, item)
 	}
 	return out, nil
+}
+
+// appName is a client's name for the export, its id if it is gone.
+func (h *Handler) appName(ctx context.Context, clientID string) string {
+	if c, err := h.Store.ClientByID(ctx, clientID); err == nil {
+		return c.Name
+	}
+	return clientID
 }

@@ -27,6 +27,7 @@ type (
 		OrganizationByID(ctx context.Context, id string) (storage.Organization, error)
 		ClientByID(ctx context.Context, id string) (storage.Client, error)
 		AppLinksOf(ctx context.Context, userID string) ([]storage.AppLink, error)
+		UserRefreshTokens(ctx context.Context, userID string, now time.Time) ([]storage.RefreshToken, error)
 		PasskeysOf(ctx context.Context, userID string) ([]storage.Passkey, error)
 		UpstreamLinksOf(ctx context.Context, userID string) ([]storage.UpstreamLink, error)
 		RegistrationEvents(ctx context.Context, id string) ([]storage.RegistrationEvent, error)

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"satupintu/storage"
 )
@@ -41,6 +42,11 @@ func TestDataExport(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	now := tp.clock.Now()
+	if err := tp.durable.CreateRefreshToken(ctx, storage.RefreshToken{ID: storage.NewID(), FamilyID: storage.NewID(), ClientID: "app-one",
+		UserID: tp.user.ID, Scopes: []string{"openid", "offline_access"}, CreatedAt: now, ExpiresAt: now.Add(time.Hour), AuthTime: now}); err != nil {
+		t.Fatal(err)
+	}
 	anonymous := tp.newBrowser()
 	// The notice is public and states the configured periods.
 	if resp, page := anonymous.get(tp.issuer + "/privacy"); resp.StatusCode != http.StatusOK || !strings.Contains(page, "180") || !strings.Contains(page, `href="/account/data"`) {
@@ -73,6 +79,10 @@ func TestDataExport(t *testing.T) {
 			} `json:"document"`
 			History []json.RawMessage `json:"history"`
 		} `json:"registrations"`
+		Consents []struct {
+			ClientID string   `json:"client_id"`
+			Scopes   []string `json:"scopes"`
+		} `json:"consents"`
 		AuditEvents []struct {
 			Action string `json:"action"`
 		} `json:"audit_events"`
@@ -92,6 +102,9 @@ func TestDataExport(t *testing.T) {
 	if len(x.Registrations) != 1 || x.Registrations[0].Registration.ServiceNumber != "SP-EXPORT-1" ||
 		x.Registrations[0].Document == nil || string(x.Registrations[0].Document.Data) != string(letter) || len(x.Registrations[0].History) == 0 {
 		t.Errorf("registrations: %+v", x.Registrations)
+	}
+	if len(x.Consents) != 1 || x.Consents[0].ClientID != "app-one" || len(x.Consents[0].Scopes) != 2 {
+		t.Errorf("consents: %+v, want the one grant to app-one", x.Consents)
 	}
 	var signedIn bool
 	for _, e := range x.AuditEvents {
