@@ -77,9 +77,12 @@ type Handler struct {
 	CurrentSession func(r *http.Request) (storage.Session, storage.User, bool)
 	// Linker calls the applications' account-verification endpoints.
 	Linker *Linker
-	// CheckPhone and CheckPosition validate the profile fields a user may
-	// change (registration.Phone and registration.Name, adapted).
-	CheckPhone, CheckPosition Check
+	// CheckName, CheckPhone and CheckPosition validate the profile fields
+	// a user may change (registration.Name and registration.Phone, adapted).
+	CheckName, CheckPhone, CheckPosition Check
+	// EmailChange lets a user move the account to another address
+	// (email.go); nil: the address is shown, not changed.
+	EmailChange *EmailChange
 	// OnSessionEnd, if set, is called after a session was ended from the
 	// sessions page, with the record as it was, as login's is at logout.
 	OnSessionEnd func(ctx context.Context, s storage.Session)
@@ -93,7 +96,7 @@ type Handler struct {
 
 // pageNames are the templates this package renders; a missing one is a
 // start-up error.
-var pageNames = []string{"account_apps", "account_consent", "account_link", "account_profile", "account_sessions", "help", "contact", "error"}
+var pageNames = []string{"account_apps", "account_consent", "account_email", "account_link", "account_profile", "account_sessions", "help", "contact", "error"}
 
 // Mount registers the routes on mux. It panics on a setup error, at start
 // only, as ServeMux does for conflicting patterns.
@@ -110,6 +113,11 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	handle("POST /apps/{client}/withdraw", h.withdrawConsent)
 	handle("GET /profile", h.showProfile)
 	handle("POST /profile", h.submitProfile)
+	if h.EmailChange != nil {
+		handle("GET /profile/email", h.showEmail)
+		handle("POST /profile/email", h.startEmailChange)
+		handle("POST /profile/email/confirm", h.confirmEmailChange)
+	}
 	handle("GET /sessions", h.showSessions)
 	handle("POST /sessions/{handle}/end", h.endSession)
 	handle("POST /sessions/end-others", h.endOtherSessions)
@@ -126,7 +134,7 @@ func (h *Handler) init() error {
 			err = fmt.Errorf("account: a storage dependency is nil")
 			return
 		case h.Pages == nil, h.CSRF == nil, h.CurrentSession == nil, h.Linker == nil,
-			h.CheckPhone == nil, h.CheckPosition == nil:
+			h.CheckName == nil, h.CheckPhone == nil, h.CheckPosition == nil:
 			err = fmt.Errorf("account: Pages, CSRF, CurrentSession, Linker and the field checks are required")
 			return
 		}

@@ -1,6 +1,7 @@
 package account
 
 import (
+	"context"
 	"errors"
 	"html"
 	"log/slog"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/gorilla/securecookie"
 
+	"satupintu/mail"
+	"satupintu/mail/mailtest"
 	"satupintu/registration"
 	"satupintu/storage"
 	"satupintu/storage/conformance"
@@ -32,6 +35,9 @@ const testCookie = "test_session"
 
 // env is the account pages on a test server, backed by the real embedded
 // stores (SQLite durable, in-process ephemeral).
+// testPassword is every test user's password as EmailChange checks it.
+const testPassword = "kata sandi benar"
+
 type env struct {
 	t        *testing.T
 	clock    *conformance.Clock
@@ -43,6 +49,7 @@ type env struct {
 	trader   storage.User // importir
 	exporter storage.User // eksportir
 	org      storage.Organization
+	smtp     *mailtest.Server
 }
 
 // fieldCheck adapts a registration validator, as cmd/satupintu does.
@@ -94,8 +101,16 @@ func newEnv(t *testing.T) *env {
 			}
 			return s, u, true
 		},
-		Linker:     e.linker,
+		Linker: e.linker,
+		CheckName: fieldCheck(func(s string) (string, error) {
+			return registration.Name(registration.FieldFullName, s, registration.MaxFullName)
+		}),
 		CheckPhone: fieldCheck(registration.Phone),
+		EmailChange: &EmailChange{Pending: eph, Mail: e.mailer(),
+			CheckEmail: fieldCheck(registration.Email),
+			CheckPassword: func(_ context.Context, _ storage.User, secret string) (bool, error) {
+				return secret == testPassword, nil // login's argon2id check, which login tests
+			}},
 		CheckPosition: fieldCheck(func(s string) (string, error) {
 			return registration.Name(registration.FieldPosition, s, registration.MaxPosition)
 		}),
@@ -276,4 +291,16 @@ func TestNavKeysExist(t *testing.T) {
 			t.Errorf("notice key %q missing", key)
 		}
 	}
+}
+
+// mailer starts an SMTP server for the test and returns a sender to it;
+// e.smtp receives what it sends.
+func (e *env) mailer() mail.Sender {
+	e.t.Helper()
+	e.smtp = mailtest.NewServer(e.t, mailtest.WithoutSTARTTLS())
+	m, err := mail.NewSMTP(mail.SMTPConfig{Host: e.smtp.Host(), Port: e.smtp.Port(), TLS: mail.TLSNone, From: "satupintu <no-reply@satupintu.test>"})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return m
 }

@@ -67,11 +67,12 @@ type appsPage struct {
 // notices are the ?done= values a redirect may carry: the page shows a
 // fixed message, never text from the query.
 var notices = map[string]string{
-	"linked":    "account.apps.linked_notice",
-	"unlinked":  "account.apps.unlinked_notice",
-	"withdrawn": "account.consent.withdrawn_notice",
-	"saved":     "account.profile.saved",
-	"ended":     "account.sessions.ended_notice",
+	"linked":        "account.apps.linked_notice",
+	"unlinked":      "account.apps.unlinked_notice",
+	"withdrawn":     "account.consent.withdrawn_notice",
+	"email_changed": "account.email.changed_notice",
+	"saved":         "account.profile.saved",
+	"ended":         "account.sessions.ended_notice",
 }
 
 // traderType is the trader type of the user's organization ("" for staff

@@ -12,9 +12,10 @@ import (
 // Form field names of the profile. They are the only fields POST /profile
 // reads: whatever else a request carries (role, email, organization_id,
 // expires_at, …) is ignored, so no one can give themselves a privileged
-// value (mass assignment, ASVS 8.2.3). Name, email and the company data are
-// the officers' to change: they were verified at registration.
+// value (mass assignment, ASVS 8.2.3). The email changes on its own page,
+// with a code (email.go); the company data is the officers' to change.
 const (
+	fieldName     = "name"
 	fieldPhone    = "phone"
 	fieldPosition = "position"
 )
@@ -36,10 +37,11 @@ type profilePage struct {
 	Email    string
 	Expires  string // empty: never
 	// The editable fields, as stored or as just posted.
-	Phone, Position       string
-	PhoneError, PosError  *Problem
-	ErrorKey, Notice      string
-	MaxPhone, MaxPosition int
+	Phone, Position                 string
+	PhoneError, PosError, NameError *Problem
+	EmailChange                     bool // the address can be changed (email.go)
+	ErrorKey, Notice                string
+	MaxPhone, MaxPosition           int
 	// The security section: links to the MFA and password pages.
 	MFAEnrolled       bool
 	PasswordChangedAt string // empty: unknown
@@ -58,7 +60,7 @@ func (h *Handler) newProfilePage(r *http.Request, u storage.User) (profilePage, 
 	page := profilePage{
 		Nav: nav("/profile"), Name: u.Name, Username: u.Username, Email: u.Email,
 		Phone: u.Phone, Position: u.Position, MaxPhone: 32, MaxPosition: 120,
-		MFAEnrolled: u.MFAEnrolled(),
+		MFAEnrolled: u.MFAEnrolled(), EmailChange: h.EmailChange != nil,
 	}
 	if !u.ExpiresAt.IsZero() {
 		page.Expires = u.ExpiresAt.In(jakarta).Format("2006-01-02")
@@ -102,8 +104,8 @@ func (h *Handler) showProfile(w http.ResponseWriter, r *http.Request) error {
 	return h.render.Render(w, r, http.StatusOK, "account_profile", page)
 }
 
-// submitProfile answers POST /profile: the user changes their phone number
-// and position, and nothing else.
+// submitProfile answers POST /profile: the user changes their name, phone
+// number and position, and nothing else.
 func (h *Handler) submitProfile(w http.ResponseWriter, r *http.Request) error {
 	who, ok := h.requireUser(w, r)
 	if !ok {
@@ -116,11 +118,12 @@ func (h *Handler) submitProfile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page.Phone, page.Position = r.PostForm.Get(fieldPhone), r.PostForm.Get(fieldPosition)
+	page.Name, page.Phone, page.Position = r.PostForm.Get(fieldName), r.PostForm.Get(fieldPhone), r.PostForm.Get(fieldPosition)
+	name, nerr := h.CheckName(page.Name)
 	phone, perr := h.CheckPhone(page.Phone)
 	position, poserr := h.CheckPosition(page.Position)
-	if perr != nil || poserr != nil {
-		page.PhoneError, page.PosError = perr, poserr
+	if nerr != nil || perr != nil || poserr != nil {
+		page.NameError, page.PhoneError, page.PosError = nerr, perr, poserr
 		page.ErrorKey = "account.profile.fix_fields"
 		return h.render.Render(w, r, http.StatusUnprocessableEntity, "account_profile", page)
 	}
@@ -128,6 +131,10 @@ func (h *Handler) submitProfile(w http.ResponseWriter, r *http.Request) error {
 	var changed []string
 	err = h.Users.UpdateUser(r.Context(), who.user.ID, func(u *storage.User) error {
 		changed = changed[:0]
+		if u.Name != name {
+			u.Name = name
+			changed = append(changed, fieldName)
+		}
 		if u.Phone != phone {
 			u.Phone = phone
 			changed = append(changed, fieldPhone)

@@ -33,7 +33,7 @@ func TestProfileShowsCompanyAndUserData(t *testing.T) {
 	for _, want := range []string{
 		"PT Contoh Niaga Nusantara", "Jl. Pelabuhan Raya No. 12, Jakarta Utara, DKI Jakarta 14310, ID",
 		">01.234.567.8-901.000<", ">9120001234567<", "Importir",
-		">User budi<", ">budi<", ">budi@contoh.co.id<", ">2026-09-02<",
+		`name="name" type="text" value="User budi"`, ">budi<", ">budi@contoh.co.id ·", `href="/profile/email"`, ">2026-09-02<",
 		`name="phone" type="tel" value="&#43;6281234567890"`, `value="Direktur"`,
 		`href="/mfa"`, `href="/password/change"`, `id="security"`,
 	} {
@@ -57,11 +57,13 @@ func TestProfileEditsOnlyTheUsersOwnFields(t *testing.T) {
 	}
 
 	form := b.csrf("/profile")
+	form.Set("name", "  Budi   Santoso ")
 	form.Set("phone", "0813-9999-8888")
 	form.Set("position", "  Manajer   Ekspor ")
-	// Mass assignment: none of these may change anything (ASVS 8.2.3).
+	// Mass assignment: none of these may change anything (ASVS 8.2.3); the
+	// email changes only with a code (email.go).
 	for k, v := range map[string]string{
-		"name": "Someone Else", "email": "attacker@evil.example", "email_verified": "true",
+		"email": "attacker@evil.example", "email_verified": "true",
 		"role": storage.RoleAdmin, "roles": storage.RoleOfficer, "organization_id": "other-org",
 		"expires_at": "2099-01-01", "disabled": "false", "username": "admin", "id": "x",
 		"password_hash": "$argon2id$x", "mfa_enrolled_at": "2025-01-01",
@@ -76,7 +78,7 @@ func TestProfileEditsOnlyTheUsersOwnFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := before
-	want.Phone, want.Position, want.UpdatedAt = "+6281399998888", "Manajer Ekspor", e.clock.Now()
+	want.Name, want.Phone, want.Position, want.UpdatedAt = "Budi Santoso", "+6281399998888", "Manajer Ekspor", e.clock.Now()
 	if diff := cmp.Diff(want, after); diff != "" {
 		t.Errorf("user after POST /profile (-want +got):\n%s", diff)
 	}
@@ -85,7 +87,7 @@ func TestProfileEditsOnlyTheUsersOwnFields(t *testing.T) {
 		t.Error("no saved notice")
 	}
 	events, err := e.dur.ListAudit(ctx, 0, 5)
-	if err != nil || len(events) == 0 || events[0].Action != "profile.update" || events[0].Detail["fields"] != "phone,position" {
+	if err != nil || len(events) == 0 || events[0].Action != "profile.update" || events[0].Detail["fields"] != "name,phone,position" {
 		t.Errorf("audit: %+v %v", events, err)
 	}
 }
@@ -94,18 +96,21 @@ func TestProfileRejectsInvalidValues(t *testing.T) {
 	e := newEnv(t)
 	b := e.browser(e.session(e.trader, "test"))
 	tests := []struct {
-		name            string
-		phone, position string
-		want            string
+		name                    string
+		person, phone, position string
+		want                    string
 	}{
-		{"bad phone", "12345", "Direktur", `id="phone-error"`},
-		{"empty position", "0812 3456 7890", "   ", `id="position-error"`},
-		{"control characters", "0812 3456 7890", "Dir\u202eektur", `id="position-error"`},
-		{"too long", "0812 3456 7890", strings.Repeat("x", 101), "100"},
+		{"bad phone", "Budi", "12345", "Direktur", `id="phone-error"`},
+		{"empty position", "Budi", "0812 3456 7890", "   ", `id="position-error"`},
+		{"control characters", "Budi", "0812 3456 7890", "Dir\u202eektur", `id="position-error"`},
+		{"too long", "Budi", "0812 3456 7890", strings.Repeat("x", 101), "100"},
+		{"empty name", "  ", "0812 3456 7890", "Direktur", `id="name-error"`},
+		{"name with a bidi override", "Bu\u202edi", "0812 3456 7890", "Direktur", `id="name-error"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			form := b.csrf("/profile")
+			form.Set("name", tt.person)
 			form.Set("phone", tt.phone)
 			form.Set("position", tt.position)
 			resp, body := b.post("/profile", form)
@@ -113,8 +118,8 @@ func TestProfileRejectsInvalidValues(t *testing.T) {
 				t.Fatalf("%d, want 422 with %q:\n%s", resp.StatusCode, tt.want, body)
 			}
 			u, _ := e.dur.UserByID(t.Context(), e.trader.ID)
-			if u.Phone != e.trader.Phone || u.Position != e.trader.Position {
-				t.Errorf("stored %q %q", u.Phone, u.Position)
+			if u.Name != e.trader.Name || u.Phone != e.trader.Phone || u.Position != e.trader.Position {
+				t.Errorf("stored %q %q %q", u.Name, u.Phone, u.Position)
 			}
 		})
 	}

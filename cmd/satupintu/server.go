@@ -189,11 +189,16 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 		CurrentSession: lh.CurrentSession,
 		// Account-link endpoints on loopback only while the provider
 		// itself is on loopback (an http issuer: development, the demo).
-		Linker:     &account.Linker{AllowLoopback: !secure},
+		Linker: &account.Linker{AllowLoopback: !secure},
+		CheckName: fieldCheck(func(s string) (string, error) {
+			return registration.Name(registration.FieldFullName, s, registration.MaxFullName)
+		}),
 		CheckPhone: fieldCheck(registration.Phone),
 		CheckPosition: fieldCheck(func(s string) (string, error) {
 			return registration.Name(registration.FieldPosition, s, registration.MaxPosition)
 		}),
+		EmailChange: &account.EmailChange{Pending: d.ephemeral, Mail: d.mailer,
+			CheckEmail: fieldCheck(registration.Email), CheckPassword: lh.CheckOwnPassword},
 		Secure: secure, Now: d.now, Logger: d.logger,
 	}
 
