@@ -211,6 +211,7 @@ var navItems = []navItem{
 	{Href: "/profile", Key: "account.nav.profile"},
 	{Href: "/sessions", Key: "account.nav.sessions"},
 	{Href: "/profile#security", Key: "account.nav.security"},
+	{Href: "/account/data", Key: "privacy.data.title"}, // package privacy
 	{Href: "/help", Key: "account.nav.help"},
 	{Href: "/contact", Key: "account.nav.contact"},
 }
