@@ -56,6 +56,9 @@ type AccessToken struct {
 	Scopes    []string
 	Audience  []string
 	FamilyID  string // refresh token family it came with, if any
+	// OrganizationID is the organization its organization claim named:
+	// the token is inactive once the user is no longer a member.
+	OrganizationID string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }
