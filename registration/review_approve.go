@@ -73,6 +73,14 @@ func (h *Handler) approve(w http.ResponseWriter, r *http.Request, officer storag
 	case err != nil:
 		return fmt.Errorf("registration: approve %s: %w", g.ID, err)
 	}
+	// The store may have joined an existing organization (same NIB): the
+	// registration names the one the user now belongs to.
+	joined := false
+	if done, err := h.Registrations.RegistrationByID(ctx, g.ID); err != nil {
+		h.Logger.ErrorContext(ctx, "reload approved registration", "registration_id", g.ID, "error", err)
+	} else if done.OrganizationID != org.ID {
+		joined, org.ID = true, done.OrganizationID
+	}
 
 	notice, sent := "approved", "sent"
 	if err := h.sendActivation(ctx, activationMail{
@@ -85,24 +93,19 @@ func (h *Handler) approve(w http.ResponseWriter, r *http.Request, officer storag
 	h.audit(r, storage.AuditEvent{Action: "registration.approve", ActorID: officer.ID, Subject: g.ID,
 		Detail: map[string]string{
 			"service_number": g.ServiceNumber, "organization_id": org.ID, "user_id": user.ID,
-			"username": user.Username, "activation_mail": sent,
+			"username": user.Username, "activation_mail": sent, "joined": fmt.Sprint(joined),
 		}})
 	redirect(w, r, "/officer/registrations/"+g.ID+"?notice="+notice)
 	return nil
 }
 
 // accountTaken reports whether approval would collide with an existing
-// account (by email) or organization (by NIB).
+// account (by email). An existing organization (by NIB) is joined.
 func (h *Handler) accountTaken(ctx context.Context, g storage.Registration) (bool, error) {
 	if _, err := h.Users.UserByLogin(ctx, g.Email); err == nil {
 		return true, nil
 	} else if !errors.Is(err, storage.ErrNotFound) {
 		return false, fmt.Errorf("registration: check email: %w", err)
-	}
-	if _, err := h.Organizations.OrganizationByNIB(ctx, g.NIB); err == nil {
-		return true, nil
-	} else if !errors.Is(err, storage.ErrNotFound) {
-		return false, fmt.Errorf("registration: check nib: %w", err)
 	}
 	return false, nil
 }
