@@ -1,6 +1,7 @@
 package account
 
 import (
+	"context"
 	"errors"
 	"html"
 	"log/slog"
@@ -10,11 +11,13 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/securecookie"
 
+	"satupintu/mail"
 	"satupintu/registration"
 	"satupintu/storage"
 	"satupintu/storage/conformance"
@@ -43,6 +46,34 @@ type env struct {
 	trader   storage.User // importir
 	exporter storage.User // eksportir
 	org      storage.Organization
+	mail     *mailbox
+}
+
+// mailbox records the messages the handler sends: the boundary to SMTP,
+// which this package's tests do not own.
+type mailbox struct {
+	mu   sync.Mutex
+	sent []mail.Message
+}
+
+func (m *mailbox) Send(_ context.Context, msg mail.Message) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sent = append(m.sent, msg)
+	return nil
+}
+
+// to returns the messages sent to addr, oldest first.
+func (m *mailbox) to(addr string) []mail.Message {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []mail.Message
+	for _, msg := range m.sent {
+		if msg.To == addr {
+			out = append(out, msg)
+		}
+	}
+	return out
 }
 
 // fieldCheck adapts a registration validator, as cmd/satupintu does.
@@ -73,7 +104,7 @@ func newEnv(t *testing.T) *env {
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	e := &env{t: t, clock: clk, eph: eph, dur: dur}
+	e := &env{t: t, clock: clk, eph: eph, dur: dur, mail: &mailbox{}}
 	e.linker = &Linker{AllowLoopback: true, Timeout: 5 * time.Second} // a loaded CI machine must not reach it
 	codec := securecookie.New(securecookie.GenerateRandomKey(32), securecookie.GenerateRandomKey(32))
 	e.h = &Handler{
@@ -98,6 +129,13 @@ func newEnv(t *testing.T) *env {
 		CheckPhone: fieldCheck(registration.Phone),
 		CheckPosition: fieldCheck(func(s string) (string, error) {
 			return registration.Name(registration.FieldPosition, s, registration.MaxPosition)
+		}),
+		Memberships: dur, Invitations: dur, RefreshTokens: dur, Mail: e.mail, BaseURL: "https://sso.example",
+		NewUsername: func(ctx context.Context, email string) (string, error) {
+			return registration.FreeUsername(ctx, dur, email)
+		},
+		CheckName: fieldCheck(func(s string) (string, error) {
+			return registration.Name(registration.FieldFullName, s, registration.MaxFullName)
 		}),
 		Now: clk.Now, Logger: logger,
 	}

@@ -182,6 +182,18 @@ func usernameBase(email string) string {
 // approval taking the same name between this check and the insert ends in
 // ErrAlreadyExists, which the officer sees and can simply retry.
 func (h *Handler) newUsername(ctx context.Context, email string) (string, error) {
+	return FreeUsername(ctx, h.Users, email)
+}
+
+// UserFinder looks a login up; FreeUsername needs nothing more.
+type UserFinder interface {
+	UserByLogin(ctx context.Context, login string) (storage.User, error)
+}
+
+// FreeUsername is newUsername for every package that makes accounts from an
+// email address (an accepted invitation, through cmd/satupintu), so that
+// all usernames have one shape.
+func FreeUsername(ctx context.Context, users UserFinder, email string) (string, error) {
 	base := usernameBase(email)
 	for i := range 8 {
 		name := base
@@ -189,7 +201,7 @@ func (h *Handler) newUsername(ctx context.Context, email string) (string, error)
 			// rand.Text is base32 (A–Z, 2–7); four characters are 20 bits.
 			name = base + "-" + strings.ToLower(rand.Text()[:4])
 		}
-		_, err := h.Users.UserByLogin(ctx, name)
+		_, err := users.UserByLogin(ctx, name)
 		if errors.Is(err, storage.ErrNotFound) {
 			return name, nil
 		}

@@ -172,7 +172,7 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 
 	rh := &registration.Handler{
 		Registrations: d.durable, Tokens: d.durable, Users: d.durable, Organizations: d.durable,
-		Drafts: d.ephemeral, Counters: d.ephemeral, DraftLimit: d.cfg.Limits.Register, Audit: d.durable, Mail: d.mailer, Captcha: captchas,
+		Drafts: d.ephemeral, Counters: d.ephemeral, DraftLimit: d.cfg.Limits.Register, NIBLookupLimit: d.cfg.Limits.NIBLookup, Audit: d.durable, Mail: d.mailer, Captcha: captchas,
 		Pages: pages, CSRF: csrf, Cookies: codec, BaseURL: d.cfg.Issuer, Secure: secure,
 		CurrentUser: func(r *http.Request) (storage.User, bool) {
 			_, u, ok := lh.CurrentSession(r)
@@ -191,6 +191,15 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 		CheckPhone: fieldCheck(registration.Phone),
 		CheckPosition: fieldCheck(func(s string) (string, error) {
 			return registration.Name(registration.FieldPosition, s, registration.MaxPosition)
+		}),
+		// The company pages and invitations.
+		Memberships: d.durable, Invitations: d.durable, RefreshTokens: d.durable, Mail: d.mailer,
+		BaseURL: d.cfg.Issuer, InviteNeedsOfficer: d.cfg.InviteNeedsOfficer, AcceptLimit: d.cfg.Limits.InviteAccept,
+		NewUsername: func(ctx context.Context, email string) (string, error) {
+			return registration.FreeUsername(ctx, d.durable, email)
+		},
+		CheckName: fieldCheck(func(s string) (string, error) {
+			return registration.Name(registration.FieldFullName, s, registration.MaxFullName)
 		}),
 		Secure: secure, Now: d.now, Logger: d.logger,
 	}
