@@ -112,6 +112,10 @@ type Handler struct {
 	// AcceptLimit bounds anonymous invitation acceptances; zero takes
 	// DefaultAcceptLimit.
 	AcceptLimit quota.Limit
+	// The organization chooser after sign-in (chooser.go): the pending
+	// request, and op's callback to go on to. Mounted when both are set.
+	AuthRequests AuthRequests
+	CallbackURL  func(ctx context.Context, authRequestID string) string
 
 	Secure bool // https: cookies are Secure
 	Now    func() time.Time
@@ -126,7 +130,7 @@ type Handler struct {
 var pageNames = []string{"account_apps", "account_link", "account_profile", "account_sessions", "help", "contact", "error"}
 
 // companyPageNames are the company feature's templates.
-var companyPageNames = []string{"account_company", "invitation", "invitation_invalid", "invitation_done"}
+var companyPageNames = []string{"account_company", "invitation", "invitation_invalid", "invitation_done", "organization_choose"}
 
 // Mount registers the routes on mux. It panics on a setup error, at start
 // only, as ServeMux does for conflicting patterns.
@@ -157,6 +161,10 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 		handle("GET /invitation", h.showInvitation)
 		handle("POST /invitation", h.acceptInvitation)
 		handle("POST /apps/{client}/organization", h.chooseAppOrganization)
+		if h.AuthRequests != nil {
+			handle("GET /organization", h.showChooser)
+			handle("POST /organization", h.submitChooser)
+		}
 	}
 }
 
@@ -181,6 +189,10 @@ func (h *Handler) init() error {
 				return
 			}
 			names = append(names, companyPageNames...)
+			if (h.AuthRequests == nil) != (h.CallbackURL == nil) {
+				err = fmt.Errorf("account: the organization chooser needs both AuthRequests and CallbackURL")
+				return
+			}
 			if h.AcceptLimit == (quota.Limit{}) {
 				h.AcceptLimit = DefaultAcceptLimit
 			}

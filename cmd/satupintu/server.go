@@ -195,6 +195,7 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 		// The company pages and invitations.
 		Memberships: d.durable, Invitations: d.durable, RefreshTokens: d.durable, Mail: d.mailer,
 		BaseURL: d.cfg.Issuer, InviteNeedsOfficer: d.cfg.InviteNeedsOfficer, AcceptLimit: d.cfg.Limits.InviteAccept,
+		AuthRequests: d.ephemeral, CallbackURL: provider.CallbackURL,
 		NewUsername: func(ctx context.Context, email string) (string, error) {
 			return registration.FreeUsername(ctx, d.durable, email)
 		},
@@ -204,6 +205,9 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 		Secure: secure, Now: d.now, Logger: d.logger,
 	}
 
+	// A member of several companies chooses one per application after
+	// signing in (account/chooser.go).
+	lh.ChooseOrganization = ah.OrganizationChoice
 	uh := newUpstream(ctx, d, lh, rh, pages, csrf, codec, secure)
 
 	mux := http.NewServeMux()
