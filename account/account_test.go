@@ -146,7 +146,7 @@ func newEnv(t *testing.T) *env {
 
 	now := clk.Now()
 	e.org = storage.Organization{ID: storage.NewID(), NIB: "9120001234567", NPWP: "012345678901000",
-		Name: "PT Contoh Niaga Nusantara", TraderType: "importir", BusinessType: "PT",
+		Name: "PT Contoh Niaga Nusantara", TraderType: "importir", BusinessType: "pt",
 		Address:   storage.Address{Street: "Jl. Pelabuhan Raya No. 12", City: "Jakarta Utara", Province: "DKI Jakarta", PostalCode: "14310", Country: "ID"},
 		CreatedAt: now, UpdatedAt: now}
 	exportOrg := storage.Organization{ID: storage.NewID(), NIB: "9120007654321", NPWP: "019876543210000",

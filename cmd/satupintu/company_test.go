@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -11,6 +12,7 @@ import (
 
 	"satupintu/op"
 	"satupintu/storage"
+	"satupintu/storage/sqlite"
 )
 
 // exchange redeems the code of q for app and returns the tokens.
@@ -107,5 +109,58 @@ func TestRemovedMemberTokenIsInactive(t *testing.T) {
 	}
 	if tp.introspect("app-one", tokens.AccessToken) {
 		t.Error("token of a removed member is still active")
+	}
+}
+
+// user create --organization attaches the new user to the company by NIB:
+// its administrator when it has none, a member otherwise.
+func TestUserCreateWithOrganization(t *testing.T) {
+	c := cli{t, t.TempDir()}
+	ctx := t.Context()
+	// The first run creates the database; the organization goes in beside it.
+	if code, _, errOut := c.run("kata sandi yang panjang\n", "user", "create", "--username", "petugas",
+		"--email", "petugas@contoh.go.id", "--password-stdin"); code != 0 {
+		t.Fatalf("create: %d %s", code, errOut)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(c.dataDir, "satupintu.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	org := storage.Organization{ID: storage.NewID(), NIB: "8120309876543", NPWP: "012345678901000", Name: "PT Grup Contoh",
+		TraderType: "importir", BusinessType: "pt"}
+	if err := st.CreateOrganization(ctx, org); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	create := func(user, nib string) (int, string, string) {
+		return c.run("kata sandi yang panjang\n", "user", "create", "--username", user, "--email", user+"@grup.co.id",
+			"--password-stdin", "--organization", nib)
+	}
+	if code, _, errOut := create("nobody", "9999999999999"); code != 2 || !strings.Contains(errOut, "no organization") {
+		t.Errorf("unknown NIB: exit %d %q", code, errOut)
+	}
+	if code, _, errOut := create("nobody", "12-34"); code != 2 || !strings.Contains(errOut, "not a NIB") {
+		t.Errorf("malformed NIB: exit %d %q", code, errOut)
+	}
+	code, out, errOut := create("andi", "8120 3098 76543")
+	if code != 0 || !strings.Contains(out, org.ID) || !strings.Contains(out, "as admin") {
+		t.Fatalf("first member: exit %d %q %q", code, out, errOut)
+	}
+	code, out, errOut = create("bela", "8120309876543")
+	if code != 0 || !strings.Contains(out, "as member") {
+		t.Fatalf("second member: exit %d %q %q", code, out, errOut)
+	}
+	st, err = sqlite.Open(ctx, filepath.Join(c.dataDir, "satupintu.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	members, err := st.Members(ctx, org.ID)
+	if err != nil || len(members) != 2 {
+		t.Fatalf("members = (%+v, %v)", members, err)
+	}
+	if _, err := st.UserByLogin(ctx, "nobody"); err == nil {
+		t.Error("a refused create made the user")
 	}
 }
