@@ -1,6 +1,7 @@
 package account
 
 import (
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -319,5 +320,60 @@ func TestAppsOrganizationChoiceIsPerApp(t *testing.T) {
 	form.Set("organization", e.exporter.OrganizationID)
 	if resp, _ := user.post("/apps/"+b.ID+"/organization", form); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("foreign organization: %d, want 400", resp.StatusCode)
+	}
+}
+
+// With the officer's confirmation on, an invited person's new account
+// starts disabled; the page says what happens next.
+func TestInvitationAwaitsOfficerWhenConfigured(t *testing.T) {
+	e := newEnv(t)
+	e.h.InviteNeedsOfficer = true
+	admin := e.browser(e.session(e.trader, "Firefox"))
+	link := e.invite(admin, "hadi@contoh.co.id")
+	b := e.browser(storage.Session{})
+	resp, body := b.accept(link, "Hadi", invitePassword)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, html.EscapeString(e.h.Pages.T("id", "company.invitation.done_needs_officer"))) {
+		t.Fatalf("accept: %d\n%s", resp.StatusCode, body)
+	}
+	u, err := e.dur.UserByLogin(t.Context(), "hadi@contoh.co.id")
+	if err != nil || !u.Disabled {
+		t.Fatalf("invited account = (%+v, %v), want disabled", u, err)
+	}
+}
+
+// Someone whose email has an account accepts while signed in as it, and
+// only then: the link never sets a password on an existing account.
+func TestInvitationForAnExistingAccount(t *testing.T) {
+	e := newEnv(t)
+	admin := e.browser(e.session(e.trader, "Firefox"))
+	link := e.invite(admin, e.exporter.Email)
+	stranger := e.browser(storage.Session{})
+	if _, body := stranger.get(link); strings.Contains(body, `name="password"`) {
+		t.Fatal("the link offers to set a password on an existing account")
+	}
+	// Someone else signed in cannot take it.
+	other := e.browser(e.session(e.createUser("lain", ""), "Firefox"))
+	// The page offers them no form; a forged post is refused.
+	form := other.csrf("/company")
+	u, _ := url.Parse(link)
+	form.Set("token", u.Query().Get("token"))
+	if _, body := other.post("/invitation", form); !strings.Contains(body, html.EscapeString(e.h.Pages.T("id", "company.invitation.sign_in_first"))) {
+		t.Errorf("a forged acceptance by another account:\n%s", body)
+	}
+	if _, err := e.dur.Membership(t.Context(), e.org.ID, e.exporter.ID); err == nil {
+		t.Fatal("another account's session accepted the invitation")
+	}
+	owner := e.browser(e.session(e.exporter, "Firefox"))
+	form = owner.csrf(link)
+	form.Set("token", u.Query().Get("token"))
+	if resp, body := owner.post("/invitation", form); resp.StatusCode != http.StatusOK {
+		t.Fatalf("owner accepts: %d\n%s", resp.StatusCode, body)
+	}
+	if m, err := e.dur.Membership(t.Context(), e.org.ID, e.exporter.ID); err != nil || m.Role != storage.MemberStaff {
+		t.Errorf("membership = (%+v, %v)", m, err)
+	}
+	// Now in two companies: the company page lets them switch.
+	if _, body := owner.get("/company"); !strings.Contains(body, e.org.Name) || !strings.Contains(body, "CV Ekspor Jaya") {
+		t.Errorf("the company page does not list both companies:\n%s", body)
 	}
 }

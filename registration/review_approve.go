@@ -80,6 +80,10 @@ func (h *Handler) approve(w http.ResponseWriter, r *http.Request, officer storag
 		h.Logger.ErrorContext(ctx, "reload approved registration", "registration_id", g.ID, "error", err)
 	} else if done.OrganizationID != org.ID {
 		joined, org.ID = true, done.OrganizationID
+		// The mail names the company as registered, not as typed.
+		if o, err := h.Organizations.OrganizationByNIB(ctx, g.NIB); err == nil {
+			org = o
+		}
 	}
 
 	notice, sent := "approved", "sent"
