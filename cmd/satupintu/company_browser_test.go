@@ -70,7 +70,7 @@ func TestBrowserCompanyMembers(t *testing.T) {
 	// 4. The administrator invites a third person.
 	const invitee = "citra@grup-contoh.co.id"
 	first.open(tp.issuer+"/company", "#invite-email")
-	first.checkPage()
+	first.checkCompanyPage()
 	first.checkText("#company-id", idA)
 	first.fill("#invite-email", invitee)
 	first.clickAndLoad(`form[action$="/invitations"] button[type="submit"]`, tp.issuer+"/company?org="+idA)
@@ -84,13 +84,13 @@ func TestBrowserCompanyMembers(t *testing.T) {
 	}
 	third := first.newIsolatedSession()
 	third.open(link, "#name")
-	third.checkPage()
+	third.checkCompanyPage()
 	third.fill("#name", "Citra Lestari")
 	third.fill("#password", pw)
 	third.fill("#confirm", pw)
 	third.click("#terms")
 	third.clickAndLoad(`form[action="/invitation"] button[type="submit"]`, tp.issuer+"/invitation")
-	third.checkPage()
+	third.checkCompanyPage()
 	third.checkText(`main p[role="status"]`, pages.T(third.lang(), "company.invitation.done", orgName, "citra"))
 	if idC := third.demoOrganization(app, "citra", pw, nib); idC != idA {
 		t.Fatalf("the invited member's organization id %q, want %q", idC, idA)
@@ -115,6 +115,19 @@ func TestBrowserCompanyMembers(t *testing.T) {
 	second.navigate(tp.issuer+"/apps", tp.issuer+"/login")
 }
 
+// companyKey matches a key of the company catalog shown as text, which is
+// what the catalog renders for a key it does not have.
+var companyKey = regexp.MustCompile(`\bcompany\.[a-z0-9_]+(?:\.[a-z0-9_]+)*\b`)
+
+// checkCompanyPage is checkPage for pages with the company catalog's texts.
+func (b *browserSession) checkCompanyPage() {
+	b.t.Helper()
+	b.checkPage()
+	if keys := companyKey.FindAllString(b.evalString(`document.title + "\n" + document.body.innerText`), -1); len(keys) > 0 {
+		b.fatalf("untranslated message keys on the page: %q", keys)
+	}
+}
+
 // register completes the wizard as p for a company with nib and returns
 // the service number mailed. join says the NIB is registered: the step
 // after the NIB must say so, and nothing about the company.
@@ -137,6 +150,7 @@ func (b *browserSession) register(tp *testProvider, nib, org string, p registran
 		b.fatalf("join notice shown %d times, want it %v", got, join)
 	}
 	if join {
+		b.checkCompanyPage()
 		b.screenshot("company-join-notice.png")
 		if text := b.text("main"); strings.Contains(text, "Dewi") || strings.Contains(text, "dewi@") {
 			b.fatalf("the join step names a member")
@@ -202,6 +216,7 @@ func (b *browserSession) approve(tp *testProvider, serviceNumber, joins string) 
 		b.fatalf("join comparison shown %d times, want it for %q", got, joins)
 	}
 	if joins != "" {
+		b.checkCompanyPage()
 		b.checkText("#join-existing", joins)
 		b.screenshot("officer-join.png")
 		b.screenshotWidth("officer-join-390.png", 390)
