@@ -131,6 +131,10 @@ func newEnv(t *testing.T) *env {
 			return registration.Name(registration.FieldPosition, s, registration.MaxPosition)
 		}),
 		Memberships: dur, Invitations: dur, RefreshTokens: dur, Mail: e.mail, BaseURL: "https://sso.example",
+		AuthRequests: eph,
+		CallbackURL: func(_ context.Context, id string) string {
+			return "/authorize/callback?id=" + url.QueryEscape(id)
+		},
 		NewUsername: func(ctx context.Context, email string) (string, error) {
 			return registration.FreeUsername(ctx, dur, email)
 		},
@@ -250,14 +254,15 @@ func TestEveryAccountPageRequiresSignIn(t *testing.T) {
 	e := newEnv(t)
 	e.createClient(storage.Client{ID: "ebpom", Name: "e-BPOM", Listed: true, AccountLinkURL: "https://ebpom.example/link"})
 	anon := e.browser(storage.Session{})
-	for _, path := range []string{"/apps", "/apps/ebpom/link", "/profile", "/sessions"} {
+	for _, path := range []string{"/apps", "/apps/ebpom/link", "/profile", "/sessions", "/company", "/organization?authRequestID=x"} {
 		resp, _ := anon.get(path)
 		wantRedirect(t, resp, "/login")
 		if resp.Header.Get("Cache-Control") != "no-store" {
 			t.Errorf("GET %s: Cache-Control %q", path, resp.Header.Get("Cache-Control"))
 		}
 	}
-	for _, path := range []string{"/apps/ebpom/link", "/apps/ebpom/unlink", "/profile", "/sessions/x/end", "/sessions/end-others"} {
+	for _, path := range []string{"/apps/ebpom/link", "/apps/ebpom/unlink", "/profile", "/sessions/x/end", "/sessions/end-others",
+		"/company/o/invitations", "/company/o/invitations/i/resend", "/company/o/invitations/i/cancel", "/company/o/members/u/remove", "/company/o/members/u/make-admin", "/company/o/members/u/role", "/apps/ebpom/organization", "/organization"} {
 		resp, _ := anon.post(path, url.Values{"phone": {"0812"}})
 		wantRedirect(t, resp, "/login")
 	}
@@ -265,7 +270,8 @@ func TestEveryAccountPageRequiresSignIn(t *testing.T) {
 	// Signed in, every POST still needs the form's CSRF token (ASVS 3.5.1).
 	b := e.browser(e.session(e.trader, "test"))
 	b.get("/apps") // gets the CSRF cookie, but the forms below lack the token
-	for _, path := range []string{"/apps/ebpom/link", "/apps/ebpom/unlink", "/profile", "/sessions/x/end", "/sessions/end-others"} {
+	for _, path := range []string{"/apps/ebpom/link", "/apps/ebpom/unlink", "/profile", "/sessions/x/end", "/sessions/end-others",
+		"/company/o/invitations", "/company/o/invitations/i/resend", "/company/o/invitations/i/cancel", "/company/o/members/u/remove", "/company/o/members/u/make-admin", "/company/o/members/u/role", "/apps/ebpom/organization", "/organization"} {
 		resp, _ := b.post(path, url.Values{"username": {"a"}, "password": {"b"}, "phone": {"0812 1111 2222"}, "position": {"x"}})
 		if resp.StatusCode != http.StatusForbidden {
 			t.Errorf("POST %s without csrf_token: %d", path, resp.StatusCode)

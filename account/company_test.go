@@ -377,3 +377,51 @@ func TestInvitationForAnExistingAccount(t *testing.T) {
 		t.Errorf("the company page does not list both companies:\n%s", body)
 	}
 }
+
+// The chooser after sign-in belongs to the user who signed in: another
+// account's session sees the expired page; the owner's choice is stored
+// for that client and the browser goes on to the callback.
+func TestChooserBelongsToTheSignedInUser(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	second := storage.Organization{ID: storage.NewID(), NIB: "9120004444444", Name: "PT Grup Dua", CreatedAt: e.clock.Now()}
+	if err := e.dur.CreateOrganization(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.dur.AddMembership(ctx, storage.Membership{OrganizationID: second.ID, UserID: e.trader.ID,
+		Role: storage.MemberStaff, CreatedAt: e.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	c := e.createClient(storage.Client{ID: "ebpom", Name: "e-BPOM"})
+	ar := storage.AuthRequest{ID: storage.NewID(), ClientID: c.ID, Done: true, UserID: e.trader.ID, CreatedAt: e.clock.Now()}
+	if err := e.eph.CreateAuthRequest(ctx, ar, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	to, err := e.h.OrganizationChoice(ctx, e.trader.ID, c.ID, ar.ID)
+	if err != nil || to != "/organization?authRequestID="+ar.ID {
+		t.Fatalf("OrganizationChoice = (%q, %v)", to, err)
+	}
+	if to, _ := e.h.OrganizationChoice(ctx, e.exporter.ID, c.ID, ar.ID); to != "" {
+		t.Errorf("a member of one company is sent to the chooser: %q", to)
+	}
+	other := e.browser(e.session(e.exporter, "Firefox"))
+	if resp, _ := other.get("/organization?authRequestID=" + ar.ID); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("another user's chooser: %d, want 400", resp.StatusCode)
+	}
+	owner := e.browser(e.session(e.trader, "Firefox"))
+	resp, body := owner.get("/organization?authRequestID=" + ar.ID)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "PT Grup Dua") || !strings.Contains(body, e.org.Name) {
+		t.Fatalf("chooser: %d\n%s", resp.StatusCode, body)
+	}
+	form := owner.csrf("/organization?authRequestID=" + ar.ID)
+	form.Set("authRequestID", ar.ID)
+	form.Set("organization", second.ID)
+	resp, _ = owner.post("/organization", form)
+	wantRedirect(t, resp, "/authorize/callback?id="+ar.ID)
+	if got, err := e.dur.ChosenOrganization(ctx, e.trader.ID, c.ID); err != nil || got != second.ID {
+		t.Errorf("stored choice = (%q, %v)", got, err)
+	}
+	if to, _ := e.h.OrganizationChoice(ctx, e.trader.ID, c.ID, ar.ID); to != "" {
+		t.Errorf("after choosing, still sent to the chooser: %q", to)
+	}
+}
