@@ -158,6 +158,7 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 		handle("POST /company/{org}/members/{user}/remove", h.removeMember)
 		handle("POST /company/{org}/members/{user}/make-admin", h.transferAdmin)
 		handle("POST /company/{org}/members/{user}/role", h.setRole)
+		handle("POST /company/{org}/members/{user}/confirm", h.confirmMember)
 		handle("GET /invitation", h.showInvitation)
 		handle("POST /invitation", h.acceptInvitation)
 		handle("POST /apps/{client}/organization", h.chooseAppOrganization)

@@ -85,6 +85,7 @@ var companyNotices = map[string]string{
 	"removed":     "company.notice.removed",
 	"transferred": "company.notice.transferred",
 	"role":        "company.notice.role",
+	"confirmed":   "company.notice.confirmed",
 }
 
 // companyAccess is what the viewer may do in an organization.
@@ -482,23 +483,61 @@ func (h *Handler) transferAdmin(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// officerPost checks an officer's form on a company: CSRF, the session and
+// the officer role.
+func (h *Handler) officerPost(w http.ResponseWriter, r *http.Request) (signedIn, companyAccess, bool, error) {
+	who, ok := h.requireUser(w, r)
+	if !ok {
+		return who, companyAccess{}, false, nil
+	}
+	if err := h.verifyPost(r); err != nil {
+		return who, companyAccess{}, false, err
+	}
+	if !who.user.HasRole(storage.RoleOfficer) {
+		return who, companyAccess{}, false, &web.Error{Status: http.StatusForbidden, MessageKey: "company.error.not_officer",
+			Err: errors.New("account: this company action needs an officer")}
+	}
+	a, err := h.access(r.Context(), who, r.PathValue("org"))
+	if err != nil {
+		return who, a, false, err
+	}
+	return who, a, true, nil
+}
+
+// confirmMember answers POST /company/{org}/members/{user}/confirm: with
+// InviteNeedsOfficer on, an officer enables the account an invitation
+// made, once it is a member of this company.
+func (h *Handler) confirmMember(w http.ResponseWriter, r *http.Request) error {
+	who, a, ok, err := h.officerPost(w, r)
+	if !ok {
+		return err
+	}
+	ctx := r.Context()
+	userID := r.PathValue("user")
+	if _, err := h.Memberships.Membership(ctx, a.org.ID, userID); errors.Is(err, storage.ErrNotFound) {
+		return &web.Error{Status: http.StatusNotFound, MessageKey: "error.not_found", Err: err}
+	} else if err != nil {
+		return fmt.Errorf("account: load membership: %w", err)
+	}
+	err = h.Users.UpdateUser(ctx, userID, func(u *storage.User) error {
+		u.Disabled, u.UpdatedAt = false, h.Now().UTC()
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("account: enable member: %w", err)
+	}
+	h.audit(r, storage.AuditEvent{Action: "company.member_confirm", ActorID: who.user.ID, Subject: a.org.ID,
+		Detail: map[string]string{"user_id": userID}})
+	redirect(w, r, companyURL(a.org.ID, "confirmed"))
+	return nil
+}
+
 // setRole answers POST /company/{org}/members/{user}/role: an officer sets
 // a member's role (role=admin or member), for a company whose
 // administrator left or cannot act.
 func (h *Handler) setRole(w http.ResponseWriter, r *http.Request) error {
-	who, ok := h.requireUser(w, r)
+	who, a, ok, err := h.officerPost(w, r)
 	if !ok {
-		return nil
-	}
-	if err := h.verifyPost(r); err != nil {
-		return err
-	}
-	if !who.user.HasRole(storage.RoleOfficer) {
-		return &web.Error{Status: http.StatusForbidden, MessageKey: "company.error.not_officer",
-			Err: errors.New("account: setting a member's role needs an officer")}
-	}
-	a, err := h.access(r.Context(), who, r.PathValue("org"))
-	if err != nil {
 		return err
 	}
 	role, userID := r.PostForm.Get("role"), r.PathValue("user")

@@ -339,6 +339,25 @@ func TestInvitationAwaitsOfficerWhenConfigured(t *testing.T) {
 	if err != nil || !u.Disabled {
 		t.Fatalf("invited account = (%+v, %v), want disabled", u, err)
 	}
+	// The administrator cannot confirm; an officer can.
+	form := admin.csrf("/company")
+	if resp, _ := admin.post("/company/"+e.org.ID+"/members/"+u.ID+"/confirm", form); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("administrator confirms: %d, want 403", resp.StatusCode)
+	}
+	officer := e.createUser("petugas", "")
+	if err := e.dur.UpdateUser(t.Context(), officer.ID, func(u *storage.User) error { u.Roles = []string{storage.RoleOfficer}; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	ob := e.browser(e.session(officer, "Firefox"))
+	_, page := ob.get("/company?org=" + e.org.ID)
+	if !strings.Contains(page, "/members/"+u.ID+"/confirm") {
+		t.Fatalf("the officer is not offered the confirmation:\n%s", page)
+	}
+	resp, _ = ob.post("/company/"+e.org.ID+"/members/"+u.ID+"/confirm", ob.csrf("/company?org="+e.org.ID))
+	wantRedirect(t, resp, "/company?org="+e.org.ID+"&done=confirmed")
+	if u, err := e.dur.UserByID(t.Context(), u.ID); err != nil || u.Disabled {
+		t.Errorf("after confirmation = (%+v, %v), want enabled", u, err)
+	}
 }
 
 // Someone whose email has an account accepts while signed in as it, and
