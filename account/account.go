@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"satupintu/mail"
+	"satupintu/quota"
 	"satupintu/storage"
 	"satupintu/templates"
 	"satupintu/web"
@@ -27,6 +29,16 @@ import (
 type (
 	Users interface {
 		UpdateUser(ctx context.Context, id string, fn func(*storage.User) error) error
+		UserByID(ctx context.Context, id string) (storage.User, error)
+		UserByLogin(ctx context.Context, login string) (storage.User, error)
+	}
+	// RefreshTokens revokes a removed member's grants.
+	RefreshTokens interface {
+		RevokeUserRefreshTokens(ctx context.Context, userID string) error
+	}
+	// Mailer sends one message; mail.SMTP and mail.Folder implement it.
+	Mailer interface {
+		Send(ctx context.Context, m mail.Message) error
 	}
 	Organizations interface {
 		OrganizationByID(ctx context.Context, id string) (storage.Organization, error)
@@ -86,9 +98,32 @@ type Handler struct {
 	// OnSessionEnd, if set, is called after a session was ended from the
 	// sessions page, with the record as it was, as login's is at logout.
 	OnSessionEnd func(ctx context.Context, s storage.Session)
-	Secure       bool // https: cookies are Secure
-	Now          func() time.Time
-	Logger       *slog.Logger
+
+	// The company pages and invitations (company.go, invitation.go); they
+	// are mounted only when Memberships is set.
+	Memberships   Memberships
+	Invitations   storage.Invitations
+	RefreshTokens RefreshTokens
+	Mail          Mailer
+	// BaseURL is the issuer, for links in mails.
+	BaseURL string
+	// NewUsername picks a free username for an invited person's email
+	// (registration.FreeUsername, adapted); CheckName validates their name.
+	NewUsername func(ctx context.Context, email string) (string, error)
+	// InviteNeedsOfficer makes an account created by an accepted
+	// invitation start disabled, for an officer to enable (default off).
+	InviteNeedsOfficer bool
+	// AcceptLimit bounds anonymous invitation acceptances; zero takes
+	// DefaultAcceptLimit.
+	AcceptLimit quota.Limit
+	// The organization chooser after sign-in (chooser.go): the pending
+	// request, and op's callback to go on to. Mounted when both are set.
+	AuthRequests AuthRequests
+	CallbackURL  func(ctx context.Context, authRequestID string) string
+
+	Secure bool // https: cookies are Secure
+	Now    func() time.Time
+	Logger *slog.Logger
 
 	once   sync.Once
 	render *web.Renderer
@@ -97,6 +132,9 @@ type Handler struct {
 // pageNames are the templates this package renders; a missing one is a
 // start-up error.
 var pageNames = []string{"account_apps", "account_consent", "account_email", "account_link", "account_profile", "account_sessions", "help", "contact", "error"}
+
+// companyPageNames are the company feature's templates.
+var companyPageNames = []string{"account_company", "invitation", "invitation_invalid", "invitation_done", "organization_choose"}
 
 // Mount registers the routes on mux. It panics on a setup error, at start
 // only, as ServeMux does for conflicting patterns.
@@ -123,6 +161,23 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	handle("POST /sessions/end-others", h.endOtherSessions)
 	handle("GET /help", h.showHelp)
 	handle("GET /contact", h.showContact)
+	if h.Memberships != nil {
+		handle("GET /company", h.showCompany)
+		handle("POST /company/{org}/invitations", h.invite)
+		handle("POST /company/{org}/invitations/{id}/resend", h.resendInvitation)
+		handle("POST /company/{org}/invitations/{id}/cancel", h.cancelInvitation)
+		handle("POST /company/{org}/members/{user}/remove", h.removeMember)
+		handle("POST /company/{org}/members/{user}/make-admin", h.transferAdmin)
+		handle("POST /company/{org}/members/{user}/role", h.setRole)
+		handle("POST /company/{org}/members/{user}/confirm", h.confirmMember)
+		handle("GET /invitation", h.showInvitation)
+		handle("POST /invitation", h.acceptInvitation)
+		handle("POST /apps/{client}/organization", h.chooseAppOrganization)
+		if h.AuthRequests != nil {
+			handle("GET /organization", h.showChooser)
+			handle("POST /organization", h.submitChooser)
+		}
+	}
 }
 
 func (h *Handler) init() error {
@@ -138,7 +193,23 @@ func (h *Handler) init() error {
 			err = fmt.Errorf("account: Pages, CSRF, CurrentSession, Linker and the field checks are required")
 			return
 		}
-		for _, p := range pageNames {
+		names := pageNames
+		if h.Memberships != nil {
+			if h.Invitations == nil || h.RefreshTokens == nil || h.Mail == nil || h.BaseURL == "" ||
+				h.NewUsername == nil || h.CheckName == nil {
+				err = fmt.Errorf("account: the company pages need Invitations, RefreshTokens, Mail, BaseURL, NewUsername and CheckName")
+				return
+			}
+			names = append(names, companyPageNames...)
+			if (h.AuthRequests == nil) != (h.CallbackURL == nil) {
+				err = fmt.Errorf("account: the organization chooser needs both AuthRequests and CallbackURL")
+				return
+			}
+			if h.AcceptLimit == (quota.Limit{}) {
+				h.AcceptLimit = DefaultAcceptLimit
+			}
+		}
+		for _, p := range names {
 			if !h.Pages.Has(p) {
 				err = fmt.Errorf("account: template %q missing", p)
 				return
@@ -209,6 +280,7 @@ type navItem struct {
 var navItems = []navItem{
 	{Href: "/apps", Key: "account.nav.apps"},
 	{Href: "/profile", Key: "account.nav.profile"},
+	{Href: "/company", Key: "account.nav.company"},
 	{Href: "/sessions", Key: "account.nav.sessions"},
 	{Href: "/profile#security", Key: "account.nav.security"},
 	{Href: "/account/data", Key: "privacy.data.title"}, // package privacy

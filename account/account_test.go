@@ -11,6 +11,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,6 +51,36 @@ type env struct {
 	exporter storage.User // eksportir
 	org      storage.Organization
 	smtp     *mailtest.Server
+	mail     *mailbox
+}
+
+// mailbox records the messages the handler sends and passes them on to
+// next, the test's SMTP server, so every message also makes a real SMTP
+// exchange.
+type mailbox struct {
+	next mail.Sender
+	mu   sync.Mutex
+	sent []mail.Message
+}
+
+func (m *mailbox) Send(ctx context.Context, msg mail.Message) error {
+	m.mu.Lock()
+	m.sent = append(m.sent, msg)
+	m.mu.Unlock()
+	return m.next.Send(ctx, msg)
+}
+
+// to returns the messages sent to addr, oldest first.
+func (m *mailbox) to(addr string) []mail.Message {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []mail.Message
+	for _, msg := range m.sent {
+		if msg.To == addr {
+			out = append(out, msg)
+		}
+	}
+	return out
 }
 
 // fieldCheck adapts a registration validator, as cmd/satupintu does.
@@ -81,6 +112,7 @@ func newEnv(t *testing.T) *env {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	e := &env{t: t, clock: clk, eph: eph, dur: dur}
+	e.mail = &mailbox{next: e.mailer()}
 	e.linker = &Linker{AllowLoopback: true, Timeout: 5 * time.Second} // a loaded CI machine must not reach it
 	codec := securecookie.New(securecookie.GenerateRandomKey(32), securecookie.GenerateRandomKey(32))
 	e.h = &Handler{
@@ -106,7 +138,7 @@ func newEnv(t *testing.T) *env {
 			return registration.Name(registration.FieldFullName, s, registration.MaxFullName)
 		}),
 		CheckPhone: fieldCheck(registration.Phone),
-		EmailChange: &EmailChange{Pending: eph, Mail: e.mailer(),
+		EmailChange: &EmailChange{Pending: eph,
 			CheckEmail: fieldCheck(registration.Email),
 			CheckPassword: func(_ context.Context, _ storage.User, secret string) (bool, error) {
 				return secret == testPassword, nil // login's argon2id check, which login tests
@@ -114,6 +146,14 @@ func newEnv(t *testing.T) *env {
 		CheckPosition: fieldCheck(func(s string) (string, error) {
 			return registration.Name(registration.FieldPosition, s, registration.MaxPosition)
 		}),
+		Memberships: dur, Invitations: dur, RefreshTokens: dur, Mail: e.mail, BaseURL: "https://sso.example",
+		AuthRequests: eph,
+		CallbackURL: func(_ context.Context, id string) string {
+			return "/authorize/callback?id=" + url.QueryEscape(id)
+		},
+		NewUsername: func(ctx context.Context, email string) (string, error) {
+			return registration.FreeUsername(ctx, dur, email)
+		},
 		Now: clk.Now, Logger: logger,
 	}
 	mux := http.NewServeMux()
@@ -123,7 +163,7 @@ func newEnv(t *testing.T) *env {
 
 	now := clk.Now()
 	e.org = storage.Organization{ID: storage.NewID(), NIB: "9120001234567", NPWP: "012345678901000",
-		Name: "PT Contoh Niaga Nusantara", TraderType: "importir", BusinessType: "PT",
+		Name: "PT Contoh Niaga Nusantara", TraderType: "importir", BusinessType: "pt",
 		Address:   storage.Address{Street: "Jl. Pelabuhan Raya No. 12", City: "Jakarta Utara", Province: "DKI Jakarta", PostalCode: "14310", Country: "ID"},
 		CreatedAt: now, UpdatedAt: now}
 	exportOrg := storage.Organization{ID: storage.NewID(), NIB: "9120007654321", NPWP: "019876543210000",
@@ -227,14 +267,15 @@ func TestEveryAccountPageRequiresSignIn(t *testing.T) {
 	e := newEnv(t)
 	e.createClient(storage.Client{ID: "ebpom", Name: "e-BPOM", Listed: true, AccountLinkURL: "https://ebpom.example/link"})
 	anon := e.browser(storage.Session{})
-	for _, path := range []string{"/apps", "/apps/ebpom/link", "/apps/ebpom/data", "/profile", "/sessions"} {
+	for _, path := range []string{"/apps", "/apps/ebpom/link", "/apps/ebpom/data", "/profile", "/sessions", "/company", "/organization?authRequestID=x"} {
 		resp, _ := anon.get(path)
 		wantRedirect(t, resp, "/login")
 		if resp.Header.Get("Cache-Control") != "no-store" {
 			t.Errorf("GET %s: Cache-Control %q", path, resp.Header.Get("Cache-Control"))
 		}
 	}
-	for _, path := range []string{"/apps/ebpom/link", "/apps/ebpom/unlink", "/apps/ebpom/withdraw", "/profile", "/sessions/x/end", "/sessions/end-others"} {
+	for _, path := range []string{"/apps/ebpom/link", "/apps/ebpom/unlink", "/apps/ebpom/withdraw", "/profile", "/sessions/x/end", "/sessions/end-others",
+		"/company/o/invitations", "/company/o/invitations/i/resend", "/company/o/invitations/i/cancel", "/company/o/members/u/remove", "/company/o/members/u/make-admin", "/company/o/members/u/role", "/apps/ebpom/organization", "/organization"} {
 		resp, _ := anon.post(path, url.Values{"phone": {"0812"}})
 		wantRedirect(t, resp, "/login")
 	}
@@ -242,7 +283,8 @@ func TestEveryAccountPageRequiresSignIn(t *testing.T) {
 	// Signed in, every POST still needs the form's CSRF token (ASVS 3.5.1).
 	b := e.browser(e.session(e.trader, "test"))
 	b.get("/apps") // gets the CSRF cookie, but the forms below lack the token
-	for _, path := range []string{"/apps/ebpom/link", "/apps/ebpom/unlink", "/apps/ebpom/withdraw", "/profile", "/sessions/x/end", "/sessions/end-others"} {
+	for _, path := range []string{"/apps/ebpom/link", "/apps/ebpom/unlink", "/apps/ebpom/withdraw", "/profile", "/sessions/x/end", "/sessions/end-others",
+		"/company/o/invitations", "/company/o/invitations/i/resend", "/company/o/invitations/i/cancel", "/company/o/members/u/remove", "/company/o/members/u/make-admin", "/company/o/members/u/role", "/apps/ebpom/organization", "/organization"} {
 		resp, _ := b.post(path, url.Values{"username": {"a"}, "password": {"b"}, "phone": {"0812 1111 2222"}, "position": {"x"}})
 		if resp.StatusCode != http.StatusForbidden {
 			t.Errorf("POST %s without csrf_token: %d", path, resp.StatusCode)

@@ -55,6 +55,10 @@ type appView struct {
 	OffersLink            bool   // the app has an account-verification endpoint
 	Linked                bool
 	AppUsername           string
+	// Orgs is the user's organizations when several, the one this app
+	// receives selected (apps_org.go).
+	Orgs    []orgOption
+	OrgsURL string
 }
 
 // appsPage is the data of the "account_apps" page.
@@ -73,6 +77,7 @@ var notices = map[string]string{
 	"email_changed": "account.email.changed_notice",
 	"saved":         "account.profile.saved",
 	"ended":         "account.sessions.ended_notice",
+	"organization":  "company.apps.chosen_notice",
 }
 
 // traderType is the trader type of the user's organization ("" for staff
@@ -129,6 +134,10 @@ func (h *Handler) showApps(w http.ResponseWriter, r *http.Request) error {
 		linked[l.ClientID] = l.AppUsername
 	}
 	page := appsPage{Nav: nav("/apps"), Notice: notices[r.URL.Query().Get("done")]}
+	orgs, err := h.userOrganizations(ctx, who.user)
+	if err != nil {
+		return err
+	}
 	var imgOrigins []string
 	for _, c := range clients {
 		v := appView{ID: c.ID, Name: c.Name, Description: c.Description, OffersLink: c.AccountLinkURL != "", DataURL: consentURL(c.ID)}
@@ -143,6 +152,12 @@ func (h *Handler) showApps(w http.ResponseWriter, r *http.Request) error {
 			v.LinkURL = "/apps/" + url.PathEscape(c.ID) + "/link"
 			v.UnlinkURL = "/apps/" + url.PathEscape(c.ID) + "/unlink"
 			v.AppUsername, v.Linked = linked[c.ID]
+		}
+		if orgs != nil {
+			if v.Orgs, err = h.chosenFor(ctx, who.user, c.ID, orgs); err != nil {
+				return err
+			}
+			v.OrgsURL = "/apps/" + url.PathEscape(c.ID) + "/organization"
 		}
 		page.Apps = append(page.Apps, v)
 	}

@@ -14,9 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"satupintu/mail"
 	"satupintu/storage"
-	"satupintu/templates"
 )
 
 // Changing the email address (UU 27/2022's right to correction): the new
@@ -31,14 +29,13 @@ const (
 	// a mail to an address the person only claims.
 	emailChangeSends  = 5
 	emailChangeWindow = time.Hour
-	mailTimeout       = 30 * time.Second
 )
 
 // EmailChange configures the email change; nil on Handler: the profile
 // shows the address without a way to change it.
+// The mails go through Handler.Mail.
 type EmailChange struct {
 	Pending storage.Drafts // the pending change of each account, with its TTL
-	Mail    mail.Sender
 	// CheckEmail normalizes and validates an address (registration.Email).
 	CheckEmail Check
 	// CheckPassword verifies the person's own password (login).
@@ -252,16 +249,4 @@ func maskEmail(s string) string {
 		return "***"
 	}
 	return s[:1] + "***" + s[at:]
-}
-
-// sendBilingual sends one mail, Indonesian first and English below, as
-// every mail of the provider does.
-func (h *Handler) sendBilingual(ctx context.Context, to, subjectKey string, body func(lang string) string) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), mailTimeout)
-	defer cancel()
-	return h.EmailChange.Mail.Send(ctx, mail.Message{
-		To:      to,
-		Subject: h.Pages.T(templates.LangID, subjectKey) + " / " + h.Pages.T(templates.LangEN, subjectKey),
-		Text:    body(templates.LangID) + "\n\n----\n\n" + body(templates.LangEN),
-	})
 }

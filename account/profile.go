@@ -24,6 +24,7 @@ const (
 type companyView struct {
 	Name, NIB, NPWP, BusinessType string
 	TraderType, TraderTypeKey     string // the key when the catalog has a label
+	BusinessTypeKey               string
 	Street, City, Province        string
 	PostalCode, Country           string
 }
@@ -76,18 +77,26 @@ func (h *Handler) newProfilePage(r *http.Request, u storage.User) (profilePage, 
 	if err != nil {
 		return profilePage{}, fmt.Errorf("account: load organization: %w", err)
 	}
+	page.Company = h.companyView(o)
+	return page, nil
+}
+
+// companyView shows an organization on the profile and the company page.
+func (h *Handler) companyView(o storage.Organization) *companyView {
 	c := &companyView{
 		Name: o.Name, NIB: o.NIB, NPWP: printedNPWP(o.NPWP), BusinessType: o.BusinessType,
 		TraderType: o.TraderType, Street: o.Address.Street, City: o.Address.City,
 		Province: o.Address.Province, PostalCode: o.Address.PostalCode, Country: o.Address.Country,
 	}
-	// The registration catalog labels the trader types; an unknown code
-	// is shown as it is.
+	// The registration catalog labels the trader and business type codes
+	// (README, claims); an unknown code is shown as it is.
 	if key := "reg.trader." + o.TraderType; o.TraderType != "" && h.Pages.Catalog().Has(key) {
 		c.TraderTypeKey = key
 	}
-	page.Company = c
-	return page, nil
+	if key := "reg.business." + o.BusinessType; o.BusinessType != "" && h.Pages.Catalog().Has(key) {
+		c.BusinessTypeKey = key
+	}
+	return c
 }
 
 // showProfile answers GET /profile.

@@ -57,6 +57,7 @@ type pageData struct {
 
 type userView struct {
 	Name         string
+	OrgID        string // the organization's stable id
 	OrgNIB       string
 	OrgNPWP      string
 	AppUsername  string // the app_username claim: this app's own account, once linked
@@ -94,6 +95,7 @@ func (h *handler) render(w http.ResponseWriter, status int, name string, data pa
 func newUserView(s session) *userView {
 	v := &userView{
 		Name:        displayName(s.Claims, s.Userinfo),
+		OrgID:       orgField(s.Claims, s.Userinfo, "id"),
 		OrgNIB:      orgField(s.Claims, s.Userinfo, "nib"),
 		OrgNPWP:     orgField(s.Claims, s.Userinfo, "npwp"),
 		AppUsername: stringClaim(s.Claims, s.Userinfo, "app_username"),

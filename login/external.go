@@ -39,7 +39,7 @@ func (h *Handler) SignInExternal(w http.ResponseWriter, r *http.Request, u stora
 		}
 		r = web.WithUILocales(r, ar.UILocales)
 		if ar.Done {
-			redirect(w, r, h.CallbackURL(ctx, ar.ID))
+			redirect(w, r, h.afterDone(ctx, ar.ID))
 			return nil
 		}
 	}

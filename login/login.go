@@ -80,6 +80,10 @@ type Handler struct {
 	// CallbackURL is where the browser goes once the authorization request
 	// authRequestID is done (or, for prompt=none, cannot be); from op.
 	CallbackURL func(ctx context.Context, authRequestID string) string
+	// ChooseOrganization, if set, says where a user who belongs to several
+	// companies and chose none for clientID goes before the callback: the
+	// organization chooser's URL (account), or "" for straight on.
+	ChooseOrganization func(ctx context.Context, userID, clientID, authRequestID string) (string, error)
 	// OnSessionEnd, if set, is called after a session was deleted at logout,
 	// with the record as it was (its ClientIDs), for op's logout fan-out.
 	OnSessionEnd func(ctx context.Context, s storage.Session)
@@ -210,8 +214,36 @@ func (h *Handler) continueTo(w http.ResponseWriter, r *http.Request, ar storage.
 	if err := h.complete(ctx, ar.ID, s); err != nil {
 		return err
 	}
-	redirect(w, r, h.CallbackURL(ctx, ar.ID))
+	redirect(w, r, h.afterDone(ctx, ar.ID))
 	return nil
+}
+
+// afterDone is where the browser goes once authorization request id is
+// done: the relying party's callback, or first the organization chooser. A
+// failing check is logged and skipped: the claim then carries the user's
+// default organization, which is what "silent default" means.
+func (h *Handler) afterDone(ctx context.Context, id string) string {
+	if to := h.chooserURL(ctx, id); to != "" {
+		return to
+	}
+	return h.CallbackURL(ctx, id)
+}
+
+// chooserURL is the chooser's URL when the done request id needs a choice.
+func (h *Handler) chooserURL(ctx context.Context, id string) string {
+	if h.ChooseOrganization == nil {
+		return ""
+	}
+	ar, err := h.Requests.AuthRequestByID(ctx, id)
+	if err != nil || !ar.Done || ar.UserID == "" {
+		return ""
+	}
+	to, err := h.ChooseOrganization(ctx, ar.UserID, ar.ClientID, id)
+	if err != nil {
+		h.Logger.WarnContext(ctx, "organization chooser check", "client_id", ar.ClientID, "error", err)
+		return ""
+	}
+	return to
 }
 
 // redirect sends the browser on with 303 See Other: after a POST the next

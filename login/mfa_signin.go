@@ -255,7 +255,7 @@ func (h *Handler) showMFAStep(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if ar.Done {
-		redirect(w, r, h.CallbackURL(r.Context(), ar.ID))
+		redirect(w, r, h.afterDone(r.Context(), ar.ID))
 		return nil
 	}
 	u, err := h.Users.UserByID(r.Context(), st.UserID)
@@ -300,7 +300,7 @@ func (h *Handler) openStep(w http.ResponseWriter, r *http.Request) (postedStep, 
 	}
 	ctx := r.Context()
 	if ar.Done { // a second submit of the same form
-		redirect(w, r, h.CallbackURL(ctx, ar.ID))
+		redirect(w, r, h.afterDone(ctx, ar.ID))
 		return postedStep{}, false, nil
 	}
 	u, err := h.Users.UserByID(ctx, st.UserID)
@@ -345,7 +345,7 @@ func (h *Handler) finishStep(w http.ResponseWriter, p postedStep, amr []string, 
 		if err := h.complete(ctx, ar.ID, s); err != nil {
 			return err
 		}
-		next = h.CallbackURL(ctx, ar.ID)
+		next = h.afterDone(ctx, ar.ID)
 	}
 	if codes != nil {
 		// The request is done; the page with the codes links on to it.

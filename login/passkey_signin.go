@@ -59,7 +59,7 @@ func (h *Handler) submitPasskeySignIn(w http.ResponseWriter, r *http.Request) er
 		}
 		r = web.WithUILocales(r, ar.UILocales)
 		if ar.Done { // a second submit of the same form
-			redirect(w, r, h.CallbackURL(ctx, ar.ID))
+			redirect(w, r, h.afterDone(ctx, ar.ID))
 			return nil
 		}
 	}

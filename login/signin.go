@@ -158,7 +158,9 @@ func (h *Handler) ResolveWithoutUI(r *http.Request, authRequestID string) bool {
 		h.Logger.WarnContext(r.Context(), "resolve sign-in without page", "error", err)
 		return false
 	}
-	return ok
+	// A user who must choose an organization first goes through /login,
+	// which sends them on to the chooser.
+	return ok && h.chooserURL(r.Context(), authRequestID) == ""
 }
 
 // resolve decides an auth request without showing a page: already done,
@@ -202,7 +204,7 @@ func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) error {
 	if ok, err := h.resolve(r, ar); err != nil {
 		return err
 	} else if ok {
-		redirect(w, r, h.CallbackURL(ctx, ar.ID))
+		redirect(w, r, h.afterDone(ctx, ar.ID))
 		return nil
 	}
 
@@ -237,7 +239,7 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) error {
 		}
 		r = web.WithUILocales(r, ar.UILocales)
 		if ar.Done { // a second submit of the same form
-			redirect(w, r, h.CallbackURL(ctx, ar.ID))
+			redirect(w, r, h.afterDone(ctx, ar.ID))
 			return nil
 		}
 		if page.ClientName, err = h.clientName(ctx, ar.ClientID); err != nil {

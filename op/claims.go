@@ -41,6 +41,9 @@ const ClaimAppUsername = "app_username"
 // OrganizationClaim is the shape of the organization claim, documented in
 // the README for integrators.
 type OrganizationClaim struct {
+	// ID is the organization's stable identifier: a NIB can be corrected,
+	// the id never changes.
+	ID           string           `json:"id"`
 	NIB          string           `json:"nib"`
 	NPWP         string           `json:"npwp"`
 	Name         string           `json:"name"`
@@ -66,15 +69,19 @@ func (s *store) fillUserinfo(ctx context.Context, info *oidc.UserInfo, userID, c
 	info.Subject = u.ID
 	var org *storage.Organization
 	loadOrg := func() (*storage.Organization, error) {
-		if org != nil || u.OrganizationID == "" {
+		if org != nil {
 			return org, nil
 		}
-		o, err := s.durable.OrganizationByID(ctx, u.OrganizationID)
+		orgID, err := s.organizationOf(ctx, u, clientID)
+		if err != nil || orgID == "" {
+			return nil, err
+		}
+		o, err := s.durable.OrganizationByID(ctx, orgID)
 		if errors.Is(err, storage.ErrNotFound) {
 			return nil, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("load organization %s: %w", u.OrganizationID, err)
+			return nil, fmt.Errorf("load organization %s: %w", orgID, err)
 		}
 		org = &o
 		return org, nil
@@ -112,7 +119,7 @@ func (s *store) fillUserinfo(ctx context.Context, info *oidc.UserInfo, userID, c
 			if o != nil {
 				addr := o.Address
 				info.AppendClaims(ClaimOrganization, OrganizationClaim{
-					NIB: o.NIB, NPWP: o.NPWP, Name: o.Name, TraderType: o.TraderType,
+					ID: o.ID, NIB: o.NIB, NPWP: o.NPWP, Name: o.Name, TraderType: o.TraderType,
 					BusinessType: o.BusinessType, Address: &addr, Position: u.Position,
 				})
 			}
@@ -147,4 +154,45 @@ func (s *store) fillAppUsername(ctx context.Context, info *oidc.UserInfo, userID
 	}
 	info.AppendClaims(ClaimAppUsername, l.AppUsername)
 	return nil
+}
+
+// organizationOf is the organization clientID receives for u: the one the
+// user chose for that client while still a member, else the default.
+func (s *store) organizationOf(ctx context.Context, u storage.User, clientID string) (string, error) {
+	if clientID != "" {
+		orgID, err := s.durable.ChosenOrganization(ctx, u.ID, clientID)
+		switch {
+		case err == nil:
+			return orgID, nil
+		case !errors.Is(err, storage.ErrNotFound):
+			return "", fmt.Errorf("load chosen organization: %w", err)
+		}
+	}
+	return u.OrganizationID, nil
+}
+
+// organizationFor is organizationOf for a user known by id.
+func (s *store) organizationFor(ctx context.Context, userID, clientID string) (string, error) {
+	u, err := s.durable.UserByID(ctx, userID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return "", nil // the token request fails on the account elsewhere
+	}
+	if err != nil {
+		return "", fmt.Errorf("load user %s: %w", userID, err)
+	}
+	return s.organizationOf(ctx, u, clientID)
+}
+
+// stillMember reports whether the user of at still belongs to the
+// organization its claim named, so that removing a member ends their
+// tokens at once, not at expiry.
+func (s *store) stillMember(ctx context.Context, at storage.AccessToken) (bool, error) {
+	if at.OrganizationID == "" || at.UserID == "" {
+		return true, nil
+	}
+	_, err := s.durable.Membership(ctx, at.OrganizationID, at.UserID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }

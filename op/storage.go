@@ -32,6 +32,10 @@ type Durable interface {
 	// AppLink finds the user's linked account in a client application,
 	// for the app_username claim.
 	AppLink(ctx context.Context, userID, clientID string) (storage.AppLink, error)
+	// Membership and ChosenOrganization pick the organization a client
+	// receives and check that its tokens still speak for a member.
+	Membership(ctx context.Context, orgID, userID string) (storage.Membership, error)
+	ChosenOrganization(ctx context.Context, userID, clientID string) (string, error)
 	Ping(ctx context.Context) error
 }
 
@@ -209,6 +213,13 @@ func (s *store) newAccessToken(ctx context.Context, clientID, userID, sessionID,
 		FamilyID:  familyID,
 		CreatedAt: now,
 		ExpiresAt: now.Add(s.cfg.AccessTokenLifetime),
+	}
+	if userID != "" && slices.Contains(t.Scopes, ScopeOrganization) {
+		orgID, err := s.organizationFor(ctx, userID, clientID)
+		if err != nil {
+			return "", time.Time{}, s.classify(ctx, "pick organization", err)
+		}
+		t.OrganizationID = orgID
 	}
 	if err := s.ephemeral.CreateAccessToken(ctx, t); err != nil {
 		return "", time.Time{}, s.unavailable(ctx, "store access token", err)
@@ -501,6 +512,11 @@ func (s *store) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, t
 	if err != nil || at.UserID == "" || at.UserID != subject {
 		return errInvalidToken()
 	}
+	if member, err := s.stillMember(ctx, at); err != nil {
+		return s.unavailable(ctx, "load membership", err)
+	} else if !member {
+		return errInvalidToken() // removed from the organization the token speaks for
+	}
 	if err := s.fillUserinfo(ctx, info, at.UserID, at.ClientID, at.Scopes); err != nil {
 		var e *oidc.Error
 		if errors.As(err, &e) && !isUnavailable(err) {
@@ -545,6 +561,11 @@ func (s *store) SetIntrospectionFromToken(ctx context.Context, resp *oidc.Intros
 			return s.unavailable(ctx, "load user", err)
 		}
 		if err != nil || !u.CanSignIn(s.now()) {
+			return oidc.ErrInvalidRequest().WithDescription("token inactive")
+		}
+		if member, err := s.stillMember(ctx, at); err != nil {
+			return s.unavailable(ctx, "load membership", err)
+		} else if !member {
 			return oidc.ErrInvalidRequest().WithDescription("token inactive")
 		}
 		resp.Username = u.Username

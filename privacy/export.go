@@ -23,7 +23,8 @@ type (
 		Format        string             `json:"format"` // "satupintu-personal-data/1"
 		GeneratedAt   time.Time          `json:"generated_at"`
 		Profile       exportProfile      `json:"profile"`
-		Organization  *exportOrg         `json:"organization,omitempty"`
+		Organization  *exportOrg         `json:"organization,omitempty"` // the default one
+		Memberships   []exportMembership `json:"memberships"`
 		Sessions      []exportSession    `json:"sessions"`
 		AppLinks      []exportAppLink    `json:"app_links"`
 		Consents      []exportConsent    `json:"consents"`
@@ -55,6 +56,11 @@ type (
 		TraderType   string          `json:"trader_type"`
 		BusinessType string          `json:"business_type"`
 		Address      storage.Address `json:"address"`
+	}
+	exportMembership struct {
+		Organization exportOrg `json:"organization"`
+		Role         string    `json:"role"`
+		Since        time.Time `json:"since"`
 	}
 	exportSession struct {
 		CreatedAt time.Time `json:"created_at"`
@@ -138,7 +144,7 @@ func (h *Handler) collect(ctx context.Context, u storage.User) (export, error) {
 		Profile: exportProfile{ID: u.ID, Username: u.Username, Email: u.Email, EmailVerified: u.EmailVerified,
 			Name: u.Name, Phone: u.Phone, Position: u.Position, Roles: u.Roles, TwoStepSince: u.MFAEnrolledAt,
 			PasswordChangedAt: u.PasswordChangedAt, ExpiresAt: u.ExpiresAt, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt},
-		Sessions: []exportSession{}, AppLinks: []exportAppLink{}, Consents: []exportConsent{}, Passkeys: []exportPasskey{},
+		Memberships: []exportMembership{}, Sessions: []exportSession{}, AppLinks: []exportAppLink{}, Consents: []exportConsent{}, Passkeys: []exportPasskey{},
 		UpstreamLinks: []exportUpstream{}, Registrations: []exportRegistered{}, AuditEvents: []exportAudit{}}
 	if u.OrganizationID != "" {
 		o, err := h.Store.OrganizationByID(ctx, u.OrganizationID)
@@ -146,9 +152,20 @@ func (h *Handler) collect(ctx context.Context, u storage.User) (export, error) {
 			return export{}, fmt.Errorf("privacy: organization: %w", err)
 		}
 		if err == nil {
-			x.Organization = &exportOrg{ID: o.ID, NIB: o.NIB, NPWP: o.NPWP, Name: o.Name, TraderType: o.TraderType,
-				BusinessType: o.BusinessType, Address: o.Address}
+			org := orgOf(o)
+			x.Organization = &org
 		}
+	}
+	ms, err := h.Store.MembershipsOf(ctx, u.ID)
+	if err != nil {
+		return export{}, fmt.Errorf("privacy: memberships: %w", err)
+	}
+	for _, m := range ms {
+		o, err := h.Store.OrganizationByID(ctx, m.OrganizationID)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return export{}, fmt.Errorf("privacy: organization of a membership: %w", err)
+		}
+		x.Memberships = append(x.Memberships, exportMembership{Organization: orgOf(o), Role: m.Role, Since: m.CreatedAt})
 	}
 	sessions, err := h.Sessions.UserSessions(ctx, u.ID)
 	if err != nil {
@@ -235,4 +252,9 @@ func (h *Handler) appName(ctx context.Context, clientID string) string {
 		return c.Name
 	}
 	return clientID
+}
+
+func orgOf(o storage.Organization) exportOrg {
+	return exportOrg{ID: o.ID, NIB: o.NIB, NPWP: o.NPWP, Name: o.Name, TraderType: o.TraderType,
+		BusinessType: o.BusinessType, Address: o.Address}
 }

@@ -25,6 +25,7 @@ type (
 		storage.Privacy
 		UserByID(ctx context.Context, id string) (storage.User, error)
 		OrganizationByID(ctx context.Context, id string) (storage.Organization, error)
+		MembershipsOf(ctx context.Context, userID string) ([]storage.Membership, error)
 		ClientByID(ctx context.Context, id string) (storage.Client, error)
 		AppLinksOf(ctx context.Context, userID string) ([]storage.AppLink, error)
 		UserRefreshTokens(ctx context.Context, userID string, now time.Time) ([]storage.RefreshToken, error)

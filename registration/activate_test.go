@@ -223,12 +223,6 @@ func TestApprovalRefusedWhenAccountExists(t *testing.T) {
 			u := e.createUser("lama")
 			e.dur.UpdateUser(t.Context(), u.ID, func(u *storage.User) error { u.Email = g.Email; return nil })
 		}},
-		{"NIB has an organization", func(g storage.Registration) {
-			if err := e.dur.CreateOrganization(t.Context(), storage.Organization{ID: storage.NewID(), NIB: g.NIB, Name: "PT Lama",
-				CreatedAt: e.clock.Now(), UpdatedAt: e.clock.Now()}); err != nil {
-				t.Fatal(err)
-			}
-		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := e.seed(nil)

@@ -186,6 +186,10 @@ type officerRegistrationPage struct {
 	History  []historyLine
 	Document *documentView
 	Account  *accountView
+	// Existing is the organization an undecided registration would join,
+	// compared field by field (join.go); nil for a new company.
+	Existing *storage.Organization
+	Compare  []compareRow
 	// NoticeKey reports what the last action did; ErrorKey why it failed.
 	NoticeKey, NoticeArg string
 	ErrorKey             string
@@ -273,6 +277,12 @@ func (h *Handler) renderOfficerRegistration(w http.ResponseWriter, r *http.Reque
 		case !errors.Is(err, storage.ErrNotFound):
 			return fmt.Errorf("registration: load account: %w", err)
 		}
+	}
+	if page.Existing, err = h.existingOrganization(ctx, g); err != nil {
+		return err
+	}
+	if page.Existing != nil {
+		page.Compare = compareOrganization(g, *page.Existing)
 	}
 	if edit != nil {
 		edit(&page)

@@ -73,6 +73,18 @@ func (h *Handler) approve(w http.ResponseWriter, r *http.Request, officer storag
 	case err != nil:
 		return fmt.Errorf("registration: approve %s: %w", g.ID, err)
 	}
+	// The store may have joined an existing organization (same NIB): the
+	// registration names the one the user now belongs to.
+	joined := false
+	if done, err := h.Registrations.RegistrationByID(ctx, g.ID); err != nil {
+		h.Logger.ErrorContext(ctx, "reload approved registration", "registration_id", g.ID, "error", err)
+	} else if done.OrganizationID != org.ID {
+		joined, org.ID = true, done.OrganizationID
+		// The mail names the company as registered, not as typed.
+		if o, err := h.Organizations.OrganizationByNIB(ctx, g.NIB); err == nil {
+			org = o
+		}
+	}
 
 	notice, sent := "approved", "sent"
 	if err := h.sendActivation(ctx, activationMail{
@@ -85,24 +97,19 @@ func (h *Handler) approve(w http.ResponseWriter, r *http.Request, officer storag
 	h.audit(r, storage.AuditEvent{Action: "registration.approve", ActorID: officer.ID, Subject: g.ID,
 		Detail: map[string]string{
 			"service_number": g.ServiceNumber, "organization_id": org.ID, "user_id": user.ID,
-			"username": user.Username, "activation_mail": sent,
+			"username": user.Username, "activation_mail": sent, "joined": fmt.Sprint(joined),
 		}})
 	redirect(w, r, "/officer/registrations/"+g.ID+"?notice="+notice)
 	return nil
 }
 
 // accountTaken reports whether approval would collide with an existing
-// account (by email) or organization (by NIB).
+// account (by email). An existing organization (by NIB) is joined.
 func (h *Handler) accountTaken(ctx context.Context, g storage.Registration) (bool, error) {
 	if _, err := h.Users.UserByLogin(ctx, g.Email); err == nil {
 		return true, nil
 	} else if !errors.Is(err, storage.ErrNotFound) {
 		return false, fmt.Errorf("registration: check email: %w", err)
-	}
-	if _, err := h.Organizations.OrganizationByNIB(ctx, g.NIB); err == nil {
-		return true, nil
-	} else if !errors.Is(err, storage.ErrNotFound) {
-		return false, fmt.Errorf("registration: check nib: %w", err)
 	}
 	return false, nil
 }
@@ -179,6 +186,18 @@ func usernameBase(email string) string {
 // approval taking the same name between this check and the insert ends in
 // ErrAlreadyExists, which the officer sees and can simply retry.
 func (h *Handler) newUsername(ctx context.Context, email string) (string, error) {
+	return FreeUsername(ctx, h.Users, email)
+}
+
+// UserFinder looks a login up; FreeUsername needs nothing more.
+type UserFinder interface {
+	UserByLogin(ctx context.Context, login string) (storage.User, error)
+}
+
+// FreeUsername is newUsername for every package that makes accounts from an
+// email address (an accepted invitation, through cmd/satupintu), so that
+// all usernames have one shape.
+func FreeUsername(ctx context.Context, users UserFinder, email string) (string, error) {
 	base := usernameBase(email)
 	for i := range 8 {
 		name := base
@@ -186,7 +205,7 @@ func (h *Handler) newUsername(ctx context.Context, email string) (string, error)
 			// rand.Text is base32 (A–Z, 2–7); four characters are 20 bits.
 			name = base + "-" + strings.ToLower(rand.Text()[:4])
 		}
-		_, err := h.Users.UserByLogin(ctx, name)
+		_, err := users.UserByLogin(ctx, name)
 		if errors.Is(err, storage.ErrNotFound) {
 			return name, nil
 		}

@@ -336,9 +336,10 @@ func revisionDocument(r *http.Request) (*Document, error) {
 }
 
 // checkNotTaken adds field errors for corrections that approval would
-// refuse anyway: an email that already has an account, a NIB already
-// registered as an organization, or another registration still open for
-// either. Telling the registrant now saves a round of review.
+// refuse anyway: an email that already has an account, or another
+// registration still open for it. Telling the registrant now saves a round
+// of review. A registered NIB is no error: the registration joins that
+// organization (join.go).
 func (h *Handler) checkNotTaken(r *http.Request, id string, g storage.Registration, errs map[string]*FieldError) error {
 	ctx := r.Context()
 	if _, err := h.Users.UserByLogin(ctx, g.Email); err == nil {
@@ -346,22 +347,14 @@ func (h *Handler) checkNotTaken(r *http.Request, id string, g storage.Registrati
 	} else if !errors.Is(err, storage.ErrNotFound) {
 		return fmt.Errorf("registration: check email: %w", err)
 	}
-	if _, err := h.Organizations.OrganizationByNIB(ctx, g.NIB); err == nil {
-		errs[FieldNIB] = fieldErr(FieldNIB, "track.revisi_nib_taken")
-	} else if !errors.Is(err, storage.ErrNotFound) {
-		return fmt.Errorf("registration: check nib: %w", err)
-	}
-	// One lookup per value, so the error lands on the right field. The
-	// newest open registration may be this one and hide an older other;
-	// approval's uniqueness checks are the backstop.
-	for _, c := range []struct{ field, nib, email string }{{FieldNIB, g.NIB, ""}, {FieldEmail, "", g.Email}} {
-		other, err := h.Registrations.OpenRegistrationFor(ctx, c.nib, c.email)
-		switch {
-		case err == nil && other.ID != id && errs[c.field] == nil:
-			errs[c.field] = fieldErr(c.field, "track.revisi_pending_elsewhere")
-		case err != nil && !errors.Is(err, storage.ErrNotFound):
-			return fmt.Errorf("registration: check open registrations: %w", err)
-		}
+	// The newest open registration may be this one and hide an older
+	// other; approval's uniqueness checks are the backstop.
+	other, err := h.Registrations.OpenRegistrationFor(ctx, "", g.Email)
+	switch {
+	case err == nil && other.ID != id && errs[FieldEmail] == nil:
+		errs[FieldEmail] = fieldErr(FieldEmail, "track.revisi_pending_elsewhere")
+	case err != nil && !errors.Is(err, storage.ErrNotFound):
+		return fmt.Errorf("registration: check open registrations: %w", err)
 	}
 	return nil
 }

@@ -135,12 +135,13 @@ var MessageKeys = func() []string {
 
 func fieldErr(field, key string) *FieldError { return &FieldError{Field: field, Key: key} }
 
-// NIB checks a Nomor Induk Berusaha: exactly 13 ASCII digits once the
-// surrounding spaces are trimmed. Inner spaces or dashes are refused rather
-// than guessed at: the NIB is printed as one run of digits, and a stray
-// character more likely means a wrong number than a formatting habit.
+// NIB checks a Nomor Induk Berusaha: exactly 13 ASCII digits once spaces
+// are dropped, since people group digits when they copy them ("8120 3098
+// 76543"), as for NPWP and NIK. Dashes and other characters are refused
+// rather than guessed at: a stray character more likely means a wrong
+// number than a formatting habit.
 func NIB(s string) (string, error) {
-	s = strings.TrimSpace(s)
+	s = stripSpaces(s)
 	if s == "" {
 		return "", fieldErr(FieldNIB, KeyRequired)
 	}

@@ -25,8 +25,8 @@ func (h *Handler) sendReceivedMail(ctx context.Context, g storage.Registration) 
 
 // sendDuplicateMail tells the registrant why no registration was created,
 // by the reason alreadyRegistered found, and what to do instead: sign in
-// or reset the password, track the registration in progress, or ask the
-// company's administrator.
+// or reset the password, or track the registration in progress. (A known
+// NIB is no reason: it joins the company, join.go.)
 func (h *Handler) sendDuplicateMail(ctx context.Context, reason string, d *draft) error {
 	v := d.Values
 	login, reset := h.link("/login"), h.link("/password/forgot")
@@ -37,8 +37,6 @@ func (h *Handler) sendDuplicateMail(ctx context.Context, reason string, d *draft
 	switch reason {
 	case "user_exists":
 		key, args = "reg.mail.duplicate.user", []any{v[FieldFullName], login, reset}
-	case "organization_exists":
-		key, args = "reg.mail.duplicate.organization", []any{v[FieldFullName], v[FieldNIB], login, reset}
 	default: // "open_registration"
 		key, args = "reg.mail.duplicate.open", []any{v[FieldFullName], h.link("/track")}
 	}

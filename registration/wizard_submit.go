@@ -239,23 +239,19 @@ func (h *Handler) awaitSubmission(w http.ResponseWriter, r *http.Request, id str
 	}
 }
 
-// alreadyRegistered reports why a NIB or email may not register again: an
-// undecided registration, an organization with the NIB, or an account with
-// the email. The page never shows it; the mail does (sendDuplicateMail).
-func (h *Handler) alreadyRegistered(ctx context.Context, nib, email string) (string, error) {
-	_, err := h.Registrations.OpenRegistrationFor(ctx, nib, email)
+// alreadyRegistered reports why an email may not register again: an
+// undecided registration or an account with the email. The page never
+// shows it; the mail does (sendDuplicateMail). A NIB is no reason: a known
+// NIB joins its organization, and two open registrations of one new NIB
+// are both reviewed, the first approved creating the organization and the
+// second joining it (join.go).
+func (h *Handler) alreadyRegistered(ctx context.Context, _, email string) (string, error) {
+	_, err := h.Registrations.OpenRegistrationFor(ctx, "", email)
 	switch {
 	case err == nil:
 		return "open_registration", nil
 	case !errors.Is(err, storage.ErrNotFound):
 		return "", fmt.Errorf("registration: look up open registration: %w", err)
-	}
-	_, err = h.Organizations.OrganizationByNIB(ctx, nib)
-	switch {
-	case err == nil:
-		return "organization_exists", nil
-	case !errors.Is(err, storage.ErrNotFound):
-		return "", fmt.Errorf("registration: look up organization: %w", err)
 	}
 	_, err = h.Users.UserByLogin(ctx, email)
 	switch {

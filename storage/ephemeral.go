@@ -50,14 +50,17 @@ type Session struct {
 // AccessToken is an opaque access token's record; the token handed out is an
 // encrypted reference to ID.
 type AccessToken struct {
-	ID        string
-	ClientID  string
-	UserID    string // empty for client_credentials
-	Scopes    []string
-	Audience  []string
-	FamilyID  string // refresh token family it came with, if any
-	CreatedAt time.Time
-	ExpiresAt time.Time
+	ID       string
+	ClientID string
+	UserID   string // empty for client_credentials
+	Scopes   []string
+	Audience []string
+	FamilyID string // refresh token family it came with, if any
+	// OrganizationID is the organization its organization claim named:
+	// the token is inactive once the user is no longer a member.
+	OrganizationID string
+	CreatedAt      time.Time
+	ExpiresAt      time.Time
 }
 
 // AuthRequests stores authorization requests and their codes.

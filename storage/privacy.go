@@ -54,8 +54,8 @@ type Privacy interface {
 	// is not pending). Approval anonymizes the user in the same
 	// transaction: the account keeps only its id (audit events and
 	// registrations refer to it), loses every personal field, its password,
-	// second factor, passkeys, app and upstream links and refresh tokens,
-	// and cannot sign in. Audit events are not touched.
+	// second factor, passkeys, app and upstream links, refresh tokens and
+	// company memberships, and cannot sign in. Audit events are not touched.
 	DecideDeletionRequest(ctx context.Context, id string, approve bool, officerID, note string, at time.Time) (DeletionRequest, error)
 	// AuditAbout returns up to limit events whose actor or subject is
 	// userID, newest first.

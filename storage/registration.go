@@ -140,8 +140,11 @@ type Registrations interface {
 	UpdateRegistration(ctx context.Context, id string, fn func(*Registration) (RegistrationEvent, *Document, error)) error
 	// ApproveRegistration creates the organization and the user, marks the
 	// registration approved (linking both), appends the event and stores the
-	// activation token, all in one transaction. ErrConflict if the
-	// registration is not in review; ErrAlreadyExists if the user or NIB exists.
+	// activation token, all in one transaction. When an organization with
+	// org.NIB exists the user joins it as a member (org is not stored, and
+	// the registration's OrganizationID names the existing one); otherwise
+	// the user becomes the new organization's administrator. ErrConflict if
+	// the registration is not in review; ErrAlreadyExists if the user exists.
 	ApproveRegistration(ctx context.Context, id string, org Organization, user User, token ActionToken, ev RegistrationEvent) error
 	DocumentByID(ctx context.Context, id string) (Document, error)
 }

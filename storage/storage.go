@@ -64,7 +64,7 @@ type Organization struct {
 	NPWP         string // 15 or 16 digits, digits only
 	Name         string
 	TraderType   string // e.g. "importir", "eksportir", "ppjk"
-	BusinessType string // e.g. "PT", "CV"
+	BusinessType string // a code of the wizard's list: "pt", "cv", … (README, claims)
 	Address      Address
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
@@ -76,7 +76,8 @@ const (
 	RoleAdmin   = "admin"
 )
 
-// User is a person who signs in. A user belongs to at most one organization.
+// User is a person who signs in. A user may belong to several
+// organizations (Memberships); OrganizationID is the default one.
 type User struct {
 	ID             string // the OIDC sub: random, never reused
 	Username       string // unique, compared case-insensitively (stored lower case)
@@ -86,7 +87,7 @@ type User struct {
 	Phone          string // E.164, e.g. +6281234567890
 	Position       string // job title inside the organization
 	PasswordHash   string // PHC string (argon2id); empty means no password set
-	OrganizationID string // empty for staff accounts
+	OrganizationID string // the default organization; empty for staff accounts
 	Roles          []string
 	Disabled       bool
 	ExpiresAt      time.Time // zero: never expires
@@ -333,6 +334,8 @@ type Durable interface {
 	Passkeys
 	UpstreamLinks
 	Privacy
+	Memberships
+	Invitations
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -41,6 +41,10 @@ type adminStore interface {
 	storage.Keys
 	storage.Audit
 	storage.Passkeys
+	// user create --organization finds the company by NIB and reports the
+	// membership made.
+	OrganizationByNIB(ctx context.Context, nib string) (storage.Organization, error)
+	Membership(ctx context.Context, orgID, userID string) (storage.Membership, error)
 }
 
 type admin struct {
@@ -433,15 +437,31 @@ func (a *admin) userCreate(ctx context.Context, args []string) error {
 	name := fs.String("name", "", "full name")
 	phone := fs.String("phone", "", "phone number")
 	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of stdin")
+	orgNIB := fs.String("organization", "", "NIB of the company the user joins (its administrator if it has none)")
 	var roles multi
 	fs.Var(&roles, "role", "role: officer or admin (repeatable)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	var org storage.Organization
+	if *orgNIB != "" {
+		// The wizard's validator: spaces between digit groups are fine.
+		nib, err := registration.NIB(*orgNIB)
+		if err != nil {
+			return usagef("user create: --organization %q is not a NIB (13 digits)", *orgNIB)
+		}
+		org, err = a.store.OrganizationByNIB(ctx, nib)
+		if errors.Is(err, storage.ErrNotFound) {
+			return usagef("user create: no organization with NIB %s", nib)
+		}
+		if err != nil {
+			return fmt.Errorf("find organization: %w", err)
+		}
+	}
 	u := storage.User{
 		ID: storage.NewID(), Username: strings.ToLower(strings.TrimSpace(*username)),
 		Email: strings.ToLower(strings.TrimSpace(*email)), Name: strings.TrimSpace(*name),
-		Phone: strings.TrimSpace(*phone), Roles: roles,
+		Phone: strings.TrimSpace(*phone), Roles: roles, OrganizationID: org.ID,
 	}
 	if err := validateUser(u); err != nil {
 		return usagef("user create: %v", err)
@@ -468,6 +488,18 @@ func (a *admin) userCreate(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(a.stdout, "created user %s (id %s)\n", u.Username, u.ID)
+	if org.ID != "" {
+		// CreateUser made the membership in its transaction.
+		m, err := a.store.Membership(ctx, org.ID, u.ID)
+		if err != nil {
+			return fmt.Errorf("read membership: %w", err)
+		}
+		if err := a.store.AppendAudit(ctx, storage.AuditEvent{Time: now, Action: "company.member_add", ActorID: "cli",
+			Subject: org.ID, Detail: map[string]string{"user_id": u.ID, "role": m.Role}}); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "member of %s (NIB %s, organization id %s) as %s\n", org.Name, org.NIB, org.ID, m.Role)
+	}
 	return nil
 }
 

@@ -68,6 +68,9 @@ type Config struct {
 	// Retention is how long registrations and their letters are kept
 	// (privacy.Retention); 0 keeps them.
 	Retention privacy.Retention
+	// InviteNeedsOfficer makes accounts created by an accepted company
+	// invitation start disabled until an officer enables them.
+	InviteNeedsOfficer bool
 	// UpstreamsFile names a JSON file of upstream OpenID providers people
 	// may sign in with (package upstream); Upstreams is what it holds,
 	// read and checked at start.
@@ -201,7 +204,8 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 		l    *quota.Limit
 	}{{"AUTHORIZE", &cfg.Limits.Authorize}, {"REGISTER", &cfg.Limits.Register},
 		{"LOGOUT", &cfg.Limits.Logout}, {"CAPTCHA_IMAGE", &cfg.Limits.CaptchaImage}, {"PASSKEY", &cfg.Limits.Passkey},
-		{"UPSTREAM", &cfg.Limits.Upstream}} {
+		{"UPSTREAM", &cfg.Limits.Upstream}, {"NIB_LOOKUP", &cfg.Limits.NIBLookup},
+		{"INVITE_ACCEPT", &cfg.Limits.InviteAccept}} {
 		name, l := lim.name, lim.l
 		var v string
 		str("LIMIT_"+name, &v)
@@ -238,6 +242,15 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	dur("RETENTION_DOCUMENTS", &cfg.Retention.Documents)
 	key("COOKIE_HASH_KEY", &cfg.CookieHashKey)
 	key("COOKIE_BLOCK_KEY", &cfg.CookieBlockKey)
+	var inviteConfirm string
+	str("INVITE_CONFIRM", &inviteConfirm)
+	if inviteConfirm != "" {
+		b, err := strconv.ParseBool(inviteConfirm)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("SATUPINTU_INVITE_CONFIRM: %q is not true or false", inviteConfirm))
+		}
+		cfg.InviteNeedsOfficer = b
+	}
 	var demo string
 	str("DEMO", &demo)
 	if demo != "" {

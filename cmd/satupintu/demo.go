@@ -89,7 +89,7 @@ func seedDemo(ctx context.Context, st demoStore, dataDir string, now time.Time, 
 	}
 	org := storage.Organization{
 		ID: storage.NewID(), NIB: "9120001234567", NPWP: "012345678901000",
-		Name: "PT Contoh Niaga Nusantara", TraderType: "importir", BusinessType: "PT",
+		Name: "PT Contoh Niaga Nusantara", TraderType: "importir", BusinessType: "pt",
 		Address: storage.Address{
 			Street: "Jl. Pelabuhan Raya No. 12", City: "Jakarta Utara", Province: "DKI Jakarta",
 			PostalCode: "14310", Country: "ID",

@@ -114,7 +114,7 @@ func newTestProviderHash(t testing.TB, p password.Params, opts ...func(*Config))
 
 	tp := &testProvider{t: t, dataDir: dataDir, mails: mails, issuer: issuer, srv: srv, provider: provider, durable: durable, ephemeral: ephemeral, clock: clk, apps: map[string]testApp{}}
 	tp.org = storage.Organization{ID: storage.NewID(), NIB: "9120001234567", NPWP: "012345678901000",
-		Name: "PT Uji Coba", TraderType: "importir", BusinessType: "PT",
+		Name: "PT Uji Coba", TraderType: "importir", BusinessType: "pt",
 		Address: storage.Address{Street: "Jl. Uji 1", City: "Jakarta", Country: "ID"}, CreatedAt: clk.Now()}
 	if err := durable.CreateOrganization(ctx, tp.org); err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"satupintu/account"
 	"satupintu/captcha"
 	"satupintu/login"
 	"satupintu/quota"
@@ -36,6 +37,12 @@ type Limits struct {
 	// Upstream counts sign-ins started at an upstream identity provider
 	// (each stores a pending flow, then at most one pending identity).
 	Upstream quota.Limit
+	// NIBLookup counts the registration wizard's checks of a NIB for a
+	// registered company (a join); it stores only its counter.
+	NIBLookup quota.Limit
+	// InviteAccept counts attempts to accept a company invitation, each of
+	// which may create an account.
+	InviteAccept quota.Limit
 }
 
 // How long the items the limits count live: a pending authorization
@@ -72,7 +79,9 @@ func defaultLimits() Limits {
 		Passkey: quota.Limit{Name: "passkey", PerAddress: 300, Total: 200_000, Window: passkeyLifetime},
 		// A pending flow or identity lives at most 15 minutes and holds
 		// under 1 KiB (upstream.DefaultLimit).
-		Upstream: upstream.DefaultLimit,
+		Upstream:     upstream.DefaultLimit,
+		NIBLookup:    registration.DefaultNIBLookupLimit,
+		InviteAccept: account.DefaultAcceptLimit,
 	}
 }
 

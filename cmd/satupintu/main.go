@@ -25,7 +25,7 @@ usage:
   satupintu migrate
   satupintu client create --name N --redirect-uri U [--redirect-uri U2] [--post-logout-redirect-uri U] [--public] [--grant-type G ...] [--json]
   satupintu client list [--json] | client delete ID | client rotate-secret ID [--json]
-  satupintu user create --username U --email E --password-stdin [--name N] [--phone P] [--role officer|admin]
+  satupintu user create --username U --email E --password-stdin [--name N] [--phone P] [--role officer|admin] [--organization NIB]
   satupintu user list | user set-password --username U | user disable --username U | user enable --username U
   satupintu user unlock --username U      (lifts a sign-in lock; needs SATUPINTU_REDIS_URL)
   satupintu keys rotate [--alg RS256|ES256]

@@ -228,7 +228,7 @@ func (tp *testProvider) seed(ctx context.Context, st storage.Durable) {
 	tp.t.Helper()
 	now := tp.clock.Now()
 	tp.org = storage.Organization{ID: storage.NewID(), NIB: "9120001234567", NPWP: "012345678901000",
-		Name: "PT Uji Coba", TraderType: "importir", BusinessType: "PT", CreatedAt: now}
+		Name: "PT Uji Coba", TraderType: "importir", BusinessType: "pt", CreatedAt: now}
 	if err := st.CreateOrganization(ctx, tp.org); err != nil {
 		tp.t.Fatal(err)
 	}

@@ -69,7 +69,11 @@ func TestDataExport(t *testing.T) {
 			ID, Email, Name string
 		} `json:"profile"`
 		Organization *struct{ ID, NIB string } `json:"organization"`
-		Sessions     []struct {
+		Memberships  []struct {
+			Organization struct{ ID string } `json:"organization"`
+			Role         string              `json:"role"`
+		} `json:"memberships"`
+		Sessions []struct {
 			AMR []string `json:"amr"`
 		} `json:"sessions"`
 		Registrations []struct {
@@ -95,6 +99,9 @@ func TestDataExport(t *testing.T) {
 	}
 	if x.Organization == nil || x.Organization.NIB != tp.org.NIB || x.Organization.ID != tp.org.ID {
 		t.Errorf("organization: %+v", x.Organization)
+	}
+	if len(x.Memberships) != 1 || x.Memberships[0].Organization.ID != tp.org.ID || x.Memberships[0].Role == "" {
+		t.Errorf("memberships: %+v", x.Memberships)
 	}
 	if len(x.Sessions) != 1 || len(x.Sessions[0].AMR) == 0 {
 		t.Errorf("sessions: %+v", x.Sessions)

@@ -174,7 +174,7 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 
 	rh := &registration.Handler{
 		Registrations: d.durable, Tokens: d.durable, Users: d.durable, Organizations: d.durable,
-		Drafts: d.ephemeral, Counters: d.ephemeral, DraftLimit: d.cfg.Limits.Register, Audit: d.durable, Mail: d.mailer, Captcha: captchas,
+		Drafts: d.ephemeral, Counters: d.ephemeral, DraftLimit: d.cfg.Limits.Register, NIBLookupLimit: d.cfg.Limits.NIBLookup, Audit: d.durable, Mail: d.mailer, Captcha: captchas,
 		Pages: pages, CSRF: csrf, Cookies: codec, BaseURL: d.cfg.Issuer, Secure: secure,
 		CurrentUser: func(r *http.Request) (storage.User, bool) {
 			_, u, ok := lh.CurrentSession(r)
@@ -197,10 +197,21 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 		CheckPosition: fieldCheck(func(s string) (string, error) {
 			return registration.Name(registration.FieldPosition, s, registration.MaxPosition)
 		}),
-		EmailChange: &account.EmailChange{Pending: d.ephemeral, Mail: d.mailer,
+		EmailChange: &account.EmailChange{Pending: d.ephemeral,
 			CheckEmail: fieldCheck(registration.Email), CheckPassword: lh.CheckOwnPassword},
+		// The company pages and invitations.
+		Memberships: d.durable, Invitations: d.durable, RefreshTokens: d.durable, Mail: d.mailer,
+		BaseURL: d.cfg.Issuer, InviteNeedsOfficer: d.cfg.InviteNeedsOfficer, AcceptLimit: d.cfg.Limits.InviteAccept,
+		AuthRequests: d.ephemeral, CallbackURL: provider.CallbackURL,
+		NewUsername: func(ctx context.Context, email string) (string, error) {
+			return registration.FreeUsername(ctx, d.durable, email)
+		},
 		Secure: secure, Now: d.now, Logger: d.logger,
 	}
+
+	// A member of several companies chooses one per application after
+	// signing in (account/chooser.go).
+	lh.ChooseOrganization = ah.OrganizationChoice
 
 	ph := &privacy.Handler{
 		Store: d.durable, Sessions: d.ephemeral, Pages: pages, CSRF: csrf, Retention: d.cfg.Retention,

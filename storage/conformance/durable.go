@@ -69,6 +69,10 @@ func RunDurable(t *testing.T, open func(t *testing.T) storage.Durable) {
 		{"approval is all or nothing", testApproveAtomic},
 		{"concurrent decisions have one winner", testDecisionsConcurrent},
 		{"action tokens", testActionTokens},
+		{"memberships", testMemberships},
+		{"a user created with an organization is its member", testCreateUserJoins},
+		{"approval of a known NIB joins the organization", testApproveJoins},
+		{"invitations", testInvitations},
 		{"concurrent token consumption has one winner", testActionTokenConcurrent},
 	}
 	for _, tc := range tests {

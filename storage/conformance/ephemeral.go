@@ -455,14 +455,15 @@ func testSessionCapConcurrent(t *testing.T, s storage.Ephemeral, c *Clock) {
 
 func fullAccessToken(id, family string, c *Clock) storage.AccessToken {
 	return storage.AccessToken{
-		ID:        id,
-		ClientID:  "ebpom",
-		UserID:    "user-1",
-		Scopes:    []string{"openid", "organization"},
-		Audience:  []string{"ebpom", "https://api.example.go.id"},
-		FamilyID:  family,
-		CreatedAt: instant(0),
-		ExpiresAt: c.Now().Add(time.Hour).In(jakarta()),
+		ID:             id,
+		ClientID:       "ebpom",
+		UserID:         "user-1",
+		Scopes:         []string{"openid", "organization"},
+		Audience:       []string{"ebpom", "https://api.example.go.id"},
+		FamilyID:       family,
+		OrganizationID: "org-1",
+		CreatedAt:      instant(0),
+		ExpiresAt:      c.Now().Add(time.Hour).In(jakarta()),
 	}
 }
 

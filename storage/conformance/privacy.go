@@ -28,6 +28,9 @@ func testDeletionRequests(t *testing.T, s storage.Durable) {
 	mustOK(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, refreshToken("rt-budi", "fam-budi", "insw", budi.ID, 0)))
 	mustOK(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, refreshToken("rt-siti", "fam-siti", "insw", siti.ID, 0)))
 	mustOK(t, "AppendAudit", s.AppendAudit(ctx, storage.AuditEvent{Time: instant(0), Action: "login.success", ActorID: budi.ID, Subject: budi.ID}))
+	org := storage.Organization{ID: storage.NewID(), NIB: "9120000000099", Name: "PT Anonim", CreatedAt: instant(0)}
+	mustOK(t, "CreateOrganization", s.CreateOrganization(ctx, org))
+	mustOK(t, "AddMembership", s.AddMembership(ctx, storage.Membership{OrganizationID: org.ID, UserID: budi.ID, Role: storage.MemberStaff, CreatedAt: instant(0)}))
 
 	if _, err := s.PendingDeletionRequest(ctx, budi.ID); !isNotFound(err) {
 		t.Errorf("PendingDeletionRequest before any: %v, want ErrNotFound", err)
@@ -75,6 +78,12 @@ func testDeletionRequests(t *testing.T, s storage.Durable) {
 		if _, err := s.UserByLogin(ctx, login); !isNotFound(err) {
 			t.Errorf("UserByLogin(%q) after anonymizing: %v, want ErrNotFound", login, err)
 		}
+	}
+	if ms, _ := s.Members(ctx, org.ID); len(ms) != 0 {
+		t.Errorf("the anonymized account is still a member: %+v", ms)
+	}
+	if u.OrganizationID != "" {
+		t.Errorf("the anonymized account keeps organization %q", u.OrganizationID)
 	}
 	if ls, _ := s.AppLinksOf(ctx, budi.ID); len(ls) != 0 {
 		t.Errorf("app links after anonymizing: %+v", ls)

@@ -674,7 +674,6 @@ func testApproveAtomic(t *testing.T, s storage.Durable) {
 		{"taken username", func(_ *storage.Organization, u *storage.User, _ *storage.ActionToken) { u.Username = "BUDI" }},
 		{"taken email", func(_ *storage.Organization, u *storage.User, _ *storage.ActionToken) { u.Email = "Budi@Example.co.id" }},
 		{"taken user id", func(_ *storage.Organization, u *storage.User, _ *storage.ActionToken) { u.ID = existing.ID }},
-		{"taken NIB", func(o *storage.Organization, _ *storage.User, _ *storage.ActionToken) { o.NIB = existingOrg.NIB }},
 		{"taken organization id", func(o *storage.Organization, _ *storage.User, _ *storage.ActionToken) { o.ID = existingOrg.ID }},
 		{"taken token id", func(_ *storage.Organization, _ *storage.User, tok *storage.ActionToken) { tok.ID = takenToken.ID }},
 	} {

@@ -89,18 +89,24 @@ func (s *Store) DecideDeletionRequest(ctx context.Context, id string, approve bo
 // in. The username stays unique and says what happened.
 func anonymizeUser(ctx context.Context, q Querier, userID string, at time.Time) error {
 	n, err := q.Exec(ctx, `UPDATE users SET username = $2, email = '', email_verified = FALSE, name = '', phone = '',
-		job_title = '', password_hash = '', roles = '[]', disabled = TRUE, totp_secret = $3, mfa_enrolled_at = 0,
-		recovery_codes = '[]', updated_at = $4 WHERE id = $1`, userID, "deleted-"+userID, []byte{}, micros(at))
+		job_title = '', password_hash = '', organization_id = '', roles = '[]', disabled = TRUE, totp_secret = $3,
+		mfa_enrolled_at = 0, recovery_codes = '[]', updated_at = $4 WHERE id = $1`, userID, "deleted-"+userID, []byte{}, micros(at))
 	if err != nil {
 		return err
 	}
 	if n == 0 {
 		return storage.ErrNotFound
 	}
-	for _, table := range []string{"passkeys", "app_links", "upstream_links", "refresh_tokens"} {
+	// The person leaves every company (its member lists must not show an
+	// empty row) and every choice of one.
+	for _, table := range []string{"passkeys", "app_links", "upstream_links", "refresh_tokens", "memberships", "organization_choices"} {
 		if _, err := q.Exec(ctx, `DELETE FROM `+table+` WHERE user_id = $1`, userID); err != nil {
 			return fmt.Errorf("delete %s: %w", table, err)
 		}
+	}
+	// The invitation the account came from names its address.
+	if _, err := q.Exec(ctx, `UPDATE invitations SET email = '' WHERE user_id = $1`, userID); err != nil {
+		return fmt.Errorf("anonymize invitations: %w", err)
 	}
 	return nil
 }

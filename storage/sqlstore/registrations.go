@@ -307,7 +307,9 @@ func (s *Store) UpdateRegistration(ctx context.Context, id string, fn func(*stor
 }
 
 // ApproveRegistration decides registration id in favour: in one transaction
-// it creates org and user, links them to the registration, marks it
+// it creates org (or, when an organization has org.NIB already, joins that
+// one instead) and user with its membership (administrator of a new
+// organization, member of an existing one), links them to the registration, marks it
 // approved, appends ev and stores the activation token. Any failure leaves
 // everything as it was. The store fills in the links (user.OrganizationID,
 // token.UserID, ev.RegistrationID) and ev.Status; UpdatedAt becomes ev.Time
@@ -330,11 +332,28 @@ func (s *Store) ApproveRegistration(ctx context.Context, id string, org storage.
 		if g.Status != storage.StatusInReview {
 			return fmt.Errorf("registration is %s: %w", g.Status, storage.ErrConflict)
 		}
-		if err := insertOrganization(ctx, q, org); err != nil {
-			return fmt.Errorf("create organization %s: %w", org.ID, err)
+		// A company registered already (by NIB) is joined: under this
+		// transaction, so of two approvals for one new NIB the second joins
+		// the organization the first created (the NIB is UNIQUE).
+		role := storage.MemberAdmin
+		existing, err := scanOrganization(q.QueryRow(ctx, `SELECT `+organizationColumns+` FROM organizations WHERE nib = $1`+s.d.ForUpdate, org.NIB))
+		switch {
+		case err == nil:
+			org, role = existing, storage.MemberStaff
+		case s.d.IsNoRows(err):
+			if err := insertOrganization(ctx, q, org); err != nil {
+				return fmt.Errorf("create organization %s: %w", org.ID, err)
+			}
+		default:
+			return fmt.Errorf("look up organization by nib: %w", err)
 		}
+		user.OrganizationID = org.ID
 		if _, err := q.Exec(ctx, insertUser, userArgs(user)...); err != nil {
 			return fmt.Errorf("create user %s: %w", user.ID, err)
+		}
+		if err := insertMembership(ctx, q, storage.Membership{OrganizationID: org.ID, UserID: user.ID,
+			Role: role, CreatedAt: ev.Time}); err != nil {
+			return fmt.Errorf("create membership: %w", err)
 		}
 		g.Status, g.OrganizationID, g.UserID, g.UpdatedAt = storage.StatusApproved, org.ID, user.ID, ev.Time
 		if err := updateRegistration(ctx, q, g); err != nil {

@@ -51,9 +51,36 @@ func userArgs(u storage.User) []any {
 const insertUser = `INSERT INTO users (` + userColumns + `)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
 
-// CreateUser stores a new user.
+// CreateUser stores a new user. A user created with an organization (the
+// demo trader, an operator's `user create --organization`) is its member in
+// the same transaction: its administrator if it had none yet.
 func (s *Store) CreateUser(ctx context.Context, u storage.User) error {
-	_, err := s.db.Exec(ctx, insertUser, userArgs(u)...)
+	if u.OrganizationID == "" {
+		_, err := s.db.Exec(ctx, insertUser, userArgs(u)...)
+		return s.wrap("create user "+u.ID, err)
+	}
+	err := s.db.InTx(ctx, func(q Querier) error {
+		var orgs, admins int64
+		if err := q.QueryRow(ctx, `SELECT (SELECT COUNT(*) FROM organizations WHERE id = $1),
+			(SELECT COUNT(*) FROM memberships WHERE organization_id = $1 AND role = 'admin')`,
+			u.OrganizationID).Scan(&orgs, &admins); err != nil {
+			return err
+		}
+		if _, err := q.Exec(ctx, insertUser, userArgs(u)...); err != nil {
+			return err
+		}
+		if orgs == 0 {
+			// users.organization_id has never been a foreign key; an id
+			// naming no organization stays what it was, a dangling default.
+			return nil
+		}
+		role := storage.MemberStaff
+		if admins == 0 {
+			role = storage.MemberAdmin
+		}
+		return insertMembership(ctx, q, storage.Membership{OrganizationID: u.OrganizationID, UserID: u.ID,
+			Role: role, CreatedAt: u.CreatedAt})
+	})
 	return s.wrap("create user "+u.ID, err)
 }
 
