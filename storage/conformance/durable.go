@@ -65,6 +65,7 @@ func RunDurable(t *testing.T, open func(t *testing.T) storage.Durable) {
 		{"concurrent decisions have one winner", testDecisionsConcurrent},
 		{"action tokens", testActionTokens},
 		{"concurrent token consumption has one winner", testActionTokenConcurrent},
+		{"transaction hooks commit and roll back with the change", testTxHooks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

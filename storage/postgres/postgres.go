@@ -314,6 +314,10 @@ func (q txQuerier) QueryRow(ctx context.Context, sql string, args ...any) sqlsto
 	return q.tx.QueryRow(ctx, sql, args...)
 }
 
+// Driver exposes the transaction to storage.TxHook (the job queue inserts
+// its jobs in it).
+func (q txQuerier) Driver() any { return q.tx }
+
 // rows adapts pgx.Rows, whose Close returns nothing, and releases the
 // connection (done) once, when closed.
 type rows struct {

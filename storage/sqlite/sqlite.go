@@ -263,6 +263,10 @@ func (q txQuerier) QueryRow(ctx context.Context, query string, args ...any) sqls
 	return st.QueryRowContext(ctx, args...)
 }
 
+// Driver exposes the transaction to storage.TxHook (the job queue inserts
+// its jobs in it).
+func (q txQuerier) Driver() any { return q.tx }
+
 func execOn(ctx context.Context, st *sql.Stmt, args []any) (int64, error) {
 	res, err := st.ExecContext(ctx, args...)
 	if err != nil {
