@@ -68,7 +68,10 @@ func testTxHooks(t *testing.T, s storage.Durable) {
 			r.Status, r.UpdatedAt = storage.StatusInReview, instant(5)
 			return storage.RegistrationEvent{ActorID: "officer-1"}, nil, nil
 		}, h...)
-	}, func() bool { r, err := s.RegistrationByID(ctx, g.ID); return err == nil && r.Status == storage.StatusInReview })
+	}, func() bool {
+		r, err := s.RegistrationByID(ctx, g.ID)
+		return err == nil && r.Status == storage.StatusInReview
+	})
 
 	org, user, token, ev := approval("H", g.NIB, "hook.user")
 	run("ApproveRegistration", func(h ...storage.TxHook) error {
