@@ -118,3 +118,17 @@ func OpenSQLite(ctx context.Context, db *sql.DB, c Config) (*Queue, error) {
 		workers: workers, logger: c.Logger,
 	}, nil
 }
+
+// Open opens the queue on a durable store's own database: a store that
+// exposes its pgx pool (storage/postgres) or its SQLite write handle
+// (storage/sqlite). Jobs must live in the store's database, or they could
+// not be inserted in its transactions.
+func Open(ctx context.Context, store any, c Config) (*Queue, error) {
+	switch s := store.(type) {
+	case interface{ Pool() *pgxpool.Pool }:
+		return OpenPostgres(ctx, s.Pool(), c)
+	case interface{ WriteDB() *sql.DB }:
+		return OpenSQLite(ctx, s.WriteDB(), c)
+	}
+	return nil, fmt.Errorf("jobs: a %T exposes neither a Postgres pool nor an SQLite handle", store)
+}

@@ -255,4 +255,16 @@ func (b *backend[TDriver, TTx]) counts(ctx context.Context) (map[rivertype.JobSt
 }
 
 func (b *backend[TDriver, TTx]) start(ctx context.Context) error { return b.client.Start(ctx) }
-func (b *backend[TDriver, TTx]) stop(ctx context.Context) error  { return b.client.Stop(ctx) }
+
+// stop waits for running jobs until ctx ends, then cancels them (River
+// retries them later) and waits a little more for them to return, so the
+// store is not closed under a running job.
+func (b *backend[TDriver, TTx]) stop(ctx context.Context) error {
+	err := b.client.Stop(ctx)
+	if ctx.Err() == nil {
+		return err
+	}
+	hard, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	return errors.Join(err, b.client.StopAndCancel(hard))
+}

@@ -203,7 +203,9 @@ func inTx(ctx context.Context, n *node, m mail.Message, fail bool) error {
 		CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
 	hooks := []storage.TxHook{n.outbox.Hook(m)}
 	if fail {
-		hooks = append(hooks, func(context.Context, storage.Tx) error { return errors.New("the change fails after the mail was queued") })
+		hooks = append(hooks, func(context.Context, storage.Tx) error {
+			return errors.New("the change fails after the mail was queued")
+		})
 	}
 	return n.store.CreateActionToken(ctx, tok, hooks...)
 }
