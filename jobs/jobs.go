@@ -193,9 +193,14 @@ func riverConfig(c Config, workers *river.Workers) *river.Config {
 		RetryPolicy:       backoff{base: c.RetryBase, max: c.RetryMax},
 		FetchPollInterval: c.PollInterval,
 		FetchCooldown:     min(c.PollInterval, 100*time.Millisecond),
-		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: c.Workers}},
-		Workers:           workers,
-		ErrorHandler:      errorLogger{c.Logger},
+		// No LISTEN/NOTIFY: it would hold one of the pool's few
+		// connections (pgxpool's default is max(4, cores)) for good. A
+		// node still fetches its own inserts at once; other nodes' jobs
+		// wait at most PollInterval.
+		PollOnly:     true,
+		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: c.Workers}},
+		Workers:      workers,
+		ErrorHandler: errorLogger{c.Logger},
 	}
 }
 
