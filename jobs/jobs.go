@@ -188,11 +188,15 @@ func (q *Queue) Depth(ctx context.Context) (Depth, error) {
 // riverConfig is the River client configuration shared by both backends.
 func riverConfig(c Config, workers *river.Workers) *river.Config {
 	return &river.Config{
-		Logger:            c.Logger.With("component", "jobs"),
-		MaxAttempts:       c.MaxAttempts,
-		RetryPolicy:       backoff{base: c.RetryBase, max: c.RetryMax},
-		FetchPollInterval: c.PollInterval,
-		FetchCooldown:     min(c.PollInterval, 100*time.Millisecond),
+		Logger:      c.Logger.With("component", "jobs"),
+		MaxAttempts: c.MaxAttempts,
+		RetryPolicy: backoff{base: c.RetryBase, max: c.RetryMax},
+		// River's default is an hour; a mail held that long by a node that
+		// died outlives the code or link it carries. Jobs here run for
+		// minutes at most (mailTimeout).
+		RescueStuckJobsAfter: 10 * time.Minute,
+		FetchPollInterval:    c.PollInterval,
+		FetchCooldown:        min(c.PollInterval, 100*time.Millisecond),
 		// No LISTEN/NOTIFY: it would hold one of the pool's few
 		// connections (pgxpool's default is max(4, cores)) for good. A
 		// node still fetches its own inserts at once; other nodes' jobs
