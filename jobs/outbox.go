@@ -93,10 +93,12 @@ func (w *MailWorker) Timeout(*river.Job[MailArgs]) time.Duration { return mailTi
 // transaction. River would record it too, but asynchronously, in
 // batches: a node that stopped before that flush would send the message
 // again once the job is rescued. What remains is the moment between the
-// mail server's "250 OK" and that commit, which no SMTP client can close.
+// mail server's "250 OK" and that commit, which no SMTP client can close;
+// a message sent again then carries the same Message-ID (the job's ID), by
+// which mail readers recognize it.
 func (w *MailWorker) Work(ctx context.Context, job *river.Job[MailArgs]) error {
 	a := job.Args
-	err := w.sender.Send(ctx, mail.Message{To: a.To, Subject: a.Subject, Text: a.Text, HTML: a.HTML})
+	err := w.sender.Send(ctx, mail.Message{To: a.To, Subject: a.Subject, Text: a.Text, HTML: a.HTML, ID: a.ID})
 	if errors.Is(err, mail.ErrInvalidMessage) {
 		w.logger.ErrorContext(ctx, "mail refused, not retried", "job_id", job.ID, "message_id", a.ID, "error", err)
 		return river.JobCancel(err)
