@@ -188,7 +188,9 @@ func (q *Queue) Depth(ctx context.Context) (Depth, error) {
 // riverConfig is the River client configuration shared by both backends.
 func riverConfig(c Config, workers *river.Workers) *river.Config {
 	return &river.Config{
-		Logger:      c.Logger.With("component", "jobs"),
+		// River reports every poll and maintenance run at info; an
+		// operator needs its warnings, and ours (errorLogger, Work).
+		Logger:      slog.New(warnings{c.Logger.Handler()}).With("component", "river"),
 		MaxAttempts: c.MaxAttempts,
 		RetryPolicy: backoff{base: c.RetryBase, max: c.RetryMax},
 		// River's default is an hour; a mail held that long by a node that
@@ -199,14 +201,23 @@ func riverConfig(c Config, workers *river.Workers) *river.Config {
 		FetchCooldown:        min(c.PollInterval, 100*time.Millisecond),
 		// No LISTEN/NOTIFY: it would hold one of the pool's few
 		// connections (pgxpool's default is max(4, cores)) for good. A
-		// node still fetches its own inserts at once; other nodes' jobs
-		// wait at most PollInterval.
+		// job then waits at most PollInterval to be fetched.
 		PollOnly:     true,
 		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: c.Workers}},
 		Workers:      workers,
 		ErrorHandler: errorLogger{c.Logger},
 	}
 }
+
+// warnings passes on records at warn level and above only.
+type warnings struct{ slog.Handler }
+
+func (w warnings) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && w.Handler.Enabled(ctx, l)
+}
+
+func (w warnings) WithAttrs(as []slog.Attr) slog.Handler { return warnings{w.Handler.WithAttrs(as)} }
+func (w warnings) WithGroup(name string) slog.Handler    { return warnings{w.Handler.WithGroup(name)} }
 
 // errorLogger logs each failed attempt once, in our words and keys.
 type errorLogger struct{ logger *slog.Logger }
