@@ -41,26 +41,26 @@ type durable interface {
 // server would.
 type backend struct {
 	name string
-	open func(t *testing.T) (durable, *jobs.Queue)
+	open func(t *testing.T, c jobs.Config) (durable, *jobs.Queue)
 }
 
 func backends(t *testing.T) []backend {
 	path := filepath.Join(t.TempDir(), "satupintu.db")
 	var pgURL string
 	return []backend{
-		{"sqlite", func(t *testing.T) (durable, *jobs.Queue) {
+		{"sqlite", func(t *testing.T, c jobs.Config) (durable, *jobs.Queue) {
 			s, err := sqlite.Open(t.Context(), path)
 			if err != nil {
 				t.Fatalf("sqlite.Open: %v", err)
 			}
-			q, err := jobs.OpenSQLite(t.Context(), s.WriteDB(), testConfig())
+			q, err := jobs.OpenSQLite(t.Context(), s.WriteDB(), c)
 			if err != nil {
 				s.Close()
 				t.Fatalf("OpenSQLite: %v", err)
 			}
 			return s, q
 		}},
-		{"postgres", func(t *testing.T) (durable, *jobs.Queue) {
+		{"postgres", func(t *testing.T, c jobs.Config) (durable, *jobs.Queue) {
 			if pgURL == "" {
 				pgURL = postgrestest.URL(t) // skips without Postgres unless required
 			}
@@ -68,7 +68,7 @@ func backends(t *testing.T) []backend {
 			if err != nil {
 				t.Fatalf("postgres.Open: %v", err)
 			}
-			q, err := jobs.OpenPostgres(t.Context(), s.Pool(), testConfig())
+			q, err := jobs.OpenPostgres(t.Context(), s.Pool(), c)
 			if err != nil {
 				s.Close()
 				t.Fatalf("OpenPostgres: %v", err)
@@ -87,7 +87,12 @@ type node struct {
 
 func startNode(t *testing.T, b backend, sender mail.Sender) *node {
 	t.Helper()
-	s, q := b.open(t)
+	return startNodeWith(t, b, sender, testConfig())
+}
+
+func startNodeWith(t *testing.T, b backend, sender mail.Sender, c jobs.Config) *node {
+	t.Helper()
+	s, q := b.open(t, c)
 	o, err := jobs.NewOutbox(q, sender)
 	if err != nil {
 		t.Fatalf("NewOutbox: %v", err)
@@ -295,6 +300,47 @@ func TestOutboxRolledBackMailIsNeverSent(t *testing.T) {
 			})
 			if got := smtp.Messages(); len(got) != 1 {
 				t.Errorf("received %d mails, want only the committed one: %v", len(got), recipientsOf(got))
+			}
+		})
+	}
+}
+
+// A mail that fails every attempt is discarded after MaxAttempts and
+// counted as such; a message the sender refuses as malformed is given up
+// at once, never reaching the server.
+func TestOutboxGivesUp(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := t.Context()
+			smtp := mailtest.NewServer(t, mailtest.WithoutSTARTTLS())
+			g := newGate(t, smtp.Addr())
+			c := testConfig()
+			c.MaxAttempts = 2
+			n := startNodeWith(t, b, smtpSender(t, g.port()), c)
+
+			if err := n.outbox.Mail(ctx, nil, message("tidak.sampai@contoh.co.id", "Gagal")); err != nil {
+				t.Fatal(err)
+			}
+			waitUntil(t, "the mail to be discarded", func() bool {
+				d, err := n.queue.Depth(ctx)
+				return err == nil && d == jobs.Depth{Discarded: 1}
+			})
+			if got := g.refused.Load(); got != 2 {
+				t.Errorf("%d attempts, want MaxAttempts (2)", got)
+			}
+
+			g.open.Store(true)
+			bad := message("tidak.sampai@contoh.co.id", "Gagal")
+			bad.To = "bukan alamat"
+			if err := n.outbox.Mail(ctx, nil, bad); err != nil {
+				t.Fatal(err)
+			}
+			waitUntil(t, "the malformed mail to be given up", func() bool {
+				d, err := n.queue.Depth(ctx)
+				return err == nil && d == jobs.Depth{Discarded: 1}
+			})
+			if got := g.refused.Load(); got != 2 || len(smtp.Messages()) != 0 {
+				t.Errorf("the malformed mail reached the server (%d refused, %d received)", got, len(smtp.Messages()))
 			}
 		})
 	}
