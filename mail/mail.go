@@ -1,5 +1,7 @@
-// Package mail sends the provider's own email — activation links now,
-// password resets later — over SMTP, or into a folder for the embedded demo.
+// Package mail sends the provider's own email (activation and reset links,
+// registration news) over SMTP, or into a folder for the embedded demo.
+// Handlers do not call it: they queue messages in the outbox (package jobs),
+// whose worker sends them here and retries what fails.
 //
 // Messages are built here rather than by callers so that every one is clean
 // RFC 5322 and MIME by construction: From, To and Subject are checked for CR,
