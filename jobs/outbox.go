@@ -2,6 +2,10 @@ package jobs
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,12 +21,19 @@ import (
 // message: River keeps one job per ID (unique by args), so inserting the
 // same message twice queues it once.
 //
-// The message is stored rendered, links included, because the outbox must
-// deliver exactly what the transaction promised; River deletes a delivered
-// job after a day (CompletedJobRetentionPeriod) and a discarded one after a
-// week.
+// The message is stored rendered, because the outbox must deliver exactly
+// what the transaction promised; but sealed (AES-256-GCM, the ID as
+// associated data), because it holds live activation and reset links whose
+// tokens the database otherwise keeps only as hashes, and River's table is
+// read by more people and tools (its UI, support queries) than ours. River
+// deletes a delivered job after a day and a discarded one after a week.
 type MailArgs struct {
-	ID      string `json:"id" river:"unique"`
+	ID     string `json:"id" river:"unique"`
+	Sealed []byte `json:"sealed"` // nonce, then the sealed sealedMail
+}
+
+// sealedMail is what MailArgs.Sealed holds.
+type sealedMail struct {
 	To      string `json:"to"`
 	Subject string `json:"subject"`
 	Text    string `json:"text"`
@@ -44,23 +55,44 @@ func (MailArgs) InsertOpts() river.InsertOpts {
 // storage.TxHook), so it goes out if and only if the change commits, and
 // survives the node that made it.
 type Outbox struct {
-	q *Queue
+	q    *Queue
+	aead cipher.AEAD
 }
 
 // NewOutbox registers the mail worker, delivering through sender, on q
-// (before q starts) and returns the outbox that feeds it.
-func NewOutbox(q *Queue, sender mail.Sender) (*Outbox, error) {
-	w := &MailWorker{sender: sender, complete: q.eng.completeMail, logger: q.logger}
+// (before q starts) and returns the outbox that feeds it. key (32 bytes)
+// seals the queued messages; every node must use the same one, and a
+// message sealed under a key since replaced is given up.
+func NewOutbox(q *Queue, sender mail.Sender, key []byte) (*Outbox, error) {
+	if len(key) != 32 {
+		return nil, fmt.Errorf("outbox: key must be 32 bytes, not %d", len(key))
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	w := &MailWorker{sender: sender, aead: aead, complete: q.eng.completeMail, logger: q.logger}
 	if err := Register(q, w); err != nil {
 		return nil, err
 	}
-	return &Outbox{q: q}, nil
+	return &Outbox{q: q, aead: aead}, nil
 }
 
 // Mail queues m under a new message ID: inside tx when tx is not nil,
 // else on its own.
 func (o *Outbox) Mail(ctx context.Context, tx storage.Tx, m mail.Message) error {
-	args := MailArgs{ID: storage.NewID(), To: m.To, Subject: m.Subject, Text: m.Text, HTML: m.HTML}
+	plain, err := json.Marshal(sealedMail{To: m.To, Subject: m.Subject, Text: m.Text, HTML: m.HTML})
+	if err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	id := storage.NewID()
+	nonce := make([]byte, o.aead.NonceSize())
+	rand.Read(nonce) // never returns an error (crypto/rand documents it)
+	args := MailArgs{ID: id, Sealed: o.aead.Seal(nonce, nonce, plain, []byte(id))}
 	if err := o.q.Enqueue(ctx, tx, args, nil); err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
@@ -82,6 +114,7 @@ const mailTimeout = 2 * time.Minute
 type MailWorker struct {
 	river.WorkerDefaults[MailArgs]
 	sender   mail.Sender
+	aead     cipher.AEAD
 	complete func(context.Context, *river.Job[MailArgs]) error
 	logger   *slog.Logger
 }
@@ -98,7 +131,13 @@ func (w *MailWorker) Timeout(*river.Job[MailArgs]) time.Duration { return mailTi
 // which mail readers recognize it.
 func (w *MailWorker) Work(ctx context.Context, job *river.Job[MailArgs]) error {
 	a := job.Args
-	err := w.sender.Send(ctx, mail.Message{To: a.To, Subject: a.Subject, Text: a.Text, HTML: a.HTML, ID: a.ID})
+	m, err := w.open(a)
+	if err != nil {
+		// Another key sealed it (or it was altered): no retry can help.
+		w.logger.ErrorContext(ctx, "mail cannot be opened, not retried", "job_id", job.ID, "message_id", a.ID, "error", err)
+		return river.JobCancel(err)
+	}
+	err = w.sender.Send(ctx, m)
 	if errors.Is(err, mail.ErrInvalidMessage) {
 		w.logger.ErrorContext(ctx, "mail refused, not retried", "job_id", job.ID, "message_id", a.ID, "error", err)
 		return river.JobCancel(err)
@@ -112,4 +151,21 @@ func (w *MailWorker) Work(ctx context.Context, job *river.Job[MailArgs]) error {
 	}
 	w.logger.InfoContext(ctx, "mail delivered", "job_id", job.ID, "message_id", a.ID, "attempt", job.Attempt)
 	return nil
+}
+
+// open unseals a queued message.
+func (w *MailWorker) open(a MailArgs) (mail.Message, error) {
+	n := w.aead.NonceSize()
+	if len(a.Sealed) < n {
+		return mail.Message{}, errors.New("outbox: sealed message too short")
+	}
+	plain, err := w.aead.Open(nil, a.Sealed[:n], a.Sealed[n:], []byte(a.ID))
+	if err != nil {
+		return mail.Message{}, fmt.Errorf("outbox: open %s: %w", a.ID, err)
+	}
+	var m sealedMail
+	if err := json.Unmarshal(plain, &m); err != nil {
+		return mail.Message{}, fmt.Errorf("outbox: decode %s: %w", a.ID, err)
+	}
+	return mail.Message{To: m.To, Subject: m.Subject, Text: m.Text, HTML: m.HTML, ID: a.ID}, nil
 }

@@ -1,12 +1,14 @@
 package jobs_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -87,13 +89,16 @@ type node struct {
 
 func startNode(t *testing.T, b backend, sender mail.Sender) *node {
 	t.Helper()
-	return startNodeWith(t, b, sender, testConfig())
+	return startNodeWith(t, b, sender, testConfig(), testKey())
 }
 
-func startNodeWith(t *testing.T, b backend, sender mail.Sender, c jobs.Config) *node {
+// testKey is the outbox key every node of a test shares.
+func testKey() []byte { return bytes.Repeat([]byte{0x5a}, 32) }
+
+func startNodeWith(t *testing.T, b backend, sender mail.Sender, c jobs.Config, key []byte) *node {
 	t.Helper()
 	s, q := b.open(t, c)
-	o, err := jobs.NewOutbox(q, sender)
+	o, err := jobs.NewOutbox(q, sender, key)
 	if err != nil {
 		t.Fatalf("NewOutbox: %v", err)
 	}
@@ -316,7 +321,7 @@ func TestOutboxGivesUp(t *testing.T) {
 			g := newGate(t, smtp.Addr())
 			c := testConfig()
 			c.MaxAttempts = 2
-			n := startNodeWith(t, b, smtpSender(t, g.port()), c)
+			n := startNodeWith(t, b, smtpSender(t, g.port()), c, testKey())
 
 			if err := n.outbox.Mail(ctx, nil, message("tidak.sampai@contoh.co.id", "Gagal")); err != nil {
 				t.Fatal(err)
@@ -412,5 +417,76 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A queued mail is sealed in River's table: neither its recipient nor its
+// link can be read there. A node with another key gives it up; a node with
+// the right key delivers it.
+func TestQueuedMailIsSealed(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "satupintu.db")
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	smtp := mailtest.NewServer(t, mailtest.WithoutSTARTTLS())
+	start := func(key []byte) (*jobs.Queue, *jobs.Outbox) {
+		q, err := jobs.OpenSQLite(ctx, s.WriteDB(), testConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := jobs.NewOutbox(q, smtpSender(t, smtp.Port()), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q, o
+	}
+
+	q, o := start(testKey())
+	m := message("rahasia@contoh.co.id", "Aktivasi")
+	m.Text = "Buka https://satupintu.example/activate?token=TOKENRAHASIA"
+	if err := o.Mail(ctx, nil, m); err != nil {
+		t.Fatal(err)
+	}
+	var args string
+	if err := s.WriteDB().QueryRowContext(ctx, "SELECT CAST(args AS TEXT) FROM river_job").Scan(&args); err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"TOKENRAHASIA", "rahasia@contoh.co.id", "Aktivasi"} {
+		if strings.Contains(args, secret) {
+			t.Errorf("River's table shows %q: %s", secret, args)
+		}
+	}
+
+	// Another key: the worker cannot open it and gives it up.
+	other := bytes.Repeat([]byte{0x11}, 32)
+	wrong, _ := start(other)
+	if err := wrong.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the unreadable mail to be given up", func() bool {
+		d, err := wrong.Depth(ctx)
+		return err == nil && d == jobs.Depth{}
+	})
+	if err := wrong.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(smtp.Messages()); n != 0 {
+		t.Fatalf("a node with another key sent %d mails", n)
+	}
+
+	// The right key delivers what is queued now.
+	if err := o.Mail(ctx, nil, m); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer q.Stop(context.WithoutCancel(ctx))
+	got := smtp.WaitFor(t, "rahasia@contoh.co.id", wait)
+	if !strings.Contains(got.Body, "TOKENRAHASIA") {
+		t.Errorf("the delivered mail lost its link:\n%s", got.Body)
 	}
 }

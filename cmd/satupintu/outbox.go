@@ -30,7 +30,13 @@ func startOutbox(ctx context.Context, durable storage.Durable, sender mail.Sende
 	if err != nil {
 		return nil, nil, fmt.Errorf("job queue: %w", err)
 	}
-	o, err := jobs.NewOutbox(q, sender)
+	// Generated once and kept in the database, as the TOTP key is: it
+	// keeps the links in queued mail out of sight of River's tools.
+	key, err := secret(ctx, durable, "mail-outbox-key", nil, 32)
+	if err != nil {
+		return nil, nil, err
+	}
+	o, err := jobs.NewOutbox(q, sender, key)
 	if err != nil {
 		return nil, nil, fmt.Errorf("mail outbox: %w", err)
 	}

@@ -4,6 +4,7 @@ package jobstest
 
 import (
 	"context"
+	"crypto/rand"
 	"testing"
 	"time"
 
@@ -50,7 +51,9 @@ func Start(t testing.TB, store any, sender mail.Sender) *Outbox {
 	if err != nil {
 		t.Fatalf("jobstest: %v", err)
 	}
-	o, err := jobs.NewOutbox(q, sender)
+	key := make([]byte, 32)
+	rand.Read(key)
+	o, err := jobs.NewOutbox(q, sender, key)
 	if err != nil {
 		t.Fatalf("jobstest: %v", err)
 	}
