@@ -4,8 +4,9 @@
 // shares and worked by whichever node takes it first.
 //
 // It is a thin layer over River (riverqueue.com), which already does what
-// a queue on the database needs: jobs locked with SKIP LOCKED so several
-// nodes share them safely, retries with backoff, rescue of jobs whose node
+// a queue on the database needs: jobs taken by one node at a time (FOR
+// UPDATE SKIP LOCKED on Postgres, the single writer on SQLite), retries
+// with backoff, rescue of jobs whose node
 // died, unique jobs, graceful stop, and one transactional insert on
 // Postgres (pgx) and SQLite (database/sql) alike. What this package adds:
 // River's schema migrations run at open, serialized across nodes; jobs can
@@ -42,8 +43,8 @@ type Config struct {
 	// MaxAttempts before a job is discarded (default 60: with the default
 	// backoff about a day of trying).
 	MaxAttempts int
-	// PollInterval is how often a node looks for jobs it was not told
-	// about (SQLite has no LISTEN/NOTIFY; default 1 s).
+	// PollInterval is how often a node looks for jobs (default 1 s): it
+	// polls rather than listens, see riverConfig.
 	PollInterval time.Duration
 }
 
@@ -70,7 +71,7 @@ func (c Config) withDefaults() Config {
 }
 
 // backoff is River's retry policy for every job: exponential with jitter,
-// capped, so a mail server that is down for hours is asked hourly-ish
+// capped, so a mail server that is down for hours is asked every half hour
 // rather than hammered or given up on in minutes.
 type backoff struct{ base, max time.Duration }
 
