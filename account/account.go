@@ -36,9 +36,10 @@ type (
 	RefreshTokens interface {
 		RevokeUserRefreshTokens(ctx context.Context, userID string) error
 	}
-	// Mailer sends one message; mail.SMTP and mail.Folder implement it.
+	// Mailer queues one message for delivery (jobs.Outbox; a nil tx: on
+	// its own, not in a storage transaction).
 	Mailer interface {
-		Send(ctx context.Context, m mail.Message) error
+		Mail(ctx context.Context, tx storage.Tx, m mail.Message) error
 	}
 	Organizations interface {
 		OrganizationByID(ctx context.Context, id string) (storage.Organization, error)

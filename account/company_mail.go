@@ -14,8 +14,8 @@ import (
 // English below, as registration's sendBilingual sends them, so each can
 // move to the mail outbox as it is.
 
-// mailTimeout bounds one send, so a stuck mail server cannot hold the
-// administrator's request for long.
+// mailTimeout bounds queuing one mail, so a stuck database cannot hold the
+// request for long.
 const mailTimeout = 30 * time.Second
 
 // sendInvitationMail sends the invitation link.
@@ -38,13 +38,13 @@ func (h *Handler) sendRemovalMail(ctx context.Context, u storage.User, org stora
 	})
 }
 
-// sendBilingual sends one mail, Indonesian first and English below. The
-// send is detached from the request's cancellation: a closed tab must not
-// cut a message off half-way.
+// sendBilingual queues one mail, Indonesian first and English below, in
+// the outbox, which delivers it with retries. Queuing is detached from the
+// request's cancellation: a closed tab must not lose the message.
 func (h *Handler) sendBilingual(ctx context.Context, to, subjectKey string, body func(lang string) string) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), mailTimeout)
 	defer cancel()
-	return h.Mail.Send(ctx, mail.Message{
+	return h.Mail.Mail(ctx, nil, mail.Message{
 		To:      to,
 		Subject: h.Pages.T(templates.LangID, subjectKey) + " / " + h.Pages.T(templates.LangEN, subjectKey),
 		Text:    body(templates.LangID) + "\n\n----\n\n" + body(templates.LangEN),

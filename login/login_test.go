@@ -21,6 +21,7 @@ import (
 	"github.com/gorilla/securecookie"
 
 	"satupintu/captcha"
+	"satupintu/jobs/jobstest"
 	"satupintu/password"
 	"satupintu/storage"
 	"satupintu/storage/conformance"
@@ -49,6 +50,18 @@ type env struct {
 	h      *Handler
 	srv    *httptest.Server
 	client *http.Client
+	// outbox delivers the password emails (newPasswordEnv).
+	outbox *jobstest.Outbox
+}
+
+// waitMail waits for the background work of password requests, then for
+// the outbox to deliver what they queued.
+func (e *env) waitMail() {
+	e.t.Helper()
+	e.h.waitBackground()
+	if e.outbox != nil {
+		e.outbox.Settle(e.t)
+	}
 }
 
 // newEnv starts the login UI on a test server backed by the real embedded

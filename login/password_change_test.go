@@ -105,7 +105,7 @@ func TestChangeKeepsThisSessionAndEndsTheOthers(t *testing.T) {
 	if !strings.Contains(got, "password.change_failure wrong_current_password") || !strings.Contains(got, "password.change ") {
 		t.Errorf("audit %s", got)
 	}
-	e.h.waitBackground()
+	e.waitMail()
 	msgs := smtp.Messages()
 	if len(msgs) != 1 || !strings.Contains(msgs[0].Subject, "telah diganti") || msgs[0].To[0] != u.Email {
 		t.Errorf("want one change notification to %s, got %d emails", u.Email, len(msgs))

@@ -45,9 +45,10 @@ type (
 	RefreshTokenRevoker interface {
 		RevokeUserRefreshTokens(ctx context.Context, userID string) error
 	}
-	// Mailer sends one message; mail.SMTP and mail.Folder implement it.
-	Mailer interface {
-		Send(ctx context.Context, m satumail.Message) error
+	// Outbox queues a mail for delivery (jobs.Outbox): with the tx of a
+	// storage.TxHook, in that transaction; with a nil tx, on its own.
+	Outbox interface {
+		Mail(ctx context.Context, tx storage.Tx, m satumail.Message) error
 	}
 )
 
@@ -60,7 +61,7 @@ type Passwords struct {
 	Counters      storage.Counters // request limits and wrong current passwords
 	Sessions      UserSessions
 	RefreshTokens RefreshTokenRevoker
-	Mail          Mailer
+	Mail          Outbox
 	// BaseURL is the issuer, for the links in emails.
 	BaseURL string
 
@@ -291,22 +292,24 @@ func (h *Handler) sendReset(ctx context.Context, email, ip string) error {
 		return nil
 	}
 	secret, t := newResetToken(u.ID, now, now.Add(ResetTTL))
-	if err := p.Tokens.CreateActionToken(ctx, t); err != nil {
-		return fmt.Errorf("login: reset: store token: %w", err)
-	}
 	link := strings.TrimRight(p.BaseURL, "/") + "/password/reset?token=" + secret
 	body := func(lang string) string {
 		return h.Pages.T(lang, "password.mail.reset_body", displayName(u), u.Username, link, wib(t.ExpiresAt))
 	}
-	if err := p.Mail.Send(ctx, satumail.Message{
+	msg := satumail.Message{
 		To:      u.Email,
 		Subject: bilingual(h.Pages, "password.mail.reset_subject"),
 		Text:    body(templates.LangID) + "\n\n----\n\n" + body(templates.LangEN),
+	}
+	// The link and its mail are stored together: a token whose mail was
+	// never queued would be a link nobody can use.
+	if err := p.Tokens.CreateActionToken(ctx, t, func(ctx context.Context, tx storage.Tx) error {
+		return p.Mail.Mail(ctx, tx, msg)
 	}); err != nil {
-		return fmt.Errorf("login: reset: send email to user %s: %w", u.ID, err)
+		return fmt.Errorf("login: reset: store token and mail for user %s: %w", u.ID, err)
 	}
 	h.auditAt(ctx, ip, storage.AuditEvent{Action: "password.reset_request", ActorID: u.ID, Subject: u.ID})
-	h.Logger.InfoContext(ctx, "password reset email sent", "user_id", u.ID)
+	h.Logger.InfoContext(ctx, "password reset email queued", "user_id", u.ID)
 	return nil
 }
 
@@ -319,7 +322,7 @@ func (h *Handler) notifyChanged(r *http.Request, u storage.User, at time.Time) {
 		body := func(lang string) string {
 			return h.Pages.T(lang, "password.mail.changed_body", displayName(u), u.Username, wib(at), forgot)
 		}
-		return p.Mail.Send(ctx, satumail.Message{
+		return p.Mail.Mail(ctx, nil, satumail.Message{
 			To:      u.Email,
 			Subject: bilingual(h.Pages, "password.mail.changed_subject"),
 			Text:    body(templates.LangID) + "\n\n----\n\n" + body(templates.LangEN),

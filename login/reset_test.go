@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"satupintu/jobs/jobstest"
 	"satupintu/mail"
 	"satupintu/mail/mailtest"
 	"satupintu/storage"
@@ -34,9 +35,12 @@ func newPasswordEnv(t *testing.T) (*env, *mailtest.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var outbox *jobstest.Outbox
 	e := newEnv(t, false, func(h *Handler, eph *memory.Store, dur *sqlite.Store) {
-		h.Passwords = &Passwords{Users: dur, Tokens: dur, Counters: eph, Sessions: eph, RefreshTokens: dur, Mail: sender, BaseURL: testBaseURL}
+		outbox = jobstest.Start(t, dur, sender)
+		h.Passwords = &Passwords{Users: dur, Tokens: dur, Counters: eph, Sessions: eph, RefreshTokens: dur, Mail: outbox, BaseURL: testBaseURL}
 	})
+	e.outbox = outbox
 	// Background emails must be done before the stores close.
 	t.Cleanup(e.h.waitBackground)
 	return e, smtp
@@ -57,10 +61,10 @@ func (e *env) requestReset(c *http.Client, email string) webtest.Response {
 // link that arrives by mail.
 func (e *env) resetLinkFor(smtp *mailtest.Server, email string) string {
 	e.t.Helper()
-	e.h.waitBackground() // earlier emails (change notices) are in
+	e.waitMail() // earlier emails (change notices) are in
 	before := len(smtp.Messages())
 	wantRedirect(e.t, e.requestReset(e.newClient(), email), "/password/forgot/sent")
-	e.h.waitBackground()
+	e.waitMail()
 	msgs := smtp.Messages()
 	if len(msgs) != before+1 {
 		e.t.Fatalf("%d new emails, want 1", len(msgs)-before)
@@ -150,7 +154,7 @@ func TestForgotAnswersTheSameForEveryAddress(t *testing.T) {
 		t.Errorf("sent page does not say what happened:\n%s", pages[0])
 	}
 
-	e.h.waitBackground()
+	e.waitMail()
 	msgs := smtp.Messages()
 	if len(msgs) != 2 {
 		t.Fatalf("%d emails, want 2 (only to budi)", len(msgs))
@@ -228,7 +232,7 @@ func TestForgotIsRateLimited(t *testing.T) {
 	if res := e.requestReset(e.newClient(), "nobody@example.co.id"); res.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("fourth request for an unknown address: %d, want 429", res.StatusCode)
 	}
-	e.h.waitBackground()
+	e.waitMail()
 	if n := len(smtp.Messages()); n != forgotEmailLimit {
 		t.Errorf("%d emails, want %d", n, forgotEmailLimit)
 	}
@@ -300,7 +304,7 @@ func TestResetEndsEverySessionAndRefreshToken(t *testing.T) {
 	if got := strings.Join(e.auditActions(), ","); !strings.Contains(got, "password.reset ") {
 		t.Errorf("audit %s lacks password.reset", got)
 	}
-	e.h.waitBackground()
+	e.waitMail()
 	last := smtp.Messages()[len(smtp.Messages())-1]
 	if !strings.Contains(last.Subject, "telah diganti") || strings.Contains(last.Body, newPassword) {
 		t.Errorf("no change notification, or it holds the password: %q\n%s", last.Subject, last.Body)

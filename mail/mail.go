@@ -1,5 +1,7 @@
-// Package mail sends the provider's own email — activation links now,
-// password resets later — over SMTP, or into a folder for the embedded demo.
+// Package mail sends the provider's own email (activation and reset links,
+// registration news) over SMTP, or into a folder for the embedded demo.
+// Handlers do not call it: they queue messages in the outbox (package jobs),
+// whose worker sends them here and retries what fails.
 //
 // Messages are built here rather than by callers so that every one is clean
 // RFC 5322 and MIME by construction: From, To and Subject are checked for CR,
@@ -33,6 +35,11 @@ type Message struct {
 	Subject string
 	Text    string // the plain-text body; always sent
 	HTML    string // optional; when set the message is multipart/alternative
+	// ID, if set, is the left part of the Message-ID: a queue that must
+	// send a message again (its node died after the server took it) sends
+	// the same Message-ID, by which mail readers recognize the duplicate.
+	// ASCII letters, digits, '.' and '-' only, at most 64; empty: random.
+	ID string
 }
 
 // Sender delivers a message. Consumers depend on this (or their own
@@ -100,6 +107,9 @@ func compose(from *netmail.Address, m Message, now time.Time) (composed, error) 
 	if m.Text == "" {
 		return composed{}, fmt.Errorf("%w: text body is empty", ErrInvalidMessage)
 	}
+	if !validID(m.ID) {
+		return composed{}, fmt.Errorf("%w: id is not 1 to 64 letters, digits, '.' or '-'", ErrInvalidMessage)
+	}
 	if !utf8.ValidString(m.Text) || !utf8.ValidString(m.HTML) {
 		return composed{}, fmt.Errorf("%w: body is not valid UTF-8", ErrInvalidMessage)
 	}
@@ -117,7 +127,11 @@ func compose(from *netmail.Address, m Message, now time.Time) (composed, error) 
 	header("Date", now.Format(time.RFC1123Z)) // RFC 5322 §3.3 date-time
 	// RFC 5322 §3.6.4: globally unique; the random left part needs no
 	// state, the right part is a domain we own.
-	header("Message-ID", "<"+rand.Text()+"@"+domainOf(from.Address)+">")
+	id := m.ID
+	if id == "" {
+		id = rand.Text()
+	}
+	header("Message-ID", "<"+id+"@"+domainOf(from.Address)+">")
 	// RFC 3834: an activation mail is machine-generated, so vacation
 	// responders must not answer it.
 	header("Auto-Submitted", "auto-generated")
@@ -292,6 +306,24 @@ func checkHeaderLines(raw []byte) error {
 		}
 	}
 	return nil
+}
+
+// validID reports whether id may be the left part of a Message-ID as
+// Message.ID says: a dot-atom-text (RFC 5322 §3.2.3) of a safe subset.
+func validID(id string) bool {
+	if id == "" {
+		return true
+	}
+	if len(id) > 64 || id[0] == '.' || id[len(id)-1] == '.' || strings.Contains(id, "..") {
+		return false
+	}
+	for i := range len(id) {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // domainOf returns the part after the last @ of a bare address.

@@ -2,6 +2,7 @@ package mail_test
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -151,4 +152,21 @@ func TestHTMLAlternative(t *testing.T) {
 		t.Error("the HTML part comes before the text part; clients prefer the last")
 	}
 	checkLines(t, r.Raw)
+}
+
+// A message's ID becomes its Message-ID, so a queue that sends it twice
+// sends one message id; an ID that could break the header is refused.
+func TestMessageID(t *testing.T) {
+	r := send(t, mail.Message{To: "budi@pt-maju.example", Subject: "Aktivasi", Text: "isi", ID: "abc2def.7-x"})
+	if got, want := r.Header.Get("Message-ID"), "<abc2def.7-x@satupintu.example>"; got != want {
+		t.Errorf("Message-ID = %q, want %q", got, want)
+	}
+	srv := mailtest.NewServer(t)
+	s := newSMTP(t, srv, nil)
+	for _, id := range []string{"a b", "a>b", "a\r\nBcc: x@evil.example", ".a", "a..b", "a@b", strings.Repeat("a", 65)} {
+		err := s.Send(t.Context(), mail.Message{To: "budi@pt-maju.example", Subject: "Aktivasi", Text: "isi", ID: id})
+		if !errors.Is(err, mail.ErrInvalidMessage) {
+			t.Errorf("ID %q: got %v, want ErrInvalidMessage", id, err)
+		}
+	}
 }

@@ -31,9 +31,12 @@ type (
 	Audit interface {
 		AppendAudit(ctx context.Context, e storage.AuditEvent) error
 	}
-	// Mailer sends one message; mail.SMTP and mail.Folder implement it.
-	Mailer interface {
-		Send(ctx context.Context, m mail.Message) error
+	// Outbox queues a mail for delivery (jobs.Outbox). With the tx of a
+	// storage.TxHook the mail is part of that transaction: it goes out if
+	// and only if the change it tells about commits. A nil tx queues it
+	// on its own.
+	Outbox interface {
+		Mail(ctx context.Context, tx storage.Tx, m mail.Message) error
 	}
 )
 
@@ -48,7 +51,7 @@ type Handler struct {
 	Counters      storage.Counters
 	Captcha       *captcha.Service // asked on every submission unless its mode is off
 	Audit         Audit
-	Mail          Mailer
+	Mail          Outbox
 	Pages         *templates.Pages
 	CSRF          *web.CSRF
 	// Cookies signs and encrypts this package's cookies (the wizard draft

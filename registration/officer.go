@@ -11,6 +11,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"satupintu/mail"
 	"satupintu/storage"
 	"satupintu/web"
 )
@@ -215,10 +216,9 @@ type accountView struct {
 // notices are the results a redirect after a decision may report; the
 // query only picks one of these keys, so a crafted link shows nothing else.
 var notices = map[string]string{
-	"decided":     "officer.decided",
-	"approved":    "officer.approved",
-	"mail_failed": "officer.mail_failed",
-	"mail_sent":   "officer.mail_sent",
+	"decided":   "officer.decided",
+	"approved":  "officer.approved",
+	"mail_sent": "officer.mail_sent",
 }
 
 func (h *Handler) showOfficerRegistration(w http.ResponseWriter, r *http.Request, _ storage.User) error {
@@ -319,15 +319,17 @@ type decision struct {
 	to     storage.RegistrationStatus
 	note   bool // a note for the registrant is required
 	action string
+	// mail, if set, tells the registrant, with the note.
+	mail func(h *Handler, g storage.Registration, note string) mail.Message
 }
 
 var (
 	startReview = decision{name: "review", from: []storage.RegistrationStatus{storage.StatusSubmitted, storage.StatusResubmitted},
 		to: storage.StatusInReview, action: "registration.review"}
 	reject = decision{name: "reject", from: []storage.RegistrationStatus{storage.StatusInReview},
-		to: storage.StatusRejected, note: true, action: "registration.reject"}
+		to: storage.StatusRejected, note: true, action: "registration.reject", mail: (*Handler).rejectionMail}
 	requestRevision = decision{name: "revision", from: []storage.RegistrationStatus{storage.StatusInReview},
-		to: storage.StatusRevisionRequested, note: true, action: "registration.request_revision"}
+		to: storage.StatusRevisionRequested, note: true, action: "registration.request_revision", mail: (*Handler).revisionMail}
 )
 
 func (d decision) allowedFrom(s storage.RegistrationStatus) bool {
@@ -356,13 +358,20 @@ func (h *Handler) decide(d decision) officerHandler {
 			}
 		}
 		now := h.Now().UTC()
+		var decided storage.Registration // as fn saw it, for the mail
+		var hooks []storage.TxHook
+		if d.mail != nil {
+			// The registrant hears of the decision in its own transaction.
+			hooks = append(hooks, h.mailHook(func() mail.Message { return d.mail(h, decided, note) }))
+		}
 		err = h.Registrations.UpdateRegistration(r.Context(), g.ID, func(cur *storage.Registration) (storage.RegistrationEvent, *storage.Document, error) {
 			if !d.allowedFrom(cur.Status) {
 				return storage.RegistrationEvent{}, nil, fmt.Errorf("registration is %s: %w", cur.Status, storage.ErrConflict)
 			}
 			cur.Status, cur.UpdatedAt = d.to, now
+			decided = *cur
 			return storage.RegistrationEvent{Status: d.to, ActorID: officer.ID, Note: note, Time: now}, nil, nil
-		})
+		}, hooks...)
 		if errors.Is(err, storage.ErrConflict) {
 			h.Logger.InfoContext(r.Context(), "decision lost", "registration_id", g.ID, "decision", d.name, "officer_id", officer.ID)
 			return h.renderConflict(w, r, g.ID, "officer.conflict")

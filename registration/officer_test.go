@@ -77,6 +77,7 @@ func TestOfficerRoutesNeedTheOfficerRole(t *testing.T) {
 	if _, err := e.dur.UserByLogin(t.Context(), g.Email); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("an account was created: %v", err)
 	}
+	e.outbox.Settle(t)
 	if len(e.smtp.Messages()) != 0 {
 		t.Error("mail was sent")
 	}

@@ -11,16 +11,14 @@ import (
 
 	"satupintu/mail"
 	"satupintu/storage"
-	"satupintu/templates"
 )
 
-// Approval: the organization, the user and the activation token are
-// created with the decision in one transaction (ApproveRegistration); the
-// activation email goes out after the commit. A failed send does not undo
-// the approval: the officer is warned and can resend.
+// Approval: the organization, the user, the activation token and the
+// activation email (in the outbox) are created with the decision in one
+// transaction (ApproveRegistration). The outbox retries the email until
+// the mail server takes it; the officer can still send a new link.
 
-// mailTimeout bounds sending one activation email, so a stuck mail server
-// cannot hold the officer's request for long.
+// mailTimeout bounds queueing one email that belongs to no transaction.
 const mailTimeout = 30 * time.Second
 
 // approve answers POST /officer/registrations/{id}/approve.
@@ -62,7 +60,13 @@ func (h *Handler) approve(w http.ResponseWriter, r *http.Request, officer storag
 	}
 	secret, token := newActivationToken(user.ID, now)
 	ev := storage.RegistrationEvent{Status: storage.StatusApproved, ActorID: officer.ID, Time: now}
-	err = h.Registrations.ApproveRegistration(ctx, g.ID, org, user, token, ev)
+	activation := h.mailHook(func() mail.Message {
+		return h.activationMessage(activationMail{
+			To: user.Email, Name: user.Name, OrgName: org.Name, ServiceNumber: g.ServiceNumber,
+			Username: user.Username, Secret: secret, Expires: token.ExpiresAt,
+		})
+	})
+	err = h.Registrations.ApproveRegistration(ctx, g.ID, org, user, token, ev, activation)
 	switch {
 	case errors.Is(err, storage.ErrConflict):
 		h.Logger.InfoContext(ctx, "decision lost", "registration_id", g.ID, "decision", "approve", "officer_id", officer.ID)
@@ -86,20 +90,12 @@ func (h *Handler) approve(w http.ResponseWriter, r *http.Request, officer storag
 		}
 	}
 
-	notice, sent := "approved", "sent"
-	if err := h.sendActivation(ctx, activationMail{
-		To: user.Email, Name: user.Name, OrgName: org.Name, ServiceNumber: g.ServiceNumber,
-		Username: user.Username, Secret: secret, Expires: token.ExpiresAt,
-	}); err != nil {
-		h.Logger.ErrorContext(ctx, "send activation email", "registration_id", g.ID, "user_id", user.ID, "error", err)
-		notice, sent = "mail_failed", "failed"
-	}
 	h.audit(r, storage.AuditEvent{Action: "registration.approve", ActorID: officer.ID, Subject: g.ID,
 		Detail: map[string]string{
 			"service_number": g.ServiceNumber, "organization_id": org.ID, "user_id": user.ID,
-			"username": user.Username, "activation_mail": sent, "joined": fmt.Sprint(joined),
+			"username": user.Username, "activation_mail": "queued", "joined": fmt.Sprint(joined),
 		}})
-	redirect(w, r, "/officer/registrations/"+g.ID+"?notice="+notice)
+	redirect(w, r, "/officer/registrations/"+g.ID+"?notice=approved")
 	return nil
 }
 
@@ -136,20 +132,18 @@ func (h *Handler) resendActivation(w http.ResponseWriter, r *http.Request, offic
 	}
 	now := h.Now().UTC()
 	secret, token := newActivationToken(u.ID, now)
-	if err := h.Tokens.CreateActionToken(ctx, token); err != nil {
+	activation := h.mailHook(func() mail.Message {
+		return h.activationMessage(activationMail{
+			To: u.Email, Name: u.Name, OrgName: g.OrgName, ServiceNumber: g.ServiceNumber,
+			Username: u.Username, Secret: secret, Expires: token.ExpiresAt,
+		})
+	})
+	if err := h.Tokens.CreateActionToken(ctx, token, activation); err != nil {
 		return fmt.Errorf("registration: create activation token: %w", err)
 	}
-	notice, sent := "mail_sent", "sent"
-	if err := h.sendActivation(ctx, activationMail{
-		To: u.Email, Name: u.Name, OrgName: g.OrgName, ServiceNumber: g.ServiceNumber,
-		Username: u.Username, Secret: secret, Expires: token.ExpiresAt,
-	}); err != nil {
-		h.Logger.ErrorContext(ctx, "send activation email", "registration_id", g.ID, "user_id", u.ID, "error", err)
-		notice, sent = "mail_failed", "failed"
-	}
 	h.audit(r, storage.AuditEvent{Action: "registration.resend_activation", ActorID: officer.ID, Subject: g.ID,
-		Detail: map[string]string{"user_id": u.ID, "activation_mail": sent}})
-	redirect(w, r, "/officer/registrations/"+g.ID+"?notice="+notice)
+		Detail: map[string]string{"user_id": u.ID, "activation_mail": "queued"}})
+	redirect(w, r, "/officer/registrations/"+g.ID+"?notice=mail_sent")
 	return nil
 }
 
@@ -223,20 +217,12 @@ type activationMail struct {
 	Expires                                    time.Time
 }
 
-// sendActivation sends the activation email, Indonesian first, then
-// English. The send is detached from the request's cancellation: an
-// officer closing the tab must not cut a message off half-way.
-func (h *Handler) sendActivation(ctx context.Context, m activationMail) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), mailTimeout)
-	defer cancel()
-	link := strings.TrimRight(h.BaseURL, "/") + "/activate?token=" + m.Secret
+// activationMessage is the activation email, Indonesian first, then
+// English.
+func (h *Handler) activationMessage(m activationMail) mail.Message {
+	link := h.link("/activate?token=" + m.Secret)
 	expires := jakartaTime(m.Expires)
-	body := func(lang string) string {
+	return h.bilingual(m.To, "review.mail.subject", func(lang string) string {
 		return h.Pages.T(lang, "review.mail.body", m.Name, m.OrgName, m.ServiceNumber, m.Username, link, expires)
-	}
-	return h.Mail.Send(ctx, mail.Message{
-		To:      m.To,
-		Subject: h.Pages.T(templates.LangID, "review.mail.subject") + " / " + h.Pages.T(templates.LangEN, "review.mail.subject"),
-		Text:    body(templates.LangID) + "\n\n----\n\n" + body(templates.LangEN),
 	})
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/gorilla/securecookie"
 
 	"satupintu/captcha"
+	"satupintu/jobs/jobstest"
 	"satupintu/mail"
 	"satupintu/mail/mailtest"
 	"satupintu/storage"
@@ -41,9 +42,9 @@ import (
 
 // switchMailer forwards to whichever real sender the test set last, so a
 // test can make delivery fail and then recover.
-type switchMailer struct{ to atomic.Pointer[Mailer] }
+type switchMailer struct{ to atomic.Pointer[mail.Sender] }
 
-func (s *switchMailer) set(m Mailer) { s.to.Store(&m) }
+func (s *switchMailer) set(m mail.Sender) { s.to.Store(&m) }
 func (s *switchMailer) Send(ctx context.Context, m mail.Message) error {
 	return (*s.to.Load()).Send(ctx, m)
 }
@@ -57,6 +58,7 @@ type reviewEnv struct {
 	srv    *httptest.Server
 	smtp   *mailtest.Server
 	mailer *switchMailer
+	outbox *jobstest.Outbox
 	pages  *templates.Pages
 	codec  *securecookie.SecureCookie
 	seq    atomic.Int64
@@ -83,16 +85,17 @@ func newReviewEnv(t *testing.T, secure bool) *reviewEnv {
 	}
 	mailer := &switchMailer{}
 	mailer.set(sender)
+	outbox := jobstest.Start(t, dur, mailer)
 
 	codec := securecookie.New(securecookie.GenerateRandomKey(32), securecookie.GenerateRandomKey(32))
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	e := &reviewEnv{t: t, clock: clk, eph: eph, dur: dur, smtp: smtp, mailer: mailer, pages: pages, codec: codec}
+	e := &reviewEnv{t: t, clock: clk, eph: eph, dur: dur, smtp: smtp, mailer: mailer, outbox: outbox, pages: pages, codec: codec}
 	e.h = &Handler{
 		Registrations: dur, Tokens: dur, Users: dur, Organizations: dur,
-		Drafts: eph, Counters: eph, Audit: dur, Mail: mailer, Captcha: &captcha.Service{Store: eph, Now: clk.Now},
+		Drafts: eph, Counters: eph, Audit: dur, Mail: outbox, Captcha: &captcha.Service{Store: eph, Now: clk.Now},
 		Pages: pages, CSRF: web.NewCSRF(codec, secure), Cookies: codec,
 		CurrentUser: e.currentUser, Secure: secure, Now: clk.Now, Logger: logger,
 	}

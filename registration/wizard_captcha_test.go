@@ -166,8 +166,9 @@ func TestWizardCaptchaOff(t *testing.T) {
 
 // mailsTo counts the verification codes mailed to the address.
 func (e *wizEnv) mailsTo(to string) int {
+	e.t.Helper()
 	var n int
-	for _, m := range e.smtp.Messages() {
+	for _, m := range e.mails() {
 		if strings.HasPrefix(m.Subject, e.pages.T("id", "reg.code.mail.subject")) && strings.EqualFold(strings.Join(m.To, ","), to) {
 			n++
 		}

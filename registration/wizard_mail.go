@@ -14,13 +14,37 @@ import (
 // (wizard_submit.go): the mail is where the registrant learns whether a
 // registration was created.
 
-// sendReceivedMail tells the registrant the service number of the
-// registration just created.
-func (h *Handler) sendReceivedMail(ctx context.Context, g storage.Registration) error {
+// receivedMail tells the registrant the service number of the
+// registration being created; it is queued in the same transaction.
+func (h *Handler) receivedMail(g storage.Registration) mail.Message {
 	track := h.link("/track")
-	return h.sendBilingual(ctx, g.Email, "reg.mail.received.subject", func(lang string) string {
+	return h.bilingual(g.Email, "reg.mail.received.subject", func(lang string) string {
 		return h.Pages.T(lang, "reg.mail.received.body", g.FullName, g.OrgName, g.ServiceNumber, track)
 	})
+}
+
+// revisionMail tells the registrant what the officer asks to correct, and
+// where to correct it (tracking, with the service number and email).
+func (h *Handler) revisionMail(g storage.Registration, note string) mail.Message {
+	track := h.link("/track")
+	return h.bilingual(g.Email, "review.mail.revision.subject", func(lang string) string {
+		return h.Pages.T(lang, "review.mail.revision.body", g.FullName, g.OrgName, g.ServiceNumber, note, track)
+	})
+}
+
+// rejectionMail tells the registrant the registration was rejected, and
+// the officer's reason.
+func (h *Handler) rejectionMail(g storage.Registration, reason string) mail.Message {
+	return h.bilingual(g.Email, "review.mail.rejected.subject", func(lang string) string {
+		return h.Pages.T(lang, "review.mail.rejected.body", g.FullName, g.OrgName, g.ServiceNumber, reason, h.link("/register"))
+	})
+}
+
+// mailHook queues m in the transaction of the change it belongs to.
+func (h *Handler) mailHook(m func() mail.Message) storage.TxHook {
+	return func(ctx context.Context, tx storage.Tx) error {
+		return h.Mail.Mail(ctx, tx, m())
+	}
 }
 
 // sendDuplicateMail tells the registrant why no registration was created,
@@ -45,17 +69,24 @@ func (h *Handler) sendDuplicateMail(ctx context.Context, reason string, d *draft
 	})
 }
 
-// sendBilingual sends one mail, Indonesian first and English below, as
-// every mail of the provider does: the registrant's language is not known
-// when the mail is read.
+// sendBilingual queues one mail that belongs to no stored change (the
+// verification code, the answer to a duplicate submission).
 func (h *Handler) sendBilingual(ctx context.Context, to, subjectKey string, body func(lang string) string) error {
+	// Detached: a closed tab must not undo a mail the page promised.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), mailTimeout)
 	defer cancel()
-	return h.Mail.Send(ctx, mail.Message{
+	return h.Mail.Mail(ctx, nil, h.bilingual(to, subjectKey, body))
+}
+
+// bilingual builds one mail, Indonesian first and English below, as every
+// mail of the provider does: the registrant's language is not known when
+// the mail is read.
+func (h *Handler) bilingual(to, subjectKey string, body func(lang string) string) mail.Message {
+	return mail.Message{
 		To:      to,
 		Subject: h.Pages.T(templates.LangID, subjectKey) + " / " + h.Pages.T(templates.LangEN, subjectKey),
 		Text:    body(templates.LangID) + "\n\n----\n\n" + body(templates.LangEN),
-	})
+	}
 }
 
 // link is an absolute URL of path on this provider, for mails.

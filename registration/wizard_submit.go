@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"satupintu/mail"
 	"satupintu/quota"
 	"satupintu/storage"
 )
@@ -125,7 +126,10 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request, id string, d *d
 		reg.ServiceNumber = NewServiceNumber(now)
 		// The letter moves from the draft into the registration in the
 		// same transaction (storage.DraftDocuments).
-		err = h.DraftDocuments.CreateRegistrationFromDraft(ctx, reg, doc, id, now)
+		// So is the mail with the service number: it is sent if and only
+		// if the registration exists (reg is read when the hook runs).
+		err = h.DraftDocuments.CreateRegistrationFromDraft(ctx, reg, doc, id, now,
+			h.mailHook(func() mail.Message { return h.receivedMail(reg) }))
 		if err == nil || !errors.Is(err, storage.ErrAlreadyExists) || attempt == submitAttempts {
 			break
 		}
@@ -146,9 +150,6 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request, id string, d *d
 	h.audit(r, storage.AuditEvent{Action: "registration.submit", Subject: reg.ID,
 		Detail: map[string]string{"service_number": reg.ServiceNumber}})
 	h.Logger.InfoContext(ctx, "registration submitted", "registration_id", reg.ID, "service_number", reg.ServiceNumber)
-	if err := h.sendReceivedMail(ctx, reg); err != nil {
-		h.Logger.ErrorContext(ctx, "send registration received mail", "registration_id", reg.ID, "error", err)
-	}
 	return h.closeSubmission(w, r, id, email)
 }
 

@@ -30,6 +30,7 @@ import (
 	"github.com/gorilla/securecookie"
 
 	"satupintu/captcha"
+	"satupintu/jobs/jobstest"
 	"satupintu/mail"
 	"satupintu/mail/mailtest"
 	"satupintu/quota"
@@ -53,6 +54,7 @@ type wizEnv struct {
 	eph    storage.Ephemeral
 	dur    wizDurable
 	smtp   *mailtest.Server
+	outbox *jobstest.Outbox
 	pages  *templates.Pages
 	codec  *securecookie.SecureCookie
 	h      *Handler
@@ -97,6 +99,7 @@ func newWizEnvOn(t *testing.T, secure bool, clk *conformance.Clock, eph storage.
 	if err != nil {
 		t.Fatal(err)
 	}
+	outbox := jobstest.Start(t, dur, mailer)
 	codec := securecookie.New(securecookie.GenerateRandomKey(32), securecookie.GenerateRandomKey(32))
 	logger := slog.New(slog.DiscardHandler)
 	if testing.Verbose() {
@@ -111,7 +114,7 @@ func newWizEnvOn(t *testing.T, secure bool, clk *conformance.Clock, eph storage.
 		Counters:      eph,
 		Captcha:       &captcha.Service{Store: eph, Now: clk.Now},
 		Audit:         dur,
-		Mail:          mailer,
+		Mail:          outbox,
 		Pages:         pages,
 		CSRF:          web.NewCSRF(securecookie.New(securecookie.GenerateRandomKey(32), securecookie.GenerateRandomKey(32)), secure),
 		Cookies:       codec,
@@ -135,7 +138,7 @@ func newWizEnvOn(t *testing.T, secure bool, clk *conformance.Clock, eph storage.
 		srv = httptest.NewServer(handler)
 	}
 	t.Cleanup(srv.Close)
-	e := &wizEnv{t: t, clock: clk, eph: eph, dur: dur, smtp: smtp, pages: pages, codec: codec, h: h, srv: srv}
+	e := &wizEnv{t: t, clock: clk, eph: eph, dur: dur, smtp: smtp, outbox: outbox, pages: pages, codec: codec, h: h, srv: srv}
 	e.client = e.newClient()
 	return e
 }
@@ -172,11 +175,19 @@ func (e *wizEnv) clientFrom(ip string) *http.Client {
 
 var wizCode = regexp.MustCompile(`(?m)^\s+(\d{6})$`)
 
+// mails is every message delivered once the outbox has nothing left to
+// send: mail leaves after the request that queued it.
+func (e *wizEnv) mails() []mailtest.Received {
+	e.t.Helper()
+	e.outbox.Settle(e.t)
+	return e.smtp.Messages()
+}
+
 // lastMail is the newest message to the address whose subject starts with
 // the Indonesian subject of subjectKey.
 func (e *wizEnv) lastMail(to, subjectKey string) (mailtest.Received, bool) {
 	e.t.Helper()
-	msgs := e.smtp.Messages()
+	msgs := e.mails()
 	for i := len(msgs) - 1; i >= 0; i-- {
 		m := msgs[i]
 		if strings.HasPrefix(m.Subject, e.pages.T("id", subjectKey)) && slices.ContainsFunc(m.To, func(a string) bool { return strings.EqualFold(a, to) }) {
@@ -1012,7 +1023,7 @@ func TestWizardDuplicateAnswersLikeANewRegistration(t *testing.T) {
 				}
 			}
 			var received int
-			for _, m := range e.smtp.Messages() {
+			for _, m := range e.mails() {
 				if strings.HasPrefix(m.Subject, e.pages.T("id", "reg.mail.received.subject")) {
 					received++
 				}

@@ -122,10 +122,10 @@ func TestWizardCodeSendsAreBounded(t *testing.T) {
 	for i := 2; i <= maxCodeSends; i++ {
 		wizWant(t, e.submitStep(c, StepVerify, "resend", nil), http.StatusOK, e.T("reg.code.sent"))
 	}
-	sent := len(e.smtp.Messages())
+	sent := len(e.mails())
 	res := e.submitStep(c, StepVerify, "resend", nil)
 	wizWant(t, res, http.StatusTooManyRequests, e.T("reg.code.limited"))
-	if n := len(e.smtp.Messages()); n != sent {
+	if n := len(e.mails()); n != sent {
 		t.Errorf("%d mails sent over the bound", n-sent)
 	}
 	wizWantRedirect(t, e.verify(c, "siti@example.co.id"), "/register/dokumen")

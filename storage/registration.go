@@ -122,9 +122,9 @@ type ActionToken struct {
 // Registrations stores registrations, their documents and history.
 type Registrations interface {
 	// CreateRegistration stores r, its document and a first "submitted"
-	// event in one transaction. ErrAlreadyExists if the service number or
-	// id is taken.
-	CreateRegistration(ctx context.Context, r Registration, doc Document) error
+	// event in one transaction, with what the hooks write. ErrAlreadyExists
+	// if the service number or id is taken.
+	CreateRegistration(ctx context.Context, r Registration, doc Document, then ...TxHook) error
 	RegistrationByID(ctx context.Context, id string) (Registration, error)
 	RegistrationByServiceNumber(ctx context.Context, serviceNumber string) (Registration, error)
 	// OpenRegistrationFor finds a registration that is not yet decided for
@@ -136,8 +136,9 @@ type Registrations interface {
 	// and appends the event fn returns (its RegistrationID and Time are
 	// filled in). If fn returns a document, it is stored and becomes the
 	// current one. An error from fn aborts everything and is returned as is;
-	// two concurrent decisions cannot both win.
-	UpdateRegistration(ctx context.Context, id string, fn func(*Registration) (RegistrationEvent, *Document, error)) error
+	// two concurrent decisions cannot both win. The hooks run after fn's
+	// change is written, in the same transaction.
+	UpdateRegistration(ctx context.Context, id string, fn func(*Registration) (RegistrationEvent, *Document, error), then ...TxHook) error
 	// ApproveRegistration creates the organization and the user, marks the
 	// registration approved (linking both), appends the event and stores the
 	// activation token, all in one transaction. When an organization with
@@ -145,13 +146,16 @@ type Registrations interface {
 	// the registration's OrganizationID names the existing one); otherwise
 	// the user becomes the new organization's administrator. ErrConflict if
 	// the registration is not in review; ErrAlreadyExists if the user exists.
-	ApproveRegistration(ctx context.Context, id string, org Organization, user User, token ActionToken, ev RegistrationEvent) error
+	// The hooks run last, in the same transaction.
+	ApproveRegistration(ctx context.Context, id string, org Organization, user User, token ActionToken, ev RegistrationEvent, then ...TxHook) error
 	DocumentByID(ctx context.Context, id string) (Document, error)
 }
 
 // ActionTokens stores activation and reset tokens.
 type ActionTokens interface {
-	CreateActionToken(ctx context.Context, t ActionToken) error
+	// CreateActionToken stores t; the hooks (the mail carrying the link)
+	// run in the same transaction.
+	CreateActionToken(ctx context.Context, t ActionToken, then ...TxHook) error
 	// ConsumeActionToken marks the token used at now and returns it, once:
 	// ErrNotFound for an unknown, used or expired token, or another purpose.
 	ConsumeActionToken(ctx context.Context, id, purpose string, now time.Time) (ActionToken, error)
@@ -228,8 +232,9 @@ type DraftDocuments interface {
 	// letter as doc's content: in one transaction the live letter of
 	// draftID with doc.SHA256 becomes the registration's document and is
 	// deleted from the drafts' letters. doc's Data is ignored. ErrNotFound
-	// (and nothing stored) if the draft has no such live letter at now.
-	CreateRegistrationFromDraft(ctx context.Context, r Registration, doc Document, draftID string, now time.Time) error
+	// (and nothing stored) if the draft has no such live letter at now. The
+	// hooks run last, in the same transaction.
+	CreateRegistrationFromDraft(ctx context.Context, r Registration, doc Document, draftID string, now time.Time, then ...TxHook) error
 }
 
 // MaxDraftSize is the largest value Drafts stores (SaveDraft refuses more):

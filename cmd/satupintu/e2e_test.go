@@ -27,6 +27,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"golang.org/x/oauth2"
 
+	"satupintu/jobs/jobstest"
 	"satupintu/mail"
 	"satupintu/mail/mailtest"
 	"satupintu/op"
@@ -102,7 +103,7 @@ func newTestProviderHash(t testing.TB, p password.Params, opts ...func(*Config))
 	if err != nil {
 		t.Fatal(err)
 	}
-	handler, provider, err := newServer(ctx, deps{cfg: cfg, durable: durable, ephemeral: ephemeral, logger: logger, now: clk.Now, hashParams: p, mailer: mailer})
+	handler, provider, err := newServer(ctx, deps{cfg: cfg, durable: durable, ephemeral: ephemeral, logger: logger, now: clk.Now, hashParams: p, outbox: jobstest.Start(t, durable, mailer)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"satupintu/jobs/jobstest"
 	"satupintu/mail"
 	"satupintu/storage"
 	"satupintu/storage/memory"
@@ -34,7 +35,7 @@ func healthServer(t *testing.T, durable storage.Durable, durableName string, eph
 		t.Fatal(err)
 	}
 	handler, _, err := newServer(t.Context(), deps{cfg: defaultConfig(), durable: durable, ephemeral: ephemeral, logger: logger,
-		now: time.Now, hashParams: cheapHash, mailer: mailer,
+		now: time.Now, hashParams: cheapHash, outbox: jobstest.Start(t, durable, mailer),
 		durableName: durableName, ephemeralName: ephemeralName, healthInterval: interval})
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"satupintu/jobs"
 	"satupintu/storage"
 )
 
@@ -92,6 +93,10 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		openEphemeral: func(ctx context.Context) (storage.Ephemeral, string, error) { return openEphemeral(ctx, cfg) }}
 	switch cmd {
 	case "migrate":
+		// River's tables too: opening the job queue applies its migrations.
+		if _, err := jobs.Open(ctx, db, jobs.Config{}); err != nil {
+			return err
+		}
 		fmt.Fprintf(stdout, "%s database is up to date\n", name)
 		return nil
 	case "client":

@@ -19,6 +19,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/client/rp"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
+	"satupintu/jobs/jobstest"
 	"satupintu/login/passkeytest"
 	"satupintu/mail"
 	"satupintu/op"
@@ -128,7 +129,7 @@ func startNode(t testing.TB, issuer string, o nodeOptions, ln net.Listener) *nod
 	if err != nil {
 		t.Fatal(err)
 	}
-	handler, provider, err := newServer(ctx, deps{cfg: cfg, durable: durable, ephemeral: ephemeral, mailer: mailer,
+	handler, provider, err := newServer(ctx, deps{cfg: cfg, durable: durable, ephemeral: ephemeral, outbox: jobstest.Start(t, durable, mailer),
 		logger: slog.New(slog.DiscardHandler), now: clk.Now, hashParams: cheapHash,
 		durableName: "postgres", ephemeralName: "redis", healthInterval: 50 * time.Millisecond})
 	if err != nil {

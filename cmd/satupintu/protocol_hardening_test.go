@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"satupintu/jobs/jobstest"
 	"satupintu/mail"
 	"satupintu/storage/conformance"
 	"satupintu/storage/postgres"
@@ -249,7 +250,7 @@ func newOutageProvider(t *testing.T) (tp *testProvider, clk *conformance.Clock, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	handler, provider, err := newServer(ctx, deps{cfg: cfg, durable: durable, ephemeral: ephemeral, mailer: mailer,
+	handler, provider, err := newServer(ctx, deps{cfg: cfg, durable: durable, ephemeral: ephemeral, outbox: jobstest.Start(t, durable, mailer),
 		logger: slog.New(slog.DiscardHandler), now: clk.Now, hashParams: cheapHash,
 		durableName: "postgres", ephemeralName: "redis", healthInterval: time.Hour})
 	if err != nil {

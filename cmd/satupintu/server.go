@@ -47,8 +47,9 @@ type deps struct {
 	durableName, ephemeralName string
 	// healthInterval is how often dependencies are checked (default 1s).
 	healthInterval time.Duration
-	// mailer sends activation and reset emails.
-	mailer mail.Sender
+	// outbox queues every email (activation, reset, registration news);
+	// the job queue behind it delivers them (startOutbox).
+	outbox mailOutbox
 }
 
 // secret returns configured key material or the persisted generated value.
@@ -120,7 +121,7 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 			Key: totpKey, RecoveryParams: d.hashParams},
 		Passkeys: passkeys(d, issuerURL),
 		Passwords: &login.Passwords{Users: d.durable, Tokens: d.durable, Counters: d.ephemeral,
-			Sessions: d.ephemeral, RefreshTokens: d.durable, Mail: d.mailer, BaseURL: d.cfg.Issuer},
+			Sessions: d.ephemeral, RefreshTokens: d.durable, Mail: d.outbox, BaseURL: d.cfg.Issuer},
 	}
 	var key [32]byte
 	copy(key[:], tokenKey)
@@ -174,7 +175,7 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 
 	rh := &registration.Handler{
 		Registrations: d.durable, Tokens: d.durable, Users: d.durable, Organizations: d.durable,
-		Drafts: d.ephemeral, Counters: d.ephemeral, DraftLimit: d.cfg.Limits.Register, NIBLookupLimit: d.cfg.Limits.NIBLookup, Audit: d.durable, Mail: d.mailer, Captcha: captchas,
+		Drafts: d.ephemeral, Counters: d.ephemeral, DraftLimit: d.cfg.Limits.Register, NIBLookupLimit: d.cfg.Limits.NIBLookup, Audit: d.durable, Mail: d.outbox, Captcha: captchas,
 		Pages: pages, CSRF: csrf, Cookies: codec, BaseURL: d.cfg.Issuer, Secure: secure,
 		CurrentUser: func(r *http.Request) (storage.User, bool) {
 			_, u, ok := lh.CurrentSession(r)
@@ -200,7 +201,7 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 		EmailChange: &account.EmailChange{Pending: d.ephemeral,
 			CheckEmail: fieldCheck(registration.Email), CheckPassword: lh.CheckOwnPassword},
 		// The company pages and invitations.
-		Memberships: d.durable, Invitations: d.durable, RefreshTokens: d.durable, Mail: d.mailer,
+		Memberships: d.durable, Invitations: d.durable, RefreshTokens: d.durable, Mail: d.outbox,
 		BaseURL: d.cfg.Issuer, InviteNeedsOfficer: d.cfg.InviteNeedsOfficer, AcceptLimit: d.cfg.Limits.InviteAccept,
 		AuthRequests: d.ephemeral, CallbackURL: provider.CallbackURL,
 		NewUsername: func(ctx context.Context, email string) (string, error) {
@@ -342,8 +343,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
+	outbox, stopOutbox, err := startOutbox(ctx, durable, mailer, logger)
+	if err != nil {
+		return err
+	}
+	defer stopOutbox() // after the HTTP server, before the store closes
 	handler, _, err := newServer(ctx, deps{cfg: cfg, durable: durable, ephemeral: ephemeral, logger: logger, now: time.Now,
-		durableName: durableName, ephemeralName: ephemeralName, mailer: mailer})
+		durableName: durableName, ephemeralName: ephemeralName, outbox: outbox})
 	if err != nil {
 		return err
 	}

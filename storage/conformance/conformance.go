@@ -47,6 +47,9 @@
 //     registration is ErrNotFound (every registration has its first event);
 //   - ConsumeActionToken attempts that fail (wrong purpose, expired) do not
 //     use the token up; a zero now is an error;
+//   - the changes that take storage.TxHook run each hook once, inside
+//     their transaction, with a non-nil driver transaction; a hook's error
+//     undoes the change and comes back (errors.Is);
 //   - a counter's window is fixed by its first Incr, not extended by later
 //     ones; a draft lives ttl from its last save and reading it does not
 //     consume it; non-positive windows and TTLs are errors.

@@ -74,6 +74,7 @@ func RunDurable(t *testing.T, open func(t *testing.T) storage.Durable) {
 		{"approval of a known NIB joins the organization", testApproveJoins},
 		{"invitations", testInvitations},
 		{"concurrent token consumption has one winner", testActionTokenConcurrent},
+		{"transaction hooks commit and roll back with the change", testTxHooks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

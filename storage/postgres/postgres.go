@@ -37,7 +37,12 @@ import (
 // Store is the Postgres durable store.
 type Store struct {
 	*sqlstore.Store
+	pool *pgxpool.Pool
 }
+
+// Pool is the store's connection pool, for the job queue, whose jobs are
+// inserted in the store's transactions and must live in the same database.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 var _ storage.Durable = (*Store)(nil)
 
@@ -148,7 +153,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: open %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
 	}
-	s := &Store{sqlstore.New(d, dialect())}
+	s := &Store{Store: sqlstore.New(d, dialect()), pool: pool}
 	if err := s.Migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -313,6 +318,10 @@ func (q txQuerier) Query(ctx context.Context, sql string, args ...any) (sqlstore
 func (q txQuerier) QueryRow(ctx context.Context, sql string, args ...any) sqlstore.Row {
 	return q.tx.QueryRow(ctx, sql, args...)
 }
+
+// Driver exposes the transaction to storage.TxHook (the job queue inserts
+// its jobs in it).
+func (q txQuerier) Driver() any { return q.tx }
 
 // rows adapts pgx.Rows, whose Close returns nothing, and releases the
 // connection (done) once, when closed.

@@ -31,7 +31,13 @@ import (
 // Store is the SQLite durable store.
 type Store struct {
 	*sqlstore.Store
+	write *sql.DB
 }
+
+// WriteDB is the store's single write connection, for the job queue: its
+// jobs are inserted in the store's transactions, and sharing the one
+// writer keeps River from meeting SQLITE_BUSY in this process.
+func (s *Store) WriteDB() *sql.DB { return s.write }
 
 var _ storage.Durable = (*Store)(nil)
 
@@ -128,7 +134,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	read.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
 	read.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
 
-	s := &Store{sqlstore.New(&db{write: write, read: read, writeStmts: stmtCache{db: write}, readStmts: stmtCache{db: read}}, dialect())}
+	s := &Store{Store: sqlstore.New(&db{write: write, read: read, writeStmts: stmtCache{db: write}, readStmts: stmtCache{db: read}}, dialect()), write: write}
 	if err := s.Migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -262,6 +268,10 @@ func (q txQuerier) QueryRow(ctx context.Context, query string, args ...any) sqls
 	}
 	return st.QueryRowContext(ctx, args...)
 }
+
+// Driver exposes the transaction to storage.TxHook (the job queue inserts
+// its jobs in it).
+func (q txQuerier) Driver() any { return q.tx }
 
 func execOn(ctx context.Context, st *sql.Stmt, args []any) (int64, error) {
 	res, err := st.ExecContext(ctx, args...)

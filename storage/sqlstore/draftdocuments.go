@@ -98,7 +98,7 @@ func (s *Store) PruneDraftDocuments(ctx context.Context, now time.Time) (int64, 
 // document (its file name and type come from the stored letter). The bytes are copied inside the database (INSERT … SELECT), and
 // the draft's row is deleted in the same transaction: a letter is either
 // still the draft's or already the registration's, never both or neither.
-func (s *Store) CreateRegistrationFromDraft(ctx context.Context, g storage.Registration, doc storage.Document, draftID string, now time.Time) error {
+func (s *Store) CreateRegistrationFromDraft(ctx context.Context, g storage.Registration, doc storage.Document, draftID string, now time.Time, then ...storage.TxHook) error {
 	err := s.createRegistration(ctx, &g, &doc, func(q Querier) error {
 		n, err := q.Exec(ctx, `INSERT INTO registration_documents
 			(id, registration_id, file_name, content_type, sha256, data, created_at)
@@ -113,6 +113,6 @@ func (s *Store) CreateRegistrationFromDraft(ctx context.Context, g storage.Regis
 		}
 		_, err = q.Exec(ctx, `DELETE FROM draft_documents WHERE draft_id = $1`, draftID)
 		return err
-	})
+	}, then)
 	return s.wrap("create registration "+g.ID+" from draft", err)
 }

@@ -107,15 +107,15 @@ func (s *Store) lockRegistration(ctx context.Context, q Querier, id string) (sto
 
 // CreateRegistration stores g, doc and a first "submitted" event in one
 // transaction. doc becomes g's current document, whatever g.DocumentID said.
-func (s *Store) CreateRegistration(ctx context.Context, g storage.Registration, doc storage.Document) error {
-	err := s.createRegistration(ctx, &g, &doc, func(q Querier) error { return insertDocument(ctx, q, doc) })
+func (s *Store) CreateRegistration(ctx context.Context, g storage.Registration, doc storage.Document, then ...storage.TxHook) error {
+	err := s.createRegistration(ctx, &g, &doc, func(q Querier) error { return insertDocument(ctx, q, doc) }, then)
 	return s.wrap("create registration "+g.ID, err)
 }
 
 // createRegistration is CreateRegistration with the document's insert left
 // to storeDoc, which runs in the same transaction after the registration
 // row (the document references it) and sees g and doc linked.
-func (s *Store) createRegistration(ctx context.Context, g *storage.Registration, doc *storage.Document, storeDoc func(Querier) error) error {
+func (s *Store) createRegistration(ctx context.Context, g *storage.Registration, doc *storage.Document, storeDoc func(Querier) error, then []storage.TxHook) error {
 	if g.Status == "" {
 		g.Status = storage.StatusSubmitted
 	}
@@ -134,8 +134,11 @@ func (s *Store) createRegistration(ctx context.Context, g *storage.Registration,
 		if err := storeDoc(q); err != nil {
 			return fmt.Errorf("document: %w", err)
 		}
-		return insertEvent(ctx, q, storage.RegistrationEvent{
-			RegistrationID: g.ID, Status: storage.StatusSubmitted, Time: g.SubmittedAt})
+		if err := insertEvent(ctx, q, storage.RegistrationEvent{
+			RegistrationID: g.ID, Status: storage.StatusSubmitted, Time: g.SubmittedAt}); err != nil {
+			return err
+		}
+		return s.runHooks(ctx, q, then)
 	})
 }
 
@@ -262,7 +265,7 @@ func (s *Store) RegistrationEvents(ctx context.Context, id string) ([]storage.Re
 // UpdateRegistration applies fn to the locked registration and writes the
 // result, fn's document and event in one transaction. The event's status
 // defaults to the new status, its time to the new UpdatedAt (or now).
-func (s *Store) UpdateRegistration(ctx context.Context, id string, fn func(*storage.Registration) (storage.RegistrationEvent, *storage.Document, error)) error {
+func (s *Store) UpdateRegistration(ctx context.Context, id string, fn func(*storage.Registration) (storage.RegistrationEvent, *storage.Document, error), then ...storage.TxHook) error {
 	var fnErr error
 	err := s.db.InTx(ctx, func(q Querier) error {
 		g, err := s.lockRegistration(ctx, q, id)
@@ -298,7 +301,10 @@ func (s *Store) UpdateRegistration(ctx context.Context, id string, fn func(*stor
 		if ev.Time.IsZero() {
 			ev.Time = time.Now()
 		}
-		return insertEvent(ctx, q, ev)
+		if err := insertEvent(ctx, q, ev); err != nil {
+			return err
+		}
+		return s.runHooks(ctx, q, then)
 	})
 	if fnErr != nil {
 		return fnErr
@@ -314,7 +320,7 @@ func (s *Store) UpdateRegistration(ctx context.Context, id string, fn func(*stor
 // everything as it was. The store fills in the links (user.OrganizationID,
 // token.UserID, ev.RegistrationID) and ev.Status; UpdatedAt becomes ev.Time
 // (now if zero).
-func (s *Store) ApproveRegistration(ctx context.Context, id string, org storage.Organization, user storage.User, token storage.ActionToken, ev storage.RegistrationEvent) error {
+func (s *Store) ApproveRegistration(ctx context.Context, id string, org storage.Organization, user storage.User, token storage.ActionToken, ev storage.RegistrationEvent, then ...storage.TxHook) error {
 	user.OrganizationID, token.UserID = org.ID, user.ID
 	ev.RegistrationID, ev.Status = id, storage.StatusApproved
 	if ev.Time.IsZero() {
@@ -375,7 +381,7 @@ func (s *Store) ApproveRegistration(ctx context.Context, id string, org storage.
 		if _, err := q.Exec(ctx, insertActionToken, actionTokenArgs(token)...); err != nil {
 			return fmt.Errorf("create action token: %w", err)
 		}
-		return nil
+		return s.runHooks(ctx, q, then)
 	})
 	return s.wrap("approve registration "+id, err)
 }
@@ -404,9 +410,19 @@ func actionTokenArgs(t storage.ActionToken) []any {
 	return []any{t.ID, t.UserID, t.Purpose, micros(t.CreatedAt), micros(t.ExpiresAt), micros(t.UsedAt)}
 }
 
-// CreateActionToken stores a new activation or reset token.
-func (s *Store) CreateActionToken(ctx context.Context, t storage.ActionToken) error {
-	_, err := s.db.Exec(ctx, insertActionToken, actionTokenArgs(t)...)
+// CreateActionToken stores a new activation or reset token; with hooks, in
+// a transaction that they share.
+func (s *Store) CreateActionToken(ctx context.Context, t storage.ActionToken, then ...storage.TxHook) error {
+	if len(then) == 0 {
+		_, err := s.db.Exec(ctx, insertActionToken, actionTokenArgs(t)...)
+		return s.wrap("create action token", err)
+	}
+	err := s.db.InTx(ctx, func(q Querier) error {
+		if _, err := q.Exec(ctx, insertActionToken, actionTokenArgs(t)...); err != nil {
+			return err
+		}
+		return s.runHooks(ctx, q, then)
+	})
 	return s.wrap("create action token", err)
 }
 

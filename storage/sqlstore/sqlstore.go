@@ -216,3 +216,23 @@ func collect[T any](rows Rows, err error, scan func(scanner) (T, error)) ([]T, e
 	}
 	return out, rows.Close()
 }
+
+// runHooks runs a change's hooks inside its transaction q. The adapters'
+// transaction Queriers implement storage.Tx; one that does not cannot run
+// hooks, and a change asked to is refused rather than committed without
+// what the hooks would have written.
+func (s *Store) runHooks(ctx context.Context, q Querier, hooks []storage.TxHook) error {
+	if len(hooks) == 0 {
+		return nil
+	}
+	tx, ok := q.(storage.Tx)
+	if !ok {
+		return fmt.Errorf("transaction hooks: %T does not expose its driver transaction", q)
+	}
+	for _, h := range hooks {
+		if err := h(ctx, tx); err != nil {
+			return fmt.Errorf("transaction hook: %w", err)
+		}
+	}
+	return nil
+}

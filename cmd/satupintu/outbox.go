@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"satupintu/jobs"
+	"satupintu/mail"
+	"satupintu/storage"
+)
+
+// mailOutbox queues mail for delivery (jobs.Outbox); the login and
+// registration handlers take it in place of a sender.
+type mailOutbox interface {
+	Mail(ctx context.Context, tx storage.Tx, m mail.Message) error
+}
+
+// queueStopTimeout is how long shutdown waits for mails being delivered
+// before it cancels them; River retries a cancelled one on the next start.
+const queueStopTimeout = 15 * time.Second
+
+// startOutbox opens the job queue on the durable store's database (applying
+// River's migrations), registers the mail worker delivering through sender
+// and starts working. The returned stop ends it gracefully; call it before
+// the store closes.
+func startOutbox(ctx context.Context, durable storage.Durable, sender mail.Sender, logger *slog.Logger) (*jobs.Outbox, func(), error) {
+	q, err := jobs.Open(ctx, durable, jobs.Config{Logger: logger})
+	if err != nil {
+		return nil, nil, fmt.Errorf("job queue: %w", err)
+	}
+	// Generated once and kept in the database, as the TOTP key is: it
+	// keeps the links in queued mail out of sight of River's tools.
+	key, err := secret(ctx, durable, "mail-outbox-key", nil, 32)
+	if err != nil {
+		return nil, nil, err
+	}
+	o, err := jobs.NewOutbox(q, sender, key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mail outbox: %w", err)
+	}
+	// Not ctx: its end (SIGTERM) would cut deliveries off mid-message;
+	// stop below lets them finish first.
+	if err := q.Start(context.WithoutCancel(ctx)); err != nil {
+		return nil, nil, err
+	}
+	if d, err := q.Depth(ctx); err == nil && d.Available+d.Retryable+d.Discarded > 0 {
+		logger.Info("job queue", "available", d.Available, "retryable", d.Retryable, "discarded", d.Discarded)
+	}
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), queueStopTimeout)
+		defer cancel()
+		if err := q.Stop(ctx); err != nil {
+			logger.Error("stop job queue", "error", err)
+		}
+	}
+	return o, stop, nil
+}
