@@ -26,6 +26,7 @@ type (
 		UserByID(ctx context.Context, id string) (storage.User, error)
 		OrganizationByID(ctx context.Context, id string) (storage.Organization, error)
 		MembershipsOf(ctx context.Context, userID string) ([]storage.Membership, error)
+		Membership(ctx context.Context, orgID, userID string) (storage.Membership, error)
 		ClientByID(ctx context.Context, id string) (storage.Client, error)
 		AppLinksOf(ctx context.Context, userID string) ([]storage.AppLink, error)
 		UserRefreshTokens(ctx context.Context, userID string, now time.Time) ([]storage.RefreshToken, error)
@@ -78,7 +79,7 @@ type Handler struct {
 	render *web.Renderer
 }
 
-var pageNames = []string{"privacy_notice", "privacy_data", "privacy_officer", "error"}
+var pageNames = []string{"privacy_notice", "privacy_data", "privacy_officer", "privacy_correction", "privacy_corrections", "error"}
 
 // Mount registers the routes on mux, all of them here. It panics on a
 // setup error, at start only.
@@ -93,6 +94,10 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	handle("POST /account/data/delete", h.signedIn(h.requestDeletion))
 	handle("GET /officer/deletions", h.officer(h.showQueue))
 	handle("POST /officer/deletions/{id}", h.officer(h.decide))
+	handle("GET /account/company-correction", h.signedIn(h.showCorrection))
+	handle("POST /account/company-correction", h.signedIn(h.requestCorrection))
+	handle("GET /officer/corrections", h.officer(h.showCorrections))
+	handle("POST /officer/corrections/{id}", h.officer(h.decideCorrection))
 }
 
 func (h *Handler) init() error {

@@ -9,7 +9,7 @@ import (
 // deletion requests decided by an officer, the lookups the data export
 // makes, and the retention of registrations.
 
-// DeletionStatus is where a deletion request stands.
+// DeletionStatus is where a deletion or correction request stands.
 type DeletionStatus string
 
 const (
@@ -28,6 +28,23 @@ type DeletionRequest struct {
 	DecidedAt   time.Time
 	DecidedBy   string // the officer's user id
 	Note        string // the officer's reason, shown to the person
+}
+
+// CorrectionRequest is a company administrator's correction of the
+// company's name and address, which an officer applies or refuses. The
+// NIB and NPWP name the company and are not corrected this way.
+type CorrectionRequest struct {
+	ID             string
+	OrganizationID string
+	UserID         string // who asked
+	Status         DeletionStatus
+	Name           string
+	Address        Address
+	Reason         string
+	RequestedAt    time.Time
+	DecidedAt      time.Time
+	DecidedBy      string
+	Note           string
 }
 
 // RetentionResult is what PruneRegistrations deleted.
@@ -57,6 +74,15 @@ type Privacy interface {
 	// second factor, passkeys, app and upstream links, refresh tokens and
 	// company memberships, and cannot sign in. Audit events are not touched.
 	DecideDeletionRequest(ctx context.Context, id string, approve bool, officerID, note string, at time.Time) (DeletionRequest, error)
+	// CreateCorrectionRequest stores c; ErrAlreadyExists if the
+	// organization has a pending one, ErrNotFound if it or the user is gone.
+	CreateCorrectionRequest(ctx context.Context, c CorrectionRequest) error
+	PendingCorrectionRequest(ctx context.Context, orgID string) (CorrectionRequest, error)
+	ListCorrectionRequests(ctx context.Context, status DeletionStatus, limit int) ([]CorrectionRequest, error)
+	// DecideCorrectionRequest decides pending request id (ErrConflict if it
+	// is not pending); approval writes the name and address to the
+	// organization in the same transaction.
+	DecideCorrectionRequest(ctx context.Context, id string, approve bool, officerID, note string, at time.Time) (CorrectionRequest, error)
 	// AuditAbout returns up to limit events whose actor or subject is
 	// userID, newest first.
 	AuditAbout(ctx context.Context, userID string, limit int) ([]AuditEvent, error)

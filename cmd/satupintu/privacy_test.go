@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"satupintu/password"
 	"satupintu/storage"
 )
 
@@ -205,5 +206,72 @@ func TestDeletionRequest(t *testing.T) {
 	}
 	if !requested || !approved {
 		t.Fatalf("audit: requested %v, approved %v", requested, approved)
+	}
+}
+
+// TestCompanyCorrection: the company's administrator asks for its name and
+// address to be corrected; a member who is not its administrator cannot;
+// an officer sees current and asked side by side and applies it, and the
+// relying party's organization claim carries the corrected data.
+func TestCompanyCorrection(t *testing.T) {
+	tp := newTestProvider(t)
+	ctx := t.Context()
+	admin := tp.newBrowser()
+	tp.signInHome(admin, tp.user.Username, tp.password)
+	path := tp.issuer + "/account/company-correction?org=" + tp.org.ID
+	resp, page := admin.get(path)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, `value="`+tp.org.Name+`"`) {
+		t.Fatalf("correction form: %d\n%s", resp.StatusCode, page)
+	}
+	form := formFields(t, page)
+	form.Set("org", tp.org.ID)
+	form.Set("name", "PT Uji Coba Sejahtera")
+	form.Set("street", "Jl. Uji 2")
+	form.Set("city", "Jakarta Utara")
+	form.Set("postal_code", "1431") // four digits
+	if resp, body := admin.post(tp.issuer+"/account/company-correction", form); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, `id="form-error"`) {
+		t.Fatalf("a bad postal code: %d", resp.StatusCode)
+	}
+	form.Set("postal_code", "14310")
+	if resp, body := admin.post(tp.issuer+"/account/company-correction", form); !strings.Contains(body, `id="correction-pending"`) {
+		t.Fatalf("request: %d\n%s", resp.StatusCode, body)
+	}
+
+	// A staff member of the same company, and someone of no company, get
+	// the same 404 as for a company that does not exist.
+	hash, _ := password.Hash("kata sandi staf", cheapHash)
+	staff := storage.User{ID: storage.NewID(), Username: "staf", Email: "staf@contoh.co.id", Name: "Staf", PasswordHash: hash,
+		OrganizationID: tp.org.ID, CreatedAt: tp.clock.Now(), UpdatedAt: tp.clock.Now()}
+	if err := tp.durable.CreateUser(ctx, staff); err != nil {
+		t.Fatal(err)
+	}
+	b := tp.newBrowser()
+	tp.signInHome(b, "staf", "kata sandi staf")
+	if resp, _ := b.get(path); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("a staff member opened the correction form: %d", resp.StatusCode)
+	}
+
+	tp.createOfficer("andi", "kata sandi petugas")
+	officer := tp.newBrowser()
+	tp.signInHome(officer, "andi", "kata sandi petugas")
+	_, page = officer.get(tp.issuer + "/officer/corrections")
+	c, err := tp.durable.PendingCorrectionRequest(ctx, tp.org.ID)
+	if err != nil || !strings.Contains(page, `data-request="`+c.ID+`"`) || !strings.Contains(page, tp.org.Name) || !strings.Contains(page, "PT Uji Coba Sejahtera") {
+		t.Fatalf("officer page lacks the request (%v):\n%s", err, page)
+	}
+	decision := url.Values{"csrf_token": {formFields(t, page).Get("csrf_token")}, "decision": {"approve"}}
+	officer.post(tp.issuer+"/officer/corrections/"+c.ID, decision)
+	o, err := tp.durable.OrganizationByID(ctx, tp.org.ID)
+	if err != nil || o.Name != "PT Uji Coba Sejahtera" || o.Address.Street != "Jl. Uji 2" || o.Address.PostalCode != "14310" || o.NIB != tp.org.NIB {
+		t.Fatalf("organization after approval: %+v (%v)", o, err)
+	}
+	events, _ := tp.durable.ListAudit(ctx, 0, 50)
+	var asked, applied bool
+	for _, e := range events {
+		asked = asked || (e.Action == "company.correction_request" && e.Subject == tp.org.ID)
+		applied = applied || (e.Action == "company.correction_approved" && e.Subject == tp.org.ID)
+	}
+	if !asked || !applied {
+		t.Fatalf("audit: asked %v, applied %v", asked, applied)
 	}
 }

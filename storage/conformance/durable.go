@@ -42,6 +42,7 @@ func RunDurable(t *testing.T, open func(t *testing.T) storage.Durable) {
 		{"registrations of a person", testRegistrationsOf},
 		{"retention prunes registrations", testPruneRegistrations},
 		{"live grants of a user, withdrawn per client", testUserGrants},
+		{"company data corrections", testCorrectionRequests},
 		{"concurrent passkeys stop at the limit", testPasskeysConcurrentLimit},
 		{"upstream links", testUpstreamLinks},
 		{"approval links the upstream identity", testApproveLinksUpstream},

@@ -242,3 +242,55 @@ func testUserGrants(t *testing.T, s storage.Durable) {
 		}
 	}
 }
+
+// testCorrectionRequests: one pending correction per company; approval
+// writes the name and address in the decision's transaction, rejection
+// changes nothing.
+func testCorrectionRequests(t *testing.T, s storage.Durable) {
+	ctx := t.Context()
+	admin := fullUser()
+	mustOK(t, "CreateUser", s.CreateUser(ctx, admin))
+	org := storage.Organization{ID: storage.NewID(), NIB: "9120000000077", NPWP: "012345678901000", Name: "PT Salah Ketik",
+		Address: storage.Address{Street: "Jl. Lama 1", City: "Jakarta", Country: "ID"}, CreatedAt: instant(0), UpdatedAt: instant(0)}
+	mustOK(t, "CreateOrganization", s.CreateOrganization(ctx, org))
+	fix := storage.CorrectionRequest{ID: storage.NewID(), OrganizationID: org.ID, UserID: admin.ID, Status: storage.DeletionPending,
+		Name: "PT Salah Ketik Benar", Address: storage.Address{Street: "Jl. Baru 2", City: "Jakarta Utara", PostalCode: "14310", Country: "ID"},
+		Reason: "salah ketik", RequestedAt: instant(5)}
+	mustOK(t, "CreateCorrectionRequest", s.CreateCorrectionRequest(ctx, fix))
+	again := fix
+	again.ID = storage.NewID()
+	checkErr(t, "a second pending correction", s.CreateCorrectionRequest(ctx, again), storage.ErrAlreadyExists)
+	missing := fix
+	missing.ID, missing.OrganizationID = storage.NewID(), "missing"
+	checkErr(t, "a correction of a missing organization", s.CreateCorrectionRequest(ctx, missing), storage.ErrNotFound)
+	got, err := s.PendingCorrectionRequest(ctx, org.ID)
+	mustOK(t, "PendingCorrectionRequest", err)
+	checkEqual(t, "PendingCorrectionRequest", fix, got)
+	list, err := s.ListCorrectionRequests(ctx, storage.DeletionPending, 10)
+	mustOK(t, "ListCorrectionRequests", err)
+	checkEqual(t, "pending corrections", []storage.CorrectionRequest{fix}, list)
+
+	decided, err := s.DecideCorrectionRequest(ctx, fix.ID, true, "officer-1", "", instant(10))
+	mustOK(t, "approve correction", err)
+	if decided.Status != storage.DeletionApproved || decided.DecidedBy != "officer-1" {
+		t.Errorf("approved correction: %+v", decided)
+	}
+	o, err := s.OrganizationByID(ctx, org.ID)
+	mustOK(t, "OrganizationByID", err)
+	if o.Name != fix.Name || o.Address != fix.Address || o.NIB != org.NIB || o.NPWP != org.NPWP || !o.UpdatedAt.Equal(instant(10)) {
+		t.Errorf("organization after the correction: %+v", o)
+	}
+	if _, err := s.DecideCorrectionRequest(ctx, fix.ID, false, "officer-2", "x", instant(11)); !errors.Is(err, storage.ErrConflict) {
+		t.Errorf("deciding twice: %v, want ErrConflict", err)
+	}
+
+	// Rejected: the organization keeps what it had.
+	second := fix
+	second.ID, second.Name = storage.NewID(), "PT Lain Sama Sekali"
+	mustOK(t, "CreateCorrectionRequest after a decision", s.CreateCorrectionRequest(ctx, second))
+	_, err = s.DecideCorrectionRequest(ctx, second.ID, false, "officer-1", "nama tidak sesuai akta", instant(12))
+	mustOK(t, "reject correction", err)
+	if o, _ := s.OrganizationByID(ctx, org.ID); o.Name != fix.Name {
+		t.Errorf("a rejected correction changed the name to %q", o.Name)
+	}
+}

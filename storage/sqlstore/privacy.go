@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -181,4 +182,94 @@ func (s *Store) PruneRegistrations(ctx context.Context, closedBefore, documentsB
 		return nil
 	})
 	return res, s.wrap("prune registrations", err)
+}
+
+const correctionColumns = `id, organization_id, user_id, status, name, address, reason, requested_at, decided_at, decided_by, note`
+
+func scanCorrection(r scanner) (storage.CorrectionRequest, error) {
+	var (
+		c                  storage.CorrectionRequest
+		status, address    string
+		requested, decided int64
+	)
+	if err := r.Scan(&c.ID, &c.OrganizationID, &c.UserID, &status, &c.Name, &address, &c.Reason, &requested, &decided, &c.DecidedBy, &c.Note); err != nil {
+		return storage.CorrectionRequest{}, err
+	}
+	if err := json.Unmarshal([]byte(address), &c.Address); err != nil {
+		return storage.CorrectionRequest{}, fmt.Errorf("decode address: %w", err)
+	}
+	c.Status = storage.DeletionStatus(status)
+	c.RequestedAt, c.DecidedAt = fromMicros(requested), fromMicros(decided)
+	return c, nil
+}
+
+func (s *Store) CreateCorrectionRequest(ctx context.Context, c storage.CorrectionRequest) error {
+	address, err := json.Marshal(c.Address)
+	if err != nil {
+		return fmt.Errorf("%s: encode address: %w", s.d.Name, err)
+	}
+	err = s.db.InTx(ctx, func(q Querier) error {
+		var n int
+		if err := q.QueryRow(ctx, `SELECT (SELECT COUNT(*) FROM organizations WHERE id = $1) + (SELECT COUNT(*) FROM users WHERE id = $2)`,
+			c.OrganizationID, c.UserID).Scan(&n); err != nil {
+			return err
+		}
+		if n != 2 {
+			return storage.ErrNotFound
+		}
+		_, err := q.Exec(ctx, `INSERT INTO correction_requests (`+correctionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			c.ID, c.OrganizationID, c.UserID, string(c.Status), c.Name, string(address), c.Reason,
+			micros(c.RequestedAt), micros(c.DecidedAt), c.DecidedBy, c.Note)
+		return err
+	})
+	return s.wrap("create correction request for organization "+c.OrganizationID, err)
+}
+
+func (s *Store) PendingCorrectionRequest(ctx context.Context, orgID string) (storage.CorrectionRequest, error) {
+	c, err := scanCorrection(s.db.QueryRow(ctx, `SELECT `+correctionColumns+` FROM correction_requests
+		WHERE organization_id = $1 AND status = 'pending'`, orgID))
+	return c, s.wrap("get pending correction request of organization "+orgID, err)
+}
+
+func (s *Store) ListCorrectionRequests(ctx context.Context, status storage.DeletionStatus, limit int) ([]storage.CorrectionRequest, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+correctionColumns+` FROM correction_requests
+		WHERE status = $1 ORDER BY requested_at, id LIMIT $2`, string(status), int64(limit))
+	cs, err := collect(rows, err, scanCorrection)
+	return cs, s.wrap("list correction requests", err)
+}
+
+// DecideCorrectionRequest decides the request and, on approval, applies it
+// to the organization in the same transaction.
+func (s *Store) DecideCorrectionRequest(ctx context.Context, id string, approve bool, officerID, note string, at time.Time) (storage.CorrectionRequest, error) {
+	var c storage.CorrectionRequest
+	err := s.db.InTx(ctx, func(q Querier) error {
+		var err error
+		c, err = scanCorrection(q.QueryRow(ctx, `SELECT `+correctionColumns+` FROM correction_requests WHERE id = $1`+s.d.ForUpdate, id))
+		if err != nil {
+			return err
+		}
+		if c.Status != storage.DeletionPending {
+			return fmt.Errorf("correction request is %s: %w", c.Status, storage.ErrConflict)
+		}
+		c.Status, c.DecidedAt, c.DecidedBy, c.Note = storage.DeletionRejected, at, officerID, note
+		if approve {
+			c.Status = storage.DeletionApproved
+			address, err := json.Marshal(c.Address)
+			if err != nil {
+				return fmt.Errorf("encode address: %w", err)
+			}
+			n, err := q.Exec(ctx, `UPDATE organizations SET name = $2, address = $3, updated_at = $4 WHERE id = $1`,
+				c.OrganizationID, c.Name, string(address), micros(at))
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return storage.ErrNotFound
+			}
+		}
+		_, err = q.Exec(ctx, `UPDATE correction_requests SET status = $2, decided_at = $3, decided_by = $4, note = $5 WHERE id = $1`,
+			id, string(c.Status), micros(at), officerID, note)
+		return err
+	})
+	return c, s.wrap("decide correction request "+id, err)
 }

@@ -26,3 +26,22 @@ CREATE INDEX audit_events_subject ON audit_events (subject, id);
 CREATE INDEX registrations_user ON registrations (user_id);
 CREATE INDEX registrations_email ON registrations (email);
 CREATE INDEX registrations_status_updated ON registrations (status, updated_at);
+
+-- Corrections of a company's data, asked by its administrator and applied by
+-- an officer (the NIB and NPWP name the company and are not corrected here).
+-- One pending request per organization.
+CREATE TABLE correction_requests (
+    id              TEXT PRIMARY KEY,
+    organization_id TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    user_id         TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    status          TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    address         TEXT NOT NULL,
+    reason          TEXT NOT NULL,
+    requested_at    BIGINT NOT NULL,
+    decided_at      BIGINT NOT NULL DEFAULT 0,
+    decided_by      TEXT NOT NULL DEFAULT '',
+    note            TEXT NOT NULL DEFAULT ''
+);
+CREATE UNIQUE INDEX correction_requests_pending ON correction_requests (organization_id) WHERE status = 'pending';
+CREATE INDEX correction_requests_status ON correction_requests (status, requested_at, id);
