@@ -182,6 +182,10 @@ func New(ctx context.Context, cfg Config, durable Durable, ephemeral Ephemeral) 
 	mux.Handle("/revoke", clientAuth)
 	mux.Handle("/end_session", noStore(p.pageGuard(p.checkEndSession(router), true, keyLogoutInvalid, nil)))
 	mux.Handle("GET /.well-known/openid-configuration", corsHandler(p.serveDiscovery(discovery)))
+	// RFC 8414 §3: OAuth 2.0 clients (and libraries that know no OIDC)
+	// look for the authorization server's metadata here; for an issuer
+	// without a path it is the same document.
+	mux.Handle("GET /.well-known/oauth-authorization-server", corsHandler(p.serveDiscovery(discovery)))
 	mux.Handle("GET /keys", corsHandler(p.serveKeys()))
 	callback := issuerCtx.Handler(p.errorPages(http.HandlerFunc(a.callback)))
 	mux.Handle("/authorize", p.withIssuer(p.pageGuard(
@@ -483,7 +487,8 @@ func (c *challengeWriter) WriteHeader(code int) {
 // endpoints a browser-based relying party needs; never to /authorize.
 func corsHandler(next http.Handler) http.Handler {
 	allowed := map[string]bool{
-		"/.well-known/openid-configuration": true, "/keys": true, "/oauth/token": true,
+		"/.well-known/openid-configuration": true, "/.well-known/oauth-authorization-server": true,
+		"/keys": true, "/oauth/token": true,
 		"/userinfo": true, "/revoke": true, "/oauth/introspect": true,
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
