@@ -77,6 +77,10 @@ func (h *Handler) SignInExternal(w http.ResponseWriter, r *http.Request, u stora
 	return h.continueTo(w, r, ar, s)
 }
 
+// RegisterURL is the registration wizard's start, where prompt=create
+// leads.
+const RegisterURL = "/register"
+
 // LoginURL is the sign-in page for authorization request authRequestID
 // ("" for satupintu itself).
 func LoginURL(authRequestID string) string {

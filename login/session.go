@@ -82,7 +82,8 @@ func (h *Handler) CurrentSession(r *http.Request) (storage.Session, storage.User
 // usableFor reports whether session s may answer authorization request ar
 // without asking for the password (OIDC Core §3.1.2.1).
 func usableFor(ar storage.AuthRequest, s storage.Session, now time.Time) bool {
-	if slices.Contains(ar.Prompt, "login") {
+	// prompt=create asks for a new account, which a session cannot answer.
+	if slices.Contains(ar.Prompt, "login") || slices.Contains(ar.Prompt, storage.PromptCreate) {
 		return false
 	}
 	// max_age: the authentication must be at most that many seconds old;

@@ -207,6 +207,14 @@ func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) error {
 		redirect(w, r, h.afterDone(ctx, ar.ID))
 		return nil
 	}
+	if slices.Contains(ar.Prompt, storage.PromptCreate) {
+		// The application sends a newcomer to create an account: the
+		// registration wizard. An officer reviews the company before the
+		// account exists, so the application sees the person again only
+		// when they sign in after activation.
+		redirect(w, r, RegisterURL)
+		return nil
+	}
 
 	page := h.newLoginPage(ar.ID)
 	if page.ClientName, err = h.clientName(ctx, ar.ClientID); err != nil {

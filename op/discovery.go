@@ -52,7 +52,7 @@ func (p *Provider) buildDiscovery() ([]byte, error) {
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return nil, err
 	}
-	doc["prompt_values_supported"] = []string{oidc.PromptNone, oidc.PromptLogin}
+	doc["prompt_values_supported"] = []string{oidc.PromptNone, oidc.PromptLogin, storage.PromptCreate}
 	doc["authorization_response_iss_parameter_supported"] = true // RFC 9207
 	return json.Marshal(doc)
 }

@@ -61,8 +61,9 @@ func (a *authRequest) hasPrompt(p string) bool { return slices.Contains(a.r.Prom
 // speaks two languages, so the first few preferences decide.
 const maxUILocales = 3
 
-// knownPrompts are the prompt values with a meaning here (OIDC Core §3.1.2.1).
-var knownPrompts = []string{oidc.PromptNone, oidc.PromptLogin, oidc.PromptConsent, oidc.PromptSelectAccount}
+// knownPrompts are the prompt values with a meaning here (OIDC Core
+// §3.1.2.1, and create of Initiating User Registration 1.0).
+var knownPrompts = []string{oidc.PromptNone, oidc.PromptLogin, oidc.PromptConsent, oidc.PromptSelectAccount, storage.PromptCreate}
 
 // trimAuthRequest drops what a pending request need not keep: repeated
 // scopes, unknown or repeated prompt values, ui_locales beyond the first

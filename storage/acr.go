@@ -12,6 +12,10 @@ const (
 	AMROTP      = "otp" // a one-time password: a TOTP code or a recovery code
 	AMRMFA      = "mfa" // more than one factor
 
+	// PromptCreate asks for the account creation page instead of the
+	// sign-in (Initiating User Registration via OpenID Connect 1.0).
+	PromptCreate = "create"
+
 	// A passkey (login/passkey.go): a key bound to one device or synced
 	// between devices, the user's presence and the authenticator's own
 	// verification of the user.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -273,5 +274,30 @@ func TestCompanyCorrection(t *testing.T) {
 	}
 	if !asked || !applied {
 		t.Fatalf("audit: asked %v, applied %v", asked, applied)
+	}
+}
+
+// TestPromptCreateOpensRegistration: prompt=create (Initiating User
+// Registration via OpenID Connect 1.0) leads to the registration wizard,
+// even with a session that would otherwise sign in silently; discovery
+// says the value is supported.
+func TestPromptCreateOpensRegistration(t *testing.T) {
+	tp := newTestProvider(t)
+	b := tp.newBrowser()
+	tp.signInHome(b, tp.user.Username, tp.password) // a session that single sign-on would use
+	resp, page := b.get(tp.authURL("app-one", newFlow(), "prompt", "create"))
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/register" {
+		t.Fatalf("prompt=create ended at %d %s:\n%s", resp.StatusCode, resp.Request.URL, page)
+	}
+	_, doc := b.get(tp.issuer + "/.well-known/openid-configuration")
+	var d struct {
+		Prompts []string `json:"prompt_values_supported"`
+	}
+	if err := json.Unmarshal([]byte(doc), &d); err != nil || !slices.Contains(d.Prompts, "create") {
+		t.Fatalf("discovery prompt values %v (%v)", d.Prompts, err)
+	}
+	// Without prompt=create the same session still signs in silently.
+	if resp, _ := b.get(tp.authURL("app-one", newFlow())); resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("single sign-on after prompt=create: %d at %s", resp.StatusCode, resp.Request.URL)
 	}
 }
