@@ -21,6 +21,7 @@ import (
 	"satupintu/storage/conformance"
 	"satupintu/storage/postgres"
 	"satupintu/storage/postgres/postgrestest"
+	"satupintu/storage/sqlstore"
 )
 
 func TestConformance(t *testing.T) {
@@ -458,5 +459,43 @@ func TestMigration3KeepsExistingRows(t *testing.T) {
 	}
 	if _, err := s.AppLink(ctx, "u2", "c1"); err != nil {
 		t.Errorf("link of another user: %v", err)
+	}
+}
+
+// TestUserByLoginUsesIndexesUnderGenericPlan: the sign-in lookup has an
+// index path for both of its halves even under a generic plan (the one a
+// prepared statement settles on after five runs), where a partial index
+// cannot match a bare parameter and the old OR became a parallel
+// sequential scan of the users table (175 ms at a million users). With
+// sequential scans priced out, a plan without an index path still shows
+// "Seq Scan"; the plan is read, not timed.
+func TestUserByLoginUsesIndexesUnderGenericPlan(t *testing.T) {
+	_, u := postgrestest.Open(t)
+	conn := admin(t, u)
+	ctx := t.Context()
+	for _, stmt := range []string{"SET plan_cache_mode = force_generic_plan", "SET enable_seqscan = off",
+		"PREPARE by_login(text) AS " + sqlstore.UserByLoginQuery} {
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	rows, err := conn.Query(ctx, "EXPLAIN EXECUTE by_login('budi@contoh.co.id')")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plan []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, line)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	joined := strings.Join(plan, "\n")
+	if strings.Contains(joined, "Seq Scan on users") || !strings.Contains(joined, "users_email") || !strings.Contains(joined, "users_username_key") {
+		t.Fatalf("generic plan without both index paths:\n%s", joined)
 	}
 }
