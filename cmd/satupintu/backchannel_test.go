@@ -261,3 +261,47 @@ func TestLogoutTokenRejected(t *testing.T) {
 		})
 	}
 }
+
+// TestClientBackchannelLogoutURI: client create takes the URI, client
+// update sets and clears it, and both refuse what a redirect URI may not be.
+func TestClientBackchannelLogoutURI(t *testing.T) {
+	c := cli{t, t.TempDir()}
+	code, out, errOut := c.run("", "client", "create", "--name", "CargoLink", "--redirect-uri", "https://cargo.example/cb",
+		"--backchannel-logout-uri", "https://cargo.example/bcl", "--json")
+	var created clientJSON
+	if code != 0 || json.Unmarshal([]byte(out), &created) != nil {
+		t.Fatalf("create: exit %d %s %s", code, out, errOut)
+	}
+	if created.BackchannelLogoutURI != "https://cargo.example/bcl" {
+		t.Fatalf("created with backchannel_logout_uri %q", created.BackchannelLogoutURI)
+	}
+	var updated clientJSON
+	code, out, errOut = c.run("", "client", "update", created.ClientID, "--backchannel-logout-uri", "http://localhost:8082/bcl", "--json")
+	if code != 0 || json.Unmarshal([]byte(out), &updated) != nil || updated.BackchannelLogoutURI != "http://localhost:8082/bcl" {
+		t.Fatalf("update: exit %d %s %s", code, out, errOut)
+	}
+	if updated.ClientSecret != "" || updated.Name != "CargoLink" {
+		t.Fatalf("update changed more than the URI: %+v", updated)
+	}
+	code, _, errOut = c.run("", "client", "update", created.ClientID, "--backchannel-logout-uri", "")
+	if code != 0 {
+		t.Fatalf("clear: exit %d %s", code, errOut)
+	}
+	_, out, _ = c.run("", "client", "list", "--json")
+	if strings.Contains(out, "backchannel_logout_uri") {
+		t.Fatalf("cleared URI still listed:\n%s", out)
+	}
+	for name, args := range map[string][]string{
+		"plain http off loopback": {"client", "update", created.ClientID, "--backchannel-logout-uri", "http://cargo.example/bcl"},
+		"javascript":              {"client", "update", created.ClientID, "--backchannel-logout-uri", "javascript:alert(1)"},
+		"relative":                {"client", "update", created.ClientID, "--backchannel-logout-uri", "/bcl"},
+		"fragment":                {"client", "update", created.ClientID, "--backchannel-logout-uri", "https://cargo.example/bcl#x"},
+		"nothing to change":       {"client", "update", created.ClientID},
+		"no such client":          {"client", "update", "nope", "--backchannel-logout-uri", "https://cargo.example/bcl"},
+		"create with http":        {"client", "create", "--name", "x", "--redirect-uri", "https://a.example/cb", "--backchannel-logout-uri", "http://a.example/bcl"},
+	} {
+		if code, _, errOut := c.run("", args...); code != 2 {
+			t.Errorf("%s: exit %d, want 2 (%q)", name, code, errOut)
+		}
+	}
+}
