@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"time"
 
@@ -105,7 +106,7 @@ func (w *LogoutWorker) Work(ctx context.Context, job *river.Job[LogoutArgs]) err
 		return fmt.Errorf("logout: post to %s: %w", a.ClientID, err)
 	}
 	// §2.8: 200 OK on success; some answer 204, which means the same.
-	if status != 200 && status != 204 {
+	if status != http.StatusOK && status != http.StatusNoContent {
 		return fmt.Errorf("logout: %s answered status %d", a.ClientID, status)
 	}
 	w.Logger.InfoContext(ctx, "back-channel logout delivered", "job_id", job.ID, "client_id", a.ClientID, "attempt", job.Attempt)
