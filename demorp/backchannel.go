@@ -124,14 +124,19 @@ func (h *handler) backchannelLogout(w http.ResponseWriter, r *http.Request) {
 		writeAccountAnswer(w, http.StatusBadRequest, map[string]string{"error": "invalid_request"})
 		return
 	}
-	n := h.sessions.deleteMatching(func(s session) bool {
-		sid, _ := s.Claims["sid"].(string)
-		sub, _ := s.Claims["sub"].(string)
-		if claims.SessionID != "" {
-			return sid == claims.SessionID && (claims.Subject == "" || sub == claims.Subject)
-		}
-		return sub == claims.Subject
-	})
+	n := h.sessions.deleteMatching(func(s session) bool { return endedBy(claims, s) })
 	h.logger.InfoContext(ctx, "back-channel logout", "sub", claims.Subject, "sessions_ended", n)
 	w.WriteHeader(http.StatusOK)
+}
+
+// endedBy reports whether a valid logout token ends s (§2.7): with a sid,
+// the session whose ID token had that sid (and sub, if given); without
+// one, every session of the sub.
+func endedBy(claims *oidc.LogoutTokenClaims, s session) bool {
+	sid, _ := s.Claims["sid"].(string)
+	sub, _ := s.Claims["sub"].(string)
+	if claims.SessionID != "" {
+		return sid == claims.SessionID && (claims.Subject == "" || sub == claims.Subject)
+	}
+	return sub == claims.Subject
 }
