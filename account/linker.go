@@ -218,7 +218,7 @@ func (l *Linker) CheckURL(endpoint string) (*url.URL, error) {
 // post sends form to endpoint under the Linker's rules (checked URL, no
 // redirects followed, the dialled address checked). Its errors wrap
 // ErrLinkAddress or ErrLinkUnavailable; the caller closes the body.
-func (l *Linker) post(ctx context.Context, endpoint string, form url.Values, accept string) (*http.Response, error) {
+func (l *Linker) post(ctx context.Context, endpoint string, form url.Values, accept, userAgent string) (*http.Response, error) {
 	l.init()
 	u, err := l.CheckURL(endpoint)
 	if err != nil {
@@ -232,7 +232,7 @@ func (l *Linker) post(ctx context.Context, endpoint string, form url.Values, acc
 	if accept != "" {
 		req.Header.Set("Accept", accept)
 	}
-	req.Header.Set("User-Agent", "satupintu/1")
+	req.Header.Set("User-Agent", userAgent)
 	resp, err := l.client.Do(req)
 	if err != nil {
 		if errors.Is(err, ErrLinkAddress) {
@@ -249,7 +249,7 @@ func (l *Linker) post(ctx context.Context, endpoint string, form url.Values, acc
 // logout URI) under the same rules as Verify, and returns the status. At
 // most MaxBytes of the answer are read, and dropped: only the status counts.
 func (l *Linker) PostForm(ctx context.Context, endpoint string, form url.Values) (int, error) {
-	resp, err := l.post(ctx, endpoint, form, "")
+	resp, err := l.post(ctx, endpoint, form, "", "satupintu/1")
 	if err != nil {
 		return 0, err
 	}
@@ -263,7 +263,7 @@ func (l *Linker) PostForm(ctx context.Context, endpoint string, form url.Values)
 // when the application refuses the credentials, ErrLinkAddress for an
 // endpoint it must not call, and ErrLinkUnavailable for anything else.
 func (l *Linker) Verify(ctx context.Context, endpoint, username, password string) (string, error) {
-	resp, err := l.post(ctx, endpoint, url.Values{"username": {username}, "password": {password}}, "application/json")
+	resp, err := l.post(ctx, endpoint, url.Values{"username": {username}, "password": {password}}, "application/json", "satupintu-account-link/1")
 	if err != nil {
 		return "", err
 	}

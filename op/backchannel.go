@@ -41,6 +41,9 @@ type LogoutQueue interface {
 // bound to a session in storage, so the grant ended is the user's whole
 // grant to that client. Failures are logged: the session is already gone.
 func (p *Provider) EndSession(ctx context.Context, s storage.Session) {
+	// The session is gone already; a browser that hangs up now must not
+	// leave its applications signed in.
+	ctx = context.WithoutCancel(ctx)
 	st := p.store
 	for _, clientID := range s.ClientIDs {
 		c, err := st.clients.get(ctx, clientID)
