@@ -305,3 +305,24 @@ func TestClientBackchannelLogoutURI(t *testing.T) {
 		}
 	}
 }
+
+// TestDiscoveryAdvertisesBackchannelLogout: relying parties learn from
+// discovery that they may register an endpoint and will get sid.
+func TestDiscoveryAdvertisesBackchannelLogout(t *testing.T) {
+	tp := newTestProvider(t)
+	resp, body := tp.newBrowser().get(tp.issuer + "/.well-known/openid-configuration")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("discovery: %d", resp.StatusCode)
+	}
+	var doc struct {
+		Supported        bool     `json:"backchannel_logout_supported"`
+		SessionSupported bool     `json:"backchannel_logout_session_supported"`
+		Claims           []string `json:"claims_supported"`
+	}
+	if err := json.Unmarshal([]byte(body), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if !doc.Supported || !doc.SessionSupported || !slices.Contains(doc.Claims, "sid") {
+		t.Errorf("discovery: %+v", doc)
+	}
+}
