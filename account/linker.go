@@ -70,7 +70,10 @@ var (
 )
 
 // Linker asks client applications whether a username and password are an
-// account there. The zero value calls only public https endpoints.
+// account there, and is the provider's one way of calling an endpoint a
+// client registered (PostForm: back-channel logout), so every such call
+// gets the same SSRF rules. The zero value calls only public https
+// endpoints.
 type Linker struct {
 	// AllowLoopback permits endpoints on loopback addresses, and plain http
 	// to them: set it only when the provider runs on loopback itself.
@@ -212,32 +215,57 @@ func (l *Linker) CheckURL(endpoint string) (*url.URL, error) {
 	return u, nil
 }
 
+// post sends form to endpoint under the Linker's rules (checked URL, no
+// redirects followed, the dialled address checked). Its errors wrap
+// ErrLinkAddress or ErrLinkUnavailable; the caller closes the body.
+func (l *Linker) post(ctx context.Context, endpoint string, form url.Values, accept, userAgent string) (*http.Response, error) {
+	l.init()
+	u, err := l.CheckURL(endpoint)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, fmt.Errorf("%w: build request: %v", ErrLinkUnavailable, err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	req.Header.Set("User-Agent", userAgent)
+	resp, err := l.client.Do(req)
+	if err != nil {
+		if errors.Is(err, ErrLinkAddress) {
+			return nil, fmt.Errorf("%w: %v", ErrLinkAddress, redactURLError(err))
+		}
+		// Never %w the client error: its text may quote the URL, and
+		// callers match on our sentinels only.
+		return nil, fmt.Errorf("%w: %v", ErrLinkUnavailable, redactURLError(err))
+	}
+	return resp, nil
+}
+
+// PostForm posts form to an endpoint a client registered (a back-channel
+// logout URI) under the same rules as Verify, and returns the status. At
+// most MaxBytes of the answer are read, and dropped: only the status counts.
+func (l *Linker) PostForm(ctx context.Context, endpoint string, form url.Values) (int, error) {
+	resp, err := l.post(ctx, endpoint, form, "", "satupintu/1")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, l.MaxBytes))
+	return resp.StatusCode, nil
+}
+
 // Verify posts username and password to endpoint and returns the
 // application's own username for the account. It returns ErrLinkRejected
 // when the application refuses the credentials, ErrLinkAddress for an
 // endpoint it must not call, and ErrLinkUnavailable for anything else.
 func (l *Linker) Verify(ctx context.Context, endpoint, username, password string) (string, error) {
-	l.init()
-	u, err := l.CheckURL(endpoint)
+	resp, err := l.post(ctx, endpoint, url.Values{"username": {username}, "password": {password}}, "application/json", "satupintu-account-link/1")
 	if err != nil {
 		return "", err
-	}
-	form := url.Values{"username": {username}, "password": {password}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(form.Encode()))
-	if err != nil {
-		return "", fmt.Errorf("%w: build request: %v", ErrLinkUnavailable, err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "satupintu-account-link/1")
-	resp, err := l.client.Do(req)
-	if err != nil {
-		if errors.Is(err, ErrLinkAddress) {
-			return "", fmt.Errorf("%w: %v", ErrLinkAddress, redactURLError(err))
-		}
-		// Never %w the client error: its text may quote the URL, and
-		// callers match on our sentinels only.
-		return "", fmt.Errorf("%w: %v", ErrLinkUnavailable, redactURLError(err))
 	}
 	defer resp.Body.Close()
 	switch resp.StatusCode {

@@ -10,6 +10,7 @@
 //
 //	redirect URI:             ExternalURL + "/callback"
 //	post-logout redirect URI: ExternalURL + "/"
+//	backchannel logout URI:   ExternalURL + BackchannelLogoutPath (optional)
 //
 // It is built on zitadel/oidc's pkg/client/rp, the library RP developers are
 // pointed to in the README.

@@ -135,7 +135,8 @@ func (h *handler) routes() http.Handler {
 	mux.Handle("GET /callback", h.page(h.finishSignIn))
 	mux.Handle("POST /logout", h.page(h.signOut))
 	mux.Handle("POST /refresh", h.page(h.refreshTokens))
-	mux.HandleFunc("POST "+AccountLinkPath, h.checkAccount) // called by the provider, not the browser
+	mux.HandleFunc("POST "+AccountLinkPath, h.checkAccount)            // called by the provider, not the browser
+	mux.HandleFunc("POST "+BackchannelLogoutPath, h.backchannelLogout) // likewise
 	mux.Handle("GET /static/", http.FileServerFS(assets))
 
 	// Cross-origin POSTs (Sec-Fetch-Site / Origin) are refused before the

@@ -80,3 +80,19 @@ func (s *sessionStore) delete(id string) {
 	defer s.mu.Unlock()
 	delete(s.m, id)
 }
+
+// deleteMatching deletes every session match accepts and reports how many:
+// a back-channel logout ends sessions by the provider's sid or sub, not by
+// our cookie's id.
+func (s *sessionStore) deleteMatching(match func(session) bool) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for id, sess := range s.m {
+		if match(sess) {
+			delete(s.m, id)
+			n++
+		}
+	}
+	return n
+}

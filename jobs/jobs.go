@@ -1,6 +1,6 @@
 // Package jobs is satupintu's durable job queue: work that must happen
 // even if this node stops right after the request that asked for it (a
-// mail, later a back-channel logout), kept in the database every node
+// mail, a back-channel logout), kept in the database every node
 // shares and worked by whichever node takes it first.
 //
 // It is a thin layer over River (riverqueue.com), which already does what
@@ -11,7 +11,8 @@
 // Postgres (pgx) and SQLite (database/sql) alike. What this package adds:
 // River's schema migrations run at open, serialized across nodes; jobs can
 // be enqueued inside a storage transaction (through storage.TxHook) without
-// the callers naming a driver; and the mail outbox (outbox.go).
+// the callers naming a driver; the mail outbox (outbox.go); and the
+// back-channel logout delivery (logout.go).
 package jobs
 
 import (

@@ -130,6 +130,7 @@ func (h *Handler) complete(ctx context.Context, id string, s storage.Session) er
 		ar.AuthTime = s.AuthTime
 		ar.AMR = slices.Clone(s.AMR)
 		ar.SessionID = s.ID
+		ar.SID = s.SID
 		return nil
 	})
 	if errors.Is(err, storage.ErrNotFound) {
@@ -394,6 +395,7 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, u storage
 	}
 	s := storage.Session{
 		ID:        storage.NewID(),
+		SID:       storage.NewID(), // for relying parties; ID stays a secret
 		UserID:    u.ID,
 		AuthTime:  now,
 		AMR:       amr, // RFC 8176 §2

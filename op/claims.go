@@ -26,8 +26,13 @@ var (
 		"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "azp", "at_hash",
 		"name", "preferred_username", "updated_at", "email", "email_verified",
 		"phone_number", "phone_number_verified", "address", ClaimOrganization, ClaimAppUsername,
+		ClaimSessionID,
 	}
 )
+
+// ClaimSessionID names the SSO session in ID and logout tokens (OIDC
+// Back-Channel Logout 1.0 §2.1); its value is storage.Session.SID.
+const ClaimSessionID = "sid"
 
 // ClaimOrganization carries the company under the organization scope.
 const ClaimOrganization = "organization"

@@ -43,6 +43,9 @@ func (p *Provider) buildDiscovery() ([]byte, error) {
 	d.RequestObjectSigningAlgValuesSupported = nil
 	d.ClaimsParameterSupported = false
 	d.RequestURIParameterSupported = false
+	// Back-Channel Logout 1.0 §2.1: logout tokens carry sid.
+	d.BackChannelLogoutSupported = true
+	d.BackChannelLogoutSessionSupported = true
 	body, err := json.Marshal(d)
 	if err != nil {
 		return nil, fmt.Errorf("encode discovery: %w", err)

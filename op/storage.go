@@ -501,6 +501,11 @@ func (s *store) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo,
 	if err := s.fillUserinfo(ctx, info, req.GetSubject(), req.GetClientID(), scopes); err != nil {
 		return s.classify(ctx, "fill id token claims", err)
 	}
+	// Only an ID token from a sign-in names its session: the relying party
+	// matches a back-channel logout token's sid against it.
+	if ar, ok := req.(*authRequest); ok && ar.r.SID != "" {
+		info.AppendClaims(ClaimSessionID, ar.r.SID)
+	}
 	return nil
 }
 

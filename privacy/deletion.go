@@ -177,11 +177,20 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request, officer storage
 	action, done := "privacy.deletion_rejected", "rejected"
 	if approve {
 		action, done = "privacy.deletion_approved", "approved"
+		ended, err := h.Sessions.UserSessions(ctx, d.UserID)
+		if err != nil {
+			h.Logger.ErrorContext(ctx, "list sessions of a deleted account", "user_id", d.UserID, "error", err)
+		}
 		if err := h.Sessions.DeleteUserSessions(ctx, d.UserID); err != nil {
 			// The account cannot sign in any more (disabled, no password);
 			// its open sessions end at the next page load (login checks the
 			// user) or their expiry.
 			h.Logger.ErrorContext(ctx, "end sessions of a deleted account", "user_id", d.UserID, "error", err)
+		} else if h.OnSessionEnd != nil {
+			// Its applications are told too (back-channel logout).
+			for _, s := range ended {
+				h.OnSessionEnd(ctx, s)
+			}
 		}
 	}
 	h.audit(r, storage.AuditEvent{Action: action, ActorID: officer.ID, Subject: d.UserID, Detail: map[string]string{"request": d.ID}})

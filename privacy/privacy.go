@@ -71,9 +71,12 @@ type Handler struct {
 	// CheckPassword verifies the person's own password in the login
 	// package's bounded verification slots.
 	CheckPassword func(ctx context.Context, u storage.User, secret string) (bool, error)
-	Secure        bool // https: the language cookie is Secure
-	Now           func() time.Time
-	Logger        *slog.Logger
+	// OnSessionEnd, if set, is called for each session a deletion ends,
+	// with the record as it was (op's back-channel logout to its apps).
+	OnSessionEnd func(ctx context.Context, s storage.Session)
+	Secure       bool // https: the language cookie is Secure
+	Now          func() time.Time
+	Logger       *slog.Logger
 
 	once   sync.Once
 	render *web.Renderer

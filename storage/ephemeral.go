@@ -32,11 +32,16 @@ type AuthRequest struct {
 	AuthTime  time.Time
 	AMR       []string
 	SessionID string
+	SID       string // the session's sid claim (Session.SID)
 }
 
 // Session is a single sign-on session, referenced by the session cookie.
 type Session struct {
-	ID        string
+	ID string
+	// SID names the session to relying parties (the sid claim of ID and
+	// logout tokens). It is random and separate from ID, which the session
+	// cookie carries as a bearer secret; empty for sessions stored before it.
+	SID       string
 	UserID    string
 	AuthTime  time.Time
 	AMR       []string

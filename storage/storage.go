@@ -156,8 +156,12 @@ type Client struct {
 	// credentials in that application ("Create SSO" in the 2011 manual);
 	// empty: the client does not offer account linking.
 	AccountLinkURL string
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// BackchannelLogoutURI receives a logout token when a session that
+	// signed the user in to this client ends (OIDC Back-Channel Logout
+	// 1.0); empty: the client is not told.
+	BackchannelLogoutURI string
+	CreatedAt            time.Time
+	UpdatedAt            time.Time
 }
 
 // AllowsGrant reports whether the client may use grant type g.

@@ -65,7 +65,7 @@ func (a *admin) audit(ctx context.Context, action, subject string) error {
 
 func (a *admin) client(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usagef("client: want create, list, delete or rotate-secret")
+		return usagef("client: want create, update, list, delete or rotate-secret")
 	}
 	switch args[0] {
 	case "create":
@@ -76,8 +76,10 @@ func (a *admin) client(ctx context.Context, args []string) error {
 		return a.clientDelete(ctx, args[1:])
 	case "rotate-secret":
 		return a.clientRotate(ctx, args[1:])
+	case "update":
+		return a.clientUpdate(ctx, args[1:])
 	default:
-		return usagef("client: unknown command %q (want create, list, delete or rotate-secret)", args[0])
+		return usagef("client: unknown command %q (want create, update, list, delete or rotate-secret)", args[0])
 	}
 }
 
@@ -133,6 +135,7 @@ func (a *admin) clientCreate(ctx context.Context, args []string) error {
 	logoURL := fs.String("logo-url", "", "logo image URL for Your Apps (https)")
 	launchURL := fs.String("launch-url", "", "where Your Apps opens the client (https)")
 	linkURL := fs.String("account-link-url", "", "the client's account-verification endpoint for account linking (https)")
+	backchannel := fs.String("backchannel-logout-uri", "", "where the client receives logout tokens (https)")
 	var redirects, postLogout, grants, traderTypes multi
 	fs.Var(&redirects, "redirect-uri", "redirect URI (repeatable)")
 	fs.Var(&postLogout, "post-logout-redirect-uri", "post-logout redirect URI (repeatable)")
@@ -147,6 +150,7 @@ func (a *admin) clientCreate(ctx context.Context, args []string) error {
 		AccessTokenFormat: *format, RequireMFA: *requireMFA,
 		Listed: *listed, Description: strings.TrimSpace(*description), LogoURL: *logoURL,
 		LaunchURL: *launchURL, AllowedTraderTypes: traderTypes, AccountLinkURL: *linkURL,
+		BackchannelLogoutURI: *backchannel,
 	}
 	if len(c.GrantTypes) == 0 {
 		c.GrantTypes = []string{storage.GrantAuthorizationCode, storage.GrantRefreshToken}
@@ -206,6 +210,7 @@ func validateListing(c storage.Client) error {
 	}
 	for _, f := range []struct{ flag, url string }{
 		{"--logo-url", c.LogoURL}, {"--launch-url", c.LaunchURL}, {"--account-link-url", c.AccountLinkURL},
+		{"--backchannel-logout-uri", c.BackchannelLogoutURI},
 	} {
 		if f.url == "" {
 			continue
@@ -253,6 +258,7 @@ type clientJSON struct {
 	LaunchURL              string   `json:"launch_url,omitempty"`
 	AllowedTraderTypes     []string `json:"allowed_trader_types,omitempty"`
 	AccountLinkURL         string   `json:"account_link_url,omitempty"`
+	BackchannelLogoutURI   string   `json:"backchannel_logout_uri,omitempty"`
 }
 
 func toJSON(c storage.Client, secret string) clientJSON {
@@ -261,6 +267,7 @@ func toJSON(c storage.Client, secret string) clientJSON {
 		RedirectURIs: nonNil(c.RedirectURIs), PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs),
 		GrantTypes: nonNil(c.GrantTypes), RequireMFA: c.RequireMFA, Listed: c.Listed, LaunchURL: c.LaunchURL,
 		AllowedTraderTypes: c.AllowedTraderTypes, AccountLinkURL: c.AccountLinkURL,
+		BackchannelLogoutURI: c.BackchannelLogoutURI,
 	}
 }
 
@@ -381,6 +388,49 @@ func (a *admin) clientRotate(ctx context.Context, args []string) error {
 		return err
 	}
 	return a.printClient(updated, secret, *asJSON)
+}
+
+// clientUpdate changes what its flags name and nothing else; today only
+// --backchannel-logout-uri (an empty value removes it).
+func (a *admin) clientUpdate(ctx context.Context, args []string) error {
+	fs := newFlagSet("client update")
+	asJSON := fs.Bool("json", false, "print JSON")
+	backchannel := fs.String("backchannel-logout-uri", "", "where the client receives logout tokens (https; empty: none)")
+	id, err := oneArg(fs, args, "CLIENT_ID")
+	if err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["backchannel-logout-uri"] {
+		return usagef("client update: nothing to change (want --backchannel-logout-uri)")
+	}
+	if *backchannel != "" {
+		if err := validateAppURL(*backchannel); err != nil {
+			return usagef("client update: --backchannel-logout-uri: %v", err)
+		}
+	}
+	var updated storage.Client
+	err = a.store.UpdateClient(ctx, id, func(c *storage.Client) error {
+		c.BackchannelLogoutURI = *backchannel
+		c.UpdatedAt = a.now().UTC()
+		updated = *c
+		return nil
+	})
+	if errors.Is(err, storage.ErrNotFound) {
+		return usagef("client update: no client %q", id)
+	}
+	if err != nil {
+		return err
+	}
+	if err := a.audit(ctx, "client.update", id); err != nil {
+		return err
+	}
+	if *asJSON {
+		return a.printClient(updated, "", true)
+	}
+	fmt.Fprintf(a.stdout, "updated client %s\n", id)
+	return nil
 }
 
 // --- users ---

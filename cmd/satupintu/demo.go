@@ -79,6 +79,8 @@ func seedDemo(ctx context.Context, st demoStore, dataDir string, now time.Time, 
 			GrantTypes:             []string{storage.GrantAuthorizationCode, storage.GrantRefreshToken},
 			AccessTokenFormat:      "opaque", CreatedAt: now, UpdatedAt: now,
 			Listed: true, Description: descriptions[apps[i].ClientID], LaunchURL: apps[i].ExternalURL,
+			// The demo apps end their own session when the provider says so.
+			BackchannelLogoutURI: apps[i].ExternalURL + demorp.BackchannelLogoutPath,
 		}
 		if len(apps[i].Accounts) > 0 {
 			c.AccountLinkURL = apps[i].ExternalURL + demorp.AccountLinkPath

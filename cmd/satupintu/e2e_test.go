@@ -49,6 +49,7 @@ type testProvider struct {
 	issuer   string
 	srv      *httptest.Server
 	provider *op.Provider
+	queue    *jobstest.Outbox // the running job queue (mail, back-channel logout)
 	durable  storage.Durable
 	// ephemeral is the node's short-lived store (memory.Store embedded).
 	ephemeral storage.Ephemeral
@@ -103,17 +104,20 @@ func newTestProviderHash(t testing.TB, p password.Params, opts ...func(*Config))
 	if err != nil {
 		t.Fatal(err)
 	}
-	handler, provider, err := newServer(ctx, deps{cfg: cfg, durable: durable, ephemeral: ephemeral, logger: logger, now: clk.Now, hashParams: p, outbox: jobstest.Start(t, durable, mailer)})
+	outbox := jobstest.Open(t, durable, mailer) // started below, after newServer added the logout worker
+	handler, provider, err := newServer(ctx, deps{cfg: cfg, durable: durable, ephemeral: ephemeral, logger: logger, now: clk.Now, hashParams: p,
+		outbox: outbox, queue: outbox.Queue})
 	if err != nil {
 		t.Fatal(err)
 	}
+	outbox.Start(t)
 	srv := httptest.NewUnstartedServer(handler)
 	srv.Listener.Close()
 	srv.Listener = ln
 	srv.Start()
 	t.Cleanup(srv.Close)
 
-	tp := &testProvider{t: t, dataDir: dataDir, mails: mails, issuer: issuer, srv: srv, provider: provider, durable: durable, ephemeral: ephemeral, clock: clk, apps: map[string]testApp{}}
+	tp := &testProvider{t: t, dataDir: dataDir, mails: mails, issuer: issuer, srv: srv, provider: provider, queue: outbox, durable: durable, ephemeral: ephemeral, clock: clk, apps: map[string]testApp{}}
 	tp.org = storage.Organization{ID: storage.NewID(), NIB: "9120001234567", NPWP: "012345678901000",
 		Name: "PT Uji Coba", TraderType: "importir", BusinessType: "pt",
 		Address: storage.Address{Street: "Jl. Uji 1", City: "Jakarta", Country: "ID"}, CreatedAt: clk.Now()}

@@ -17,6 +17,7 @@ import (
 	"satupintu/account"
 	"satupintu/captcha"
 	"satupintu/demorp"
+	"satupintu/jobs"
 	"satupintu/login"
 	"satupintu/mail"
 	"satupintu/op"
@@ -50,6 +51,10 @@ type deps struct {
 	// outbox queues every email (activation, reset, registration news);
 	// the job queue behind it delivers them (startOutbox).
 	outbox mailOutbox
+	// queue, if set and not started yet, gets the back-channel logout
+	// worker; without it ended sessions still revoke the clients' refresh
+	// tokens but no client is told.
+	queue *jobs.Queue
 }
 
 // secret returns configured key material or the persisted generated value.
@@ -125,6 +130,10 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	}
 	var key [32]byte
 	copy(key[:], tokenKey)
+	var logouts op.LogoutQueue // a nil *jobs.Logouts would not be a nil interface
+	if d.queue != nil {
+		logouts = jobs.NewLogouts(d.queue)
+	}
 	provider, err := op.New(ctx, op.Config{
 		Issuer:           d.cfg.Issuer,
 		CryptoKey:        key,
@@ -146,13 +155,25 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 		ErrorPage: func(w http.ResponseWriter, r *http.Request, status int, key string) {
 			renderer.Error(w, r, &web.Error{Status: status, MessageKey: key})
 		},
-		Now:    d.now,
-		Logger: d.logger,
+		Logouts: logouts,
+		Now:     d.now,
+		Logger:  d.logger,
 	}, d.durable, d.ephemeral)
 	if err != nil {
 		return nil, nil, err
 	}
 	lh.CallbackURL = provider.CallbackURL
+	// Every way a session ends (logout, the sessions page, the session
+	// cap, a password reset, removal from a company) tells the clients.
+	lh.OnSessionEnd = provider.EndSession
+	if d.queue != nil {
+		// Logout URIs are called like account-link endpoints: the same
+		// SSRF rules, loopback only while the provider is on loopback.
+		w := &jobs.LogoutWorker{Notices: provider, Poster: &account.Linker{AllowLoopback: !secure}, Logger: d.logger}
+		if err := jobs.RegisterLogoutWorker(d.queue, w); err != nil {
+			return nil, nil, fmt.Errorf("back-channel logout: %w", err)
+		}
+	}
 
 	if d.durableName == "" {
 		d.durableName, d.ephemeralName = "database", "ephemeral"
@@ -207,7 +228,8 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 		NewUsername: func(ctx context.Context, email string) (string, error) {
 			return registration.FreeUsername(ctx, d.durable, email)
 		},
-		Secure: secure, Now: d.now, Logger: d.logger,
+		OnSessionEnd: provider.EndSession,
+		Secure:       secure, Now: d.now, Logger: d.logger,
 	}
 
 	// A member of several companies chooses one per application after
@@ -220,8 +242,8 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 			_, u, ok := lh.CurrentSession(r)
 			return u, ok
 		},
-		CheckPassword: lh.CheckOwnPassword,
-		Secure:        secure, Now: d.now, Logger: d.logger,
+		CheckPassword: lh.CheckOwnPassword, OnSessionEnd: provider.EndSession,
+		Secure: secure, Now: d.now, Logger: d.logger,
 	}
 
 	uh := newUpstream(ctx, d, lh, rh, pages, csrf, codec, secure)
@@ -343,16 +365,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
-	outbox, stopOutbox, err := startOutbox(ctx, durable, mailer, logger)
+	outbox, queue, startQueue, stopQueue, err := openOutbox(ctx, durable, mailer, logger)
 	if err != nil {
 		return err
 	}
-	defer stopOutbox() // after the HTTP server, before the store closes
 	handler, _, err := newServer(ctx, deps{cfg: cfg, durable: durable, ephemeral: ephemeral, logger: logger, now: time.Now,
-		durableName: durableName, ephemeralName: ephemeralName, outbox: outbox})
+		durableName: durableName, ephemeralName: ephemeralName, outbox: outbox, queue: queue})
 	if err != nil {
 		return err
 	}
+	if err := startQueue(); err != nil {
+		return err
+	}
+	defer stopQueue() // after the HTTP server, before the store closes
 	srv := &http.Server{
 		Addr:              cfg.Addr,
 		Handler:           handler,

@@ -47,6 +47,16 @@ func (o *Outbox) Settle(t testing.TB) {
 // store closes (call it after opening the store).
 func Start(t testing.TB, store any, sender mail.Sender) *Outbox {
 	t.Helper()
+	o := Open(t, store, sender)
+	o.Start(t)
+	return o
+}
+
+// Open is Start without starting the queue, so more workers can be
+// registered on o.Queue first (the server's back-channel logout worker);
+// then call o.Start.
+func Open(t testing.TB, store any, sender mail.Sender) *Outbox {
+	t.Helper()
 	q, err := jobs.Open(t.Context(), store, Config())
 	if err != nil {
 		t.Fatalf("jobstest: %v", err)
@@ -57,6 +67,13 @@ func Start(t testing.TB, store any, sender mail.Sender) *Outbox {
 	if err != nil {
 		t.Fatalf("jobstest: %v", err)
 	}
+	return &Outbox{Outbox: o, Queue: q}
+}
+
+// Start starts working o's queue and stops it when the test ends.
+func (o *Outbox) Start(t testing.TB) {
+	t.Helper()
+	q := o.Queue
 	// Not t.Context: it ends before the cleanups, which would cut running
 	// deliveries instead of letting Stop finish them.
 	if err := q.Start(context.WithoutCancel(t.Context())); err != nil {
@@ -69,5 +86,4 @@ func Start(t testing.TB, store any, sender mail.Sender) *Outbox {
 			t.Errorf("jobstest: %v", err)
 		}
 	})
-	return &Outbox{Outbox: o, Queue: q}
 }

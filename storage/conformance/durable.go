@@ -498,6 +498,7 @@ func fullClient(id string) storage.Client {
 		LaunchURL:              "https://ebpom.example.go.id/sso?from=satupintu&lang=id",
 		AllowedTraderTypes:     []string{"importir", "ppjk"},
 		AccountLinkURL:         "https://ebpom.example.go.id/sso/link",
+		BackchannelLogoutURI:   "https://ebpom.example.go.id/sso/backchannel-logout",
 		CreatedAt:              instant(0),
 		UpdatedAt:              instant(2),
 	}
@@ -535,11 +536,13 @@ func testUpdateClient(t *testing.T, s storage.Durable) {
 	// and no account linking: every new field changes.
 	want.RequireMFA, want.Listed, want.AllowedTraderTypes = false, false, nil
 	want.Description, want.LogoURL, want.LaunchURL, want.AccountLinkURL = "Indonesia National Single Window", "", "https://insw.example.go.id/", ""
+	want.BackchannelLogoutURI = ""
 	mustOK(t, "UpdateClient", s.UpdateClient(ctx, c.ID, func(got *storage.Client) error {
 		checkEqual(t, "record given to UpdateClient's fn", c, *got)
 		got.Name, got.RedirectURIs, got.Public, got.UpdatedAt = want.Name, want.RedirectURIs, want.Public, want.UpdatedAt
 		got.RequireMFA, got.Listed, got.AllowedTraderTypes = want.RequireMFA, want.Listed, []string{}
 		got.Description, got.LogoURL, got.LaunchURL, got.AccountLinkURL = want.Description, want.LogoURL, want.LaunchURL, want.AccountLinkURL
+		got.BackchannelLogoutURI = want.BackchannelLogoutURI
 		got.ID = "renamed" // ignored: the id is fixed
 		return nil
 	}))

@@ -135,6 +135,7 @@ func fullAuthRequest(id string) storage.AuthRequest {
 		AuthTime:            instant(1),
 		AMR:                 []string{"pwd"},
 		SessionID:           "sess-1",
+		SID:                 "sid-1",
 	}
 }
 
@@ -165,13 +166,14 @@ func testAuthRequestRoundTrip(t *testing.T, s storage.Ephemeral, _ *Clock) {
 func testUpdateAuthRequest(t *testing.T, s storage.Ephemeral, _ *Clock) {
 	ctx := t.Context()
 	r := fullAuthRequest("req")
-	r.Done, r.UserID, r.AuthTime, r.AMR, r.SessionID = false, "", time.Time{}, nil, ""
+	r.Done, r.UserID, r.AuthTime, r.AMR, r.SessionID, r.SID = false, "", time.Time{}, nil, "", ""
 	mustOK(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, r, time.Hour))
 
 	want := fullAuthRequest("req")
 	mustOK(t, "UpdateAuthRequest", s.UpdateAuthRequest(ctx, r.ID, func(got *storage.AuthRequest) error {
 		checkEqual(t, "record given to UpdateAuthRequest's fn", r, *got)
 		got.Done, got.UserID, got.AuthTime, got.AMR, got.SessionID = want.Done, want.UserID, want.AuthTime, want.AMR, want.SessionID
+		got.SID = want.SID
 		return nil
 	}))
 	// The failing fn scribbles on everything, slices and pointers included:
@@ -243,6 +245,7 @@ func testAuthCodeConcurrent(t *testing.T, s storage.Ephemeral, _ *Clock) {
 func fullSession(id, user string, c *Clock) storage.Session {
 	return storage.Session{
 		ID:        id,
+		SID:       "sid-" + id,
 		UserID:    user,
 		AuthTime:  instant(-5),
 		AMR:       []string{"pwd", "otp"},
