@@ -141,9 +141,7 @@ func (h *Handler) showApps(w http.ResponseWriter, r *http.Request) error {
 	var imgOrigins []string
 	for _, c := range clients {
 		v := appView{ID: c.ID, Name: c.Name, Description: c.Description, OffersLink: c.AccountLinkURL != "", DataURL: consentURL(c.ID)}
-		if u, ok := safeURL(c.LaunchURL); ok {
-			v.LaunchURL = u.String()
-		}
+		v.LaunchURL = h.openURL(c)
 		if u, ok := safeURL(c.LogoURL); ok {
 			v.LogoURL = u.String()
 			imgOrigins = append(imgOrigins, u.Scheme+"://"+u.Host)
@@ -207,4 +205,26 @@ func (h *Handler) openableClient(ctx context.Context, u storage.User, id string)
 		return storage.Client{}, storage.ErrNotFound
 	}
 	return c, nil
+}
+
+// openURL is where "Open" sends the browser: the client's third-party
+// login endpoint when it has one (OIDC Core §4), with iss so it knows which
+// provider to ask and target_link_uri where to land, so the user arrives
+// signed in; else its launch URL. Empty when neither is safe to render.
+func (h *Handler) openURL(c storage.Client) string {
+	launch, launchOK := safeURL(c.LaunchURL)
+	initiate, ok := safeURL(c.InitiateLoginURI)
+	if !ok || h.BaseURL == "" {
+		if launchOK {
+			return launch.String()
+		}
+		return ""
+	}
+	q := initiate.Query()
+	q.Set("iss", h.BaseURL)
+	if launchOK {
+		q.Set("target_link_uri", launch.String())
+	}
+	initiate.RawQuery = q.Encode()
+	return initiate.String()
 }

@@ -2,6 +2,7 @@ package account
 
 import (
 	"encoding/json"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -319,5 +320,28 @@ func TestLinkAttemptsAreLimited(t *testing.T) {
 	}
 	if app.count() != linkLimit {
 		t.Errorf("the app was called %d times, want %d", app.count(), linkLimit)
+	}
+}
+
+// TestOpenStartsTheAppsOwnSignIn: with a third-party login endpoint
+// (OIDC Core §4), "Open" goes there with iss and target_link_uri, so the
+// application starts the sign-in and the user lands signed in; without
+// one, "Open" is the launch URL; an unsafe endpoint is never rendered.
+func TestOpenStartsTheAppsOwnSignIn(t *testing.T) {
+	e := newEnv(t)
+	e.createClient(storage.Client{ID: "ebpom", Name: "e-BPOM", Listed: true, LaunchURL: "https://ebpom.example/",
+		InitiateLoginURI: "https://ebpom.example/sso/initiate"})
+	e.createClient(storage.Client{ID: "insw", Name: "Portal INSW", Listed: true, LaunchURL: "https://insw.example/"})
+	e.createClient(storage.Client{ID: "bad", Name: "Bad", Listed: true, LaunchURL: "https://bad.example/",
+		InitiateLoginURI: "javascript:alert(1)"})
+	_, body := e.browser(e.session(e.trader, "test")).get("/apps")
+	want := "https://ebpom.example/sso/initiate?" + url.Values{"iss": {e.h.BaseURL}, "target_link_uri": {"https://ebpom.example/"}}.Encode()
+	for _, href := range []string{html.EscapeString(want), `href="https://insw.example/"`, `href="https://bad.example/"`} {
+		if !strings.Contains(body, href) {
+			t.Errorf("Your Apps lacks %s", href)
+		}
+	}
+	if strings.Contains(body, "javascript:") {
+		t.Error("an unsafe initiate_login_uri was rendered")
 	}
 }

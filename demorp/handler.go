@@ -132,6 +132,7 @@ func (h *handler) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", h.page(h.showHome))
 	mux.Handle("GET /login", h.page(h.startSignIn))
+	mux.Handle("GET "+InitiateLoginPath, h.page(h.initiateLogin))
 	mux.Handle("GET /callback", h.page(h.finishSignIn))
 	mux.Handle("POST /logout", h.page(h.signOut))
 	mux.Handle("POST /refresh", h.page(h.refreshTokens))

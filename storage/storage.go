@@ -160,8 +160,13 @@ type Client struct {
 	// signed the user in to this client ends (OIDC Back-Channel Logout
 	// 1.0); empty: the client is not told.
 	BackchannelLogoutURI string
-	CreatedAt            time.Time
-	UpdatedAt            time.Time
+	// InitiateLoginURI is the client's third-party-initiated login
+	// endpoint (OIDC Core §4): "Open" in Your Apps sends the browser there
+	// with iss, and the application starts the sign-in. Empty: "Open" goes
+	// to LaunchURL, where the user may find themselves signed out.
+	InitiateLoginURI string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
 
 // AllowsGrant reports whether the client may use grant type g.

@@ -136,6 +136,7 @@ func (a *admin) clientCreate(ctx context.Context, args []string) error {
 	launchURL := fs.String("launch-url", "", "where Your Apps opens the client (https)")
 	linkURL := fs.String("account-link-url", "", "the client's account-verification endpoint for account linking (https)")
 	backchannel := fs.String("backchannel-logout-uri", "", "where the client receives logout tokens (https)")
+	initiate := fs.String("initiate-login-uri", "", "where Your Apps' Open starts the client's sign-in (https)")
 	var redirects, postLogout, grants, traderTypes multi
 	fs.Var(&redirects, "redirect-uri", "redirect URI (repeatable)")
 	fs.Var(&postLogout, "post-logout-redirect-uri", "post-logout redirect URI (repeatable)")
@@ -150,7 +151,7 @@ func (a *admin) clientCreate(ctx context.Context, args []string) error {
 		AccessTokenFormat: *format, RequireMFA: *requireMFA,
 		Listed: *listed, Description: strings.TrimSpace(*description), LogoURL: *logoURL,
 		LaunchURL: *launchURL, AllowedTraderTypes: traderTypes, AccountLinkURL: *linkURL,
-		BackchannelLogoutURI: *backchannel,
+		BackchannelLogoutURI: *backchannel, InitiateLoginURI: *initiate,
 	}
 	if len(c.GrantTypes) == 0 {
 		c.GrantTypes = []string{storage.GrantAuthorizationCode, storage.GrantRefreshToken}
@@ -210,7 +211,7 @@ func validateListing(c storage.Client) error {
 	}
 	for _, f := range []struct{ flag, url string }{
 		{"--logo-url", c.LogoURL}, {"--launch-url", c.LaunchURL}, {"--account-link-url", c.AccountLinkURL},
-		{"--backchannel-logout-uri", c.BackchannelLogoutURI},
+		{"--backchannel-logout-uri", c.BackchannelLogoutURI}, {"--initiate-login-uri", c.InitiateLoginURI},
 	} {
 		if f.url == "" {
 			continue
@@ -259,6 +260,7 @@ type clientJSON struct {
 	AllowedTraderTypes     []string `json:"allowed_trader_types,omitempty"`
 	AccountLinkURL         string   `json:"account_link_url,omitempty"`
 	BackchannelLogoutURI   string   `json:"backchannel_logout_uri,omitempty"`
+	InitiateLoginURI       string   `json:"initiate_login_uri,omitempty"`
 }
 
 func toJSON(c storage.Client, secret string) clientJSON {
@@ -267,7 +269,7 @@ func toJSON(c storage.Client, secret string) clientJSON {
 		RedirectURIs: nonNil(c.RedirectURIs), PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs),
 		GrantTypes: nonNil(c.GrantTypes), RequireMFA: c.RequireMFA, Listed: c.Listed, LaunchURL: c.LaunchURL,
 		AllowedTraderTypes: c.AllowedTraderTypes, AccountLinkURL: c.AccountLinkURL,
-		BackchannelLogoutURI: c.BackchannelLogoutURI,
+		BackchannelLogoutURI: c.BackchannelLogoutURI, InitiateLoginURI: c.InitiateLoginURI,
 	}
 }
 
@@ -390,29 +392,38 @@ func (a *admin) clientRotate(ctx context.Context, args []string) error {
 	return a.printClient(updated, secret, *asJSON)
 }
 
-// clientUpdate changes what its flags name and nothing else; today only
-// --backchannel-logout-uri (an empty value removes it).
+// clientUpdate changes what its flags name and nothing else; today
+// --backchannel-logout-uri and --initiate-login-uri (an empty value removes
+// either).
 func (a *admin) clientUpdate(ctx context.Context, args []string) error {
 	fs := newFlagSet("client update")
 	asJSON := fs.Bool("json", false, "print JSON")
 	backchannel := fs.String("backchannel-logout-uri", "", "where the client receives logout tokens (https; empty: none)")
+	initiate := fs.String("initiate-login-uri", "", "where Your Apps' Open starts the client's sign-in (https; empty: none)")
 	id, err := oneArg(fs, args, "CLIENT_ID")
 	if err != nil {
 		return err
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if !set["backchannel-logout-uri"] {
-		return usagef("client update: nothing to change (want --backchannel-logout-uri)")
+	if !set["backchannel-logout-uri"] && !set["initiate-login-uri"] {
+		return usagef("client update: nothing to change (want --backchannel-logout-uri or --initiate-login-uri)")
 	}
-	if *backchannel != "" {
-		if err := validateAppURL(*backchannel); err != nil {
-			return usagef("client update: --backchannel-logout-uri: %v", err)
+	for _, f := range []struct{ name, url string }{{"backchannel-logout-uri", *backchannel}, {"initiate-login-uri", *initiate}} {
+		if set[f.name] && f.url != "" {
+			if err := validateAppURL(f.url); err != nil {
+				return usagef("client update: --%s: %v", f.name, err)
+			}
 		}
 	}
 	var updated storage.Client
 	err = a.store.UpdateClient(ctx, id, func(c *storage.Client) error {
-		c.BackchannelLogoutURI = *backchannel
+		if set["backchannel-logout-uri"] {
+			c.BackchannelLogoutURI = *backchannel
+		}
+		if set["initiate-login-uri"] {
+			c.InitiateLoginURI = *initiate
+		}
 		c.UpdatedAt = a.now().UTC()
 		updated = *c
 		return nil

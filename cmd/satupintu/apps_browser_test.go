@@ -47,11 +47,12 @@ func TestBrowserYourApps(t *testing.T) {
 	b.screenshotWidth("apps-phone.png", 390)
 	b.screenshot("apps-desktop.png")
 
-	// 2. Open the second app: the provider's session signs the user in,
-	// no provider page is shown on the way.
-	b.clickAndLoad(`li[data-client="insw-test"] a.app-open`, insw.ExternalURL+"/")
+	// 2. Open the second app: "Open" goes to its third-party login
+	// endpoint (OIDC Core §4), which starts the sign-in; the provider's
+	// session answers it, so the user lands in the app signed in, with no
+	// click and no provider page shown on the way.
 	b.nav.reset()
-	b.clickAndLoad("#signin", insw.ExternalURL+"/")
+	b.clickAndLoad(`li[data-client="insw-test"] a.app-open`, insw.ExternalURL+"/")
 	b.wait("#claims")
 	shown, requested := b.nav.reset()
 	for _, u := range shown {
@@ -89,7 +90,6 @@ func TestBrowserYourApps(t *testing.T) {
 
 	// 4. e-BPOM receives its own username for the user.
 	b.clickAndLoad(`li[data-client="ebpom-test"] a.app-open`, ebpom.ExternalURL+"/")
-	b.clickAndLoad("#signin", ebpom.ExternalURL+"/")
 	b.wait("#claims")
 	if got := b.text("#app-username"); got != "ebpom.budi" {
 		b.fatalf("e-BPOM shows app account %q, want ebpom.budi", got)
@@ -143,6 +143,7 @@ func (tp *testProvider) startListedDemoApp(clientID, name string, accounts ...de
 		GrantTypes:             []string{storage.GrantAuthorizationCode, storage.GrantRefreshToken},
 		AccessTokenFormat:      "opaque", CreatedAt: now, UpdatedAt: now,
 		Listed: true, Description: name + ": aplikasi uji", LaunchURL: app.ExternalURL,
+		InitiateLoginURI: app.ExternalURL + demorp.InitiateLoginPath,
 	}
 	if len(accounts) > 0 {
 		c.AccountLinkURL = app.ExternalURL + demorp.AccountLinkPath

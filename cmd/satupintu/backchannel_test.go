@@ -283,6 +283,12 @@ func TestClientBackchannelLogoutURI(t *testing.T) {
 	if updated.ClientSecret != "" || updated.Name != "CargoLink" {
 		t.Fatalf("update changed more than the URI: %+v", updated)
 	}
+	// The third-party login endpoint is set on its own; the other stays.
+	code, out, errOut = c.run("", "client", "update", created.ClientID, "--initiate-login-uri", "https://cargo.example/sso/start", "--json")
+	if code != 0 || json.Unmarshal([]byte(out), &updated) != nil || updated.InitiateLoginURI != "https://cargo.example/sso/start" ||
+		updated.BackchannelLogoutURI != "http://localhost:8082/bcl" {
+		t.Fatalf("update initiate_login_uri: exit %d %s %s", code, out, errOut)
+	}
 	code, _, errOut = c.run("", "client", "update", created.ClientID, "--backchannel-logout-uri", "")
 	if code != 0 {
 		t.Fatalf("clear: exit %d %s", code, errOut)
@@ -299,6 +305,8 @@ func TestClientBackchannelLogoutURI(t *testing.T) {
 		"nothing to change":       {"client", "update", created.ClientID},
 		"no such client":          {"client", "update", "nope", "--backchannel-logout-uri", "https://cargo.example/bcl"},
 		"create with http":        {"client", "create", "--name", "x", "--redirect-uri", "https://a.example/cb", "--backchannel-logout-uri", "http://a.example/bcl"},
+		"initiate javascript":     {"client", "update", created.ClientID, "--initiate-login-uri", "javascript:alert(1)"},
+		"create initiate http":    {"client", "create", "--name", "x", "--redirect-uri", "https://a.example/cb", "--initiate-login-uri", "http://a.example/go"},
 	} {
 		if code, _, errOut := c.run("", args...); code != 2 {
 			t.Errorf("%s: exit %d, want 2 (%q)", name, code, errOut)

@@ -81,6 +81,7 @@ func seedDemo(ctx context.Context, st demoStore, dataDir string, now time.Time, 
 			Listed: true, Description: descriptions[apps[i].ClientID], LaunchURL: apps[i].ExternalURL,
 			// The demo apps end their own session when the provider says so.
 			BackchannelLogoutURI: apps[i].ExternalURL + demorp.BackchannelLogoutPath,
+			InitiateLoginURI:     apps[i].ExternalURL + demorp.InitiateLoginPath,
 		}
 		if len(apps[i].Accounts) > 0 {
 			c.AccountLinkURL = apps[i].ExternalURL + demorp.AccountLinkPath

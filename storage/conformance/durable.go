@@ -499,6 +499,7 @@ func fullClient(id string) storage.Client {
 		AllowedTraderTypes:     []string{"importir", "ppjk"},
 		AccountLinkURL:         "https://ebpom.example.go.id/sso/link",
 		BackchannelLogoutURI:   "https://ebpom.example.go.id/sso/backchannel-logout",
+		InitiateLoginURI:       "https://ebpom.example.go.id/sso/initiate",
 		CreatedAt:              instant(0),
 		UpdatedAt:              instant(2),
 	}
