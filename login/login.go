@@ -94,8 +94,10 @@ type Handler struct {
 	// against uses them, so both paths cost the same time (ASVS 6.3.8).
 	HashParams password.Params
 	// MaxConcurrentVerify bounds simultaneous argon2id verifications, each
-	// holding Memory KiB (2×GOMAXPROCS if zero), so a flood of sign-ins
-	// cannot exhaust memory (ASVS 15.2.2); the rest wait their turn.
+	// holding Memory KiB (GOMAXPROCS if zero: one per core, as a hash is
+	// all CPU, so more slots only add memory and contention), so a flood of
+	// sign-ins cannot exhaust memory (ASVS 15.2.2) and queues instead of
+	// thrashing; the rest wait their turn (BenchmarkVerifyBurst).
 	MaxConcurrentVerify int
 	ThrottlePolicy      ThrottlePolicy // brute-force policy (throttle.go); DefaultThrottlePolicy if zero
 	Now                 func() time.Time
@@ -165,7 +167,7 @@ func (h *Handler) setup() error {
 		h.HashParams = password.OWASP
 	}
 	if h.MaxConcurrentVerify <= 0 {
-		h.MaxConcurrentVerify = 2 * runtime.GOMAXPROCS(0)
+		h.MaxConcurrentVerify = runtime.GOMAXPROCS(0)
 	}
 	if h.Now == nil {
 		h.Now = time.Now
