@@ -87,7 +87,8 @@ var (
 	}
 	demoURLRE = regexp.MustCompile(`ExternalURL:\s*"http://localhost:(\d+)"`)
 	argonRE   = regexp.MustCompile(`OWASP\s*=\s*Params\{Memory:\s*(\d+)\s*\*\s*1024`)
-	verifyRE  = regexp.MustCompile(`MaxConcurrentVerify\s*=\s*(\d+)\s*\*\s*runtime\.GOMAXPROCS`)
+	// "N * runtime.GOMAXPROCS(0)", or the bare call for one per CPU.
+	verifyRE = regexp.MustCompile(`MaxConcurrentVerify\s*=\s*(?:(\d+)\s*\*\s*)?runtime\.GOMAXPROCS`)
 )
 
 func parseBinary(dir string) (binary, error) {
@@ -163,7 +164,10 @@ func parseBinary(dir string) (binary, error) {
 			return b, err
 		}
 		if m := x.re.FindSubmatch(src); m != nil {
-			*x.dst, _ = strconv.ParseInt(string(m[1]), 10, 64)
+			*x.dst = 1 // an optional factor that is absent
+			if len(m[1]) > 0 {
+				*x.dst, _ = strconv.ParseInt(string(m[1]), 10, 64)
+			}
 		}
 	}
 	return b, nil
