@@ -56,10 +56,6 @@ func (h *Handler) beginMFAStep(w http.ResponseWriter, r *http.Request, u storage
 	if !u.MFAEnrolled() && !need {
 		return false, nil
 	}
-	hasPasskey, err := h.hasPasskeys(ctx, u)
-	if err != nil {
-		return false, err
-	}
 	if h.MFA == nil {
 		// Fail closed: without the MFA feature no second factor can be
 		// checked, so nobody who needs one gets in.
@@ -74,8 +70,15 @@ func (h *Handler) beginMFAStep(w http.ResponseWriter, r *http.Request, u storage
 	now := h.Now()
 	st := mfaStep{UserID: u.ID, AuthRequestID: ar.ID, ExpiresAt: now.Add(mfaStepTTL), FirstAMR: firstAMR}
 	// A passkey is a second factor too: only a user with neither enrols.
-	if !u.MFAEnrolled() && !hasPasskey {
-		st.Enrol = true
+	// Passkeys are read only for a user without TOTP.
+	if !u.MFAEnrolled() {
+		hasPasskey, err := h.hasPasskeys(ctx, u)
+		if err != nil {
+			return false, err
+		}
+		st.Enrol = !hasPasskey
+	}
+	if st.Enrol {
 		if st.Secret, err = totp.Seal(h.MFA.Key, totp.NewSecret(), u.ID); err != nil {
 			return false, err
 		}
