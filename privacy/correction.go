@@ -143,7 +143,7 @@ func (h *Handler) requestCorrection(w http.ResponseWriter, r *http.Request, u st
 	if f.Name == o.Name && address == o.Address {
 		return h.renderCorrection(w, r, o, correctionPage{Form: f, ErrorKey: "privacy.correction.unchanged"})
 	}
-	c := storage.CorrectionRequest{ID: storage.NewID(), OrganizationID: o.ID, UserID: u.ID, Status: storage.DeletionPending,
+	c := storage.CorrectionRequest{ID: storage.NewID(), OrganizationID: o.ID, UserID: u.ID, Status: storage.RequestPending,
 		Name: f.Name, Address: address, Reason: f.Reason, RequestedAt: h.Now()}
 	err = h.Store.CreateCorrectionRequest(r.Context(), c)
 	if errors.Is(err, storage.ErrAlreadyExists) {
@@ -184,7 +184,7 @@ func (h *Handler) showCorrections(w http.ResponseWriter, r *http.Request, _ stor
 
 func (h *Handler) renderCorrections(w http.ResponseWriter, r *http.Request, page correctionsPage) error {
 	ctx := r.Context()
-	cs, err := h.Store.ListCorrectionRequests(ctx, storage.DeletionPending, queueSize)
+	cs, err := h.Store.ListCorrectionRequests(ctx, storage.RequestPending, queueSize)
 	if err != nil {
 		return fmt.Errorf("privacy: list corrections: %w", err)
 	}

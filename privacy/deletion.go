@@ -87,7 +87,7 @@ func (h *Handler) requestDeletion(w http.ResponseWriter, r *http.Request, u stor
 			Detail: map[string]string{"reason": "password_wrong"}})
 		return h.renderData(w, r, u, dataPage{ErrorKey: "privacy.delete.password_wrong", Reason: reason})
 	}
-	d := storage.DeletionRequest{ID: storage.NewID(), UserID: u.ID, Status: storage.DeletionPending, Reason: reason, RequestedAt: h.Now()}
+	d := storage.DeletionRequest{ID: storage.NewID(), UserID: u.ID, Status: storage.RequestPending, Reason: reason, RequestedAt: h.Now()}
 	err = h.Store.CreateDeletionRequest(ctx, d)
 	if errors.Is(err, storage.ErrAlreadyExists) {
 		redirect(w, r, "/account/data") // one is pending already; the page shows it
@@ -127,7 +127,7 @@ func (h *Handler) showQueue(w http.ResponseWriter, r *http.Request, _ storage.Us
 
 func (h *Handler) renderQueue(w http.ResponseWriter, r *http.Request, page queuePage) error {
 	ctx := r.Context()
-	ds, err := h.Store.ListDeletionRequests(ctx, storage.DeletionPending, queueSize)
+	ds, err := h.Store.ListDeletionRequests(ctx, storage.RequestPending, queueSize)
 	if err != nil {
 		return fmt.Errorf("privacy: list deletion requests: %w", err)
 	}

@@ -9,20 +9,21 @@ import (
 // deletion requests decided by an officer, the lookups the data export
 // makes, and the retention of registrations.
 
-// DeletionStatus is where a deletion or correction request stands.
-type DeletionStatus string
+// RequestStatus is where a request an officer decides (deletion,
+// correction) stands.
+type RequestStatus string
 
 const (
-	DeletionPending  DeletionStatus = "pending"
-	DeletionApproved DeletionStatus = "approved"
-	DeletionRejected DeletionStatus = "rejected"
+	RequestPending  RequestStatus = "pending"
+	RequestApproved RequestStatus = "approved"
+	RequestRejected RequestStatus = "rejected"
 )
 
 // DeletionRequest is a person's request to delete their account.
 type DeletionRequest struct {
 	ID          string
 	UserID      string
-	Status      DeletionStatus
+	Status      RequestStatus
 	Reason      string // the person's own words, optional
 	RequestedAt time.Time
 	DecidedAt   time.Time
@@ -37,7 +38,7 @@ type CorrectionRequest struct {
 	ID             string
 	OrganizationID string
 	UserID         string // who asked
-	Status         DeletionStatus
+	Status         RequestStatus
 	Name           string
 	Address        Address
 	Reason         string
@@ -61,12 +62,11 @@ type Privacy interface {
 	// CreateDeletionRequest stores d; ErrAlreadyExists if the user already
 	// has a pending request, ErrNotFound if the user does not exist.
 	CreateDeletionRequest(ctx context.Context, d DeletionRequest) error
-	DeletionRequestByID(ctx context.Context, id string) (DeletionRequest, error)
 	// PendingDeletionRequest returns the user's pending request, if any.
 	PendingDeletionRequest(ctx context.Context, userID string) (DeletionRequest, error)
 	// ListDeletionRequests returns up to limit requests with status, oldest
 	// first.
-	ListDeletionRequests(ctx context.Context, status DeletionStatus, limit int) ([]DeletionRequest, error)
+	ListDeletionRequests(ctx context.Context, status RequestStatus, limit int) ([]DeletionRequest, error)
 	// DecideDeletionRequest decides pending request id (ErrConflict if it
 	// is not pending). Approval anonymizes the user in the same
 	// transaction: the account keeps only its id (audit events and
@@ -78,7 +78,7 @@ type Privacy interface {
 	// organization has a pending one, ErrNotFound if it or the user is gone.
 	CreateCorrectionRequest(ctx context.Context, c CorrectionRequest) error
 	PendingCorrectionRequest(ctx context.Context, orgID string) (CorrectionRequest, error)
-	ListCorrectionRequests(ctx context.Context, status DeletionStatus, limit int) ([]CorrectionRequest, error)
+	ListCorrectionRequests(ctx context.Context, status RequestStatus, limit int) ([]CorrectionRequest, error)
 	// DecideCorrectionRequest decides pending request id (ErrConflict if it
 	// is not pending); approval writes the name and address to the
 	// organization in the same transaction.

@@ -9,7 +9,7 @@ import (
 )
 
 func deletionRequest(userID string, minutes int) storage.DeletionRequest {
-	return storage.DeletionRequest{ID: storage.NewID(), UserID: userID, Status: storage.DeletionPending,
+	return storage.DeletionRequest{ID: storage.NewID(), UserID: userID, Status: storage.RequestPending,
 		Reason: "tidak lagi berdagang", RequestedAt: instant(minutes)}
 }
 
@@ -41,7 +41,7 @@ func testDeletionRequests(t *testing.T, s storage.Durable) {
 	checkErr(t, "a request for a missing user", s.CreateDeletionRequest(ctx, deletionRequest("missing", 6)), storage.ErrNotFound)
 	other := deletionRequest(siti.ID, 1)
 	mustOK(t, "CreateDeletionRequest", s.CreateDeletionRequest(ctx, other))
-	pending, err := s.ListDeletionRequests(ctx, storage.DeletionPending, 10)
+	pending, err := s.ListDeletionRequests(ctx, storage.RequestPending, 10)
 	mustOK(t, "ListDeletionRequests", err)
 	checkEqual(t, "pending requests oldest first", []storage.DeletionRequest{other, first}, pending)
 	got, err := s.PendingDeletionRequest(ctx, budi.ID)
@@ -51,7 +51,7 @@ func testDeletionRequests(t *testing.T, s storage.Durable) {
 	// Rejected: the account stays as it was; a new request may follow.
 	rejected, err := s.DecideDeletionRequest(ctx, other.ID, false, "officer-1", "masih ada pengajuan berjalan", instant(10))
 	mustOK(t, "reject", err)
-	if rejected.Status != storage.DeletionRejected || rejected.DecidedBy != "officer-1" || !rejected.DecidedAt.Equal(instant(10)) {
+	if rejected.Status != storage.RequestRejected || rejected.DecidedBy != "officer-1" || !rejected.DecidedAt.Equal(instant(10)) {
 		t.Errorf("rejected request: %+v", rejected)
 	}
 	if _, err := s.DecideDeletionRequest(ctx, other.ID, true, "officer-2", "", instant(11)); !errors.Is(err, storage.ErrConflict) {
@@ -65,7 +65,7 @@ func testDeletionRequests(t *testing.T, s storage.Durable) {
 	// Approved: anonymized in the same step.
 	approved, err := s.DecideDeletionRequest(ctx, first.ID, true, "officer-1", "", instant(20))
 	mustOK(t, "approve", err)
-	if approved.Status != storage.DeletionApproved {
+	if approved.Status != storage.RequestApproved {
 		t.Errorf("approved request: %+v", approved)
 	}
 	u, err := s.UserByID(ctx, budi.ID)
@@ -253,7 +253,7 @@ func testCorrectionRequests(t *testing.T, s storage.Durable) {
 	org := storage.Organization{ID: storage.NewID(), NIB: "9120000000077", NPWP: "012345678901000", Name: "PT Salah Ketik",
 		Address: storage.Address{Street: "Jl. Lama 1", City: "Jakarta", Country: "ID"}, CreatedAt: instant(0), UpdatedAt: instant(0)}
 	mustOK(t, "CreateOrganization", s.CreateOrganization(ctx, org))
-	fix := storage.CorrectionRequest{ID: storage.NewID(), OrganizationID: org.ID, UserID: admin.ID, Status: storage.DeletionPending,
+	fix := storage.CorrectionRequest{ID: storage.NewID(), OrganizationID: org.ID, UserID: admin.ID, Status: storage.RequestPending,
 		Name: "PT Salah Ketik Benar", Address: storage.Address{Street: "Jl. Baru 2", City: "Jakarta Utara", PostalCode: "14310", Country: "ID"},
 		Reason: "salah ketik", RequestedAt: instant(5)}
 	mustOK(t, "CreateCorrectionRequest", s.CreateCorrectionRequest(ctx, fix))
@@ -266,13 +266,13 @@ func testCorrectionRequests(t *testing.T, s storage.Durable) {
 	got, err := s.PendingCorrectionRequest(ctx, org.ID)
 	mustOK(t, "PendingCorrectionRequest", err)
 	checkEqual(t, "PendingCorrectionRequest", fix, got)
-	list, err := s.ListCorrectionRequests(ctx, storage.DeletionPending, 10)
+	list, err := s.ListCorrectionRequests(ctx, storage.RequestPending, 10)
 	mustOK(t, "ListCorrectionRequests", err)
 	checkEqual(t, "pending corrections", []storage.CorrectionRequest{fix}, list)
 
 	decided, err := s.DecideCorrectionRequest(ctx, fix.ID, true, "officer-1", "", instant(10))
 	mustOK(t, "approve correction", err)
-	if decided.Status != storage.DeletionApproved || decided.DecidedBy != "officer-1" {
+	if decided.Status != storage.RequestApproved || decided.DecidedBy != "officer-1" {
 		t.Errorf("approved correction: %+v", decided)
 	}
 	o, err := s.OrganizationByID(ctx, org.ID)

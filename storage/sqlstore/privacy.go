@@ -20,7 +20,7 @@ func scanDeletion(r scanner) (storage.DeletionRequest, error) {
 	if err := r.Scan(&d.ID, &d.UserID, &status, &d.Reason, &requested, &decided, &d.DecidedBy, &d.Note); err != nil {
 		return storage.DeletionRequest{}, err
 	}
-	d.Status = storage.DeletionStatus(status)
+	d.Status = storage.RequestStatus(status)
 	d.RequestedAt, d.DecidedAt = fromMicros(requested), fromMicros(decided)
 	return d, nil
 }
@@ -40,18 +40,13 @@ func (s *Store) CreateDeletionRequest(ctx context.Context, d storage.DeletionReq
 	return s.wrap("create deletion request for user "+d.UserID, err)
 }
 
-func (s *Store) DeletionRequestByID(ctx context.Context, id string) (storage.DeletionRequest, error) {
-	d, err := scanDeletion(s.db.QueryRow(ctx, `SELECT `+deletionColumns+` FROM deletion_requests WHERE id = $1`, id))
-	return d, s.wrap("get deletion request "+id, err)
-}
-
 func (s *Store) PendingDeletionRequest(ctx context.Context, userID string) (storage.DeletionRequest, error) {
 	d, err := scanDeletion(s.db.QueryRow(ctx, `SELECT `+deletionColumns+` FROM deletion_requests
 		WHERE user_id = $1 AND status = 'pending'`, userID))
 	return d, s.wrap("get pending deletion request of user "+userID, err)
 }
 
-func (s *Store) ListDeletionRequests(ctx context.Context, status storage.DeletionStatus, limit int) ([]storage.DeletionRequest, error) {
+func (s *Store) ListDeletionRequests(ctx context.Context, status storage.RequestStatus, limit int) ([]storage.DeletionRequest, error) {
 	rows, err := s.db.Query(ctx, `SELECT `+deletionColumns+` FROM deletion_requests
 		WHERE status = $1 ORDER BY requested_at, id LIMIT $2`, string(status), int64(limit))
 	ds, err := collect(rows, err, scanDeletion)
@@ -62,27 +57,47 @@ func (s *Store) ListDeletionRequests(ctx context.Context, status storage.Deletio
 // the user in the same transaction.
 func (s *Store) DecideDeletionRequest(ctx context.Context, id string, approve bool, officerID, note string, at time.Time) (storage.DeletionRequest, error) {
 	var d storage.DeletionRequest
-	err := s.db.InTx(ctx, func(q Querier) error {
+	err := s.decide(ctx, "deletion_requests", id, approve, officerID, note, at, func(q Querier) (storage.RequestStatus, error) {
 		var err error
 		d, err = scanDeletion(q.QueryRow(ctx, `SELECT `+deletionColumns+` FROM deletion_requests WHERE id = $1`+s.d.ForUpdate, id))
+		return d.Status, err
+	}, func(q Querier) error {
+		return anonymizeUser(ctx, q, d.UserID, at)
+	})
+	d.Status, d.DecidedAt, d.DecidedBy, d.Note = decidedStatus(approve), at, officerID, note
+	return d, s.wrap("decide deletion request "+id, err)
+}
+
+// decide is the one decision of an officer-decided request in table: lock
+// and read it (load, which returns its status), refuse one that is no
+// longer pending, apply an approval (onApprove), record the decision; all
+// in one transaction.
+func (s *Store) decide(ctx context.Context, table, id string, approve bool, officerID, note string, at time.Time,
+	load func(Querier) (storage.RequestStatus, error), onApprove func(Querier) error) error {
+	return s.db.InTx(ctx, func(q Querier) error {
+		status, err := load(q)
 		if err != nil {
 			return err
 		}
-		if d.Status != storage.DeletionPending {
-			return fmt.Errorf("deletion request is %s: %w", d.Status, storage.ErrConflict)
+		if status != storage.RequestPending {
+			return fmt.Errorf("request is %s: %w", status, storage.ErrConflict)
 		}
-		d.Status, d.DecidedAt, d.DecidedBy, d.Note = storage.DeletionRejected, at, officerID, note
 		if approve {
-			d.Status = storage.DeletionApproved
-			if err := anonymizeUser(ctx, q, d.UserID, at); err != nil {
+			if err := onApprove(q); err != nil {
 				return err
 			}
 		}
-		_, err = q.Exec(ctx, `UPDATE deletion_requests SET status = $2, decided_at = $3, decided_by = $4, note = $5 WHERE id = $1`,
-			id, string(d.Status), micros(at), officerID, note)
+		_, err = q.Exec(ctx, `UPDATE `+table+` SET status = $2, decided_at = $3, decided_by = $4, note = $5 WHERE id = $1`,
+			id, string(decidedStatus(approve)), micros(at), officerID, note)
 		return err
 	})
-	return d, s.wrap("decide deletion request "+id, err)
+}
+
+func decidedStatus(approve bool) storage.RequestStatus {
+	if approve {
+		return storage.RequestApproved
+	}
+	return storage.RequestRejected
 }
 
 // anonymizeUser keeps the user's row (its id is what audit events and
@@ -198,7 +213,7 @@ func scanCorrection(r scanner) (storage.CorrectionRequest, error) {
 	if err := json.Unmarshal([]byte(address), &c.Address); err != nil {
 		return storage.CorrectionRequest{}, fmt.Errorf("decode address: %w", err)
 	}
-	c.Status = storage.DeletionStatus(status)
+	c.Status = storage.RequestStatus(status)
 	c.RequestedAt, c.DecidedAt = fromMicros(requested), fromMicros(decided)
 	return c, nil
 }
@@ -231,7 +246,7 @@ func (s *Store) PendingCorrectionRequest(ctx context.Context, orgID string) (sto
 	return c, s.wrap("get pending correction request of organization "+orgID, err)
 }
 
-func (s *Store) ListCorrectionRequests(ctx context.Context, status storage.DeletionStatus, limit int) ([]storage.CorrectionRequest, error) {
+func (s *Store) ListCorrectionRequests(ctx context.Context, status storage.RequestStatus, limit int) ([]storage.CorrectionRequest, error) {
 	rows, err := s.db.Query(ctx, `SELECT `+correctionColumns+` FROM correction_requests
 		WHERE status = $1 ORDER BY requested_at, id LIMIT $2`, string(status), int64(limit))
 	cs, err := collect(rows, err, scanCorrection)
@@ -242,34 +257,22 @@ func (s *Store) ListCorrectionRequests(ctx context.Context, status storage.Delet
 // to the organization in the same transaction.
 func (s *Store) DecideCorrectionRequest(ctx context.Context, id string, approve bool, officerID, note string, at time.Time) (storage.CorrectionRequest, error) {
 	var c storage.CorrectionRequest
-	err := s.db.InTx(ctx, func(q Querier) error {
+	err := s.decide(ctx, "correction_requests", id, approve, officerID, note, at, func(q Querier) (storage.RequestStatus, error) {
 		var err error
 		c, err = scanCorrection(q.QueryRow(ctx, `SELECT `+correctionColumns+` FROM correction_requests WHERE id = $1`+s.d.ForUpdate, id))
+		return c.Status, err
+	}, func(q Querier) error {
+		address, err := json.Marshal(c.Address)
 		if err != nil {
-			return err
+			return fmt.Errorf("encode address: %w", err)
 		}
-		if c.Status != storage.DeletionPending {
-			return fmt.Errorf("correction request is %s: %w", c.Status, storage.ErrConflict)
+		n, err := q.Exec(ctx, `UPDATE organizations SET name = $2, address = $3, updated_at = $4 WHERE id = $1`,
+			c.OrganizationID, c.Name, string(address), micros(at))
+		if err == nil && n == 0 {
+			err = storage.ErrNotFound
 		}
-		c.Status, c.DecidedAt, c.DecidedBy, c.Note = storage.DeletionRejected, at, officerID, note
-		if approve {
-			c.Status = storage.DeletionApproved
-			address, err := json.Marshal(c.Address)
-			if err != nil {
-				return fmt.Errorf("encode address: %w", err)
-			}
-			n, err := q.Exec(ctx, `UPDATE organizations SET name = $2, address = $3, updated_at = $4 WHERE id = $1`,
-				c.OrganizationID, c.Name, string(address), micros(at))
-			if err != nil {
-				return err
-			}
-			if n == 0 {
-				return storage.ErrNotFound
-			}
-		}
-		_, err = q.Exec(ctx, `UPDATE correction_requests SET status = $2, decided_at = $3, decided_by = $4, note = $5 WHERE id = $1`,
-			id, string(c.Status), micros(at), officerID, note)
 		return err
 	})
+	c.Status, c.DecidedAt, c.DecidedBy, c.Note = decidedStatus(approve), at, officerID, note
 	return c, s.wrap("decide correction request "+id, err)
 }
