@@ -132,12 +132,8 @@ func (h *Handler) acceptInvitation(w http.ResponseWriter, r *http.Request) error
 	}
 	ctx := r.Context()
 	// Bounded before any work: an acceptance may create an account.
-	if err := h.AcceptLimit.Take(ctx, h.Counters, web.RemoteIP(r)); err != nil {
-		if errors.Is(err, quota.ErrExceeded) {
-			w.Header().Set("Retry-After", strconv.Itoa(int(h.AcceptLimit.Window/time.Second)))
-			return &web.Error{Status: http.StatusTooManyRequests, MessageKey: "error.busy", Err: err}
-		}
-		return fmt.Errorf("account: %w", err)
+	if err := web.TakeQuota(w, r, h.AcceptLimit, h.Counters, "error.busy", h.Logger); err != nil {
+		return err
 	}
 	secret := r.PostForm.Get("token")
 	inv, err := h.liveInvitation(ctx, secret)

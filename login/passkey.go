@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -327,16 +326,5 @@ func passkeyAMR(flags protocol.AuthenticatorFlags) []string {
 // passkeyTake bounds anonymous sign-in challenges: over the allowance the
 // fetch gets 429 with Retry-After, and the page keeps the password form.
 func (h *Handler) passkeyTake(w http.ResponseWriter, r *http.Request) error {
-	ip := web.RemoteIP(r)
-	l := h.Passkeys.ChallengeLimit
-	err := l.Take(r.Context(), h.Counters, ip)
-	if errors.Is(err, quota.ErrExceeded) {
-		h.Logger.InfoContext(r.Context(), "passkey challenge quota exceeded", "address", quota.AddressKey(ip))
-		w.Header().Set("Retry-After", strconv.Itoa(int(l.Window/time.Second)))
-		return &web.Error{Status: http.StatusTooManyRequests, MessageKey: "passkey.too_many", Err: err}
-	}
-	if err != nil {
-		return fmt.Errorf("login: %w", err)
-	}
-	return nil
+	return web.TakeQuota(w, r, h.Passkeys.ChallengeLimit, h.Counters, "passkey.too_many", h.Logger)
 }

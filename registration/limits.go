@@ -1,10 +1,7 @@
 package registration
 
 import (
-	"errors"
-	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"satupintu/quota"
@@ -84,20 +81,8 @@ func (h *Handler) setDefaults() {
 	}
 }
 
-// take uses one unit of l for r's client address. Over the allowance it is
-// a friendly 429 page saying messageKey, with Retry-After; a failing count
-// is a dependency failure (fail closed: without a count there is no limit,
-// ASVS 16.5.3).
+// take uses one unit of l for r's client address: a 429 page saying
+// messageKey over the allowance (web.TakeQuota).
 func (h *Handler) take(w http.ResponseWriter, r *http.Request, l quota.Limit, messageKey string) error {
-	ip := web.RemoteIP(r)
-	err := l.Take(r.Context(), h.Counters, ip)
-	if errors.Is(err, quota.ErrExceeded) {
-		h.Logger.InfoContext(r.Context(), "registration quota exceeded", "quota", l.Name, "address", quota.AddressKey(ip))
-		w.Header().Set("Retry-After", strconv.Itoa(int(l.Window/time.Second)))
-		return &web.Error{Status: http.StatusTooManyRequests, MessageKey: messageKey, Err: err}
-	}
-	if err != nil {
-		return fmt.Errorf("registration: %w", err)
-	}
-	return nil
+	return web.TakeQuota(w, r, l, h.Counters, messageKey, h.Logger)
 }

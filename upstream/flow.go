@@ -18,7 +18,6 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"golang.org/x/oauth2"
 
-	"satupintu/quota"
 	"satupintu/storage"
 	"satupintu/web"
 )
@@ -111,12 +110,8 @@ func (h *Handler) startSignIn(w http.ResponseWriter, r *http.Request) error {
 	}
 	// What follows stores a flow for an anonymous client: bounded per
 	// address and in total (README "Limits on anonymous writes").
-	if err := h.Limit.Take(ctx, h.Counters, web.RemoteIP(r)); errors.Is(err, quota.ErrExceeded) {
-		h.Logger.InfoContext(ctx, "upstream quota exceeded", "address", quota.AddressKey(web.RemoteIP(r)))
-		w.Header().Set("Retry-After", strconv.Itoa(int(h.Limit.Window/time.Second)))
-		return &web.Error{Status: http.StatusTooManyRequests, MessageKey: "upstream.busy", Err: err}
-	} else if err != nil {
-		return fmt.Errorf("upstream: %w", err)
+	if err := web.TakeQuota(w, r, h.Limit, h.Counters, "upstream.busy", h.Logger); err != nil {
+		return err
 	}
 	state := storage.NewID()
 	f := flow{Provider: m.p.ID, AuthRequestID: authRequestID, Nonce: storage.NewID(),
