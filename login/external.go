@@ -14,13 +14,9 @@ import (
 // authenticated the person, and a stored link named the satupintu user. This
 // file is the whole of what the upstream package needs from this one.
 
-// AMRFederated is the amr value of a sign-in an upstream identity provider
-// performed (RFC 8176 §2 "fed").
-const AMRFederated = "fed"
-
 // SignInExternal signs u in for authorization request authRequestID ("" for
 // satupintu itself) after an upstream provider authenticated them. amr is
-// what the sign-in counts as (it should contain AMRFederated, and AMRMFA if
+// what the sign-in counts as (it should contain storage.AMRFederated, and AMRMFA if
 // the upstream attested a second factor); method names the upstream for the
 // audit log. When the request needs a second factor that the upstream did
 // not attest, or u has one of their own, satupintu's second step follows

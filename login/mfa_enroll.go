@@ -265,8 +265,8 @@ func (h *Handler) checkOwnPassword(ctx context.Context, u storage.User, secret s
 	return password.Verify(secret, u.PasswordHash) == nil, nil
 }
 
-// reauthenticate checks the password and a current second factor of u
-// (ASVS 7.5.1), counting failures as wrong codes.
+// reauthenticate checks the password and, if u has one, a current second
+// factor (ASVS 7.5.1), counting failures as wrong codes.
 func (h *Handler) reauthenticate(ctx context.Context, u storage.User, f reauthForm) error {
 	ok, err := h.checkOwnPassword(ctx, u, f.Password)
 	if err != nil {
@@ -274,6 +274,9 @@ func (h *Handler) reauthenticate(ctx context.Context, u storage.User, f reauthFo
 	}
 	if !ok {
 		return errWrongPassword
+	}
+	if !u.MFAEnrolled() {
+		return nil // no second factor to ask for
 	}
 	if len(f.Code) > 64 {
 		return errWrongCode

@@ -72,10 +72,8 @@ func (h *Handler) setupPasskeys() error {
 		// factor (mfa_enroll.go); the step after the password is MFA's.
 		return fmt.Errorf("login: passkeys need MFA configured")
 	}
-	for _, page := range []string{"passkey_new"} {
-		if !h.Pages.Has(page) {
-			return fmt.Errorf("login: template %q missing", page)
-		}
+	if !h.Pages.Has("passkey_new") {
+		return fmt.Errorf("login: template %q missing", "passkey_new")
 	}
 	if p.MaxPerUser <= 0 {
 		p.MaxPerUser = DefaultMaxPasskeys
@@ -259,18 +257,13 @@ func (h *Handler) takeCeremony(w http.ResponseWriter, r *http.Request, purpose s
 	return c, c.Purpose == purpose, nil
 }
 
-// jsonBytes and jsonString encode v for the store or a page.
+// jsonBytes encodes v for the store or a page.
 func jsonBytes(v any) ([]byte, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("login: encode %T: %w", v, err)
 	}
 	return b, nil
-}
-
-func jsonString(v any) (string, error) {
-	b, err := jsonBytes(v)
-	return string(b), err
 }
 
 // writeOptions answers a fetch for a ceremony's options with JSON.

@@ -68,16 +68,7 @@ func (h *Handler) startPasskeyRegistration(w http.ResponseWriter, r *http.Reques
 	} else if locked {
 		return h.renderMFA(w, r, u, mfaPage{ErrorKey: "mfa.too_many_wait"})
 	}
-	f := parseReauthForm(r)
-	var err error
-	if u.MFAEnrolled() {
-		err = h.reauthenticate(ctx, u, f)
-	} else if ok, perr := h.checkOwnPassword(ctx, u, f.Password); perr != nil {
-		return perr
-	} else if !ok {
-		err = errWrongPassword
-	}
-	if err != nil {
+	if err := h.reauthenticate(ctx, u, parseReauthForm(r)); err != nil {
 		if key, ok := h.reauthFailed(r, u, "passkey.add", err); ok {
 			return h.renderMFA(w, r, u, mfaPage{ErrorKey: key})
 		}
@@ -110,11 +101,11 @@ func (h *Handler) startPasskeyRegistration(w http.ResponseWriter, r *http.Reques
 	if err := h.saveCeremony(w, r, ceremony{Purpose: ceremonyRegister, UserID: u.ID, SessionID: s.ID, Data: *data}); err != nil {
 		return err
 	}
-	b, err := jsonString(options)
+	b, err := jsonBytes(options)
 	if err != nil {
 		return err
 	}
-	return h.render.Render(w, r, http.StatusOK, "passkey_new", passkeyNewPage{Options: b})
+	return h.render.Render(w, r, http.StatusOK, "passkey_new", passkeyNewPage{Options: string(b)})
 }
 
 // finishPasskeyRegistration answers POST /passkeys: the new passkey, as the

@@ -23,4 +23,8 @@ const (
 	AMRSoftwareKey  = "swk"
 	AMRUserPresence = "user"
 	AMRPIN          = "pin"
+
+	// AMRFederated: an upstream identity provider authenticated the user
+	// (package upstream).
+	AMRFederated = "fed"
 )

@@ -237,7 +237,7 @@ func (h *Handler) signedInUpstream(w http.ResponseWriter, r *http.Request, p Pro
 // upstream says it used a second factor, by its amr or an acr the operator
 // configured as such.
 func amrOf(p Provider, c *oidc.IDTokenClaims) []string {
-	amr := []string{"fed"}
+	amr := []string{storage.AMRFederated}
 	if slices.Contains(c.AuthenticationMethodsReferences, "mfa") ||
 		(c.AuthenticationContextClassReference != "" && slices.Contains(p.MFAACRValues, c.AuthenticationContextClassReference)) {
 		amr = append(amr, storage.AMRMFA)
