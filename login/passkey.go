@@ -143,6 +143,11 @@ func (h *Handler) loadPasskeyUser(ctx context.Context, u storage.User) (*passkey
 	if err != nil {
 		return nil, fmt.Errorf("login: list passkeys: %w", err)
 	}
+	return newPasskeyUser(u, keys)
+}
+
+// newPasskeyUser decodes keys' records for u.
+func newPasskeyUser(u storage.User, keys []storage.Passkey) (*passkeyUser, error) {
 	pu := &passkeyUser{user: u, keys: keys, creds: make([]webauthn.Credential, len(keys))}
 	for i, k := range keys {
 		if err := json.Unmarshal(k.Record, &pu.creds[i]); err != nil {

@@ -159,7 +159,9 @@ func (h *Handler) discoverPasskeyUser(ctx context.Context, rawID, userHandle []b
 	if err != nil {
 		return nil, fmt.Errorf("login: load passkey user: %w", err)
 	}
-	return h.loadPasskeyUser(ctx, u)
+	// The key the authenticator presented is the only one the check needs:
+	// no second read of the user's passkeys.
+	return newPasskeyUser(u, []storage.Passkey{key})
 }
 
 // passkeyStepOptions answers POST /login/mfa/passkey/options: a challenge
