@@ -37,26 +37,33 @@ import (
 //     (its nonce) instead, never against the login name. Every failure
 //     also counts against the address: the client IP, an IPv6 client's
 //     /64. Counts run in a fixed 15-minute window from the first failure.
+//   - Judging. An attempt from an unknown device is judged by its login
+//     name's count and its address's; one from a trusted device by that
+//     device's count alone. An address may be shared by many people (a
+//     carrier's CGNAT, an office, a /64), so an attacker's failures there
+//     must not lock out or slow down an owner's browser; the device's own
+//     CAPTCHA, delays and lock bound what a stolen cookie can guess.
 //   - CAPTCHA. In the default adaptive mode a CAPTCHA is required once the
 //     login name (unknown devices) or the device (trusted) has 3 failures,
-//     or the address 5, in the window.
+//     or, for unknown devices, the address 5, in the window.
 //   - Growing delays. From the 5th failure of a login name or device, at
 //     most one password attempt per 5 s, doubling with each further
 //     failure up to 60 s (5, 10, 20, 40, 60 s). From the 20th failure of
-//     an address, one attempt per 1 s from it, doubling up to 10 s. A
-//     refused attempt is told how many seconds remain; its password is not
-//     checked, and no goroutine sleeps.
+//     an address, one attempt per 1 s from its unknown devices, doubling
+//     up to 10 s. A refused attempt is told how many seconds remain; its
+//     password is not checked, and no goroutine sleeps.
 //   - Lockout. The 10th failure of a login name from unknown devices locks
 //     that name for unknown devices for 15 minutes; the 10th failure of a
 //     trusted device locks that device alone for 15 minutes; the 100th
-//     failure of an address locks the address for 15 minutes. While
-//     locked, every password is refused unchecked, even the right one,
-//     with the same message whether or not the account exists. A locked
-//     login name does not stop its owner's trusted devices: the owner
-//     signs in from a browser that signed in before with the right
-//     password (and the CAPTCHA or delay its own count calls for), while
-//     the attacker's unknown devices stay locked. The audit log gets
-//     login.locked when a lock starts (scope account, device or address).
+//     failure of an address locks the address for unknown devices for 15
+//     minutes. While locked, every password is refused unchecked, even the
+//     right one, with the same message whether or not the account exists.
+//     Neither a locked login name nor a locked address stops the owner's
+//     trusted devices: the owner signs in from a browser that signed in
+//     before with the right password (and the CAPTCHA or delay its own
+//     count calls for), while the attacker's unknown devices stay locked.
+//     The audit log gets login.locked when a lock starts (scope account,
+//     device or address).
 //   - A correct password resets the failures of what it was counted
 //     against: the login name's from an unknown device, the device's from
 //     a trusted one (whose cookie is replaced anyway). A trusted device's
@@ -225,6 +232,13 @@ func (p ThrottlePolicy) attemptSubject(login, device string) (scope, subject str
 	return "account", accountSubject(login), p.Account
 }
 
+// throttleSubject is one thing an attempt is judged by: its counters'
+// subject and the rule for them.
+type throttleSubject struct {
+	scope, subject string
+	rule           ThrottleRule
+}
+
 func addressSubject(ip string) string {
 	a, err := netip.ParseAddr(ip)
 	if err != nil {
@@ -289,9 +303,16 @@ func (t *Throttle) claimSlot(ctx context.Context, subject string, d time.Duratio
 func (t *Throttle) Check(ctx context.Context, login, ip, device string) (Verdict, error) {
 	p := t.policy()
 	scope, acct, rule := p.attemptSubject(login, device)
-	addr := addressSubject(ip)
+	subjects := []throttleSubject{{scope, acct, rule}}
+	// A trusted device is judged by its own count alone: its address may
+	// be a CGNAT or office address, or a /64, shared with an attacker
+	// whose failures must neither lock nor slow the owner's browser. The
+	// device's own delays and lock bound what a stolen cookie can guess.
+	if device == "" {
+		subjects = append(subjects, throttleSubject{"address", addressSubject(ip), p.Address})
+	}
 	var v Verdict
-	for _, s := range []struct{ scope, subject string }{{scope, acct}, {"address", addr}} {
+	for _, s := range subjects {
 		n, err := t.Counters.Count(ctx, lockKey(s.subject))
 		if err != nil {
 			return Verdict{}, fmt.Errorf("login: read lock: %w", err)
@@ -300,23 +321,17 @@ func (t *Throttle) Check(ctx context.Context, login, ip, device string) (Verdict
 			return Verdict{Locked: true, LockedScope: s.scope}, nil
 		}
 	}
-	na, err := t.Counters.Count(ctx, failKey(acct))
-	if err != nil {
-		return Verdict{}, fmt.Errorf("login: count %s failures: %w", scope, err)
-	}
-	ni, err := t.Counters.Count(ctx, failKey(addr))
-	if err != nil {
-		return Verdict{}, fmt.Errorf("login: count address failures: %w", err)
-	}
-	v.Captcha = rule.NeedsCaptcha(na) || p.Address.NeedsCaptcha(ni)
-	for _, s := range []struct {
-		subject string
-		d       time.Duration
-	}{{acct, rule.Delay(na)}, {addr, p.Address.Delay(ni)}} {
-		if s.d <= 0 {
+	for _, s := range subjects {
+		n, err := t.Counters.Count(ctx, failKey(s.subject))
+		if err != nil {
+			return Verdict{}, fmt.Errorf("login: count %s failures: %w", s.scope, err)
+		}
+		v.Captcha = v.Captcha || s.rule.NeedsCaptcha(n)
+		d := s.rule.Delay(n)
+		if d <= 0 {
 			continue
 		}
-		wait, err := t.claimSlot(ctx, s.subject, s.d)
+		wait, err := t.claimSlot(ctx, s.subject, d)
 		if err != nil {
 			return Verdict{}, err
 		}
@@ -356,16 +371,19 @@ func (t *Throttle) Failed(ctx context.Context, login, ip, device string) (Failur
 	if device != "" {
 		acctLocked = &f.LockedDevice
 	}
+	// Every failure counts against the address, a trusted device's too,
+	// but only unknown devices are judged by that count (Check).
 	for _, s := range []struct {
 		subject string
 		rule    ThrottleRule
 		locked  *bool
-	}{{acct, rule, acctLocked}, {addressSubject(ip), p.Address, &f.LockedAddress}} {
+		judged  bool
+	}{{acct, rule, acctLocked, true}, {addressSubject(ip), p.Address, &f.LockedAddress, device == ""}} {
 		n, err := t.Counters.Incr(ctx, failKey(s.subject), p.Window)
 		if err != nil {
 			return Failure{}, fmt.Errorf("login: count failure: %w", err)
 		}
-		f.Captcha = f.Captcha || s.rule.NeedsCaptcha(n)
+		f.Captcha = f.Captcha || (s.judged && s.rule.NeedsCaptcha(n))
 		if s.rule.Locks(n) {
 			l, err := t.Counters.Incr(ctx, lockKey(s.subject), p.LockFor)
 			if err != nil {

@@ -2,6 +2,7 @@ package login
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"testing"
@@ -286,5 +287,56 @@ func TestSessionCapEndsTheOldest(t *testing.T) {
 	}
 	if n := e.countAudit("session.end", "session_limit"); n != 2 {
 		t.Errorf("%d session.end audits, want 2", n)
+	}
+}
+
+// An address many people share (a carrier's CGNAT, an office, a /64) is
+// locked by one attacker's failures; the owner's browser that signed in
+// before still gets in there, a browser unknown to the account does not.
+func TestAddressLockSparesTheOwnersDevice(t *testing.T) {
+	e := newEnv(t, false)
+	e.createUser("budi", nil)
+	e.createUser("siti", nil)
+	owner := e.signedInBefore("budi")
+	stolen := e.signedInBefore("budi") // a cookie copied off a shared computer
+	sitisBrowser := e.signedInBefore("siti")
+
+	// The attacker sprays other names from the shared address (the test
+	// server sees every browser at 127.0.0.1) until it locks.
+	th := &Throttle{Counters: e.eph, Now: e.clock.Now}
+	var f Failure
+	for i := range DefaultThrottlePolicy.Address.LockAfter {
+		var err error
+		if f, err = th.Failed(t.Context(), fmt.Sprint("user", i), "127.0.0.1", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !f.LockedAddress {
+		t.Fatalf("the address did not lock: %+v", f)
+	}
+	locked := e.msg("protection.locked", 15)
+	res, ok := e.signsIn(e.newClient(), "budi")
+	if ok {
+		t.Fatal("an unknown device signed in from the locked address")
+	}
+	wantText(t, res, http.StatusTooManyRequests, locked)
+	if res, ok := e.signsIn(sitisBrowser, "budi"); ok || res.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("another account's device from the locked address: %d, want the lock", res.StatusCode)
+	}
+
+	// The owner's device signs in, neither locked nor delayed.
+	id := e.newAuthRequest(nil)
+	res = e.open(owner, id).submit("budi", testPassword, true)
+	wantRedirect(t, res, "/callback?id="+id)
+	if e.sessionCookie(res) == nil || !e.authRequest(id).Done {
+		t.Fatal("the owner's device did not get a session behind the locked address")
+	}
+
+	// A stolen device cookie is no unlimited oracle there: its own ten
+	// failures lock it.
+	g := failTenTimes(t, e, stolen, "budi")
+	wantText(t, g.submit("budi", testPassword, true), http.StatusTooManyRequests, locked)
+	if res, ok := e.signsIn(e.newClient(), "budi"); ok || res.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("an unknown device after the address lock: %d, want the lock", res.StatusCode)
 	}
 }

@@ -1,6 +1,7 @@
 package login
 
 import (
+	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -374,6 +375,38 @@ func TestThrottleTrustedDevices(t *testing.T) {
 		}
 		if v := check(t, th, "budi", "10.0.0.66"); !v.Locked {
 			t.Fatalf("the owner's sign-in lifted the attacker's lock: %+v", v)
+		}
+	})
+	t.Run("the address's lock and delays do not stop a trusted device", func(t *testing.T) {
+		th, clk := newThrottle(t)
+		for i := range 100 { // the attacker shares the owner's CGNAT address
+			fail(t, th, fmt.Sprint("user", i), "198.51.100.7", 1)
+			clk.Advance(time.Second)
+		}
+		if v := check(t, th, "budi", "198.51.100.7"); !v.Locked || v.LockedScope != "address" {
+			t.Fatalf("unknown device: %+v, want the address lock", v)
+		}
+		if v := checkOn(t, th, "budi", "198.51.100.7", "owner-laptop"); v.Locked || v.Captcha || v.Wait != 0 {
+			t.Fatalf("trusted device behind the locked address: %+v, want a clear way", v)
+		}
+		// Its own failures there still count against the address, and
+		// lock the device after its own ten.
+		var f Failure
+		for i := 1; i <= 10; i++ {
+			f = failOn(t, th, "budi", "198.51.100.7", "stolen", 1)
+			if want := i >= 3; f.Captcha != want {
+				t.Fatalf("failure %d on the device: CAPTCHA %v, want %v (its own count only)", i, f.Captcha, want)
+			}
+			clk.Advance(time.Minute)
+		}
+		if !f.LockedDevice {
+			t.Fatalf("10th failure on a device behind a locked address: %+v", f)
+		}
+		if v := checkOn(t, th, "budi", "198.51.100.7", "stolen"); !v.Locked || v.LockedScope != "device" {
+			t.Fatalf("the device after its own ten failures: %+v", v)
+		}
+		if v := checkOn(t, th, "budi", "198.51.100.7", "owner-laptop"); v.Locked {
+			t.Fatalf("the owner's device: %+v", v)
 		}
 	})
 	t.Run("a trusted device's failures lock that device only", func(t *testing.T) {
