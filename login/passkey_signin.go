@@ -64,7 +64,9 @@ func (h *Handler) submitPasskeySignIn(w http.ResponseWriter, r *http.Request) er
 		}
 	}
 	fail := func(reason, key, userID string, cause error) error {
-		h.audit(r, storage.AuditEvent{Action: "login.failure", ActorID: userID, Subject: userID, ClientID: ar.ClientID,
+		// Aggregated like password failures: a request without a
+		// challenge costs an attacker nothing, and must not cost a row.
+		h.auditFailure(r, storage.AuditEvent{Action: "login.failure", ActorID: userID, Subject: userID, ClientID: ar.ClientID,
 			Detail: map[string]string{"reason": reason, "method": "passkey"}})
 		h.Logger.InfoContext(ctx, "passkey sign-in refused", "reason", reason, "client_id", ar.ClientID, "ip", web.RemoteIP(r), "error", cause)
 		return h.backToPassword(w, r, arID, key)

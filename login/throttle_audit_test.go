@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -190,20 +192,56 @@ func TestSignInFloodKeepsTheAuditLogBounded(t *testing.T) {
 
 	e.clock.Advance(AuditFailureWindow)
 	f.post(url.Values{"username": {"user0"}, "password": {"salah"}})
+	if total := e.auditedFailures(start); total != attempts {
+		t.Errorf("the flood's rows account for %d attempts, want %d", total, attempts)
+	}
+}
+
+// auditedFailures is how many failures the audit rows of the window from
+// start account for: login.failure rows written in it, and the counts of
+// login.failures rows.
+func (e *env) auditedFailures(start time.Time) int {
+	e.t.Helper()
 	total := 0
 	for _, ev := range e.audits() {
 		switch {
 		case ev.Action == "login.failures":
 			n, err := strconv.Atoi(ev.Detail["count"])
 			if err != nil {
-				t.Fatal(err)
+				e.t.Fatal(err)
 			}
 			total += n
 		case ev.Action == "login.failure" && ev.Time.Before(start.Add(AuditFailureWindow)):
 			total++
 		}
 	}
-	if total != attempts {
+	return total
+}
+
+// A passkey answer without a challenge costs the sender nothing (no
+// allowance is taken): a flood of them writes at most
+// AuditFailuresPerWindow rows a minute, and the rest as a count.
+func TestPasskeyFloodKeepsTheAuditLogBounded(t *testing.T) {
+	e := newEnv(t, false, withPasskeys(0))
+	const attempts = 150
+	start := e.clock.Now() // the start of a window
+	token := csrfToken(t, e.get(e.client, "/login").Body)
+	post := func() {
+		t.Helper()
+		res := e.post(e.client, "/login/passkey", url.Values{"csrf_token": {token}, "credential": {"{}"}})
+		if res.StatusCode != http.StatusOK || !strings.Contains(res.Body, e.tr("passkey.expired")) {
+			t.Fatalf("answer without a challenge: %d, want the sign-in page saying it expired", res.StatusCode)
+		}
+	}
+	for range attempts {
+		post()
+	}
+	if got := e.countAudit("login.failure", "passkey_no_challenge"); got != AuditFailuresPerWindow {
+		t.Errorf("%d rows in the flood's minute, want %d", got, AuditFailuresPerWindow)
+	}
+	e.clock.Advance(AuditFailureWindow)
+	post()
+	if total := e.auditedFailures(start); total != attempts {
 		t.Errorf("the flood's rows account for %d attempts, want %d", total, attempts)
 	}
 }

@@ -63,6 +63,10 @@ type Handler struct {
 	// storage); nil takes Registrations when it provides them, as sqlstore
 	// does.
 	DraftDocuments storage.DraftDocuments
+	// Marks holds the audit aggregation's window marks (auditRefusal);
+	// nil takes Counters when it provides them, as every ephemeral store
+	// does.
+	Marks storage.OneTime
 
 	// Bounds on anonymous writes (limits.go); zero values take the
 	// Default… values there.
@@ -114,6 +118,10 @@ func (h *Handler) init() error {
 			err = fmt.Errorf("registration: DraftDocuments is nil and Registrations does not provide it")
 			return
 		}
+		if h.Marks == nil {
+			err = fmt.Errorf("registration: Marks is nil and Counters does not provide it")
+			return
+		}
 		if h.Now == nil {
 			h.Now = time.Now
 		}
@@ -131,6 +139,20 @@ func (h *Handler) audit(r *http.Request, e storage.AuditEvent) {
 	e.Time = h.Now().UTC()
 	e.IP = web.RemoteIP(r)
 	if err := h.Audit.AppendAudit(r.Context(), e); err != nil {
+		h.Logger.ErrorContext(r.Context(), "append audit event", "action", e.Action, "error", err)
+	}
+}
+
+// auditRefusal records e, a refusal of an anonymous request that costs the
+// sender nothing (a wrong challenge, a request over its allowance), like
+// audit but aggregated: per address and reason, the first few a minute are
+// written and the rest counted into one registration.refusals event, so a
+// flood cannot grow the audit table (quota.AuditFlood).
+func (h *Handler) auditRefusal(r *http.Request, e storage.AuditEvent) {
+	e.Time = h.Now().UTC()
+	e.IP = web.RemoteIP(r)
+	f := quota.AuditFlood{Counters: h.Counters, Marks: h.Marks, Audit: h.Audit, Name: "audit-reg", SummaryAction: "registration.refusals"}
+	if err := f.Record(r.Context(), e); err != nil {
 		h.Logger.ErrorContext(r.Context(), "append audit event", "action", e.Action, "error", err)
 	}
 }

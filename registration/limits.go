@@ -79,6 +79,9 @@ func (h *Handler) setDefaults() {
 		// the wiring in cmd/satupintu optional.
 		h.DraftDocuments, _ = h.Registrations.(storage.DraftDocuments)
 	}
+	if h.Marks == nil {
+		h.Marks, _ = h.Counters.(storage.OneTime)
+	}
 }
 
 // take uses one unit of l for r's client address: a 429 page saying

@@ -5,11 +5,13 @@ import (
 	"html"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
 	"satupintu/captcha"
 	"satupintu/captcha/captchatest"
+	"satupintu/quota"
 	"satupintu/web/webtest"
 )
 
@@ -122,6 +124,58 @@ func TestWizardSubmitNeedsTheCaptcha(t *testing.T) {
 	next := captchatest.Form(t, res.Body)
 	next.Set("csrf_token", csrf)
 	e.serviceNumber(c, post(next))
+}
+
+// A wrong or missing answer to the submission's challenge costs the sender
+// nothing: a flood of them writes at most quota.DefaultAuditPerWindow rows
+// a minute, and the next minute's first refusal writes the rest as one
+// count, so every refusal is accounted for.
+func TestWizardSubmitFloodKeepsTheAuditLogBounded(t *testing.T) {
+	e := newWizEnv(t, false)
+	c := e.client
+	e.fillTo(c, StepConfirm, nil)
+	csrf := e.confirmForm(c).Get("csrf_token")
+	post := func() {
+		t.Helper()
+		res := e.post(c, "/register/konfirmasi", url.Values{"csrf_token": {csrf}, "action": {"submit"}})
+		wizWant(t, res, http.StatusOK, e.T("protection.captcha.required"))
+	}
+	const attempts = 150
+	for range attempts {
+		post()
+	}
+	count := func() (rows, total int) {
+		t.Helper()
+		events, err := e.dur.ListAudit(t.Context(), 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range events {
+			switch {
+			case ev.Action == "registration.submit_refused" && ev.Detail["reason"] == "captcha":
+				rows++
+				total++
+			case ev.Action == "registration.refusals" && ev.Detail["reason"] == "captcha":
+				n, err := strconv.Atoi(ev.Detail["count"])
+				if err != nil {
+					t.Fatal(err)
+				}
+				total += n
+			}
+		}
+		return rows, total
+	}
+	if rows, _ := count(); rows != quota.DefaultAuditPerWindow {
+		t.Errorf("%d rows in the flood's minute, want %d", rows, quota.DefaultAuditPerWindow)
+	}
+	e.clock.Advance(quota.DefaultAuditWindow)
+	post()
+	if _, total := count(); total != attempts+1 {
+		t.Errorf("the rows account for %d refusals, want %d", total, attempts+1)
+	}
+	if n := len(e.registrations()); n != 0 {
+		t.Fatalf("%d registrations stored without a solved CAPTCHA", n)
+	}
 }
 
 // Without JavaScript the registrant asks for an image code; "New image"

@@ -71,13 +71,13 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request, id string, d *d
 		if err != nil {
 			return err
 		}
-		h.audit(r, newAudit("registration.submit_refused", "captcha"))
+		h.auditRefusal(r, newAudit("registration.submit_refused", "captcha"))
 		return h.renderConfirm(w, r, http.StatusOK, d, alert)
 	}
 	if err := h.take(w, r, h.SubmitLimit, "reg.rate_limited"); err != nil {
 		unlock()
 		if errors.Is(err, quota.ErrExceeded) { // the 429 page wraps it
-			h.audit(r, newAudit("registration.submit_refused", "rate_limited"))
+			h.auditRefusal(r, newAudit("registration.submit_refused", "rate_limited"))
 		}
 		return err
 	}
