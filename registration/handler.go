@@ -76,6 +76,7 @@ type Handler struct {
 	SubmitLimit    quota.Limit              // submissions
 	TrackLimit     quota.Limit              // tracking lookups
 	NIBLookupLimit quota.Limit              // the NIB step's check for a registered company
+	RevisionLimit  quota.Limit              // correction posts (/track/revisi)
 	PendingLetters storage.DraftDocumentCap // letters of all drafts together
 
 	// BaseURL is the issuer, for links in emails (activation).

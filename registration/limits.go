@@ -1,7 +1,10 @@
 package registration
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"satupintu/quota"
@@ -49,6 +52,10 @@ var (
 	// company (join.go): enough for an office that retypes, too few to
 	// sweep NIBs.
 	DefaultNIBLookupLimit = quota.Limit{Name: "reg-nib", PerAddress: 30, Total: 20000, Window: time.Hour}
+	// DefaultRevisionLimit bounds the posts of corrections (each parses a
+	// letter of up to 1 MiB) from one address; revisionsPerRegistration
+	// bounds them per tracked registration, from anywhere.
+	DefaultRevisionLimit = quota.Limit{Name: "track-revisi", PerAddress: 20, Total: 2000, Window: time.Hour}
 	// DefaultPendingLetters bounds the letters of all drafts in progress
 	// together: at most 500 (≤ 500 MiB) wait in the database at once.
 	DefaultPendingLetters = storage.DraftDocumentCap{MaxCount: 500, MaxBytes: 500 << 20}
@@ -66,6 +73,7 @@ func (h *Handler) setDefaults() {
 		{&h.SubmitLimit, DefaultSubmitLimit},
 		{&h.TrackLimit, DefaultTrackLimit},
 		{&h.NIBLookupLimit, DefaultNIBLookupLimit},
+		{&h.RevisionLimit, DefaultRevisionLimit},
 	} {
 		if *l.field == (quota.Limit{}) {
 			*l.field = l.def
@@ -82,6 +90,29 @@ func (h *Handler) setDefaults() {
 	if h.Marks == nil {
 		h.Marks, _ = h.Counters.(storage.OneTime)
 	}
+}
+
+// revisionsPerRegistration bounds the correction posts for one tracked
+// registration an hour: a few tries at fixing field errors, never a sweep.
+var revisionsPerRegistration = quota.Limit{Name: "track-revisi-reg", PerAddress: 10, Window: time.Hour}
+
+// takeRevision uses one unit of the address's RevisionLimit and one of the
+// registration's own allowance: a 429 page over either.
+func (h *Handler) takeRevision(w http.ResponseWriter, r *http.Request, registrationID string) error {
+	if err := h.take(w, r, h.RevisionLimit, "track.revisi_rate_limited"); err != nil {
+		return err
+	}
+	// The allowance is per registration: its id stands in for the address.
+	err := revisionsPerRegistration.Take(r.Context(), h.Counters, registrationID)
+	if errors.Is(err, quota.ErrExceeded) {
+		h.Logger.InfoContext(r.Context(), "quota exceeded", "quota", revisionsPerRegistration.Name, "registration_id", registrationID)
+		w.Header().Set("Retry-After", strconv.Itoa(int(revisionsPerRegistration.Window/time.Second)))
+		return &web.Error{Status: http.StatusTooManyRequests, MessageKey: "track.revisi_rate_limited", Err: err}
+	}
+	if err != nil {
+		return fmt.Errorf("registration: %w", err)
+	}
+	return nil
 }
 
 // take uses one unit of l for r's client address: a 429 page saying

@@ -1,6 +1,7 @@
 package registration
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -254,6 +255,10 @@ func (h *Handler) submitRevision(w http.ResponseWriter, r *http.Request) error {
 	if g.Status != storage.StatusRevisionRequested {
 		return errRevisionClosed(fmt.Errorf("registration %s is %s", g.ID, g.Status))
 	}
+	// Every post costs: it parses and checks a letter of up to 1 MiB.
+	if err := h.takeRevision(w, r, g.ID); err != nil {
+		return err
+	}
 
 	form := parseRevisionForm(r.PostForm)
 	next := g
@@ -266,11 +271,6 @@ func (h *Handler) submitRevision(w http.ResponseWriter, r *http.Request) error {
 		}
 		errs[FieldDocument] = fe
 	}
-	if len(errs) == 0 {
-		if err := h.checkNotTaken(r, g.ID, next, errs); err != nil {
-			return err
-		}
-	}
 	if len(errs) > 0 {
 		page, err := h.newRevisionPage(r, g, form, errs)
 		if err != nil {
@@ -279,6 +279,10 @@ func (h *Handler) submitRevision(w http.ResponseWriter, r *http.Request) error {
 		return h.render.Render(w, r, http.StatusOK, "track_revisi", page)
 	}
 
+	taken, err := h.revisionEmailTaken(ctx, g.ID, next.Email)
+	if err != nil {
+		return err
+	}
 	now := h.Now().UTC()
 	var stored *storage.Document
 	if doc != nil {
@@ -307,8 +311,14 @@ func (h *Handler) submitRevision(w http.ResponseWriter, r *http.Request) error {
 	if stored != nil {
 		detail["document_id"] = stored.ID
 	}
+	if taken != "" {
+		detail["email_taken"] = taken
+		if err := h.sendRevisionTakenMail(ctx, taken, next); err != nil {
+			h.Logger.ErrorContext(ctx, "send revision email-taken mail", "error", err)
+		}
+	}
 	h.audit(r, storage.AuditEvent{Action: "registration.resubmit", Subject: g.ID, Detail: detail})
-	h.Logger.InfoContext(ctx, "registration resubmitted", "registration_id", g.ID)
+	h.Logger.InfoContext(ctx, "registration resubmitted", "registration_id", g.ID, "email_taken", taken)
 	redirect(w, r, "/track/status?done=resubmitted")
 	return nil
 }
@@ -335,26 +345,28 @@ func revisionDocument(r *http.Request) (*Document, error) {
 	return &doc, nil
 }
 
-// checkNotTaken adds field errors for corrections that approval would
-// refuse anyway: an email that already has an account, or another
-// registration still open for it. Telling the registrant now saves a round
-// of review. A registered NIB is no error: the registration joins that
-// organization (join.go).
-func (h *Handler) checkNotTaken(r *http.Request, id string, g storage.Registration, errs map[string]*FieldError) error {
-	ctx := r.Context()
-	if _, err := h.Users.UserByLogin(ctx, g.Email); err == nil {
-		errs[FieldEmail] = fieldErr(FieldEmail, "track.revisi_email_taken")
-	} else if !errors.Is(err, storage.ErrNotFound) {
-		return fmt.Errorf("registration: check email: %w", err)
-	}
+// revisionEmailTaken reports whether a correction's email already has an
+// account ("user_exists") or another registration in progress
+// ("open_registration"). The page never says so (ASVS 6.3.8): with a
+// tracking grant it would answer, for any email typed, whether it is
+// known. As on submission (wizard_submit.go), the correction is received
+// like any other and the address learns it by mail; the officer's approval
+// refuses a taken email (review_approve.go) and can ask for another
+// correction.
+func (h *Handler) revisionEmailTaken(ctx context.Context, id, email string) (string, error) {
 	// The newest open registration may be this one and hide an older
 	// other; approval's uniqueness checks are the backstop.
-	other, err := h.Registrations.OpenRegistrationFor(ctx, "", g.Email)
+	other, err := h.Registrations.OpenRegistrationFor(ctx, "", email)
 	switch {
-	case err == nil && other.ID != id && errs[FieldEmail] == nil:
-		errs[FieldEmail] = fieldErr(FieldEmail, "track.revisi_pending_elsewhere")
+	case err == nil && other.ID != id:
+		return "open_registration", nil
 	case err != nil && !errors.Is(err, storage.ErrNotFound):
-		return fmt.Errorf("registration: check open registrations: %w", err)
+		return "", fmt.Errorf("registration: check open registrations: %w", err)
 	}
-	return nil
+	if _, err := h.Users.UserByLogin(ctx, email); err == nil {
+		return "user_exists", nil
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return "", fmt.Errorf("registration: check email: %w", err)
+	}
+	return "", nil
 }

@@ -2,6 +2,7 @@ package registration
 
 import (
 	"bytes"
+	"fmt"
 	"html"
 	"net/http"
 	"net/url"
@@ -309,16 +310,113 @@ func TestRevisionWithoutNewDocumentKeepsTheOld(t *testing.T) {
 	}
 }
 
-func TestRevisionRefusesTakenEmail(t *testing.T) {
-	e := newReviewEnv(t, false)
-	taken := e.createUser("budi")
+// inRevision seeds a registration an officer sent back, tracked by a
+// browser that holds its revision form.
+func (e *reviewEnv) inRevision() (storage.Registration, *http.Client, url.Values) {
+	e.t.Helper()
 	g := e.seed(nil)
 	e.setStatus(g.ID, storage.StatusInReview, "o", "")
 	e.setStatus(g.ID, storage.StatusRevisionRequested, "o", "Gunakan email kantor.")
 	c := e.trackedBy(g)
-	form := revisionValues(t, e.get(c, "/track/revisi").Body)
-	form.Set(FieldEmail, taken.Email)
-	reviewWant(t, e.postMultipart(c, "/track/revisi", form, "", nil), http.StatusOK, e.T("track.revisi_email_taken"))
+	return g, c, revisionValues(e.t, e.get(c, "/track/revisi").Body)
+}
+
+// A correction to an email that already has an account, or another
+// registration in progress, is answered like one to a free email: the
+// page never tells whether an email is known (ASVS 6.3.8). The address
+// learns it by mail; the officer's approval refuses it.
+func TestRevisionDoesNotRevealATakenEmail(t *testing.T) {
+	e := newReviewEnv(t, false)
+	taken := e.createUser("budi")
+	pending := e.seed(nil) // another registration, still open
+	const free = "kantor.baru@sinarsamudra.example"
+	var answers []string
+	for _, email := range []string{free, taken.Email, pending.Email} {
+		g, c, form := e.inRevision()
+		form.Set(FieldEmail, email)
+		res := e.postMultipart(c, "/track/revisi", form, "", nil)
+		reviewWantRedirect(t, res, "/track/status?done=resubmitted")
+		status := e.get(c, "/track/status?done=resubmitted")
+		answers = append(answers, fmt.Sprint(res.StatusCode, res.Header.Get("Location"), " ",
+			strings.ReplaceAll(strings.ReplaceAll(status.Body, g.ServiceNumber, "N"), g.OrgName, "O")))
+		if got := e.registration(g.ID); got.Status != storage.StatusResubmitted || got.Email != email {
+			t.Fatalf("%s: after resubmission %s %s", email, got.Status, got.Email)
+		}
+	}
+	for i, a := range answers[1:] {
+		if a != answers[0] {
+			t.Errorf("answer %d differs from the free email's:\n%s\n---\n%s", i+1, a, answers[0])
+		}
+	}
+
+	if got := e.mailsTo(free); len(got) != 0 {
+		t.Errorf("%d mails to a free email", len(got))
+	}
+	mails := e.mailsTo(taken.Email)
+	if len(mails) != 1 {
+		t.Fatalf("%d mails to the taken email, want 1", len(mails))
+	}
+	checkBilingual(t, e.pages, mails[0], taken.Email, "reg.mail.duplicate.subject", "review.mail.revision_taken.user",
+		"Siti Rahayu", e.srv.URL+"/login", e.srv.URL+"/password/forgot")
+	mails = e.mailsTo(pending.Email)
+	if len(mails) != 1 {
+		t.Fatalf("%d mails to the pending registration's email, want 1", len(mails))
+	}
+	checkBilingual(t, e.pages, mails[0], pending.Email, "reg.mail.duplicate.subject", "review.mail.revision_taken.open",
+		"Siti Rahayu", e.srv.URL+"/track")
+	reasons := map[string]bool{}
+	for _, a := range e.audits("registration.resubmit") {
+		reasons[a.Detail["email_taken"]] = true
+	}
+	if !reasons["user_exists"] || !reasons["open_registration"] || !reasons[""] {
+		t.Errorf("audit reasons %v", reasons)
+	}
+}
+
+// Correction posts are bounded per tracked registration and per address,
+// field errors or not: a grant is no unlimited lookup.
+func TestRevisionPostsAreBounded(t *testing.T) {
+	e := newReviewEnv(t, false)
+	bad := func(form url.Values) url.Values {
+		form.Set(FieldNIB, "12345")
+		return form
+	}
+	g, c, form := e.inRevision()
+	form = bad(form)
+	for i := range revisionsPerRegistration.PerAddress {
+		if res := e.postMultipart(c, "/track/revisi", form, "", nil); res.StatusCode != http.StatusOK {
+			t.Fatalf("post %d: %d", i+1, res.StatusCode)
+		}
+	}
+	res := e.postMultipart(c, "/track/revisi", form, "", nil)
+	reviewWant(t, res, http.StatusTooManyRequests, e.T("track.revisi_rate_limited"))
+	if res.Header.Get("Retry-After") == "" {
+		t.Error("no Retry-After")
+	}
+	if got := e.registration(g.ID); got.Status != storage.StatusRevisionRequested {
+		t.Fatalf("status %s", got.Status)
+	}
+
+	// The address's allowance: other registrations from the same address
+	// use up the rest of it.
+	for used := revisionsPerRegistration.PerAddress + 1; used < DefaultRevisionLimit.PerAddress; {
+		_, c, form := e.inRevision()
+		form = bad(form)
+		for range min(revisionsPerRegistration.PerAddress, DefaultRevisionLimit.PerAddress-used) {
+			if res := e.postMultipart(c, "/track/revisi", form, "", nil); res.StatusCode != http.StatusOK {
+				t.Fatalf("post %d from the address: %d", used+1, res.StatusCode)
+			}
+			used++
+		}
+	}
+	last, other, otherForm := e.inRevision()
+	reviewWant(t, e.postMultipart(other, "/track/revisi", otherForm, "", nil), http.StatusTooManyRequests, e.T("track.revisi_rate_limited"))
+
+	// The next window (and a new grant: the old one has expired by then).
+	e.clock.Advance(DefaultRevisionLimit.Window)
+	other = e.trackedBy(last)
+	otherForm = revisionValues(t, e.get(other, "/track/revisi").Body)
+	reviewWantRedirect(t, e.postMultipart(other, "/track/revisi", otherForm, "", nil), "/track/status?done=resubmitted")
 }
 
 func TestRevisionNeedsGrantAndCSRF(t *testing.T) {

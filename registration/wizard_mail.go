@@ -69,6 +69,20 @@ func (h *Handler) sendDuplicateMail(ctx context.Context, reason string, d *draft
 	})
 }
 
+// sendRevisionTakenMail tells the address a correction named that it
+// already has an account, or a registration in progress (reason as
+// revisionEmailTaken), and what to do. It names no service number: the
+// address may not be the registrant's.
+func (h *Handler) sendRevisionTakenMail(ctx context.Context, reason string, g storage.Registration) error {
+	key, args := "review.mail.revision_taken.open", []any{g.FullName, h.link("/track")}
+	if reason == "user_exists" {
+		key, args = "review.mail.revision_taken.user", []any{g.FullName, h.link("/login"), h.link("/password/forgot")}
+	}
+	return h.sendBilingual(ctx, g.Email, "reg.mail.duplicate.subject", func(lang string) string {
+		return h.Pages.T(lang, key, args...)
+	})
+}
+
 // sendBilingual queues one mail that belongs to no stored change (the
 // verification code, the answer to a duplicate submission).
 func (h *Handler) sendBilingual(ctx context.Context, to, subjectKey string, body func(lang string) string) error {
