@@ -4,7 +4,12 @@
 // and a total allowance, both counted in fixed windows in the ephemeral
 // store so every node shares them. When a stored item lives no longer than
 // the window, a Limit of N per address and T in total bounds the live items
-// to N per address and T overall, whatever a client sends.
+// to 2N per address and 2T overall, whatever a client sends: an item alive
+// now was stored within the last window's length, which spans at most the
+// end of the previous window and the current one, N (T) each. A client
+// that spends its whole allowance at the end of one window and again at
+// the start of the next all but reaches that bound (see
+// TestLiveItemsStayWithinTwiceTheAllowance).
 package quota
 
 import (

@@ -115,3 +115,83 @@ func TestAddressTravelsInTheContext(t *testing.T) {
 		t.Errorf("Address of a bare context = %q, want unknown", got)
 	}
 }
+
+// The stated bound of the package comment: items that live as long as the
+// window number at most twice the allowance at any moment, per address and
+// in total. Fixed windows do let them exceed the allowance once: a client
+// that spends it at the end of one window and again at the start of the
+// next. Walked on the injected clock, second by second.
+func TestLiveItemsStayWithinTwiceTheAllowance(t *testing.T) {
+	clock := conformance.NewClock(time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC))
+	store := memory.New(clock.Now)
+	t.Cleanup(func() { store.Close() })
+	ctx := t.Context()
+	l := quota.Limit{Name: "live", PerAddress: 4, Total: 10, Window: time.Minute}
+	lifetime := l.Window // the longest an item may live under this limit
+
+	type item struct {
+		ip   string
+		dies time.Time
+	}
+	var items []item
+	maxPer, maxTotal := map[string]int{}, 0
+	// take stores an item for ip if the limit allows, then measures what
+	// is alive.
+	take := func(ip string) {
+		t.Helper()
+		err := l.Take(ctx, store, ip)
+		switch {
+		case errors.Is(err, quota.ErrExceeded):
+		case err != nil:
+			t.Fatal(err)
+		default:
+			items = append(items, item{ip, clock.Now().Add(lifetime)})
+		}
+		per, total := map[string]int{}, 0
+		for _, it := range items {
+			if clock.Now().Before(it.dies) {
+				per[it.ip]++
+				total++
+			}
+		}
+		for a, n := range per {
+			maxPer[a] = max(maxPer[a], n)
+		}
+		maxTotal = max(maxTotal, total)
+	}
+
+	// One client at a window's edges: one item opens its window, the rest
+	// of the allowance goes in its last second, the whole next allowance
+	// in the first second of the next window.
+	take("192.0.2.1")
+	clock.Advance(l.Window - time.Second)
+	for range l.PerAddress {
+		take("192.0.2.1")
+	}
+	clock.Advance(time.Second)
+	for range l.PerAddress {
+		take("192.0.2.1")
+	}
+	if got := int64(maxPer["192.0.2.1"]); got <= l.PerAddress || got > 2*l.PerAddress {
+		t.Errorf("edge burst: %d alive at once, want more than the allowance %d and at most twice it", got, l.PerAddress)
+	}
+
+	// Many clients trying every second for five windows, at steps that
+	// drift against the windows.
+	for step := range 5 * 60 {
+		for i := range 5 {
+			if (step+i)%(i+1) == 0 {
+				take(fmt.Sprintf("198.51.100.%d", i))
+			}
+		}
+		clock.Advance(time.Second + time.Duration(step%7)*100*time.Millisecond)
+	}
+	for ip, n := range maxPer {
+		if int64(n) > 2*l.PerAddress {
+			t.Errorf("%s had %d items alive at once, over twice the allowance %d", ip, n, l.PerAddress)
+		}
+	}
+	if int64(maxTotal) > 2*l.Total {
+		t.Errorf("%d items alive at once, over twice the total %d", maxTotal, l.Total)
+	}
+}

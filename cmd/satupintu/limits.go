@@ -61,21 +61,25 @@ func defaultLimits() Limits {
 	return Limits{
 		// A pending request lives at most 15 minutes (op's
 		// AuthRequestLifetime) and holds at most 4 KiB; the window matches
-		// the lifetime, so one client has at most 300 alive (1.2 MiB) and
-		// all clients together 100,000 (400 MiB at the cap, about 100 MiB
-		// at a typical 1 KiB). 300 leaves room for an office behind one NAT
-		// address signing in to several apps.
+		// the lifetime, so one client has at most 600 alive, twice the
+		// allowance (the end of one window and a whole new one: quota's
+		// package comment), 2.4 MiB, and all clients together 200,000
+		// (800 MiB at the cap, about 200 MiB at a typical 1 KiB). 300 leaves
+		// room for an office behind one NAT address signing in to several
+		// apps.
 		Authorize: quota.Limit{Name: "authorize", PerAddress: 300, Total: 100_000, Window: authRequestLifetime},
 		// New registration drafts (registration/limits.go explains the
 		// bound: a draft never outlives the window from its creation).
 		Register: registration.DefaultDraftLimit,
-		// A pending logout lives 10 minutes and holds at most 8 KiB.
+		// A pending logout lives 10 minutes and holds at most 8 KiB: at
+		// most 200 alive per address (1.6 MiB), 40,000 in all (320 MiB).
 		Logout: quota.Limit{Name: "logout", PerAddress: 100, Total: 20_000, Window: logoutLifetime},
 		// An image code lives 10 minutes (two small values).
 		CaptchaImage: quota.Limit{Name: "captcha-image", PerAddress: 60, Total: 50_000, Window: captchaLifetime},
 		// A challenge lives 5 minutes and holds about 300 bytes: 300 per
-		// address is a busy office's sign-in page loads, 200,000 in total
-		// about 60 MiB at the cap.
+		// address is a busy office's sign-in page loads; at most twice
+		// that alive per address (180 KiB), and 400,000 in all, about
+		// 120 MiB at the cap.
 		Passkey: quota.Limit{Name: "passkey", PerAddress: 300, Total: 200_000, Window: passkeyLifetime},
 		// A pending flow or identity lives at most 15 minutes and holds
 		// under 1 KiB (upstream.DefaultLimit).
@@ -86,7 +90,8 @@ func defaultLimits() Limits {
 }
 
 // validate reports each limit whose window is shorter than the life of
-// what it counts: such a limit would not bound the live items.
+// what it counts: such a limit would not bound the live items (to twice
+// its allowance: quota's package comment).
 func (l Limits) validate() []string {
 	var p []string
 	for _, c := range []struct {
