@@ -85,6 +85,10 @@ type Handler struct {
 	Now     func() time.Time
 	Logger  *slog.Logger
 
+	// submitWait overrides defaultSubmitWait (tests make it long, so that
+	// the timer never decides for a loaded machine).
+	submitWait time.Duration
+
 	once   sync.Once
 	render *web.Renderer
 }

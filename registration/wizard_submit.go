@@ -18,9 +18,9 @@ const (
 	// submitLockTTL bounds how long one draft's submission holds its lock
 	// if the process dies mid-way.
 	submitLockTTL = time.Minute
-	// submitWait is how long a second click on "Yes, submit" waits for the
-	// first one's result.
-	submitWait = 5 * time.Second
+	// defaultSubmitWait is how long a second click on "Yes, submit" waits
+	// for the first one's result (Handler.submitWait).
+	defaultSubmitWait = 5 * time.Second
 	// submitLockPrefix + draft id is the counter used as that lock.
 	submitLockPrefix = "reg-submit-lock:"
 )
@@ -216,7 +216,11 @@ func (h *Handler) submitted(ctx context.Context, id string) (string, bool) {
 // registrant can try again from the confirmation page.
 func (h *Handler) awaitSubmission(w http.ResponseWriter, r *http.Request, id string, d *draft) error {
 	ctx := r.Context()
-	deadline := time.NewTimer(submitWait)
+	wait := h.submitWait
+	if wait <= 0 {
+		wait = defaultSubmitWait
+	}
+	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()

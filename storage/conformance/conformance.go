@@ -73,8 +73,8 @@ import (
 //
 // A backend whose expiry happens elsewhere (Redis expires keys on the
 // server) cannot follow it: its open function calls UseRealTime, and the
-// suite then uses short TTLs, sleeps in Advance and polls for expiry with a
-// bounded wait.
+// suite then uses TTLs of seconds, sleeps in Advance, and judges each read
+// by when it ran (expiry), polling for expiry with a long bounded wait.
 type Clock struct {
 	mu   sync.Mutex
 	now  time.Time
@@ -126,48 +126,116 @@ func (c *Clock) Real() bool {
 
 // shortTTL is the lifetime the suite gives entries it wants to see expire:
 // long on a driven clock (so unit mistakes, seconds for milliseconds, show),
-// short on a real one (so the suite stays fast).
+// seconds on a real one: long enough that a loaded machine still reads an
+// entry before it expires, short enough that the suite stays fast (the
+// tests that wait run in parallel).
 func (c *Clock) shortTTL() time.Duration {
 	if c.Real() {
-		return 300 * time.Millisecond
+		return 2 * time.Second
 	}
 	return 10 * time.Minute
 }
 
 // expiryWait bounds how long the suite polls a real-time backend for an
-// entry to disappear after its TTL.
-const expiryWait = 2 * time.Second
+// entry to disappear after its TTL: far longer than it takes, so that only
+// an entry that never expires fails, however loaded the machine.
+const expiryWait = time.Minute
 
-// checkExpiry asserts that get succeeds until ttl from now and reports
-// storage.ErrNotFound from then on. The entry must have been created at
-// c.Now() with lifetime ttl, and the clock not moved since.
-func checkExpiry(t *testing.T, c *Clock, ttl time.Duration, what string, get func() error) {
+// expiryPrecision is how late after its latest expiry a real-time backend
+// may still show an entry: Redis keeps expiries in whole milliseconds, and
+// it and the test read the same machine's clock. Load only delays the
+// test's reads, which makes a late entry surer, never a false alarm.
+const expiryPrecision = 50 * time.Millisecond
+
+// expiry is when an entry must expire. On a real clock a create takes time:
+// a lifetime ttl given by a create that began at from and returned at to
+// ends between from+ttl (earliest) and to+ttl (latest). An absolute
+// expiry time, and every expiry on a driven clock, has the two equal.
+type expiry struct{ earliest, latest time.Time }
+
+// expiresIn is the expiry of entries stored for ttl by a create that began
+// at from and has just returned.
+func (c *Clock) expiresIn(from time.Time, ttl time.Duration) expiry {
+	return expiry{from.Add(ttl), c.Now().Add(ttl)}
+}
+
+// expiresAt is the expiry of entries stored until at.
+func expiresAt(at time.Time) expiry { return expiry{at, at} }
+
+// before reports whether the clock, read after an operation returned, is
+// still before t: then the operation certainly ran before t. On a real
+// clock a loaded machine may only get there later, and then a read proves
+// nothing about an entry expiring at t.
+func (c *Clock) before(t time.Time) bool { return c.Now().Before(t) }
+
+// advanceTo moves a driven clock forward to t (never back).
+func (c *Clock) advanceTo(t time.Time) {
+	if d := t.Sub(c.Now()); d > 0 {
+		c.Advance(d)
+	}
+}
+
+// checkExpiry asserts that get succeeds until exp and reports
+// storage.ErrNotFound from then on. On a real clock it polls: an entry
+// found once the latest expiry has passed, or gone before the earliest, is
+// an error; it gives up after expiryWait.
+func checkExpiry(t *testing.T, c *Clock, exp expiry, what string, get func() error) {
 	t.Helper()
 	if !c.Real() {
-		c.Advance(ttl - time.Millisecond)
+		c.advanceTo(exp.earliest.Add(-time.Millisecond))
 		if err := get(); err != nil {
 			t.Fatalf("%s 1ms before expiry: %v", what, err)
 		}
-		c.Advance(time.Millisecond)
+		c.advanceTo(exp.latest)
 		if err := get(); !errors.Is(err, storage.ErrNotFound) {
 			t.Fatalf("%s at expiry: got %v, want ErrNotFound", what, err)
 		}
 		return
 	}
-	if err := get(); err != nil {
-		t.Fatalf("%s before expiry: %v", what, err)
-	}
-	c.Advance(ttl)
 	deadline := time.Now().Add(expiryWait)
 	for {
+		start := time.Now()
 		err := get()
-		if errors.Is(err, storage.ErrNotFound) {
+		switch {
+		case err == nil:
+			if late := start.Sub(exp.latest); late > expiryPrecision {
+				t.Fatalf("%s still there %v after its expiry", what, late)
+			}
+		case errors.Is(err, storage.ErrNotFound):
+			if early := exp.earliest.Sub(time.Now()); early > 0 {
+				t.Fatalf("%s gone %v before its expiry", what, early)
+			}
 			return
+		default:
+			t.Fatalf("%s: %v", what, err)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s %v after expiry: got %v, want ErrNotFound", what, expiryWait, err)
+			t.Fatalf("%s still there %v after its expiry", what, time.Since(exp.latest))
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// justBeforeExpiry moves a driven clock to 1ms before exp; on a real clock
+// it does nothing (the entries were created a moment ago, and reads that
+// follow assert only what c.before proves).
+func justBeforeExpiry(c *Clock, exp expiry) {
+	if !c.Real() {
+		c.advanceTo(exp.earliest.Add(-time.Millisecond))
+	}
+}
+
+// pastExpiry moves the clock to exp's latest expiry. Reads of codes and
+// one-time values destroy them, so unlike checkExpiry it cannot poll; on a
+// real clock it waits until the latest expiry (and the backend's
+// precision) has passed, however long the machine took to get here.
+func pastExpiry(c *Clock, exp expiry) {
+	if !c.Real() {
+		c.advanceTo(exp.latest)
+		return
+	}
+	if d := time.Until(exp.latest.Add(expiryPrecision)); d > 0 {
+		time.Sleep(d)
 	}
 }
 

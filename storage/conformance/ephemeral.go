@@ -541,10 +541,12 @@ func testOneTimeConcurrent(t *testing.T, s storage.Ephemeral, _ *Clock) {
 func testAuthRequestExpiry(t *testing.T, s storage.Ephemeral, c *Clock) {
 	ctx := t.Context()
 	ttl := c.shortTTL()
+	from := c.Now()
 	mustOK(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, fullAuthRequest("req"), ttl))
+	exp := c.expiresIn(from, ttl)
 	// The code outlives the request: redeeming it must still fail.
 	mustOK(t, "SaveAuthCode", s.SaveAuthCode(ctx, "req", "code", 10*ttl))
-	checkExpiry(t, c, ttl, "AuthRequestByID", func() error {
+	checkExpiry(t, c, exp, "AuthRequestByID", func() error {
 		_, err := s.AuthRequestByID(ctx, "req")
 		return err
 	})
@@ -561,36 +563,23 @@ func testAuthRequestExpiry(t *testing.T, s storage.Ephemeral, c *Clock) {
 func testAuthRequestUpdateKeepsTTL(t *testing.T, s storage.Ephemeral, c *Clock) {
 	ctx := t.Context()
 	ttl := c.shortTTL()
+	from := c.Now()
 	mustOK(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, fullAuthRequest("req"), ttl))
+	exp := c.expiresIn(from, ttl)
 	c.Advance(ttl / 2)
-	mustOK(t, "UpdateAuthRequest", s.UpdateAuthRequest(ctx, "req", func(r *storage.AuthRequest) error {
+	err := s.UpdateAuthRequest(ctx, "req", func(r *storage.AuthRequest) error {
 		r.State = "updated"
 		return nil
-	}))
-	checkExpiry(t, c, ttl-ttl/2, "AuthRequestByID after update", func() error {
+	})
+	if err != nil && c.before(exp.earliest) {
+		t.Fatalf("UpdateAuthRequest before expiry: %v", err)
+	}
+	// The update did not restart the lifetime: the request expires when it
+	// would have without it.
+	checkExpiry(t, c, exp, "AuthRequestByID after update", func() error {
 		_, err := s.AuthRequestByID(ctx, "req")
 		return err
 	})
-}
-
-// pastExpiry moves the clock to ttl after the entries were created. Reads of
-// codes and one-time values destroy them, so unlike checkExpiry it cannot
-// poll; on a real clock it leaves the server a margin instead.
-func pastExpiry(c *Clock, ttl time.Duration) {
-	c.Advance(ttl)
-	if c.Real() {
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// justBeforeExpiry moves a driven clock to 1ms before ttl; on a real clock
-// it does nothing (the entries were created a moment ago).
-func justBeforeExpiry(c *Clock, ttl time.Duration) time.Duration {
-	if c.Real() {
-		return 0
-	}
-	c.Advance(ttl - time.Millisecond)
-	return ttl - time.Millisecond
 }
 
 func testAuthCodeExpiry(t *testing.T, s storage.Ephemeral, c *Clock) {
@@ -598,13 +587,15 @@ func testAuthCodeExpiry(t *testing.T, s storage.Ephemeral, c *Clock) {
 	ttl := c.shortTTL()
 	mustOK(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, fullAuthRequest("req"), 10*ttl))
 	mustOK(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, fullAuthRequest("edge"), 10*ttl))
+	from := c.Now()
 	mustOK(t, "SaveAuthCode", s.SaveAuthCode(ctx, "edge", "edge-code", ttl))
 	mustOK(t, "SaveAuthCode", s.SaveAuthCode(ctx, "req", "code", ttl))
-	elapsed := justBeforeExpiry(c, ttl)
-	if _, err := s.ConsumeAuthCode(ctx, "edge-code"); err != nil {
+	exp := c.expiresIn(from, ttl)
+	justBeforeExpiry(c, exp)
+	if _, err := s.ConsumeAuthCode(ctx, "edge-code"); err != nil && c.before(exp.earliest) {
 		t.Errorf("ConsumeAuthCode before expiry: %v", err)
 	}
-	pastExpiry(c, ttl-elapsed)
+	pastExpiry(c, exp)
 	if got, err := s.ConsumeAuthCode(ctx, "code"); !isNotFound(err) {
 		t.Fatalf("ConsumeAuthCode at expiry: got (%+v, %v), want ErrNotFound", got, err)
 	}
@@ -622,7 +613,7 @@ func testSessionExpiry(t *testing.T, s storage.Ephemeral, c *Clock) {
 	mustOK(t, "CreateSession", s.CreateSession(ctx, sess))
 	long := fullSession("s2", "user-1", c)
 	mustOK(t, "CreateSession", s.CreateSession(ctx, long))
-	checkExpiry(t, c, ttl, "SessionByID", func() error {
+	checkExpiry(t, c, expiresAt(sess.ExpiresAt), "SessionByID", func() error {
 		_, err := s.SessionByID(ctx, "s1")
 		return err
 	})
@@ -640,7 +631,7 @@ func testAccessTokenExpiry(t *testing.T, s storage.Ephemeral, c *Clock) {
 	tok := fullAccessToken("t1", "fam", c)
 	tok.ExpiresAt = c.Now().Add(ttl)
 	mustOK(t, "CreateAccessToken", s.CreateAccessToken(ctx, tok))
-	checkExpiry(t, c, ttl, "AccessTokenByID", func() error {
+	checkExpiry(t, c, expiresAt(tok.ExpiresAt), "AccessTokenByID", func() error {
 		_, err := s.AccessTokenByID(ctx, "t1")
 		return err
 	})
@@ -649,13 +640,15 @@ func testAccessTokenExpiry(t *testing.T, s storage.Ephemeral, c *Clock) {
 func testOneTimeExpiry(t *testing.T, s storage.Ephemeral, c *Clock) {
 	ctx := t.Context()
 	ttl := c.shortTTL()
+	from := c.Now()
 	mustOK(t, "PutOnce", s.PutOnce(ctx, "edge", []byte("v"), ttl))
 	mustOK(t, "PutOnce", s.PutOnce(ctx, "expiring", []byte("v"), ttl))
-	elapsed := justBeforeExpiry(c, ttl)
-	if _, err := s.TakeOnce(ctx, "edge"); err != nil {
+	exp := c.expiresIn(from, ttl)
+	justBeforeExpiry(c, exp)
+	if _, err := s.TakeOnce(ctx, "edge"); err != nil && c.before(exp.earliest) {
 		t.Errorf("TakeOnce before expiry: %v", err)
 	}
-	pastExpiry(c, ttl-elapsed)
+	pastExpiry(c, exp)
 	if got, err := s.TakeOnce(ctx, "expiring"); !isNotFound(err) {
 		t.Errorf("TakeOnce at expiry: got (%q, %v), want ErrNotFound", got, err)
 	}
