@@ -71,7 +71,6 @@ type Handler struct {
 	UploadLimit    quota.Limit              // letter uploads
 	SubmitLimit    quota.Limit              // submissions
 	TrackLimit     quota.Limit              // tracking lookups
-	NIBLookupLimit quota.Limit              // the NIB step's check for a registered company
 	PendingLetters storage.DraftDocumentCap // letters of all drafts together
 
 	// BaseURL is the issuer, for links in emails (activation).

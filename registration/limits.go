@@ -45,10 +45,6 @@ var (
 	// DefaultTrackLimit bounds tracking lookups: plenty for someone
 	// retyping a number, useless for enumerating the 40-bit random part.
 	DefaultTrackLimit = quota.Limit{Name: "track", PerAddress: 10, Window: 10 * time.Minute}
-	// DefaultNIBLookupLimit bounds the NIB step's check for a registered
-	// company (join.go): enough for an office that retypes, too few to
-	// sweep NIBs.
-	DefaultNIBLookupLimit = quota.Limit{Name: "reg-nib", PerAddress: 30, Total: 20000, Window: time.Hour}
 	// DefaultPendingLetters bounds the letters of all drafts in progress
 	// together: at most 500 (≤ 500 MiB) wait in the database at once.
 	DefaultPendingLetters = storage.DraftDocumentCap{MaxCount: 500, MaxBytes: 500 << 20}
@@ -65,7 +61,6 @@ func (h *Handler) setDefaults() {
 		{&h.UploadLimit, DefaultUploadLimit},
 		{&h.SubmitLimit, DefaultSubmitLimit},
 		{&h.TrackLimit, DefaultTrackLimit},
-		{&h.NIBLookupLimit, DefaultNIBLookupLimit},
 	} {
 		if *l.field == (quota.Limit{}) {
 			*l.field = l.def
