@@ -75,7 +75,6 @@ type Handler struct {
 	UploadLimit    quota.Limit              // letter uploads
 	SubmitLimit    quota.Limit              // submissions
 	TrackLimit     quota.Limit              // tracking lookups
-	NIBLookupLimit quota.Limit              // the NIB step's check for a registered company
 	RevisionLimit  quota.Limit              // correction posts (/track/revisi)
 	PendingLetters storage.DraftDocumentCap // letters of all drafts together
 

@@ -4,44 +4,31 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 
 	"satupintu/storage"
 )
 
 // Joining an existing company. A NIB that already has an organization is
 // not a duplicate: the registrant is a further member of that company
-// (DESIGN.md: a company has many members). Right after the NIB step the
-// wizard says only that the registration will be checked against the
-// company's existing record; it never shows who belongs to the company or
-// what the record says, so a stranger learns nothing beyond what typing a
-// NIB into the public OSS search already tells. The officer compares the
-// two side by side (review page), and approval adds the user to the
-// existing organization (storage.Registrations.ApproveRegistration decides
-// under its transaction).
+// (DESIGN.md: a company has many members). No page says so: whether a NIB
+// has an account is told only to the address the registrant verified, in
+// the mail with the service number (receivedMail), so the wizard cannot be
+// used to learn which companies are registered. The officer compares the
+// two records side by side (review page), and approval adds the user to
+// the existing organization (storage.Registrations.ApproveRegistration
+// decides under its transaction).
 
-// checkJoin marks d as joining when its NIB belongs to an organization.
-// Each lookup takes a unit of NIBLookupLimit, so the step cannot be used to
-// sweep NIBs.
-func (h *Handler) checkJoin(w http.ResponseWriter, r *http.Request, d *draft) error {
-	nib := d.Values[FieldNIB]
-	if nib == "" {
-		d.Join = false
-		return nil
-	}
-	if err := h.take(w, r, h.NIBLookupLimit, "reg.rate_limited"); err != nil {
-		return err
-	}
-	_, err := h.Organizations.OrganizationByNIB(r.Context(), nib)
+// joinsOrganization reports whether nib already has an organization.
+func (h *Handler) joinsOrganization(ctx context.Context, nib string) (bool, error) {
+	_, err := h.Organizations.OrganizationByNIB(ctx, nib)
 	switch {
 	case err == nil:
-		d.Join = true
+		return true, nil
 	case errors.Is(err, storage.ErrNotFound):
-		d.Join = false
+		return false, nil
 	default:
-		return fmt.Errorf("registration: look up organization by nib: %w", err)
+		return false, fmt.Errorf("registration: look up organization by nib: %w", err)
 	}
-	return nil
 }
 
 // existingOrganization returns the organization an undecided registration

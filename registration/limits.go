@@ -48,10 +48,6 @@ var (
 	// DefaultTrackLimit bounds tracking lookups: plenty for someone
 	// retyping a number, useless for enumerating the 40-bit random part.
 	DefaultTrackLimit = quota.Limit{Name: "track", PerAddress: 10, Window: 10 * time.Minute}
-	// DefaultNIBLookupLimit bounds the NIB step's check for a registered
-	// company (join.go): enough for an office that retypes, too few to
-	// sweep NIBs.
-	DefaultNIBLookupLimit = quota.Limit{Name: "reg-nib", PerAddress: 30, Total: 20000, Window: time.Hour}
 	// DefaultRevisionLimit bounds the posts of corrections (each parses a
 	// letter of up to 1 MiB) from one address; revisionsPerRegistration
 	// bounds them per tracked registration, from anywhere.
@@ -72,7 +68,6 @@ func (h *Handler) setDefaults() {
 		{&h.UploadLimit, DefaultUploadLimit},
 		{&h.SubmitLimit, DefaultSubmitLimit},
 		{&h.TrackLimit, DefaultTrackLimit},
-		{&h.NIBLookupLimit, DefaultNIBLookupLimit},
 		{&h.RevisionLimit, DefaultRevisionLimit},
 	} {
 		if *l.field == (quota.Limit{}) {

@@ -187,11 +187,6 @@ func (h *Handler) postStep(w http.ResponseWriter, r *http.Request) error {
 		}
 		return h.renderStep(w, r, http.StatusOK, i, d, errs)
 	}
-	if slug == StepNIB {
-		if err := h.checkJoin(w, r, checked); err != nil {
-			return err
-		}
-	}
 	if slug == StepContact {
 		alert, err := h.codeAfterContact(r, id, checked)
 		if err != nil {
@@ -259,13 +254,10 @@ type stepPage struct {
 	// PrefilledBy names the upstream provider whose name and NIK the
 	// person step shows (prefill.go).
 	PrefilledBy string
-	// Join: the NIB belongs to a registered company; shown on the steps
-	// after the NIB (join.go).
-	Join     bool
-	Fields   []fieldView
-	Document *wizardDocumentView
-	MaxSize  string
-	Summary  []summarySection // konfirmasi only
+	Fields      []fieldView
+	Document    *wizardDocumentView
+	MaxSize     string
+	Summary     []summarySection // konfirmasi only
 	// Captcha is the security check (wizard_captcha.go): of the form on
 	// kontak and konfirmasi, of the "Send a new code" form on verifikasi.
 	Captcha *captcha.Challenge
@@ -343,7 +335,6 @@ func newStepPage(i int, d *draft) stepPage {
 		Action:   stepURL(s.slug),
 		Back:     i > 0,
 	}
-	page.Join = d.Join && i > stepIndex(StepNIB)
 	if s.slug == StepPerson && d.Upstream != nil && (d.Upstream.FullName != "" || d.Upstream.NIK != "") {
 		page.PrefilledBy = d.Upstream.VerifiedBy
 	}

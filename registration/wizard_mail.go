@@ -16,10 +16,16 @@ import (
 
 // receivedMail tells the registrant the service number of the
 // registration being created; it is queued in the same transaction.
-func (h *Handler) receivedMail(g storage.Registration) mail.Message {
+// joins says the NIB already has an organization: only this mail, to the
+// verified address, says so (join.go).
+func (h *Handler) receivedMail(g storage.Registration, joins bool) mail.Message {
 	track := h.link("/track")
 	return h.bilingual(g.Email, "reg.mail.received.subject", func(lang string) string {
-		return h.Pages.T(lang, "reg.mail.received.body", g.FullName, g.OrgName, g.ServiceNumber, track)
+		body := h.Pages.T(lang, "reg.mail.received.body", g.FullName, g.OrgName, g.ServiceNumber, track)
+		if joins {
+			body += "\n\n" + h.Pages.T(lang, "company.join.notice")
+		}
+		return body
 	})
 }
 

@@ -205,12 +205,9 @@ type draft struct {
 	Code *draftCode `json:"code,omitempty"`
 	// Upstream is the identity provider sign-in that started the draft
 	// (prefill.go), if any.
-	Upstream *draftUpstream `json:"upstream,omitempty"`
-	// Join says the NIB belongs to a registered organization: the
-	// registration joins it (join.go).
-	Join      bool      `json:"join,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Upstream  *draftUpstream `json:"upstream,omitempty"`
+	CreatedAt time.Time      `json:"created_at"`
+	UpdatedAt time.Time      `json:"updated_at"`
 }
 
 // draftVersion changes when the draft's shape does; an older draft is

@@ -111,6 +111,11 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request, id string, d *d
 		return h.closeSubmission(w, r, id, email)
 	}
 
+	joins, err := h.joinsOrganization(ctx, v[FieldNIB])
+	if err != nil {
+		unlock()
+		return err
+	}
 	now := h.Now().UTC()
 	meta := c.Document
 	doc := storage.Document{
@@ -129,7 +134,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request, id string, d *d
 		// So is the mail with the service number: it is sent if and only
 		// if the registration exists (reg is read when the hook runs).
 		err = h.DraftDocuments.CreateRegistrationFromDraft(ctx, reg, doc, id, now,
-			h.mailHook(func() mail.Message { return h.receivedMail(reg) }))
+			h.mailHook(func() mail.Message { return h.receivedMail(reg, joins) }))
 		if err == nil || !errors.Is(err, storage.ErrAlreadyExists) || attempt == submitAttempts {
 			break
 		}

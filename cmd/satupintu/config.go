@@ -204,7 +204,7 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 		l    *quota.Limit
 	}{{"AUTHORIZE", &cfg.Limits.Authorize}, {"REGISTER", &cfg.Limits.Register},
 		{"LOGOUT", &cfg.Limits.Logout}, {"CAPTCHA_IMAGE", &cfg.Limits.CaptchaImage}, {"PASSKEY", &cfg.Limits.Passkey},
-		{"UPSTREAM", &cfg.Limits.Upstream}, {"NIB_LOOKUP", &cfg.Limits.NIBLookup},
+		{"UPSTREAM", &cfg.Limits.Upstream},
 		{"INVITE_ACCEPT", &cfg.Limits.InviteAccept}} {
 		name, l := lim.name, lim.l
 		var v string

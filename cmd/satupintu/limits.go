@@ -37,9 +37,6 @@ type Limits struct {
 	// Upstream counts sign-ins started at an upstream identity provider
 	// (each stores a pending flow, then at most one pending identity).
 	Upstream quota.Limit
-	// NIBLookup counts the registration wizard's checks of a NIB for a
-	// registered company (a join); it stores only its counter.
-	NIBLookup quota.Limit
 	// InviteAccept counts attempts to accept a company invitation, each of
 	// which may create an account.
 	InviteAccept quota.Limit
@@ -84,7 +81,6 @@ func defaultLimits() Limits {
 		// A pending flow or identity lives at most 15 minutes and holds
 		// under 1 KiB (upstream.DefaultLimit).
 		Upstream:     upstream.DefaultLimit,
-		NIBLookup:    registration.DefaultNIBLookupLimit,
 		InviteAccept: account.DefaultAcceptLimit,
 	}
 }
