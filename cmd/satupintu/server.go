@@ -164,7 +164,7 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 		Logouts:     logouts,
 		PairwiseKey: pairwiseKey,
 		Now:         d.now,
-		Logger:  d.logger,
+		Logger:      d.logger,
 	}, d.durable, d.ephemeral)
 	if err != nil {
 		return nil, nil, err
