@@ -44,16 +44,7 @@ func clientArgs(c storage.Client) []any {
 	return []any{c.ID, c.SecretHash, c.Name, list(c.RedirectURIs), list(c.PostLogoutRedirectURIs),
 		c.Public, list(c.GrantTypes), c.AccessTokenFormat, micros(c.CreatedAt), micros(c.UpdatedAt),
 		c.RequireMFA, c.Listed, c.Description, c.LogoURL, c.LaunchURL, list(c.AllowedTraderTypes), c.AccountLinkURL,
-		c.BackchannelLogoutURI, c.InitiateLoginURI, subjectType(c.SubjectType), c.SectorIdentifier, c.SectorIdentifierURI}
-}
-
-// subjectType stores the default explicitly, so a row never depends on
-// which code wrote it.
-func subjectType(t string) string {
-	if t == "" {
-		return "public"
-	}
-	return t
+		c.BackchannelLogoutURI, c.InitiateLoginURI, c.SubjectType, c.SectorIdentifier, c.SectorIdentifierURI}
 }
 
 // CreateClient stores a new client.
