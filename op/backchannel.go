@@ -106,8 +106,12 @@ func (p *Provider) LogoutToken(ctx context.Context, clientID, userID, sid string
 	if err != nil {
 		return "", fmt.Errorf("op: load signing key: %w", err)
 	}
+	sub, err := p.store.subjectFor(ctx, clientID, userID)
+	if err != nil {
+		return "", fmt.Errorf("op: subject for %s: %w", clientID, err)
+	}
 	now := p.cfg.Now().UTC()
-	claims := oidc.NewLogoutTokenClaims(p.cfg.Issuer, userID, oidc.Audience{clientID},
+	claims := oidc.NewLogoutTokenClaims(p.cfg.Issuer, sub, oidc.Audience{clientID},
 		now.Add(LogoutTokenLifetime), storage.NewID(), sid, 0)
 	claims.IssuedAt = oidc.FromTime(now) // our clock, not the library's
 	claims.Events = map[string]any{EventBackchannelLogout: struct{}{}}

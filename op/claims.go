@@ -71,7 +71,11 @@ func (s *store) fillUserinfo(ctx context.Context, info *oidc.UserInfo, userID, c
 	if !u.CanSignIn(s.now()) {
 		return oidc.ErrInvalidRequest().WithDescription("the account can no longer sign in")
 	}
-	info.Subject = u.ID
+	c, err := s.clients.get(ctx, clientID)
+	if err != nil {
+		return fmt.Errorf("load client %s: %w", clientID, err)
+	}
+	info.Subject = s.subjects.external(c, u.ID)
 	var org *storage.Organization
 	loadOrg := func() (*storage.Organization, error) {
 		if org != nil {

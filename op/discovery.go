@@ -41,6 +41,7 @@ func (p *Provider) buildDiscovery() ([]byte, error) {
 	d.IntrospectionEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic}
 	d.IntrospectionEndpointAuthSigningAlgValuesSupported = nil
 	d.RequestObjectSigningAlgValuesSupported = nil
+	d.SubjectTypesSupported = []string{SubjectPublic, SubjectPairwise}
 	d.ClaimsParameterSupported = false
 	d.RequestURIParameterSupported = false
 	// Back-Channel Logout 1.0 §2.1: logout tokens carry sid.

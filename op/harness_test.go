@@ -113,6 +113,7 @@ type harness struct {
 	user   storage.User
 	admit  atomic.Pointer[func(*http.Request) error]
 	admits atomic.Int32
+	logout atomic.Pointer[LogoutRequest] // the last logout handed to the UI
 }
 
 const (
@@ -158,6 +159,7 @@ func newHarness(t testing.TB) *harness {
 		Issuer:         testIssuer,
 		ClientCacheTTL: time.Nanosecond, // every request asks the (flaky) store
 		LogoutURL: func(ctx context.Context, req LogoutRequest) (string, error) {
+			h.logout.Store(&req)
 			return "/logout?id=x", nil
 		},
 		ErrorPage: func(w http.ResponseWriter, _ *http.Request, status int, key string) {

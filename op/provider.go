@@ -7,6 +7,7 @@ package op
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -61,6 +62,10 @@ type Config struct {
 	// error wrapping quota.ErrExceeded refuses it with a 429 page; any
 	// other error is a dependency failure (503 page).
 	AdmitAuthRequest func(r *http.Request) error
+	// PairwiseKey (PairwiseKeySize bytes) makes pairwise subjects; it must
+	// never change, or every pairwise client sees new users. Empty: a
+	// random key for this process (tests).
+	PairwiseKey []byte
 	// Logouts, if set, queues the back-channel logout of each client an
 	// ended session signed in to (EndSession); nil: clients are not told.
 	Logouts LogoutQueue
@@ -133,11 +138,20 @@ func New(ctx context.Context, cfg Config, durable Durable, ephemeral Ephemeral) 
 	if err != nil {
 		return nil, fmt.Errorf("op: %w", err)
 	}
+	if len(cfg.PairwiseKey) == 0 {
+		cfg.PairwiseKey = make([]byte, PairwiseKeySize)
+		rand.Read(cfg.PairwiseKey) // never returns an error (crypto/rand documents it)
+	}
+	subs, err := newSubjects(cfg.PairwiseKey)
+	if err != nil {
+		return nil, fmt.Errorf("op: %w", err)
+	}
 	p := &Provider{cfg: cfg}
 	p.store = &store{
 		durable:   durable,
 		ephemeral: ephemeral,
 		clients:   newClientCache(durable, cfg.ClientCacheTTL, cfg.Now),
+		subjects:  subs,
 		keys:      keys,
 		cfg:       &p.cfg,
 		log:       cfg.Logger,
@@ -243,6 +257,16 @@ func (a *authorizer) ValidateAuthRequest(ctx context.Context, req *oidc.AuthRequ
 	if err != nil {
 		return "", err
 	}
+	if sub != "" {
+		// An id_token_hint names the user as this client knows them
+		// (pairwise.go); the request keeps the user's id.
+		if sub, err = a.p.store.userFor(ctx, req.ClientID, sub); err != nil {
+			return "", err
+		}
+		if sub == "" {
+			return "", oidc.ErrLoginRequired().WithDescription("id_token_hint was not issued to this client")
+		}
+	}
 	if badMode {
 		return "", oidc.ErrInvalidRequest().WithDescription("response_mode must be query")
 	}
@@ -320,7 +344,15 @@ func (a *authorizer) callback(w http.ResponseWriter, r *http.Request) {
 		a.p.cfg.ErrorPage(w, r, http.StatusBadRequest, "error.authorize.expired")
 		return
 	}
-	req := &authRequest{r: stored}
+	req, err := a.p.store.authRequest(r.Context(), stored, "")
+	if isUnavailable(err) {
+		a.p.cfg.ErrorPage(w, r, http.StatusServiceUnavailable, keyUnavailable)
+		return
+	}
+	if err != nil { // the client was deleted meanwhile
+		a.p.cfg.ErrorPage(w, r, http.StatusBadRequest, "error.authorize.invalid_request")
+		return
+	}
 	if stored.Done && stored.HintSubject != "" && stored.UserID != stored.HintSubject {
 		// Someone else signed in than the id_token_hint named (OIDC Core §3.1.2.1).
 		zop.AuthRequestError(w, r, req, oidc.ErrLoginRequired().WithDescription("the signed-in user is not the one in id_token_hint"), a)

@@ -15,6 +15,7 @@ import (
 type authRequest struct {
 	r    storage.AuthRequest
 	code string
+	sub  string // the sub its client receives for r.UserID (pairwise.go)
 }
 
 func (a *authRequest) GetID() string          { return a.r.ID }
@@ -26,7 +27,7 @@ func (a *authRequest) GetNonce() string       { return a.r.Nonce }
 func (a *authRequest) GetRedirectURI() string { return a.r.RedirectURI }
 func (a *authRequest) GetScopes() []string    { return a.r.Scopes }
 func (a *authRequest) GetState() string       { return a.r.State }
-func (a *authRequest) GetSubject() string     { return a.r.UserID }
+func (a *authRequest) GetSubject() string     { return a.sub }
 func (a *authRequest) Done() bool             { return a.r.Done }
 func (a *authRequest) GetResponseType() oidc.ResponseType {
 	return oidc.ResponseType(a.r.ResponseType)
@@ -131,6 +132,7 @@ func (c *clientCredentialsRequest) GetScopes() []string   { return c.scopes }
 type refreshTokenRequest struct {
 	rt     storage.RefreshToken
 	scopes []string
+	sub    string // the sub its client receives for rt.UserID
 }
 
 func (r *refreshTokenRequest) GetAMR() []string            { return r.rt.AMR }
@@ -138,5 +140,5 @@ func (r *refreshTokenRequest) GetAudience() []string       { return r.rt.Audienc
 func (r *refreshTokenRequest) GetAuthTime() time.Time      { return r.rt.AuthTime }
 func (r *refreshTokenRequest) GetClientID() string         { return r.rt.ClientID }
 func (r *refreshTokenRequest) GetScopes() []string         { return r.scopes }
-func (r *refreshTokenRequest) GetSubject() string          { return r.rt.UserID }
+func (r *refreshTokenRequest) GetSubject() string          { return r.sub }
 func (r *refreshTokenRequest) SetCurrentScopes(s []string) { r.scopes = s }

@@ -62,6 +62,7 @@ type store struct {
 	durable   Durable
 	ephemeral Ephemeral
 	clients   *clientCache
+	subjects  *subjects
 	keys      *keyManager
 	cfg       *Config
 	log       *slog.Logger
@@ -88,7 +89,7 @@ func (s *store) CreateAuthRequest(ctx context.Context, in *oidc.AuthRequest, hin
 	if err := s.ephemeral.CreateAuthRequest(ctx, r, s.cfg.AuthRequestLifetime); err != nil {
 		return nil, s.unavailable(ctx, "create auth request", err)
 	}
-	return &authRequest{r: r}, nil
+	return s.authRequest(ctx, r, "")
 }
 
 func (s *store) AuthRequestByID(ctx context.Context, id string) (zop.AuthRequest, error) {
@@ -99,7 +100,7 @@ func (s *store) AuthRequestByID(ctx context.Context, id string) (zop.AuthRequest
 		}
 		return nil, s.unavailable(ctx, "load auth request", err)
 	}
-	return &authRequest{r: r}, nil
+	return s.authRequest(ctx, r, "")
 }
 
 // AuthRequestByCode consumes the code: a second redemption finds nothing
@@ -113,7 +114,49 @@ func (s *store) AuthRequestByCode(ctx context.Context, code string) (zop.AuthReq
 		}
 		return nil, s.unavailable(ctx, "consume code", err)
 	}
-	return &authRequest{r: r, code: code}, nil
+	return s.authRequest(ctx, r, code)
+}
+
+// authRequest adapts r, with the subject its client receives.
+func (s *store) authRequest(ctx context.Context, r storage.AuthRequest, code string) (*authRequest, error) {
+	sub, err := s.subjectFor(ctx, r.ClientID, r.UserID)
+	if err != nil {
+		return nil, err
+	}
+	return &authRequest{r: r, code: code, sub: sub}, nil
+}
+
+// subjectFor is the sub clientID receives for userID: the id itself, or
+// its pairwise subject (pairwise.go).
+func (s *store) subjectFor(ctx context.Context, clientID, userID string) (string, error) {
+	if userID == "" {
+		return "", nil
+	}
+	c, err := s.clients.get(ctx, clientID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return "", oidc.ErrInvalidClient().WithDescription("unknown client").WithParent(err)
+	}
+	if err != nil {
+		return "", s.unavailable(ctx, "load client", err)
+	}
+	return s.subjects.external(c, userID), nil
+}
+
+// userFor is the user id behind sub, a subject clientID received; "" if
+// sub is not one of its subjects.
+func (s *store) userFor(ctx context.Context, clientID, sub string) (string, error) {
+	c, err := s.clients.get(ctx, clientID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", s.unavailable(ctx, "load client", err)
+	}
+	id, err := s.subjects.internal(c, sub)
+	if err != nil {
+		return "", nil
+	}
+	return id, nil
 }
 
 // codeGrant is what a redeemed code yielded, kept so a replay can revoke it.
@@ -333,7 +376,11 @@ func (s *store) TokenRequestByRefreshToken(ctx context.Context, token string) (z
 	if err != nil || !u.CanSignIn(s.now()) {
 		return nil, oidc.ErrInvalidGrant().WithDescription("the account can no longer sign in")
 	}
-	return &refreshTokenRequest{rt: rt, scopes: rt.Scopes}, nil
+	sub, err := s.subjectFor(ctx, rt.ClientID, rt.UserID)
+	if err != nil {
+		return nil, err
+	}
+	return &refreshTokenRequest{rt: rt, scopes: rt.Scopes, sub: sub}, nil
 }
 
 func (s *store) revokeFamily(ctx context.Context, rt storage.RefreshToken, action string) {
@@ -361,8 +408,17 @@ func (s *store) TerminateSession(ctx context.Context, userID, clientID string) e
 // TerminateSessionFromRequest hands the validated logout to the sign-in UI,
 // which ends the SSO session (asking for confirmation without a valid hint).
 func (s *store) TerminateSessionFromRequest(ctx context.Context, req *zop.EndSessionRequest) (string, error) {
+	userID := req.UserID
+	if userID != "" && req.ClientID != "" {
+		// The hint's sub is the client's view of the user (pairwise.go).
+		id, err := s.userFor(ctx, req.ClientID, userID)
+		if err != nil {
+			return "", err
+		}
+		userID = id
+	}
 	u, err := s.cfg.LogoutURL(ctx, LogoutRequest{
-		UserID:       req.UserID,
+		UserID:       userID,
 		ClientID:     req.ClientID,
 		RedirectURI:  req.RedirectURI,
 		HintVerified: req.IDTokenHintClaims != nil,
@@ -498,7 +554,16 @@ func (s *store) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string, s
 }
 
 func (s *store) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo, req zop.IDTokenRequest, scopes []string) error {
-	if err := s.fillUserinfo(ctx, info, req.GetSubject(), req.GetClientID(), scopes); err != nil {
+	userID := ""
+	switch r := req.(type) {
+	case *authRequest:
+		userID = r.r.UserID
+	case *refreshTokenRequest:
+		userID = r.rt.UserID
+	default:
+		return fmt.Errorf("op: ID token for an unexpected request %T", req)
+	}
+	if err := s.fillUserinfo(ctx, info, userID, req.GetClientID(), scopes); err != nil {
 		return s.classify(ctx, "fill id token claims", err)
 	}
 	// Only an ID token from a sign-in names its session: the relying party
@@ -514,7 +579,13 @@ func (s *store) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, t
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return s.unavailable(ctx, "load access token", err)
 	}
-	if err != nil || at.UserID == "" || at.UserID != subject {
+	if err != nil || at.UserID == "" {
+		return errInvalidToken()
+	}
+	// The token names its subject as its client received it.
+	if owner, err := s.userFor(ctx, at.ClientID, subject); err != nil {
+		return err
+	} else if owner != at.UserID {
 		return errInvalidToken()
 	}
 	if member, err := s.stillMember(ctx, at); err != nil {
@@ -560,7 +631,11 @@ func (s *store) SetIntrospectionFromToken(ctx context.Context, resp *oidc.Intros
 	resp.Issuer = s.cfg.Issuer
 	resp.Subject = at.ClientID
 	if at.UserID != "" {
-		resp.Subject = at.UserID
+		sub, err := s.subjectFor(ctx, at.ClientID, at.UserID)
+		if err != nil {
+			return err
+		}
+		resp.Subject = sub
 		u, err := s.durable.UserByID(ctx, at.UserID)
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return s.unavailable(ctx, "load user", err)

@@ -165,8 +165,17 @@ type Client struct {
 	// with iss, and the application starts the sign-in. Empty: "Open" goes
 	// to LaunchURL, where the user may find themselves signed out.
 	InitiateLoginURI string
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
+	// SubjectType is "public" (the user's id, the default) or "pairwise"
+	// (OIDC Core §8.1: a sub of SectorIdentifier's own, so applications of
+	// different sectors cannot join their users by sub).
+	SubjectType string
+	// SectorIdentifier is the host pairwise subjects are computed for: the
+	// redirect URIs' one host, or the host of SectorIdentifierURI, whose
+	// JSON list named every redirect URI at registration. Fixed once set.
+	SectorIdentifier    string
+	SectorIdentifierURI string
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
 }
 
 // AllowsGrant reports whether the client may use grant type g.

@@ -137,6 +137,8 @@ func (a *admin) clientCreate(ctx context.Context, args []string) error {
 	linkURL := fs.String("account-link-url", "", "the client's account-verification endpoint for account linking (https)")
 	backchannel := fs.String("backchannel-logout-uri", "", "where the client receives logout tokens (https)")
 	initiate := fs.String("initiate-login-uri", "", "where Your Apps' Open starts the client's sign-in (https)")
+	subjectType := fs.String("subject-type", op.SubjectPublic, "public (the user's id) or pairwise (a sub of the client's sector)")
+	sectorURI := fs.String("sector-identifier-uri", "", "pairwise: https URL of a JSON list of the redirect URIs, for a sector of several hosts")
 	var redirects, postLogout, grants, traderTypes multi
 	fs.Var(&redirects, "redirect-uri", "redirect URI (repeatable)")
 	fs.Var(&postLogout, "post-logout-redirect-uri", "post-logout redirect URI (repeatable)")
@@ -152,6 +154,7 @@ func (a *admin) clientCreate(ctx context.Context, args []string) error {
 		Listed: *listed, Description: strings.TrimSpace(*description), LogoURL: *logoURL,
 		LaunchURL: *launchURL, AllowedTraderTypes: traderTypes, AccountLinkURL: *linkURL,
 		BackchannelLogoutURI: *backchannel, InitiateLoginURI: *initiate,
+		SubjectType: *subjectType, SectorIdentifierURI: *sectorURI,
 	}
 	if len(c.GrantTypes) == 0 {
 		c.GrantTypes = []string{storage.GrantAuthorizationCode, storage.GrantRefreshToken}
@@ -159,6 +162,11 @@ func (a *admin) clientCreate(ctx context.Context, args []string) error {
 	if err := validateClient(c); err != nil {
 		return usagef("client create: %v", err)
 	}
+	sector, err := sectorOf(ctx, c)
+	if err != nil {
+		return usagef("client create: %v", err)
+	}
+	c.SectorIdentifier = sector
 	var secret string
 	if !c.Public {
 		secret = password.GenerateSecret()
@@ -261,6 +269,8 @@ type clientJSON struct {
 	AccountLinkURL         string   `json:"account_link_url,omitempty"`
 	BackchannelLogoutURI   string   `json:"backchannel_logout_uri,omitempty"`
 	InitiateLoginURI       string   `json:"initiate_login_uri,omitempty"`
+	SubjectType            string   `json:"subject_type,omitempty"`
+	SectorIdentifierURI    string   `json:"sector_identifier_uri,omitempty"`
 }
 
 func toJSON(c storage.Client, secret string) clientJSON {
@@ -270,6 +280,7 @@ func toJSON(c storage.Client, secret string) clientJSON {
 		GrantTypes: nonNil(c.GrantTypes), RequireMFA: c.RequireMFA, Listed: c.Listed, LaunchURL: c.LaunchURL,
 		AllowedTraderTypes: c.AllowedTraderTypes, AccountLinkURL: c.AccountLinkURL,
 		BackchannelLogoutURI: c.BackchannelLogoutURI, InitiateLoginURI: c.InitiateLoginURI,
+		SubjectType: c.SubjectType, SectorIdentifierURI: c.SectorIdentifierURI,
 	}
 }
 

@@ -128,6 +128,12 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 		Passwords: &login.Passwords{Users: d.durable, Tokens: d.durable, Counters: d.ephemeral,
 			Sessions: d.ephemeral, RefreshTokens: d.durable, Mail: d.outbox, BaseURL: d.cfg.Issuer},
 	}
+	// Pairwise subjects are derived from this key for as long as the
+	// database lives: a new key would give every pairwise client new users.
+	pairwiseKey, err := secret(ctx, d.durable, "pairwise-key", nil, op.PairwiseKeySize)
+	if err != nil {
+		return nil, nil, err
+	}
 	var key [32]byte
 	copy(key[:], tokenKey)
 	var logouts op.LogoutQueue // a nil *jobs.Logouts would not be a nil interface
@@ -155,9 +161,10 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 		ErrorPage: func(w http.ResponseWriter, r *http.Request, status int, key string) {
 			renderer.Error(w, r, &web.Error{Status: status, MessageKey: key})
 		},
-		Logouts: logouts,
-		Now:     d.now,
-		Logger:  d.logger,
+		Logouts:     logouts,
+		PairwiseKey: pairwiseKey,
+		Now:         d.now,
+		Logger:      d.logger,
 	}, d.durable, d.ephemeral)
 	if err != nil {
 		return nil, nil, err

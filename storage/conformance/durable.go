@@ -500,6 +500,9 @@ func fullClient(id string) storage.Client {
 		AccountLinkURL:         "https://ebpom.example.go.id/sso/link",
 		BackchannelLogoutURI:   "https://ebpom.example.go.id/sso/backchannel-logout",
 		InitiateLoginURI:       "https://ebpom.example.go.id/sso/initiate",
+		SubjectType:            "pairwise",
+		SectorIdentifier:       "ebpom.example.go.id",
+		SectorIdentifierURI:    "https://ebpom.example.go.id/sector.json",
 		CreatedAt:              instant(0),
 		UpdatedAt:              instant(2),
 	}
