@@ -61,6 +61,9 @@ type Config struct {
 	// error wrapping quota.ErrExceeded refuses it with a 429 page; any
 	// other error is a dependency failure (503 page).
 	AdmitAuthRequest func(r *http.Request) error
+	// TokenIssued, if set, is told the grant type of every access token
+	// issued (metrics).
+	TokenIssued func(grant string)
 	// Logouts, if set, queues the back-channel logout of each client an
 	// ended session signed in to (EndSession); nil: clients are not told.
 	Logouts LogoutQueue
