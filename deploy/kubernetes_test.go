@@ -334,8 +334,27 @@ func TestDeployment(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ConfigMap: SATUPINTU_ADDR %q: %v", cm.Data["SATUPINTU_ADDR"], err)
 	}
-	if len(c.Ports) != 1 || strconv.Itoa(int(c.Ports[0].ContainerPort)) != addrPort || c.Ports[0].Name != "http" {
-		t.Errorf("Deployment: want one container port named http = %s (SATUPINTU_ADDR), have %+v", addrPort, c.Ports)
+	if len(c.Ports) != 2 || strconv.Itoa(int(c.Ports[0].ContainerPort)) != addrPort || c.Ports[0].Name != "http" {
+		t.Errorf("Deployment: want container port http = %s (SATUPINTU_ADDR) first, then metrics; have %+v", addrPort, c.Ports)
+	}
+	// The metrics port is SATUPINTU_METRICS_ADDR's, scraped by annotation,
+	// and no Service exposes it.
+	_, metricsPort, err := net.SplitHostPort(cm.Data["SATUPINTU_METRICS_ADDR"])
+	if err != nil {
+		t.Fatalf("ConfigMap: SATUPINTU_METRICS_ADDR %q: %v", cm.Data["SATUPINTU_METRICS_ADDR"], err)
+	}
+	if len(c.Ports) == 2 && (c.Ports[1].Name != "metrics" || strconv.Itoa(int(c.Ports[1].ContainerPort)) != metricsPort) {
+		t.Errorf("Deployment: want container port metrics = %s (SATUPINTU_METRICS_ADDR), have %+v", metricsPort, c.Ports[1])
+	}
+	if a := d.Spec.Template.Annotations; a["prometheus.io/scrape"] != "true" || a["prometheus.io/port"] != metricsPort {
+		t.Errorf("Deployment: pod annotations %v do not point Prometheus at port %s", a, metricsPort)
+	}
+	for _, svc := range all[corev1.Service](b) {
+		for _, p := range svc.Spec.Ports {
+			if p.TargetPort.String() == "metrics" || p.TargetPort.String() == metricsPort {
+				t.Errorf("Service %s exposes the metrics port", svc.Name)
+			}
+		}
 	}
 
 	// Probes: HTTP on that port; alive is /healthz, ready is /readyz.

@@ -66,6 +66,9 @@ type Config struct {
 	// never change, or every pairwise client sees new users. Empty: a
 	// random key for this process (tests).
 	PairwiseKey []byte
+	// TokenIssued, if set, is told the grant type of every access token
+	// issued (metrics).
+	TokenIssued func(grant string)
 	// Logouts, if set, queues the back-channel logout of each client an
 	// ended session signed in to (EndSession); nil: clients are not told.
 	Logouts LogoutQueue

@@ -231,6 +231,19 @@ func grantOf(req zop.TokenRequest) (clientID, userID, sessionID string, err erro
 	}
 }
 
+// grantName names req's grant type, for metrics.
+func grantName(req zop.TokenRequest) string {
+	switch req.(type) {
+	case *authRequest:
+		return string(oidc.GrantTypeCode)
+	case *clientCredentialsRequest:
+		return string(oidc.GrantTypeClientCredentials)
+	case *refreshTokenRequest:
+		return string(oidc.GrantTypeRefreshToken)
+	}
+	return "other"
+}
+
 func (s *store) CreateAccessToken(ctx context.Context, req zop.TokenRequest) (string, time.Time, error) {
 	clientID, userID, sessionID, err := grantOf(req)
 	if err != nil {
@@ -266,6 +279,9 @@ func (s *store) newAccessToken(ctx context.Context, clientID, userID, sessionID,
 	}
 	if err := s.ephemeral.CreateAccessToken(ctx, t); err != nil {
 		return "", time.Time{}, s.unavailable(ctx, "store access token", err)
+	}
+	if s.cfg.TokenIssued != nil {
+		s.cfg.TokenIssued(grantName(req))
 	}
 	if sessionID != "" {
 		// Remembered for logout fan-out; a session ended meanwhile is no error.

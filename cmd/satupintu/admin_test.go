@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -303,6 +304,12 @@ func TestServeCommand(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
+	mln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr := mln.Addr().String()
+	mln.Close()
 	dir := t.TempDir()
 	// serve makes its logger the default (zitadel logs through it); put
 	// the test's back so later tests do not write into this one's buffer.
@@ -313,7 +320,8 @@ func TestServeCommand(t *testing.T) {
 	var out, errb bytes.Buffer
 	go func() {
 		env := func(k string) string {
-			return map[string]string{"SATUPINTU_ADDR": addr, "SATUPINTU_DATA_DIR": dir, "SATUPINTU_ISSUER": "http://" + addr}[k]
+			return map[string]string{"SATUPINTU_ADDR": addr, "SATUPINTU_DATA_DIR": dir, "SATUPINTU_ISSUER": "http://" + addr,
+				"SATUPINTU_METRICS_ADDR": metricsAddr, "SATUPINTU_PPROF": "true"}[k]
 		}
 		done <- run(ctx, []string{"serve"}, strings.NewReader(""), &out, &errb, env)
 	}()
@@ -334,6 +342,29 @@ func TestServeCommand(t *testing.T) {
 	}
 	if _, err := os.Stat(dir + "/demo-clients.json"); err != nil {
 		t.Fatalf("demo clients file: %v", err)
+	}
+	// The internal address serves metrics and the profiler; the public
+	// one serves neither.
+	for _, c := range []struct {
+		url, want string
+		status    int
+	}{
+		{"http://" + metricsAddr + "/metrics", `satupintu_http_requests_total{code="200",method="GET",route="/.well-known/openid-configuration"}`, 200},
+		{"http://" + metricsAddr + "/metrics", `satupintu_registrations_open{status="submitted"} 0`, 200},
+		{"http://" + metricsAddr + "/metrics", `satupintu_jobs{state="available"}`, 200},
+		{"http://" + metricsAddr + "/debug/pprof/", "goroutine", 200},
+		{"http://" + addr + "/metrics", "", 404},
+		{"http://" + addr + "/debug/pprof/", "", 404},
+	} {
+		resp, err := http.Get(c.url)
+		if err != nil {
+			t.Fatalf("GET %s: %v", c.url, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.status || !strings.Contains(string(body), c.want) {
+			t.Errorf("GET %s: %d, want %d with %q:\n%.2000s", c.url, resp.StatusCode, c.status, c.want, body)
+		}
 	}
 	cancel() // what SIGTERM does through signal.NotifyContext
 	select {

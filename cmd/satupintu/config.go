@@ -76,6 +76,11 @@ type Config struct {
 	// read and checked at start.
 	UpstreamsFile string
 	Upstreams     []upstream.Provider
+	// MetricsAddr is the internal listener for /metrics (and the profiler
+	// when Pprof is set); "off" disables it. Loopback by default, so it is
+	// never public by accident: a deployment opens it to its scraper only.
+	MetricsAddr string
+	Pprof       bool
 }
 
 func defaultConfig() Config {
@@ -96,6 +101,7 @@ func defaultConfig() Config {
 		Limits:           defaultLimits(),
 		AuditRetention:   defaultAuditRetention,
 		Retention:        privacy.DefaultRetention,
+		MetricsAddr:      "127.0.0.1:9090",
 	}
 }
 
@@ -242,24 +248,22 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	dur("RETENTION_DOCUMENTS", &cfg.Retention.Documents)
 	key("COOKIE_HASH_KEY", &cfg.CookieHashKey)
 	key("COOKIE_BLOCK_KEY", &cfg.CookieBlockKey)
-	var inviteConfirm string
-	str("INVITE_CONFIRM", &inviteConfirm)
-	if inviteConfirm != "" {
-		b, err := strconv.ParseBool(inviteConfirm)
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("SATUPINTU_INVITE_CONFIRM: %q is not true or false", inviteConfirm))
+	boolean := func(name string, dst *bool) {
+		var v string
+		str(name, &v)
+		if v == "" {
+			return
 		}
-		cfg.InviteNeedsOfficer = b
-	}
-	var demo string
-	str("DEMO", &demo)
-	if demo != "" {
-		b, err := strconv.ParseBool(demo)
+		b, err := strconv.ParseBool(v)
 		if err != nil {
-			problems = append(problems, fmt.Sprintf("SATUPINTU_DEMO: %q is not true or false", demo))
+			problems = append(problems, fmt.Sprintf("SATUPINTU_%s: %q is not true or false", name, v))
 		}
-		cfg.Demo = b
+		*dst = b
 	}
+	boolean("INVITE_CONFIRM", &cfg.InviteNeedsOfficer)
+	boolean("DEMO", &cfg.Demo)
+	str("METRICS_ADDR", &cfg.MetricsAddr)
+	boolean("PPROF", &cfg.Pprof)
 
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (SATUPINTU_ADDR)")
 	fs.StringVar(&cfg.Issuer, "issuer", cfg.Issuer, "issuer URL relying parties see (SATUPINTU_ISSUER)")
@@ -272,6 +276,8 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	fs.StringVar(&cfg.RedisURL, "redis-url", cfg.RedisURL, "redis:// URL; empty: in-process state (SATUPINTU_REDIS_URL)")
 	fs.StringVar((*string)(&cfg.Captcha), "captcha", string(cfg.Captcha), "when forms ask for a CAPTCHA: off, adaptive or always (SATUPINTU_CAPTCHA)")
 	fs.Int64Var(&cfg.CaptchaMaxNumber, "captcha-max-number", cfg.CaptchaMaxNumber, "proof-of-work difficulty: a browser tries half of it on average (SATUPINTU_CAPTCHA_MAX_NUMBER)")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "internal listen address for /metrics; off: none (SATUPINTU_METRICS_ADDR)")
+	fs.BoolVar(&cfg.Pprof, "pprof", cfg.Pprof, "serve /debug/pprof/ on the metrics address (SATUPINTU_PPROF)")
 	fs.StringVar(&cfg.UpstreamsFile, "upstreams-file", cfg.UpstreamsFile, "JSON file of upstream OpenID providers to sign in with (SATUPINTU_UPSTREAMS_FILE)")
 	noDemo := fs.Bool("no-demo", false, "do not create demo clients and users (SATUPINTU_DEMO=false)")
 	if err := fs.Parse(args); err != nil {
@@ -313,6 +319,12 @@ func (c Config) Validate() []string {
 	}
 	if c.Addr == "" {
 		p = append(p, "addr must not be empty")
+	}
+	if c.MetricsAddr == "" || (c.MetricsAddr != "off" && !strings.Contains(c.MetricsAddr, ":")) {
+		p = append(p, fmt.Sprintf("metrics-addr %q must be host:port or off", c.MetricsAddr))
+	}
+	if c.Pprof && c.MetricsAddr == "off" {
+		p = append(p, "pprof needs a metrics-addr")
 	}
 	if c.DataDir == "" {
 		p = append(p, "data-dir must not be empty")

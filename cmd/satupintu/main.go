@@ -31,6 +31,7 @@ usage:
   satupintu user unlock --username U      (lifts a sign-in lock; needs SATUPINTU_REDIS_URL)
   satupintu keys rotate [--alg RS256|ES256]
   satupintu demo-rp [--config data/demo-clients.json]
+  satupintu bench [--scenarios a,b] [--duration 10s] [--concurrency 16] [--target URL ...]   (the load tool)
 
 Every command reads the same configuration: flags, or SATUPINTU_* environment
 variables (see the README).`
@@ -73,6 +74,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return serve(ctx, rest, stdout, stderr, getenv)
 	case "demo-rp":
 		return demoRP(ctx, rest, stderr, getenv)
+	case "bench":
+		return benchCommand(ctx, rest, stdin, stdout, stderr, getenv)
 	case "migrate", "client", "user", "keys":
 	default:
 		return usagef("unknown command %q (try: satupintu help)", cmd)

@@ -20,6 +20,7 @@ import (
 	"satupintu/jobs"
 	"satupintu/login"
 	"satupintu/mail"
+	"satupintu/metrics"
 	"satupintu/op"
 	"satupintu/password"
 	"satupintu/privacy"
@@ -55,6 +56,8 @@ type deps struct {
 	// worker; without it ended sessions still revoke the clients' refresh
 	// tokens but no client is told.
 	queue *jobs.Queue
+	// metrics, if set, counts requests, tokens and events (observe.go).
+	metrics *metrics.Registry
 }
 
 // secret returns configured key material or the persisted generated value.
@@ -163,6 +166,7 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 		},
 		Logouts:     logouts,
 		PairwiseKey: pairwiseKey,
+		TokenIssued: tokenCounter(d.metrics),
 		Now:         d.now,
 		Logger:      d.logger,
 	}, d.durable, d.ephemeral)
@@ -271,6 +275,9 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	uploads := map[string]int64{"/register/dokumen": registration.MaxUploadBody, "/track/revisi": registration.MaxUploadBody}
 	limit := web.BodyLimit{Max: maxBody, Uploads: uploads, Refuse: refuser(renderer, d.logger)}
 	handler := web.SecurityHeaders(limit.Wrap(h.gate(mux, renderer)), secure)
+	if d.metrics != nil {
+		handler = d.metrics.Middleware(handler, routeOf(mux))
+	}
 	return web.WithRequestID(web.TrustedProxies(withClientAddress(handler), d.cfg.TrustedProxies)), provider, nil
 }
 
@@ -376,10 +383,26 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
+	var reg *metrics.Registry
+	if cfg.MetricsAddr != "off" {
+		reg = metrics.New()
+		instrument(reg, durable, ephemeral, queue, logger)
+	}
 	handler, _, err := newServer(ctx, deps{cfg: cfg, durable: durable, ephemeral: ephemeral, logger: logger, now: time.Now,
-		durableName: durableName, ephemeralName: ephemeralName, outbox: outbox, queue: queue})
+		durableName: durableName, ephemeralName: ephemeralName, outbox: outbox, queue: queue, metrics: reg})
 	if err != nil {
 		return err
+	}
+	if reg != nil {
+		internalCtx, stopInternal := context.WithCancel(ctx)
+		wait, err := serveInternal(internalCtx, cfg, reg, logger)
+		if err != nil {
+			// Sign-in matters more than its metrics: serve on, loudly.
+			logger.Error("metrics not served", "error", err)
+			wait = func() {}
+		}
+		defer wait()
+		defer stopInternal()
 	}
 	if err := startQueue(); err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -101,4 +102,27 @@ func testAuditAnyBytes(t *testing.T, s storage.Durable) {
 	}
 	delete(ev.Detail, "long")
 	checkEqual(t, "escaped Detail", map[string]string{"reason": `bad\u0000credentials`, `bad\xffkey`: "v"}, ev.Detail)
+}
+
+// testAuditObserver: a backend that lets metrics observe the audit log
+// reports each stored event's action once.
+func testAuditObserver(t *testing.T, s storage.Durable) {
+	o, ok := s.(interface{ ObserveAudit(func(string)) })
+	if !ok {
+		t.Skip("the backend has no audit observer")
+	}
+	var mu sync.Mutex
+	var seen []string
+	o.ObserveAudit(func(action string) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, action)
+	})
+	defer o.ObserveAudit(func(string) {})
+	for _, a := range []string{"login.success", "login.failure", "login.success"} {
+		mustOK(t, "AppendAudit", s.AppendAudit(t.Context(), storage.AuditEvent{Time: instant(1), Action: a}))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	checkEqual(t, "observed actions", []string{"login.success", "login.failure", "login.success"}, seen)
 }

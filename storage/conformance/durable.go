@@ -55,6 +55,7 @@ func RunDurable(t *testing.T, open func(t *testing.T) storage.Durable) {
 		{"concurrent first secret use agrees", testSecretsConcurrent},
 		{"audit log", testAudit},
 		{"audit retention prunes by time", testAuditPrune},
+		{"audit observer sees stored actions", testAuditObserver},
 		{"audit stores any bytes a client sent", testAuditAnyBytes},
 		{"missing registrations are ErrNotFound", testRegistrationNotFound},
 		{"registration round trip", testRegistrationRoundTrip},

@@ -3,6 +3,7 @@ package conformance
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -420,6 +421,15 @@ func testListRegistrationsFilters(t *testing.T, s storage.Durable) {
 		mustOK(t, "ListRegistrations "+tc.name, err)
 		checkEqual(t, "ListRegistrations "+tc.name, want, got)
 		checkEqual(t, "paged ListRegistrations "+tc.name, want, listPages(t, s, tc.f, 1))
+	}
+	// The metrics' count of the officers' queue, where a backend offers it.
+	if c, ok := s.(interface {
+		OpenRegistrationCounts(context.Context) (map[storage.RegistrationStatus]int, error)
+	}); ok {
+		got, err := c.OpenRegistrationCounts(ctx)
+		mustOK(t, "OpenRegistrationCounts", err)
+		checkEqual(t, "OpenRegistrationCounts", map[storage.RegistrationStatus]int{
+			storage.StatusSubmitted: 2, storage.StatusInReview: 4}, got)
 	}
 }
 

@@ -290,3 +290,6 @@ func decode(op, data string, v any) error {
 	}
 	return nil
 }
+
+// PoolStats reports the client's connection pool (metrics).
+func (s *Store) PoolStats() *goredis.PoolStats { return s.rdb.PoolStats() }

@@ -470,3 +470,28 @@ func (s *Store) ConsumeActionToken(ctx context.Context, id, purpose string, now 
 	}
 	return t, nil
 }
+
+// OpenRegistrationCounts counts the registrations awaiting a decision, by
+// status (metrics): an index range scan of registrations_status over the
+// open statuses only, so its cost follows the officers' queue, not the
+// history.
+func (s *Store) OpenRegistrationCounts(ctx context.Context) (map[storage.RegistrationStatus]int, error) {
+	rows, err := s.db.Query(ctx, `SELECT status, COUNT(*) FROM registrations
+		WHERE status IN ('submitted', 'in_review', 'revision_requested', 'resubmitted') GROUP BY status`)
+	if err != nil {
+		return nil, s.wrap("count open registrations", err)
+	}
+	defer rows.Close()
+	out := map[storage.RegistrationStatus]int{}
+	for rows.Next() {
+		var (
+			status string
+			n      int64
+		)
+		if err := rows.Scan(&status, &n); err != nil {
+			return nil, s.wrap("count open registrations", err)
+		}
+		out[storage.RegistrationStatus(status)] = int(n)
+	}
+	return out, s.wrap("count open registrations", rows.Err())
+}

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"satupintu/storage"
@@ -92,7 +93,13 @@ type Dialect struct {
 type Store struct {
 	db DB
 	d  Dialect
+	// onAudit sees the action of every audit event stored (metrics).
+	onAudit atomic.Pointer[func(action string)]
 }
+
+// ObserveAudit makes fn see the action of every audit event stored; it
+// runs after the insert, on the caller's goroutine, and must be quick.
+func (s *Store) ObserveAudit(fn func(action string)) { s.onAudit.Store(&fn) }
 
 var _ storage.Durable = (*Store)(nil)
 

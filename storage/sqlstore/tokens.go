@@ -179,6 +179,9 @@ func (s *Store) AppendAudit(ctx context.Context, e storage.AuditEvent) error {
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		micros(e.Time), auditText(e.Action), auditText(e.ActorID), auditText(e.Subject),
 		auditText(e.ClientID), auditText(e.IP), detail)
+	if fn := s.onAudit.Load(); fn != nil && err == nil {
+		(*fn)(e.Action)
+	}
 	return s.wrap("append audit event", err)
 }
 

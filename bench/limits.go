@@ -1,0 +1,93 @@
+package bench
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"satupintu/password"
+)
+
+// A limit is the rate of the one costly step a scenario cannot avoid,
+// measured on this machine in this run: a scenario's ratio to it means the
+// same on any hardware (DESIGN.md budgets are ratios).
+type limit struct {
+	Name string  `json:"name"`
+	Rate float64 `json:"rate"` // operations per second, all cores
+}
+
+// idTokenPayload is the size of a satupintu ID token's claims.
+var idTokenPayload = []byte(`{"iss":"http://localhost:8080","sub":"abcdefghijklmnopqrstuvwxyz234567","aud":["demo-ebpom"],"exp":1795350000,"iat":1795346400,"auth_time":1795346400,"nonce":"abcdefghijklmnopqrstuvwxyz234567","amr":["pwd"],"acr":"urn:satupintu:acr:password","sid":"abcdefghijklmnopqrstuvwxyz234567","name":"Budi Santoso","preferred_username":"demo.trader"}`)
+
+// measure runs op on every core for d and returns operations per second.
+func measure(d time.Duration, op func() error) (float64, error) {
+	var (
+		n     atomic.Int64
+		first atomic.Value
+		wg    sync.WaitGroup
+	)
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				if err := op(); err != nil {
+					first.CompareAndSwap(nil, err)
+					return
+				}
+				n.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if err, ok := first.Load().(error); ok {
+		return 0, err
+	}
+	return float64(n.Load()) / time.Since(start).Seconds(), nil
+}
+
+// signLimit is the JWS signing rate with alg (RS256 with a 2048-bit key,
+// ES256 with P-256), the ceiling of a flow that signs one ID token.
+func signLimit(alg jose.SignatureAlgorithm, d time.Duration) (limit, error) {
+	var key any
+	var err error
+	switch alg {
+	case jose.RS256:
+		key, err = rsa.GenerateKey(rand.Reader, 2048)
+	case jose.ES256:
+		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	default:
+		return limit{}, fmt.Errorf("no signing limit for %s", alg)
+	}
+	if err != nil {
+		return limit{}, err
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, nil)
+	if err != nil {
+		return limit{}, err
+	}
+	rate, err := measure(d, func() error {
+		_, err := signer.Sign(idTokenPayload)
+		return err
+	})
+	return limit{Name: string(alg) + " signatures", Rate: rate}, err
+}
+
+// hashLimit is the argon2id verification rate with the server's
+// parameters, the ceiling of a password sign-in.
+func hashLimit(params password.Params, d time.Duration) (limit, error) {
+	hash, err := password.Hash("kata-sandi-rahasia", params)
+	if err != nil {
+		return limit{}, err
+	}
+	rate, err := measure(d, func() error { return password.Verify("kata-sandi-rahasia", hash) })
+	return limit{Name: "argon2id verifications", Rate: rate}, err
+}
