@@ -500,6 +500,11 @@ func fullClient(id string) storage.Client {
 		AccountLinkURL:         "https://ebpom.example.go.id/sso/link",
 		BackchannelLogoutURI:   "https://ebpom.example.go.id/sso/backchannel-logout",
 		InitiateLoginURI:       "https://ebpom.example.go.id/sso/initiate",
+		AuthMethod:             storage.AuthMethodPrivateKeyJWT,
+		JWKS:                   `{"keys":[]}`,
+		JWKSURI:                "https://ebpom.example.go.id/jwks.json",
+		SecretSealed:           []byte{1, 0, 255, 7},
+		RequirePAR:             true,
 		CreatedAt:              instant(0),
 		UpdatedAt:              instant(2),
 	}
