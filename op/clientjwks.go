@@ -162,7 +162,7 @@ func (ck *clientKeys) keysFor(ctx context.Context, c storage.Client, kid string,
 	case c.JWKSURI != "":
 		now := ck.now()
 		if e.source != c.JWKSURI {
-			*e = jwksEntry{source: c.JWKSURI}
+			e.source, e.keys, e.fetchedAt, e.triedAt = c.JWKSURI, nil, time.Time{}, time.Time{}
 		}
 		mayFetch := e.triedAt.IsZero() || !now.Before(e.triedAt.Add(jwksRefetchInterval))
 		stale := e.keys == nil || !now.Before(e.fetchedAt.Add(ck.ttl))
