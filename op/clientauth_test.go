@@ -187,6 +187,24 @@ func TestClientAssertionAccepted(t *testing.T) {
 		c["aud"] = testIssuer
 		wantOK(t, "aud issuer", h.postAssertion("/oauth/token", sign(t, key.alg, key.kid, key.priv, c), clientCredentials))
 	})
+	t.Run("code and refresh grants", func(t *testing.T) {
+		pk := newPKCE()
+		w := h.postAssertion("/oauth/token", sign(t, key.alg, key.kid, key.priv, h.assertionClaims("pkj")), url.Values{
+			"grant_type": {"authorization_code"}, "code": {h.codeFor("pkj", pk, nil)},
+			"redirect_uri": {testRedirect}, "code_verifier": {pk.verifier}})
+		tk := decode(t, w)
+		if w.Code != http.StatusOK || tk.RefreshToken == "" {
+			t.Fatalf("code: %d %s", w.Code, w.Body)
+		}
+		w = h.postAssertion("/oauth/token", sign(t, jose.HS256, "", []byte(testJWTSecret), h.assertionClaims("csj")), url.Values{
+			"grant_type": {"refresh_token"}, "refresh_token": {tk.RefreshToken}})
+		if w.Code != http.StatusBadRequest || decode(t, w).Error != "invalid_grant" {
+			t.Errorf("another client's refresh token: %d %s", w.Code, w.Body)
+		}
+		w = h.postAssertion("/oauth/token", sign(t, key.alg, key.kid, key.priv, h.assertionClaims("pkj")), url.Values{
+			"grant_type": {"refresh_token"}, "refresh_token": {tk.RefreshToken}})
+		wantOK(t, "refresh", w)
+	})
 	t.Run("introspection and revocation", func(t *testing.T) {
 		at := decode(t, h.postAssertion("/oauth/token", sign(t, key.alg, key.kid, key.priv, h.assertionClaims("pkj")), clientCredentials)).AccessToken
 		c := h.assertionClaims("pkj")
@@ -260,6 +278,13 @@ func TestClientAssertionAttacks(t *testing.T) {
 		{"client_secret_jwt signed with a private key", sign(t, key.alg, key.kid, key.priv, h.assertionClaims("csj"))},
 		{"a logout token type", func() string {
 			s, _ := jose.NewSigner(jose.SigningKey{Algorithm: key.alg, Key: key.priv}, (&jose.SignerOptions{}).WithType("logout+jwt").WithHeader("kid", key.kid))
+			tok, _ := jwt.Signed(s).Claims(valid()).Serialize()
+			return tok
+		}()},
+		{"a key embedded in the header (jwk)", func() string {
+			// ASVS 9.1.3: keys come from the registration, never from the token.
+			s, _ := jose.NewSigner(jose.SigningKey{Algorithm: other.alg, Key: &jose.JSONWebKey{Key: other.priv, KeyID: key.kid}},
+				&jose.SignerOptions{EmbedJWK: true})
 			tok, _ := jwt.Signed(s).Claims(valid()).Serialize()
 			return tok
 		}()},

@@ -179,8 +179,7 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 		Now:     d.now,
 		Logger:  d.logger,
 		// private_key_jwt clients' jwks_uri: the account link's SSRF
-		// rules, loopback only while the provider is on loopback; a key
-		// set may be larger than an account-link answer.
+		// rules, loopback only while the provider is on loopback.
 		ClientSecretKey: clientSecretKey,
 		JWKSFetcher:     &account.Linker{AllowLoopback: !secure},
 	}, d.durable, d.ephemeral)
