@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -221,6 +222,33 @@ func TestClientAssertionAccepted(t *testing.T) {
 			t.Fatalf("introspect after revocation: %d %s", w.Code, w.Body)
 		}
 	})
+}
+
+// TestAssertionAlgorithms: every advertised asymmetric algorithm works
+// with a key of its type, and a key's registered alg is kept to.
+func TestAssertionAlgorithms(t *testing.T) {
+	h, _ := newJWTHarness(t)
+	_, edPriv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaJWK := jose.JSONWebKey{Key: rsaTestKey().Public(), KeyID: "r1", Use: "sig"} // no alg: RS256 and PS256
+	set, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{rsaJWK, {Key: edPriv.Public(), KeyID: "e1"}}})
+	h.addClient(storage.Client{ID: "multi", GrantTypes: []string{storage.GrantClientCredentials},
+		AuthMethod: storage.AuthMethodPrivateKeyJWT, JWKS: string(set)})
+	h.addClient(storage.Client{ID: "rs-only", GrantTypes: []string{storage.GrantClientCredentials},
+		AuthMethod: storage.AuthMethodPrivateKeyJWT, JWKS: jwksOf(t, clientKey{kid: "r1", alg: jose.RS256, priv: rsaTestKey()})})
+	for _, tc := range []struct {
+		alg jose.SignatureAlgorithm
+		kid string
+		key any
+	}{{jose.RS256, "r1", rsaTestKey()}, {jose.PS256, "r1", rsaTestKey()}, {jose.EdDSA, "e1", edPriv}, {jose.EdDSA, "", edPriv}} {
+		wantOK(t, string(tc.alg)+" "+tc.kid, h.postAssertion("/oauth/token", sign(t, tc.alg, tc.kid, tc.key, h.assertionClaims("multi")), clientCredentials))
+	}
+	wantInvalidClient(t, "PS256 with a key registered for RS256",
+		h.postAssertion("/oauth/token", sign(t, jose.PS256, "r1", rsaTestKey(), h.assertionClaims("rs-only")), clientCredentials))
+	wantInvalidClient(t, "RS384 (not allowed)",
+		h.postAssertion("/oauth/token", sign(t, jose.RS384, "r1", rsaTestKey(), h.assertionClaims("multi")), clientCredentials))
 }
 
 func TestClientAssertionAttacks(t *testing.T) {
