@@ -200,7 +200,7 @@ func (p *Provider) pushedAuthorize(next http.Handler) http.Handler {
 		}
 		ctx := r.Context()
 		random, ok := strings.CutPrefix(uri, requestURIPrefix)
-		if !ok || random == "" {
+		if !ok || random == "" || r.Form.Get("client_id") == "" {
 			p.cfg.ErrorPage(w, r, http.StatusBadRequest, "error.authorize.invalid_request")
 			return
 		}
@@ -215,9 +215,11 @@ func (p *Provider) pushedAuthorize(next http.Handler) http.Handler {
 			p.cfg.ErrorPage(w, r, http.StatusBadRequest, "error.authorize.expired")
 			return
 		}
-		if id := r.Form.Get("client_id"); id == "" || id != pr.ClientID {
+		// Taken before this check, so a request_uri that leaked to another
+		// client is spent, not left for a second try.
+		if id := r.Form.Get("client_id"); id != pr.ClientID {
 			p.cfg.Logger.InfoContext(ctx, "request_uri presented by another client", "client_id", truncate(id, 64))
-			p.cfg.ErrorPage(w, r, http.StatusBadRequest, "error.authorize.client")
+			p.cfg.ErrorPage(w, r, http.StatusBadRequest, "error.authorize.invalid_request")
 			return
 		}
 		pushed := r.Clone(context.WithValue(ctx, pushedKeyCtx{}, true))

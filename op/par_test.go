@@ -90,8 +90,11 @@ func TestPushedAuthorizationRequest(t *testing.T) {
 	})
 	t.Run("used by another client", func(t *testing.T) {
 		uri := h.push(t, q)
-		wantPage(t, "other client", h.authorizePushed("no-rt", uri), http.StatusBadRequest, "error.authorize.client")
-		wantPage(t, "without client_id", h.get("/authorize?"+url.Values{"request_uri": {uri}}.Encode()), http.StatusBadRequest, "error.authorize.expired")
+		wantPage(t, "other client", h.authorizePushed("no-rt", uri), http.StatusBadRequest, "error.authorize.invalid_request")
+		wantPage(t, "then by its own client", h.authorizePushed("app", uri), http.StatusBadRequest, "error.authorize.expired")
+		uri = h.push(t, q)
+		wantPage(t, "without client_id", h.get("/authorize?"+url.Values{"request_uri": {uri}}.Encode()), http.StatusBadRequest, "error.authorize.invalid_request")
+		h.finish(h.authorizePushed("app", uri)) // not spent by the request without client_id
 	})
 	t.Run("expired", func(t *testing.T) {
 		uri := h.push(t, q)
