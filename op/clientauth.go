@@ -75,7 +75,11 @@ type authenticatedClient struct {
 	method string // the method used: one of storage.AuthMethod*
 }
 
-var errClientAuth = oidc.ErrInvalidClient().WithDescription("client authentication failed")
+// errClientAuth is the one answer to every failed client authentication:
+// what was wrong goes to the log only.
+func errClientAuth() *oidc.Error {
+	return oidc.ErrInvalidClient().WithDescription("client authentication failed")
+}
 
 // authenticateRequest authenticates the client of a POST whose form is
 // parsed and checked (clientRequestError). audience is the endpoint's URL,
@@ -103,12 +107,12 @@ func (p *Provider) authenticateRequest(r *http.Request, audience string) (authen
 	case header != "":
 		rawID, rawSecret, ok := r.BasicAuth()
 		if !ok {
-			return authenticatedClient{}, errClientAuth, http.StatusUnauthorized
+			return authenticatedClient{}, errClientAuth(), http.StatusUnauthorized
 		}
 		id, err1 := url.QueryUnescape(rawID) // RFC 6749 §2.3.1: form-encoded first
 		secret, err2 := url.QueryUnescape(rawSecret)
 		if err1 != nil || err2 != nil || id == "" {
-			return authenticatedClient{}, errClientAuth, http.StatusUnauthorized
+			return authenticatedClient{}, errClientAuth(), http.StatusUnauthorized
 		}
 		if c := form.Get("client_id"); c != "" && c != id {
 			return authenticatedClient{}, oidc.ErrInvalidRequest().WithDescription("client_id does not match the authenticated client"), http.StatusBadRequest
@@ -117,7 +121,7 @@ func (p *Provider) authenticateRequest(r *http.Request, audience string) (authen
 	case form.Get("client_secret") != "":
 		id := form.Get("client_id")
 		if id == "" {
-			return authenticatedClient{}, errClientAuth, http.StatusUnauthorized
+			return authenticatedClient{}, errClientAuth(), http.StatusUnauthorized
 		}
 		return p.authenticateSecret(r.Context(), id, form.Get("client_secret"), storage.AuthMethodSecretPost)
 	default:
@@ -131,7 +135,7 @@ func (p *Provider) authenticateSecret(ctx context.Context, id, secret, method st
 		if isUnavailable(err) {
 			return authenticatedClient{}, errUnavailable(), http.StatusServiceUnavailable
 		}
-		return authenticatedClient{}, errClientAuth, http.StatusUnauthorized
+		return authenticatedClient{}, errClientAuth(), http.StatusUnauthorized
 	}
 	return authenticatedClient{client: c, method: method}, nil, 0
 }
@@ -142,7 +146,7 @@ func (p *Provider) authenticateAssertion(r *http.Request, assertion, assertionTy
 	ctx := r.Context()
 	fail := func(clientID, reason string) (authenticatedClient, *oidc.Error, int) {
 		p.cfg.Logger.InfoContext(ctx, "client assertion refused", "client_id", truncate(clientID, 64), "reason", reason)
-		return authenticatedClient{}, errClientAuth, http.StatusUnauthorized
+		return authenticatedClient{}, errClientAuth(), http.StatusUnauthorized
 	}
 	if assertionType != clientAssertionType || assertion == "" {
 		return fail("", "assertion type or assertion missing")

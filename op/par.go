@@ -85,7 +85,7 @@ func (a *authorizer) servePAR(w http.ResponseWriter, r *http.Request) {
 		// No credentials: only a public client may push, naming itself.
 		id := form.Get("client_id")
 		if id == "" {
-			writeProtocolError(w, http.StatusUnauthorized, errClientAuth)
+			writeProtocolError(w, http.StatusUnauthorized, errClientAuth())
 			return
 		}
 		c, err := p.store.clients.get(ctx, id)
@@ -95,7 +95,7 @@ func (a *authorizer) servePAR(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if err != nil || c.EffectiveAuthMethod() != storage.AuthMethodNone {
-			writeProtocolError(w, http.StatusUnauthorized, errClientAuth)
+			writeProtocolError(w, http.StatusUnauthorized, errClientAuth())
 			return
 		}
 		ac = authenticatedClient{client: c, method: storage.AuthMethodNone}
