@@ -65,6 +65,9 @@ func (f *clientAuthFlags) apply(c *storage.Client, set map[string]bool) error {
 		c.RequirePAR = f.requirePAR
 	}
 	method := c.EffectiveAuthMethod()
+	if method != storage.AuthMethodSecretJWT {
+		c.SecretSealed = nil // only an HMAC key needs the secret in the clear
+	}
 	switch {
 	case c.Public && method != storage.AuthMethodNone:
 		return fmt.Errorf("a --public client authenticates with none, not %s", method)

@@ -144,4 +144,21 @@ func TestClientAuthCommands(t *testing.T) {
 	if got, _ = st.ClientByID(t.Context(), csj.ClientID); got.JWKSURI != "" || got.SecretHash == "" || got.RequirePAR {
 		t.Fatalf("client back on a secret: %+v", got)
 	}
+	// client_secret_jwt to client_secret_post keeps the secret (its hash)
+	// and drops the sealed copy.
+	_, out, _ = c.run("", append(base, "--auth-method", "client_secret_jwt", "--json")...)
+	var csj2 clientJSON
+	if err := json.Unmarshal([]byte(out), &csj2); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := c.run("", "client", "update", csj2.ClientID, "--auth-method", "client_secret_post"); code != 0 || strings.Contains(out, "client_secret:") {
+		t.Fatalf("update to client_secret_post: exit %d %q %s", code, out, errOut)
+	}
+	if got, _ = st.ClientByID(t.Context(), csj2.ClientID); got.SecretHash == "" || got.SecretSealed != nil {
+		t.Fatalf("client_secret_post after client_secret_jwt: %+v", got)
+	}
+	tp.clock.Advance(time.Second) // past the client cache
+	if tr := tp.tokenRequestAuth(url.Values{"grant_type": {"client_credentials"}}, csj2.ClientID, csj2.ClientSecret); tr.status != http.StatusOK {
+		t.Errorf("the same secret, now by Basic: status %d", tr.status)
+	}
 }

@@ -146,7 +146,7 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	// secrets table, not derived from the access-token key: the admin CLI
 	// seals with it too (it reads the same row), and either key can be
 	// replaced without touching the other's data.
-	clientSecretKey, err := clientSecretKey(ctx, d.durable)
+	sealKey, err := clientSecretKey(ctx, d.durable)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -180,7 +180,7 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 		Logger:  d.logger,
 		// private_key_jwt clients' jwks_uri: the account link's SSRF
 		// rules, loopback only while the provider is on loopback.
-		ClientSecretKey: clientSecretKey,
+		ClientSecretKey: sealKey,
 		JWKSFetcher:     &account.Linker{AllowLoopback: !secure},
 	}, d.durable, d.ephemeral)
 	if err != nil {
