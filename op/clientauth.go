@@ -221,9 +221,10 @@ func (p *Provider) authenticateAssertion(r *http.Request, assertion, assertionTy
 		return fail(id, reason)
 	}
 	// RFC 7523 §3 item 7: a jti is used once. The shared ephemeral store
-	// (SET NX in Redis) keeps it until the assertion expires, on every node.
+	// (SET NX in Redis) keeps it until the assertion expires, on every node
+	// (with a leeway more for nodes whose clocks lag this one's).
 	now := p.store.now()
-	ttl := claims.Expiry.Time().Add(assertionLeeway).Sub(now)
+	ttl := claims.Expiry.Time().Add(2 * assertionLeeway).Sub(now)
 	if err := p.store.ephemeral.PutOnce(ctx, jtiKey(id, claims.ID), []byte{1}, ttl); err != nil {
 		if errors.Is(err, storage.ErrAlreadyExists) {
 			p.store.audit(ctx, storage.AuditEvent{Action: "client.assertion_replay", ActorID: id, ClientID: id})

@@ -278,6 +278,7 @@ func TestClientAssertionAttacks(t *testing.T) {
 	payload, _ := json.Marshal(valid())
 	algNone := noneHeader + "." + base64.RawURLEncoding.EncodeToString(payload) + "."
 
+	idToken := h.signedIn().IDToken // signed by the provider for client app
 	replayed := sign(t, key.alg, key.kid, key.priv, valid())
 	wantOK(t, "first use", h.postAssertion("/oauth/token", replayed, clientCredentials))
 
@@ -316,6 +317,7 @@ func TestClientAssertionAttacks(t *testing.T) {
 			tok, _ := jwt.Signed(s).Claims(valid()).Serialize()
 			return tok
 		}()},
+		{"an ID token of ours", idToken},
 		{"garbage", "not.a.jwt"},
 	}
 	for _, tc := range cases {
