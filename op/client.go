@@ -64,10 +64,13 @@ func isNativeRedirect(uris []string) bool {
 }
 
 func (c *client) AuthMethod() oidc.AuthMethod {
-	if c.c.Public {
+	if c.c.EffectiveAuthMethod() == storage.AuthMethodNone {
 		return oidc.AuthMethodNone
 	}
-	return oidc.AuthMethodBasic // Basic and post are both accepted (Config.AuthMethodPost)
+	// Basic and post are both accepted (Config.AuthMethodPost); a client
+	// with a signed assertion reaches zitadel with one-request Basic
+	// credentials (clientauth.go), so Basic is right for it too.
+	return oidc.AuthMethodBasic
 }
 
 // ResponseTypes: only code. Implicit and hybrid flows put tokens in URLs

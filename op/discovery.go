@@ -34,12 +34,14 @@ func (p *Provider) buildDiscovery() ([]byte, error) {
 	d.ResponseModesSupported = []string{string(oidc.ResponseModeQuery)}
 	d.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken, oidc.GrantTypeClientCredentials}
 	d.DeviceAuthorizationEndpoint = ""
-	d.TokenEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
-	d.TokenEndpointAuthSigningAlgValuesSupported = nil
-	d.RevocationEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
-	d.RevocationEndpointAuthSigningAlgValuesSupported = nil
-	d.IntrospectionEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic}
-	d.IntrospectionEndpointAuthSigningAlgValuesSupported = nil
+	// The JWT methods are verified in clientauth.go (RFC 7523, OIDC Core §9).
+	jwtMethods := []oidc.AuthMethod{storage.AuthMethodSecretJWT, oidc.AuthMethodPrivateKeyJWT}
+	d.TokenEndpointAuthMethodsSupported = append([]oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}, jwtMethods...)
+	d.TokenEndpointAuthSigningAlgValuesSupported = assertionSigningAlgs()
+	d.RevocationEndpointAuthMethodsSupported = append([]oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}, jwtMethods...)
+	d.RevocationEndpointAuthSigningAlgValuesSupported = assertionSigningAlgs()
+	d.IntrospectionEndpointAuthMethodsSupported = append([]oidc.AuthMethod{oidc.AuthMethodBasic}, jwtMethods...)
+	d.IntrospectionEndpointAuthSigningAlgValuesSupported = assertionSigningAlgs()
 	d.RequestObjectSigningAlgValuesSupported = nil
 	d.SubjectTypesSupported = []string{SubjectPublic, SubjectPairwise}
 	d.ClaimsParameterSupported = false
@@ -58,6 +60,9 @@ func (p *Provider) buildDiscovery() ([]byte, error) {
 	}
 	doc["prompt_values_supported"] = []string{oidc.PromptNone, oidc.PromptLogin, storage.PromptCreate}
 	doc["authorization_response_iss_parameter_supported"] = true // RFC 9207
+	// RFC 9126 §5; PAR is required per client (storage.Client.RequirePAR).
+	doc["pushed_authorization_request_endpoint"] = p.endpointURL(parPath)
+	doc["require_pushed_authorization_requests"] = false
 	return json.Marshal(doc)
 }
 

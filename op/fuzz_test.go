@@ -72,6 +72,7 @@ func FuzzAuthorizeParams(f *testing.F) {
 	f.Add(valid.Encode() + "&state=again")
 	f.Add("client_id=%zz&state=%")
 	f.Add("request=eyJhbGciOiJub25lIn0.e30.&client_id=app")
+	f.Add("request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3Axyz&client_id=app")
 	f.Fuzz(func(t *testing.T, raw string) {
 		checkAnswer(t, "GET", h.serve(rawRequest(http.MethodGet, "/authorize", raw, "")))
 		checkAnswer(t, "POST", h.serve(rawRequest(http.MethodPost, "/authorize", "", raw)))
@@ -90,8 +91,10 @@ func FuzzTokenRequest(f *testing.F) {
 	f.Add("", "grant_type=refresh_token&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=x", "")
 	f.Add("", "%zz", "Basic %%%")
 	f.Add("", "token=abc&token_type_hint=refresh_token", basic("app%zz", "x"))
+	f.Add("", "client_id=app&redirect_uri=http%3A%2F%2Frp.test%2Fcallback&response_type=code&scope=openid&request_uri=x", basic("app", testSecret))
+	f.Add("", "client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJhcHAifQ.x", "")
 	f.Fuzz(func(t *testing.T, query, body, authorization string) {
-		for _, path := range []string{"/oauth/token", "/oauth/introspect", "/revoke"} {
+		for _, path := range []string{"/oauth/token", "/oauth/introspect", "/revoke", "/par"} {
 			r := rawRequest(http.MethodPost, path, query, body)
 			if authorization != "" {
 				r.Header.Set("Authorization", authorization)

@@ -132,7 +132,8 @@ var testClients = map[string][]string{
 // testSecret is every confidential test client's secret.
 const testSecret = "s3cret-s3cret-s3cret"
 
-func newHarness(t testing.TB) *harness {
+// newHarness builds the harness; opts change the provider's Config.
+func newHarness(t testing.TB, opts ...func(*Config)) *harness {
 	t.Helper()
 	h := &harness{t: t, now: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}
 	clock := func() time.Time { return h.now }
@@ -155,7 +156,7 @@ func newHarness(t testing.TB) *harness {
 	if err := dur.CreateUser(ctx, h.user); err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(ctx, Config{
+	cfg := Config{
 		Issuer:         testIssuer,
 		ClientCacheTTL: time.Nanosecond, // every request asks the (flaky) store
 		LogoutURL: func(ctx context.Context, req LogoutRequest) (string, error) {
@@ -176,7 +177,11 @@ func newHarness(t testing.TB) *harness {
 		},
 		Now:    clock,
 		Logger: slog.New(slog.DiscardHandler),
-	}, h.dur, h.eph)
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	p, err := New(ctx, cfg, h.dur, h.eph)
 	if err != nil {
 		t.Fatal(err)
 	}

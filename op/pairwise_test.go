@@ -84,34 +84,6 @@ func (h *harness) addPairwiseClient(id string) {
 	}
 }
 
-// codeFor runs an authorization for client with the harness user signed in.
-func (h *harness) codeFor(client string, pk pkce, extra ...string) string {
-	h.t.Helper()
-	q := authorizeQuery(pk, append([]string{"client_id", client}, extra...)...)
-	w := h.get("/authorize?" + q.Encode())
-	loc, _ := url.Parse(w.Header().Get("Location"))
-	id := loc.Query().Get("authRequestID")
-	if w.Code != http.StatusFound || id == "" {
-		h.t.Fatalf("authorize: %d %q %s", w.Code, w.Header().Get("Location"), w.Body)
-	}
-	err := h.mem.UpdateAuthRequest(context.Background(), id, func(r *storage.AuthRequest) error {
-		if r.HintSubject != "" && r.HintSubject != h.user.ID {
-			h.t.Errorf("the stored hint names %q, want the user id %q", r.HintSubject, h.user.ID)
-		}
-		r.Done, r.UserID, r.AuthTime, r.AMR = true, h.user.ID, h.now, []string{storage.AMRPassword}
-		return nil
-	})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	w = h.get("/authorize/callback?id=" + url.QueryEscape(id))
-	loc, _ = url.Parse(w.Header().Get("Location"))
-	if w.Code != http.StatusFound || loc.Query().Get("code") == "" {
-		h.t.Fatalf("callback: %d %q", w.Code, w.Header().Get("Location"))
-	}
-	return loc.Query().Get("code")
-}
-
 // jwtClaims decodes a JWT's payload (its signature is tested elsewhere).
 func jwtClaims(t *testing.T, token string) map[string]any {
 	t.Helper()
@@ -135,7 +107,7 @@ func TestPairwiseClientSeesOneSubjectEverywhere(t *testing.T) {
 	h.addPairwiseClient("pw")
 	h.addPairwiseClient("pw2") // same sector (rp.test)
 	pk := newPKCE()
-	w := h.post("/oauth/token", "pw", url.Values{"grant_type": {"authorization_code"}, "code": {h.codeFor("pw", pk)},
+	w := h.post("/oauth/token", "pw", url.Values{"grant_type": {"authorization_code"}, "code": {h.codeFor("pw", pk, nil)},
 		"redirect_uri": {testRedirect}, "code_verifier": {pk.verifier}})
 	tk := decode(t, w)
 	if w.Code != http.StatusOK {
@@ -170,9 +142,10 @@ func TestPairwiseClientSeesOneSubjectEverywhere(t *testing.T) {
 		t.Errorf("refresh: %d %s; want the same pairwise sub", rw.Code, rw.Body)
 	}
 
-	// A second client of the sector: same sub; its hint works for prompt=none.
+	// A second client of the sector: same sub; its hint works for
+	// prompt=none (the callback refuses a hint naming another user).
 	pk2 := newPKCE()
-	code := h.codeFor("pw2", pk2, "prompt", "none", "id_token_hint", tk.IDToken)
+	code := h.codeFor("pw2", pk2, url.Values{"prompt": {"none"}, "id_token_hint": {tk.IDToken}})
 	w2 := h.post("/oauth/token", "pw2", url.Values{"grant_type": {"authorization_code"}, "code": {code},
 		"redirect_uri": {testRedirect}, "code_verifier": {pk2.verifier}})
 	if tk2 := decode(t, w2); w2.Code != http.StatusOK || jwtClaims(t, tk2.IDToken)["sub"] != sub {

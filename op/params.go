@@ -2,9 +2,10 @@ package op
 
 import (
 	"net/http"
-	"net/url"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
+
+	"satupintu/storage"
 )
 
 // Request checks that run before zitadel parses a request. zitadel reads
@@ -126,6 +127,16 @@ func (p *Provider) checkClientRequest(next http.Handler) http.Handler {
 			writeProtocolError(w, status, e)
 			return
 		}
+		// A client that authenticates is checked here (clientauth.go);
+		// a bare client_id is left to zitadel.
+		ac, e, status := p.authenticateRequest(r, p.endpointURL(r.URL.Path))
+		if e != nil {
+			writeProtocolError(w, status, e)
+			return
+		}
+		if ac.method == storage.AuthMethodSecretJWT || ac.method == storage.AuthMethodPrivateKeyJWT {
+			r = handOn(r, ac.client.ID)
+		}
 		next.ServeHTTP(w, r)
 	})
 }
@@ -142,45 +153,6 @@ func (p *Provider) clientRequestError(r *http.Request) (*oidc.Error, int) {
 		return oidc.ErrInvalidRequest().WithDescription("a parameter is repeated"), http.StatusBadRequest
 	case formTooLong:
 		return oidc.ErrInvalidRequest().WithDescription("a parameter is too long"), http.StatusBadRequest
-	}
-	form := r.PostForm
-	if form.Has("client_assertion") || form.Has("client_assertion_type") {
-		return oidc.ErrInvalidClient().WithDescription("client authentication method not supported"), http.StatusUnauthorized
-	}
-	var id, secret string
-	switch header := r.Header.Get("Authorization"); {
-	case header != "":
-		// RFC 6749 §2.3.1: a client MUST NOT use more than one method;
-		// an empty parameter counts as absent (§3.1).
-		if form.Get("client_secret") != "" {
-			return oidc.ErrInvalidRequest().WithDescription("use one client authentication method"), http.StatusBadRequest
-		}
-		rawID, rawSecret, ok := r.BasicAuth()
-		if !ok {
-			return oidc.ErrInvalidClient().WithDescription("client authentication failed"), http.StatusUnauthorized
-		}
-		var err1, err2 error
-		id, err1 = url.QueryUnescape(rawID) // RFC 6749 §2.3.1: form-encoded first
-		secret, err2 = url.QueryUnescape(rawSecret)
-		if err1 != nil || err2 != nil || id == "" {
-			return oidc.ErrInvalidClient().WithDescription("client authentication failed"), http.StatusUnauthorized
-		}
-		if c := form.Get("client_id"); c != "" && c != id {
-			return oidc.ErrInvalidRequest().WithDescription("client_id does not match the authenticated client"), http.StatusBadRequest
-		}
-	case form.Get("client_secret") != "":
-		id, secret = form.Get("client_id"), form.Get("client_secret")
-		if id == "" {
-			return oidc.ErrInvalidClient().WithDescription("client authentication failed"), http.StatusUnauthorized
-		}
-	default:
-		return nil, 0 // a public client (client_id only) or none: zitadel decides
-	}
-	if _, err := p.store.authenticateClient(r.Context(), id, secret); err != nil {
-		if isUnavailable(err) {
-			return errUnavailable(), http.StatusServiceUnavailable
-		}
-		return oidc.ErrInvalidClient().WithDescription("client authentication failed"), http.StatusUnauthorized
 	}
 	return nil, 0
 }

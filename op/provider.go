@@ -72,6 +72,14 @@ type Config struct {
 	// Logouts, if set, queues the back-channel logout of each client an
 	// ended session signed in to (EndSession); nil: clients are not told.
 	Logouts LogoutQueue
+	// ClientSecretKey opens client_secret_jwt secrets (SealClientSecret);
+	// zero: such clients cannot authenticate.
+	ClientSecretKey [32]byte
+	// JWKSFetcher fetches private_key_jwt clients' jwks_uri under the SSRF
+	// rules; nil: clients with a jwks_uri cannot authenticate.
+	JWKSFetcher   JWKSFetcher
+	ClientJWKSTTL time.Duration // how long fetched client keys are kept; default 5m
+	PARLifetime   time.Duration // how long a pushed request_uri is valid; default 60s
 
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -91,6 +99,8 @@ func (c *Config) setDefaults() {
 	def(&c.AuthRequestLifetime, 15*time.Minute)
 	def(&c.ClientCacheTTL, 5*time.Second)
 	def(&c.KeyRefresh, time.Minute)
+	def(&c.ClientJWKSTTL, 5*time.Minute)
+	def(&c.PARLifetime, time.Minute) // RFC 9126 §2.2: short
 	if c.SigningAlgorithm == "" {
 		c.SigningAlgorithm = AlgRS256
 	}
@@ -119,6 +129,8 @@ type Provider struct {
 	store   *store
 	zp      *zop.Provider
 	handler http.Handler
+	// clientKeys holds private_key_jwt clients' keys (clientjwks.go).
+	clientKeys *clientKeys
 }
 
 // authorizer is the zitadel provider plus satupintu's own authorization
@@ -149,7 +161,7 @@ func New(ctx context.Context, cfg Config, durable Durable, ephemeral Ephemeral) 
 	if err != nil {
 		return nil, fmt.Errorf("op: %w", err)
 	}
-	p := &Provider{cfg: cfg}
+	p := &Provider{cfg: cfg, clientKeys: newClientKeys(cfg.JWKSFetcher, cfg.ClientJWKSTTL, cfg.Now, cfg.Logger)}
 	p.store = &store{
 		durable:   durable,
 		ephemeral: ephemeral,
@@ -200,6 +212,7 @@ func New(ctx context.Context, cfg Config, durable Durable, ephemeral Ephemeral) 
 	mux.Handle("/oauth/token", clientAuth)
 	mux.Handle("/oauth/introspect", clientAuth)
 	mux.Handle("/revoke", clientAuth)
+	mux.Handle(parPath, noStore(challenge(p.protocolGuard(endpointClientAuth, http.HandlerFunc(a.servePAR)), `Basic realm="satupintu"`)))
 	mux.Handle("/end_session", noStore(p.pageGuard(p.checkEndSession(router), true, keyLogoutInvalid, nil)))
 	mux.Handle("GET /.well-known/openid-configuration", corsHandler(p.serveDiscovery(discovery)))
 	// RFC 8414 §3: OAuth 2.0 clients (and libraries that know no OIDC)
@@ -209,7 +222,7 @@ func New(ctx context.Context, cfg Config, durable Durable, ephemeral Ephemeral) 
 	mux.Handle("GET /keys", corsHandler(p.serveKeys()))
 	callback := issuerCtx.Handler(p.errorPages(http.HandlerFunc(a.callback)))
 	mux.Handle("/authorize", p.withIssuer(p.pageGuard(
-		p.checkAuthorizeParams(p.errorPages(p.withoutUI(router, callback))), false, "", p.cfg.AdmitAuthRequest)))
+		p.checkAuthorizeParams(p.pushedAuthorize(p.errorPages(p.withoutUI(router, callback)))), false, "", p.cfg.AdmitAuthRequest)))
 	mux.Handle("GET /authorize/callback", p.withIssuer(p.pageGuard(callback, false, "", nil)))
 	// Other methods would reach zitadel's own callback, which skips the
 	// checks in authorizer.callback; the device flow is not offered.
@@ -269,6 +282,9 @@ func (a *authorizer) ValidateAuthRequest(ctx context.Context, req *oidc.AuthRequ
 		if sub == "" {
 			return "", oidc.ErrLoginRequired().WithDescription("id_token_hint was not issued to this client")
 		}
+	}
+	if err := requirePAR(ctx, c); err != nil {
+		return "", err
 	}
 	if badMode {
 		return "", oidc.ErrInvalidRequest().WithDescription("response_mode must be query")

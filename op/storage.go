@@ -528,7 +528,9 @@ func (s *store) AuthorizeClientIDSecret(ctx context.Context, id, secret string) 
 	return err
 }
 
-// authenticateClient checks a confidential client's secret.
+// authenticateClient checks a confidential client's secret, or the
+// one-request credentials of a client that authenticated with an assertion
+// (handOn in clientauth.go).
 func (s *store) authenticateClient(ctx context.Context, id, secret string) (storage.Client, error) {
 	c, err := s.clients.get(ctx, id)
 	if err != nil {
@@ -536,6 +538,15 @@ func (s *store) authenticateClient(ctx context.Context, id, secret string) (stor
 			return storage.Client{}, oidc.ErrInvalidClient().WithDescription("client authentication failed")
 		}
 		return storage.Client{}, s.unavailable(ctx, "load client", err)
+	}
+	if preauthenticated(ctx, id, secret) {
+		return c, nil
+	}
+	// Only the registered method authenticates the client: a secret is
+	// no use to a client registered for a signed assertion.
+	m := c.EffectiveAuthMethod()
+	if m != storage.AuthMethodSecretBasic && m != storage.AuthMethodSecretPost {
+		return storage.Client{}, oidc.ErrInvalidClient().WithDescription("client authentication failed")
 	}
 	if c.Public || c.SecretHash == "" || password.VerifySecret(secret, c.SecretHash) != nil {
 		return storage.Client{}, oidc.ErrInvalidClient().WithDescription("client authentication failed")

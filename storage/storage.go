@@ -174,8 +174,48 @@ type Client struct {
 	// JSON list named every redirect URI at registration. Fixed once set.
 	SectorIdentifier    string
 	SectorIdentifierURI string
-	CreatedAt           time.Time
-	UpdatedAt           time.Time
+	// AuthMethod is the registered token_endpoint_auth_method (one of the
+	// AuthMethod constants); empty: AuthMethodNone for a public client,
+	// AuthMethodSecretBasic otherwise (EffectiveAuthMethod).
+	AuthMethod string
+	// JWKS (a JSON JWK Set, public keys only) or JWKSURI (where to fetch
+	// it) holds the keys of a private_key_jwt client; one of the two.
+	JWKS    string
+	JWKSURI string
+	// SecretSealed is a client_secret_jwt client's secret, sealed by the
+	// provider (op.SealClientSecret): its HMAC key must be known in the
+	// clear, while SecretHash only verifies.
+	SecretSealed []byte
+	// RequirePAR refuses this client's authorization requests unless they
+	// were pushed first (RFC 9126 §6).
+	RequirePAR bool
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Client authentication methods (OIDC Core §9, RFC 7591 §2).
+const (
+	AuthMethodNone          = "none"
+	AuthMethodSecretBasic   = "client_secret_basic"
+	AuthMethodSecretPost    = "client_secret_post"
+	AuthMethodSecretJWT     = "client_secret_jwt"
+	AuthMethodPrivateKeyJWT = "private_key_jwt"
+)
+
+// AuthMethods lists every method a client may register.
+var AuthMethods = []string{AuthMethodSecretBasic, AuthMethodSecretPost, AuthMethodSecretJWT, AuthMethodPrivateKeyJWT, AuthMethodNone}
+
+// EffectiveAuthMethod is the method the client authenticates with; rows
+// written before AuthMethod existed derive it from Public.
+func (c *Client) EffectiveAuthMethod() string {
+	switch {
+	case c.AuthMethod != "":
+		return c.AuthMethod
+	case c.Public:
+		return AuthMethodNone
+	default:
+		return AuthMethodSecretBasic
+	}
 }
 
 // AllowsGrant reports whether the client may use grant type g.

@@ -41,6 +41,7 @@ type adminStore interface {
 	storage.Keys
 	storage.Audit
 	storage.Passkeys
+	storage.Secrets // the key sealing client_secret_jwt secrets
 	// user create --organization finds the company by NIB and reports the
 	// membership made.
 	OrganizationByNIB(ctx context.Context, nib string) (storage.Organization, error)
@@ -144,6 +145,8 @@ func (a *admin) clientCreate(ctx context.Context, args []string) error {
 	fs.Var(&postLogout, "post-logout-redirect-uri", "post-logout redirect URI (repeatable)")
 	fs.Var(&grants, "grant-type", "grant type (repeatable)")
 	fs.Var(&traderTypes, "trader-type", "only users of this trader type see it in Your Apps (repeatable; none: everyone)")
+	var auth clientAuthFlags
+	auth.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -159,6 +162,9 @@ func (a *admin) clientCreate(ctx context.Context, args []string) error {
 	if len(c.GrantTypes) == 0 {
 		c.GrantTypes = []string{storage.GrantAuthorizationCode, storage.GrantRefreshToken}
 	}
+	if err := auth.apply(&c, nil); err != nil {
+		return usagef("client create: %v", err)
+	}
 	if err := validateClient(c); err != nil {
 		return usagef("client create: %v", err)
 	}
@@ -167,10 +173,16 @@ func (a *admin) clientCreate(ctx context.Context, args []string) error {
 		return usagef("client create: %v", err)
 	}
 	c.SectorIdentifier = sector
-	var secret string
-	if !c.Public {
-		secret = password.GenerateSecret()
-		c.SecretHash = password.HashSecret(secret)
+	var key [32]byte
+	if c.EffectiveAuthMethod() == storage.AuthMethodSecretJWT {
+		var err error
+		if key, err = a.sealKey(ctx); err != nil {
+			return err
+		}
+	}
+	secret, err := issueSecret(&c, key)
+	if err != nil {
+		return err
 	}
 	now := a.now().UTC()
 	c.CreatedAt, c.UpdatedAt = now, now
@@ -271,6 +283,10 @@ type clientJSON struct {
 	InitiateLoginURI       string   `json:"initiate_login_uri,omitempty"`
 	SubjectType            string   `json:"subject_type,omitempty"`
 	SectorIdentifierURI    string   `json:"sector_identifier_uri,omitempty"`
+	AuthMethod             string   `json:"token_endpoint_auth_method"`
+	JWKSURI                string   `json:"jwks_uri,omitempty"`
+	HasJWKS                bool     `json:"jwks_registered,omitempty"`
+	RequirePAR             bool     `json:"require_pushed_authorization_requests,omitempty"`
 }
 
 func toJSON(c storage.Client, secret string) clientJSON {
@@ -281,6 +297,7 @@ func toJSON(c storage.Client, secret string) clientJSON {
 		AllowedTraderTypes: c.AllowedTraderTypes, AccountLinkURL: c.AccountLinkURL,
 		BackchannelLogoutURI: c.BackchannelLogoutURI, InitiateLoginURI: c.InitiateLoginURI,
 		SubjectType: c.SubjectType, SectorIdentifierURI: c.SectorIdentifierURI,
+		AuthMethod: c.EffectiveAuthMethod(), JWKSURI: c.JWKSURI, HasJWKS: c.JWKS != "", RequirePAR: c.RequirePAR,
 	}
 }
 
@@ -380,13 +397,25 @@ func (a *admin) clientRotate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	secret := password.GenerateSecret()
-	var updated storage.Client
+	key, err := a.sealKey(ctx)
+	if err != nil {
+		return err
+	}
+	var (
+		updated storage.Client
+		secret  string
+	)
 	err = a.store.UpdateClient(ctx, id, func(c *storage.Client) error {
 		if c.Public {
 			return usagef("client rotate-secret: %s is a public client and has no secret", id)
 		}
-		c.SecretHash = password.HashSecret(secret)
+		if c.EffectiveAuthMethod() == storage.AuthMethodPrivateKeyJWT {
+			return usagef("client rotate-secret: %s authenticates with its keys (private_key_jwt) and has no secret", id)
+		}
+		var err error
+		if secret, err = issueSecret(c, key); err != nil {
+			return err
+		}
 		c.UpdatedAt = a.now().UTC()
 		updated = *c
 		return nil
@@ -411,14 +440,17 @@ func (a *admin) clientUpdate(ctx context.Context, args []string) error {
 	asJSON := fs.Bool("json", false, "print JSON")
 	backchannel := fs.String("backchannel-logout-uri", "", "where the client receives logout tokens (https; empty: none)")
 	initiate := fs.String("initiate-login-uri", "", "where Your Apps' Open starts the client's sign-in (https; empty: none)")
+	var auth clientAuthFlags
+	auth.register(fs)
 	id, err := oneArg(fs, args, "CLIENT_ID")
 	if err != nil {
 		return err
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if !set["backchannel-logout-uri"] && !set["initiate-login-uri"] {
-		return usagef("client update: nothing to change (want --backchannel-logout-uri or --initiate-login-uri)")
+	authSet := slices.ContainsFunc(clientAuthFlagNames, func(n string) bool { return set[n] })
+	if !set["backchannel-logout-uri"] && !set["initiate-login-uri"] && !authSet {
+		return usagef("client update: nothing to change (want --backchannel-logout-uri, --initiate-login-uri, --auth-method, --jwks, --jwks-uri or --require-par)")
 	}
 	for _, f := range []struct{ name, url string }{{"backchannel-logout-uri", *backchannel}, {"initiate-login-uri", *initiate}} {
 		if set[f.name] && f.url != "" {
@@ -427,8 +459,28 @@ func (a *admin) clientUpdate(ctx context.Context, args []string) error {
 			}
 		}
 	}
-	var updated storage.Client
+	var key [32]byte
+	if authSet {
+		if key, err = a.sealKey(ctx); err != nil {
+			return err
+		}
+	}
+	var (
+		updated storage.Client
+		secret  string // a new secret the changed auth method needs
+	)
 	err = a.store.UpdateClient(ctx, id, func(c *storage.Client) error {
+		if authSet {
+			if err := auth.apply(c, set); err != nil {
+				return usagef("client update: %v", err)
+			}
+			if needsNewSecret(*c) {
+				var err error
+				if secret, err = issueSecret(c, key); err != nil {
+					return err
+				}
+			}
+		}
 		if set["backchannel-logout-uri"] {
 			c.BackchannelLogoutURI = *backchannel
 		}
@@ -448,8 +500,8 @@ func (a *admin) clientUpdate(ctx context.Context, args []string) error {
 	if err := a.audit(ctx, "client.update", id); err != nil {
 		return err
 	}
-	if *asJSON {
-		return a.printClient(updated, "", true)
+	if *asJSON || secret != "" {
+		return a.printClient(updated, secret, *asJSON)
 	}
 	fmt.Fprintf(a.stdout, "updated client %s\n", id)
 	return nil

@@ -76,6 +76,18 @@ func secret(ctx context.Context, st storage.Secrets, name string, configured []b
 	return b, nil
 }
 
+// clientSecretKey is the key that seals client_secret_jwt secrets
+// (op.SealClientSecret), generated on first use and kept in the secrets table.
+func clientSecretKey(ctx context.Context, st storage.Secrets) ([32]byte, error) {
+	var key [32]byte
+	b, err := secret(ctx, st, "client-secret-key", nil, 32)
+	if err != nil {
+		return key, err
+	}
+	copy(key[:], b)
+	return key, nil
+}
+
 // newServer wires every package into one handler: UI routes first, the
 // protocol endpoints at "/" last (as zitadel's example does).
 func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) {
@@ -139,6 +151,14 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	}
 	var key [32]byte
 	copy(key[:], tokenKey)
+	// client_secret_jwt secrets are sealed under their own key from the
+	// secrets table, not derived from the access-token key: the admin CLI
+	// seals with it too (it reads the same row), and either key can be
+	// replaced without touching the other's data.
+	sealKey, err := clientSecretKey(ctx, d.durable)
+	if err != nil {
+		return nil, nil, err
+	}
 	var logouts op.LogoutQueue // a nil *jobs.Logouts would not be a nil interface
 	if d.queue != nil {
 		logouts = jobs.NewLogouts(d.queue)
@@ -169,6 +189,10 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 		TokenIssued: tokenCounter(d.metrics),
 		Now:         d.now,
 		Logger:      d.logger,
+		// private_key_jwt clients' jwks_uri: the account link's SSRF
+		// rules, loopback only while the provider is on loopback.
+		ClientSecretKey: sealKey,
+		JWKSFetcher:     &account.Linker{AllowLoopback: !secure},
 	}, d.durable, d.ephemeral)
 	if err != nil {
 		return nil, nil, err

@@ -504,6 +504,11 @@ func fullClient(id string) storage.Client {
 		SubjectType:            "pairwise",
 		SectorIdentifier:       "ebpom.example.go.id",
 		SectorIdentifierURI:    "https://ebpom.example.go.id/sector.json",
+		AuthMethod:             storage.AuthMethodPrivateKeyJWT,
+		JWKS:                   `{"keys":[]}`,
+		JWKSURI:                "https://ebpom.example.go.id/jwks.json",
+		SecretSealed:           []byte{1, 0, 255, 7},
+		RequirePAR:             true,
 		CreatedAt:              instant(0),
 		UpdatedAt:              instant(2),
 	}

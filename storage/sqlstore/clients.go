@@ -2,14 +2,40 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"satupintu/storage"
 )
 
-const clientColumns = `id, secret_hash, name, redirect_uris, post_logout_redirect_uris, public,
-	grant_types, access_token_format, created_at, updated_at,
-	require_mfa, listed, description, logo_url, launch_url, allowed_trader_types, account_link_url,
-	backchannel_logout_uri, initiate_login_uri, subject_type, sector_identifier, sector_identifier_uri`
+// clientColumnNames are the clients table's columns in scanClient and
+// clientArgs order; the statements are built from it, so a new column is
+// one name here plus its field in those two functions.
+var clientColumnNames = []string{"id", "secret_hash", "name", "redirect_uris", "post_logout_redirect_uris", "public",
+	"grant_types", "access_token_format", "created_at", "updated_at",
+	"require_mfa", "listed", "description", "logo_url", "launch_url", "allowed_trader_types", "account_link_url",
+	"backchannel_logout_uri", "initiate_login_uri",
+	"token_endpoint_auth_method", "jwks", "jwks_uri", "secret_sealed", "require_par",
+	"subject_type", "sector_identifier", "sector_identifier_uri"}
+
+var (
+	clientColumns = strings.Join(clientColumnNames, ", ")
+	// insertClient and updateClient number the values as clientArgs does.
+	insertClient, updateClient = clientStatements()
+)
+
+func clientStatements() (insert, update string) {
+	values := make([]string, len(clientColumnNames))
+	var sets []string
+	for i, name := range clientColumnNames {
+		values[i] = fmt.Sprintf("$%d", i+1)
+		if name != "id" {
+			sets = append(sets, fmt.Sprintf("%s = $%d", name, i+1))
+		}
+	}
+	return "INSERT INTO clients (" + clientColumns + ") VALUES (" + strings.Join(values, ", ") + ")",
+		"UPDATE clients SET " + strings.Join(sets, ", ") + " WHERE id = $1"
+}
 
 func scanClient(r scanner) (storage.Client, error) {
 	var (
@@ -20,7 +46,9 @@ func scanClient(r scanner) (storage.Client, error) {
 	err := r.Scan(&c.ID, &c.SecretHash, &c.Name, &redirects, &postLogout, &c.Public, &grants,
 		&c.AccessTokenFormat, &created, &updated,
 		&c.RequireMFA, &c.Listed, &c.Description, &c.LogoURL, &c.LaunchURL, &traderTypes, &c.AccountLinkURL,
-		&c.BackchannelLogoutURI, &c.InitiateLoginURI, &c.SubjectType, &c.SectorIdentifier, &c.SectorIdentifierURI)
+		&c.BackchannelLogoutURI, &c.InitiateLoginURI,
+		&c.AuthMethod, &c.JWKS, &c.JWKSURI, &c.SecretSealed, &c.RequirePAR,
+		&c.SubjectType, &c.SectorIdentifier, &c.SectorIdentifierURI)
 	if err != nil {
 		return storage.Client{}, err
 	}
@@ -36,6 +64,7 @@ func scanClient(r scanner) (storage.Client, error) {
 		}
 	}
 	c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
+	c.SecretSealed = parseBlob(c.SecretSealed)
 	return c, nil
 }
 
@@ -44,13 +73,14 @@ func clientArgs(c storage.Client) []any {
 	return []any{c.ID, c.SecretHash, c.Name, list(c.RedirectURIs), list(c.PostLogoutRedirectURIs),
 		c.Public, list(c.GrantTypes), c.AccessTokenFormat, micros(c.CreatedAt), micros(c.UpdatedAt),
 		c.RequireMFA, c.Listed, c.Description, c.LogoURL, c.LaunchURL, list(c.AllowedTraderTypes), c.AccountLinkURL,
-		c.BackchannelLogoutURI, c.InitiateLoginURI, c.SubjectType, c.SectorIdentifier, c.SectorIdentifierURI}
+		c.BackchannelLogoutURI, c.InitiateLoginURI,
+		c.AuthMethod, c.JWKS, c.JWKSURI, blob(c.SecretSealed), c.RequirePAR,
+		c.SubjectType, c.SectorIdentifier, c.SectorIdentifierURI}
 }
 
 // CreateClient stores a new client.
 func (s *Store) CreateClient(ctx context.Context, c storage.Client) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`, clientArgs(c)...)
+	_, err := s.db.Exec(ctx, insertClient, clientArgs(c)...)
 	return s.wrap("create client "+c.ID, err)
 }
 
@@ -72,13 +102,7 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*storage.Cl
 			return fnErr
 		}
 		c.ID = id // relying parties know the client by this id
-		_, err = q.Exec(ctx, `UPDATE clients SET secret_hash = $2, name = $3, redirect_uris = $4,
-			post_logout_redirect_uris = $5, public = $6, grant_types = $7, access_token_format = $8,
-			created_at = $9, updated_at = $10, require_mfa = $11, listed = $12, description = $13,
-			logo_url = $14, launch_url = $15, allowed_trader_types = $16, account_link_url = $17,
-			backchannel_logout_uri = $18, initiate_login_uri = $19, subject_type = $20,
-			sector_identifier = $21, sector_identifier_uri = $22
-			WHERE id = $1`, clientArgs(c)...)
+		_, err = q.Exec(ctx, updateClient, clientArgs(c)...)
 		return err
 	})
 	if fnErr != nil {
