@@ -165,8 +165,11 @@ type Client struct {
 	// with iss, and the application starts the sign-in. Empty: "Open" goes
 	// to LaunchURL, where the user may find themselves signed out.
 	InitiateLoginURI string
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
+	// DPoPRequired refuses token requests without a DPoP proof (RFC 9449),
+	// so every access token of this client is sender-constrained.
+	DPoPRequired bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // AllowsGrant reports whether the client may use grant type g.
@@ -207,6 +210,9 @@ type RefreshToken struct {
 	ExpiresAt time.Time
 	// UsedAt is set when the token was exchanged for a successor.
 	UsedAt time.Time
+	// JKT binds a public client's token to its DPoP key (RFC 9449 §5):
+	// a refresh must present a proof by that key. Empty: not bound.
+	JKT string
 }
 
 // AuditEvent is one security-relevant action.

@@ -500,6 +500,7 @@ func fullClient(id string) storage.Client {
 		AccountLinkURL:         "https://ebpom.example.go.id/sso/link",
 		BackchannelLogoutURI:   "https://ebpom.example.go.id/sso/backchannel-logout",
 		InitiateLoginURI:       "https://ebpom.example.go.id/sso/initiate",
+		DPoPRequired:           true,
 		CreatedAt:              instant(0),
 		UpdatedAt:              instant(2),
 	}
@@ -653,6 +654,7 @@ func refreshToken(id, family, client, user string, minutes int) storage.RefreshT
 func testRefreshTokenRoundTrip(t *testing.T, s storage.Durable) {
 	ctx := t.Context()
 	rt := refreshToken("hash-1", "fam-1", "ebpom", "user-1", 0)
+	rt.JKT = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I" // bound to a DPoP key (RFC 9449 §5)
 	mustOK(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, rt))
 	got, err := s.RefreshTokenByID(ctx, rt.ID)
 	mustOK(t, "RefreshTokenByID", err)
@@ -682,6 +684,7 @@ func testRotateRefreshToken(t *testing.T, s storage.Durable) {
 	}
 
 	second := refreshToken("hash-2", "fam", "ebpom", "user-1", 10)
+	second.JKT = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I" // the successor keeps the DPoP binding
 	mustOK(t, "RotateRefreshToken", s.RotateRefreshToken(ctx, first.ID, second))
 	got, err = s.RefreshTokenByID(ctx, first.ID)
 	mustOK(t, "RefreshTokenByID(old)", err)

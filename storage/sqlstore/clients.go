@@ -9,7 +9,7 @@ import (
 const clientColumns = `id, secret_hash, name, redirect_uris, post_logout_redirect_uris, public,
 	grant_types, access_token_format, created_at, updated_at,
 	require_mfa, listed, description, logo_url, launch_url, allowed_trader_types, account_link_url,
-	backchannel_logout_uri, initiate_login_uri`
+	backchannel_logout_uri, initiate_login_uri, dpop_required`
 
 func scanClient(r scanner) (storage.Client, error) {
 	var (
@@ -20,7 +20,7 @@ func scanClient(r scanner) (storage.Client, error) {
 	err := r.Scan(&c.ID, &c.SecretHash, &c.Name, &redirects, &postLogout, &c.Public, &grants,
 		&c.AccessTokenFormat, &created, &updated,
 		&c.RequireMFA, &c.Listed, &c.Description, &c.LogoURL, &c.LaunchURL, &traderTypes, &c.AccountLinkURL,
-		&c.BackchannelLogoutURI, &c.InitiateLoginURI)
+		&c.BackchannelLogoutURI, &c.InitiateLoginURI, &c.DPoPRequired)
 	if err != nil {
 		return storage.Client{}, err
 	}
@@ -44,13 +44,13 @@ func clientArgs(c storage.Client) []any {
 	return []any{c.ID, c.SecretHash, c.Name, list(c.RedirectURIs), list(c.PostLogoutRedirectURIs),
 		c.Public, list(c.GrantTypes), c.AccessTokenFormat, micros(c.CreatedAt), micros(c.UpdatedAt),
 		c.RequireMFA, c.Listed, c.Description, c.LogoURL, c.LaunchURL, list(c.AllowedTraderTypes), c.AccountLinkURL,
-		c.BackchannelLogoutURI, c.InitiateLoginURI}
+		c.BackchannelLogoutURI, c.InitiateLoginURI, c.DPoPRequired}
 }
 
 // CreateClient stores a new client.
 func (s *Store) CreateClient(ctx context.Context, c storage.Client) error {
 	_, err := s.db.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`, clientArgs(c)...)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`, clientArgs(c)...)
 	return s.wrap("create client "+c.ID, err)
 }
 
@@ -76,7 +76,7 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*storage.Cl
 			post_logout_redirect_uris = $5, public = $6, grant_types = $7, access_token_format = $8,
 			created_at = $9, updated_at = $10, require_mfa = $11, listed = $12, description = $13,
 			logo_url = $14, launch_url = $15, allowed_trader_types = $16, account_link_url = $17,
-			backchannel_logout_uri = $18, initiate_login_uri = $19
+			backchannel_logout_uri = $18, initiate_login_uri = $19, dpop_required = $20
 			WHERE id = $1`, clientArgs(c)...)
 		return err
 	})
