@@ -57,6 +57,7 @@ func (p *Provider) buildDiscovery() ([]byte, error) {
 	}
 	doc["prompt_values_supported"] = []string{oidc.PromptNone, oidc.PromptLogin, storage.PromptCreate}
 	doc["authorization_response_iss_parameter_supported"] = true // RFC 9207
+	doc["dpop_signing_alg_values_supported"] = DPoPAlgorithms()  // RFC 9449 §5.1
 	return json.Marshal(doc)
 }
 

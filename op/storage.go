@@ -85,6 +85,7 @@ func (s *store) CreateAuthRequest(ctx context.Context, in *oidc.AuthRequest, hin
 		}
 	}
 	r := newAuthRequest(in, hintSubject, s.now())
+	r.DPoPJKT = dpopJKTParam(ctx)
 	if err := s.ephemeral.CreateAuthRequest(ctx, r, s.cfg.AuthRequestLifetime); err != nil {
 		return nil, s.unavailable(ctx, "create auth request", err)
 	}
@@ -112,6 +113,9 @@ func (s *store) AuthRequestByCode(ctx context.Context, code string) (zop.AuthReq
 			return nil, oidc.ErrInvalidGrant().WithDescription("the code is invalid, expired or already used").WithParent(err)
 		}
 		return nil, s.unavailable(ctx, "consume code", err)
+	}
+	if err := checkCodeBinding(ctx, r); err != nil {
+		return nil, err
 	}
 	return &authRequest{r: r, code: code}, nil
 }
@@ -211,6 +215,7 @@ func (s *store) newAccessToken(ctx context.Context, clientID, userID, sessionID,
 		Scopes:    req.GetScopes(),
 		Audience:  req.GetAudience(),
 		FamilyID:  familyID,
+		JKT:       dpopFrom(ctx).bind(),
 		CreatedAt: now,
 		ExpiresAt: now.Add(s.cfg.AccessTokenLifetime),
 	}
@@ -261,12 +266,16 @@ func (s *store) CreateAccessAndRefreshTokens(ctx context.Context, req zop.TokenR
 	case *authRequest:
 		next.FamilyID, next.AMR, next.AuthTime = storage.NewID(), r.r.AMR, r.r.AuthTime
 		next.ExpiresAt = s.refreshExpiry(now, now)
+		if next.JKT, err = s.refreshJKT(ctx, clientID); err != nil {
+			return "", "", time.Time{}, err
+		}
 		if err := s.durable.CreateRefreshToken(ctx, next); err != nil {
 			return "", "", time.Time{}, s.unavailable(ctx, "store refresh token", err)
 		}
 	case *refreshTokenRequest:
 		next.FamilyID, next.AMR, next.AuthTime = r.rt.FamilyID, r.rt.AMR, r.rt.AuthTime
 		next.ExpiresAt = s.refreshExpiry(now, familyStart(r.rt))
+		next.JKT = r.rt.JKT // checked by TokenRequestByRefreshToken
 		if err := s.durable.RotateRefreshToken(ctx, r.rt.ID, next); err != nil {
 			if errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrNotFound) {
 				// Lost a race with another use of the same token: treat as reuse.
@@ -316,6 +325,11 @@ func (s *store) TokenRequestByRefreshToken(ctx context.Context, token string) (z
 		// Not "invalid": the relying party must keep a token we could
 		// not read (zitadel would call this invalid_grant).
 		return nil, s.unavailable(ctx, "load refresh token", err)
+	}
+	// Before the reuse check: without the key, a stolen bound token can
+	// neither be used nor revoke the grant.
+	if err := checkRefreshBinding(ctx, rt); err != nil {
+		return nil, err
 	}
 	if !rt.UsedAt.IsZero() {
 		// A rotated token came back: it leaked. Revoke the whole grant
@@ -514,7 +528,7 @@ func (s *store) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, t
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return s.unavailable(ctx, "load access token", err)
 	}
-	if err != nil || at.UserID == "" || at.UserID != subject {
+	if err != nil || at.UserID == "" || at.UserID != subject || !acceptsToken(ctx, at) {
 		return errInvalidToken()
 	}
 	if member, err := s.stillMember(ctx, at); err != nil {
@@ -554,6 +568,7 @@ func (s *store) SetIntrospectionFromToken(ctx context.Context, resp *oidc.Intros
 	resp.Scope = at.Scopes
 	resp.ClientID = at.ClientID
 	resp.TokenType = oidc.BearerToken
+	dpopIntrospection(resp, at)
 	resp.Expiration = oidc.FromTime(at.ExpiresAt)
 	resp.IssuedAt = oidc.FromTime(at.CreatedAt)
 	resp.Audience = at.Audience
