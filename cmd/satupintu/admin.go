@@ -137,6 +137,7 @@ func (a *admin) clientCreate(ctx context.Context, args []string) error {
 	linkURL := fs.String("account-link-url", "", "the client's account-verification endpoint for account linking (https)")
 	backchannel := fs.String("backchannel-logout-uri", "", "where the client receives logout tokens (https)")
 	initiate := fs.String("initiate-login-uri", "", "where Your Apps' Open starts the client's sign-in (https)")
+	dpopRequired := fs.Bool("dpop-required", false, "token requests must carry a DPoP proof (RFC 9449)")
 	var redirects, postLogout, grants, traderTypes multi
 	fs.Var(&redirects, "redirect-uri", "redirect URI (repeatable)")
 	fs.Var(&postLogout, "post-logout-redirect-uri", "post-logout redirect URI (repeatable)")
@@ -153,6 +154,7 @@ func (a *admin) clientCreate(ctx context.Context, args []string) error {
 		LaunchURL: *launchURL, AllowedTraderTypes: traderTypes, AccountLinkURL: *linkURL,
 		BackchannelLogoutURI: *backchannel, InitiateLoginURI: *initiate,
 	}
+	c.DPoPRequired = *dpopRequired
 	if len(c.GrantTypes) == 0 {
 		c.GrantTypes = []string{storage.GrantAuthorizationCode, storage.GrantRefreshToken}
 	}
@@ -261,6 +263,7 @@ type clientJSON struct {
 	AccountLinkURL         string   `json:"account_link_url,omitempty"`
 	BackchannelLogoutURI   string   `json:"backchannel_logout_uri,omitempty"`
 	InitiateLoginURI       string   `json:"initiate_login_uri,omitempty"`
+	DPoPRequired           bool     `json:"dpop_required,omitempty"`
 }
 
 func toJSON(c storage.Client, secret string) clientJSON {
@@ -270,6 +273,7 @@ func toJSON(c storage.Client, secret string) clientJSON {
 		GrantTypes: nonNil(c.GrantTypes), RequireMFA: c.RequireMFA, Listed: c.Listed, LaunchURL: c.LaunchURL,
 		AllowedTraderTypes: c.AllowedTraderTypes, AccountLinkURL: c.AccountLinkURL,
 		BackchannelLogoutURI: c.BackchannelLogoutURI, InitiateLoginURI: c.InitiateLoginURI,
+		DPoPRequired: c.DPoPRequired,
 	}
 }
 
@@ -394,20 +398,21 @@ func (a *admin) clientRotate(ctx context.Context, args []string) error {
 
 // clientUpdate changes what its flags name and nothing else; today
 // --backchannel-logout-uri and --initiate-login-uri (an empty value removes
-// either).
+// either) and --dpop-required (=false lifts it).
 func (a *admin) clientUpdate(ctx context.Context, args []string) error {
 	fs := newFlagSet("client update")
 	asJSON := fs.Bool("json", false, "print JSON")
 	backchannel := fs.String("backchannel-logout-uri", "", "where the client receives logout tokens (https; empty: none)")
 	initiate := fs.String("initiate-login-uri", "", "where Your Apps' Open starts the client's sign-in (https; empty: none)")
+	dpopRequired := fs.Bool("dpop-required", false, "token requests must carry a DPoP proof (RFC 9449; =false: not required)")
 	id, err := oneArg(fs, args, "CLIENT_ID")
 	if err != nil {
 		return err
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if !set["backchannel-logout-uri"] && !set["initiate-login-uri"] {
-		return usagef("client update: nothing to change (want --backchannel-logout-uri or --initiate-login-uri)")
+	if !set["backchannel-logout-uri"] && !set["initiate-login-uri"] && !set["dpop-required"] {
+		return usagef("client update: nothing to change (want --backchannel-logout-uri, --initiate-login-uri or --dpop-required)")
 	}
 	for _, f := range []struct{ name, url string }{{"backchannel-logout-uri", *backchannel}, {"initiate-login-uri", *initiate}} {
 		if set[f.name] && f.url != "" {
@@ -423,6 +428,9 @@ func (a *admin) clientUpdate(ctx context.Context, args []string) error {
 		}
 		if set["initiate-login-uri"] {
 			c.InitiateLoginURI = *initiate
+		}
+		if set["dpop-required"] {
+			c.DPoPRequired = *dpopRequired
 		}
 		c.UpdatedAt = a.now().UTC()
 		updated = *c
