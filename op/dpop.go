@@ -72,6 +72,8 @@ const (
 	errDPoPNonce   = "use_dpop_nonce"
 )
 
+var _ zop.CanGetPrivateClaimsFromRequest = (*store)(nil)
+
 // dpopAlgs are the accepted proof algorithms: asymmetric only (RFC 9449
 // §4.3), never none or an HMAC.
 var dpopAlgs = []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.PS256, jose.EdDSA}

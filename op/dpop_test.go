@@ -26,13 +26,13 @@ import (
 
 // testKey is a client's DPoP key.
 type testKey struct {
-	t    *testing.T
+	t    testing.TB
 	alg  string
 	priv crypto.Signer
 	jkt  string
 }
 
-func newTestKey(t *testing.T, alg string) *testKey {
+func newTestKey(t testing.TB, alg string) *testKey {
 	t.Helper()
 	var priv crypto.Signer
 	var err error
@@ -155,7 +155,7 @@ const (
 	clientJWT    = "jwt-app"
 )
 
-func newDPoPHarness(t *testing.T) *harness {
+func newDPoPHarness(t testing.TB) *harness {
 	t.Helper()
 	h := newHarness(t)
 	clients, ok := h.dur.Durable.(storage.Clients)
@@ -579,4 +579,25 @@ func TestNormalizeHTU(t *testing.T) {
 			t.Errorf("normalizeHTU(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// FuzzDPoPProof sends arbitrary DPoP headers to the token and userinfo
+// endpoints: never a panic or a 5xx, always OAuth JSON in RFC 6749's
+// character set (checkAnswer).
+func FuzzDPoPProof(f *testing.F) {
+	h := newDPoPHarness(f)
+	k := newTestKey(f, "ES256")
+	f.Add(h.proof(k, "POST", "/oauth/token"))
+	f.Add(h.proof(k, "POST", "/oauth/token", withHeader("jwk", map[string]any{"kty": "RSA", "n": "AQAB", "e": "AQAB"})))
+	f.Add(h.proof(k, "POST", "/oauth/token", withClaim("iat", "1e400")))
+	f.Add("e30.e30.")
+	f.Add("..")
+	f.Fuzz(func(t *testing.T, proof string) {
+		r := httptest.NewRequest(http.MethodPost, "/oauth/token", strings.NewReader(refreshForm("rt").Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.SetBasicAuth("app", testSecret)
+		r.Header.Set("DPoP", proof)
+		checkAnswer(t, "token", h.serve(r))
+		checkAnswer(t, "userinfo", h.userinfo("DPoP x", proof))
+	})
 }
