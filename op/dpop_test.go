@@ -601,3 +601,43 @@ func FuzzDPoPProof(f *testing.F) {
 		checkAnswer(t, "userinfo", h.userinfo("DPoP x", proof))
 	})
 }
+
+// TestDPoPNodesShareNonceAndReplayCache: two providers on the same stores
+// (as two nodes on one Postgres and Redis) accept each other's nonces and
+// refuse a proof the other already took.
+func TestDPoPNodesShareNonceAndReplayCache(t *testing.T) {
+	h := newDPoPHarness(t)
+	other, err := New(t.Context(), Config{
+		Issuer:    testIssuer,
+		CryptoKey: h.p.cfg.CryptoKey,
+		LogoutURL: func(context.Context, LogoutRequest) (string, error) { return "/logout", nil },
+		Now:       func() time.Time { return h.now },
+		Logger:    h.p.cfg.Logger,
+	}, h.dur, h.eph)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := newTestKey(t, "ES256")
+	pk := newPKCE()
+	code := h.codeFor(clientSPA, pk)
+	// The nonce node one hands out is good at node two.
+	w := h.token(clientSPA, codeForm(code, pk), h.proof(k, "POST", "/oauth/token", withClaim("nonce", nil)))
+	wantTokenError(t, "no nonce at node one", w, "use_dpop_nonce")
+	proof := h.proof(k, "POST", "/oauth/token", withClaim("nonce", w.Header().Get("DPoP-Nonce")))
+	serveAt := func(p *Provider, r *http.Request) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		p.Handler().ServeHTTP(rec, r)
+		return rec
+	}
+	form := codeForm(code, pk)
+	form.Set("client_id", clientSPA)
+	req := func() *http.Request {
+		r := httptest.NewRequest(http.MethodPost, "/oauth/token", strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set("DPoP", proof)
+		return r
+	}
+	wantDPoPTokens(t, "node two with node one's nonce", serveAt(other, req()))
+	// The same proof at node one is a replay.
+	wantTokenError(t, "the proof again at node one", serveAt(h.p, req()), "invalid_dpop_proof")
+}
