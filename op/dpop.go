@@ -373,17 +373,20 @@ func (st *dpopState) get() (refusal *oidc.Error, bound, boundAsBearer bool) {
 
 // checkCodeBinding: a code whose request carried dpop_jkt is redeemed only
 // with a proof by that key (RFC 9449 §10).
-func checkCodeBinding(ctx context.Context, r storage.AuthRequest) error {
+func (s *store) checkCodeBinding(ctx context.Context, r storage.AuthRequest) error {
 	st := dpopFrom(ctx)
 	if r.DPoPJKT == "" || r.DPoPJKT == st.thumbprint() {
 		return nil
 	}
+	s.audit(ctx, storage.AuditEvent{Action: "dpop.key_mismatch", ActorID: r.ClientID, Subject: r.UserID, ClientID: r.ClientID,
+		Detail: map[string]string{"grant": "authorization_code"}})
 	return st.refuse(oidc.ErrInvalidGrant().WithDescription("the code is bound to another DPoP key (dpop_jkt)"))
 }
 
 // checkRefreshBinding: a bound refresh token is used only with a proof by
-// its key (RFC 9449 §5).
-func checkRefreshBinding(ctx context.Context, rt storage.RefreshToken) error {
+// its key (RFC 9449 §5). Another key's proof is audited: the token may
+// have been stolen.
+func (s *store) checkRefreshBinding(ctx context.Context, rt storage.RefreshToken) error {
 	st := dpopFrom(ctx)
 	switch {
 	case rt.JKT == "":
@@ -391,6 +394,8 @@ func checkRefreshBinding(ctx context.Context, rt storage.RefreshToken) error {
 	case st.thumbprint() == "":
 		return st.refuse(errDPoP("this refresh token needs a DPoP proof"))
 	case st.thumbprint() != rt.JKT:
+		s.audit(ctx, storage.AuditEvent{Action: "dpop.key_mismatch", ActorID: rt.ClientID, Subject: rt.UserID, ClientID: rt.ClientID,
+			Detail: map[string]string{"grant": "refresh_token"}})
 		return st.refuse(oidc.ErrInvalidGrant().WithDescription("the refresh token is bound to another DPoP key"))
 	}
 	return nil

@@ -515,6 +515,10 @@ func TestDPoPPublicClientRefreshNeedsItsKey(t *testing.T) {
 	pk := newPKCE()
 	tk := wantDPoPTokens(t, "code exchange", h.token(clientSPA, codeForm(h.codeFor(clientSPA, pk), pk), h.proof(k, "POST", "/oauth/token")))
 	wantTokenError(t, "refresh with another key", h.token(clientSPA, refreshForm(tk.RefreshToken), h.proof(other, "POST", "/oauth/token")), "invalid_grant")
+	events, err := h.dur.ListAudit(t.Context(), 0, 1)
+	if err != nil || len(events) != 1 || events[0].Action != "dpop.key_mismatch" || events[0].ClientID != clientSPA {
+		t.Errorf("audit after a refresh with another key: %+v %v, want dpop.key_mismatch", events, err)
+	}
 	wantTokenError(t, "refresh without a proof", h.token(clientSPA, refreshForm(tk.RefreshToken)), "invalid_dpop_proof")
 	// The refusals neither used nor revoked the grant.
 	wantDPoPTokens(t, "refresh with the key", h.token(clientSPA, refreshForm(tk.RefreshToken), h.proof(k, "POST", "/oauth/token")))

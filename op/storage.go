@@ -114,7 +114,7 @@ func (s *store) AuthRequestByCode(ctx context.Context, code string) (zop.AuthReq
 		}
 		return nil, s.unavailable(ctx, "consume code", err)
 	}
-	if err := checkCodeBinding(ctx, r); err != nil {
+	if err := s.checkCodeBinding(ctx, r); err != nil {
 		return nil, err
 	}
 	return &authRequest{r: r, code: code}, nil
@@ -328,7 +328,7 @@ func (s *store) TokenRequestByRefreshToken(ctx context.Context, token string) (z
 	}
 	// Before the reuse check: without the key, a stolen bound token can
 	// neither be used nor revoke the grant.
-	if err := checkRefreshBinding(ctx, rt); err != nil {
+	if err := s.checkRefreshBinding(ctx, rt); err != nil {
 		return nil, err
 	}
 	if !rt.UsedAt.IsZero() {
