@@ -146,21 +146,29 @@ func (d *dpopChecker) validNonce(n string, now time.Time) bool {
 	return false
 }
 
-// dpopHeader is the part of a proof's JOSE header read before go-jose
-// parses it: the raw jwk members, so private ones are seen whatever the
-// library makes of them.
-type dpopHeader struct {
-	Typ string                     `json:"typ"`
-	JWK map[string]json.RawMessage `json:"jwk"`
+// jsonMembers are a JSON object's members by exact name: encoding/json
+// matches struct fields case-insensitively, so "TYP" would pass for typ
+// while go-jose, like the RFC, reads only "typ".
+type jsonMembers map[string]json.RawMessage
+
+// str reads member name as a JSON string; absent or another type is "".
+func (m jsonMembers) str(name string) string {
+	var v string
+	if raw, ok := m[name]; !ok || json.Unmarshal(raw, &v) != nil {
+		return ""
+	}
+	return v
 }
 
-type dpopClaims struct {
-	JTI   string      `json:"jti"`
-	HTM   string      `json:"htm"`
-	HTU   string      `json:"htu"`
-	IAT   json.Number `json:"iat"`
-	ATH   string      `json:"ath"`
-	Nonce string      `json:"nonce"`
+// numericDate reads member name as a JWT NumericDate (RFC 7519 §2): a
+// JSON number, fractions allowed.
+func (m jsonMembers) numericDate(name string) (time.Time, bool) {
+	raw := bytes.TrimSpace(m[name])
+	var f float64
+	if len(raw) == 0 || raw[0] == '"' || json.Unmarshal(raw, &f) != nil || math.Abs(f) > 1e12 {
+		return time.Time{}, false
+	}
+	return time.Unix(int64(f), 0), true
 }
 
 // privateJWKMembers are the JWK members that carry secret material (RFC
@@ -179,18 +187,18 @@ func (d *dpopChecker) verify(ctx context.Context, proof, method, path, accessTok
 		return "", errDPoP("the DPoP proof is not a compact JWS")
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(proof[:strings.IndexByte(proof, '.')])
-	var hdr dpopHeader
+	var hdr, jwkMembers jsonMembers
 	if err != nil || json.Unmarshal(raw, &hdr) != nil {
 		return "", errDPoP("the DPoP proof header is malformed")
 	}
-	if hdr.Typ != dpopType {
+	if hdr.str("typ") != dpopType {
 		return "", errDPoP("the DPoP proof typ must be dpop+jwt")
 	}
-	if hdr.JWK == nil {
+	if json.Unmarshal(hdr["jwk"], &jwkMembers) != nil || jwkMembers == nil {
 		return "", errDPoP("the DPoP proof has no jwk header")
 	}
 	for _, m := range privateJWKMembers {
-		if _, ok := hdr.JWK[m]; ok {
+		if _, ok := jwkMembers[m]; ok {
 			return "", errDPoP("the jwk of a DPoP proof must be a public key")
 		}
 	}
@@ -207,30 +215,29 @@ func (d *dpopChecker) verify(ctx context.Context, proof, method, path, accessTok
 	if err != nil {
 		return "", errDPoP("the DPoP proof signature does not verify")
 	}
-	var c dpopClaims
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.UseNumber()
-	if dec.Decode(&c) != nil {
+	var c jsonMembers
+	if json.Unmarshal(payload, &c) != nil {
 		return "", errDPoP("the DPoP proof claims are malformed")
 	}
-	if c.JTI == "" || len(c.JTI) > maxDPoPJTI {
+	jti := c.str("jti")
+	if jti == "" || len(jti) > maxDPoPJTI {
 		return "", errDPoP("the DPoP proof needs a jti")
 	}
-	if c.HTM != method {
+	if c.str("htm") != method {
 		return "", errDPoP("the DPoP proof htm does not match the request method")
 	}
 	want, _ := normalizeHTU(d.issuer + path)
-	if got, ok := normalizeHTU(c.HTU); !ok || got != want {
+	if got, ok := normalizeHTU(c.str("htu")); !ok || got != want {
 		return "", errDPoP("the DPoP proof htu does not match the endpoint")
 	}
 	now := d.now()
-	iat, ok := numericDate(c.IAT)
+	iat, ok := c.numericDate("iat")
 	if !ok || iat.Before(now.Add(-dpopWindow)) || iat.After(now.Add(dpopWindow)) {
 		return "", errDPoP("the DPoP proof iat is missing or not recent")
 	}
 	if accessToken != "" {
 		sum := sha256.Sum256([]byte(accessToken))
-		if subtle.ConstantTimeCompare([]byte(c.ATH), []byte(base64.RawURLEncoding.EncodeToString(sum[:]))) != 1 {
+		if subtle.ConstantTimeCompare([]byte(c.str("ath")), []byte(base64.RawURLEncoding.EncodeToString(sum[:]))) != 1 {
 			return "", errDPoP("the DPoP proof ath does not match the access token")
 		}
 	}
@@ -239,13 +246,13 @@ func (d *dpopChecker) verify(ctx context.Context, proof, method, path, accessTok
 		return "", errDPoP("the jwk of the DPoP proof is not an acceptable public key for its alg")
 	}
 	jkt := base64.RawURLEncoding.EncodeToString(thumb)
-	if !d.validNonce(c.Nonce, now) {
+	if !d.validNonce(c.str("nonce"), now) {
 		return "", &oidc.Error{ErrorType: errDPoPNonce, Description: "use the nonce of the DPoP-Nonce header in the DPoP proof"}
 	}
 	// RFC 9449 §11.1: each proof once. The key includes the thumbprint so
 	// nobody can use up another key's jti values; the hash bounds its size.
 	// A proof is acceptable for at most twice the window.
-	sum := sha256.Sum256([]byte(jkt + "\n" + c.JTI))
+	sum := sha256.Sum256([]byte(jkt + "\n" + jti))
 	if err := d.once.PutOnce(ctx, "dpop-jti:"+hex.EncodeToString(sum[:]), []byte{1}, 2*dpopWindow); err != nil {
 		if errors.Is(err, storage.ErrAlreadyExists) {
 			return "", errDPoP("the DPoP proof was already used")
@@ -268,15 +275,6 @@ func dpopKeyFits(key any, alg jose.SignatureAlgorithm) bool {
 		return alg == jose.EdDSA
 	}
 	return false
-}
-
-// numericDate reads a JWT NumericDate (RFC 7519 §2), fractions allowed.
-func numericDate(n json.Number) (time.Time, bool) {
-	f, err := n.Float64()
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1e12 {
-		return time.Time{}, false
-	}
-	return time.Unix(int64(f), 0), true
 }
 
 // normalizeHTU reduces an http(s) URI to scheme, host and path, as RFC

@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -422,6 +423,15 @@ func TestDPoPInvalidProofsAreRefused(t *testing.T) {
 		{"typ JWT", []string{h.proof(k, "POST", "/oauth/token", withHeader("typ", "JWT"))}},
 		{"no jwk", []string{h.proof(k, "POST", "/oauth/token", withHeader("jwk", nil))}},
 		{"signed by another key", []string{h.proof(k, "POST", "/oauth/token", withHeader("jwk", other.jwk(false)))}},
+		{"typ under another case", []string{h.proof(k, "POST", "/oauth/token", func(hdr, _ map[string]any) {
+			delete(hdr, "typ")
+			hdr["TYP"] = "dpop+jwt"
+		})}},
+		{"htm under another case", []string{h.proof(k, "POST", "/oauth/token", func(_, c map[string]any) {
+			delete(c, "htm")
+			c["HTM"] = "POST"
+		})}},
+		{"iat as a string", []string{h.proof(k, "POST", "/oauth/token", withClaim("iat", fmt.Sprint(h.now.Unix())))}},
 		{"two proofs", []string{h.proof(k, "POST", "/oauth/token"), h.proof(k, "POST", "/oauth/token")}},
 		{"not a JWS", []string{"not-a-proof"}},
 		{"an oversized proof", []string{tooLong + "." + tooLong + "." + tooLong}},
