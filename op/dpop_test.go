@@ -23,6 +23,7 @@ import (
 
 	"satupintu/password"
 	"satupintu/storage"
+	"satupintu/storage/redis/redistest"
 )
 
 // testKey is a client's DPoP key.
@@ -654,4 +655,27 @@ func TestDPoPNodesShareNonceAndReplayCache(t *testing.T) {
 	wantDPoPTokens(t, "node two with node one's nonce", serveAt(other, req()))
 	// The same proof at node one is a replay.
 	wantTokenError(t, "the proof again at node one", serveAt(h.p, req()), "invalid_dpop_proof")
+}
+
+// TestDPoPReplayCacheIsSharedThroughRedis: two nodes with their own Redis
+// connections (one key prefix, as production nodes share one Redis) see
+// each other's jti values, and each accepts the other's nonce.
+func TestDPoPReplayCacheIsSharedThroughRedis(t *testing.T) {
+	h := newDPoPHarness(t)
+	first, prefix := redistest.Open(t)
+	second := redistest.OpenPrefix(t, prefix)
+	node := func(once storage.OneTime) *dpopChecker {
+		c := newDPoPChecker(&h.p.cfg, h.p.store)
+		c.once = once
+		return c
+	}
+	one, two := node(first), node(second)
+	k := newTestKey(t, "ES256")
+	proof := h.proof(k, "POST", "/oauth/token", withClaim("nonce", one.nonceAt(h.now)))
+	if jkt, e := two.verify(t.Context(), proof, "POST", "/oauth/token", ""); e != nil || jkt != k.jkt {
+		t.Fatalf("node two: (%q, %v), want the key's thumbprint", jkt, e)
+	}
+	if _, e := one.verify(t.Context(), proof, "POST", "/oauth/token", ""); e == nil || e.ErrorType != "invalid_dpop_proof" {
+		t.Errorf("the same proof at node one: %v, want invalid_dpop_proof", e)
+	}
 }
