@@ -544,10 +544,29 @@ func (p *Provider) clientRequiresDPoP(r *http.Request) bool {
 		}
 	}
 	if id == "" {
+		id = assertedClientID(r.PostForm.Get("client_assertion"))
+	}
+	if id == "" {
 		return false
 	}
 	c, err := p.store.clients.get(r.Context(), id)
 	return err == nil && c.DPoPRequired
+}
+
+// assertedClientID is the sub of a client assertion (RFC 7523 §3: the
+// client_id), read without verification: it only finds the client whose
+// policy applies; the assertion itself is checked by client authentication.
+func assertedClientID(assertion string) string {
+	parts := strings.Split(assertion, ".")
+	if len(parts) != 3 || len(assertion) > maxParamLen {
+		return ""
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	var claims jsonMembers
+	if err != nil || json.Unmarshal(payload, &claims) != nil {
+		return ""
+	}
+	return claims.str("sub")
 }
 
 // dpopTokenWriter holds a token response that needs rewriting: a success

@@ -679,3 +679,39 @@ func TestDPoPReplayCacheIsSharedThroughRedis(t *testing.T) {
 		t.Errorf("the same proof at node one: %v, want invalid_dpop_proof", e)
 	}
 }
+
+// TestClientRequiresDPoPFindsTheClient: the per-client requirement applies
+// however the client names itself (Basic, client_id, or a client assertion
+// once private_key_jwt is accepted).
+func TestClientRequiresDPoPFindsTheClient(t *testing.T) {
+	h := newDPoPHarness(t)
+	assertion := func(sub string) string {
+		enc := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+		return enc(`{"alg":"ES256"}`) + "." + enc(`{"iss":"`+sub+`","sub":"`+sub+`"}`) + ".c2ln"
+	}
+	for name, c := range map[string]struct {
+		form  url.Values
+		basic string
+		want  bool
+	}{
+		"Basic":                  {url.Values{}, clientStrict, true},
+		"client_id":              {url.Values{"client_id": {clientStrict}}, "", true},
+		"client assertion":       {url.Values{"client_assertion": {assertion(clientStrict)}}, "", true},
+		"a client without it":    {url.Values{"client_id": {clientSPA}}, "", false},
+		"an unknown client":      {url.Values{"client_id": {"ghost"}}, "", false},
+		"a malformed assertion":  {url.Values{"client_assertion": {"x.y"}}, "", false},
+		"no client named at all": {url.Values{}, "", false},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/oauth/token", strings.NewReader(c.form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if c.basic != "" {
+			r.SetBasicAuth(c.basic, testSecret)
+		}
+		if err := r.ParseForm(); err != nil {
+			t.Fatal(err)
+		}
+		if got := h.p.clientRequiresDPoP(r); got != c.want {
+			t.Errorf("%s: clientRequiresDPoP = %v, want %v", name, got, c.want)
+		}
+	}
+}
