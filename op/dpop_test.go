@@ -8,6 +8,7 @@ import (
 	"crypto/elliptic"
 	"crypto/hmac"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -43,6 +44,11 @@ func newTestKey(t testing.TB, alg string) *testKey {
 		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	case "EdDSA":
 		_, priv, err = ed25519.GenerateKey(rand.Reader)
+	case "RS256", "PS256":
+		priv, err = rsa.GenerateKey(rand.Reader, 2048)
+	case "RS256-1024": // too small
+		priv, err = rsa.GenerateKey(rand.Reader, 1024)
+		alg = "RS256"
 	default:
 		t.Fatalf("no test key for %s", alg)
 	}
@@ -103,6 +109,16 @@ func (k *testKey) sign(hdr, claims map[string]any) string {
 		s.FillBytes(sig[32:])
 	case "EdDSA":
 		sig = ed25519.Sign(k.priv.(ed25519.PrivateKey), []byte(input))
+	case "RS256", "PS256":
+		var err error
+		if hdr["alg"] == "RS256" {
+			sig, err = rsa.SignPKCS1v15(rand.Reader, k.priv.(*rsa.PrivateKey), crypto.SHA256, sum[:])
+		} else {
+			sig, err = rsa.SignPSS(rand.Reader, k.priv.(*rsa.PrivateKey), crypto.SHA256, sum[:], &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+		}
+		if err != nil {
+			k.t.Fatal(err)
+		}
 	case "HS256":
 		mac := hmac.New(sha256.New, []byte("a shared secret of thirty-two b."))
 		mac.Write([]byte(input))
@@ -714,4 +730,19 @@ func TestClientRequiresDPoPFindsTheClient(t *testing.T) {
 			t.Errorf("%s: clientRequiresDPoP = %v, want %v", name, got, c.want)
 		}
 	}
+}
+
+// TestDPoPAlgorithms: every advertised algorithm is accepted, and an RSA
+// key below 2048 bits is not.
+func TestDPoPAlgorithms(t *testing.T) {
+	h := newDPoPHarness(t)
+	for _, alg := range DPoPAlgorithms() {
+		k := newTestKey(t, alg)
+		w := h.token("service", url.Values{"grant_type": {"client_credentials"}}, h.proof(k, "POST", "/oauth/token"))
+		if a := decodeToken(t, w); w.Code != http.StatusOK || a.TokenType != "DPoP" {
+			t.Errorf("%s: %d %s, want a DPoP token", alg, w.Code, w.Body)
+		}
+	}
+	k := newTestKey(t, "RS256-1024")
+	wantTokenError(t, "RSA-1024", h.token("service", url.Values{"grant_type": {"client_credentials"}}, h.proof(k, "POST", "/oauth/token")), "invalid_dpop_proof")
 }
