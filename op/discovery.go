@@ -63,6 +63,7 @@ func (p *Provider) buildDiscovery() ([]byte, error) {
 	// RFC 9126 §5; PAR is required per client (storage.Client.RequirePAR).
 	doc["pushed_authorization_request_endpoint"] = p.endpointURL(parPath)
 	doc["require_pushed_authorization_requests"] = false
+	doc["dpop_signing_alg_values_supported"] = DPoPAlgorithms() // RFC 9449 §5.1
 	return json.Marshal(doc)
 }
 

@@ -227,6 +227,10 @@ func (p *Provider) pushedAuthorize(next http.Handler) http.Handler {
 		pushed.Body = http.NoBody
 		pushed.URL.RawQuery = pr.Params.Encode()
 		pushed.Form, pushed.PostForm = nil, nil
+		if jkt, ok := pr.Params["dpop_jkt"]; ok && len(jkt) > 0 {
+			// RFC 9449 §10: a pushed dpop_jkt binds the code as a direct one does.
+			pushed = pushed.WithContext(context.WithValue(pushed.Context(), dpopJKTKey{}, jkt[0]))
+		}
 		next.ServeHTTP(w, pushed)
 	})
 }

@@ -67,7 +67,7 @@ func (p *Provider) checkAuthorizeParams(next http.Handler) http.Handler {
 			p.cfg.ErrorPage(w, r, http.StatusBadRequest, "error.authorize.invalid_request")
 			return
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, withDPoPJKTParam(r))
 	})
 }
 

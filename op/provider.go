@@ -131,6 +131,7 @@ type Provider struct {
 	handler http.Handler
 	// clientKeys holds private_key_jwt clients' keys (clientjwks.go).
 	clientKeys *clientKeys
+	dpop       *dpopChecker
 }
 
 // authorizer is the zitadel provider plus satupintu's own authorization
@@ -171,6 +172,7 @@ func New(ctx context.Context, cfg Config, durable Durable, ephemeral Ephemeral) 
 		cfg:       &p.cfg,
 		log:       cfg.Logger,
 	}
+	p.dpop = newDPoPChecker(&p.cfg, p.store)
 	zcfg := &zop.Config{
 		CryptoKey:                cfg.CryptoKey,
 		DefaultLogoutRedirectURI: cfg.LoggedOutURL,
@@ -206,9 +208,9 @@ func New(ctx context.Context, cfg Config, durable Durable, ephemeral Ephemeral) 
 	mux := http.NewServeMux()
 	mux.Handle("/", noStore(corsHandler(router)))
 	mux.Handle("/userinfo", noStore(corsHandler(challenge(
-		p.protocolGuard(endpointUserinfo, p.checkUserinfo(router)), `Bearer error="invalid_token"`))))
+		p.protocolGuard(endpointUserinfo, p.checkUserinfo(p.dpopUserinfo(router))), `Bearer error="invalid_token"`))))
 	clientAuth := noStore(corsHandler(challenge(
-		p.protocolGuard(endpointClientAuth, p.checkClientRequest(router)), `Basic realm="satupintu"`)))
+		p.protocolGuard(endpointClientAuth, p.checkClientRequest(p.dpopToken(router))), `Basic realm="satupintu"`)))
 	mux.Handle("/oauth/token", clientAuth)
 	mux.Handle("/oauth/introspect", clientAuth)
 	mux.Handle("/revoke", clientAuth)
@@ -298,6 +300,9 @@ func (a *authorizer) ValidateAuthRequest(ctx context.Context, req *oidc.AuthRequ
 		return "", oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256")
 	} else if !validS256Challenge(req.CodeChallenge) {
 		return "", oidc.ErrInvalidRequest().WithDescription("code_challenge must be 43 base64url characters (RFC 7636)")
+	}
+	if err := checkDPoPJKTParam(ctx); err != nil {
+		return "", err
 	}
 	if !hasScope(req.Scopes, oidc.ScopeOpenID) {
 		return "", oidc.ErrInvalidScope().WithDescription("the openid scope is required")
@@ -550,9 +555,10 @@ func corsHandler(next http.Handler) http.Handler {
 			h := w.Header()
 			h.Set("Access-Control-Allow-Origin", "*")
 			h.Add("Vary", "Origin")
+			h.Set("Access-Control-Expose-Headers", "DPoP-Nonce, WWW-Authenticate") // RFC 9449 §8, §9
 			if r.Method == http.MethodOptions {
 				h.Set("Access-Control-Allow-Methods", "GET, POST")
-				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, DPoP")
 				h.Set("Access-Control-Max-Age", "600")
 				w.WriteHeader(http.StatusNoContent)
 				return

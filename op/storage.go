@@ -86,6 +86,7 @@ func (s *store) CreateAuthRequest(ctx context.Context, in *oidc.AuthRequest, hin
 		}
 	}
 	r := newAuthRequest(in, hintSubject, s.now())
+	r.DPoPJKT = dpopJKTParam(ctx)
 	if err := s.ephemeral.CreateAuthRequest(ctx, r, s.cfg.AuthRequestLifetime); err != nil {
 		return nil, s.unavailable(ctx, "create auth request", err)
 	}
@@ -113,6 +114,9 @@ func (s *store) AuthRequestByCode(ctx context.Context, code string) (zop.AuthReq
 			return nil, oidc.ErrInvalidGrant().WithDescription("the code is invalid, expired or already used").WithParent(err)
 		}
 		return nil, s.unavailable(ctx, "consume code", err)
+	}
+	if err := s.checkCodeBinding(ctx, r); err != nil {
+		return nil, err
 	}
 	return s.authRequest(ctx, r, code)
 }
@@ -267,6 +271,7 @@ func (s *store) newAccessToken(ctx context.Context, clientID, userID, sessionID,
 		Scopes:    req.GetScopes(),
 		Audience:  req.GetAudience(),
 		FamilyID:  familyID,
+		JKT:       dpopFrom(ctx).bind(),
 		CreatedAt: now,
 		ExpiresAt: now.Add(s.cfg.AccessTokenLifetime),
 	}
@@ -320,12 +325,16 @@ func (s *store) CreateAccessAndRefreshTokens(ctx context.Context, req zop.TokenR
 	case *authRequest:
 		next.FamilyID, next.AMR, next.AuthTime = storage.NewID(), r.r.AMR, r.r.AuthTime
 		next.ExpiresAt = s.refreshExpiry(now, now)
+		if next.JKT, err = s.refreshJKT(ctx, clientID); err != nil {
+			return "", "", time.Time{}, err
+		}
 		if err := s.durable.CreateRefreshToken(ctx, next); err != nil {
 			return "", "", time.Time{}, s.unavailable(ctx, "store refresh token", err)
 		}
 	case *refreshTokenRequest:
 		next.FamilyID, next.AMR, next.AuthTime = r.rt.FamilyID, r.rt.AMR, r.rt.AuthTime
 		next.ExpiresAt = s.refreshExpiry(now, familyStart(r.rt))
+		next.JKT = r.rt.JKT // checked by TokenRequestByRefreshToken
 		if err := s.durable.RotateRefreshToken(ctx, r.rt.ID, next); err != nil {
 			if errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrNotFound) {
 				// Lost a race with another use of the same token: treat as reuse.
@@ -375,6 +384,11 @@ func (s *store) TokenRequestByRefreshToken(ctx context.Context, token string) (z
 		// Not "invalid": the relying party must keep a token we could
 		// not read (zitadel would call this invalid_grant).
 		return nil, s.unavailable(ctx, "load refresh token", err)
+	}
+	// Before the reuse check: without the key, a stolen bound token can
+	// neither be used nor revoke the grant.
+	if err := s.checkRefreshBinding(ctx, rt); err != nil {
+		return nil, err
 	}
 	if !rt.UsedAt.IsZero() {
 		// A rotated token came back: it leaked. Revoke the whole grant
@@ -606,7 +620,7 @@ func (s *store) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, t
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return s.unavailable(ctx, "load access token", err)
 	}
-	if err != nil || at.UserID == "" {
+	if err != nil || at.UserID == "" || !acceptsToken(ctx, at) {
 		return errInvalidToken()
 	}
 	// The token names its subject as its client received it.
@@ -652,6 +666,7 @@ func (s *store) SetIntrospectionFromToken(ctx context.Context, resp *oidc.Intros
 	resp.Scope = at.Scopes
 	resp.ClientID = at.ClientID
 	resp.TokenType = oidc.BearerToken
+	dpopIntrospection(resp, at)
 	resp.Expiration = oidc.FromTime(at.ExpiresAt)
 	resp.IssuedAt = oidc.FromTime(at.CreatedAt)
 	resp.Audience = at.Audience

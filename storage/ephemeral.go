@@ -24,7 +24,10 @@ type AuthRequest struct {
 	HintSubject         string // sub of a valid id_token_hint
 	UILocales           []string
 	ACRValues           []string
-	CreatedAt           time.Time
+	// DPoPJKT is the dpop_jkt parameter (RFC 9449 §10): the code may only
+	// be exchanged with a DPoP proof by the key of this thumbprint.
+	DPoPJKT   string
+	CreatedAt time.Time
 
 	// Set by the sign-in UI once the user is authenticated.
 	Done      bool
@@ -64,8 +67,11 @@ type AccessToken struct {
 	// OrganizationID is the organization its organization claim named:
 	// the token is inactive once the user is no longer a member.
 	OrganizationID string
-	CreatedAt      time.Time
-	ExpiresAt      time.Time
+	// JKT is the RFC 7638 thumbprint of the DPoP key the token is bound
+	// to (RFC 9449 §6); empty for a bearer token.
+	JKT       string
+	CreatedAt time.Time
+	ExpiresAt time.Time
 }
 
 // AuthRequests stores authorization requests and their codes.

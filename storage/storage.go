@@ -189,8 +189,11 @@ type Client struct {
 	// RequirePAR refuses this client's authorization requests unless they
 	// were pushed first (RFC 9126 §6).
 	RequirePAR bool
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// DPoPRequired refuses token requests without a DPoP proof (RFC 9449),
+	// so every access token of this client is sender-constrained.
+	DPoPRequired bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // Client authentication methods (OIDC Core §9, RFC 7591 §2).
@@ -256,6 +259,9 @@ type RefreshToken struct {
 	ExpiresAt time.Time
 	// UsedAt is set when the token was exchanged for a successor.
 	UsedAt time.Time
+	// JKT binds a public client's token to its DPoP key (RFC 9449 §5):
+	// a refresh must present a proof by that key. Empty: not bound.
+	JKT string
 }
 
 // AuditEvent is one security-relevant action.

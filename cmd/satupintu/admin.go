@@ -140,6 +140,7 @@ func (a *admin) clientCreate(ctx context.Context, args []string) error {
 	initiate := fs.String("initiate-login-uri", "", "where Your Apps' Open starts the client's sign-in (https)")
 	subjectType := fs.String("subject-type", op.SubjectPublic, "public (the user's id) or pairwise (a sub of the client's sector)")
 	sectorURI := fs.String("sector-identifier-uri", "", "pairwise: https URL of a JSON list of the redirect URIs, for a sector of several hosts")
+	dpopRequired := fs.Bool("dpop-required", false, "token requests must carry a DPoP proof (RFC 9449)")
 	var redirects, postLogout, grants, traderTypes multi
 	fs.Var(&redirects, "redirect-uri", "redirect URI (repeatable)")
 	fs.Var(&postLogout, "post-logout-redirect-uri", "post-logout redirect URI (repeatable)")
@@ -159,6 +160,7 @@ func (a *admin) clientCreate(ctx context.Context, args []string) error {
 		BackchannelLogoutURI: *backchannel, InitiateLoginURI: *initiate,
 		SubjectType: *subjectType, SectorIdentifierURI: *sectorURI,
 	}
+	c.DPoPRequired = *dpopRequired
 	if len(c.GrantTypes) == 0 {
 		c.GrantTypes = []string{storage.GrantAuthorizationCode, storage.GrantRefreshToken}
 	}
@@ -287,6 +289,7 @@ type clientJSON struct {
 	JWKSURI                string   `json:"jwks_uri,omitempty"`
 	HasJWKS                bool     `json:"jwks_registered,omitempty"`
 	RequirePAR             bool     `json:"require_pushed_authorization_requests,omitempty"`
+	DPoPRequired           bool     `json:"dpop_required,omitempty"`
 }
 
 func toJSON(c storage.Client, secret string) clientJSON {
@@ -298,6 +301,7 @@ func toJSON(c storage.Client, secret string) clientJSON {
 		BackchannelLogoutURI: c.BackchannelLogoutURI, InitiateLoginURI: c.InitiateLoginURI,
 		SubjectType: c.SubjectType, SectorIdentifierURI: c.SectorIdentifierURI,
 		AuthMethod: c.EffectiveAuthMethod(), JWKSURI: c.JWKSURI, HasJWKS: c.JWKS != "", RequirePAR: c.RequirePAR,
+		DPoPRequired: c.DPoPRequired,
 	}
 }
 
@@ -434,7 +438,7 @@ func (a *admin) clientRotate(ctx context.Context, args []string) error {
 
 // clientUpdate changes what its flags name and nothing else; today
 // --backchannel-logout-uri and --initiate-login-uri (an empty value removes
-// either).
+// either) and --dpop-required (=false lifts it).
 func (a *admin) clientUpdate(ctx context.Context, args []string) error {
 	fs := newFlagSet("client update")
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -442,6 +446,7 @@ func (a *admin) clientUpdate(ctx context.Context, args []string) error {
 	initiate := fs.String("initiate-login-uri", "", "where Your Apps' Open starts the client's sign-in (https; empty: none)")
 	var auth clientAuthFlags
 	auth.register(fs)
+	dpopRequired := fs.Bool("dpop-required", false, "token requests must carry a DPoP proof (RFC 9449; =false: not required)")
 	id, err := oneArg(fs, args, "CLIENT_ID")
 	if err != nil {
 		return err
@@ -449,8 +454,8 @@ func (a *admin) clientUpdate(ctx context.Context, args []string) error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	authSet := slices.ContainsFunc(clientAuthFlagNames, func(n string) bool { return set[n] })
-	if !set["backchannel-logout-uri"] && !set["initiate-login-uri"] && !authSet {
-		return usagef("client update: nothing to change (want --backchannel-logout-uri, --initiate-login-uri, --auth-method, --jwks, --jwks-uri or --require-par)")
+	if !set["backchannel-logout-uri"] && !set["initiate-login-uri"] && !authSet && !set["dpop-required"] {
+		return usagef("client update: nothing to change (want --backchannel-logout-uri, --initiate-login-uri, --auth-method, --jwks, --jwks-uri, --require-par or --dpop-required)")
 	}
 	for _, f := range []struct{ name, url string }{{"backchannel-logout-uri", *backchannel}, {"initiate-login-uri", *initiate}} {
 		if set[f.name] && f.url != "" {
@@ -486,6 +491,9 @@ func (a *admin) clientUpdate(ctx context.Context, args []string) error {
 		}
 		if set["initiate-login-uri"] {
 			c.InitiateLoginURI = *initiate
+		}
+		if set["dpop-required"] {
+			c.DPoPRequired = *dpopRequired
 		}
 		c.UpdatedAt = a.now().UTC()
 		updated = *c

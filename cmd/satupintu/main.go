@@ -24,7 +24,7 @@ const usage = `satupintu — OpenID Connect identity provider for the national s
 usage:
   satupintu serve [--addr :8080] [--issuer URL] [--data-dir DIR] [--no-demo]
   satupintu migrate
-  satupintu client create --name N --redirect-uri U [--redirect-uri U2] [--post-logout-redirect-uri U] [--public] [--grant-type G ...] [--json]
+  satupintu client create --name N --redirect-uri U [--redirect-uri U2] [--post-logout-redirect-uri U] [--public] [--grant-type G ...] [--dpop-required] [--json]
   satupintu client list [--json] | client delete ID | client rotate-secret ID [--json]
   satupintu user create --username U --email E --password-stdin [--name N] [--phone P] [--role officer|admin] [--organization NIB]
   satupintu user list | user set-password --username U | user disable --username U | user enable --username U

@@ -509,6 +509,7 @@ func fullClient(id string) storage.Client {
 		JWKSURI:                "https://ebpom.example.go.id/jwks.json",
 		SecretSealed:           []byte{1, 0, 255, 7},
 		RequirePAR:             true,
+		DPoPRequired:           true,
 		CreatedAt:              instant(0),
 		UpdatedAt:              instant(2),
 	}
@@ -662,6 +663,7 @@ func refreshToken(id, family, client, user string, minutes int) storage.RefreshT
 func testRefreshTokenRoundTrip(t *testing.T, s storage.Durable) {
 	ctx := t.Context()
 	rt := refreshToken("hash-1", "fam-1", "ebpom", "user-1", 0)
+	rt.JKT = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I" // bound to a DPoP key (RFC 9449 §5)
 	mustOK(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, rt))
 	got, err := s.RefreshTokenByID(ctx, rt.ID)
 	mustOK(t, "RefreshTokenByID", err)
@@ -691,6 +693,7 @@ func testRotateRefreshToken(t *testing.T, s storage.Durable) {
 	}
 
 	second := refreshToken("hash-2", "fam", "ebpom", "user-1", 10)
+	second.JKT = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I" // the successor keeps the DPoP binding
 	mustOK(t, "RotateRefreshToken", s.RotateRefreshToken(ctx, first.ID, second))
 	got, err = s.RefreshTokenByID(ctx, first.ID)
 	mustOK(t, "RefreshTokenByID(old)", err)

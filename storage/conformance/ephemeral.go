@@ -129,6 +129,7 @@ func fullAuthRequest(id string) storage.AuthRequest {
 		HintSubject:         "sub-789",
 		UILocales:           []string{"id", "en"},
 		ACRValues:           []string{"urn:satupintu:mfa"},
+		DPoPJKT:             "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I",
 		CreatedAt:           instant(0),
 		Done:                true,
 		UserID:              "user-1",
@@ -465,6 +466,7 @@ func fullAccessToken(id, family string, c *Clock) storage.AccessToken {
 		Audience:       []string{"ebpom", "https://api.example.go.id"},
 		FamilyID:       family,
 		OrganizationID: "org-1",
+		JKT:            "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I",
 		CreatedAt:      instant(0),
 		ExpiresAt:      c.Now().Add(time.Hour).In(jakarta()),
 	}

@@ -16,7 +16,7 @@ var clientColumnNames = []string{"id", "secret_hash", "name", "redirect_uris", "
 	"require_mfa", "listed", "description", "logo_url", "launch_url", "allowed_trader_types", "account_link_url",
 	"backchannel_logout_uri", "initiate_login_uri",
 	"token_endpoint_auth_method", "jwks", "jwks_uri", "secret_sealed", "require_par",
-	"subject_type", "sector_identifier", "sector_identifier_uri"}
+	"subject_type", "sector_identifier", "sector_identifier_uri", "dpop_required"}
 
 var (
 	clientColumns = strings.Join(clientColumnNames, ", ")
@@ -48,7 +48,7 @@ func scanClient(r scanner) (storage.Client, error) {
 		&c.RequireMFA, &c.Listed, &c.Description, &c.LogoURL, &c.LaunchURL, &traderTypes, &c.AccountLinkURL,
 		&c.BackchannelLogoutURI, &c.InitiateLoginURI,
 		&c.AuthMethod, &c.JWKS, &c.JWKSURI, &c.SecretSealed, &c.RequirePAR,
-		&c.SubjectType, &c.SectorIdentifier, &c.SectorIdentifierURI)
+		&c.SubjectType, &c.SectorIdentifier, &c.SectorIdentifierURI, &c.DPoPRequired)
 	if err != nil {
 		return storage.Client{}, err
 	}
@@ -75,7 +75,7 @@ func clientArgs(c storage.Client) []any {
 		c.RequireMFA, c.Listed, c.Description, c.LogoURL, c.LaunchURL, list(c.AllowedTraderTypes), c.AccountLinkURL,
 		c.BackchannelLogoutURI, c.InitiateLoginURI,
 		c.AuthMethod, c.JWKS, c.JWKSURI, blob(c.SecretSealed), c.RequirePAR,
-		c.SubjectType, c.SectorIdentifier, c.SectorIdentifierURI}
+		c.SubjectType, c.SectorIdentifier, c.SectorIdentifierURI, c.DPoPRequired}
 }
 
 // CreateClient stores a new client.

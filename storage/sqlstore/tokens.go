@@ -17,7 +17,7 @@ import (
 )
 
 const refreshColumns = `id, family_id, client_id, user_id, scopes, audience, amr,
-	auth_time, created_at, expires_at, used_at`
+	auth_time, created_at, expires_at, used_at, dpop_jkt`
 
 func scanRefresh(r scanner) (storage.RefreshToken, error) {
 	var (
@@ -26,7 +26,7 @@ func scanRefresh(r scanner) (storage.RefreshToken, error) {
 		authTime, created, expires, used int64
 	)
 	err := r.Scan(&t.ID, &t.FamilyID, &t.ClientID, &t.UserID, &scopes, &audience, &amr,
-		&authTime, &created, &expires, &used)
+		&authTime, &created, &expires, &used, &t.JKT)
 	if err != nil {
 		return storage.RefreshToken{}, err
 	}
@@ -44,11 +44,11 @@ func scanRefresh(r scanner) (storage.RefreshToken, error) {
 }
 
 const insertRefresh = `INSERT INTO refresh_tokens (` + refreshColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
 
 func refreshArgs(t storage.RefreshToken) []any {
 	return []any{t.ID, t.FamilyID, t.ClientID, t.UserID, list(t.Scopes), list(t.Audience), list(t.AMR),
-		micros(t.AuthTime), micros(t.CreatedAt), micros(t.ExpiresAt), micros(t.UsedAt)}
+		micros(t.AuthTime), micros(t.CreatedAt), micros(t.ExpiresAt), micros(t.UsedAt), t.JKT}
 }
 
 // CreateRefreshToken stores a new refresh token.
