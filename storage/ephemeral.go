@@ -130,6 +130,7 @@ type Ephemeral interface {
 	OneTime
 	Counters
 	Drafts
+	DeviceAuthorizations
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -1,0 +1,63 @@
+package storage
+
+import (
+	"context"
+	"time"
+)
+
+// Device authorization states (RFC 8628 §3.5): the user has not answered
+// yet, allowed the device, or refused it.
+const (
+	DevicePending  = "pending"
+	DeviceApproved = "approved"
+	DeviceDenied   = "denied"
+)
+
+// DeviceAuthorization is one device authorization (RFC 8628) between the
+// device's request and its last poll. It lives in the ephemeral store.
+type DeviceAuthorization struct {
+	// ID is the SHA-256 of the device code, hex: the code itself, a bearer
+	// secret, is never stored.
+	ID string
+	// UserCode is what the user types, normalized (no dash, upper case).
+	UserCode  string
+	ClientID  string
+	Scopes    []string
+	CreatedAt time.Time
+	// ExpiresAt is when the codes stop working; the record is kept a while
+	// longer so that a late poll learns expired_token.
+	ExpiresAt time.Time
+	// Interval is the minimum time between polls; it grows with each
+	// slow_down (RFC 8628 §3.5).
+	Interval time.Duration
+	LastPoll time.Time
+
+	State string // DevicePending, DeviceApproved or DeviceDenied
+	// Answered is set once the device was told the decision: tokens are
+	// issued once, a denial is reported once.
+	Answered bool
+
+	// Set when the user approves.
+	UserID    string
+	AuthTime  time.Time
+	AMR       []string
+	SessionID string
+	SID       string
+}
+
+// DeviceAuthorizations stores device authorizations, reachable by the hash
+// of the device code (the device polls) and by the user code (the user
+// types it).
+type DeviceAuthorizations interface {
+	// CreateDeviceAuthorization stores d for ttl. ErrAlreadyExists, and
+	// nothing stored, when a live authorization has d's ID or user code.
+	CreateDeviceAuthorization(ctx context.Context, d DeviceAuthorization, ttl time.Duration) error
+	// DeviceAuthorizationByUserCode returns the live authorization with the
+	// (normalized) user code; ErrNotFound if none.
+	DeviceAuthorizationByUserCode(ctx context.Context, userCode string) (DeviceAuthorization, error)
+	// UpdateDeviceAuthorization applies fn to the authorization with id
+	// and stores the result only if fn succeeds and nobody changed it in
+	// between (fn may run more than once). The TTL is kept; ErrNotFound if
+	// it is gone.
+	UpdateDeviceAuthorization(ctx context.Context, id string, fn func(*DeviceAuthorization) error) error
+}
