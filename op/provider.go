@@ -64,6 +64,8 @@ type Config struct {
 	// Logouts, if set, queues the back-channel logout of each client an
 	// ended session signed in to (EndSession); nil: clients are not told.
 	Logouts LogoutQueue
+	// Device configures the device authorization grant (device.go).
+	Device DeviceConfig
 
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -83,6 +85,7 @@ func (c *Config) setDefaults() {
 	def(&c.AuthRequestLifetime, 15*time.Minute)
 	def(&c.ClientCacheTTL, 5*time.Second)
 	def(&c.KeyRefresh, time.Minute)
+	c.Device.setDefaults()
 	if c.SigningAlgorithm == "" {
 		c.SigningAlgorithm = AlgRS256
 	}
@@ -151,6 +154,7 @@ func New(ctx context.Context, cfg Config, durable Durable, ephemeral Ephemeral) 
 		SupportedUILocales:       []language.Tag{language.Indonesian, language.English},
 		SupportedScopes:          SupportedScopes,
 		SupportedClaims:          SupportedClaims,
+		DeviceAuthorization:      cfg.Device.zitadel(), // RFC 8628 (device.go)
 	}
 	opts := []zop.Option{
 		zop.WithLogger(cfg.Logger),
@@ -179,7 +183,7 @@ func New(ctx context.Context, cfg Config, durable Durable, ephemeral Ephemeral) 
 	mux.Handle("/userinfo", noStore(corsHandler(challenge(
 		p.protocolGuard(endpointUserinfo, p.checkUserinfo(router)), `Bearer error="invalid_token"`))))
 	clientAuth := noStore(corsHandler(challenge(
-		p.protocolGuard(endpointClientAuth, p.checkClientRequest(router)), `Basic realm="satupintu"`)))
+		p.protocolGuard(endpointClientAuth, p.checkClientRequest(p.checkDeviceToken(router))), `Basic realm="satupintu"`)))
 	mux.Handle("/oauth/token", clientAuth)
 	mux.Handle("/oauth/introspect", clientAuth)
 	mux.Handle("/revoke", clientAuth)
@@ -195,12 +199,13 @@ func New(ctx context.Context, cfg Config, durable Durable, ephemeral Ephemeral) 
 		p.checkAuthorizeParams(p.errorPages(p.withoutUI(router, callback))), false, "", p.cfg.AdmitAuthRequest)))
 	mux.Handle("GET /authorize/callback", p.withIssuer(p.pageGuard(callback, false, "", nil)))
 	// Other methods would reach zitadel's own callback, which skips the
-	// checks in authorizer.callback; the device flow is not offered.
+	// checks in authorizer.callback.
 	mux.Handle("/authorize/callback", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", http.MethodGet)
 		p.cfg.ErrorPage(w, r, http.StatusMethodNotAllowed, "error.authorize.invalid_request")
 	}))
-	mux.Handle("/device_authorization", http.NotFoundHandler())
+	mux.Handle("/device_authorization", noStore(challenge(
+		p.protocolGuard(endpointClientAuth, p.checkDeviceAuthorization(router)), `Basic realm="satupintu"`)))
 	p.handler = mux
 	return p, nil
 }

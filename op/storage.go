@@ -45,6 +45,7 @@ type Ephemeral interface {
 	storage.AccessTokens
 	storage.Sessions
 	storage.OneTime
+	storage.DeviceAuthorizations
 	Ping(ctx context.Context) error
 }
 
@@ -183,6 +184,8 @@ func grantOf(req zop.TokenRequest) (clientID, userID, sessionID string, err erro
 		return r.clientID, "", "", nil
 	case *refreshTokenRequest:
 		return r.rt.ClientID, r.rt.UserID, "", nil
+	case *zop.DeviceAuthorizationState: // the session comes with newAccessToken (device.go)
+		return r.ClientID, r.Subject, "", nil
 	default:
 		return "", "", "", oidc.ErrUnsupportedGrantType()
 	}
@@ -204,6 +207,9 @@ func (s *store) CreateAccessToken(ctx context.Context, req zop.TokenRequest) (st
 
 func (s *store) newAccessToken(ctx context.Context, clientID, userID, sessionID, familyID string, req zop.TokenRequest) (string, time.Time, error) {
 	now := s.now()
+	if d, ok := deviceAuthorizationOf(ctx, req); ok {
+		sessionID = d.SessionID // for the back-channel logout, as with a code
+	}
 	t := storage.AccessToken{
 		ID:        storage.NewID(),
 		ClientID:  clientID,
@@ -260,6 +266,12 @@ func (s *store) CreateAccessAndRefreshTokens(ctx context.Context, req zop.TokenR
 	switch r := req.(type) {
 	case *authRequest:
 		next.FamilyID, next.AMR, next.AuthTime = storage.NewID(), r.r.AMR, r.r.AuthTime
+		next.ExpiresAt = s.refreshExpiry(now, now)
+		if err := s.durable.CreateRefreshToken(ctx, next); err != nil {
+			return "", "", time.Time{}, s.unavailable(ctx, "store refresh token", err)
+		}
+	case *zop.DeviceAuthorizationState:
+		next.FamilyID, next.AMR, next.AuthTime = storage.NewID(), r.AMR, r.AuthTime
 		next.ExpiresAt = s.refreshExpiry(now, now)
 		if err := s.durable.CreateRefreshToken(ctx, next); err != nil {
 			return "", "", time.Time{}, s.unavailable(ctx, "store refresh token", err)
@@ -448,7 +460,7 @@ func (s *store) GetClientByClientID(ctx context.Context, id string) (zop.Client,
 		}
 		return nil, s.unavailable(ctx, "load client", err)
 	}
-	return &client{c: c, loginURL: s.cfg.LoginURL, idLifetime: s.cfg.IDTokenLifetime}, nil
+	return deviceView(ctx, &client{c: c, loginURL: s.cfg.LoginURL, idLifetime: s.cfg.IDTokenLifetime}), nil
 }
 
 func (s *store) AuthorizeClientIDSecret(ctx context.Context, id, secret string) error {
@@ -505,6 +517,9 @@ func (s *store) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo,
 	// matches a back-channel logout token's sid against it.
 	if ar, ok := req.(*authRequest); ok && ar.r.SID != "" {
 		info.AppendClaims(ClaimSessionID, ar.r.SID)
+	}
+	if d, ok := deviceAuthorizationOf(ctx, req); ok && d.SID != "" {
+		info.AppendClaims(ClaimSessionID, d.SID)
 	}
 	return nil
 }
