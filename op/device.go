@@ -259,10 +259,10 @@ func (s *store) GetDeviceAuthorizatonState(ctx context.Context, clientID, device
 		switch {
 		case d.ClientID != clientID, d.Answered:
 			return errDeviceGone
+		case !now.Before(d.ExpiresAt):
+			expired = true // even if approved: the code's lifetime is over
 		case d.State == storage.DeviceApproved || d.State == storage.DeviceDenied:
 			d.Answered = true
-		case !now.Before(d.ExpiresAt):
-			expired = true
 		default:
 			// RFC 8628 §3.5: a poll sooner than the interval is told to slow
 			// down, and the interval grows for every later poll.

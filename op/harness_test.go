@@ -113,6 +113,8 @@ type harness struct {
 	user   storage.User
 	admit  atomic.Pointer[func(*http.Request) error]
 	admits atomic.Int32
+	// deviceAdmit, if set, answers Config.Device.Admit (device_test.go).
+	deviceAdmit atomic.Pointer[func(*http.Request) error]
 }
 
 const (
@@ -172,6 +174,12 @@ func newHarness(t testing.TB) *harness {
 			}
 			return nil
 		},
+		Device: DeviceConfig{Admit: func(r *http.Request) error {
+			if fn := h.deviceAdmit.Load(); fn != nil {
+				return (*fn)(r)
+			}
+			return nil
+		}},
 		Now:    clock,
 		Logger: slog.New(slog.DiscardHandler),
 	}, h.dur, h.eph)
