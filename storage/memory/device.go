@@ -24,7 +24,6 @@ type deviceEntry struct {
 	exp time.Time
 }
 
-
 // CreateDeviceAuthorization stores d for ttl under its id and user code.
 func (s *Store) CreateDeviceAuthorization(_ context.Context, d storage.DeviceAuthorization, ttl time.Duration) error {
 	if ttl <= 0 {

@@ -127,4 +127,3 @@ func (s *Store) UpdateDeviceAuthorization(ctx context.Context, id string, fn fun
 	}
 	return fmt.Errorf("redis: %s: lost %d races in a row: %w", op, maxUpdateAttempts, storage.ErrConflict)
 }
-
