@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -87,41 +86,8 @@ func (c DeviceConfig) zitadel() zop.DeviceAuthorizationConfig {
 		Lifetime:     c.Lifetime,
 		PollInterval: c.PollInterval,
 		UserFormPath: c.Path,
-		UserCode:     zop.UserCodeBase20,
+		UserCode:     zop.UserCodeConfig{CharSet: storage.UserCodeAlphabet, CharAmount: storage.UserCodeLength, DashInterval: 4},
 	}
-}
-
-// NormalizeUserCode turns what a user typed into the stored form: upper
-// case, without dashes and spaces. ok is false when it cannot be a user
-// code (wrong length or a character outside the alphabet), so the store
-// is not asked at all.
-func NormalizeUserCode(s string) (code string, ok bool) {
-	if len(s) > 32 {
-		return "", false
-	}
-	var b strings.Builder
-	for _, r := range strings.ToUpper(s) {
-		switch {
-		case r == '-' || r == ' ' || r == '\t':
-			continue
-		case strings.ContainsRune(zop.CharSetBase20, r):
-			b.WriteRune(r)
-		default:
-			return "", false
-		}
-	}
-	if b.Len() != zop.UserCodeBase20.CharAmount {
-		return "", false
-	}
-	return b.String(), true
-}
-
-// FormatUserCode shows a normalized user code as the device does: XXXX-XXXX.
-func FormatUserCode(code string) string {
-	if n := zop.UserCodeBase20.DashInterval; len(code) > n {
-		return code[:n] + "-" + code[n:]
-	}
-	return code
 }
 
 // --- the device authorization endpoint ---
@@ -204,7 +170,7 @@ func (p *Provider) deviceClient(r *http.Request) (storage.Client, *oidc.Error, i
 // the codes; the expiry is counted on satupintu's clock, and the record
 // outlives it by DeviceGrace.
 func (s *store) StoreDeviceAuthorization(ctx context.Context, clientID, deviceCode, userCode string, _ time.Time, scopes []string) error {
-	code, ok := NormalizeUserCode(userCode)
+	code, ok := storage.NormalizeUserCode(userCode)
 	if !ok {
 		return fmt.Errorf("op: zitadel made user code of unexpected shape")
 	}

@@ -102,7 +102,7 @@ func (h *harness) poll(clientID, how, deviceCode string) (*httptest.ResponseReco
 // decide records the user's answer as the user-code page does.
 func (h *harness) decide(userCode, state string, s storage.Session) {
 	h.t.Helper()
-	code, ok := NormalizeUserCode(userCode)
+	code, ok := storage.NormalizeUserCode(userCode)
 	if !ok {
 		h.t.Fatalf("user code %q", userCode)
 	}
@@ -334,28 +334,3 @@ func TestDeviceAuthorizationQuota(t *testing.T) {
 	checkNoLeak(t, "counter down", w)
 }
 
-func TestNormalizeUserCode(t *testing.T) {
-	tests := []struct {
-		in, want string
-		ok       bool
-	}{
-		{"BCDF-GHJK", "BCDFGHJK", true},
-		{"bcdf-ghjk", "BCDFGHJK", true},
-		{" bcdfghjk ", "BCDFGHJK", true},
-		{"BC-DF-GH-JK", "BCDFGHJK", true},
-		{"BCDF-GHJA", "", false}, // a vowel is never in a code
-		{"BCDF-GHJ", "", false},
-		{"BCDF-GHJKL", "", false},
-		{"", "", false},
-		{strings.Repeat("B", 100), "", false},
-	}
-	for _, tt := range tests {
-		got, ok := NormalizeUserCode(tt.in)
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("NormalizeUserCode(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
-		}
-	}
-	if got := FormatUserCode("BCDFGHJK"); got != "BCDF-GHJK" {
-		t.Errorf("FormatUserCode = %q", got)
-	}
-}

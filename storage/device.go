@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -60,4 +61,44 @@ type DeviceAuthorizations interface {
 	// between (fn may run more than once). The TTL is kept; ErrNotFound if
 	// it is gone.
 	UpdateDeviceAuthorization(ctx context.Context, id string, fn func(*DeviceAuthorization) error) error
+}
+
+// User codes (RFC 8628 §6.1): eight characters of an alphabet without
+// vowels (no words) and without look-alike characters, about 34 bits.
+const (
+	UserCodeAlphabet = "BCDFGHJKLMNPQRSTVWXZ"
+	UserCodeLength   = 8
+)
+
+// NormalizeUserCode turns what a user typed into the stored form: upper
+// case, without dashes and spaces. ok is false when it cannot be a user
+// code (wrong length or a character outside the alphabet), so no store
+// is asked.
+func NormalizeUserCode(s string) (code string, ok bool) {
+	if len(s) > 4*UserCodeLength {
+		return "", false
+	}
+	var b strings.Builder
+	for _, r := range strings.ToUpper(s) {
+		switch {
+		case r == '-' || r == ' ' || r == '\t':
+			continue
+		case strings.ContainsRune(UserCodeAlphabet, r):
+			b.WriteRune(r)
+		default:
+			return "", false
+		}
+	}
+	if b.Len() != UserCodeLength {
+		return "", false
+	}
+	return b.String(), true
+}
+
+// FormatUserCode shows a normalized user code as the device does: XXXX-XXXX.
+func FormatUserCode(code string) string {
+	if len(code) != UserCodeLength {
+		return code
+	}
+	return code[:UserCodeLength/2] + "-" + code[UserCodeLength/2:]
 }
