@@ -17,6 +17,7 @@ import (
 	"satupintu/account"
 	"satupintu/captcha"
 	"satupintu/demorp"
+	"satupintu/device"
 	"satupintu/jobs"
 	"satupintu/login"
 	"satupintu/mail"
@@ -156,8 +157,12 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 			renderer.Error(w, r, &web.Error{Status: status, MessageKey: key})
 		},
 		Logouts: logouts,
-		Now:     d.now,
-		Logger:  d.logger,
+		// The device flow (RFC 8628): its user-code page is the device package's.
+		Device: op.DeviceConfig{Path: device.Path, Admit: func(r *http.Request) error {
+			return d.cfg.Limits.Device.Take(r.Context(), d.ephemeral, web.RemoteIP(r))
+		}},
+		Now:    d.now,
+		Logger: d.logger,
 	}, d.durable, d.ephemeral)
 	if err != nil {
 		return nil, nil, err
@@ -248,12 +253,21 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 
 	uh := newUpstream(ctx, d, lh, rh, pages, csrf, codec, secure)
 
+	// The user-code page of the device flow (device/): a signed-in user
+	// allows or denies a command-line tool or a kiosk.
+	dh := &device.Handler{
+		Authorizations: d.ephemeral, Clients: d.durable, Counters: d.ephemeral, Audit: d.durable,
+		Pages: pages, CSRF: csrf, CurrentSession: lh.CurrentSession, SignIn: lh.SignInAndReturn,
+		WrongCodeLimit: d.cfg.Limits.DeviceCode, Secure: secure, Now: d.now, Logger: d.logger,
+	}
+
 	mux := http.NewServeMux()
 	lh.Mount(mux)
 	rh.Mount(mux)
 	captchas.Mount(mux)
 	ah.Mount(mux)
 	ph.Mount(mux)
+	dh.Mount(mux)
 	if uh != nil {
 		uh.Mount(mux)
 	}
