@@ -1,0 +1,442 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/client"
+	"github.com/zitadel/oidc/v3/pkg/client/rp"
+	httphelper "github.com/zitadel/oidc/v3/pkg/http"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"golang.org/x/oauth2"
+
+	"satupintu/op"
+	"satupintu/quota"
+	"satupintu/storage"
+	"satupintu/templates"
+)
+
+// deviceScopes is what the command-line tool of the tests asks for.
+var deviceScopes = []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeOfflineAccess, op.ScopeOrganization}
+
+// addDeviceClients registers a command-line tool (public), a kiosk
+// (confidential) and a kiosk that requires a second factor.
+func (tp *testProvider) addDeviceClients() {
+	tp.t.Helper()
+	tp.addClient("cli", true, op.GrantDeviceCode, storage.GrantRefreshToken)
+	tp.addClient("kiosk", false, op.GrantDeviceCode)
+	tp.addClient("kiosk-mfa", false, op.GrantDeviceCode)
+	if err := tp.durable.UpdateClient(tp.t.Context(), "kiosk-mfa", func(c *storage.Client) error {
+		c.RequireMFA = true
+		return nil
+	}); err != nil {
+		tp.t.Fatal(err)
+	}
+}
+
+// deviceParty is the relying party of a device client.
+func (tp *testProvider) deviceParty(id string) rp.RelyingParty {
+	tp.t.Helper()
+	a := tp.apps[id]
+	var opts []rp.Option
+	if a.secret != "" {
+		opts = append(opts, rp.WithAuthStyle(oauth2.AuthStyleInHeader)) // client_secret_basic
+	}
+	party, err := rp.NewRelyingPartyOIDC(tp.t.Context(), tp.issuer, a.id, a.secret, "", deviceScopes, opts...)
+	if err != nil {
+		tp.t.Fatalf("relying party %s: %v", id, err)
+	}
+	return party
+}
+
+// startDevice asks for a device authorization with zitadel's RP library.
+func (tp *testProvider) startDevice(id string) *oidc.DeviceAuthorizationResponse {
+	tp.t.Helper()
+	resp, err := rp.DeviceAuthorization(tp.t.Context(), deviceScopes, tp.deviceParty(id), nil)
+	if err != nil {
+		tp.t.Fatalf("device authorization of %s: %v", id, err)
+	}
+	return resp
+}
+
+// pollDevice polls the token endpoint once (rp.DeviceAccessToken would
+// sleep between polls; the tests move the provider's clock instead).
+func (tp *testProvider) pollDevice(id, deviceCode string) (*oidc.AccessTokenResponse, string) {
+	tp.t.Helper()
+	party := tp.deviceParty(id)
+	req := &client.DeviceAccessTokenRequest{
+		ClientCredentialsRequest: &oidc.ClientCredentialsRequest{ClientID: id},
+		DeviceAccessTokenRequest: oidc.DeviceAccessTokenRequest{GrantType: oidc.GrantTypeDeviceCode, DeviceCode: deviceCode},
+	}
+	var auth any
+	if secret := tp.apps[id].secret; secret != "" {
+		req.ClientCredentialsRequest = &oidc.ClientCredentialsRequest{}
+		auth = httphelper.AuthorizeBasic(id, secret)
+	}
+	resp, err := client.CallDeviceAccessTokenEndpointWithAuthFn(tp.t.Context(), req, tokenCaller{party}, auth)
+	if err == nil {
+		return resp, ""
+	}
+	var e *oidc.Error
+	if !errors.As(err, &e) {
+		tp.t.Fatalf("poll: %v", err)
+	}
+	return nil, string(e.ErrorType)
+}
+
+// tokenCaller points zitadel's client helpers at the party's token endpoint.
+type tokenCaller struct{ rp.RelyingParty }
+
+func (c tokenCaller) TokenEndpoint() string { return c.OAuthConfig().Endpoint.TokenURL }
+
+var csrfField = regexp.MustCompile(`name="csrf_token"\s+value="([^"]*)"`)
+
+func csrfOf(t testing.TB, page string) string {
+	t.Helper()
+	m := csrfField.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no csrf_token in page:\n%s", page)
+	}
+	return html.UnescapeString(m[1])
+}
+
+// signInAtDevice opens verification_uri_complete in a fresh browser: the
+// device page sends it to sign in and back, with the code prefilled.
+func (tp *testProvider) signInAtDevice(complete, userCode string) (*browser, string) {
+	tp.t.Helper()
+	b := tp.newBrowser()
+	resp, page := b.get(complete)
+	if resp.Request.URL.Path != "/login" || !strings.Contains(page, `name="password"`) {
+		tp.t.Fatalf("device page without a session: %d at %s", resp.StatusCode, resp.Request.URL)
+	}
+	form := formFields(tp.t, page)
+	form.Set("username", tp.user.Username)
+	form.Set("password", tp.password)
+	resp, page = b.post(tp.issuer+"/login", form)
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/device" {
+		tp.t.Fatalf("after sign-in: %d at %s, want back at /device", resp.StatusCode, resp.Request.URL)
+	}
+	if !strings.Contains(page, `value="`+userCode+`"`) {
+		tp.t.Fatalf("the code %s is not prefilled:\n%s", userCode, page)
+	}
+	return b, page
+}
+
+// submitCode posts a code on the device page.
+func (b *browser) submitCode(page, code string) (*http.Response, string) {
+	b.t.Helper()
+	return b.post(b.issuer.String()+"/device", url.Values{"csrf_token": {csrfOf(b.t, page)}, "user_code": {code}})
+}
+
+func mustPages(t testing.TB) *templates.Pages {
+	t.Helper()
+	pages, err := templates.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pages
+}
+
+// The whole device flow over HTTP: the CLI asks, polls (pending, too fast),
+// the user signs in from verification_uri_complete, checks the code and
+// the application, allows it, and the CLI's next poll gets tokens with the
+// code flow's claims, once.
+func TestDeviceFlowEndToEnd(t *testing.T) {
+	tp := newTestProvider(t)
+	tp.addDeviceClients()
+	pages := mustPages(t)
+	ctx := t.Context()
+
+	da := tp.startDevice("cli")
+	if da.VerificationURI != tp.issuer+"/device" || da.Interval != 5 || da.ExpiresIn != 600 {
+		t.Errorf("device authorization answer %+v", da)
+	}
+	if _, e := tp.pollDevice("cli", da.DeviceCode); e != "authorization_pending" {
+		t.Errorf("first poll: %q, want authorization_pending", e)
+	}
+	if _, e := tp.pollDevice("cli", da.DeviceCode); e != "slow_down" {
+		t.Errorf("second poll at once: %q, want slow_down", e)
+	}
+
+	b, page := tp.signInAtDevice(da.VerificationURIComplete, da.UserCode)
+	// The code typed in lower case and without the dash is the same code.
+	resp, page := b.submitCode(page, strings.ToLower(strings.ReplaceAll(da.UserCode, "-", "")))
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, `id="device-allow"`) {
+		t.Fatalf("confirmation page: %d\n%s", resp.StatusCode, page)
+	}
+	// RFC 8628 §5.4: the page names the application and the code.
+	for _, want := range []string{"App cli", da.UserCode, html.EscapeString(pages.T("id", "account.consent.scope.organization"))} {
+		if !strings.Contains(page, want) {
+			t.Errorf("confirmation page lacks %q", want)
+		}
+	}
+	if _, e := tp.pollDevice("cli", da.DeviceCode); e != "slow_down" {
+		t.Errorf("poll before the interval: %q, want slow_down", e) // the interval grew to 10 s
+	}
+	tp.clock.Advance(16 * time.Second) // two slow_downs: 15 s
+	if _, e := tp.pollDevice("cli", da.DeviceCode); e != "authorization_pending" {
+		t.Errorf("poll while the user decides: %q, want authorization_pending", e)
+	}
+
+	// Without the CSRF token the decision is refused.
+	resp, _ = b.post(tp.issuer+"/device/decide", url.Values{"user_code": {da.UserCode}, "decision": {"allow"}})
+	if resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("decision without CSRF token: %d", resp.StatusCode)
+	}
+	resp, page = b.post(tp.issuer+"/device/decide", url.Values{"csrf_token": {csrfOf(t, page)}, "user_code": {da.UserCode}, "decision": {"allow"}})
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/device/done" ||
+		!strings.Contains(page, pages.T("id", "device.done.approved")) {
+		t.Fatalf("after allow: %d at %s\n%s", resp.StatusCode, resp.Request.URL, page)
+	}
+
+	tp.clock.Advance(16 * time.Second)
+	tokens, e := tp.pollDevice("cli", da.DeviceCode)
+	if e != "" || tokens.AccessToken == "" || tokens.IDToken == "" || tokens.RefreshToken == "" {
+		t.Fatalf("poll after approval: %q %+v", e, tokens)
+	}
+	var claims struct {
+		Sub          string   `json:"sub"`
+		SID          string   `json:"sid"`
+		AMR          []string `json:"amr"`
+		AuthTime     int64    `json:"auth_time"`
+		Name         string   `json:"name"`
+		Organization struct {
+			NIB string `json:"nib"`
+		} `json:"organization"`
+	}
+	if err := decodeJWTPayload(tokens.IDToken, &claims); err != nil {
+		t.Fatal(err)
+	}
+	sessions, err := tp.ephemeral.UserSessions(ctx, tp.user.ID)
+	if err != nil || len(sessions) != 1 {
+		t.Fatalf("sessions %v %v", sessions, err)
+	}
+	s := sessions[0]
+	if claims.Sub != tp.user.ID || claims.Name != tp.user.Name || claims.Organization.NIB != tp.org.NIB ||
+		claims.SID != s.SID || !slices.Contains(claims.AMR, storage.AMRPassword) || claims.AuthTime != s.AuthTime.Unix() {
+		t.Errorf("ID token claims %+v", claims)
+	}
+	// The session records the client, for the back-channel logout.
+	if !slices.Contains(s.ClientIDs, "cli") {
+		t.Errorf("session clients %v lack cli", s.ClientIDs)
+	}
+	info, err := rp.Userinfo[*oidc.UserInfo](ctx, tokens.AccessToken, oidc.BearerToken, tp.user.ID, tp.deviceParty("cli"))
+	if err != nil || info.Subject != tp.user.ID {
+		t.Errorf("userinfo: %+v %v", info, err)
+	}
+	// A device code yields tokens once.
+	tp.clock.Advance(11 * time.Second)
+	if _, e := tp.pollDevice("cli", da.DeviceCode); e != "access_denied" {
+		t.Errorf("poll after the tokens: %q, want access_denied", e)
+	}
+	// The used code cannot be approved again either.
+	_, page = b.get(tp.issuer + "/device")
+	_, page = b.submitCode(page, da.UserCode)
+	if !strings.Contains(page, pages.T("id", "device.code_used")) {
+		t.Errorf("a used code: %s", page)
+	}
+	audit := tp.auditActions(t)
+	for _, want := range []string{"device.approve", "device.token"} {
+		if !slices.Contains(audit, want) {
+			t.Errorf("audit lacks %s: %v", want, audit)
+		}
+	}
+}
+
+// auditActions lists the audit log's actions.
+func (tp *testProvider) auditActions(t *testing.T) []string {
+	t.Helper()
+	events, err := tp.durable.ListAudit(t.Context(), 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range events {
+		out = append(out, e.Action)
+	}
+	return out
+}
+
+func TestDeviceFlowDeniedAndExpired(t *testing.T) {
+	tp := newTestProvider(t)
+	tp.addDeviceClients()
+	pages := mustPages(t)
+
+	// The kiosk authenticates; the user denies it.
+	denied := tp.startDevice("kiosk")
+	b, page := tp.signInAtDevice(denied.VerificationURIComplete, denied.UserCode)
+	_, page = b.submitCode(page, denied.UserCode)
+	resp, page := b.post(tp.issuer+"/device/decide", url.Values{"csrf_token": {csrfOf(t, page)}, "user_code": {denied.UserCode}, "decision": {"deny"}})
+	if resp.Request.URL.Path != "/device/done" || !strings.Contains(page, pages.T("id", "device.done.denied")) {
+		t.Fatalf("after deny: %d at %s", resp.StatusCode, resp.Request.URL)
+	}
+	if _, e := tp.pollDevice("kiosk", denied.DeviceCode); e != "access_denied" {
+		t.Errorf("poll after denial: %q, want access_denied", e)
+	}
+	if !slices.Contains(tp.auditActions(t), "device.deny") {
+		t.Error("no device.deny audit event")
+	}
+
+	// A code past its lifetime: expired_token for the device, the friendly
+	// message (not an error page) for the user.
+	late := tp.startDevice("cli")
+	tp.clock.Advance(op.DeviceLifetime)
+	if _, e := tp.pollDevice("cli", late.DeviceCode); e != "expired_token" {
+		t.Errorf("poll after the lifetime: %q, want expired_token", e)
+	}
+	_, page = b.get(tp.issuer + "/device")
+	resp, page = b.submitCode(page, late.UserCode)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, pages.T("id", "device.code_invalid")) || strings.Contains(page, `id="device-allow"`) {
+		t.Errorf("expired code on the page: %d\n%s", resp.StatusCode, page)
+	}
+}
+
+// A client that requires a second factor is not allowed from a session
+// signed in with the password alone.
+func TestDeviceRequiresMFAForItsClient(t *testing.T) {
+	tp := newTestProvider(t)
+	tp.addDeviceClients()
+	pages := mustPages(t)
+	da := tp.startDevice("kiosk-mfa")
+	b, page := tp.signInAtDevice(da.VerificationURIComplete, da.UserCode)
+	_, page = b.submitCode(page, da.UserCode)
+	if !strings.Contains(page, pages.T("id", "device.mfa_required")) || strings.Contains(page, `id="device-allow"`) {
+		t.Fatalf("MFA client from a password session:\n%s", page)
+	}
+	// Posting the decision directly changes nothing.
+	b.post(tp.issuer+"/device/decide", url.Values{"csrf_token": {csrfOf(t, page)}, "user_code": {da.UserCode}, "decision": {"allow"}})
+	if _, e := tp.pollDevice("kiosk-mfa", da.DeviceCode); e != "authorization_pending" {
+		t.Errorf("poll: %q, want authorization_pending", e)
+	}
+}
+
+// Wrong codes are limited per address: after ten, even the right code is
+// refused with 429 and a friendly message, and nothing internal shows.
+func TestDeviceWrongCodesAreLimited(t *testing.T) {
+	tp := newTestProvider(t)
+	tp.addDeviceClients()
+	pages := mustPages(t)
+	da := tp.startDevice("cli")
+	b, page := tp.signInAtDevice(da.VerificationURIComplete, da.UserCode)
+	for i := range 10 {
+		wrong := "BCDF-GHJ" + string("BCDFGHJKLM"[i])
+		if wrong == da.UserCode {
+			wrong = "ZZZZ-ZZZZ"
+		}
+		resp, next := b.submitCode(page, wrong)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(next, pages.T("id", "device.code_invalid")) {
+			t.Fatalf("wrong code %d: %d\n%s", i+1, resp.StatusCode, next)
+		}
+		page = next
+	}
+	resp, next := b.submitCode(page, da.UserCode)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" ||
+		!strings.Contains(next, pages.T("id", "device.too_many")) {
+		t.Fatalf("after ten wrong codes: %d %v\n%s", resp.StatusCode, resp.Header, next)
+	}
+	for _, leak := range []string{"quota", "allowance", "device:"} {
+		if strings.Contains(next, leak) {
+			t.Errorf("page shows %q", leak)
+		}
+	}
+	// The decision form is no way around the limit.
+	resp, _ = b.post(tp.issuer+"/device/decide", url.Values{"csrf_token": {csrfOf(t, page)}, "user_code": {da.UserCode}, "decision": {"allow"}})
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("decision after the limit: %d", resp.StatusCode)
+	}
+}
+
+func TestDeviceAuthorizationRefusesClients(t *testing.T) {
+	tp := newTestProvider(t)
+	tp.addDeviceClients()
+	post := func(form url.Values, id, secret string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, tp.issuer+"/device_authorization", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if id != "" {
+			req.SetBasicAuth(id, secret)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var e oidc.Error
+		if err := json.NewDecoder(resp.Body).Decode(&e); err != nil {
+			t.Fatalf("answer %d is not JSON: %v", resp.StatusCode, err)
+		}
+		return resp.StatusCode, string(e.ErrorType)
+	}
+	if status, e := post(url.Values{"client_id": {"nobody"}, "scope": {"openid"}}, "", ""); status != http.StatusUnauthorized || e != "invalid_client" {
+		t.Errorf("unknown client: %d %s", status, e)
+	}
+	if status, e := post(url.Values{"scope": {"openid"}}, "app-one", tp.apps["app-one"].secret); status != http.StatusBadRequest || e != "unauthorized_client" {
+		t.Errorf("client without the device grant: %d %s", status, e)
+	}
+	if status, e := post(url.Values{"client_id": {"kiosk"}, "scope": {"openid"}}, "", ""); status != http.StatusUnauthorized || e != "invalid_client" {
+		t.Errorf("confidential client without credentials: %d %s", status, e)
+	}
+}
+
+// deviceLimit is small so the test stays quick; the default is in limits.go.
+var deviceLimit = quota.Limit{Name: "device", PerAddress: 3, Total: 8, Window: op.DeviceRecordLifetime}
+
+// New device authorizations are limited per address, an IPv6 /64 counting
+// as one address, and in total.
+func TestDeviceAuthorizationLimitPerAddress(t *testing.T) {
+	tp := newTestProviderHash(t, cheapHash, func(c *Config) {
+		c.Limits.Device = deviceLimit
+		for _, cidr := range []string{"127.0.0.0/8", "::1/128"} {
+			_, n, _ := net.ParseCIDR(cidr)
+			c.TrustedProxies = append(c.TrustedProxies, n)
+		}
+	})
+	tp.addDeviceClients()
+	start := func(addr string) int {
+		form := url.Values{"client_id": {"cli"}, "scope": {"openid"}}
+		req, _ := http.NewRequest(http.MethodPost, tp.issuer+"/device_authorization", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", addr)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
+		return resp.StatusCode
+	}
+	count := func(addr func(i int) string, n int) (ok, refused int) {
+		for i := range n {
+			switch status := start(addr(i)); status {
+			case http.StatusOK:
+				ok++
+			case http.StatusTooManyRequests:
+				refused++
+			default:
+				t.Fatalf("request %d: status %d", i, status)
+			}
+		}
+		return ok, refused
+	}
+	if ok, refused := count(func(int) string { return "198.51.100.7" }, 5); ok != 3 || refused != 2 {
+		t.Errorf("one IPv4 address: %d allowed, %d refused; want 3 and 2", ok, refused)
+	}
+	if ok, refused := count(func(i int) string { return fmt.Sprintf("2001:db8:7:7::%x", i+1) }, 5); ok != 3 || refused != 2 {
+		t.Errorf("five addresses of one /64: %d allowed, %d refused; want 3 and 2", ok, refused)
+	}
+	// 6 of the total of 8 are used: two more addresses get theirs, the next is refused.
+	if ok, refused := count(func(i int) string { return fmt.Sprintf("203.0.113.%d", i+1) }, 3); ok != 2 || refused != 1 {
+		t.Errorf("after the total: %d allowed, %d refused; want 2 and 1", ok, refused)
+	}
+}
