@@ -53,7 +53,7 @@ const (
 const DeviceRecordLifetime = DeviceLifetime + DeviceGrace
 
 // GrantDeviceCode is the grant type a client needs for the device flow.
-const GrantDeviceCode = string(oidc.GrantTypeDeviceCode)
+const GrantDeviceCode = storage.GrantDeviceCode
 
 // deviceParamLimits bound the device authorization request's parameters;
 // scope is what the store keeps.

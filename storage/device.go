@@ -102,3 +102,7 @@ func FormatUserCode(code string) string {
 	}
 	return code[:UserCodeLength/2] + "-" + code[UserCodeLength/2:]
 }
+
+// GrantDeviceCode is the grant type (RFC 8628 §3.4) a client needs for the
+// device flow.
+const GrantDeviceCode = "urn:ietf:params:oauth:grant-type:device_code"

@@ -96,7 +96,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-var knownGrants = []string{storage.GrantAuthorizationCode, storage.GrantRefreshToken, storage.GrantClientCredentials}
+var knownGrants = []string{storage.GrantAuthorizationCode, storage.GrantRefreshToken, storage.GrantClientCredentials, storage.GrantDeviceCode}
 
 // validateRedirectURI enforces what RFC 6749 §3.1.2 and RFC 9700 §2.6 ask of
 // registered URIs: absolute, no fragment, https unless loopback.
@@ -145,6 +145,7 @@ func (a *admin) clientCreate(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	grants = grantAliases(grants) // device_code (device.go)
 	c := storage.Client{
 		ID: storage.NewID(), Name: strings.TrimSpace(*name), Public: *public,
 		RedirectURIs: redirects, PostLogoutRedirectURIs: postLogout, GrantTypes: grants,
@@ -400,14 +401,16 @@ func (a *admin) clientUpdate(ctx context.Context, args []string) error {
 	asJSON := fs.Bool("json", false, "print JSON")
 	backchannel := fs.String("backchannel-logout-uri", "", "where the client receives logout tokens (https; empty: none)")
 	initiate := fs.String("initiate-login-uri", "", "where Your Apps' Open starts the client's sign-in (https; empty: none)")
+	var grants multi
+	fs.Var(&grants, "grant-type", "grant type, replacing the client's list (repeatable; device_code for the device flow)")
 	id, err := oneArg(fs, args, "CLIENT_ID")
 	if err != nil {
 		return err
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if !set["backchannel-logout-uri"] && !set["initiate-login-uri"] {
-		return usagef("client update: nothing to change (want --backchannel-logout-uri or --initiate-login-uri)")
+	if !set["backchannel-logout-uri"] && !set["initiate-login-uri"] && !set["grant-type"] {
+		return usagef("client update: nothing to change (want --backchannel-logout-uri, --initiate-login-uri or --grant-type)")
 	}
 	for _, f := range []struct{ name, url string }{{"backchannel-logout-uri", *backchannel}, {"initiate-login-uri", *initiate}} {
 		if set[f.name] && f.url != "" {
@@ -423,6 +426,12 @@ func (a *admin) clientUpdate(ctx context.Context, args []string) error {
 		}
 		if set["initiate-login-uri"] {
 			c.InitiateLoginURI = *initiate
+		}
+		if set["grant-type"] {
+			c.GrantTypes = grantAliases(grants)
+			if err := validateClient(*c); err != nil {
+				return usagef("client update: %v", err)
+			}
 		}
 		c.UpdatedAt = a.now().UTC()
 		updated = *c

@@ -440,3 +440,36 @@ func TestDeviceAuthorizationLimitPerAddress(t *testing.T) {
 		t.Errorf("after the total: %d allowed, %d refused; want 2 and 1", ok, refused)
 	}
 }
+
+// The admin gives a client the device grant at creation or later, by its
+// short name or its URN.
+func TestDeviceClientCommands(t *testing.T) {
+	c := cli{t, t.TempDir()}
+	code, out, errOut := c.run("", "client", "create", "--name", "Bea Cukai CLI", "--public",
+		"--grant-type", "device_code", "--grant-type", "refresh_token", "--json")
+	if code != 0 {
+		t.Fatalf("create: exit %d: %s", code, errOut)
+	}
+	var created clientJSON
+	if err := json.Unmarshal([]byte(out), &created); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(created.GrantTypes, ",") != storage.GrantDeviceCode+",refresh_token" || created.ClientSecret != "" {
+		t.Errorf("created %+v", created)
+	}
+
+	code, out, errOut = c.run("", "client", "create", "--name", "Kios", "--redirect-uri", "https://kios.example/cb", "--json")
+	if code != 0 {
+		t.Fatalf("create kiosk: exit %d: %s", code, errOut)
+	}
+	var kiosk clientJSON
+	json.Unmarshal([]byte(out), &kiosk)
+	code, out, errOut = c.run("", "client", "update", kiosk.ClientID, "--grant-type", "authorization_code",
+		"--grant-type", storage.GrantDeviceCode, "--json")
+	if code != 0 || !strings.Contains(out, storage.GrantDeviceCode) {
+		t.Fatalf("update: exit %d: %s %s", code, out, errOut)
+	}
+	if code, _, errOut = c.run("", "client", "update", kiosk.ClientID, "--grant-type", "password"); code != 2 || !strings.Contains(errOut, "not one of") {
+		t.Errorf("unknown grant: exit %d %q", code, errOut)
+	}
+}
