@@ -333,4 +333,3 @@ func TestDeviceAuthorizationQuota(t *testing.T) {
 	}
 	checkNoLeak(t, "counter down", w)
 }
-
