@@ -30,6 +30,7 @@ type confirmPage struct {
 	ClientID   string
 	Scopes     []string // catalog keys
 	MFA        bool     // the application requires a second factor
+	Orgs       []orgOption
 }
 
 // donePage is the data of the "device_done" page.
@@ -100,9 +101,13 @@ func (h *Handler) submitCode(w http.ResponseWriter, r *http.Request) error {
 	if c.RequireMFA && !slices.Contains(s.AMR, storage.AMRMFA) {
 		return h.render.Render(w, r, http.StatusOK, "device", codePage{ErrorKey: keyMFARequired})
 	}
+	orgs, err := h.organizations(r.Context(), u, c.ID, d.Scopes)
+	if err != nil {
+		return err
+	}
 	return h.render.Render(w, r, http.StatusOK, "device_confirm", confirmPage{
 		UserCode: storage.FormatUserCode(d.UserCode), ClientName: c.Name, ClientID: c.ID,
-		Scopes: h.scopeKeys(d.Scopes), MFA: c.RequireMFA,
+		Scopes: h.scopeKeys(d.Scopes), MFA: c.RequireMFA, Orgs: orgs,
 	})
 }
 
@@ -133,6 +138,12 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request) error {
 	}
 	if allow && c.RequireMFA && !slices.Contains(s.AMR, storage.AMRMFA) {
 		return h.render.Render(w, r, http.StatusOK, "device", codePage{ErrorKey: keyMFARequired})
+	}
+	if allow {
+		// Before the approval: the first poll after it reads the choice.
+		if err := h.chooseOrganization(r, u, c.ID, d.Scopes); err != nil {
+			return err
+		}
 	}
 	now := h.Now()
 	err = h.Authorizations.UpdateDeviceAuthorization(r.Context(), d.ID, func(d *storage.DeviceAuthorization) error {

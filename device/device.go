@@ -55,6 +55,10 @@ type Handler struct {
 	Clients        Clients
 	Counters       Counters // wrong-code counts
 	Audit          Audit
+	// Memberships and Organizations, if both set, let a member of several
+	// companies choose the one the application receives (organization.go).
+	Memberships   Memberships
+	Organizations Organizations
 	Pages          *templates.Pages
 	CSRF           *web.CSRF
 	// CurrentSession returns r's single sign-on session and its user; from

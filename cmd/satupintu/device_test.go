@@ -473,3 +473,55 @@ func TestDeviceClientCommands(t *testing.T) {
 		t.Errorf("unknown grant: exit %d %q", code, errOut)
 	}
 }
+
+// A member of two companies chooses on the confirmation page which one the
+// device's application receives; the tokens carry it, as after the code
+// flow's chooser, and the choice is remembered for that application.
+func TestDeviceFlowOrganizationChoice(t *testing.T) {
+	tp := newTestProvider(t)
+	tp.addDeviceClients()
+	ctx := t.Context()
+	second := storage.Organization{ID: storage.NewID(), NIB: "9120002222222", NPWP: "012222222222000",
+		Name: "PT Kedua Logistik", TraderType: "ppjk", BusinessType: "pt", CreatedAt: tp.clock.Now()}
+	if err := tp.durable.CreateOrganization(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	if err := tp.durable.AddMembership(ctx, storage.Membership{OrganizationID: second.ID, UserID: tp.user.ID,
+		Role: storage.MemberStaff, CreatedAt: tp.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	da := tp.startDevice("cli")
+	b, page := tp.signInAtDevice(da.VerificationURIComplete, da.UserCode)
+	_, page = b.submitCode(page, da.UserCode)
+	if !strings.Contains(page, `name="organization"`) || !strings.Contains(page, second.Name) {
+		t.Fatalf("no organization choice on the confirmation page:\n%s", page)
+	}
+	decide := url.Values{"csrf_token": {csrfOf(t, page)}, "user_code": {da.UserCode}, "decision": {"allow"}}
+	decide.Set("organization", "not-mine")
+	if resp, _ := b.post(tp.issuer+"/device/decide", decide); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("someone else's organization: %d", resp.StatusCode)
+	}
+	decide.Set("organization", second.ID)
+	if resp, _ := b.post(tp.issuer+"/device/decide", decide); resp.Request.URL.Path != "/device/done" {
+		t.Fatalf("allow: %d at %s", resp.StatusCode, resp.Request.URL)
+	}
+	tokens, e := tp.pollDevice("cli", da.DeviceCode)
+	if e != "" {
+		t.Fatalf("poll: %s", e)
+	}
+	var claims struct {
+		Organization struct {
+			ID  string `json:"id"`
+			NIB string `json:"nib"`
+		} `json:"organization"`
+	}
+	if err := decodeJWTPayload(tokens.IDToken, &claims); err != nil {
+		t.Fatal(err)
+	}
+	if claims.Organization.ID != second.ID || claims.Organization.NIB != second.NIB {
+		t.Errorf("organization claim %+v, want %s", claims.Organization, second.ID)
+	}
+	if got, err := tp.durable.ChosenOrganization(ctx, tp.user.ID, "cli"); err != nil || got != second.ID {
+		t.Errorf("remembered choice %q %v", got, err)
+	}
+}

@@ -257,6 +257,7 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	// allows or denies a command-line tool or a kiosk.
 	dh := &device.Handler{
 		Authorizations: d.ephemeral, Clients: d.durable, Counters: d.ephemeral, Audit: d.durable,
+		Memberships: d.durable, Organizations: d.durable,
 		Pages: pages, CSRF: csrf, CurrentSession: lh.CurrentSession, SignIn: lh.SignInAndReturn,
 		WrongCodeLimit: d.cfg.Limits.DeviceCode, Secure: secure, Now: d.now, Logger: d.logger,
 	}
