@@ -333,3 +333,50 @@ func TestDeviceAuthorizationQuota(t *testing.T) {
 	}
 	checkNoLeak(t, "counter down", w)
 }
+
+func (f *flakyEphemeral) CreateDeviceAuthorization(ctx context.Context, d storage.DeviceAuthorization, ttl time.Duration) error {
+	if f.down.Load() {
+		return errDown
+	}
+	return f.Ephemeral.CreateDeviceAuthorization(ctx, d, ttl)
+}
+
+func (f *flakyEphemeral) UpdateDeviceAuthorization(ctx context.Context, id string, fn func(*storage.DeviceAuthorization) error) error {
+	if f.down.Load() {
+		return errDown
+	}
+	return f.Ephemeral.UpdateDeviceAuthorization(ctx, id, fn)
+}
+
+// A failed store is 503 temporarily_unavailable at both endpoints, never
+// access_denied (which would end the device's flow) and never its text.
+func TestDeviceFlowStoreDown(t *testing.T) {
+	h := newHarness(t)
+	h.addDeviceClients()
+	a := h.startDevice("cli", "", "openid")
+	h.eph.down.Store(true)
+	w := h.postAs("/device_authorization", "cli", "", url.Values{"scope": {"openid"}})
+	if w.Code != http.StatusServiceUnavailable || decode(t, w).Error != "temporarily_unavailable" {
+		t.Errorf("device authorization with the store down: %d %s", w.Code, w.Body)
+	}
+	checkNoLeak(t, "device authorization", w)
+	w, tk := h.poll("cli", "", a.DeviceCode)
+	wantError(t, "poll with the store down", w, tk, http.StatusServiceUnavailable, "temporarily_unavailable")
+	h.eph.down.Store(false)
+	w, tk = h.poll("cli", "", a.DeviceCode)
+	wantError(t, "poll after the store is back", w, tk, http.StatusBadRequest, "authorization_pending")
+}
+
+// RFC 6749 §2.3.1: one authentication method per request.
+func TestDeviceAuthorizationOneAuthMethod(t *testing.T) {
+	h := newHarness(t)
+	h.addDeviceClients()
+	form := url.Values{"client_id": {"kiosk"}, "client_secret": {testSecret}, "scope": {"openid"}}
+	r := httptest.NewRequest(http.MethodPost, "/device_authorization", strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.SetBasicAuth("kiosk", testSecret)
+	w := h.serve(r)
+	if w.Code != http.StatusBadRequest || decode(t, w).Error != "invalid_request" {
+		t.Errorf("two methods: %d %s", w.Code, w.Body)
+	}
+}

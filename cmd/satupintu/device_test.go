@@ -169,8 +169,26 @@ func TestDeviceFlowEndToEnd(t *testing.T) {
 	}
 
 	b, page := tp.signInAtDevice(da.VerificationURIComplete, da.UserCode)
+	// The page is an authentication page: not cached, not framed, no
+	// Referer (ASVS 14.3.2, RFC 9700 §4.16, §4.2.4).
+	resp, _ := b.get(da.VerificationURIComplete)
+	for h, want := range map[string]string{"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"} {
+		if got := resp.Header.Get(h); got != want {
+			t.Errorf("device page %s = %q, want %q", h, got, want)
+		}
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Errorf("device page CSP %q", csp)
+	}
+	// State changes only by POST with the CSRF token (ASVS 3.5.1, 3.5.3).
+	if resp, _ := b.get(tp.issuer + "/device/decide?user_code=" + url.QueryEscape(da.UserCode) + "&decision=allow"); resp.StatusCode != http.StatusMethodNotAllowed && resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /device/decide: %d", resp.StatusCode)
+	}
+	if resp, _ := b.post(tp.issuer+"/device", url.Values{"user_code": {da.UserCode}}); resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("code without CSRF token: %d", resp.StatusCode)
+	}
 	// The code typed in lower case and without the dash is the same code.
-	resp, page := b.submitCode(page, strings.ToLower(strings.ReplaceAll(da.UserCode, "-", "")))
+	resp, page = b.submitCode(page, strings.ToLower(strings.ReplaceAll(da.UserCode, "-", "")))
 	if resp.StatusCode != http.StatusOK || !strings.Contains(page, `id="device-allow"`) {
 		t.Fatalf("confirmation page: %d\n%s", resp.StatusCode, page)
 	}
