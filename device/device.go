@@ -59,8 +59,8 @@ type Handler struct {
 	// companies choose the one the application receives (organization.go).
 	Memberships   Memberships
 	Organizations Organizations
-	Pages          *templates.Pages
-	CSRF           *web.CSRF
+	Pages         *templates.Pages
+	CSRF          *web.CSRF
 	// CurrentSession returns r's single sign-on session and its user; from
 	// the login package, which owns the session cookie.
 	CurrentSession func(r *http.Request) (storage.Session, storage.User, bool)
