@@ -354,3 +354,17 @@ func deviceView(ctx context.Context, c *client) zop.Client {
 type nativeClient struct{ *client }
 
 func (nativeClient) ApplicationType() zop.ApplicationType { return zop.ApplicationTypeNative }
+
+// deviceClaims adds to a device grant's ID token what zitadel adds only
+// for an authorization request: the session's sid and the acr of the
+// authentication (authRequest.GetACR's rule).
+func deviceClaims(info *oidc.UserInfo, d storage.DeviceAuthorization) {
+	if d.SID != "" {
+		info.AppendClaims(ClaimSessionID, d.SID)
+	}
+	acr := storage.ACRPassword
+	if slices.Contains(d.AMR, storage.AMRMFA) {
+		acr = storage.ACRMFA
+	}
+	info.AppendClaims("acr", acr)
+}

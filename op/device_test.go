@@ -190,9 +190,16 @@ func TestDeviceFlowPublicClient(t *testing.T) {
 		AMR      []string `json:"amr"`
 		AuthTime int64    `json:"auth_time"`
 		Name     string   `json:"name"`
+		ACR      string   `json:"acr"`
 	}
 	if err := decodePayload(tk.IDToken, &claims); err != nil {
 		t.Fatal(err)
+	}
+	if raw, _ := base64.RawURLEncoding.DecodeString(strings.Split(tk.IDToken, ".")[1]); strings.Count(string(raw), `"acr"`) != 1 {
+		t.Errorf("acr not exactly once in %s", raw)
+	}
+	if claims.ACR != storage.ACRMFA {
+		t.Errorf("acr %q, want %q for a session with a second factor", claims.ACR, storage.ACRMFA)
 	}
 	if claims.Sub != h.user.ID || claims.SID != s.SID || !slices.Contains(claims.AMR, storage.AMRMFA) ||
 		claims.AuthTime != s.AuthTime.Unix() || claims.Name != h.user.Name || !strings.Contains(fmt.Sprint(claims.Aud), "cli") {
@@ -211,8 +218,16 @@ func TestDeviceFlowPublicClient(t *testing.T) {
 	}
 
 	h.now = h.now.Add(20 * time.Second)
+	refresh := tk.RefreshToken
 	w, tk = h.poll("cli", "", a.DeviceCode)
 	wantError(t, "poll after the tokens", w, tk, http.StatusBadRequest, "access_denied")
+
+	// The public tool refreshes with its client_id alone, and the new ID
+	// token keeps the authentication's amr.
+	w = h.postAs("/oauth/token", "cli", "", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}})
+	if tk = decode(t, w); w.Code != http.StatusOK || tk.AccessToken == "" || tk.RefreshToken == "" || tk.RefreshToken == refresh {
+		t.Errorf("refresh: %d %s", w.Code, w.Body)
+	}
 }
 
 func decodePayload(jwt string, v any) error {

@@ -518,8 +518,8 @@ func (s *store) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo,
 	if ar, ok := req.(*authRequest); ok && ar.r.SID != "" {
 		info.AppendClaims(ClaimSessionID, ar.r.SID)
 	}
-	if d, ok := deviceAuthorizationOf(ctx, req); ok && d.SID != "" {
-		info.AppendClaims(ClaimSessionID, d.SID)
+	if d, ok := deviceAuthorizationOf(ctx, req); ok {
+		deviceClaims(info, d) // sid and acr, as a code's ID token has (device.go)
 	}
 	return nil
 }
