@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base32"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 	"satupintu/quota"
 	"satupintu/storage"
 	"satupintu/templates"
+	"satupintu/totp"
 )
 
 // deviceScopes is what the command-line tool of the tests asks for.
@@ -541,5 +543,71 @@ func TestDeviceFlowOrganizationChoice(t *testing.T) {
 	}
 	if got, err := tp.durable.ChosenOrganization(ctx, tp.user.ID, "cli"); err != nil || got != second.ID {
 		t.Errorf("remembered choice %q %v", got, err)
+	}
+}
+
+// A user with a second factor signs in at the device page (password, then
+// the code) and comes back to it; the session then satisfies a kiosk that
+// requires a second factor, and the tokens say so.
+func TestDeviceFlowWithSecondFactor(t *testing.T) {
+	tp := newTestProvider(t)
+	tp.addDeviceClients()
+	ctx := t.Context()
+	// Enrol through a code flow of a client requiring MFA, as a user would.
+	tp.addClient("customs", false, storage.GrantAuthorizationCode)
+	if err := tp.durable.UpdateClient(ctx, "customs", func(c *storage.Client) error {
+		c.RequireMFA = true
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	eb := tp.newBrowser()
+	_, page := tp.passwordStep(eb, "customs", newFlow())
+	m := mfaSecret.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no enrolment page:\n%s", page)
+	}
+	secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ReplaceAll(m[1], " ", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp.submitStep(eb, page, totp.Code(secret, tp.clock.Now()))
+	if u, err := tp.durable.UserByID(ctx, tp.user.ID); err != nil || !u.MFAEnrolled() {
+		t.Fatalf("enrolment: %v", err)
+	}
+	tp.clock.Advance(totp.Period)
+
+	da := tp.startDevice("kiosk-mfa")
+	b := tp.newBrowser()
+	resp, page := b.get(da.VerificationURIComplete)
+	form := formFields(t, page)
+	form.Set("username", tp.user.Username)
+	form.Set("password", tp.password)
+	resp, page = b.post(tp.issuer+"/login", form)
+	if resp.Request.URL.Path != "/login/mfa" {
+		t.Fatalf("after the password: %s", resp.Request.URL)
+	}
+	resp, page = tp.submitStep(b, page, totp.Code(secret, tp.clock.Now()))
+	if resp.Request.URL.Path != "/device" || !strings.Contains(page, `value="`+da.UserCode+`"`) {
+		t.Fatalf("after the second factor: %d at %s", resp.StatusCode, resp.Request.URL)
+	}
+	_, page = b.submitCode(page, da.UserCode)
+	if !strings.Contains(page, `id="device-allow"`) {
+		t.Fatalf("no confirmation for the MFA session:\n%s", page)
+	}
+	b.post(tp.issuer+"/device/decide", url.Values{"csrf_token": {csrfOf(t, page)}, "user_code": {da.UserCode}, "decision": {"allow"}})
+	tokens, e := tp.pollDevice("kiosk-mfa", da.DeviceCode)
+	if e != "" {
+		t.Fatalf("poll: %s", e)
+	}
+	var claims struct {
+		ACR string   `json:"acr"`
+		AMR []string `json:"amr"`
+	}
+	if err := decodeJWTPayload(tokens.IDToken, &claims); err != nil {
+		t.Fatal(err)
+	}
+	if claims.ACR != storage.ACRMFA || !slices.Contains(claims.AMR, storage.AMRMFA) {
+		t.Errorf("acr %q amr %v", claims.ACR, claims.AMR)
 	}
 }
