@@ -611,3 +611,38 @@ func TestDeviceFlowWithSecondFactor(t *testing.T) {
 		t.Errorf("acr %q amr %v", claims.ACR, claims.AMR)
 	}
 }
+
+// On Postgres and Redis with two nodes: the device starts on one node, the
+// user allows it on the other, the device polls either, and the tokens
+// come once (the store, not a node, holds the state).
+func TestDeviceFlowOnTwoNodes(t *testing.T) {
+	c := newCluster(t, 2, nodeOptions{})
+	c.addClient("cli", true, op.GrantDeviceCode, storage.GrantRefreshToken)
+
+	c.on(0)
+	da := c.startDevice("cli")
+	if _, e := c.pollDevice("cli", da.DeviceCode); e != "authorization_pending" {
+		t.Errorf("first poll on A: %q", e)
+	}
+	c.on(1)
+	if _, e := c.pollDevice("cli", da.DeviceCode); e != "slow_down" {
+		t.Errorf("poll at once on B: %q, want slow_down (the last poll is shared)", e)
+	}
+	b, page := c.signInAtDevice(da.VerificationURIComplete, da.UserCode)
+	_, page = b.submitCode(page, da.UserCode)
+	resp, _ := b.post(c.issuer+"/device/decide", url.Values{"csrf_token": {csrfOf(t, page)}, "user_code": {da.UserCode}, "decision": {"allow"}})
+	if resp.Request.URL.Path != "/device/done" {
+		t.Fatalf("allow on B: %d at %s", resp.StatusCode, resp.Request.URL)
+	}
+	c.on(0)
+	c.nodes[0].clock.Advance(time.Minute)
+	tokens, e := c.pollDevice("cli", da.DeviceCode)
+	if e != "" || tokens.IDToken == "" {
+		t.Fatalf("poll on A after allow on B: %q", e)
+	}
+	c.on(1)
+	c.nodes[1].clock.Advance(time.Minute)
+	if _, e := c.pollDevice("cli", da.DeviceCode); e != "access_denied" {
+		t.Errorf("second poll on B: %q, want access_denied", e)
+	}
+}
