@@ -46,6 +46,10 @@ const (
 	slowDownStep = 5 * time.Second
 	// maxPollInterval caps the interval a misbehaving client can grow.
 	maxPollInterval = time.Minute
+	// deviceRetryAfter is the Retry-After, in seconds, of a device
+	// authorization refused by its quota: op does not know the quota's
+	// window, and a minute is long against a flood, short for a person.
+	deviceRetryAfter = "60"
 )
 
 // DeviceRecordLifetime is how long a device authorization stays in the
@@ -124,7 +128,7 @@ func (p *Provider) checkDeviceAuthorization(next http.Handler) http.Handler {
 		if admit := p.cfg.Device.Admit; admit != nil {
 			if err := admit(r); errors.Is(err, quota.ErrExceeded) {
 				p.cfg.Logger.InfoContext(r.Context(), "device authorization refused by quota", "client_id", c.ID, "error", err)
-				w.Header().Set("Retry-After", fmt.Sprint(int(DevicePollInterval/time.Second)*12))
+				w.Header().Set("Retry-After", deviceRetryAfter)
 				writeProtocolError(w, http.StatusTooManyRequests, &oidc.Error{ErrorType: oidc.SlowDown, Description: "too many device authorization requests; try again later"})
 				return
 			} else if err != nil {
@@ -257,8 +261,7 @@ func (s *store) GetDeviceAuthorizatonState(ctx context.Context, clientID, device
 		// past on any clock, so it says expired_token.
 		return state, nil
 	case got.State == storage.DeviceDenied:
-		state.Denied = true
-		s.audit(ctx, storage.AuditEvent{Action: "device.denied_answered", ActorID: clientID, ClientID: clientID})
+		state.Denied = true // the page audited the denial (device.deny)
 	case got.State == storage.DeviceApproved:
 		state.Done = true
 		state.Subject, state.AMR, state.AuthTime = got.UserID, got.AMR, got.AuthTime
