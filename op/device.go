@@ -35,7 +35,8 @@ type DeviceConfig struct {
 	Admit func(r *http.Request) error
 }
 
-// Device flow defaults (RFC 8628 §3.2 and §3.5 suggest these values).
+// Device flow defaults: codes live 10 minutes, long enough to find a phone
+// and sign in; polls come every 5 s, RFC 8628 §3.5's default.
 const (
 	DeviceLifetime     = 10 * time.Minute
 	DevicePollInterval = 5 * time.Second
@@ -82,7 +83,7 @@ func (c *DeviceConfig) setDefaults() {
 	}
 }
 
-// zitadelDevice is zitadel's device configuration: user codes of eight
+// zitadel is zitadel's device configuration: user codes of eight
 // consonants (RFC 8628 §6.1: no vowels, no look-alike digits), shown as
 // XXXX-XXXX, and 128-bit device codes (zop.RecommendedDeviceCodeBytes).
 func (c DeviceConfig) zitadel() zop.DeviceAuthorizationConfig {
