@@ -209,7 +209,7 @@ func (h *Handler) audit(r *http.Request, e storage.AuditEvent) {
 // done by s and goes on to op's callback, which issues the code.
 func (h *Handler) continueTo(w http.ResponseWriter, r *http.Request, ar storage.AuthRequest, s storage.Session) error {
 	if ar.ID == "" {
-		redirect(w, r, "/")
+		redirect(w, r, h.takeReturn(w, r)) // home, or the page that asked for the sign-in (return.go)
 		return nil
 	}
 	ctx := r.Context()

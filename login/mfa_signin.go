@@ -343,7 +343,7 @@ func (h *Handler) finishStep(w http.ResponseWriter, p postedStep, amr []string, 
 		h.afterSignIn(w, r, u)
 	}
 
-	next := "/"
+	next := h.takeReturn(w, r) // home, or the page that asked for the sign-in (return.go)
 	if p.st.AuthRequestID != "" {
 		if err := h.complete(ctx, ar.ID, s); err != nil {
 			return err

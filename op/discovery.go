@@ -19,7 +19,7 @@ import (
 // with the configuration, and serving cached bytes keeps discovery cheap
 // (DESIGN.md budgets ≥ 20,000 requests/s). It states what satupintu really
 // does, which is narrower than zitadel's defaults (no implicit flow, no
-// device flow, no jwt-bearer grant).
+// jwt-bearer grant).
 func (p *Provider) buildDiscovery() ([]byte, error) {
 	ctx := zop.ContextWithIssuer(context.Background(), p.cfg.Issuer)
 	d := zop.CreateDiscoveryConfig(ctx, p.zp, p.store)
@@ -33,7 +33,6 @@ func (p *Provider) buildDiscovery() ([]byte, error) {
 	d.ResponseTypesSupported = []string{string(oidc.ResponseTypeCode)}
 	d.ResponseModesSupported = []string{string(oidc.ResponseModeQuery)}
 	d.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken, oidc.GrantTypeClientCredentials}
-	d.DeviceAuthorizationEndpoint = ""
 	// The JWT methods are verified in clientauth.go (RFC 7523, OIDC Core §9).
 	jwtMethods := []oidc.AuthMethod{storage.AuthMethodSecretJWT, oidc.AuthMethodPrivateKeyJWT}
 	d.TokenEndpointAuthMethodsSupported = append([]oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}, jwtMethods...)
@@ -42,6 +41,7 @@ func (p *Provider) buildDiscovery() ([]byte, error) {
 	d.RevocationEndpointAuthSigningAlgValuesSupported = assertionSigningAlgs()
 	d.IntrospectionEndpointAuthMethodsSupported = append([]oidc.AuthMethod{oidc.AuthMethodBasic}, jwtMethods...)
 	d.IntrospectionEndpointAuthSigningAlgValuesSupported = assertionSigningAlgs()
+	d.GrantTypesSupported = append(d.GrantTypesSupported, oidc.GrantTypeDeviceCode) // RFC 8628 §4 (device.go)
 	d.RequestObjectSigningAlgValuesSupported = nil
 	d.SubjectTypesSupported = []string{SubjectPublic, SubjectPairwise}
 	d.ClaimsParameterSupported = false

@@ -314,7 +314,9 @@ func TestOnlyOurCallbackFinishesAuthorization(t *testing.T) {
 	if w.Code != http.StatusMethodNotAllowed || w.Header().Get("Location") != "" {
 		t.Errorf("POST /authorize/callback: %d %q", w.Code, w.Header().Get("Location"))
 	}
-	if w := h.post("/device_authorization", "app", url.Values{"client_id": {"app"}, "scope": {"openid"}}); w.Code != http.StatusNotFound {
+	// The device flow is offered, but only to clients holding its grant.
+	if w := h.post("/device_authorization", "app", url.Values{"client_id": {"app"}, "scope": {"openid"}}); w.Code != http.StatusBadRequest ||
+		decode(t, w).Error != "unauthorized_client" {
 		t.Errorf("device authorization: %d %s", w.Code, w.Body)
 	}
 }

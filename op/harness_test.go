@@ -114,6 +114,8 @@ type harness struct {
 	admit  atomic.Pointer[func(*http.Request) error]
 	admits atomic.Int32
 	logout atomic.Pointer[LogoutRequest] // the last logout handed to the UI
+	// deviceAdmit, if set, answers Config.Device.Admit (device_test.go).
+	deviceAdmit atomic.Pointer[func(*http.Request) error]
 }
 
 const (
@@ -175,6 +177,12 @@ func newHarness(t testing.TB, opts ...func(*Config)) *harness {
 			}
 			return nil
 		},
+		Device: DeviceConfig{Admit: func(r *http.Request) error {
+			if fn := h.deviceAdmit.Load(); fn != nil {
+				return (*fn)(r)
+			}
+			return nil
+		}},
 		Now:    clock,
 		Logger: slog.New(slog.DiscardHandler),
 	}

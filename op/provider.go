@@ -80,6 +80,8 @@ type Config struct {
 	JWKSFetcher   JWKSFetcher
 	ClientJWKSTTL time.Duration // how long fetched client keys are kept; default 5m
 	PARLifetime   time.Duration // how long a pushed request_uri is valid; default 60s
+	// Device configures the device authorization grant (device.go).
+	Device DeviceConfig
 
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -101,6 +103,7 @@ func (c *Config) setDefaults() {
 	def(&c.KeyRefresh, time.Minute)
 	def(&c.ClientJWKSTTL, 5*time.Minute)
 	def(&c.PARLifetime, time.Minute) // RFC 9126 §2.2: short
+	c.Device.setDefaults()
 	if c.SigningAlgorithm == "" {
 		c.SigningAlgorithm = AlgRS256
 	}
@@ -182,6 +185,7 @@ func New(ctx context.Context, cfg Config, durable Durable, ephemeral Ephemeral) 
 		SupportedUILocales:       []language.Tag{language.Indonesian, language.English},
 		SupportedScopes:          SupportedScopes,
 		SupportedClaims:          SupportedClaims,
+		DeviceAuthorization:      cfg.Device.zitadel(), // RFC 8628 (device.go)
 	}
 	opts := []zop.Option{
 		zop.WithLogger(cfg.Logger),
@@ -210,7 +214,7 @@ func New(ctx context.Context, cfg Config, durable Durable, ephemeral Ephemeral) 
 	mux.Handle("/userinfo", noStore(corsHandler(challenge(
 		p.protocolGuard(endpointUserinfo, p.checkUserinfo(p.dpopUserinfo(router))), `Bearer error="invalid_token"`))))
 	clientAuth := noStore(corsHandler(challenge(
-		p.protocolGuard(endpointClientAuth, p.checkClientRequest(p.dpopToken(router))), `Basic realm="satupintu"`)))
+		p.protocolGuard(endpointClientAuth, p.checkClientRequest(p.dpopToken(p.checkDeviceToken(router)))), `Basic realm="satupintu"`)))
 	mux.Handle("/oauth/token", clientAuth)
 	mux.Handle("/oauth/introspect", clientAuth)
 	mux.Handle("/revoke", clientAuth)
@@ -227,12 +231,13 @@ func New(ctx context.Context, cfg Config, durable Durable, ephemeral Ephemeral) 
 		p.checkAuthorizeParams(p.pushedAuthorize(p.errorPages(p.withoutUI(router, callback)))), false, "", p.cfg.AdmitAuthRequest)))
 	mux.Handle("GET /authorize/callback", p.withIssuer(p.pageGuard(callback, false, "", nil)))
 	// Other methods would reach zitadel's own callback, which skips the
-	// checks in authorizer.callback; the device flow is not offered.
+	// checks in authorizer.callback.
 	mux.Handle("/authorize/callback", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", http.MethodGet)
 		p.cfg.ErrorPage(w, r, http.StatusMethodNotAllowed, "error.authorize.invalid_request")
 	}))
-	mux.Handle("/device_authorization", http.NotFoundHandler())
+	mux.Handle("/device_authorization", noStore(challenge(
+		p.protocolGuard(endpointClientAuth, p.checkDeviceAuthorization(router)), `Basic realm="satupintu"`)))
 	p.handler = mux
 	return p, nil
 }

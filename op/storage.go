@@ -45,6 +45,7 @@ type Ephemeral interface {
 	storage.AccessTokens
 	storage.Sessions
 	storage.OneTime
+	storage.DeviceAuthorizations
 	Ping(ctx context.Context) error
 }
 
@@ -222,7 +223,7 @@ func (s *store) DeleteAuthRequest(ctx context.Context, id string) error {
 // --- tokens ---
 
 // grant is what every token request tells us about who gets the token.
-func grantOf(req zop.TokenRequest) (clientID, userID, sessionID string, err error) {
+func grantOf(ctx context.Context, req zop.TokenRequest) (clientID, userID, sessionID string, err error) {
 	switch r := req.(type) {
 	case *authRequest:
 		return r.r.ClientID, r.r.UserID, r.r.SessionID, nil
@@ -230,6 +231,14 @@ func grantOf(req zop.TokenRequest) (clientID, userID, sessionID string, err erro
 		return r.clientID, "", "", nil
 	case *refreshTokenRequest:
 		return r.rt.ClientID, r.rt.UserID, "", nil
+	case *zop.DeviceAuthorizationState: // the session comes with newAccessToken (device.go)
+		// r.Subject is the sub the client receives (pairwise.go); the
+		// grant names the user.
+		d, ok := deviceAuthorizationOf(ctx, r)
+		if !ok {
+			return "", "", "", oidc.ErrInvalidGrant().WithDescription("the device authorization is not this request's")
+		}
+		return r.ClientID, d.UserID, "", nil
 	default:
 		return "", "", "", oidc.ErrUnsupportedGrantType()
 	}
@@ -244,12 +253,14 @@ func grantName(req zop.TokenRequest) string {
 		return string(oidc.GrantTypeClientCredentials)
 	case *refreshTokenRequest:
 		return string(oidc.GrantTypeRefreshToken)
+	case *zop.DeviceAuthorizationState:
+		return string(oidc.GrantTypeDeviceCode)
 	}
 	return "other"
 }
 
 func (s *store) CreateAccessToken(ctx context.Context, req zop.TokenRequest) (string, time.Time, error) {
-	clientID, userID, sessionID, err := grantOf(req)
+	clientID, userID, sessionID, err := grantOf(ctx, req)
 	if err != nil {
 		return "", time.Time{}, err
 	}
@@ -264,6 +275,9 @@ func (s *store) CreateAccessToken(ctx context.Context, req zop.TokenRequest) (st
 
 func (s *store) newAccessToken(ctx context.Context, clientID, userID, sessionID, familyID string, req zop.TokenRequest) (string, time.Time, error) {
 	now := s.now()
+	if d, ok := deviceAuthorizationOf(ctx, req); ok {
+		sessionID = d.SessionID // for the back-channel logout, as with a code
+	}
 	t := storage.AccessToken{
 		ID:        storage.NewID(),
 		ClientID:  clientID,
@@ -311,7 +325,7 @@ func refreshID(token string) string {
 }
 
 func (s *store) CreateAccessAndRefreshTokens(ctx context.Context, req zop.TokenRequest, current string) (string, string, time.Time, error) {
-	clientID, userID, sessionID, err := grantOf(req)
+	clientID, userID, sessionID, err := grantOf(ctx, req)
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
@@ -324,6 +338,15 @@ func (s *store) CreateAccessAndRefreshTokens(ctx context.Context, req zop.TokenR
 	switch r := req.(type) {
 	case *authRequest:
 		next.FamilyID, next.AMR, next.AuthTime = storage.NewID(), r.r.AMR, r.r.AuthTime
+		next.ExpiresAt = s.refreshExpiry(now, now)
+		if next.JKT, err = s.refreshJKT(ctx, clientID); err != nil {
+			return "", "", time.Time{}, err
+		}
+		if err := s.durable.CreateRefreshToken(ctx, next); err != nil {
+			return "", "", time.Time{}, s.unavailable(ctx, "store refresh token", err)
+		}
+	case *zop.DeviceAuthorizationState:
+		next.FamilyID, next.AMR, next.AuthTime = storage.NewID(), r.AMR, r.AuthTime
 		next.ExpiresAt = s.refreshExpiry(now, now)
 		if next.JKT, err = s.refreshJKT(ctx, clientID); err != nil {
 			return "", "", time.Time{}, err
@@ -534,7 +557,7 @@ func (s *store) GetClientByClientID(ctx context.Context, id string) (zop.Client,
 		}
 		return nil, s.unavailable(ctx, "load client", err)
 	}
-	return &client{c: c, loginURL: s.cfg.LoginURL, idLifetime: s.cfg.IDTokenLifetime}, nil
+	return deviceView(ctx, &client{c: c, loginURL: s.cfg.LoginURL, idLifetime: s.cfg.IDTokenLifetime}), nil
 }
 
 func (s *store) AuthorizeClientIDSecret(ctx context.Context, id, secret string) error {
@@ -601,6 +624,12 @@ func (s *store) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo,
 		userID = r.r.UserID
 	case *refreshTokenRequest:
 		userID = r.rt.UserID
+	case *zop.DeviceAuthorizationState:
+		d, ok := deviceAuthorizationOf(ctx, r)
+		if !ok {
+			return fmt.Errorf("op: ID token for a device authorization this request did not load")
+		}
+		userID = d.UserID
 	default:
 		return fmt.Errorf("op: ID token for an unexpected request %T", req)
 	}
@@ -611,6 +640,9 @@ func (s *store) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo,
 	// matches a back-channel logout token's sid against it.
 	if ar, ok := req.(*authRequest); ok && ar.r.SID != "" {
 		info.AppendClaims(ClaimSessionID, ar.r.SID)
+	}
+	if d, ok := deviceAuthorizationOf(ctx, req); ok {
+		deviceClaims(info, d) // sid and acr, as a code's ID token has (device.go)
 	}
 	return nil
 }

@@ -32,6 +32,8 @@ func TestDependencyDirection(t *testing.T) {
 		// privacy reads every store through storage's interfaces and owns no
 		// sign-in: the session and the password check come from login.
 		{"satupintu/privacy", []string{"satupintu/op", "satupintu/login", "satupintu/registration", "satupintu/account", "satupintu/upstream", "github.com/zitadel/oidc", "satupintu/storage/sqlite", "satupintu/storage/memory", "satupintu/storage/postgres", "satupintu/storage/redis"}},
+		// device (the user-code page) records decisions; op answers the device.
+		{"satupintu/device", []string{"satupintu/op", "satupintu/login", "satupintu/account", "github.com/zitadel/oidc", "satupintu/storage/sqlite", "satupintu/storage/memory", "satupintu/storage/postgres", "satupintu/storage/redis"}},
 		{"satupintu/web", []string{"satupintu/op", "satupintu/login", "github.com/zitadel/oidc", "satupintu/storage/sqlite", "satupintu/storage/memory"}},
 		{"satupintu/templates", []string{"satupintu/op", "satupintu/login", "satupintu/storage"}},
 	}

@@ -136,6 +136,7 @@ type Ephemeral interface {
 	OneTime
 	Counters
 	Drafts
+	DeviceAuthorizations
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -97,7 +97,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-var knownGrants = []string{storage.GrantAuthorizationCode, storage.GrantRefreshToken, storage.GrantClientCredentials}
+var knownGrants = []string{storage.GrantAuthorizationCode, storage.GrantRefreshToken, storage.GrantClientCredentials, storage.GrantDeviceCode}
 
 // validateRedirectURI enforces what RFC 6749 §3.1.2 and RFC 9700 §2.6 ask of
 // registered URIs: absolute, no fragment, https unless loopback.
@@ -151,6 +151,7 @@ func (a *admin) clientCreate(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	grants = grantAliases(grants) // device_code (device.go)
 	c := storage.Client{
 		ID: storage.NewID(), Name: strings.TrimSpace(*name), Public: *public,
 		RedirectURIs: redirects, PostLogoutRedirectURIs: postLogout, GrantTypes: grants,
@@ -447,6 +448,8 @@ func (a *admin) clientUpdate(ctx context.Context, args []string) error {
 	var auth clientAuthFlags
 	auth.register(fs)
 	dpopRequired := fs.Bool("dpop-required", false, "token requests must carry a DPoP proof (RFC 9449; =false: not required)")
+	var grants multi
+	fs.Var(&grants, "grant-type", "grant type, replacing the client's list (repeatable; device_code for the device flow)")
 	id, err := oneArg(fs, args, "CLIENT_ID")
 	if err != nil {
 		return err
@@ -454,8 +457,8 @@ func (a *admin) clientUpdate(ctx context.Context, args []string) error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	authSet := slices.ContainsFunc(clientAuthFlagNames, func(n string) bool { return set[n] })
-	if !set["backchannel-logout-uri"] && !set["initiate-login-uri"] && !authSet && !set["dpop-required"] {
-		return usagef("client update: nothing to change (want --backchannel-logout-uri, --initiate-login-uri, --auth-method, --jwks, --jwks-uri, --require-par or --dpop-required)")
+	if !set["backchannel-logout-uri"] && !set["initiate-login-uri"] && !authSet && !set["dpop-required"] && !set["grant-type"] {
+		return usagef("client update: nothing to change (want --backchannel-logout-uri, --initiate-login-uri, --auth-method, --jwks, --jwks-uri, --require-par, --dpop-required or --grant-type)")
 	}
 	for _, f := range []struct{ name, url string }{{"backchannel-logout-uri", *backchannel}, {"initiate-login-uri", *initiate}} {
 		if set[f.name] && f.url != "" {
@@ -494,6 +497,12 @@ func (a *admin) clientUpdate(ctx context.Context, args []string) error {
 		}
 		if set["dpop-required"] {
 			c.DPoPRequired = *dpopRequired
+		}
+		if set["grant-type"] {
+			c.GrantTypes = grantAliases(grants)
+			if err := validateClient(*c); err != nil {
+				return usagef("client update: %v", err)
+			}
 		}
 		c.UpdatedAt = a.now().UTC()
 		updated = *c

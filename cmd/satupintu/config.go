@@ -211,7 +211,7 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	}{{"AUTHORIZE", &cfg.Limits.Authorize}, {"REGISTER", &cfg.Limits.Register},
 		{"LOGOUT", &cfg.Limits.Logout}, {"CAPTCHA_IMAGE", &cfg.Limits.CaptchaImage}, {"PASSKEY", &cfg.Limits.Passkey},
 		{"UPSTREAM", &cfg.Limits.Upstream},
-		{"INVITE_ACCEPT", &cfg.Limits.InviteAccept}} {
+		{"INVITE_ACCEPT", &cfg.Limits.InviteAccept}, {"DEVICE", &cfg.Limits.Device}, {"DEVICE_CODE", &cfg.Limits.DeviceCode}} {
 		name, l := lim.name, lim.l
 		var v string
 		str("LIMIT_"+name, &v)

@@ -824,7 +824,7 @@ func TestDiscoveryAndKeys(t *testing.T) {
 	want := map[string]string{
 		"response_types_supported":              `["code"]`,
 		"code_challenge_methods_supported":      `["S256"]`,
-		"grant_types_supported":                 `["authorization_code","refresh_token","client_credentials"]`,
+		"grant_types_supported":                 `["authorization_code","refresh_token","client_credentials","urn:ietf:params:oauth:grant-type:device_code"]`,
 		"id_token_signing_alg_values_supported": `["RS256","ES256"]`,
 	}
 	for k, v := range want {
@@ -837,8 +837,8 @@ func TestDiscoveryAndKeys(t *testing.T) {
 	if !strings.Contains(string(scopes), `"organization"`) {
 		t.Errorf("scopes_supported lacks organization: %s", scopes)
 	}
-	if _, ok := d["device_authorization_endpoint"]; ok {
-		t.Error("device flow advertised but not supported")
+	if got := d["device_authorization_endpoint"]; got != tp.issuer+"/device_authorization" {
+		t.Errorf("device_authorization_endpoint = %v", got) // RFC 8628 §4
 	}
 
 	resp, err = http.Get(tp.issuer + "/keys")

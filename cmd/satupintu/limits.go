@@ -9,7 +9,9 @@ import (
 
 	"satupintu/account"
 	"satupintu/captcha"
+	"satupintu/device"
 	"satupintu/login"
+	"satupintu/op"
 	"satupintu/quota"
 	"satupintu/registration"
 	"satupintu/upstream"
@@ -40,6 +42,12 @@ type Limits struct {
 	// InviteAccept counts attempts to accept a company invitation, each of
 	// which may create an account.
 	InviteAccept quota.Limit
+	// Device counts new device authorizations (/device_authorization,
+	// RFC 8628), which any public device client can ask for.
+	Device quota.Limit
+	// DeviceCode counts wrong user codes typed on the device page, per
+	// address and per account (device.DefaultWrongCodeLimit).
+	DeviceCode quota.Limit
 }
 
 // How long the items the limits count live: a pending authorization
@@ -52,6 +60,7 @@ const (
 	captchaLifetime     = captcha.DefaultTTL
 	passkeyLifetime     = login.PasskeyChallengeTTL
 	upstreamLifetime    = upstream.Lifetime
+	deviceLifetime      = op.DeviceRecordLifetime
 )
 
 func defaultLimits() Limits {
@@ -82,6 +91,12 @@ func defaultLimits() Limits {
 		// under 1 KiB (upstream.DefaultLimit).
 		Upstream:     upstream.DefaultLimit,
 		InviteAccept: account.DefaultAcceptLimit,
+		// A device authorization lives 10 minutes and is kept 5 more to
+		// answer expired_token, holding under 1.5 KiB (scope is capped at
+		// 1 KiB): 60 per address is a row of kiosks behind one address,
+		// 20,000 in total under 30 MiB at the cap.
+		Device:     quota.Limit{Name: "device", PerAddress: 60, Total: 20_000, Window: deviceLifetime},
+		DeviceCode: device.DefaultWrongCodeLimit,
 	}
 }
 
@@ -102,6 +117,7 @@ func (l Limits) validate() []string {
 		{"CAPTCHA_IMAGE", l.CaptchaImage.Window, captchaLifetime, "an image code"},
 		{"PASSKEY", l.Passkey.Window, passkeyLifetime, "a passkey challenge"},
 		{"UPSTREAM", l.Upstream.Window, upstreamLifetime, "an upstream sign-in's state"},
+		{"DEVICE", l.Device.Window, deviceLifetime, "a device authorization"},
 	} {
 		if c.window < c.lifetime {
 			p = append(p, fmt.Sprintf("SATUPINTU_LIMIT_%s: the window must be at least %v, the lifetime of %s", c.env, c.lifetime, c.what))

@@ -17,6 +17,7 @@ import (
 	"satupintu/account"
 	"satupintu/captcha"
 	"satupintu/demorp"
+	"satupintu/device"
 	"satupintu/jobs"
 	"satupintu/login"
 	"satupintu/mail"
@@ -193,6 +194,10 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 		// rules, loopback only while the provider is on loopback.
 		ClientSecretKey: sealKey,
 		JWKSFetcher:     &account.Linker{AllowLoopback: !secure},
+		// The device flow (RFC 8628): its user-code page is the device package's.
+		Device: op.DeviceConfig{Path: device.Path, Admit: func(r *http.Request) error {
+			return d.cfg.Limits.Device.Take(r.Context(), d.ephemeral, web.RemoteIP(r))
+		}},
 	}, d.durable, d.ephemeral)
 	if err != nil {
 		return nil, nil, err
@@ -283,12 +288,22 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 
 	uh := newUpstream(ctx, d, lh, rh, pages, csrf, codec, secure)
 
+	// The user-code page of the device flow (device/): a signed-in user
+	// allows or denies a command-line tool or a kiosk.
+	dh := &device.Handler{
+		Authorizations: d.ephemeral, Clients: d.durable, Counters: d.ephemeral, Audit: d.durable,
+		Memberships: d.durable, Organizations: d.durable,
+		Pages: pages, CSRF: csrf, CurrentSession: lh.CurrentSession, SignIn: lh.SignInAndReturn,
+		WrongCodeLimit: d.cfg.Limits.DeviceCode, Secure: secure, Now: d.now, Logger: d.logger,
+	}
+
 	mux := http.NewServeMux()
 	lh.Mount(mux)
 	rh.Mount(mux)
 	captchas.Mount(mux)
 	ah.Mount(mux)
 	ph.Mount(mux)
+	dh.Mount(mux)
 	if uh != nil {
 		uh.Mount(mux)
 	}

@@ -37,6 +37,9 @@ func RunEphemeral(t *testing.T, open func(t *testing.T, clock *Clock) storage.Ep
 		{name: "counters", run: testCounters},
 		{name: "concurrent increments lose nothing", run: testCountersConcurrent},
 		{name: "drafts", run: testDrafts},
+		{name: "device authorization round trip", run: testDeviceAuthorization},
+		{name: "device user code is unique", run: testDeviceUserCodeUnique},
+		{name: "concurrent device decisions have one winner", run: testDeviceConcurrent},
 		{name: "auth request expires", run: testAuthRequestExpiry, waits: true},
 		{name: "auth request update keeps its TTL", run: testAuthRequestUpdateKeepsTTL, waits: true},
 		{name: "auth code expires", run: testAuthCodeExpiry, waits: true},
@@ -45,6 +48,7 @@ func RunEphemeral(t *testing.T, open func(t *testing.T, clock *Clock) storage.Ep
 		{name: "one-time value expires", run: testOneTimeExpiry, waits: true},
 		{name: "counter window is fixed and expires", run: testCounterWindow, waits: true},
 		{name: "draft expires ttl after the last save", run: testDraftExpiry, waits: true},
+		{name: "device authorization expires", run: testDeviceExpiry, waits: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

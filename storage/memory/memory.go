@@ -50,6 +50,8 @@ type Store struct {
 	draftMu     sync.Mutex
 	drafts      map[string]onceValue // same shape: bytes and an expiry
 	draftWrites int
+
+	devices deviceStore // device.go
 }
 
 type request struct {

@@ -25,6 +25,8 @@
 //	P once:<key>   string  the raw value                     PX ttl
 //	P cnt:<key>    string  the count (INCR)                  PX window, from the first Incr
 //	P draft:<key>  string  the raw value                     PX ttl, from the last save
+//	P dev:<id>     string  DeviceAuthorization JSON          PX ttl (device.go)
+//	P devcode:<c>  string  the device authorization's id     PX ttl
 //
 // The scripts derive some key names from values they read (a code's request,
 // an index's members), which a standalone Redis or a Sentinel-managed primary
