@@ -55,6 +55,9 @@ type admin struct {
 	// openEphemeral opens the short-lived-state store as serve does, for
 	// the commands that change it (user unlock).
 	openEphemeral func(context.Context) (storage.Ephemeral, string, error)
+	// keyTimeline and kek: keys rotate seals and times keys as serve does.
+	keyTimeline op.KeyTimeline
+	kek         *op.KEK
 }
 
 func (a *admin) audit(ctx context.Context, action, subject string) error {
@@ -137,6 +140,7 @@ func (a *admin) clientCreate(ctx context.Context, args []string) error {
 	linkURL := fs.String("account-link-url", "", "the client's account-verification endpoint for account linking (https)")
 	backchannel := fs.String("backchannel-logout-uri", "", "where the client receives logout tokens (https)")
 	initiate := fs.String("initiate-login-uri", "", "where Your Apps' Open starts the client's sign-in (https)")
+	idTokenAlg := fs.String("id-token-alg", "", "ID token and logout token signing algorithm: RS256, PS256, ES256 or EdDSA (default: the server's)")
 	var redirects, postLogout, grants, traderTypes multi
 	fs.Var(&redirects, "redirect-uri", "redirect URI (repeatable)")
 	fs.Var(&postLogout, "post-logout-redirect-uri", "post-logout redirect URI (repeatable)")
@@ -152,6 +156,7 @@ func (a *admin) clientCreate(ctx context.Context, args []string) error {
 		Listed: *listed, Description: strings.TrimSpace(*description), LogoURL: *logoURL,
 		LaunchURL: *launchURL, AllowedTraderTypes: traderTypes, AccountLinkURL: *linkURL,
 		BackchannelLogoutURI: *backchannel, InitiateLoginURI: *initiate,
+		IDTokenSignedResponseAlg: *idTokenAlg,
 	}
 	if len(c.GrantTypes) == 0 {
 		c.GrantTypes = []string{storage.GrantAuthorizationCode, storage.GrantRefreshToken}
@@ -198,6 +203,9 @@ func validateClient(c storage.Client) error {
 	}
 	if c.AccessTokenFormat != "opaque" && c.AccessTokenFormat != "jwt" {
 		return fmt.Errorf("--access-token-format %q must be opaque or jwt", c.AccessTokenFormat)
+	}
+	if c.IDTokenSignedResponseAlg != "" && !op.ValidAlgorithm(c.IDTokenSignedResponseAlg) {
+		return fmt.Errorf("--id-token-alg %q must be one of %s", c.IDTokenSignedResponseAlg, strings.Join(op.Algorithms, ", "))
 	}
 	return validateListing(c)
 }
@@ -261,6 +269,9 @@ type clientJSON struct {
 	AccountLinkURL         string   `json:"account_link_url,omitempty"`
 	BackchannelLogoutURI   string   `json:"backchannel_logout_uri,omitempty"`
 	InitiateLoginURI       string   `json:"initiate_login_uri,omitempty"`
+
+	IDTokenSignedResponseAlg string `json:"id_token_signed_response_alg,omitempty"`
+	AccessTokenFormat        string `json:"access_token_format,omitempty"`
 }
 
 func toJSON(c storage.Client, secret string) clientJSON {
@@ -270,6 +281,7 @@ func toJSON(c storage.Client, secret string) clientJSON {
 		GrantTypes: nonNil(c.GrantTypes), RequireMFA: c.RequireMFA, Listed: c.Listed, LaunchURL: c.LaunchURL,
 		AllowedTraderTypes: c.AllowedTraderTypes, AccountLinkURL: c.AccountLinkURL,
 		BackchannelLogoutURI: c.BackchannelLogoutURI, InitiateLoginURI: c.InitiateLoginURI,
+		IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg, AccessTokenFormat: c.AccessTokenFormat,
 	}
 }
 
@@ -400,14 +412,22 @@ func (a *admin) clientUpdate(ctx context.Context, args []string) error {
 	asJSON := fs.Bool("json", false, "print JSON")
 	backchannel := fs.String("backchannel-logout-uri", "", "where the client receives logout tokens (https; empty: none)")
 	initiate := fs.String("initiate-login-uri", "", "where Your Apps' Open starts the client's sign-in (https; empty: none)")
+	idTokenAlg := fs.String("id-token-alg", "", "RS256, PS256, ES256 or EdDSA (empty: the server's default)")
+	format := fs.String("access-token-format", "", "opaque or jwt")
 	id, err := oneArg(fs, args, "CLIENT_ID")
 	if err != nil {
 		return err
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if !set["backchannel-logout-uri"] && !set["initiate-login-uri"] {
-		return usagef("client update: nothing to change (want --backchannel-logout-uri or --initiate-login-uri)")
+	if !set["backchannel-logout-uri"] && !set["initiate-login-uri"] && !set["id-token-alg"] && !set["access-token-format"] {
+		return usagef("client update: nothing to change (want --backchannel-logout-uri, --initiate-login-uri, --id-token-alg or --access-token-format)")
+	}
+	if set["id-token-alg"] && *idTokenAlg != "" && !op.ValidAlgorithm(*idTokenAlg) {
+		return usagef("client update: --id-token-alg %q must be one of %s", *idTokenAlg, strings.Join(op.Algorithms, ", "))
+	}
+	if set["access-token-format"] && *format != "opaque" && *format != "jwt" {
+		return usagef("client update: --access-token-format %q must be opaque or jwt", *format)
 	}
 	for _, f := range []struct{ name, url string }{{"backchannel-logout-uri", *backchannel}, {"initiate-login-uri", *initiate}} {
 		if set[f.name] && f.url != "" {
@@ -423,6 +443,12 @@ func (a *admin) clientUpdate(ctx context.Context, args []string) error {
 		}
 		if set["initiate-login-uri"] {
 			c.InitiateLoginURI = *initiate
+		}
+		if set["id-token-alg"] {
+			c.IDTokenSignedResponseAlg = *idTokenAlg
+		}
+		if set["access-token-format"] {
+			c.AccessTokenFormat = *format
 		}
 		c.UpdatedAt = a.now().UTC()
 		updated = *c
@@ -727,25 +753,77 @@ func (a *admin) userList(ctx context.Context, args []string) error {
 // --- keys ---
 
 func (a *admin) keys(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "rotate" {
-		return usagef("keys: want rotate")
+	if len(args) == 0 {
+		return usagef("keys: want list or rotate")
 	}
-	fs := newFlagSet("keys rotate")
-	alg := fs.String("alg", op.AlgRS256, "RS256 or ES256")
-	if err := parseFlags(fs, args[1:]); err != nil {
+	switch args[0] {
+	case "list":
+		return a.keysList(ctx, args[1:])
+	case "rotate":
+		return a.keysRotate(ctx, args[1:])
+	default:
+		return usagef("keys: unknown command %q (want list or rotate)", args[0])
+	}
+}
+
+// keysList shows each stored key's state; never key material.
+func (a *admin) keysList(ctx context.Context, args []string) error {
+	fs := newFlagSet("keys list")
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	k, err := op.GenerateSigningKey(*alg, a.now())
+	keys, err := a.store.SigningKeys(ctx)
 	if err != nil {
-		return usagef("keys rotate: %v", err)
+		return fmt.Errorf("list keys: %w", err)
 	}
-	if err := a.store.CreateSigningKey(ctx, k); err != nil {
-		return fmt.Errorf("store key: %w", err)
+	now := a.now().UTC()
+	states := op.KeyStates(keys, now)
+	slices.SortFunc(keys, func(x, y storage.SigningKey) int {
+		if c := strings.Compare(x.Algorithm, y.Algorithm); c != 0 {
+			return c
+		}
+		return x.ActivatesAt.Compare(y.ActivatesAt)
+	})
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tSIGNS FROM\tRETIRES\tSEALED")
+	at := func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return t.UTC().Format(time.RFC3339)
 	}
-	if err := a.audit(ctx, "key.rotate", k.ID); err != nil {
+	for _, k := range keys {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%t\n", k.ID, k.Algorithm, states[k.ID],
+			at(k.CreatedAt), at(k.ActivatesAt), at(k.NotAfter), k.Sealed)
+	}
+	return tw.Flush()
+}
+
+// keysRotate makes a successor for one algorithm (or all): published at
+// once, signing after the publish delay, the replaced key retiring after
+// the longest token lifetime. Running servers pick it up on their refresh.
+func (a *admin) keysRotate(ctx context.Context, args []string) error {
+	fs := newFlagSet("keys rotate")
+	alg := fs.String("alg", op.AlgRS256, "RS256, PS256, ES256, EdDSA or all")
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "new %s signing key %s; running servers publish it at once and sign with it after two minutes\n", *alg, k.ID)
+	algs := []string{*alg}
+	if *alg == "all" {
+		algs = op.Algorithms
+	} else if !op.ValidAlgorithm(*alg) {
+		return usagef("keys rotate: --alg %q must be one of %s or all", *alg, strings.Join(op.Algorithms, ", "))
+	}
+	for _, alg := range algs {
+		id, err := op.RotateKey(ctx, a.store, alg, a.keyTimeline, a.kek, a.now())
+		if err != nil {
+			return fmt.Errorf("rotate %s key: %w", alg, err)
+		}
+		if err := a.audit(ctx, "key.rotate", id); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "new %s signing key %s: published at once, signs in %s\n", alg, id, a.keyTimeline.PublishDelay())
+	}
 	return nil
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"satupintu/captcha"
 	"satupintu/mail"
+	"satupintu/op"
 	"satupintu/privacy"
 	"satupintu/quota"
 	"satupintu/upstream"
@@ -76,6 +77,12 @@ type Config struct {
 	// read and checked at start.
 	UpstreamsFile string
 	Upstreams     []upstream.Provider
+
+	// KeyRotation is how long a signing key signs before a successor is
+	// made (0: only `satupintu keys rotate`). KEK seals private signing
+	// keys at rest (SATUPINTU_KEY_ENCRYPTION_KEY); required in production.
+	KeyRotation time.Duration
+	KEK         *op.KEK
 }
 
 func defaultConfig() Config {
@@ -96,6 +103,7 @@ func defaultConfig() Config {
 		Limits:           defaultLimits(),
 		AuditRetention:   defaultAuditRetention,
 		Retention:        privacy.DefaultRetention,
+		KeyRotation:      90 * 24 * time.Hour,
 	}
 }
 
@@ -251,6 +259,21 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 		}
 		cfg.InviteNeedsOfficer = b
 	}
+	var rotation, kek string
+	str("KEY_ROTATION", &rotation)
+	if rotation == "0" {
+		cfg.KeyRotation = 0
+	} else if rotation != "" {
+		dur("KEY_ROTATION", &cfg.KeyRotation)
+	}
+	str("KEY_ENCRYPTION_KEY", &kek)
+	if kek != "" {
+		k, err := op.ParseKEK(kek)
+		if err != nil {
+			problems = append(problems, "SATUPINTU_KEY_ENCRYPTION_KEY: "+err.Error()) // never the value
+		}
+		cfg.KEK = k
+	}
 	var demo string
 	str("DEMO", &demo)
 	if demo != "" {
@@ -264,7 +287,7 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (SATUPINTU_ADDR)")
 	fs.StringVar(&cfg.Issuer, "issuer", cfg.Issuer, "issuer URL relying parties see (SATUPINTU_ISSUER)")
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "folder for the embedded database (SATUPINTU_DATA_DIR)")
-	fs.StringVar(&cfg.SigningAlgorithm, "signing-alg", cfg.SigningAlgorithm, "ID token signing algorithm: RS256 or ES256 (SATUPINTU_SIGNING_ALG)")
+	fs.StringVar(&cfg.SigningAlgorithm, "signing-alg", cfg.SigningAlgorithm, "default signing algorithm: RS256, PS256, ES256 or EdDSA (SATUPINTU_SIGNING_ALG)")
 	fs.DurationVar(&cfg.SessionTTL, "session-ttl", cfg.SessionTTL, "single sign-on session lifetime (SATUPINTU_SESSION_TTL)")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error (SATUPINTU_LOG_LEVEL)")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json (SATUPINTU_LOG_FORMAT)")
@@ -317,8 +340,17 @@ func (c Config) Validate() []string {
 	if c.DataDir == "" {
 		p = append(p, "data-dir must not be empty")
 	}
-	if c.SigningAlgorithm != "RS256" && c.SigningAlgorithm != "ES256" {
-		p = append(p, fmt.Sprintf("signing-alg %q must be RS256 or ES256", c.SigningAlgorithm))
+	if !op.ValidAlgorithm(c.SigningAlgorithm) {
+		p = append(p, fmt.Sprintf("signing-alg %q must be one of %s", c.SigningAlgorithm, strings.Join(op.Algorithms, ", ")))
+	}
+	// A key must sign far longer than it waits to be published and to retire.
+	if c.KeyRotation != 0 && c.KeyRotation < 24*time.Hour {
+		p = append(p, "SATUPINTU_KEY_ROTATION must be 0 (manual only) or at least 24h (90 days is 2160h)")
+	}
+	// Production (Postgres) keeps private keys sealed: a database dump
+	// alone must not let anyone sign tokens.
+	if c.DatabaseURL != "" && c.KEK == nil {
+		p = append(p, "SATUPINTU_KEY_ENCRYPTION_KEY (or _FILE) is required with a database URL: base64 of 32 random bytes (openssl rand -base64 32)")
 	}
 	if c.SessionTTL < time.Minute {
 		p = append(p, "session-ttl must be at least 1m")

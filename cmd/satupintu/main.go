@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"satupintu/jobs"
+	"satupintu/op"
 	"satupintu/storage"
 )
 
@@ -29,7 +30,7 @@ usage:
   satupintu user create --username U --email E --password-stdin [--name N] [--phone P] [--role officer|admin] [--organization NIB]
   satupintu user list | user set-password --username U | user disable --username U | user enable --username U
   satupintu user unlock --username U      (lifts a sign-in lock; needs SATUPINTU_REDIS_URL)
-  satupintu keys rotate [--alg RS256|ES256]
+  satupintu keys list | keys rotate [--alg RS256|PS256|ES256|EdDSA|all]
   satupintu demo-rp [--config data/demo-clients.json]
 
 Every command reads the same configuration: flags, or SATUPINTU_* environment
@@ -91,6 +92,7 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	defer db.Close()
 	a := &admin{store: db, stdin: stdin, stdout: stdout, now: time.Now,
 		openEphemeral: func(ctx context.Context) (storage.Ephemeral, string, error) { return openEphemeral(ctx, cfg) }}
+	a.keyTimeline, a.kek = op.Config{KeyRotation: cfg.KeyRotation}.KeyTimeline(), cfg.KEK
 	switch cmd {
 	case "migrate":
 		// River's tables too: opening the job queue applies its migrations.

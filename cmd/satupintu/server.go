@@ -134,10 +134,15 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	if d.queue != nil {
 		logouts = jobs.NewLogouts(d.queue)
 	}
+	if d.cfg.KEK == nil {
+		d.logger.Warn("signing keys are stored unencrypted: no key-encryption key configured (SATUPINTU_KEY_ENCRYPTION_KEY)")
+	}
 	provider, err := op.New(ctx, op.Config{
 		Issuer:           d.cfg.Issuer,
 		CryptoKey:        key,
 		SigningAlgorithm: d.cfg.SigningAlgorithm,
+		KeyRotation:      d.cfg.KeyRotation,
+		KEK:              d.cfg.KEK,
 		ClientCacheTTL:   d.cfg.ClientCacheTTL,
 		// The authorize limit's window is validated against this lifetime.
 		AuthRequestLifetime: authRequestLifetime,

@@ -103,7 +103,8 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 		t.Fatal("schema_migrations is empty")
 	}
 	for i, a := range got {
-		if a.Times != 1 || a.Version != int64(i+1) {
+		// Numbers may skip (0015 landed before 0013 and 0014 in one branch).
+		if a.Times != 1 || (i == 0 && a.Version != 1) || (i > 0 && a.Version <= got[i-1].Version) {
 			t.Errorf("schema_migrations: %+v, want versions 1, 2, … each once", got)
 			break
 		}

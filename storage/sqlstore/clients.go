@@ -9,7 +9,8 @@ import (
 const clientColumns = `id, secret_hash, name, redirect_uris, post_logout_redirect_uris, public,
 	grant_types, access_token_format, created_at, updated_at,
 	require_mfa, listed, description, logo_url, launch_url, allowed_trader_types, account_link_url,
-	backchannel_logout_uri, initiate_login_uri`
+	backchannel_logout_uri, initiate_login_uri,
+	id_token_signed_response_alg`
 
 func scanClient(r scanner) (storage.Client, error) {
 	var (
@@ -20,7 +21,8 @@ func scanClient(r scanner) (storage.Client, error) {
 	err := r.Scan(&c.ID, &c.SecretHash, &c.Name, &redirects, &postLogout, &c.Public, &grants,
 		&c.AccessTokenFormat, &created, &updated,
 		&c.RequireMFA, &c.Listed, &c.Description, &c.LogoURL, &c.LaunchURL, &traderTypes, &c.AccountLinkURL,
-		&c.BackchannelLogoutURI, &c.InitiateLoginURI)
+		&c.BackchannelLogoutURI, &c.InitiateLoginURI,
+		&c.IDTokenSignedResponseAlg)
 	if err != nil {
 		return storage.Client{}, err
 	}
@@ -44,13 +46,15 @@ func clientArgs(c storage.Client) []any {
 	return []any{c.ID, c.SecretHash, c.Name, list(c.RedirectURIs), list(c.PostLogoutRedirectURIs),
 		c.Public, list(c.GrantTypes), c.AccessTokenFormat, micros(c.CreatedAt), micros(c.UpdatedAt),
 		c.RequireMFA, c.Listed, c.Description, c.LogoURL, c.LaunchURL, list(c.AllowedTraderTypes), c.AccountLinkURL,
-		c.BackchannelLogoutURI, c.InitiateLoginURI}
+		c.BackchannelLogoutURI, c.InitiateLoginURI,
+		c.IDTokenSignedResponseAlg}
 }
 
 // CreateClient stores a new client.
 func (s *Store) CreateClient(ctx context.Context, c storage.Client) error {
 	_, err := s.db.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`, clientArgs(c)...)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+		$20)`, clientArgs(c)...)
 	return s.wrap("create client "+c.ID, err)
 }
 
@@ -76,7 +80,8 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*storage.Cl
 			post_logout_redirect_uris = $5, public = $6, grant_types = $7, access_token_format = $8,
 			created_at = $9, updated_at = $10, require_mfa = $11, listed = $12, description = $13,
 			logo_url = $14, launch_url = $15, allowed_trader_types = $16, account_link_url = $17,
-			backchannel_logout_uri = $18, initiate_login_uri = $19
+			backchannel_logout_uri = $18, initiate_login_uri = $19,
+			id_token_signed_response_alg = $20
 			WHERE id = $1`, clientArgs(c)...)
 		return err
 	})
@@ -101,29 +106,4 @@ func (s *Store) ListClients(ctx context.Context) ([]storage.Client, error) {
 	rows, err := s.db.Query(ctx, `SELECT `+clientColumns+` FROM clients ORDER BY id`)
 	cs, err := collect(rows, err, scanClient)
 	return cs, s.wrap("list clients", err)
-}
-
-// CreateSigningKey stores a new signing key.
-func (s *Store) CreateSigningKey(ctx context.Context, k storage.SigningKey) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO signing_keys (id, algorithm, private_der, created_at, not_after)
-		VALUES ($1, $2, $3, $4, $5)`, k.ID, k.Algorithm, k.PrivateDER, micros(k.CreatedAt), micros(k.NotAfter))
-	return s.wrap("create signing key "+k.ID, err)
-}
-
-// SigningKeys returns every key, oldest first.
-func (s *Store) SigningKeys(ctx context.Context) ([]storage.SigningKey, error) {
-	rows, err := s.db.Query(ctx, `SELECT id, algorithm, private_der, created_at, not_after
-		FROM signing_keys ORDER BY created_at, id`)
-	ks, err := collect(rows, err, func(r scanner) (storage.SigningKey, error) {
-		var (
-			k                 storage.SigningKey
-			created, notAfter int64
-		)
-		if err := r.Scan(&k.ID, &k.Algorithm, &k.PrivateDER, &created, &notAfter); err != nil {
-			return storage.SigningKey{}, err
-		}
-		k.CreatedAt, k.NotAfter = fromMicros(created), fromMicros(notAfter)
-		return k, nil
-	})
-	return ks, s.wrap("list signing keys", err)
 }
