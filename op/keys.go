@@ -146,16 +146,12 @@ func (m *keyManager) sealPlaintext(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load signing keys: %w", err)
 	}
+	if err := checkKEK(stored, m.kek); err != nil {
+		return err
+	}
 	sealed := 0
 	for _, k := range stored {
-		switch {
-		case k.Sealed && m.kek == nil:
-			return fmt.Errorf("signing key %s is sealed but no key-encryption key is configured (SATUPINTU_KEY_ENCRYPTION_KEY)", k.ID)
-		case k.Sealed:
-			if _, err := m.kek.Open(k.ID, k.PrivateDER); err != nil {
-				return fmt.Errorf("signing key %s: %w; is SATUPINTU_KEY_ENCRYPTION_KEY the key it was sealed with?", k.ID, err)
-			}
-		case m.kek != nil:
+		if !k.Sealed && m.kek != nil {
 			err := m.store.SealSigningKey(ctx, k.ID, m.kek.Seal(k.ID, k.PrivateDER))
 			if err != nil && !errors.Is(err, storage.ErrConflict) { // ErrConflict: another node sealed it
 				return fmt.Errorf("seal signing key %s: %w", k.ID, err)
@@ -165,6 +161,25 @@ func (m *keyManager) sealPlaintext(ctx context.Context) error {
 	}
 	if sealed > 0 {
 		m.log.InfoContext(ctx, "sealed plaintext signing keys with the key-encryption key", "count", sealed)
+	}
+	return nil
+}
+
+// checkKEK reports whether kek opens every sealed key, so that a wrong or
+// missing key-encryption key stops a start or a rotation with a clear
+// message instead of failing token requests (or sealing new keys with a
+// key the servers do not have).
+func checkKEK(stored []storage.SigningKey, kek *KEK) error {
+	for _, k := range stored {
+		if !k.Sealed {
+			continue
+		}
+		if kek == nil {
+			return fmt.Errorf("signing key %s is sealed but no key-encryption key is configured (SATUPINTU_KEY_ENCRYPTION_KEY)", k.ID)
+		}
+		if _, err := kek.Open(k.ID, k.PrivateDER); err != nil {
+			return fmt.Errorf("signing key %s: %w; is SATUPINTU_KEY_ENCRYPTION_KEY the key it was sealed with?", k.ID, err)
+		}
 	}
 	return nil
 }
@@ -285,6 +300,9 @@ func RotateKey(ctx context.Context, store KeyStore, alg string, timeline KeyTime
 	stored, err := store.SigningKeys(ctx)
 	if err != nil {
 		return "", fmt.Errorf("load signing keys: %w", err)
+	}
+	if err := checkKEK(stored, kek); err != nil {
+		return "", err
 	}
 	id, err := m.createSuccessor(ctx, alg, head(stored, alg))
 	if err != nil || id != "" {

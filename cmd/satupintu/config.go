@@ -347,10 +347,11 @@ func (c Config) Validate() []string {
 	if c.KeyRotation != 0 && c.KeyRotation < 24*time.Hour {
 		p = append(p, "SATUPINTU_KEY_ROTATION must be 0 (manual only) or at least 24h (90 days is 2160h)")
 	}
-	// Production (Postgres) keeps private keys sealed: a database dump
-	// alone must not let anyone sign tokens.
-	if c.DatabaseURL != "" && c.KEK == nil {
-		p = append(p, "SATUPINTU_KEY_ENCRYPTION_KEY (or _FILE) is required with a database URL: base64 of 32 random bytes (openssl rand -base64 32)")
+	// Production (Postgres behind an https issuer) keeps private keys
+	// sealed: a database dump alone must not let anyone sign tokens. The
+	// embedded default and the local compose demo run without.
+	if c.DatabaseURL != "" && c.secure() && c.KEK == nil {
+		p = append(p, "SATUPINTU_KEY_ENCRYPTION_KEY (or _FILE) is required in production (Postgres with an https issuer): base64 of 32 random bytes, e.g. openssl rand -base64 32")
 	}
 	if c.SessionTTL < time.Minute {
 		p = append(p, "session-ttl must be at least 1m")

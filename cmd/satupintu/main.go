@@ -30,7 +30,8 @@ usage:
   satupintu user create --username U --email E --password-stdin [--name N] [--phone P] [--role officer|admin] [--organization NIB]
   satupintu user list | user set-password --username U | user disable --username U | user enable --username U
   satupintu user unlock --username U      (lifts a sign-in lock; needs SATUPINTU_REDIS_URL)
-  satupintu keys list | keys rotate [--alg RS256|PS256|ES256|EdDSA|all]
+  satupintu keys rotate [--alg RS256|PS256|ES256|EdDSA|all]
+  satupintu keys list                     (each signing key's state; no key material)
   satupintu demo-rp [--config data/demo-clients.json]
 
 Every command reads the same configuration: flags, or SATUPINTU_* environment
