@@ -2,6 +2,7 @@ package op
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/client/rp"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
+	zop "github.com/zitadel/oidc/v3/pkg/op"
 
 	"satupintu/storage"
 )
@@ -126,6 +128,22 @@ func TestIDTokenSignedWithClientAlgorithm(t *testing.T) {
 			if hdr.Algorithm != want || hdr.KeyID == "" {
 				t.Fatalf("ID token header alg %q kid %q, want alg %s and a kid", hdr.Algorithm, hdr.KeyID, want)
 			}
+			// OIDC-2-sign: keys come from the JWKS only, never from the token.
+			raw, _ := base64.RawURLEncoding.DecodeString(strings.Split(tk.IDToken, ".")[0])
+			var members map[string]any
+			if err := json.Unmarshal(raw, &members); err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range []string{"jku", "jwk", "x5u", "x5c"} {
+				if _, ok := members[m]; ok {
+					t.Errorf("ID token header carries %s", m)
+				}
+			}
+			// An ID token of any algorithm is accepted as id_token_hint.
+			ctx := zop.ContextWithIssuer(t.Context(), testIssuer)
+			if _, err := zop.VerifyIDTokenHint[*oidc.IDTokenClaims](ctx, tk.IDToken, h.p.zp.IDTokenHintVerifier(ctx)); err != nil {
+				t.Errorf("%s ID token refused as id_token_hint: %v", want, err)
+			}
 			claims := h.verifyIDToken(tk, want)
 			if claims.Subject != h.user.ID || claims.Nonce != "n" {
 				t.Errorf("claims %+v", claims)
@@ -160,6 +178,12 @@ func TestJWKSAndDiscoveryListAlgorithms(t *testing.T) {
 		}
 		if k["kid"] == "" || k["use"] != "sig" {
 			t.Errorf("JWKS key without kid or use=sig: %v", k)
+		}
+		// ASVS 11.2.3: RSA keys of at least 2048 bits.
+		if n, ok := k["n"].(string); ok {
+			if b, err := base64.RawURLEncoding.DecodeString(n); err != nil || len(b)*8 < 2048 {
+				t.Errorf("RSA key %v has %d bits", k["kid"], len(b)*8)
+			}
 		}
 	}
 	slices.Sort(algs)
