@@ -129,13 +129,36 @@ func newKeyManager(ctx context.Context, store KeyStore, alg string, timeline Key
 	if err := m.sealPlaintext(ctx); err != nil {
 		return nil, err
 	}
-	if _, err := m.maintain(ctx); err != nil {
+	keys, err := m.refresh(ctx)
+	if err != nil {
 		return nil, err
 	}
-	if _, err := m.load(ctx); err != nil {
-		return nil, err
+	for _, alg := range Algorithms {
+		if !slices.ContainsFunc(keys, func(k *parsedKey) bool { return string(k.alg) == alg }) {
+			return nil, fmt.Errorf("no %s signing key could be made", alg)
+		}
 	}
 	return m, nil
+}
+
+// refresh runs the maintenance and decodes the keys: one query when there
+// is nothing to do, which is every refresh but a few a quarter.
+func (m *keyManager) refresh(ctx context.Context) ([]*parsedKey, error) {
+	stored, err := m.store.SigningKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load signing keys: %w", err)
+	}
+	changed, err := m.maintainStored(ctx, stored)
+	if err != nil {
+		// Another node may do it; keep serving the keys there are.
+		m.log.ErrorContext(ctx, "signing key maintenance", "error", err)
+	}
+	if changed {
+		if stored, err = m.store.SigningKeys(ctx); err != nil {
+			return nil, fmt.Errorf("load signing keys: %w", err)
+		}
+	}
+	return m.decode(stored)
 }
 
 // sealPlaintext seals keys stored before a key-encryption key was
@@ -217,6 +240,10 @@ func (m *keyManager) maintain(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("load signing keys: %w", err)
 	}
+	return m.maintainStored(ctx, stored)
+}
+
+func (m *keyManager) maintainStored(ctx context.Context, stored []storage.SigningKey) (bool, error) {
 	now := m.now()
 	changed := false
 	for _, alg := range Algorithms {
@@ -234,6 +261,12 @@ func (m *keyManager) maintain(ctx context.Context) (bool, error) {
 			m.log.InfoContext(ctx, "created signing key", "kid", id, "alg", alg, "scheduled", h != nil)
 		}
 	}
+	retired := slices.ContainsFunc(stored, func(k storage.SigningKey) bool {
+		return !k.NotAfter.IsZero() && !now.Before(k.NotAfter)
+	})
+	if !retired {
+		return changed, nil // no write on the refresh path when there is nothing to delete
+	}
 	n, err := m.store.DeleteRetiredSigningKeys(ctx, now)
 	if err != nil {
 		return changed, fmt.Errorf("delete retired signing keys: %w", err)
@@ -241,7 +274,7 @@ func (m *keyManager) maintain(ctx context.Context) (bool, error) {
 	if n > 0 {
 		m.log.InfoContext(ctx, "deleted retired signing keys", "count", n)
 	}
-	return changed || n > 0, nil
+	return true, nil
 }
 
 // createSuccessor stores a new key of alg replacing prev (nil: the first
@@ -370,10 +403,7 @@ func (m *keyManager) current(ctx context.Context) ([]*parsedKey, error) {
 		m.reloading = false
 		m.mu.Unlock()
 	}()
-	if _, err := m.maintain(ctx); err != nil {
-		m.log.ErrorContext(ctx, "signing key maintenance", "error", err)
-	}
-	reloaded, err := m.load(ctx)
+	reloaded, err := m.refresh(ctx)
 	if err != nil && keys != nil {
 		// Keep signing with what we have while storage is unreachable.
 		m.log.WarnContext(ctx, "reload signing keys", "error", err)
@@ -382,11 +412,9 @@ func (m *keyManager) current(ctx context.Context) ([]*parsedKey, error) {
 	return reloaded, err
 }
 
-func (m *keyManager) load(ctx context.Context) ([]*parsedKey, error) {
-	stored, err := m.store.SigningKeys(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("load signing keys: %w", err)
-	}
+// decode parses the stored keys that are not retired and makes them current.
+func (m *keyManager) decode(stored []storage.SigningKey) ([]*parsedKey, error) {
+	var err error
 	now := m.now()
 	keys := make([]*parsedKey, 0, len(stored))
 	for _, s := range stored {

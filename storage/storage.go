@@ -267,11 +267,13 @@ type Clients interface {
 // Keys stores signing keys.
 type Keys interface {
 	// CreateSigningKey stores k. When k.Predecessor is set, the same
-	// transaction sets that key's NotAfter to retire (a zero retire leaves
-	// it). A key has one successor at most: if another key of k's
-	// algorithm already names the same predecessor (another node rotated
-	// first), nothing is stored and the error is ErrConflict; a taken id
-	// is ErrAlreadyExists. The predecessor need not exist any more.
+	// transaction sets NotAfter to retire on every other key of k's
+	// algorithm that has none yet: the predecessor, and keys stored before
+	// keys had predecessors (a zero retire changes nothing). A key has one
+	// successor at most: if another key of k's algorithm already names the
+	// same predecessor (another node rotated first), nothing is stored and
+	// the error is ErrConflict; a taken id is ErrAlreadyExists. The
+	// predecessor need not exist any more.
 	CreateSigningKey(ctx context.Context, k SigningKey, retire time.Time) error
 	// SigningKeys returns every stored key, oldest first.
 	SigningKeys(ctx context.Context) ([]SigningKey, error)

@@ -684,6 +684,28 @@ func testSigningKeySuccession(t *testing.T, s storage.Durable) {
 	mustOK(t, "CreateSigningKey third", s.CreateSigningKey(ctx, signingKey("a3", "RS256", "a2", 20), instant(300)))
 	checkErr(t, "a successor of the deleted key",
 		s.CreateSigningKey(ctx, signingKey("a2ter", "RS256", "a1", 21), time.Time{}), storage.ErrConflict)
+
+	// Keys from before predecessors (migration 0015 names each after
+	// itself) all retire with the first successor, the newest's included.
+	old1, old2 := signingKey("p1", "PS256", "legacy:p1", 0), signingKey("p2", "PS256", "legacy:p2", 5)
+	for _, k := range []storage.SigningKey{old1, old2} {
+		mustOK(t, "CreateSigningKey legacy", s.CreateSigningKey(ctx, k, time.Time{}))
+	}
+	mustOK(t, "CreateSigningKey after legacy keys", s.CreateSigningKey(ctx, signingKey("p3", "PS256", "p2", 30), instant(400)))
+	got, err = s.SigningKeys(ctx)
+	mustOK(t, "SigningKeys", err)
+	for _, k := range got {
+		switch k.ID {
+		case "p1", "p2":
+			if !k.NotAfter.Equal(instant(400)) {
+				t.Errorf("legacy key %s retires at %v, want %v", k.ID, k.NotAfter, instant(400))
+			}
+		case "p3", "e1":
+			if !k.NotAfter.IsZero() {
+				t.Errorf("key %s retires at %v, want never", k.ID, k.NotAfter)
+			}
+		}
+	}
 }
 
 func testSigningKeySuccessionConcurrent(t *testing.T, s storage.Durable) {

@@ -38,7 +38,8 @@ func (s *Store) CreateSigningKey(ctx context.Context, k storage.SigningKey, reti
 			return err
 		}
 		if k.Predecessor != "" && !retire.IsZero() {
-			_, err = q.Exec(ctx, `UPDATE signing_keys SET not_after = $2 WHERE id = $1`, k.Predecessor, micros(retire))
+			_, err = q.Exec(ctx, `UPDATE signing_keys SET not_after = $3
+				WHERE algorithm = $1 AND not_after = 0 AND id <> $2`, k.Algorithm, k.ID, micros(retire))
 		}
 		return err
 	})
