@@ -81,19 +81,19 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	if err != nil {
 		return nil, nil, fmt.Errorf("issuer: %w", err)
 	}
-	hashKey, err := secret(ctx, d.durable, "cookie-hash-key", d.cfg.CookieHashKey, 64)
+	hashKey, err := secret(ctx, d.secrets(), "cookie-hash-key", d.cfg.CookieHashKey, 64)
 	if err != nil {
 		return nil, nil, err
 	}
-	blockKey, err := secret(ctx, d.durable, "cookie-block-key", d.cfg.CookieBlockKey, 32)
+	blockKey, err := secret(ctx, d.secrets(), "cookie-block-key", d.cfg.CookieBlockKey, 32)
 	if err != nil {
 		return nil, nil, err
 	}
-	tokenKey, err := secret(ctx, d.durable, "access-token-key", nil, 32)
+	tokenKey, err := secret(ctx, d.secrets(), "access-token-key", nil, 32)
 	if err != nil {
 		return nil, nil, err
 	}
-	totpKey, err := secret(ctx, d.durable, "totp-key", nil, 32) // seals TOTP secrets at rest
+	totpKey, err := secret(ctx, d.secrets(), "totp-key", nil, 32) // seals TOTP secrets at rest
 	if err != nil {
 		return nil, nil, err
 	}
@@ -109,7 +109,7 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	// binds its challenges to its own purpose): challenges signed with a
 	// key every node shares, used solutions and image codes in the
 	// ephemeral store, so any node can check them.
-	captchaKey, err := secret(ctx, d.durable, "captcha-key", nil, 32)
+	captchaKey, err := secret(ctx, d.secrets(), "captcha-key", nil, 32)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -370,7 +370,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
-	outbox, queue, startQueue, stopQueue, err := openOutbox(ctx, durable, mailer, logger)
+	outbox, queue, startQueue, stopQueue, err := openOutbox(ctx, durable, cfg.KEK, mailer, logger)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"flag"
 	"strings"
 	"testing"
@@ -146,5 +147,55 @@ func TestKeyConfig(t *testing.T) {
 	prod["SATUPINTU_KEY_ENCRYPTION_KEY"] = good
 	if _, err := load(prod); err != nil {
 		t.Errorf("production with a KEK: %v", err)
+	}
+}
+
+// TestSecretsSealed: with a KEK the generated keys of the secrets table are
+// stored sealed, plaintext ones are sealed on first use, and the wrong KEK
+// or none refuses a sealed value instead of using it as a key.
+func TestSecretsSealed(t *testing.T) {
+	db, err := sqlite.Open(t.Context(), t.TempDir()+"/satupintu.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := t.Context()
+	kek, _ := op.NewKEK(bytes.Repeat([]byte{3}, 32))
+	other, _ := op.NewKEK(bytes.Repeat([]byte{4}, 32))
+	raw := func(name string) []byte {
+		v, err := db.Secret(ctx, name, func() ([]byte, error) { t.Fatalf("%s missing", name); return nil, nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+
+	// Stored in plaintext by the embedded default, then a KEK is configured.
+	plain, err := secret(ctx, sealedSecrets{st: db}, "totp-key", nil, 32)
+	if err != nil || !bytes.Equal(raw("totp-key"), plain) {
+		t.Fatalf("plaintext secret: %v", err)
+	}
+	got, err := secret(ctx, sealedSecrets{st: db, kek: kek}, "totp-key", nil, 32)
+	if err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("with a KEK the same key must come back: %v", err)
+	}
+	if stored := raw("totp-key"); bytes.Contains(stored, plain) || !bytes.HasPrefix(stored, []byte(sealedSecretPrefix)) {
+		t.Error("the plaintext secret was not sealed in place")
+	}
+	if got, err = secret(ctx, sealedSecrets{st: db, kek: kek}, "totp-key", nil, 32); err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("sealed secret read back: %v", err)
+	}
+
+	// A new secret is sealed as it is made.
+	fresh, err := secret(ctx, sealedSecrets{st: db, kek: kek}, "captcha-key", nil, 32)
+	if err != nil || len(fresh) != 32 || bytes.Contains(raw("captcha-key"), fresh) {
+		t.Fatalf("new secret: %d bytes, %v", len(fresh), err)
+	}
+
+	if _, err := secret(ctx, sealedSecrets{st: db, kek: other}, "captcha-key", nil, 32); !errors.Is(err, op.ErrWrongKEK) {
+		t.Errorf("another KEK: %v", err)
+	}
+	if _, err := secret(ctx, sealedSecrets{st: db}, "captcha-key", nil, 32); err == nil || !strings.Contains(err.Error(), "no key-encryption key") {
+		t.Errorf("no KEK: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -56,6 +57,7 @@ func RunDurable(t *testing.T, open func(t *testing.T) storage.Durable) {
 		{"revoke refresh tokens", testRevokeRefreshTokens},
 		{"secrets", testSecrets},
 		{"concurrent first secret use agrees", testSecretsConcurrent},
+		{"replacing a secret needs its current value", testReplaceSecret},
 		{"audit log", testAudit},
 		{"audit retention prunes by time", testAuditPrune},
 		{"audit stores any bytes a client sent", testAuditAnyBytes},
@@ -943,6 +945,30 @@ func testSecretsConcurrent(t *testing.T, s storage.Durable) {
 	mustOK(t, "Secret", err)
 	if !bytes.Equal(again, values[0]) {
 		t.Errorf("Secret after the race = %q, want %q", again, values[0])
+	}
+}
+
+// secretReplacer is the optional capability cmd/satupintu uses to seal
+// secrets stored in plaintext.
+type secretReplacer interface {
+	ReplaceSecret(ctx context.Context, name string, old, next []byte) error
+}
+
+func testReplaceSecret(t *testing.T, s storage.Durable) {
+	r, ok := s.(secretReplacer)
+	if !ok {
+		t.Skip("the store cannot replace secrets")
+	}
+	ctx := t.Context()
+	checkErr(t, "ReplaceSecret of a missing secret", r.ReplaceSecret(ctx, "none", []byte("a"), []byte("b")), storage.ErrNotFound)
+	first, err := s.Secret(ctx, "totp-key", func() ([]byte, error) { return []byte("plain\x00\xff"), nil })
+	mustOK(t, "Secret", err)
+	checkErr(t, "ReplaceSecret from a stale value", r.ReplaceSecret(ctx, "totp-key", []byte("other"), []byte("x")), storage.ErrConflict)
+	mustOK(t, "ReplaceSecret", r.ReplaceSecret(ctx, "totp-key", first, []byte("sealed\x00")))
+	got, err := s.Secret(ctx, "totp-key", func() ([]byte, error) { return []byte("never"), nil })
+	mustOK(t, "Secret after ReplaceSecret", err)
+	if !bytes.Equal(got, []byte("sealed\x00")) {
+		t.Errorf("Secret after ReplaceSecret = %q", got)
 	}
 }
 

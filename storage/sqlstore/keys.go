@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"time"
 
@@ -96,4 +97,22 @@ func (s *Store) SealSigningKey(ctx context.Context, id string, sealed []byte) er
 func (s *Store) DeleteRetiredSigningKeys(ctx context.Context, now time.Time) (int, error) {
 	n, err := s.db.Exec(ctx, `DELETE FROM signing_keys WHERE not_after <> 0 AND not_after <= $1`, micros(now))
 	return int(n), s.wrap("delete retired signing keys", err)
+}
+
+// ReplaceSecret sets the secret name to next if it still holds old (the
+// key-encryption key sealing a value stored in plaintext); ErrConflict if
+// it holds something else by now, ErrNotFound if there is none.
+func (s *Store) ReplaceSecret(ctx context.Context, name string, old, next []byte) error {
+	err := s.db.InTx(ctx, func(q Querier) error {
+		var cur []byte
+		if err := q.QueryRow(ctx, `SELECT value FROM secrets WHERE name = $1`+s.d.ForUpdate, name).Scan(&cur); err != nil {
+			return err
+		}
+		if !bytes.Equal(cur, old) {
+			return storage.ErrConflict
+		}
+		_, err := q.Exec(ctx, `UPDATE secrets SET value = $2 WHERE name = $1`, name, next)
+		return err
+	})
+	return s.wrap("replace secret "+name, err)
 }
