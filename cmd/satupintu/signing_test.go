@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -197,5 +198,29 @@ func TestSecretsSealed(t *testing.T) {
 	}
 	if _, err := secret(ctx, sealedSecrets{st: db}, "captcha-key", nil, 32); err == nil || !strings.Contains(err.Error(), "no key-encryption key") {
 		t.Errorf("no KEK: %v", err)
+	}
+}
+
+// TestServeRefusesWrongKEK: keys sealed with one key-encryption key and
+// serve started with another stops at start with a message that names the
+// setting and carries no key material.
+func TestServeRefusesWrongKEK(t *testing.T) {
+	dir := t.TempDir()
+	kekA := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{5}, 32))
+	kekB := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{6}, 32))
+	if code, _, errOut := runWith(t, map[string]string{"SATUPINTU_DATA_DIR": dir, "SATUPINTU_KEY_ENCRYPTION_KEY": kekA},
+		"keys", "rotate", "--alg", "all"); code != 0 {
+		t.Fatalf("keys rotate: %s", errOut)
+	}
+	prev := slog.Default() // serve makes its logger the default
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	code, _, errOut := runWith(t, map[string]string{"SATUPINTU_DATA_DIR": dir, "SATUPINTU_KEY_ENCRYPTION_KEY": kekB,
+		"SATUPINTU_ADDR": "127.0.0.1:0", "SATUPINTU_DEMO": "false"}, "serve")
+	if code == 0 || !strings.Contains(errOut, "SATUPINTU_KEY_ENCRYPTION_KEY") || !strings.Contains(errOut, "key-encryption key") {
+		t.Fatalf("serve with the wrong KEK: exit %d %q", code, errOut)
+	}
+	t.Logf("serve: %s", errOut)
+	if strings.Contains(errOut, kekA) || strings.Contains(errOut, kekB) {
+		t.Error("the error carries a key")
 	}
 }
