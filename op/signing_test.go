@@ -350,3 +350,60 @@ func TestJWTAccessTokenForService(t *testing.T) {
 		}
 	}
 }
+
+// TestForgedTokensRefused: ASVS 9.1.1/9.1.2, tokens the provider accepts
+// back (id_token_hint, JWT access tokens) are checked against an
+// allowlist of algorithms: no "none", no HMAC keyed with a public key, no
+// key of the token's own choosing.
+func TestForgedTokensRefused(t *testing.T) {
+	h := newHarness(t)
+	h.now = time.Now().UTC().Truncate(time.Second)
+	h.setClient("app", func(c *storage.Client) { c.AccessTokenFormat = "jwt" })
+	tk := h.signedIn()
+	parts := strings.Split(tk.AccessToken, ".")
+	kid := header(t, tk.AccessToken).KeyID
+	var set jose.JSONWebKeySet
+	json.Unmarshal(h.get("/keys").Body.Bytes(), &set)
+	pub, err := set.Key(kid)[0].MarshalJSON() // the public key, as an attacker has it
+	if err != nil {
+		t.Fatal(err)
+	}
+	forge := func(alg, typ string, key []byte) string {
+		hdr, _ := json.Marshal(map[string]string{"alg": alg, "typ": typ, "kid": kid})
+		input := base64.RawURLEncoding.EncodeToString(hdr) + "." + parts[1]
+		if key == nil {
+			return input + "."
+		}
+		s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: key},
+			(&jose.SignerOptions{}).WithType(jose.ContentType(typ)).WithHeader("kid", kid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+		jws, _ := s.Sign(payload)
+		out, _ := jws.CompactSerialize()
+		return out
+	}
+	idParts := strings.Split(tk.IDToken, ".")
+	ctx := zop.ContextWithIssuer(t.Context(), testIssuer)
+	for name, token := range map[string]string{
+		"alg none":             forge("none", AccessTokenType, nil),
+		"HS256 with the n key": forge("HS256", AccessTokenType, pub),
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/userinfo", nil)
+		r.Header.Set("Authorization", "Bearer "+token)
+		if w := h.serve(r); w.Code != http.StatusUnauthorized {
+			t.Errorf("%s access token: userinfo %d %s", name, w.Code, w.Body)
+		}
+		hint := strings.Join([]string{strings.Split(token, ".")[0], idParts[1], strings.Split(token, ".")[2]}, ".")
+		if _, err := zop.VerifyIDTokenHint[*oidc.IDTokenClaims](ctx, hint, h.p.zp.IDTokenHintVerifier(ctx)); err == nil {
+			t.Errorf("%s id_token_hint accepted", name)
+		}
+	}
+	// The genuine token passes, so the refusals above are the forgery's.
+	r := httptest.NewRequest(http.MethodGet, "/userinfo", nil)
+	r.Header.Set("Authorization", "Bearer "+tk.AccessToken)
+	if w := h.serve(r); w.Code != http.StatusOK {
+		t.Fatalf("genuine access token: %d %s", w.Code, w.Body)
+	}
+}
