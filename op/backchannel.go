@@ -102,7 +102,12 @@ func (p *Provider) LogoutNotice(ctx context.Context, clientID, userID, sid strin
 // tokens are signed with: sub and sid, a one-minute-scale expiry, a random
 // jti the client may use to refuse a replay, and never a nonce (§2.6).
 func (p *Provider) LogoutToken(ctx context.Context, clientID, userID, sid string) (string, error) {
-	key, err := p.store.keys.signingKey(ctx)
+	c, err := p.store.clients.get(ctx, clientID)
+	if err != nil {
+		return "", fmt.Errorf("op: load client %s: %w", clientID, err)
+	}
+	// §2.4: signed like the client's ID tokens.
+	key, err := p.store.keys.signingKeyFor(ctx, p.store.clientAlg(c))
 	if err != nil {
 		return "", fmt.Errorf("op: load signing key: %w", err)
 	}

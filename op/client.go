@@ -87,10 +87,9 @@ func (c *client) GrantTypes() []oidc.GrantType {
 	return out
 }
 
+// AccessTokenType is always Bearer to zitadel: satupintu builds the RFC
+// 9068 JWT access tokens itself (store.accessTokenValue).
 func (c *client) AccessTokenType() zop.AccessTokenType {
-	if c.c.AccessTokenFormat == "jwt" {
-		return zop.AccessTokenTypeJWT
-	}
 	return zop.AccessTokenTypeBearer
 }
 

@@ -89,9 +89,9 @@ func (p *Provider) serveKeys() http.Handler {
 		}
 		h := w.Header()
 		h.Set("Content-Type", "application/json")
-		// Short enough that a rotated key reaches relying parties well
-		// before it starts signing (keyManager.signingKey waits 2×refresh).
-		h.Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(p.cfg.KeyRefresh.Seconds())))
+		// Short enough that a rotated key reaches relying parties before
+		// it starts signing (KeyTimeline.PublishDelay counts this max-age).
+		h.Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(p.store.keys.timeline.JWKSMaxAge().Seconds())))
 		w.Write(body)
 	})
 }

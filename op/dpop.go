@@ -48,7 +48,6 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
-	zop "github.com/zitadel/oidc/v3/pkg/op"
 
 	"satupintu/storage"
 )
@@ -71,8 +70,6 @@ const (
 	errInvalidDPoP = "invalid_dpop_proof"
 	errDPoPNonce   = "use_dpop_nonce"
 )
-
-var _ zop.CanGetPrivateClaimsFromRequest = (*store)(nil)
 
 // dpopAlgs are the accepted proof algorithms: asymmetric only (RFC 9449
 // §4.3), never none or an HMAC.
@@ -440,16 +437,6 @@ func dpopIntrospection(resp *oidc.IntrospectionResponse, at storage.AccessToken)
 		resp.Claims = map[string]any{}
 	}
 	resp.Claims["cnf"] = map[string]any{"jkt": at.JKT}
-}
-
-// GetPrivateClaimsFromRequest adds cnf.jkt to a bound JWT access token
-// (RFC 9449 §6.1); zitadel asks it for JWT access tokens only.
-func (s *store) GetPrivateClaimsFromRequest(ctx context.Context, _ zop.TokenRequest, _ []string) (map[string]any, error) {
-	jkt := dpopFrom(ctx).thumbprint()
-	if jkt == "" {
-		return nil, nil
-	}
-	return map[string]any{"cnf": map[string]any{"jkt": jkt}}, nil
 }
 
 // --- dpop_jkt (RFC 9449 §10) ---

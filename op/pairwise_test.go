@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"satupintu/password"
 	"satupintu/storage"
@@ -178,5 +181,36 @@ func TestPairwiseHintFromAnotherSectorIsRefused(t *testing.T) {
 	loc, _ := url.Parse(w.Header().Get("Location"))
 	if w.Code != http.StatusFound || loc.Query().Get("error") != "login_required" {
 		t.Errorf("authorize with a foreign hint: %d %q; want a login_required redirect", w.Code, w.Header().Get("Location"))
+	}
+}
+
+// A pairwise client's JWT access token names the pairwise sub, and
+// userinfo accepts it.
+func TestPairwiseJWTAccessToken(t *testing.T) {
+	h := newHarness(t)
+	h.now = time.Now() // zitadel checks a JWT access token's times on the wall clock
+	h.addPairwiseClient("pw")
+	err := h.dur.Durable.(storage.Clients).UpdateClient(t.Context(), "pw", func(c *storage.Client) error {
+		c.AccessTokenFormat = "jwt"
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk := newPKCE()
+	w := h.post("/oauth/token", "pw", url.Values{"grant_type": {"authorization_code"}, "code": {h.codeFor("pw", pk, nil)},
+		"redirect_uri": {testRedirect}, "code_verifier": {pk.verifier}})
+	tk := decode(t, w)
+	if w.Code != http.StatusOK {
+		t.Fatalf("code exchange: %d %s", w.Code, w.Body)
+	}
+	sub := jwtClaims(t, tk.IDToken)["sub"]
+	if at := jwtClaims(t, tk.AccessToken)["sub"]; at != sub || sub == h.user.ID {
+		t.Errorf("JWT access token sub %v, ID token sub %v (user id %s): want the same pairwise sub", at, sub, h.user.ID)
+	}
+	r := httptest.NewRequest(http.MethodGet, "/userinfo", nil)
+	r.Header.Set("Authorization", "Bearer "+tk.AccessToken)
+	if ui := h.serve(r); ui.Code != http.StatusOK || !strings.Contains(ui.Body.String(), fmt.Sprintf(`"sub":%q`, sub)) {
+		t.Errorf("userinfo with the JWT access token: %d %s", ui.Code, ui.Body)
 	}
 }

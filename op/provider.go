@@ -28,7 +28,7 @@ import (
 type Config struct {
 	Issuer           string
 	CryptoKey        [32]byte // encrypts opaque access tokens
-	SigningAlgorithm string   // RS256 (default) or ES256
+	SigningAlgorithm string   // the default: RS256, PS256, ES256 or EdDSA (clients may choose another)
 
 	AccessTokenLifetime  time.Duration // default 15m
 	IDTokenLifetime      time.Duration // default 1h
@@ -42,6 +42,8 @@ type Config struct {
 	AuthRequestLifetime time.Duration
 	ClientCacheTTL      time.Duration // default 5s
 	KeyRefresh          time.Duration // default 1m
+	KeyRotation         time.Duration // a key signs this long before its successor; 0: manual only
+	KEK                 *KEK          // seals private keys at rest; nil: stored in plaintext
 
 	// LoginURL is where the browser goes to sign in for an auth request.
 	LoginURL func(authRequestID string) string
@@ -153,7 +155,7 @@ func New(ctx context.Context, cfg Config, durable Durable, ephemeral Ephemeral) 
 	if _, err := url.Parse(cfg.Issuer); err != nil || cfg.Issuer == "" {
 		return nil, fmt.Errorf("op: issuer %q is not a URL", cfg.Issuer)
 	}
-	keys, err := newKeyManager(ctx, durable, cfg.SigningAlgorithm, cfg.KeyRefresh, cfg.Now)
+	keys, err := newKeyManager(ctx, durable, cfg.SigningAlgorithm, cfg.KeyTimeline(), cfg.KEK, cfg.Now, cfg.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("op: %w", err)
 	}
@@ -194,6 +196,7 @@ func New(ctx context.Context, cfg Config, durable Durable, ephemeral Ephemeral) 
 		// below allows credential-less CORS on the API endpoints only.
 		zop.WithCORSOptions(nil),
 	}
+	opts = append(opts, p.signingOptions()...)
 	if strings.HasPrefix(cfg.Issuer, "http://") {
 		opts = append(opts, zop.WithAllowInsecure())
 	}
@@ -238,7 +241,7 @@ func New(ctx context.Context, cfg Config, durable Durable, ephemeral Ephemeral) 
 	}))
 	mux.Handle("/device_authorization", noStore(challenge(
 		p.protocolGuard(endpointClientAuth, p.checkDeviceAuthorization(router)), `Basic realm="satupintu"`)))
-	p.handler = mux
+	p.handler = withSigningClient(mux)
 	return p, nil
 }
 
@@ -251,7 +254,7 @@ func (p *Provider) CallbackURL(_ context.Context, authRequestID string) string {
 	return "/authorize/callback?id=" + url.QueryEscape(authRequestID)
 }
 
-// RotateKey creates a new signing key for alg; see keyManager.Rotate.
+// RotateKey creates a successor of alg's signing key; see keyManager.Rotate.
 func (p *Provider) RotateKey(ctx context.Context, alg string) (string, error) {
 	return p.store.keys.Rotate(ctx, alg)
 }

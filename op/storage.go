@@ -264,13 +264,16 @@ func (s *store) CreateAccessToken(ctx context.Context, req zop.TokenRequest) (st
 	if err != nil {
 		return "", time.Time{}, err
 	}
+	noteSigningClient(ctx, clientID)
 	id, exp, err := s.newAccessToken(ctx, clientID, userID, sessionID, "", req)
-	if err == nil {
-		if ar, ok := req.(*authRequest); ok && ar.code != "" {
-			s.rememberCode(ctx, ar.code, codeGrant{AccessTokenID: id, ClientID: clientID, UserID: userID})
-		}
+	if err != nil {
+		return "", time.Time{}, err
 	}
-	return id, exp, err
+	if ar, ok := req.(*authRequest); ok && ar.code != "" {
+		s.rememberCode(ctx, ar.code, codeGrant{AccessTokenID: id, ClientID: clientID, UserID: userID})
+	}
+	value, err := s.accessTokenValue(ctx, clientID, userID, id, exp, req)
+	return value, exp, err
 }
 
 func (s *store) newAccessToken(ctx context.Context, clientID, userID, sessionID, familyID string, req zop.TokenRequest) (string, time.Time, error) {
@@ -329,6 +332,7 @@ func (s *store) CreateAccessAndRefreshTokens(ctx context.Context, req zop.TokenR
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
+	noteSigningClient(ctx, clientID)
 	now := s.now()
 	token, id := newRefreshValue()
 	next := storage.RefreshToken{
@@ -376,7 +380,11 @@ func (s *store) CreateAccessAndRefreshTokens(ctx context.Context, req zop.TokenR
 	if ar, ok := req.(*authRequest); ok && ar.code != "" {
 		s.rememberCode(ctx, ar.code, codeGrant{AccessTokenID: atID, FamilyID: next.FamilyID, ClientID: clientID, UserID: userID})
 	}
-	return atID, token, exp, nil
+	value, err := s.accessTokenValue(ctx, clientID, userID, atID, exp, req)
+	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	return value, token, exp, nil
 }
 
 // familyStart approximates when the grant began; the family's absolute
@@ -527,8 +535,9 @@ func (s *store) GetRefreshTokenInfo(ctx context.Context, clientID, token string)
 
 // --- keys ---
 
+// SigningKey is asked for ID tokens: the key of the client's algorithm.
 func (s *store) SigningKey(ctx context.Context) (zop.SigningKey, error) {
-	k, err := s.keys.signingKey(ctx)
+	k, err := s.idTokenKey(ctx)
 	if err != nil {
 		return nil, s.unavailable(ctx, "load signing key", err)
 	}

@@ -192,8 +192,12 @@ type Client struct {
 	// DPoPRequired refuses token requests without a DPoP proof (RFC 9449),
 	// so every access token of this client is sender-constrained.
 	DPoPRequired bool
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// IDTokenSignedResponseAlg is the JWS alg of the client's ID tokens
+	// and logout tokens (OIDC Dynamic Client Registration §2); empty: the
+	// provider's default.
+	IDTokenSignedResponseAlg string
+	CreatedAt                time.Time
+	UpdatedAt                time.Time
 }
 
 // Client authentication methods (OIDC Core §9, RFC 7591 §2).
@@ -234,11 +238,21 @@ func (c *Client) AllowsGrant(g string) bool {
 // SigningKey is a private key the provider signs tokens with. Keys are kept
 // after they stop signing so tokens they signed still verify.
 type SigningKey struct {
-	ID         string // the JWS kid
-	Algorithm  string // "RS256" or "ES256"
-	PrivateDER []byte // PKCS #8
-	CreatedAt  time.Time
-	// NotAfter is when the key stops being published; zero means no end.
+	ID        string // the JWS kid
+	Algorithm string // "RS256", "PS256", "ES256" or "EdDSA"
+	// PrivateDER is PKCS #8, or, when Sealed, that DER encrypted with the
+	// key-encryption key (op.SealKey); backends store it as given.
+	PrivateDER []byte
+	Sealed     bool
+	// Predecessor is the key of the same algorithm this one replaces;
+	// empty for the first. A key has at most one successor.
+	Predecessor string
+	CreatedAt   time.Time
+	// ActivatesAt is when the key may start signing: it is published
+	// before, so relying parties already hold it (OIDC Core §10.1.1).
+	ActivatesAt time.Time
+	// NotAfter is when the key retires: it leaves the published set and
+	// may be deleted. Zero while it has no successor.
 	NotAfter time.Time
 }
 
@@ -306,9 +320,24 @@ type Clients interface {
 
 // Keys stores signing keys.
 type Keys interface {
-	CreateSigningKey(ctx context.Context, k SigningKey) error
+	// CreateSigningKey stores k. When k.Predecessor is set, the same
+	// transaction sets NotAfter to retire on every other key of k's
+	// algorithm that has none yet: the predecessor, and keys stored before
+	// keys had predecessors (a zero retire changes nothing). A key has one
+	// successor at most: if another key of k's algorithm already names the
+	// same predecessor (another node rotated first), nothing is stored and
+	// the error is ErrConflict; a taken id is ErrAlreadyExists. The
+	// predecessor need not exist any more.
+	CreateSigningKey(ctx context.Context, k SigningKey, retire time.Time) error
 	// SigningKeys returns every stored key, oldest first.
 	SigningKeys(ctx context.Context) ([]SigningKey, error)
+	// SealSigningKey replaces the plaintext private key of id with its
+	// sealed form; ErrNotFound if there is no such key, ErrConflict if it
+	// is sealed already (another node sealed it first).
+	SealSigningKey(ctx context.Context, id string, sealed []byte) error
+	// DeleteRetiredSigningKeys deletes the keys whose NotAfter is set and
+	// not after now, and returns how many.
+	DeleteRetiredSigningKeys(ctx context.Context, now time.Time) (int, error)
 }
 
 // RefreshTokens stores refresh tokens.

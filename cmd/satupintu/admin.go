@@ -56,6 +56,9 @@ type admin struct {
 	// openEphemeral opens the short-lived-state store as serve does, for
 	// the commands that change it (user unlock).
 	openEphemeral func(context.Context) (storage.Ephemeral, string, error)
+	// keyTimeline and kek: keys rotate seals and times keys as serve does.
+	keyTimeline op.KeyTimeline
+	kek         *op.KEK
 }
 
 func (a *admin) audit(ctx context.Context, action, subject string) error {
@@ -141,6 +144,7 @@ func (a *admin) clientCreate(ctx context.Context, args []string) error {
 	subjectType := fs.String("subject-type", op.SubjectPublic, "public (the user's id) or pairwise (a sub of the client's sector)")
 	sectorURI := fs.String("sector-identifier-uri", "", "pairwise: https URL of a JSON list of the redirect URIs, for a sector of several hosts")
 	dpopRequired := fs.Bool("dpop-required", false, "token requests must carry a DPoP proof (RFC 9449)")
+	idTokenAlg := fs.String("id-token-alg", "", "ID token and logout token signing algorithm: RS256, PS256, ES256 or EdDSA (default: the server's)")
 	var redirects, postLogout, grants, traderTypes multi
 	fs.Var(&redirects, "redirect-uri", "redirect URI (repeatable)")
 	fs.Var(&postLogout, "post-logout-redirect-uri", "post-logout redirect URI (repeatable)")
@@ -160,6 +164,7 @@ func (a *admin) clientCreate(ctx context.Context, args []string) error {
 		LaunchURL: *launchURL, AllowedTraderTypes: traderTypes, AccountLinkURL: *linkURL,
 		BackchannelLogoutURI: *backchannel, InitiateLoginURI: *initiate,
 		SubjectType: *subjectType, SectorIdentifierURI: *sectorURI,
+		IDTokenSignedResponseAlg: *idTokenAlg,
 	}
 	c.DPoPRequired = *dpopRequired
 	if len(c.GrantTypes) == 0 {
@@ -222,6 +227,9 @@ func validateClient(c storage.Client) error {
 	if c.AccessTokenFormat != "opaque" && c.AccessTokenFormat != "jwt" {
 		return fmt.Errorf("--access-token-format %q must be opaque or jwt", c.AccessTokenFormat)
 	}
+	if c.IDTokenSignedResponseAlg != "" && !op.ValidAlgorithm(c.IDTokenSignedResponseAlg) {
+		return fmt.Errorf("--id-token-alg %q must be one of %s", c.IDTokenSignedResponseAlg, strings.Join(op.Algorithms, ", "))
+	}
 	return validateListing(c)
 }
 
@@ -270,27 +278,29 @@ func validateAppURL(raw string) error {
 }
 
 type clientJSON struct {
-	ClientID               string   `json:"client_id"`
-	ClientSecret           string   `json:"client_secret,omitempty"`
-	Name                   string   `json:"name"`
-	Public                 bool     `json:"public"`
-	RedirectURIs           []string `json:"redirect_uris"`
-	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
-	GrantTypes             []string `json:"grant_types"`
-	RequireMFA             bool     `json:"require_mfa,omitempty"`
-	Listed                 bool     `json:"listed,omitempty"`
-	LaunchURL              string   `json:"launch_url,omitempty"`
-	AllowedTraderTypes     []string `json:"allowed_trader_types,omitempty"`
-	AccountLinkURL         string   `json:"account_link_url,omitempty"`
-	BackchannelLogoutURI   string   `json:"backchannel_logout_uri,omitempty"`
-	InitiateLoginURI       string   `json:"initiate_login_uri,omitempty"`
-	SubjectType            string   `json:"subject_type,omitempty"`
-	SectorIdentifierURI    string   `json:"sector_identifier_uri,omitempty"`
-	AuthMethod             string   `json:"token_endpoint_auth_method"`
-	JWKSURI                string   `json:"jwks_uri,omitempty"`
-	HasJWKS                bool     `json:"jwks_registered,omitempty"`
-	RequirePAR             bool     `json:"require_pushed_authorization_requests,omitempty"`
-	DPoPRequired           bool     `json:"dpop_required,omitempty"`
+	ClientID                 string   `json:"client_id"`
+	ClientSecret             string   `json:"client_secret,omitempty"`
+	Name                     string   `json:"name"`
+	Public                   bool     `json:"public"`
+	RedirectURIs             []string `json:"redirect_uris"`
+	PostLogoutRedirectURIs   []string `json:"post_logout_redirect_uris"`
+	GrantTypes               []string `json:"grant_types"`
+	RequireMFA               bool     `json:"require_mfa,omitempty"`
+	Listed                   bool     `json:"listed,omitempty"`
+	LaunchURL                string   `json:"launch_url,omitempty"`
+	AllowedTraderTypes       []string `json:"allowed_trader_types,omitempty"`
+	AccountLinkURL           string   `json:"account_link_url,omitempty"`
+	BackchannelLogoutURI     string   `json:"backchannel_logout_uri,omitempty"`
+	InitiateLoginURI         string   `json:"initiate_login_uri,omitempty"`
+	SubjectType              string   `json:"subject_type,omitempty"`
+	SectorIdentifierURI      string   `json:"sector_identifier_uri,omitempty"`
+	AuthMethod               string   `json:"token_endpoint_auth_method"`
+	JWKSURI                  string   `json:"jwks_uri,omitempty"`
+	HasJWKS                  bool     `json:"jwks_registered,omitempty"`
+	RequirePAR               bool     `json:"require_pushed_authorization_requests,omitempty"`
+	DPoPRequired             bool     `json:"dpop_required,omitempty"`
+	IDTokenSignedResponseAlg string   `json:"id_token_signed_response_alg,omitempty"`
+	AccessTokenFormat        string   `json:"access_token_format,omitempty"`
 }
 
 func toJSON(c storage.Client, secret string) clientJSON {
@@ -302,7 +312,8 @@ func toJSON(c storage.Client, secret string) clientJSON {
 		BackchannelLogoutURI: c.BackchannelLogoutURI, InitiateLoginURI: c.InitiateLoginURI,
 		SubjectType: c.SubjectType, SectorIdentifierURI: c.SectorIdentifierURI,
 		AuthMethod: c.EffectiveAuthMethod(), JWKSURI: c.JWKSURI, HasJWKS: c.JWKS != "", RequirePAR: c.RequirePAR,
-		DPoPRequired: c.DPoPRequired,
+		DPoPRequired:             c.DPoPRequired,
+		IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg, AccessTokenFormat: c.AccessTokenFormat,
 	}
 }
 
@@ -450,6 +461,8 @@ func (a *admin) clientUpdate(ctx context.Context, args []string) error {
 	dpopRequired := fs.Bool("dpop-required", false, "token requests must carry a DPoP proof (RFC 9449; =false: not required)")
 	var grants multi
 	fs.Var(&grants, "grant-type", "grant type, replacing the client's list (repeatable; device_code for the device flow)")
+	idTokenAlg := fs.String("id-token-alg", "", "RS256, PS256, ES256 or EdDSA (empty: the server's default)")
+	format := fs.String("access-token-format", "", "opaque or jwt")
 	id, err := oneArg(fs, args, "CLIENT_ID")
 	if err != nil {
 		return err
@@ -457,8 +470,15 @@ func (a *admin) clientUpdate(ctx context.Context, args []string) error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	authSet := slices.ContainsFunc(clientAuthFlagNames, func(n string) bool { return set[n] })
-	if !set["backchannel-logout-uri"] && !set["initiate-login-uri"] && !authSet && !set["dpop-required"] && !set["grant-type"] {
-		return usagef("client update: nothing to change (want --backchannel-logout-uri, --initiate-login-uri, --auth-method, --jwks, --jwks-uri, --require-par, --dpop-required or --grant-type)")
+	if !set["backchannel-logout-uri"] && !set["initiate-login-uri"] && !authSet && !set["dpop-required"] && !set["grant-type"] &&
+		!set["id-token-alg"] && !set["access-token-format"] {
+		return usagef("client update: nothing to change (want --backchannel-logout-uri, --initiate-login-uri, --auth-method, --jwks, --jwks-uri, --require-par, --dpop-required, --grant-type, --id-token-alg or --access-token-format)")
+	}
+	if set["id-token-alg"] && *idTokenAlg != "" && !op.ValidAlgorithm(*idTokenAlg) {
+		return usagef("client update: --id-token-alg %q must be one of %s", *idTokenAlg, strings.Join(op.Algorithms, ", "))
+	}
+	if set["access-token-format"] && *format != "opaque" && *format != "jwt" {
+		return usagef("client update: --access-token-format %q must be opaque or jwt", *format)
 	}
 	for _, f := range []struct{ name, url string }{{"backchannel-logout-uri", *backchannel}, {"initiate-login-uri", *initiate}} {
 		if set[f.name] && f.url != "" {
@@ -503,6 +523,12 @@ func (a *admin) clientUpdate(ctx context.Context, args []string) error {
 			if err := validateClient(*c); err != nil {
 				return usagef("client update: %v", err)
 			}
+		}
+		if set["id-token-alg"] {
+			c.IDTokenSignedResponseAlg = *idTokenAlg
+		}
+		if set["access-token-format"] {
+			c.AccessTokenFormat = *format
 		}
 		c.UpdatedAt = a.now().UTC()
 		updated = *c
@@ -807,25 +833,77 @@ func (a *admin) userList(ctx context.Context, args []string) error {
 // --- keys ---
 
 func (a *admin) keys(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "rotate" {
-		return usagef("keys: want rotate")
+	if len(args) == 0 {
+		return usagef("keys: want list or rotate")
 	}
-	fs := newFlagSet("keys rotate")
-	alg := fs.String("alg", op.AlgRS256, "RS256 or ES256")
-	if err := parseFlags(fs, args[1:]); err != nil {
+	switch args[0] {
+	case "list":
+		return a.keysList(ctx, args[1:])
+	case "rotate":
+		return a.keysRotate(ctx, args[1:])
+	default:
+		return usagef("keys: unknown command %q (want list or rotate)", args[0])
+	}
+}
+
+// keysList shows each stored key's state; never key material.
+func (a *admin) keysList(ctx context.Context, args []string) error {
+	fs := newFlagSet("keys list")
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	k, err := op.GenerateSigningKey(*alg, a.now())
+	keys, err := a.store.SigningKeys(ctx)
 	if err != nil {
-		return usagef("keys rotate: %v", err)
+		return fmt.Errorf("list keys: %w", err)
 	}
-	if err := a.store.CreateSigningKey(ctx, k); err != nil {
-		return fmt.Errorf("store key: %w", err)
+	now := a.now().UTC()
+	states := op.KeyStates(keys, now)
+	slices.SortFunc(keys, func(x, y storage.SigningKey) int {
+		if c := strings.Compare(x.Algorithm, y.Algorithm); c != 0 {
+			return c
+		}
+		return x.ActivatesAt.Compare(y.ActivatesAt)
+	})
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tSIGNS FROM\tRETIRES\tSEALED")
+	at := func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return t.UTC().Format(time.RFC3339)
 	}
-	if err := a.audit(ctx, "key.rotate", k.ID); err != nil {
+	for _, k := range keys {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%t\n", k.ID, k.Algorithm, states[k.ID],
+			at(k.CreatedAt), at(k.ActivatesAt), at(k.NotAfter), k.Sealed)
+	}
+	return tw.Flush()
+}
+
+// keysRotate makes a successor for one algorithm (or all): published at
+// once, signing after the publish delay, the replaced key retiring after
+// the longest token lifetime. Running servers pick it up on their refresh.
+func (a *admin) keysRotate(ctx context.Context, args []string) error {
+	fs := newFlagSet("keys rotate")
+	alg := fs.String("alg", op.AlgRS256, "RS256, PS256, ES256, EdDSA or all")
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "new %s signing key %s; running servers publish it at once and sign with it after two minutes\n", *alg, k.ID)
+	algs := []string{*alg}
+	if *alg == "all" {
+		algs = op.Algorithms
+	} else if !op.ValidAlgorithm(*alg) {
+		return usagef("keys rotate: --alg %q must be one of %s or all", *alg, strings.Join(op.Algorithms, ", "))
+	}
+	for _, alg := range algs {
+		id, err := op.RotateKey(ctx, a.store, alg, a.keyTimeline, a.kek, a.now())
+		if err != nil {
+			return fmt.Errorf("rotate %s key: %w", alg, err)
+		}
+		if err := a.audit(ctx, "key.rotate", id); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "new %s signing key %s: published at once, signs in %s\n", alg, id, a.keyTimeline.PublishDelay())
+	}
 	return nil
 }
 

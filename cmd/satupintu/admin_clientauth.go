@@ -127,7 +127,7 @@ func issueSecret(c *storage.Client, key [32]byte) (string, error) {
 // (the same secrets-table row, see clientSecretKey). Loaded before a
 // client's update transaction, never inside it.
 func (a *admin) sealKey(ctx context.Context) ([32]byte, error) {
-	return clientSecretKey(ctx, a.store)
+	return clientSecretKey(ctx, sealedSecrets{st: a.store, kek: a.kek})
 }
 
 // needsNewSecret: the method changed to one whose secret the client has not.

@@ -178,7 +178,12 @@ func TestLogoutTokenRejected(t *testing.T) {
 	if err != nil || len(keys) == 0 {
 		t.Fatalf("signing keys: %v %v", keys, err)
 	}
-	k := keys[len(keys)-1]
+	var k storage.SigningKey // the demo apps' algorithm: the default, RS256
+	for _, key := range keys {
+		if key.Algorithm == op.AlgRS256 {
+			k = key
+		}
+	}
 	priv, err := x509.ParsePKCS8PrivateKey(k.PrivateDER)
 	if err != nil {
 		t.Fatal(err)

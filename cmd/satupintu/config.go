@@ -19,6 +19,7 @@ import (
 
 	"satupintu/captcha"
 	"satupintu/mail"
+	"satupintu/op"
 	"satupintu/privacy"
 	"satupintu/quota"
 	"satupintu/upstream"
@@ -81,6 +82,11 @@ type Config struct {
 	// never public by accident: a deployment opens it to its scraper only.
 	MetricsAddr string
 	Pprof       bool
+	// KeyRotation is how long a signing key signs before a successor is
+	// made (0: only `satupintu keys rotate`). KEK seals private signing
+	// keys at rest (SATUPINTU_KEY_ENCRYPTION_KEY); required in production.
+	KeyRotation time.Duration
+	KEK         *op.KEK
 }
 
 func defaultConfig() Config {
@@ -102,6 +108,7 @@ func defaultConfig() Config {
 		AuditRetention:   defaultAuditRetention,
 		Retention:        privacy.DefaultRetention,
 		MetricsAddr:      "127.0.0.1:9090",
+		KeyRotation:      90 * 24 * time.Hour,
 	}
 }
 
@@ -262,13 +269,28 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	}
 	boolean("INVITE_CONFIRM", &cfg.InviteNeedsOfficer)
 	boolean("DEMO", &cfg.Demo)
+	var rotation, kek string
+	str("KEY_ROTATION", &rotation)
+	if rotation == "0" {
+		cfg.KeyRotation = 0
+	} else if rotation != "" {
+		dur("KEY_ROTATION", &cfg.KeyRotation)
+	}
+	str("KEY_ENCRYPTION_KEY", &kek)
+	if kek != "" {
+		k, err := op.ParseKEK(kek)
+		if err != nil {
+			problems = append(problems, "SATUPINTU_KEY_ENCRYPTION_KEY: "+err.Error()) // never the value
+		}
+		cfg.KEK = k
+	}
 	str("METRICS_ADDR", &cfg.MetricsAddr)
 	boolean("PPROF", &cfg.Pprof)
 
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (SATUPINTU_ADDR)")
 	fs.StringVar(&cfg.Issuer, "issuer", cfg.Issuer, "issuer URL relying parties see (SATUPINTU_ISSUER)")
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "folder for the embedded database (SATUPINTU_DATA_DIR)")
-	fs.StringVar(&cfg.SigningAlgorithm, "signing-alg", cfg.SigningAlgorithm, "ID token signing algorithm: RS256 or ES256 (SATUPINTU_SIGNING_ALG)")
+	fs.StringVar(&cfg.SigningAlgorithm, "signing-alg", cfg.SigningAlgorithm, "default signing algorithm: RS256, PS256, ES256 or EdDSA (SATUPINTU_SIGNING_ALG)")
 	fs.DurationVar(&cfg.SessionTTL, "session-ttl", cfg.SessionTTL, "single sign-on session lifetime (SATUPINTU_SESSION_TTL)")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error (SATUPINTU_LOG_LEVEL)")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json (SATUPINTU_LOG_FORMAT)")
@@ -329,8 +351,18 @@ func (c Config) Validate() []string {
 	if c.DataDir == "" {
 		p = append(p, "data-dir must not be empty")
 	}
-	if c.SigningAlgorithm != "RS256" && c.SigningAlgorithm != "ES256" {
-		p = append(p, fmt.Sprintf("signing-alg %q must be RS256 or ES256", c.SigningAlgorithm))
+	if !op.ValidAlgorithm(c.SigningAlgorithm) {
+		p = append(p, fmt.Sprintf("signing-alg %q must be one of %s", c.SigningAlgorithm, strings.Join(op.Algorithms, ", ")))
+	}
+	// A key must sign far longer than it waits to be published and to retire.
+	if c.KeyRotation != 0 && c.KeyRotation < 24*time.Hour {
+		p = append(p, "SATUPINTU_KEY_ROTATION must be 0 (manual only) or at least 24h (90 days is 2160h)")
+	}
+	// Production (Postgres behind an https issuer) keeps private keys
+	// sealed: a database dump alone must not let anyone sign tokens. The
+	// embedded default and the local compose demo run without.
+	if c.DatabaseURL != "" && c.secure() && c.KEK == nil {
+		p = append(p, "SATUPINTU_KEY_ENCRYPTION_KEY (or _FILE) is required in production (Postgres with an https issuer): base64 of 32 random bytes, e.g. openssl rand -base64 32")
 	}
 	if c.SessionTTL < time.Minute {
 		p = append(p, "session-ttl must be at least 1m")

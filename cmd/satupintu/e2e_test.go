@@ -825,7 +825,7 @@ func TestDiscoveryAndKeys(t *testing.T) {
 		"response_types_supported":              `["code"]`,
 		"code_challenge_methods_supported":      `["S256"]`,
 		"grant_types_supported":                 `["authorization_code","refresh_token","client_credentials","urn:ietf:params:oauth:grant-type:device_code"]`,
-		"id_token_signing_alg_values_supported": `["RS256","ES256"]`,
+		"id_token_signing_alg_values_supported": `["RS256","PS256","ES256","EdDSA"]`,
 	}
 	for k, v := range want {
 		got, _ := json.Marshal(d[k])
@@ -852,8 +852,8 @@ func TestDiscoveryAndKeys(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
 		t.Fatal(err)
 	}
-	if len(set.Keys) != 2 {
-		t.Fatalf("%d keys, want RS256 and ES256", len(set.Keys))
+	if len(set.Keys) != len(op.Algorithms) {
+		t.Fatalf("%d keys, want one per algorithm %v", len(set.Keys), op.Algorithms)
 	}
 	for _, k := range set.Keys {
 		for _, private := range []string{"d", "p", "q", "dp", "dq", "qi", "k"} {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"satupintu/jobs"
+	"satupintu/op"
 	"satupintu/storage"
 )
 
@@ -29,7 +30,8 @@ usage:
   satupintu user create --username U --email E --password-stdin [--name N] [--phone P] [--role officer|admin] [--organization NIB]
   satupintu user list | user set-password --username U | user disable --username U | user enable --username U
   satupintu user unlock --username U      (lifts a sign-in lock; needs SATUPINTU_REDIS_URL)
-  satupintu keys rotate [--alg RS256|ES256]
+  satupintu keys rotate [--alg RS256|PS256|ES256|EdDSA|all]
+  satupintu keys list                     (each signing key's state; no key material)
   satupintu demo-rp [--config data/demo-clients.json]
   satupintu bench [--scenarios a,b] [--duration 10s] [--concurrency 16] [--target URL ...]   (the load tool)
 
@@ -94,6 +96,7 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	defer db.Close()
 	a := &admin{store: db, stdin: stdin, stdout: stdout, now: time.Now,
 		openEphemeral: func(ctx context.Context) (storage.Ephemeral, string, error) { return openEphemeral(ctx, cfg) }}
+	a.keyTimeline, a.kek = op.Config{KeyRotation: cfg.KeyRotation}.KeyTimeline(), cfg.KEK
 	switch cmd {
 	case "migrate":
 		// River's tables too: opening the job queue applies its migrations.

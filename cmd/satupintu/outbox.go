@@ -8,6 +8,7 @@ import (
 
 	"satupintu/jobs"
 	"satupintu/mail"
+	"satupintu/op"
 	"satupintu/storage"
 )
 
@@ -26,14 +27,14 @@ const queueStopTimeout = 15 * time.Second
 // sender. The queue is not started yet: newServer registers the
 // back-channel logout worker on it, then start begins working. The
 // returned stop ends it gracefully; call it before the store closes.
-func openOutbox(ctx context.Context, durable storage.Durable, sender mail.Sender, logger *slog.Logger) (o *jobs.Outbox, q *jobs.Queue, start func() error, stop func(), err error) {
+func openOutbox(ctx context.Context, durable storage.Durable, kek *op.KEK, sender mail.Sender, logger *slog.Logger) (o *jobs.Outbox, q *jobs.Queue, start func() error, stop func(), err error) {
 	q, err = jobs.Open(ctx, durable, jobs.Config{Logger: logger})
 	if err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("job queue: %w", err)
 	}
 	// Generated once and kept in the database, as the TOTP key is: it
 	// keeps the links in queued mail out of sight of River's tools.
-	key, err := secret(ctx, durable, "mail-outbox-key", nil, 32)
+	key, err := secret(ctx, sealedSecrets{st: durable, kek: kek}, "mail-outbox-key", nil, 32)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}

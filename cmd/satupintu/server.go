@@ -97,19 +97,19 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	if err != nil {
 		return nil, nil, fmt.Errorf("issuer: %w", err)
 	}
-	hashKey, err := secret(ctx, d.durable, "cookie-hash-key", d.cfg.CookieHashKey, 64)
+	hashKey, err := secret(ctx, d.secrets(), "cookie-hash-key", d.cfg.CookieHashKey, 64)
 	if err != nil {
 		return nil, nil, err
 	}
-	blockKey, err := secret(ctx, d.durable, "cookie-block-key", d.cfg.CookieBlockKey, 32)
+	blockKey, err := secret(ctx, d.secrets(), "cookie-block-key", d.cfg.CookieBlockKey, 32)
 	if err != nil {
 		return nil, nil, err
 	}
-	tokenKey, err := secret(ctx, d.durable, "access-token-key", nil, 32)
+	tokenKey, err := secret(ctx, d.secrets(), "access-token-key", nil, 32)
 	if err != nil {
 		return nil, nil, err
 	}
-	totpKey, err := secret(ctx, d.durable, "totp-key", nil, 32) // seals TOTP secrets at rest
+	totpKey, err := secret(ctx, d.secrets(), "totp-key", nil, 32) // seals TOTP secrets at rest
 	if err != nil {
 		return nil, nil, err
 	}
@@ -125,7 +125,7 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	// binds its challenges to its own purpose): challenges signed with a
 	// key every node shares, used solutions and image codes in the
 	// ephemeral store, so any node can check them.
-	captchaKey, err := secret(ctx, d.durable, "captcha-key", nil, 32)
+	captchaKey, err := secret(ctx, d.secrets(), "captcha-key", nil, 32)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -146,7 +146,7 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	}
 	// Pairwise subjects are derived from this key for as long as the
 	// database lives: a new key would give every pairwise client new users.
-	pairwiseKey, err := secret(ctx, d.durable, "pairwise-key", nil, op.PairwiseKeySize)
+	pairwiseKey, err := secret(ctx, d.secrets(), "pairwise-key", nil, op.PairwiseKeySize)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -156,7 +156,7 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	// secrets table, not derived from the access-token key: the admin CLI
 	// seals with it too (it reads the same row), and either key can be
 	// replaced without touching the other's data.
-	sealKey, err := clientSecretKey(ctx, d.durable)
+	sealKey, err := clientSecretKey(ctx, d.secrets())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -164,10 +164,15 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	if d.queue != nil {
 		logouts = jobs.NewLogouts(d.queue)
 	}
+	if d.cfg.KEK == nil {
+		d.logger.Warn("signing keys are stored unencrypted: no key-encryption key configured (SATUPINTU_KEY_ENCRYPTION_KEY)")
+	}
 	provider, err := op.New(ctx, op.Config{
 		Issuer:           d.cfg.Issuer,
 		CryptoKey:        key,
 		SigningAlgorithm: d.cfg.SigningAlgorithm,
+		KeyRotation:      d.cfg.KeyRotation,
+		KEK:              d.cfg.KEK,
 		ClientCacheTTL:   d.cfg.ClientCacheTTL,
 		// The authorize limit's window is validated against this lifetime.
 		AuthRequestLifetime: authRequestLifetime,
@@ -418,7 +423,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
-	outbox, queue, startQueue, stopQueue, err := openOutbox(ctx, durable, mailer, logger)
+	outbox, queue, startQueue, stopQueue, err := openOutbox(ctx, durable, cfg.KEK, mailer, logger)
 	if err != nil {
 		return err
 	}

@@ -50,6 +50,9 @@
 //   - the changes that take storage.TxHook run each hook once, inside
 //     their transaction, with a non-nil driver transaction; a hook's error
 //     undoes the change and comes back (errors.Is);
+//   - a signing key has at most one successor: of racing CreateSigningKey
+//     calls naming the same predecessor one wins and the others get
+//     ErrConflict, and the winner's retire time is the one stored;
 //   - a counter's window is fixed by its first Incr, not extended by later
 //     ones; a draft lives ttl from its last save and reading it does not
 //     consume it; non-positive windows and TTLs are errors.

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -47,12 +48,16 @@ func RunDurable(t *testing.T, open func(t *testing.T) storage.Durable) {
 		{"upstream links", testUpstreamLinks},
 		{"approval links the upstream identity", testApproveLinksUpstream},
 		{"signing keys oldest first", testSigningKeys},
+		{"signing key succession and retirement", testSigningKeySuccession},
+		{"racing rotators create one successor", testSigningKeySuccessionConcurrent},
+		{"sealing a signing key", testSealSigningKey},
 		{"refresh token round trip", testRefreshTokenRoundTrip},
 		{"rotate refresh token", testRotateRefreshToken},
 		{"concurrent rotation has one winner", testRotateRefreshTokenConcurrent},
 		{"revoke refresh tokens", testRevokeRefreshTokens},
 		{"secrets", testSecrets},
 		{"concurrent first secret use agrees", testSecretsConcurrent},
+		{"replacing a secret needs its current value", testReplaceSecret},
 		{"audit log", testAudit},
 		{"audit retention prunes by time", testAuditPrune},
 		{"audit observer sees stored actions", testAuditObserver},
@@ -512,6 +517,8 @@ func fullClient(id string) storage.Client {
 		DPoPRequired:           true,
 		CreatedAt:              instant(0),
 		UpdatedAt:              instant(2),
+
+		IDTokenSignedResponseAlg: "EdDSA",
 	}
 }
 
@@ -630,19 +637,131 @@ func testSigningKeys(t *testing.T, s storage.Durable) {
 	}
 	key := func(id string, minutes int) storage.SigningKey {
 		return storage.SigningKey{ID: id, Algorithm: "RS256", PrivateDER: []byte("der-" + id + "\x00\xff"),
-			CreatedAt: instant(minutes)}
+			CreatedAt: instant(minutes), ActivatesAt: instant(minutes + 2)}
 	}
 	newest, oldest, middle := key("k3", 20), key("k1", -20), key("k2", 0)
-	middle.Algorithm, middle.NotAfter = "ES256", instant(60)
+	middle.Algorithm, middle.NotAfter, middle.Sealed = "ES256", instant(60), true
+	newest.Predecessor = "k0"
 	// Created out of order: the list is ordered by CreatedAt, not insertion.
 	for _, k := range []storage.SigningKey{newest, oldest, middle} {
-		mustOK(t, "CreateSigningKey", s.CreateSigningKey(ctx, k))
+		mustOK(t, "CreateSigningKey", s.CreateSigningKey(ctx, k, time.Time{}))
 	}
-	checkErr(t, "CreateSigningKey with a taken id", s.CreateSigningKey(ctx, key("k1", 99)), storage.ErrAlreadyExists)
+	taken := key("k1", 99)
+	taken.Predecessor = "other"
+	checkErr(t, "CreateSigningKey with a taken id", s.CreateSigningKey(ctx, taken, time.Time{}), storage.ErrAlreadyExists)
 	got, err = s.SigningKeys(ctx)
 	mustOK(t, "SigningKeys", err)
 	checkEqual(t, "SigningKeys", []storage.SigningKey{oldest, middle, newest}, got)
 	checkUTC(t, "SigningKeys", got)
+}
+
+func signingKey(id, alg, predecessor string, minutes int) storage.SigningKey {
+	return storage.SigningKey{ID: id, Algorithm: alg, PrivateDER: []byte("der-" + id), Predecessor: predecessor,
+		CreatedAt: instant(minutes), ActivatesAt: instant(minutes + 2)}
+}
+
+func testSigningKeySuccession(t *testing.T, s storage.Durable) {
+	ctx := t.Context()
+	first := signingKey("a1", "RS256", "", 0)
+	mustOK(t, "CreateSigningKey first", s.CreateSigningKey(ctx, first, time.Time{}))
+	checkErr(t, "a second first key of the algorithm",
+		s.CreateSigningKey(ctx, signingKey("a1bis", "RS256", "", 1), time.Time{}), storage.ErrAlreadyExists)
+	// Another algorithm has a chain of its own.
+	mustOK(t, "CreateSigningKey ES256", s.CreateSigningKey(ctx, signingKey("e1", "ES256", "", 0), time.Time{}))
+
+	second := signingKey("a2", "RS256", "a1", 10)
+	mustOK(t, "CreateSigningKey successor", s.CreateSigningKey(ctx, second, instant(100)))
+	checkErr(t, "a second successor of the same key",
+		s.CreateSigningKey(ctx, signingKey("a2bis", "RS256", "a1", 11), instant(200)), storage.ErrConflict)
+
+	got, err := s.SigningKeys(ctx)
+	mustOK(t, "SigningKeys", err)
+	first.NotAfter = instant(100) // retired with the successor, not by the loser
+	checkEqual(t, "SigningKeys", []storage.SigningKey{first, signingKey("e1", "ES256", "", 0), second}, got)
+
+	n, err := s.DeleteRetiredSigningKeys(ctx, instant(99))
+	mustOK(t, "DeleteRetiredSigningKeys before retirement", err)
+	if n != 0 {
+		t.Errorf("deleted %d keys before their retirement", n)
+	}
+	n, err = s.DeleteRetiredSigningKeys(ctx, instant(100))
+	mustOK(t, "DeleteRetiredSigningKeys", err)
+	if n != 1 {
+		t.Errorf("deleted %d keys at retirement, want 1", n)
+	}
+	got, err = s.SigningKeys(ctx)
+	mustOK(t, "SigningKeys", err)
+	checkEqual(t, "SigningKeys after deletion", []storage.SigningKey{signingKey("e1", "ES256", "", 0), second}, got)
+	// The chain goes on from the successor; the deleted key is still taken as a predecessor.
+	mustOK(t, "CreateSigningKey third", s.CreateSigningKey(ctx, signingKey("a3", "RS256", "a2", 20), instant(300)))
+	checkErr(t, "a successor of the deleted key",
+		s.CreateSigningKey(ctx, signingKey("a2ter", "RS256", "a1", 21), time.Time{}), storage.ErrConflict)
+
+	// Keys from before predecessors (migration 0015 names each after
+	// itself) all retire with the first successor, the newest's included.
+	old1, old2 := signingKey("p1", "PS256", "legacy:p1", 0), signingKey("p2", "PS256", "legacy:p2", 5)
+	for _, k := range []storage.SigningKey{old1, old2} {
+		mustOK(t, "CreateSigningKey legacy", s.CreateSigningKey(ctx, k, time.Time{}))
+	}
+	mustOK(t, "CreateSigningKey after legacy keys", s.CreateSigningKey(ctx, signingKey("p3", "PS256", "p2", 30), instant(400)))
+	got, err = s.SigningKeys(ctx)
+	mustOK(t, "SigningKeys", err)
+	for _, k := range got {
+		switch k.ID {
+		case "p1", "p2":
+			if !k.NotAfter.Equal(instant(400)) {
+				t.Errorf("legacy key %s retires at %v, want %v", k.ID, k.NotAfter, instant(400))
+			}
+		case "p3", "e1":
+			if !k.NotAfter.IsZero() {
+				t.Errorf("key %s retires at %v, want never", k.ID, k.NotAfter)
+			}
+		}
+	}
+}
+
+func testSigningKeySuccessionConcurrent(t *testing.T, s storage.Durable) {
+	ctx := t.Context()
+	mustOK(t, "CreateSigningKey", s.CreateSigningKey(ctx, signingKey("k1", "ES256", "", 0), time.Time{}))
+	const n = 8
+	errs := runConcurrently(n, func(i int) error {
+		return s.CreateSigningKey(ctx, signingKey(fmt.Sprintf("k2-%d", i), "ES256", "k1", 10), instant(60+i))
+	})
+	wins := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		case !errors.Is(err, storage.ErrConflict):
+			t.Errorf("rotator %d: got %v, want nil or ErrConflict", i, err)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d rotators created a successor, want exactly 1", wins)
+	}
+	got, err := s.SigningKeys(ctx)
+	mustOK(t, "SigningKeys", err)
+	if len(got) != 2 || got[1].Predecessor != "k1" {
+		t.Fatalf("keys after the race: %+v", got)
+	}
+	var winner int
+	fmt.Sscanf(got[1].ID, "k2-%d", &winner)
+	if !got[0].NotAfter.Equal(instant(60 + winner)) {
+		t.Errorf("predecessor retires at %v, want the winner's %v", got[0].NotAfter, instant(60+winner))
+	}
+}
+
+func testSealSigningKey(t *testing.T, s storage.Durable) {
+	ctx := t.Context()
+	k := signingKey("k1", "EdDSA", "", 0)
+	mustOK(t, "CreateSigningKey", s.CreateSigningKey(ctx, k, time.Time{}))
+	checkErr(t, "SealSigningKey of a missing key", s.SealSigningKey(ctx, "nope", []byte("x")), storage.ErrNotFound)
+	mustOK(t, "SealSigningKey", s.SealSigningKey(ctx, "k1", []byte("sealed\x00\xff")))
+	checkErr(t, "SealSigningKey twice", s.SealSigningKey(ctx, "k1", []byte("again")), storage.ErrConflict)
+	got, err := s.SigningKeys(ctx)
+	mustOK(t, "SigningKeys", err)
+	k.PrivateDER, k.Sealed = []byte("sealed\x00\xff"), true
+	checkEqual(t, "SigningKeys", []storage.SigningKey{k}, got)
 }
 
 func refreshToken(id, family, client, user string, minutes int) storage.RefreshToken {
@@ -838,6 +957,30 @@ func testSecretsConcurrent(t *testing.T, s storage.Durable) {
 	mustOK(t, "Secret", err)
 	if !bytes.Equal(again, values[0]) {
 		t.Errorf("Secret after the race = %q, want %q", again, values[0])
+	}
+}
+
+// secretReplacer is the optional capability cmd/satupintu uses to seal
+// secrets stored in plaintext.
+type secretReplacer interface {
+	ReplaceSecret(ctx context.Context, name string, old, next []byte) error
+}
+
+func testReplaceSecret(t *testing.T, s storage.Durable) {
+	r, ok := s.(secretReplacer)
+	if !ok {
+		t.Skip("the store cannot replace secrets")
+	}
+	ctx := t.Context()
+	checkErr(t, "ReplaceSecret of a missing secret", r.ReplaceSecret(ctx, "none", []byte("a"), []byte("b")), storage.ErrNotFound)
+	first, err := s.Secret(ctx, "totp-key", func() ([]byte, error) { return []byte("plain\x00\xff"), nil })
+	mustOK(t, "Secret", err)
+	checkErr(t, "ReplaceSecret from a stale value", r.ReplaceSecret(ctx, "totp-key", []byte("other"), []byte("x")), storage.ErrConflict)
+	mustOK(t, "ReplaceSecret", r.ReplaceSecret(ctx, "totp-key", first, []byte("sealed\x00")))
+	got, err := s.Secret(ctx, "totp-key", func() ([]byte, error) { return []byte("never"), nil })
+	mustOK(t, "Secret after ReplaceSecret", err)
+	if !bytes.Equal(got, []byte("sealed\x00")) {
+		t.Errorf("Secret after ReplaceSecret = %q", got)
 	}
 }
 

@@ -16,7 +16,8 @@ var clientColumnNames = []string{"id", "secret_hash", "name", "redirect_uris", "
 	"require_mfa", "listed", "description", "logo_url", "launch_url", "allowed_trader_types", "account_link_url",
 	"backchannel_logout_uri", "initiate_login_uri",
 	"token_endpoint_auth_method", "jwks", "jwks_uri", "secret_sealed", "require_par",
-	"subject_type", "sector_identifier", "sector_identifier_uri", "dpop_required"}
+	"subject_type", "sector_identifier", "sector_identifier_uri", "dpop_required",
+	"id_token_signed_response_alg"}
 
 var (
 	clientColumns = strings.Join(clientColumnNames, ", ")
@@ -48,7 +49,8 @@ func scanClient(r scanner) (storage.Client, error) {
 		&c.RequireMFA, &c.Listed, &c.Description, &c.LogoURL, &c.LaunchURL, &traderTypes, &c.AccountLinkURL,
 		&c.BackchannelLogoutURI, &c.InitiateLoginURI,
 		&c.AuthMethod, &c.JWKS, &c.JWKSURI, &c.SecretSealed, &c.RequirePAR,
-		&c.SubjectType, &c.SectorIdentifier, &c.SectorIdentifierURI, &c.DPoPRequired)
+		&c.SubjectType, &c.SectorIdentifier, &c.SectorIdentifierURI, &c.DPoPRequired,
+		&c.IDTokenSignedResponseAlg)
 	if err != nil {
 		return storage.Client{}, err
 	}
@@ -75,7 +77,8 @@ func clientArgs(c storage.Client) []any {
 		c.RequireMFA, c.Listed, c.Description, c.LogoURL, c.LaunchURL, list(c.AllowedTraderTypes), c.AccountLinkURL,
 		c.BackchannelLogoutURI, c.InitiateLoginURI,
 		c.AuthMethod, c.JWKS, c.JWKSURI, blob(c.SecretSealed), c.RequirePAR,
-		c.SubjectType, c.SectorIdentifier, c.SectorIdentifierURI, c.DPoPRequired}
+		c.SubjectType, c.SectorIdentifier, c.SectorIdentifierURI, c.DPoPRequired,
+		c.IDTokenSignedResponseAlg}
 }
 
 // CreateClient stores a new client.
@@ -126,29 +129,4 @@ func (s *Store) ListClients(ctx context.Context) ([]storage.Client, error) {
 	rows, err := s.db.Query(ctx, `SELECT `+clientColumns+` FROM clients ORDER BY id`)
 	cs, err := collect(rows, err, scanClient)
 	return cs, s.wrap("list clients", err)
-}
-
-// CreateSigningKey stores a new signing key.
-func (s *Store) CreateSigningKey(ctx context.Context, k storage.SigningKey) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO signing_keys (id, algorithm, private_der, created_at, not_after)
-		VALUES ($1, $2, $3, $4, $5)`, k.ID, k.Algorithm, k.PrivateDER, micros(k.CreatedAt), micros(k.NotAfter))
-	return s.wrap("create signing key "+k.ID, err)
-}
-
-// SigningKeys returns every key, oldest first.
-func (s *Store) SigningKeys(ctx context.Context) ([]storage.SigningKey, error) {
-	rows, err := s.db.Query(ctx, `SELECT id, algorithm, private_der, created_at, not_after
-		FROM signing_keys ORDER BY created_at, id`)
-	ks, err := collect(rows, err, func(r scanner) (storage.SigningKey, error) {
-		var (
-			k                 storage.SigningKey
-			created, notAfter int64
-		)
-		if err := r.Scan(&k.ID, &k.Algorithm, &k.PrivateDER, &created, &notAfter); err != nil {
-			return storage.SigningKey{}, err
-		}
-		k.CreatedAt, k.NotAfter = fromMicros(created), fromMicros(notAfter)
-		return k, nil
-	})
-	return ks, s.wrap("list signing keys", err)
 }
