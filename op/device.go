@@ -104,35 +104,24 @@ func (c DeviceConfig) zitadel() zop.DeviceAuthorizationConfig {
 // unauthorized_client), within the quota.
 func (p *Provider) checkDeviceAuthorization(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			writeProtocolError(w, http.StatusMethodNotAllowed, oidc.ErrInvalidRequest().WithDescription("use POST with the parameters in the body"))
+		// The client authenticates as at the token endpoint; a bare
+		// client_id must be public.
+		ac, r, ok := p.admitClient(w, r)
+		if !ok {
 			return
 		}
 		if checkForm(r, deviceParamLimit) == formTooLong {
 			writeProtocolError(w, http.StatusBadRequest, oidc.ErrInvalidRequest().WithDescription("a parameter is too long"))
 			return
 		}
-		if e, status := p.clientRequestError(r); e != nil {
-			writeProtocolError(w, status, e)
-			return
-		}
-		// The client authenticates as at the token endpoint (any of its
-		// methods, clientauth.go); a bare client_id must be public.
-		ac, e, status := p.authenticateRequest(r, p.endpointURL(r.URL.Path))
-		if e != nil {
-			writeProtocolError(w, status, e)
-			return
-		}
 		c := ac.client
 		if c.ID == "" {
+			var e *oidc.Error
+			var status int
 			if c, e, status = p.publicDeviceClient(r); e != nil {
 				writeProtocolError(w, status, e)
 				return
 			}
-		}
-		if ac.method == storage.AuthMethodSecretJWT || ac.method == storage.AuthMethodPrivateKeyJWT {
-			r = handOn(r, c.ID)
 		}
 		if !slices.Contains(c.GrantTypes, GrantDeviceCode) {
 			writeProtocolError(w, http.StatusBadRequest, oidc.ErrUnauthorizedClient().WithDescription("the client may not use the device flow"))

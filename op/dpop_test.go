@@ -194,29 +194,14 @@ func newDPoPHarness(t testing.TB) *harness {
 	return h
 }
 
-// codeWith runs an authorization of client (with extra parameters) with
-// the user signed in and returns the code.
+// codeWith is codeFor with the extra parameters as name, value pairs.
 func (h *harness) codeWith(client string, pk pkce, extra ...string) string {
 	h.t.Helper()
-	w := h.get("/authorize?" + authorizeQuery(pk, append([]string{"client_id", client}, extra...)...).Encode())
-	loc, _ := url.Parse(w.Header().Get("Location"))
-	id := loc.Query().Get("authRequestID")
-	if w.Code != http.StatusFound || id == "" {
-		h.t.Fatalf("authorize: %d %q %s", w.Code, w.Header().Get("Location"), w.Body)
+	q := url.Values{}
+	for i := 0; i+1 < len(extra); i += 2 {
+		q.Set(extra[i], extra[i+1])
 	}
-	err := h.mem.UpdateAuthRequest(context.Background(), id, func(r *storage.AuthRequest) error {
-		r.Done, r.UserID, r.AuthTime, r.AMR = true, h.user.ID, h.now, []string{storage.AMRPassword}
-		return nil
-	})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	w = h.get("/authorize/callback?id=" + url.QueryEscape(id))
-	loc, _ = url.Parse(w.Header().Get("Location"))
-	if w.Code != http.StatusFound || loc.Query().Get("code") == "" {
-		h.t.Fatalf("callback: %d %q", w.Code, w.Header().Get("Location"))
-	}
-	return loc.Query().Get("code")
+	return h.codeFor(client, pk, q)
 }
 
 // token posts a token request of client with the given DPoP headers; the

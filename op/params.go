@@ -118,27 +118,37 @@ func validS256Challenge(c string) bool {
 // every endpoint, and a client is known before any grant is looked at.
 func (p *Provider) checkClientRequest(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			writeProtocolError(w, http.StatusMethodNotAllowed, oidc.ErrInvalidRequest().WithDescription("use POST with the parameters in the body"))
-			return
+		// A bare client_id is left to zitadel.
+		if _, r, ok := p.admitClient(w, r); ok {
+			next.ServeHTTP(w, r)
 		}
-		if e, status := p.clientRequestError(r); e != nil {
-			writeProtocolError(w, status, e)
-			return
-		}
-		// A client that authenticates is checked here (clientauth.go);
-		// a bare client_id is left to zitadel.
-		ac, e, status := p.authenticateRequest(r, p.endpointURL(r.URL.Path))
-		if e != nil {
-			writeProtocolError(w, status, e)
-			return
-		}
-		if ac.method == storage.AuthMethodSecretJWT || ac.method == storage.AuthMethodPrivateKeyJWT {
-			r = handOn(r, ac.client.ID)
-		}
-		next.ServeHTTP(w, r)
 	})
+}
+
+// admitClient runs what every client endpoint checks first: POST, the
+// form (clientRequestError) and the client's authentication by any of its
+// methods (clientauth.go); a client that signed a JWT assertion is handed
+// on to zitadel as an authenticated one (handOn). The result is zero for a
+// bare client_id. ok is false when the answer is written.
+func (p *Provider) admitClient(w http.ResponseWriter, r *http.Request) (authenticatedClient, *http.Request, bool) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeProtocolError(w, http.StatusMethodNotAllowed, oidc.ErrInvalidRequest().WithDescription("use POST with the parameters in the body"))
+		return authenticatedClient{}, r, false
+	}
+	if e, status := p.clientRequestError(r); e != nil {
+		writeProtocolError(w, status, e)
+		return authenticatedClient{}, r, false
+	}
+	ac, e, status := p.authenticateRequest(r, p.endpointURL(r.URL.Path))
+	if e != nil {
+		writeProtocolError(w, status, e)
+		return authenticatedClient{}, r, false
+	}
+	if ac.method == storage.AuthMethodSecretJWT || ac.method == storage.AuthMethodPrivateKeyJWT {
+		r = handOn(r, ac.client.ID)
+	}
+	return ac, r, true
 }
 
 // clientRequestError checks a POST to a client endpoint; nil if it may go on.
