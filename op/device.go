@@ -118,7 +118,7 @@ func (p *Provider) checkDeviceAuthorization(next http.Handler) http.Handler {
 		if c.ID == "" {
 			var e *oidc.Error
 			var status int
-			if c, e, status = p.publicDeviceClient(r); e != nil {
+			if c, e, status = p.publicClient(r); e != nil {
 				writeProtocolError(w, status, e)
 				return
 			}
@@ -143,15 +143,15 @@ func (p *Provider) checkDeviceAuthorization(next http.Handler) http.Handler {
 	})
 }
 
-// publicDeviceClient returns the client a request names by client_id
-// alone, without credentials: only a public client may do that.
-func (p *Provider) publicDeviceClient(r *http.Request) (storage.Client, *oidc.Error, int) {
+// publicClient returns the client a request names by client_id alone,
+// without credentials: only a public client may do that.
+func (p *Provider) publicClient(r *http.Request) (storage.Client, *oidc.Error, int) {
 	id := r.PostForm.Get("client_id")
 	if id == "" {
 		return storage.Client{}, oidc.ErrInvalidClient().WithDescription("client_id is required"), http.StatusUnauthorized
 	}
 	c, err := p.store.clients.get(r.Context(), id)
-	if errors.Is(err, storage.ErrNotFound) || (err == nil && !c.Public) {
+	if errors.Is(err, storage.ErrNotFound) || (err == nil && c.EffectiveAuthMethod() != storage.AuthMethodNone) {
 		return storage.Client{}, errClientAuth(), http.StatusUnauthorized
 	}
 	if err != nil {
@@ -215,6 +215,12 @@ func (s *store) GetDeviceAuthorizatonState(ctx context.Context, clientID, device
 		slow, expired bool
 		now           = s.now()
 	)
+	// The client is needed for the subject once approved; loaded before
+	// the poll is recorded, so a database failure here leaves the
+	// approval for the next poll instead of spending it.
+	if _, err := s.clients.get(ctx, clientID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return nil, s.unavailable(ctx, "load client", err)
+	}
 	err := s.ephemeral.UpdateDeviceAuthorization(ctx, refreshID(deviceCode), func(d *storage.DeviceAuthorization) error {
 		slow, expired = false, false
 		switch {
@@ -319,7 +325,7 @@ func (p *Provider) checkDeviceToken(next http.Handler) http.Handler {
 			return
 		}
 		if r.Header.Get("Authorization") == "" && r.PostForm.Get("client_secret") == "" {
-			if _, e, status := p.publicDeviceClient(r); e != nil {
+			if _, e, status := p.publicClient(r); e != nil {
 				writeProtocolError(w, status, e)
 				return
 			}

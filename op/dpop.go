@@ -496,9 +496,18 @@ func (p *Provider) dpopToken(next http.Handler) http.Handler {
 				return
 			}
 			st.jkt = jkt
-		case p.clientRequiresDPoP(r):
-			p.refuseDPoP(w, r, http.StatusBadRequest, errDPoP("this client must send a DPoP proof"))
-			return
+		default:
+			required, err := p.clientRequiresDPoP(r)
+			if err != nil {
+				// Unknown: a client that must use DPoP would get a bearer token.
+				p.store.unavailable(r.Context(), "load client for DPoP policy", err)
+				writeProtocolError(w, http.StatusServiceUnavailable, Unavailable())
+				return
+			}
+			if required {
+				p.refuseDPoP(w, r, http.StatusBadRequest, errDPoP("this client must send a DPoP proof"))
+				return
+			}
 		}
 		tw := &dpopTokenWriter{ResponseWriter: w, st: st}
 		next.ServeHTTP(tw, withDPoPState(r, st))
@@ -522,8 +531,9 @@ func (p *Provider) refuseDPoP(w http.ResponseWriter, r *http.Request, status int
 
 // clientRequiresDPoP looks up the client a token request names (already
 // authenticated by checkClientRequest if it sent credentials). A client
-// that cannot be loaded is left to zitadel, which answers for it.
-func (p *Provider) clientRequiresDPoP(r *http.Request) bool {
+// that does not exist is left to zitadel, which answers for it; an error
+// is a dependency failure.
+func (p *Provider) clientRequiresDPoP(r *http.Request) (bool, error) {
 	id := r.PostForm.Get("client_id")
 	if u, _, ok := r.BasicAuth(); ok {
 		if v, err := url.QueryUnescape(u); err == nil {
@@ -534,10 +544,13 @@ func (p *Provider) clientRequiresDPoP(r *http.Request) bool {
 		id = assertedClientID(r.PostForm.Get("client_assertion"))
 	}
 	if id == "" {
-		return false
+		return false, nil
 	}
 	c, err := p.store.clients.get(r.Context(), id)
-	return err == nil && c.DPoPRequired
+	if errors.Is(err, storage.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil && c.DPoPRequired, err
 }
 
 // assertedClientID is the sub of a client assertion (RFC 7523 §3: the

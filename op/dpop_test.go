@@ -731,9 +731,23 @@ func TestClientRequiresDPoPFindsTheClient(t *testing.T) {
 		if err := r.ParseForm(); err != nil {
 			t.Fatal(err)
 		}
-		if got := h.p.clientRequiresDPoP(r); got != c.want {
-			t.Errorf("%s: clientRequiresDPoP = %v, want %v", name, got, c.want)
+		if got, err := h.p.clientRequiresDPoP(r); got != c.want || err != nil {
+			t.Errorf("%s: clientRequiresDPoP = %v, %v; want %v", name, got, err, c.want)
 		}
+	}
+	// A client that cannot be loaded is a dependency failure, not "no":
+	// a public client names itself only by client_id, and nothing else
+	// has loaded it yet.
+	h.now = h.now.Add(time.Second) // past the client cache
+	h.dur.down.Store(true)
+	defer h.dur.down.Store(false)
+	r := httptest.NewRequest(http.MethodPost, "/oauth/token", strings.NewReader(url.Values{"client_id": {clientSPA}}.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if err := r.ParseForm(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := h.p.clientRequiresDPoP(r); err == nil {
+		t.Errorf("clientRequiresDPoP with the store down = %v, nil; want an error", got)
 	}
 }
 

@@ -214,3 +214,22 @@ func TestPairwiseJWTAccessToken(t *testing.T) {
 		t.Errorf("userinfo with the JWT access token: %d %s", ui.Code, ui.Body)
 	}
 }
+
+// An inactive token's introspection says active=false and nothing else
+// (RFC 7662 §2.2): no scope, client, subject or key binding.
+func TestInactiveIntrospectionSaysNothingElse(t *testing.T) {
+	h := newHarness(t)
+	tk := h.signedIn()
+	err := h.dur.Durable.(storage.Users).UpdateUser(t.Context(), h.user.ID, func(u *storage.User) error {
+		u.Disabled = true
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := h.post("/oauth/introspect", "app", url.Values{"token": {tk.AccessToken}})
+	var got map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || len(got) != 1 || got["active"] != false {
+		t.Errorf("introspection of a disabled user's token: %d %s; want only active=false", w.Code, w.Body)
+	}
+}

@@ -65,41 +65,22 @@ var clientAuthParams = []string{"client_secret", "client_assertion", "client_ass
 // servePAR answers POST /par (RFC 9126 §2).
 func (a *authorizer) servePAR(w http.ResponseWriter, r *http.Request) {
 	p := a.p
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		writeProtocolError(w, http.StatusMethodNotAllowed, oidc.ErrInvalidRequest().WithDescription("use POST with the parameters in the body"))
-		return
-	}
-	if e, status := p.clientRequestError(r); e != nil {
-		writeProtocolError(w, status, e)
+	// The client authenticates as at the token endpoint; without
+	// credentials only a public client may push, naming itself.
+	ac, r, ok := p.admitClient(w, r)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
-	ac, e, status := p.authenticateRequest(r, p.endpointURL(parPath))
-	if e != nil {
-		writeProtocolError(w, status, e)
-		return
-	}
-	form := r.PostForm
 	if ac.method == "" {
-		// No credentials: only a public client may push, naming itself.
-		id := form.Get("client_id")
-		if id == "" {
-			writeProtocolError(w, http.StatusUnauthorized, errClientAuth())
-			return
-		}
-		c, err := p.store.clients.get(ctx, id)
-		if err != nil && !errors.Is(err, storage.ErrNotFound) {
-			p.store.unavailable(ctx, "load client", err)
-			writeProtocolError(w, http.StatusServiceUnavailable, Unavailable())
-			return
-		}
-		if err != nil || c.EffectiveAuthMethod() != storage.AuthMethodNone {
-			writeProtocolError(w, http.StatusUnauthorized, errClientAuth())
+		c, e, status := p.publicClient(r)
+		if e != nil {
+			writeProtocolError(w, status, e)
 			return
 		}
 		ac = authenticatedClient{client: c, method: storage.AuthMethodNone}
 	}
+	form := r.PostForm
 	// RFC 9126 §2.1: a request_uri inside a pushed request is refused;
 	// request objects are not offered.
 	if form.Has("request_uri") || form.Has("request") {
@@ -114,9 +95,13 @@ func (a *authorizer) servePAR(w http.ResponseWriter, r *http.Request) {
 		params.Del(name)
 	}
 	params.Set("client_id", ac.client.ID) // authenticated by Basic or an assertion: may be absent
-	if admit := p.cfg.AdmitAuthRequest; admit != nil {
-		// A pushed request is stored like a pending authorization request,
-		// and public clients push anonymously: the same quota.
+	if admit := p.cfg.AdmitAuthRequest; admit != nil && ac.method == storage.AuthMethodNone {
+		// A public client pushes anonymously, and its pushed request is
+		// stored like a pending authorization request: the same quota. An
+		// authenticated client pushes from its own server for all its
+		// users, so one address's allowance would stop them all; its
+		// requests are counted once, at /authorize, by the browser's
+		// address.
 		if err := admit(r); err != nil {
 			if errors.Is(err, quota.ErrExceeded) {
 				writeProtocolError(w, http.StatusTooManyRequests, oidc.ErrInvalidRequest().WithDescription("too many requests; try again later"))
@@ -227,10 +212,14 @@ func (p *Provider) pushedAuthorize(next http.Handler) http.Handler {
 		pushed.Body = http.NoBody
 		pushed.URL.RawQuery = pr.Params.Encode()
 		pushed.Form, pushed.PostForm = nil, nil
-		if jkt, ok := pr.Params["dpop_jkt"]; ok && len(jkt) > 0 {
-			// RFC 9449 §10: a pushed dpop_jkt binds the code as a direct one does.
-			pushed = pushed.WithContext(context.WithValue(pushed.Context(), dpopJKTKey{}, jkt[0]))
+		// RFC 9449 §10: a pushed dpop_jkt binds the code as a direct one
+		// does, and one added to the browser's URL counts for nothing
+		// (nil: no binding).
+		var jkt any
+		if v, ok := pr.Params["dpop_jkt"]; ok && len(v) > 0 {
+			jkt = v[0]
 		}
+		pushed = pushed.WithContext(context.WithValue(pushed.Context(), dpopJKTKey{}, jkt))
 		next.ServeHTTP(w, pushed)
 	})
 }

@@ -171,8 +171,14 @@ func TestPushedAuthorizationRequest(t *testing.T) {
 		refuse := func(*http.Request) error { return fmt.Errorf("authorize: %w", quota.ErrExceeded) }
 		h.admit.Store(&refuse)
 		defer h.admit.Store(nil)
-		if w := h.post("/par", "app", authorizeQuery(newPKCE())); w.Code != http.StatusTooManyRequests {
-			t.Errorf("over quota: %d %s", w.Code, w.Body)
+		// An anonymous push by a public client counts against its address.
+		if w := h.post("/par", "", authorizeQuery(newPKCE(), "client_id", "spa")); w.Code != http.StatusTooManyRequests {
+			t.Errorf("public client over quota: %d %s", w.Code, w.Body)
+		}
+		// An authenticated client pushes for all its users from one
+		// server: its requests count at /authorize, by the browser.
+		if w := h.post("/par", "app", authorizeQuery(newPKCE())); w.Code != http.StatusCreated {
+			t.Errorf("authenticated client while its address is over quota: %d %s", w.Code, w.Body)
 		}
 	})
 	t.Run("the store down is 503", func(t *testing.T) {

@@ -239,6 +239,24 @@ func (k accessTokenKeySet) VerifySignature(ctx context.Context, jws *jose.JSONWe
 	return k.keys.VerifySignature(ctx, jws)
 }
 
+// idTokenHintKeySet verifies an id_token_hint with the provider's keys,
+// refusing the other JWTs they sign: an access token or a logout token
+// names a user too, but whoever holds one (a resource server, a log) must
+// not be able to end that user's session without a question.
+type idTokenHintKeySet struct{ keys oidc.KeySet }
+
+func (k idTokenHintKeySet) VerifySignature(ctx context.Context, jws *jose.JSONWebSignature) ([]byte, error) {
+	if len(jws.Signatures) != 1 {
+		return nil, errors.New("id_token_hint: want one signature")
+	}
+	typ, _ := jws.Signatures[0].Protected.ExtraHeaders[jose.HeaderType].(string)
+	typ = strings.TrimPrefix(strings.ToLower(typ), "application/")
+	if typ == AccessTokenType || typ == LogoutTokenType {
+		return nil, errors.New("id_token_hint: not an ID token")
+	}
+	return k.keys.VerifySignature(ctx, jws)
+}
+
 // signingOptions wires the above into zitadel.
 func (p *Provider) signingOptions() []zop.Option {
 	return []zop.Option{
@@ -246,6 +264,7 @@ func (p *Provider) signingOptions() []zop.Option {
 		zop.WithAccessTokenKeySet(accessTokenKeySet{keys: &zop.OpenIDKeySet{Storage: p.store}}),
 		zop.WithAccessTokenVerifierOpts(zop.WithSupportedAccessTokenSigningAlgorithms(Algorithms...)),
 		// id_token_hint may be an ID token of any client's algorithm.
+		zop.WithIDTokenHintKeySet(idTokenHintKeySet{keys: &zop.OpenIDKeySet{Storage: p.store}}),
 		zop.WithIDTokenHintVerifierOpts(zop.WithSupportedIDTokenHintSigningAlgorithms(Algorithms...)),
 	}
 }

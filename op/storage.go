@@ -704,21 +704,17 @@ func (s *store) SetIntrospectionFromToken(ctx context.Context, resp *oidc.Intros
 	if at.ClientID != clientID && !slices.Contains(at.Audience, clientID) {
 		return oidc.ErrInvalidRequest().WithDescription("token inactive")
 	}
-	resp.Scope = at.Scopes
-	resp.ClientID = at.ClientID
-	resp.TokenType = oidc.BearerToken
-	dpopIntrospection(resp, at)
-	resp.Expiration = oidc.FromTime(at.ExpiresAt)
-	resp.IssuedAt = oidc.FromTime(at.CreatedAt)
-	resp.Audience = at.Audience
-	resp.Issuer = s.cfg.Issuer
-	resp.Subject = at.ClientID
+	// Every check first: an inactive answer carries nothing but
+	// active=false (RFC 7662 §2.2), whatever zitadel does with resp.
+	sub, username := at.ClientID, ""
 	if at.UserID != "" {
-		sub, err := s.subjectFor(ctx, at.ClientID, at.UserID)
-		if err != nil {
-			return err
+		c, err := s.clients.get(ctx, at.ClientID)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return s.unavailable(ctx, "load client", err)
 		}
-		resp.Subject = sub
+		if err != nil {
+			return oidc.ErrInvalidRequest().WithDescription("token inactive")
+		}
 		u, err := s.durable.UserByID(ctx, at.UserID)
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return s.unavailable(ctx, "load user", err)
@@ -731,8 +727,23 @@ func (s *store) SetIntrospectionFromToken(ctx context.Context, resp *oidc.Intros
 		} else if !member {
 			return oidc.ErrInvalidRequest().WithDescription("token inactive")
 		}
-		resp.Username = u.Username
+		sub = s.subjects.external(c, at.UserID)
+		if !pairwise(c) {
+			// A username is the same in every sector: a pairwise
+			// client's resource servers do not get it.
+			username = u.Username
+		}
 	}
+	resp.Scope = at.Scopes
+	resp.ClientID = at.ClientID
+	resp.TokenType = oidc.BearerToken
+	dpopIntrospection(resp, at)
+	resp.Expiration = oidc.FromTime(at.ExpiresAt)
+	resp.IssuedAt = oidc.FromTime(at.CreatedAt)
+	resp.Audience = at.Audience
+	resp.Issuer = s.cfg.Issuer
+	resp.Subject = sub
+	resp.Username = username
 	return nil
 }
 
