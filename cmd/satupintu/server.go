@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"time"
 
 	"github.com/gorilla/securecookie"
@@ -448,6 +449,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		defer wait()
 		defer stopInternal()
 	}
+	// Start-up (key generation, migrations, parsing every template) leaves
+	// tens of MB of garbage the heap would otherwise keep mapped until
+	// load grows it anyway: give it back, so an idle node is small.
+	debug.FreeOSMemory()
 	if err := startQueue(); err != nil {
 		return err
 	}
