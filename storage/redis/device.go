@@ -92,38 +92,20 @@ func (s *Store) DeviceAuthorizationByUserCode(ctx context.Context, userCode stri
 // device authorization: a read, fn, and a write only if unchanged.
 func (s *Store) UpdateDeviceAuthorization(ctx context.Context, id string, fn func(*storage.DeviceAuthorization) error) error {
 	const op = "update device authorization"
-	key := s.deviceKey(id)
-	for range maxUpdateAttempts {
-		old, err := s.rdb.Get(ctx, key).Result()
-		if err != nil {
-			return wrap(op, err)
-		}
+	return s.compareAndSet(ctx, op, s.deviceKey(id), func(old string) (string, error) {
 		d, err := decodeDevice(op, old)
 		if err != nil {
-			return err
+			return "", err
 		}
 		code := d.UserCode
 		if err := fn(&d); err != nil {
-			return err
+			return "", err
 		}
 		d.ID, d.UserCode = id, code // the keys stay
 		next, err := encodeDevice(d)
 		if err != nil {
-			return fmt.Errorf("redis: %s: encode: %w", op, err)
+			return "", fmt.Errorf("redis: %s: encode: %w", op, err)
 		}
-		if next == old {
-			return nil
-		}
-		res, err := updateRequestScript.Run(ctx, s.rdb, []string{key}, old, next).Int()
-		if err != nil {
-			return wrap(op, err)
-		}
-		switch res {
-		case 1:
-			return nil
-		case -1:
-			return notFound(op)
-		}
-	}
-	return fmt.Errorf("redis: %s: lost %d races in a row: %w", op, maxUpdateAttempts, storage.ErrConflict)
+		return next, nil
+	})
 }

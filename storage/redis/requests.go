@@ -86,28 +86,41 @@ const maxUpdateAttempts = 10
 // as long as fn runs.
 func (s *Store) UpdateAuthRequest(ctx context.Context, id string, fn func(*storage.AuthRequest) error) error {
 	const op = "update auth request"
-	key := s.requestKey(id)
+	return s.compareAndSet(ctx, op, s.requestKey(id), func(old string) (string, error) {
+		// A fresh decode per attempt: fn gets its own slices and pointers, so
+		// whatever it scribbles before failing never reaches Redis.
+		r, err := decodeRequest(op, old)
+		if err != nil {
+			return "", err
+		}
+		if err := fn(&r); err != nil {
+			return "", err
+		}
+		r.ID = id
+		next, err := encodeRequest(r)
+		if err != nil {
+			return "", fmt.Errorf("redis: %s: encode: %w", op, err)
+		}
+		return next, nil
+	})
+}
+
+// compareAndSet reads key, asks change for its new value, and writes it
+// only if key still holds what was read (updateRequestScript, TTL kept),
+// retrying up to maxUpdateAttempts times when another writer came first.
+// An unchanged value is not written: the read is as good as a write.
+func (s *Store) compareAndSet(ctx context.Context, op, key string, change func(old string) (string, error)) error {
 	for range maxUpdateAttempts {
 		old, err := s.rdb.Get(ctx, key).Result()
 		if err != nil {
 			return wrap(op, err)
 		}
-		// A fresh decode per attempt: fn gets its own slices and pointers, so
-		// whatever it scribbles before failing never reaches Redis.
-		r, err := decodeRequest(op, old)
+		next, err := change(old)
 		if err != nil {
 			return err
-		}
-		if err := fn(&r); err != nil {
-			return err
-		}
-		r.ID = id
-		next, err := encodeRequest(r)
-		if err != nil {
-			return fmt.Errorf("redis: %s: encode: %w", op, err)
 		}
 		if next == old {
-			return nil // nothing changed; the read is as good as a write
+			return nil
 		}
 		res, err := updateRequestScript.Run(ctx, s.rdb, []string{key}, old, next).Int()
 		if err != nil {
