@@ -5,12 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"slices"
 	"time"
 
+	"satupintu/account"
 	"satupintu/op"
 	"satupintu/storage"
 )
@@ -65,32 +64,15 @@ func sectorOf(ctx context.Context, c storage.Client) (string, error) {
 	return u.Hostname(), nil
 }
 
-// fetchSector reads the JSON array of URIs at raw.
+// fetchSector reads the JSON array of URIs at raw, through the account
+// linker's rules for documents a client registered (no redirects, the
+// dialled address checked, a time and size limit); loopback is allowed,
+// as validateAppURL allows http there.
 func fetchSector(ctx context.Context, raw string) ([]string, error) {
-	ctx, cancel := context.WithTimeout(ctx, sectorFetchTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, raw, nil)
+	l := &account.Linker{AllowLoopback: true, Timeout: sectorFetchTimeout}
+	body, err := l.Fetch(ctx, raw, maxSectorDocument)
 	if err != nil {
-		return nil, err
-	}
-	client := &http.Client{
-		// The document must be where it was registered, not elsewhere.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("fetch: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fetch: answered %s", resp.Status)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxSectorDocument+1))
-	if err != nil {
-		return nil, fmt.Errorf("fetch: %w", err)
-	}
-	if len(body) > maxSectorDocument {
-		return nil, fmt.Errorf("the document is over %d bytes", maxSectorDocument)
+		return nil, fmt.Errorf("the document could not be fetched, or is over %d bytes: %w", maxSectorDocument, err)
 	}
 	var uris []string
 	if err := json.Unmarshal(body, &uris); err != nil {
