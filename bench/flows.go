@@ -155,7 +155,7 @@ func (t *Target) token(ctx context.Context, client Client, form url.Values) (tok
 		return tokens{}, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(url.QueryEscape(client.ID), url.QueryEscape(client.Secret))
+	req.Header.Set("Authorization", client.basic())
 	resp, err := t.http.Do(req)
 	if err != nil {
 		return tokens{}, err

@@ -1,11 +1,8 @@
 package bench
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -54,23 +51,14 @@ func measure(d time.Duration, op func() error) (float64, error) {
 	return float64(n.Load()) / time.Since(start).Seconds(), nil
 }
 
-// signLimit is the JWS signing rate with alg (RS256 with a 2048-bit key,
-// ES256 with P-256), the ceiling of a flow that signs one ID token.
-func signLimit(alg jose.SignatureAlgorithm, d time.Duration) (limit, error) {
-	var key any
-	var err error
-	switch alg {
-	case jose.RS256:
-		key, err = rsa.GenerateKey(rand.Reader, 2048)
-	case jose.ES256:
-		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	default:
-		return limit{}, fmt.Errorf("no signing limit for %s", alg)
-	}
+// signLimit is the RS256 signing rate with a 2048-bit key, the ceiling
+// of a flow that signs one ID token.
+func signLimit(d time.Duration) (limit, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return limit{}, err
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, nil)
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key}, nil)
 	if err != nil {
 		return limit{}, err
 	}
@@ -78,7 +66,7 @@ func signLimit(alg jose.SignatureAlgorithm, d time.Duration) (limit, error) {
 		_, err := signer.Sign(idTokenPayload)
 		return err
 	})
-	return limit{Name: string(alg) + " signatures", Rate: rate}, err
+	return limit{Name: "RS256 signatures", Rate: rate}, err
 }
 
 // hashLimit is the argon2id verification rate with the server's
