@@ -222,50 +222,42 @@ func (s *store) DeleteAuthRequest(ctx context.Context, id string) error {
 
 // --- tokens ---
 
-// grant is what every token request tells us about who gets the token.
-func grantOf(ctx context.Context, req zop.TokenRequest) (clientID, userID, sessionID string, err error) {
-	switch r := req.(type) {
-	case *authRequest:
-		return r.r.ClientID, r.r.UserID, r.r.SessionID, nil
-	case *clientCredentialsRequest:
-		return r.clientID, "", "", nil
-	case *refreshTokenRequest:
-		return r.rt.ClientID, r.rt.UserID, "", nil
-	case *zop.DeviceAuthorizationState: // the session comes with newAccessToken (device.go)
-		// r.Subject is the sub the client receives (pairwise.go); the
-		// grant names the user.
-		d, ok := deviceAuthorizationOf(ctx, r)
-		if !ok {
-			return "", "", "", oidc.ErrInvalidGrant().WithDescription("the device authorization is not this request's")
-		}
-		return r.ClientID, d.UserID, "", nil
-	default:
-		return "", "", "", oidc.ErrUnsupportedGrantType()
-	}
+// grant is what a token request tells about who gets the token, and how.
+type grant struct {
+	clientID, userID, sessionID string
+	name                        string // the grant type, for metrics
 }
 
-// grantName names req's grant type, for metrics.
-func grantName(req zop.TokenRequest) string {
-	switch req.(type) {
+func grantOf(ctx context.Context, req zop.TokenRequest) (grant, error) {
+	switch r := req.(type) {
 	case *authRequest:
-		return string(oidc.GrantTypeCode)
+		return grant{r.r.ClientID, r.r.UserID, r.r.SessionID, string(oidc.GrantTypeCode)}, nil
 	case *clientCredentialsRequest:
-		return string(oidc.GrantTypeClientCredentials)
+		return grant{clientID: r.clientID, name: string(oidc.GrantTypeClientCredentials)}, nil
 	case *refreshTokenRequest:
-		return string(oidc.GrantTypeRefreshToken)
+		return grant{clientID: r.rt.ClientID, userID: r.rt.UserID, name: string(oidc.GrantTypeRefreshToken)}, nil
 	case *zop.DeviceAuthorizationState:
-		return string(oidc.GrantTypeDeviceCode)
+		// r.Subject is the sub the client receives (pairwise.go); the
+		// grant names the user, and the session that allowed the device
+		// (for the back-channel logout, as with a code).
+		d, ok := deviceAuthorizationOf(ctx, r)
+		if !ok {
+			return grant{}, oidc.ErrInvalidGrant().WithDescription("the device authorization is not this request's")
+		}
+		return grant{r.ClientID, d.UserID, d.SessionID, string(oidc.GrantTypeDeviceCode)}, nil
+	default:
+		return grant{}, oidc.ErrUnsupportedGrantType()
 	}
-	return "other"
 }
 
 func (s *store) CreateAccessToken(ctx context.Context, req zop.TokenRequest) (string, time.Time, error) {
-	clientID, userID, sessionID, err := grantOf(ctx, req)
+	g, err := grantOf(ctx, req)
 	if err != nil {
 		return "", time.Time{}, err
 	}
+	clientID, userID := g.clientID, g.userID
 	noteSigningClient(ctx, clientID)
-	id, exp, err := s.newAccessToken(ctx, clientID, userID, sessionID, "", req)
+	id, exp, err := s.newAccessToken(ctx, g, "", req)
 	if err != nil {
 		return "", time.Time{}, err
 	}
@@ -276,11 +268,9 @@ func (s *store) CreateAccessToken(ctx context.Context, req zop.TokenRequest) (st
 	return value, exp, err
 }
 
-func (s *store) newAccessToken(ctx context.Context, clientID, userID, sessionID, familyID string, req zop.TokenRequest) (string, time.Time, error) {
+func (s *store) newAccessToken(ctx context.Context, g grant, familyID string, req zop.TokenRequest) (string, time.Time, error) {
 	now := s.now()
-	if d, ok := deviceAuthorizationOf(ctx, req); ok {
-		sessionID = d.SessionID // for the back-channel logout, as with a code
-	}
+	clientID, userID := g.clientID, g.userID
 	t := storage.AccessToken{
 		ID:        storage.NewID(),
 		ClientID:  clientID,
@@ -303,11 +293,11 @@ func (s *store) newAccessToken(ctx context.Context, clientID, userID, sessionID,
 		return "", time.Time{}, s.unavailable(ctx, "store access token", err)
 	}
 	if s.cfg.TokenIssued != nil {
-		s.cfg.TokenIssued(grantName(req))
+		s.cfg.TokenIssued(g.name)
 	}
-	if sessionID != "" {
+	if g.sessionID != "" {
 		// Remembered for logout fan-out; a session ended meanwhile is no error.
-		if err := s.ephemeral.AddSessionClient(ctx, sessionID, clientID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		if err := s.ephemeral.AddSessionClient(ctx, g.sessionID, clientID); err != nil && !errors.Is(err, storage.ErrNotFound) {
 			s.log.WarnContext(ctx, "record session client", "client_id", clientID, "error", err)
 		}
 	}
@@ -328,10 +318,11 @@ func refreshID(token string) string {
 }
 
 func (s *store) CreateAccessAndRefreshTokens(ctx context.Context, req zop.TokenRequest, current string) (string, string, time.Time, error) {
-	clientID, userID, sessionID, err := grantOf(ctx, req)
+	g, err := grantOf(ctx, req)
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
+	clientID, userID := g.clientID, g.userID
 	noteSigningClient(ctx, clientID)
 	now := s.now()
 	token, id := newRefreshValue()
@@ -373,7 +364,7 @@ func (s *store) CreateAccessAndRefreshTokens(ctx context.Context, req zop.TokenR
 	default:
 		return "", "", time.Time{}, oidc.ErrUnsupportedGrantType()
 	}
-	atID, exp, err := s.newAccessToken(ctx, clientID, userID, sessionID, next.FamilyID, req)
+	atID, exp, err := s.newAccessToken(ctx, g, next.FamilyID, req)
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
@@ -627,22 +618,15 @@ func (s *store) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string, s
 }
 
 func (s *store) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo, req zop.IDTokenRequest, scopes []string) error {
-	userID := ""
-	switch r := req.(type) {
-	case *authRequest:
-		userID = r.r.UserID
-	case *refreshTokenRequest:
-		userID = r.rt.UserID
-	case *zop.DeviceAuthorizationState:
-		d, ok := deviceAuthorizationOf(ctx, r)
-		if !ok {
-			return fmt.Errorf("op: ID token for a device authorization this request did not load")
-		}
-		userID = d.UserID
-	default:
+	tr, ok := req.(zop.TokenRequest)
+	if !ok {
 		return fmt.Errorf("op: ID token for an unexpected request %T", req)
 	}
-	if err := s.fillUserinfo(ctx, info, userID, req.GetClientID(), scopes); err != nil {
+	g, err := grantOf(ctx, tr)
+	if err != nil {
+		return fmt.Errorf("op: ID token: %w", err)
+	}
+	if err := s.fillUserinfo(ctx, info, g.userID, req.GetClientID(), scopes); err != nil {
 		return s.classify(ctx, "fill id token claims", err)
 	}
 	// Only an ID token from a sign-in names its session: the relying party
