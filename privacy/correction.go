@@ -172,14 +172,7 @@ type correctionsPage struct {
 
 // showCorrections answers GET /officer/corrections.
 func (h *Handler) showCorrections(w http.ResponseWriter, r *http.Request, _ storage.User) error {
-	page := correctionsPage{}
-	switch r.URL.Query().Get("done") {
-	case "approved":
-		page.NoticeKey = "privacy.corrections.approved"
-	case "rejected":
-		page.NoticeKey = "privacy.corrections.rejected"
-	}
-	return h.renderCorrections(w, r, page)
+	return h.renderCorrections(w, r, correctionsPage{NoticeKey: doneNotice(r, "privacy.corrections.")})
 }
 
 func (h *Handler) renderCorrections(w http.ResponseWriter, r *http.Request, page correctionsPage) error {

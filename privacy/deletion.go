@@ -115,14 +115,17 @@ type queuePage struct {
 
 // showQueue answers GET /officer/deletions: pending requests, oldest first.
 func (h *Handler) showQueue(w http.ResponseWriter, r *http.Request, _ storage.User) error {
-	page := queuePage{}
-	switch r.URL.Query().Get("done") {
-	case "approved":
-		page.NoticeKey = "privacy.officer.approved"
-	case "rejected":
-		page.NoticeKey = "privacy.officer.rejected"
+	return h.renderQueue(w, r, queuePage{NoticeKey: doneNotice(r, "privacy.officer.")})
+}
+
+// doneNotice is the notice key (prefix + "approved" or "rejected") after an
+// officer's decision redirected to a queue with ?done=; "" otherwise.
+func doneNotice(r *http.Request, prefix string) string {
+	switch d := r.URL.Query().Get("done"); d {
+	case "approved", "rejected":
+		return prefix + d
 	}
-	return h.renderQueue(w, r, page)
+	return ""
 }
 
 func (h *Handler) renderQueue(w http.ResponseWriter, r *http.Request, page queuePage) error {
