@@ -152,6 +152,9 @@ var errBroken = errors.New("counters down")
 func (brokenCounters) Incr(context.Context, string, time.Duration) (int64, error) {
 	return 0, errBroken
 }
+func (brokenCounters) IncrChain(context.Context, []storage.CountStep) ([]int64, error) {
+	return nil, errBroken
+}
 func (brokenCounters) Count(context.Context, string) (int64, error) { return 0, errBroken }
 func (brokenCounters) ResetCounter(context.Context, string) error   { return errBroken }
 

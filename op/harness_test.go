@@ -102,6 +102,20 @@ func (f *flakyEphemeral) CreateAccessToken(ctx context.Context, t storage.Access
 	return f.Ephemeral.CreateAccessToken(ctx, t)
 }
 
+func (f *flakyEphemeral) IssueAccessToken(ctx context.Context, t storage.AccessToken, with storage.TokenWrites) error {
+	if f.down.Load() {
+		return errDown
+	}
+	return f.Ephemeral.IssueAccessToken(ctx, t, with)
+}
+
+func (f *flakyEphemeral) CreateAuthRequestWithCode(ctx context.Context, r storage.AuthRequest, ttl time.Duration, code string, codeTTL time.Duration) error {
+	if f.down.Load() {
+		return errDown
+	}
+	return f.Ephemeral.CreateAuthRequestWithCode(ctx, r, ttl, code, codeTTL)
+}
+
 // harness is a provider on the embedded stores, driven in-process.
 type harness struct {
 	t      testing.TB

@@ -170,7 +170,7 @@ func New(ctx context.Context, cfg Config, durable Durable, ephemeral Ephemeral) 
 	p := &Provider{cfg: cfg, clientKeys: newClientKeys(cfg.JWKSFetcher, cfg.ClientJWKSTTL, cfg.Now, cfg.Logger)}
 	p.store = &store{
 		durable:   durable,
-		ephemeral: ephemeral,
+		ephemeral: deferring{ephemeral},
 		clients:   newClientCache(durable, cfg.ClientCacheTTL, cfg.Now),
 		subjects:  subs,
 		keys:      keys,
@@ -253,6 +253,11 @@ func (p *Provider) Handler() http.Handler { return p.handler }
 func (p *Provider) CallbackURL(_ context.Context, authRequestID string) string {
 	return "/authorize/callback?id=" + url.QueryEscape(authRequestID)
 }
+
+// AuthRequests is the store of authorization requests the sign-in UI must
+// use while op asks it to resolve a request without a page: one created
+// in that same response is not stored yet (pending.go).
+func (p *Provider) AuthRequests() storage.AuthRequests { return p.store.requests() }
 
 // RotateKey creates a successor of alg's signing key; see keyManager.Rotate.
 func (p *Provider) RotateKey(ctx context.Context, alg string) (string, error) {
@@ -410,15 +415,32 @@ func (p *Provider) withoutUI(next, callback http.Handler) http.Handler {
 	}
 	prefix := p.cfg.LoginURL("")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, pend := withPending(r.Context())
+		r = r.WithContext(ctx)
 		hw := &loginRedirectWriter{ResponseWriter: w, prefix: prefix}
 		next.ServeHTTP(hw, r)
 		if hw.id == "" {
-			return // zitadel answered something else, already written
+			// zitadel answered something else, already written; a request
+			// it created is stored all the same.
+			if err := p.store.requests().flush(ctx, pend); err != nil {
+				p.store.unavailable(ctx, "store auth request", err)
+			}
+			return
 		}
 		if !p.cfg.ResolveWithoutUI(r, hw.id) {
+			// The sign-in page will need the request.
+			if err := p.store.requests().flush(ctx, pend); err != nil {
+				p.store.unavailable(ctx, "store auth request", err)
+				w.Header().Del("Location")
+				p.cfg.ErrorPage(w, r, http.StatusServiceUnavailable, keyUnavailable)
+				return
+			}
 			hw.release()
 			return
 		}
+		// The callback answers the request in this response: with a code,
+		// which stores it, or with an error, after which nobody needs it.
+		defer pend.drop()
 		w.Header().Del("Location")
 		w.Header().Del("Content-Type")
 		cb := r.Clone(r.Context())

@@ -78,6 +78,9 @@ var (
 
 func (s *store) now() time.Time { return s.cfg.Now().UTC() }
 
+// requests is the ephemeral store New wrapped in deferring.
+func (s *store) requests() deferring { return s.ephemeral.(deferring) }
+
 // --- authorization requests and codes ---
 
 func (s *store) CreateAuthRequest(ctx context.Context, in *oidc.AuthRequest, hintSubject string) (zop.AuthRequest, error) {
@@ -177,14 +180,6 @@ func usedCodeKey(code string) string {
 	return "code-used:" + hex.EncodeToString(sum[:])
 }
 
-// rememberCode records the tokens a code yielded.
-func (s *store) rememberCode(ctx context.Context, code string, g codeGrant) {
-	b, _ := json.Marshal(g)
-	if err := s.ephemeral.PutOnce(ctx, usedCodeKey(code), b, s.cfg.AuthRequestLifetime); err != nil {
-		s.log.WarnContext(ctx, "remember redeemed code", "client_id", g.ClientID, "error", err)
-	}
-}
-
 // revokeReplayedCode: a code presented twice may have been stolen, so the
 // tokens of its first redemption are revoked (RFC 6749 §4.1.2, ASVS 10.4.2).
 func (s *store) revokeReplayedCode(ctx context.Context, code string) {
@@ -213,12 +208,11 @@ func (s *store) SaveAuthCode(ctx context.Context, id, code string) error {
 	return nil
 }
 
-func (s *store) DeleteAuthRequest(ctx context.Context, id string) error {
-	if err := s.ephemeral.DeleteAuthRequest(ctx, id); err != nil && !errors.Is(err, storage.ErrNotFound) {
-		return s.unavailable(ctx, "delete auth request", err)
-	}
-	return nil
-}
+// DeleteAuthRequest does nothing: zitadel calls it after a code exchange,
+// and redeeming the code (AuthRequestByCode) deleted the request already.
+// The provider answers response_type=code only, so no other request
+// reaches a token response.
+func (s *store) DeleteAuthRequest(context.Context, string) error { return nil }
 
 // --- tokens ---
 
@@ -261,9 +255,6 @@ func (s *store) CreateAccessToken(ctx context.Context, req zop.TokenRequest) (st
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	if ar, ok := req.(*authRequest); ok && ar.code != "" {
-		s.rememberCode(ctx, ar.code, codeGrant{AccessTokenID: id, ClientID: clientID, UserID: userID})
-	}
 	value, err := s.accessTokenValue(ctx, clientID, userID, id, exp, req)
 	return value, exp, err
 }
@@ -289,17 +280,19 @@ func (s *store) newAccessToken(ctx context.Context, g grant, familyID string, re
 		}
 		t.OrganizationID = orgID
 	}
-	if err := s.ephemeral.CreateAccessToken(ctx, t); err != nil {
+	// In the same round trip: the session remembers the client for the
+	// logout fan-out, and a redeemed code what it yielded, so that a
+	// replay can revoke it.
+	with := storage.TokenWrites{SessionID: g.sessionID}
+	if ar, ok := req.(*authRequest); ok && ar.code != "" {
+		b, _ := json.Marshal(codeGrant{AccessTokenID: t.ID, FamilyID: familyID, ClientID: clientID, UserID: userID})
+		with.Once = storage.OnceValue{Key: usedCodeKey(ar.code), Value: b, TTL: s.cfg.AuthRequestLifetime}
+	}
+	if err := s.ephemeral.IssueAccessToken(ctx, t, with); err != nil {
 		return "", time.Time{}, s.unavailable(ctx, "store access token", err)
 	}
 	if s.cfg.TokenIssued != nil {
 		s.cfg.TokenIssued(g.name)
-	}
-	if g.sessionID != "" {
-		// Remembered for logout fan-out; a session ended meanwhile is no error.
-		if err := s.ephemeral.AddSessionClient(ctx, g.sessionID, clientID); err != nil && !errors.Is(err, storage.ErrNotFound) {
-			s.log.WarnContext(ctx, "record session client", "client_id", clientID, "error", err)
-		}
 	}
 	return t.ID, t.ExpiresAt, nil
 }
@@ -367,9 +360,6 @@ func (s *store) CreateAccessAndRefreshTokens(ctx context.Context, req zop.TokenR
 	atID, exp, err := s.newAccessToken(ctx, g, next.FamilyID, req)
 	if err != nil {
 		return "", "", time.Time{}, err
-	}
-	if ar, ok := req.(*authRequest); ok && ar.code != "" {
-		s.rememberCode(ctx, ar.code, codeGrant{AccessTokenID: atID, FamilyID: next.FamilyID, ClientID: clientID, UserID: userID})
 	}
 	value, err := s.accessTokenValue(ctx, clientID, userID, atID, exp, req)
 	if err != nil {

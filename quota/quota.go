@@ -18,6 +18,8 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
+
+	"satupintu/storage"
 )
 
 // ErrExceeded reports that an allowance is used up for the current window.
@@ -25,7 +27,9 @@ var ErrExceeded = errors.New("quota: allowance exceeded")
 
 // Counter is the slice of storage.Counters a Limit uses.
 type Counter interface {
-	Incr(ctx context.Context, key string, window time.Duration) (int64, error)
+	// IncrChain counts the steps in order in one round trip, stopping
+	// after the first that passes its maximum.
+	IncrChain(ctx context.Context, steps []storage.CountStep) ([]int64, error)
 }
 
 // AddressKey groups a client address the way allowances count it: an IPv4
@@ -62,22 +66,25 @@ func (l Limit) Take(ctx context.Context, c Counter, ip string) error {
 	if l.Window <= 0 || (l.PerAddress <= 0 && l.Total <= 0) {
 		return nil
 	}
+	// The address first: a client over its own allowance is refused
+	// without spending everyone's (the chain stops there).
+	var steps []storage.CountStep
+	var bounds []string
 	if l.PerAddress > 0 {
-		n, err := c.Incr(ctx, "quota:"+l.Name+":addr:"+AddressKey(ip), l.Window)
-		if err != nil {
-			return fmt.Errorf("quota %s: count address: %w", l.Name, err)
-		}
-		if n > l.PerAddress {
-			return fmt.Errorf("quota %s: per-address allowance of %d: %w", l.Name, l.PerAddress, ErrExceeded)
-		}
+		steps = append(steps, storage.CountStep{Key: "quota:" + l.Name + ":addr:" + AddressKey(ip), Window: l.Window, Max: l.PerAddress})
+		bounds = append(bounds, "per-address")
 	}
 	if l.Total > 0 {
-		n, err := c.Incr(ctx, "quota:"+l.Name+":total", l.Window)
-		if err != nil {
-			return fmt.Errorf("quota %s: count total: %w", l.Name, err)
-		}
-		if n > l.Total {
-			return fmt.Errorf("quota %s: total allowance of %d: %w", l.Name, l.Total, ErrExceeded)
+		steps = append(steps, storage.CountStep{Key: "quota:" + l.Name + ":total", Window: l.Window, Max: l.Total})
+		bounds = append(bounds, "total")
+	}
+	counts, err := c.IncrChain(ctx, steps)
+	if err != nil {
+		return fmt.Errorf("quota %s: count: %w", l.Name, err)
+	}
+	for i, n := range counts {
+		if n > steps[i].Max {
+			return fmt.Errorf("quota %s: %s allowance of %d: %w", l.Name, bounds[i], steps[i].Max, ErrExceeded)
 		}
 	}
 	return nil

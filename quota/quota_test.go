@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"satupintu/quota"
+	"satupintu/storage"
 	"satupintu/storage/conformance"
 	"satupintu/storage/memory"
 )
@@ -86,8 +87,8 @@ func TestRefusedAddressDoesNotUseTheTotal(t *testing.T) {
 
 type failing struct{}
 
-func (failing) Incr(context.Context, string, time.Duration) (int64, error) {
-	return 0, errors.New("connection refused")
+func (failing) IncrChain(context.Context, []storage.CountStep) ([]int64, error) {
+	return nil, errors.New("connection refused")
 }
 
 func TestStoreFailureIsNotARefusal(t *testing.T) {

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"slices"
 	"context"
 	"time"
 )
@@ -36,6 +37,20 @@ type AuthRequest struct {
 	AMR       []string
 	SessionID string
 	SID       string // the session's sid claim (Session.SID)
+}
+
+// Clone returns a copy of r that shares no slice or pointer with it.
+func (r AuthRequest) Clone() AuthRequest {
+	r.Scopes = slices.Clone(r.Scopes)
+	r.Prompt = slices.Clone(r.Prompt)
+	r.UILocales = slices.Clone(r.UILocales)
+	r.ACRValues = slices.Clone(r.ACRValues)
+	r.AMR = slices.Clone(r.AMR)
+	if r.MaxAge != nil {
+		v := *r.MaxAge
+		r.MaxAge = &v
+	}
+	return r
 }
 
 // Session is a single sign-on session, referenced by the session cookie.
@@ -82,6 +97,11 @@ type AuthRequests interface {
 	UpdateAuthRequest(ctx context.Context, id string, fn func(*AuthRequest) error) error
 	// SaveAuthCode links code to request id for ttl.
 	SaveAuthCode(ctx context.Context, id, code string, ttl time.Duration) error
+	// CreateAuthRequestWithCode is CreateAuthRequest and SaveAuthCode in
+	// one step, for a request answered while it is created (single
+	// sign-on): r lives for ttl, code for codeTTL. A taken id or code is
+	// ErrAlreadyExists and stores neither.
+	CreateAuthRequestWithCode(ctx context.Context, r AuthRequest, ttl time.Duration, code string, codeTTL time.Duration) error
 	// ConsumeAuthCode returns the request for code and deletes both the code
 	// and the request, atomically: a code is redeemable once (RFC 6749 §4.1.2).
 	ConsumeAuthCode(ctx context.Context, code string) (AuthRequest, error)
@@ -113,11 +133,29 @@ type Sessions interface {
 type AccessTokens interface {
 	// CreateAccessToken stores t until t.ExpiresAt.
 	CreateAccessToken(ctx context.Context, t AccessToken) error
+	// IssueAccessToken is CreateAccessToken with the writes that go with a
+	// token of a sign-in, in the same round trip: with.SessionID gets
+	// t.ClientID as AddSessionClient would (a session that is gone is no
+	// error), and with.Once is stored as PutOnce would (a live key is kept).
+	IssueAccessToken(ctx context.Context, t AccessToken, with TokenWrites) error
 	AccessTokenByID(ctx context.Context, id string) (AccessToken, error)
 	DeleteAccessToken(ctx context.Context, id string) error
 	// DeleteAccessTokenFamily deletes the access tokens issued with a refresh
 	// token family, so revoking a refresh token ends its grant (RFC 7009 §2.1).
 	DeleteAccessTokenFamily(ctx context.Context, familyID string) error
+}
+
+// TokenWrites are what IssueAccessToken writes besides the token.
+type TokenWrites struct {
+	SessionID string
+	Once      OnceValue
+}
+
+// OnceValue is a PutOnce; an empty Key means none.
+type OnceValue struct {
+	Key   string
+	Value []byte
+	TTL   time.Duration
 }
 
 // OneTime stores small values that are read once: pending logout requests,

@@ -171,9 +171,21 @@ type Counters interface {
 	// Incr adds one to key and returns the new count; a new key expires
 	// after window.
 	Incr(ctx context.Context, key string, window time.Duration) (int64, error)
+	// IncrChain is Incr of each step's key in order, in one round trip,
+	// stopping after the first whose new count passes its Max (0: no
+	// maximum). It returns the counts of the keys it added to, so a
+	// refused step's later keys are not counted.
+	IncrChain(ctx context.Context, steps []CountStep) ([]int64, error)
 	// Count returns the current count (0 if absent or expired).
 	Count(ctx context.Context, key string) (int64, error)
 	ResetCounter(ctx context.Context, key string) error
+}
+
+// CountStep is one counter of an IncrChain.
+type CountStep struct {
+	Key    string
+	Window time.Duration
+	Max    int64
 }
 
 // Drafts keep a form in progress (the registration wizard) between

@@ -58,6 +58,9 @@ type nodeOptions struct {
 	direct bool
 	// config changes each node's configuration.
 	config func(*Config)
+	// redis and postgres add options to each node's stores (counting hooks).
+	redis    []redis.Option
+	postgres []postgres.Option
 }
 
 // newCluster starts n nodes.
@@ -108,12 +111,12 @@ func newCluster(t testing.TB, n int, o nodeOptions) *cluster {
 func startNode(t testing.TB, issuer string, o nodeOptions, ln net.Listener) *node {
 	t.Helper()
 	ctx := t.Context()
-	durable, err := postgres.Open(ctx, o.databaseURL)
+	durable, err := postgres.Open(ctx, o.databaseURL, o.postgres...)
 	if err != nil {
 		t.Fatalf("node postgres: %v", err)
 	}
 	t.Cleanup(func() { durable.Close() })
-	ephemeral, err := redis.Open(ctx, o.redisURL, redis.WithPrefix(o.prefix))
+	ephemeral, err := redis.Open(ctx, o.redisURL, append([]redis.Option{redis.WithPrefix(o.prefix)}, o.redis...)...)
 	if err != nil {
 		t.Fatalf("node redis: %v", err)
 	}

@@ -209,6 +209,7 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 		return nil, nil, err
 	}
 	lh.CallbackURL = provider.CallbackURL
+	lh.Requests = provider.AuthRequests()
 	// Every way a session ends (logout, the sessions page, the session
 	// cap, a password reset, removal from a company) tells the clients.
 	lh.OnSessionEnd = provider.EndSession

@@ -441,15 +441,7 @@ func (s *Store) TakeOnce(_ context.Context, key string) ([]byte, error) {
 // and normalize times to UTC, as the durable backends do.
 
 func cloneRequest(r storage.AuthRequest) storage.AuthRequest {
-	r.Scopes = slices.Clone(r.Scopes)
-	r.Prompt = slices.Clone(r.Prompt)
-	r.UILocales = slices.Clone(r.UILocales)
-	r.ACRValues = slices.Clone(r.ACRValues)
-	r.AMR = slices.Clone(r.AMR)
-	if r.MaxAge != nil {
-		v := *r.MaxAge
-		r.MaxAge = &v
-	}
+	r = r.Clone()
 	r.CreatedAt, r.AuthTime = r.CreatedAt.UTC(), r.AuthTime.UTC()
 	return r
 }

@@ -264,6 +264,9 @@ func TestRoundTrips(t *testing.T) {
 		{"SaveAuthCode", 1, func() error { return s.SaveAuthCode(ctx, "r", "c", time.Minute) }},
 		{"ConsumeAuthCode", 1, func() error { _, err := s.ConsumeAuthCode(ctx, "c"); return err }},
 		{"DeleteAuthRequest", 1, func() error { return s.DeleteAuthRequest(ctx, "r") }},
+		{"CreateAuthRequestWithCode", 1, func() error {
+			return s.CreateAuthRequestWithCode(ctx, storage.AuthRequest{ID: "rc"}, time.Minute, "cc", time.Minute)
+		}},
 		{"CreateSession", 1, func() error {
 			return s.CreateSession(ctx, storage.Session{ID: "s", UserID: "u", ExpiresAt: exp})
 		}},
@@ -278,6 +281,10 @@ func TestRoundTrips(t *testing.T) {
 		{"CreateAccessToken in a family", 1, func() error {
 			return s.CreateAccessToken(ctx, storage.AccessToken{ID: "tf", FamilyID: "f", ExpiresAt: exp})
 		}},
+		{"IssueAccessToken with session and one-time value", 1, func() error {
+			return s.IssueAccessToken(ctx, storage.AccessToken{ID: "ti", FamilyID: "f", ClientID: "ebpom", ExpiresAt: exp},
+				storage.TokenWrites{SessionID: "s", Once: storage.OnceValue{Key: "used", Value: []byte("v"), TTL: time.Minute}})
+		}},
 		{"AccessTokenByID", 1, func() error { _, err := s.AccessTokenByID(ctx, "t"); return err }},
 		{"DeleteAccessToken", 1, func() error { return s.DeleteAccessToken(ctx, "t") }},
 		{"DeleteAccessTokenFamily", 1, func() error { return s.DeleteAccessTokenFamily(ctx, "f") }},
@@ -286,6 +293,10 @@ func TestRoundTrips(t *testing.T) {
 		{"Incr of a new counter", 1, func() error { _, err := s.Incr(ctx, "n", time.Minute); return err }},
 		{"Incr", 1, func() error { _, err := s.Incr(ctx, "n", time.Minute); return err }},
 		{"Count", 1, func() error { _, err := s.Count(ctx, "n"); return err }},
+		{"IncrChain", 1, func() error {
+			_, err := s.IncrChain(ctx, []storage.CountStep{{Key: "n", Window: time.Minute}, {Key: "m", Window: time.Minute}})
+			return err
+		}},
 		{"ResetCounter", 1, func() error { return s.ResetCounter(ctx, "n") }},
 		{"SaveDraft", 1, func() error { return s.SaveDraft(ctx, "d", []byte("v"), time.Minute) }},
 		{"Draft", 1, func() error { _, err := s.Draft(ctx, "d"); return err }},

@@ -150,17 +150,24 @@ func (s *Store) SessionByID(ctx context.Context, id string) (storage.Session, er
 // addSessionClientScript appends ARGV[1] to the session's client list unless
 // it is there; the hash keeps its expiry. Returns 0 when the session is gone.
 // Running in the server, two concurrent adds cannot overwrite each other.
-var addSessionClientScript = goredis.NewScript(`
-local c = redis.call('HGET', KEYS[1], 'c')
-if not c then return 0 end
-local list = cjson.decode(c)
-for _, id in ipairs(list) do
-  if id == ARGV[1] then return 1 end
-end
-list[#list + 1] = ARGV[1]
-redis.call('HSET', KEYS[1], 'c', cjson.encode(list))
-return 1
+var addSessionClientScript = goredis.NewScript(addClientLua + `
+return addClient(KEYS[1], ARGV[1])
 `)
+
+// addClientLua is shared by the scripts that record a session's client.
+const addClientLua = `
+local function addClient(key, client)
+  local c = redis.call('HGET', key, 'c')
+  if not c then return 0 end
+  local list = cjson.decode(c)
+  for _, id in ipairs(list) do
+    if id == client then return 1 end
+  end
+  list[#list + 1] = client
+  redis.call('HSET', key, 'c', cjson.encode(list))
+  return 1
+end
+`
 
 // AddSessionClient records clientID in the session, once: one script.
 func (s *Store) AddSessionClient(ctx context.Context, id, clientID string) error {
