@@ -54,7 +54,7 @@ type (
 	}
 	Counters interface {
 		Incr(ctx context.Context, key string, window time.Duration) (int64, error)
-	IncrChain(ctx context.Context, steps []storage.CountStep) ([]int64, error)
+		IncrChain(ctx context.Context, steps []storage.CountStep) ([]int64, error)
 	}
 	Audit interface {
 		AppendAudit(ctx context.Context, e storage.AuditEvent) error

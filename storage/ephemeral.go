@@ -1,8 +1,8 @@
 package storage
 
 import (
-	"slices"
 	"context"
+	"slices"
 	"time"
 )
 
