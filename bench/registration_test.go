@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
 	"satupintu/mail"
 	"satupintu/registration"
 )
@@ -64,5 +66,18 @@ func TestMailSinkDeliversTheCode(t *testing.T) {
 	}
 	if len(msgs) != 0 {
 		t.Errorf("%d more messages, want only siti's", len(msgs))
+	}
+}
+
+// A 429 counts as throttled, neither a success nor an error.
+func TestResultCountsThrottledApart(t *testing.T) {
+	var m vegeta.Metrics
+	for _, r := range []vegeta.Result{{Code: 200}, {Code: 429}, {Code: 0, Error: "connection refused"}, {Code: 200}} {
+		m.Add(&r)
+	}
+	m.Close()
+	r := result("x", &m)
+	if r.Operations != 4 || r.Throttled != 1 || r.Errors != 1 {
+		t.Fatalf("%d operations, %d throttled, %d errors; want 4, 1, 1", r.Operations, r.Throttled, r.Errors)
 	}
 }
