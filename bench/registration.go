@@ -89,14 +89,21 @@ func (t *Target) register(ctx context.Context) error {
 	tr := t.transport.Clone()
 	defer tr.CloseIdleConnections()
 	if local := t.nextLoopback(); local != nil {
-		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: local}, Timeout: requestTimeout}
-		tr.DialContext = d.DialContext
+		from := &net.Dialer{LocalAddr: &net.TCPAddr{IP: local}, Timeout: requestTimeout}
+		plain := &net.Dialer{Timeout: requestTimeout}
+		tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := from.DialContext(ctx, network, addr)
+			if err != nil { // a system without all of 127/8 on loopback
+				return plain.DialContext(ctx, network, addr)
+			}
+			return c, nil
+		}
 	}
 	jar, _ := cookiejar.New(nil) // never fails without options
 	b := &browser{t: t, client: &http.Client{Jar: jar, Transport: tr, Timeout: requestTimeout}}
 	answers, email := t.registrants.answers()
 
-	_, page, err := b.wizard(ctx, registration.StepPurpose, "GET", nil, "")
+	page, err := b.wizardGet(ctx, registration.StepPurpose)
 	if err != nil {
 		return err
 	}
@@ -131,7 +138,7 @@ func (t *Target) register(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, page, err = b.wizard(ctx, registration.StepDocument, contentType, body, registration.StepTerms); err != nil {
+	if page, err = b.wizardPost(ctx, registration.StepDocument, contentType, body, registration.StepTerms); err != nil {
 		return err
 	}
 	if page, err = b.step(ctx, registration.StepTerms, page, url.Values{"terms": {"yes"}}, registration.StepConfirm); err != nil {
@@ -164,41 +171,47 @@ func (b *browser) step(ctx context.Context, slug, page string, values url.Values
 	for k, v := range values {
 		form[k] = v
 	}
-	_, page, err = b.wizard(ctx, slug, "application/x-www-form-urlencoded", []byte(form.Encode()), want)
-	return page, err
+	return b.wizardPost(ctx, slug, "application/x-www-form-urlencoded", []byte(form.Encode()), want)
 }
 
-// wizard sends a GET (contentType "GET") or a POST of body to the step
-// and follows the redirects; the page must end up at want's step ("" for
-// the step itself).
-func (b *browser) wizard(ctx context.Context, slug, contentType string, body []byte, want string) (*http.Response, string, error) {
-	u := b.t.URL + "/register/" + slug
-	method := http.MethodPost
-	if contentType == "GET" {
-		method, contentType, want = http.MethodGet, "", slug
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
+// wizardGet loads the step's page.
+func (b *browser) wizardGet(ctx context.Context, slug string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.t.URL+"/register/"+slug, nil)
 	if err != nil {
-		return nil, "", err
+		return "", err
 	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
+	return b.wizardPage(req, slug, slug)
+}
+
+// wizardPost posts body to the step and returns the page it lands on,
+// which must be want's.
+func (b *browser) wizardPost(ctx context.Context, slug, contentType string, body []byte, want string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.t.URL+"/register/"+slug, bytes.NewReader(body))
+	if err != nil {
+		return "", err
 	}
+	req.Header.Set("Content-Type", contentType)
+	return b.wizardPage(req, slug, want)
+}
+
+// wizardPage sends req, follows the redirects and returns the page if it
+// is want's step; a 429 is errThrottled.
+func (b *browser) wizardPage(req *http.Request, slug, want string) (string, error) {
 	resp, page, err := b.do(req)
 	if err != nil {
-		return nil, "", fmt.Errorf("registration %s: %w", slug, err)
+		return "", fmt.Errorf("registration %s: %w", slug, err)
 	}
 	if resp.StatusCode == http.StatusTooManyRequests {
-		return nil, "", fmt.Errorf("registration %s: %w", slug, errThrottled)
+		return "", fmt.Errorf("registration %s: %w", slug, errThrottled)
 	}
 	if got := strings.TrimPrefix(resp.Request.URL.Path, "/register/"); resp.StatusCode != http.StatusOK || got != want {
 		msg := ""
 		if m := fieldError.FindStringSubmatch(page); m != nil {
-			msg = ": " + html.UnescapeString(m[1])
+			msg = ": " + html.UnescapeString(strings.TrimSpace(m[1]))
 		}
-		return nil, "", fmt.Errorf("registration %s: status %d at %s, want %s%s", slug, resp.StatusCode, resp.Request.URL.Path, want, msg)
+		return "", fmt.Errorf("registration %s: status %d at %s, want %s%s", slug, resp.StatusCode, resp.Request.URL.Path, want, msg)
 	}
-	return resp, page, nil
+	return page, nil
 }
 
 var (
