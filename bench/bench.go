@@ -18,12 +18,15 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"satupintu/op"
 	"satupintu/password"
 )
 
@@ -43,14 +46,38 @@ type Target struct {
 	URL        string // the issuer
 	MetricsURL string // the server's /metrics, for its own view; "" skips it
 	Code       Client // a confidential client of the code flow
-	Service    Client // a client_credentials client
+	// Codes are code-flow clients by the algorithm of their ID tokens
+	// (op.Algorithms); Code serves an algorithm without one.
+	Codes   map[string]Client
+	Service Client // a client_credentials client, opaque tokens
+	// JWTService is a client_credentials client with JWT access tokens,
+	// which the server signs with its default algorithm.
+	JWTService Client
 	User       string
 	Password   string
 	// HashParams are the server's argon2id parameters (the sign-in limit).
 	HashParams password.Params
+	// UseSigningAlg makes the server sign with alg by default (JWT access
+	// tokens use the default), restarting it if need be; nil when the
+	// target's algorithm is fixed.
+	UseSigningAlg func(ctx context.Context, alg string) error
+	// Mail receives the server's mail (the registration's code); nil when
+	// the bench cannot read it.
+	Mail *MailSink
 
-	transport *http.Transport
-	http      *http.Client
+	transport   *http.Transport
+	http        *http.Client
+	registrants *registrant
+	loopback    atomic.Uint32 // registrations' source addresses (nextLoopback)
+	powNanos    atomic.Int64  // time spent solving proofs of work
+}
+
+// codeClient is the code client whose ID tokens use alg.
+func (t *Target) codeClient(alg string) Client {
+	if c, ok := t.Codes[alg]; ok {
+		return c
+	}
+	return t.Code
 }
 
 // Options says what to run.
@@ -71,7 +98,10 @@ type Result struct {
 	P95        float64 `json:"p95_ms"`
 	P99        float64 `json:"p99_ms"`
 	Errors     uint64  `json:"errors"`
-	FirstError string  `json:"first_error,omitempty"`
+	// Throttled are operations the limits on anonymous writes answered
+	// 429: neither successes nor errors.
+	Throttled  uint64 `json:"throttled,omitempty"`
+	FirstError string `json:"first_error,omitempty"`
 	// Limit and Ratio: throughput ÷ the rate of the scenario's costly step.
 	Limit *limit  `json:"limit,omitempty"`
 	Ratio float64 `json:"ratio_to_limit,omitempty"`
@@ -79,13 +109,19 @@ type Result struct {
 	// the requests it counted per second, from its metrics.
 	ServerCPUms float64 `json:"server_cpu_ms_per_op,omitempty"`
 	ServerRate  float64 `json:"server_requests_per_s,omitempty"`
+	// ClientPoWms is the load tool's time per operation solving the
+	// proofs of work a browser would solve (one core's CPU).
+	ClientPoWms float64 `json:"client_pow_ms_per_op,omitempty"`
 }
 
 // scenario is one named load. Exactly one of request and flow is set.
 type scenario struct {
 	name string
-	// limit names the costly step: "RS256", "argon2id" or "".
+	// limit names the costly step: a signing algorithm (op.Algorithms),
+	// hashLimitName or "".
 	limit string
+	// serverAlg is the default signing algorithm the server must have.
+	serverAlg string
 	// request builds the single request vegeta sends, after setup.
 	request func(ctx context.Context, t *Target) (vegeta.Target, error)
 	// flow makes one worker's operation; called once per worker.
@@ -99,10 +135,26 @@ var scenarios = []scenario{
 	{name: "client_credentials", request: clientCredentials},
 	{name: "introspection", request: introspection},
 	{name: "userinfo", request: userinfo},
-	{name: "refresh", limit: "RS256", flow: refreshFlow}, // a refresh signs a new ID token
-	{name: "sso_code_flow", limit: "RS256", flow: ssoCodeFlow},
-	{name: "password_sign_in", limit: "argon2id", flow: passwordSignIn},
+	{name: "refresh", limit: op.AlgRS256, flow: refreshFlow}, // a refresh signs a new ID token
+	{name: "sso_code_flow", limit: op.AlgRS256, flow: ssoCodeFlow(op.AlgRS256)},
+	{name: "sso_code_flow_es256", limit: op.AlgES256, flow: ssoCodeFlow(op.AlgES256)},
+	{name: "sso_code_flow_eddsa", limit: op.AlgEdDSA, flow: ssoCodeFlow(op.AlgEdDSA)},
+	{name: "password_sign_in", limit: hashLimitName, flow: passwordSignIn},
+	{name: "registration", flow: registrationFlow},
+	// Last: each may restart a started server with another default.
+	{name: "client_credentials_jwt_rs256", limit: op.AlgRS256, serverAlg: op.AlgRS256, request: clientCredentialsJWT(op.AlgRS256)},
+	{name: "client_credentials_jwt_ps256", limit: op.AlgPS256, serverAlg: op.AlgPS256, request: clientCredentialsJWT(op.AlgPS256)},
+	{name: "client_credentials_jwt_es256", limit: op.AlgES256, serverAlg: op.AlgES256, request: clientCredentialsJWT(op.AlgES256)},
+	{name: "client_credentials_jwt_eddsa", limit: op.AlgEdDSA, serverAlg: op.AlgEdDSA, request: clientCredentialsJWT(op.AlgEdDSA)},
 }
+
+// unavailableError says why a scenario cannot run against this target:
+// the run goes on without it.
+type unavailableError struct{ reason string }
+
+func (e *unavailableError) Error() string { return e.reason }
+
+func unavailable(reason string) error { return &unavailableError{reason} }
 
 // Names lists the scenarios.
 func Names() []string {
@@ -137,6 +189,7 @@ func Run(ctx context.Context, t *Target, o Options, out io.Writer) ([]Result, er
 	}
 	t.transport = &http.Transport{MaxIdleConns: 4 * o.Concurrency, MaxIdleConnsPerHost: 4 * o.Concurrency, IdleConnTimeout: time.Minute}
 	t.http = &http.Client{Transport: t.transport, Timeout: requestTimeout}
+	t.registrants = newRegistrant()
 	limits, err := measureLimits(chosen, t, o.LimitDuration)
 	if err != nil {
 		return nil, err
@@ -144,16 +197,31 @@ func Run(ctx context.Context, t *Target, o Options, out io.Writer) ([]Result, er
 	for _, l := range limits {
 		fmt.Fprintf(out, "limit: %s %.0f/s on this machine\n", l.Name, l.Rate)
 	}
-	fmt.Fprintf(out, "%-20s %10s %10s %8s %8s %8s %7s %7s %11s\n", "scenario", "ops", "ops/s", "p50 ms", "p95 ms", "p99 ms", "errors", "ratio", "server ms/op")
+	fmt.Fprintf(out, "%-28s %8s %8s %8s %8s %8s %7s %6s %7s %11s\n", "scenario", "ops", "ops/s", "p50 ms", "p95 ms", "p99 ms", "errors", "429", "ratio", "server ms/op")
 	var results []Result
 	for _, s := range chosen {
+		if s.serverAlg != "" && t.UseSigningAlg != nil {
+			if err := t.UseSigningAlg(ctx, s.serverAlg); err != nil {
+				return results, fmt.Errorf("bench: %s: %w", s.name, err)
+			}
+			t.transport.CloseIdleConnections() // to the server that was
+		}
+		t.powNanos.Store(0)
 		before := t.scrape(ctx)
 		m, err := s.run(ctx, t, o)
+		var u *unavailableError
+		if errors.As(err, &u) {
+			fmt.Fprintf(out, "%-28s skipped: %s\n", s.name, u.reason)
+			continue
+		}
 		if err != nil {
 			return results, fmt.Errorf("bench: %s: %w", s.name, err)
 		}
 		after := t.scrape(ctx)
 		r := result(s.name, m)
+		if r.Operations > 0 {
+			r.ClientPoWms = float64(t.powNanos.Load()) / 1e6 / float64(r.Operations)
+		}
 		if l, ok := limits[s.limit]; ok && l.Rate > 0 {
 			r.Limit, r.Ratio = &l, r.Throughput/l.Rate
 		}
@@ -170,8 +238,11 @@ func Run(ctx context.Context, t *Target, o Options, out io.Writer) ([]Result, er
 		if r.ServerCPUms > 0 {
 			server = fmt.Sprintf("%.2f", r.ServerCPUms)
 		}
-		fmt.Fprintf(out, "%-20s %10d %10.0f %8.2f %8.2f %8.2f %7d %7s %11s\n", r.Scenario, r.Operations, r.Throughput,
-			r.P50, r.P95, r.P99, r.Errors, ratio, server)
+		fmt.Fprintf(out, "%-28s %8d %8.0f %8.2f %8.2f %8.2f %7d %6d %7s %11s\n", r.Scenario, r.Operations, r.Throughput,
+			r.P50, r.P95, r.P99, r.Errors, r.Throttled, ratio, server)
+		if r.ClientPoWms > 0 {
+			fmt.Fprintf(out, "  client proof of work: %.2f ms/op\n", r.ClientPoWms)
+		}
 		if r.FirstError != "" {
 			fmt.Fprintf(out, "  first error: %s\n", r.FirstError)
 		}
@@ -210,11 +281,10 @@ func measureLimits(chosen []scenario, t *Target, d time.Duration) (map[string]li
 			l   limit
 			err error
 		)
-		switch s.limit {
-		case "RS256":
-			l, err = signLimit(d)
-		case "argon2id":
+		if s.limit == hashLimitName {
 			l, err = hashLimit(t.HashParams, d)
+		} else {
+			l, err = signLimit(s.limit, d)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("bench: measure %s: %w", s.limit, err)
@@ -265,7 +335,10 @@ func (s scenario) run(ctx context.Context, t *Target, o Options) (*vegeta.Metric
 				start := time.Now()
 				err := op(ctx)
 				r := &vegeta.Result{Attack: s.name, Timestamp: start, Latency: time.Since(start), Code: http.StatusOK}
-				if err != nil {
+				switch {
+				case errors.Is(err, errThrottled):
+					r.Code = http.StatusTooManyRequests
+				case err != nil:
 					r.Code, r.Error = 0, err.Error()
 				}
 				results <- r
@@ -288,8 +361,9 @@ func result(name string, m *vegeta.Metrics) Result {
 	r := Result{
 		Scenario: name, Operations: m.Requests, Throughput: m.Throughput,
 		P50: ms(m.Latencies.P50), P95: ms(m.Latencies.P95), P99: ms(m.Latencies.P99),
-		Errors: m.Requests - uint64(float64(m.Requests)*m.Success+0.5),
+		Throttled: uint64(m.StatusCodes[strconv.Itoa(http.StatusTooManyRequests)]),
 	}
+	r.Errors = m.Requests - uint64(float64(m.Requests)*m.Success+0.5) - r.Throttled
 	if len(m.Errors) > 0 {
 		r.FirstError = m.Errors[0]
 	}
@@ -316,8 +390,27 @@ func clientCredentials(_ context.Context, t *Target) (vegeta.Target, error) {
 	return form(t, "/oauth/token", t.Service, url.Values{"grant_type": {"client_credentials"}}), nil
 }
 
+// clientCredentialsJWT is client_credentials with a JWT access token,
+// which the server signs with its default algorithm: that must be alg.
+func clientCredentialsJWT(alg string) func(context.Context, *Target) (vegeta.Target, error) {
+	return func(ctx context.Context, t *Target) (vegeta.Target, error) {
+		if t.JWTService.ID == "" {
+			return vegeta.Target{}, unavailable("no client_credentials client with JWT access tokens (--jwt-service-id)")
+		}
+		grant := url.Values{"grant_type": {"client_credentials"}}
+		tk, err := t.token(ctx, t.JWTService, grant)
+		if err != nil {
+			return vegeta.Target{}, err
+		}
+		if got := jwtAlg(tk.AccessToken); got != alg {
+			return vegeta.Target{}, unavailable(fmt.Sprintf("the target signs JWT access tokens with %q, not %s (its SATUPINTU_SIGNING_ALG)", got, alg))
+		}
+		return form(t, "/oauth/token", t.JWTService, grant), nil
+	}
+}
+
 func introspection(ctx context.Context, t *Target) (vegeta.Target, error) {
-	_, tk, err := t.signedInTokens(ctx)
+	_, tk, err := t.signedInTokens(ctx, t.Code)
 	if err != nil {
 		return vegeta.Target{}, err
 	}
@@ -325,7 +418,7 @@ func introspection(ctx context.Context, t *Target) (vegeta.Target, error) {
 }
 
 func userinfo(ctx context.Context, t *Target) (vegeta.Target, error) {
-	_, tk, err := t.signedInTokens(ctx)
+	_, tk, err := t.signedInTokens(ctx, t.Code)
 	if err != nil {
 		return vegeta.Target{}, err
 	}
@@ -336,13 +429,13 @@ func userinfo(ctx context.Context, t *Target) (vegeta.Target, error) {
 // refreshFlow: each worker signs in once, then refreshes, rotating its
 // refresh token every time.
 func refreshFlow(ctx context.Context, t *Target) (func(context.Context) error, error) {
-	_, tk, err := t.signedInTokens(ctx)
+	b, tk, err := t.signedInAs(ctx, op.AlgRS256)
 	if err != nil {
 		return nil, err
 	}
 	rt := tk.RefreshToken
 	return func(ctx context.Context) error {
-		next, err := t.token(ctx, t.Code, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
+		next, err := t.token(ctx, b.app, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
 		if err != nil {
 			return err
 		}
@@ -351,30 +444,32 @@ func refreshFlow(ctx context.Context, t *Target) (func(context.Context) error, e
 	}, nil
 }
 
-// ssoCodeFlow: each worker signs in once; every operation is a whole code
-// flow on that session: /authorize answered without a page, then the
-// exchange that signs the ID token.
-func ssoCodeFlow(ctx context.Context, t *Target) (func(context.Context) error, error) {
-	b, _, err := t.signedInTokens(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return func(ctx context.Context) error {
-		p := newPKCE()
-		code, err := b.ssoCode(ctx, p)
+// ssoCodeFlow: each worker signs in once to the code client of alg;
+// every operation is a whole code flow on that session: /authorize
+// answered without a page, then the exchange that signs the ID token.
+func ssoCodeFlow(alg string) func(context.Context, *Target) (func(context.Context) error, error) {
+	return func(ctx context.Context, t *Target) (func(context.Context) error, error) {
+		b, _, err := t.signedInAs(ctx, alg)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		_, err = t.exchange(ctx, code, p)
-		return err
-	}, nil
+		return func(ctx context.Context) error {
+			p := newPKCE()
+			code, err := b.ssoCode(ctx, p)
+			if err != nil {
+				return err
+			}
+			_, err = t.exchange(ctx, b.app, code, p)
+			return err
+		}, nil
+	}
 }
 
 // passwordSignIn: every operation is a new browser through the sign-in
 // form, up to the code (the argon2id verification is its cost).
 func passwordSignIn(_ context.Context, t *Target) (func(context.Context) error, error) {
 	return func(ctx context.Context) error {
-		_, err := t.newBrowser().signIn(ctx, newPKCE())
+		_, err := t.newBrowser(t.Code).signIn(ctx, newPKCE())
 		return err
 	}, nil
 }

@@ -19,22 +19,24 @@ import (
 	"satupintu/storage"
 )
 
-// browser is one person's cookie jar: the SSO session lives in it.
+// browser is one person's cookie jar: the SSO session lives in it. app
+// is the relying party it signs in to.
 type browser struct {
 	t      *Target
+	app    Client
 	client *http.Client
 }
 
 // newBrowser makes a browser that follows the provider's redirects and
-// stops at the relying party's redirect URI, whose query holds the code.
-func (t *Target) newBrowser() *browser {
+// stops at app's redirect URI, whose query holds the code.
+func (t *Target) newBrowser(app Client) *browser {
 	jar, _ := cookiejar.New(nil) // never fails without options
-	return &browser{t: t, client: &http.Client{
+	return &browser{t: t, app: app, client: &http.Client{
 		Jar:       jar,
 		Transport: t.transport,
 		Timeout:   requestTimeout,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if strings.HasPrefix(req.URL.String(), t.Code.RedirectURI) {
+			if app.RedirectURI != "" && strings.HasPrefix(req.URL.String(), app.RedirectURI) {
 				return http.ErrUseLastResponse
 			}
 			if len(via) > 10 {
@@ -59,22 +61,22 @@ func (p pkce) challenge() string {
 
 // authorizeURL asks for the code client's usual scopes, with
 // offline_access so the exchange also yields a refresh token.
-func (t *Target) authorizeURL(p pkce) string {
+func (b *browser) authorizeURL(p pkce) string {
 	q := url.Values{
-		"client_id": {t.Code.ID}, "redirect_uri": {t.Code.RedirectURI}, "response_type": {"code"},
+		"client_id": {b.app.ID}, "redirect_uri": {b.app.RedirectURI}, "response_type": {"code"},
 		"scope": {"openid profile email organization offline_access"}, "state": {p.state}, "nonce": {p.nonce},
 		"code_challenge": {p.challenge()}, "code_challenge_method": {"S256"},
 	}
-	return t.URL + "/authorize?" + q.Encode()
+	return b.t.URL + "/authorize?" + q.Encode()
 }
 
 // codeFrom reads the code of a redirect to the relying party.
-func (t *Target) codeFrom(resp *http.Response, p pkce) (string, error) {
+func (b *browser) codeFrom(resp *http.Response, p pkce) (string, error) {
 	if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther {
 		return "", fmt.Errorf("authorize: status %d, want a redirect to the application", resp.StatusCode)
 	}
 	loc, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil || !strings.HasPrefix(loc.String(), t.Code.RedirectURI) {
+	if err != nil || !strings.HasPrefix(loc.String(), b.app.RedirectURI) {
 		return "", fmt.Errorf("authorize: redirected to %q, not the application", resp.Header.Get("Location"))
 	}
 	q := loc.Query()
@@ -91,7 +93,7 @@ var hiddenField = regexp.MustCompile(`name="(csrf_token|authRequestID)"\s+value=
 
 // signIn goes through the real sign-in form and returns the code.
 func (b *browser) signIn(ctx context.Context, p pkce) (string, error) {
-	resp, page, err := b.get(ctx, b.t.authorizeURL(p))
+	resp, page, err := b.get(ctx, b.authorizeURL(p))
 	if err != nil {
 		return "", err
 	}
@@ -114,16 +116,16 @@ func (b *browser) signIn(ctx context.Context, p pkce) (string, error) {
 		return "", err
 	}
 	drain(resp)
-	return b.t.codeFrom(resp, p)
+	return b.codeFrom(resp, p)
 }
 
 // ssoCode runs /authorize with the session the browser holds.
 func (b *browser) ssoCode(ctx context.Context, p pkce) (string, error) {
-	resp, _, err := b.get(ctx, b.t.authorizeURL(p))
+	resp, _, err := b.get(ctx, b.authorizeURL(p))
 	if err != nil {
 		return "", err
 	}
-	return b.t.codeFrom(resp, p)
+	return b.codeFrom(resp, p)
 }
 
 func (b *browser) get(ctx context.Context, u string) (*http.Response, string, error) {
@@ -131,6 +133,11 @@ func (b *browser) get(ctx context.Context, u string) (*http.Response, string, er
 	if err != nil {
 		return nil, "", err
 	}
+	return b.do(req)
+}
+
+// do sends req and reads the page it ends on.
+func (b *browser) do(req *http.Request) (*http.Response, string, error) {
 	resp, err := b.client.Do(req)
 	if err != nil {
 		return nil, "", err
@@ -171,26 +178,57 @@ func (t *Target) token(ctx context.Context, client Client, form url.Values) (tok
 	return tk, nil
 }
 
-// exchange redeems code for tokens.
-func (t *Target) exchange(ctx context.Context, code string, p pkce) (tokens, error) {
-	tk, err := t.token(ctx, t.Code, url.Values{"grant_type": {"authorization_code"}, "code": {code},
-		"redirect_uri": {t.Code.RedirectURI}, "code_verifier": {p.verifier}})
+// exchange redeems code for app's tokens.
+func (t *Target) exchange(ctx context.Context, app Client, code string, p pkce) (tokens, error) {
+	tk, err := t.token(ctx, app, url.Values{"grant_type": {"authorization_code"}, "code": {code},
+		"redirect_uri": {app.RedirectURI}, "code_verifier": {p.verifier}})
 	if err == nil && tk.IDToken == "" {
 		err = errors.New("token: no ID token")
 	}
 	return tk, err
 }
 
-// signedInTokens signs a new browser in and returns it with its tokens.
-func (t *Target) signedInTokens(ctx context.Context) (*browser, tokens, error) {
-	b := t.newBrowser()
+// signedInTokens signs a new browser in to app and returns it with its
+// tokens.
+func (t *Target) signedInTokens(ctx context.Context, app Client) (*browser, tokens, error) {
+	b := t.newBrowser(app)
 	p := newPKCE()
 	code, err := b.signIn(ctx, p)
 	if err != nil {
 		return nil, tokens{}, err
 	}
-	tk, err := t.exchange(ctx, code, p)
+	tk, err := t.exchange(ctx, app, code, p)
 	return b, tk, err
+}
+
+// signedInAs is signedInTokens for the code client whose ID tokens are
+// signed with alg (codeClient); a target that signs them with another
+// algorithm cannot run the scenario.
+func (t *Target) signedInAs(ctx context.Context, alg string) (*browser, tokens, error) {
+	b, tk, err := t.signedInTokens(ctx, t.codeClient(alg))
+	if err != nil {
+		return nil, tk, err
+	}
+	if got := jwtAlg(tk.IDToken); got != alg {
+		return nil, tk, unavailable(fmt.Sprintf("the code client's ID tokens are signed with %s, not %s", got, alg))
+	}
+	return b, tk, nil
+}
+
+// jwtAlg is the alg of a compact JWS's header, "" if it has none.
+func jwtAlg(token string) string {
+	head, _, _ := strings.Cut(token, ".")
+	b, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		return ""
+	}
+	var h struct {
+		Alg string `json:"alg"`
+	}
+	if json.Unmarshal(b, &h) != nil {
+		return ""
+	}
+	return h.Alg
 }
 
 func drain(resp *http.Response) {

@@ -1,8 +1,8 @@
 package bench
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
+	"crypto/x509"
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -10,6 +10,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"satupintu/op"
 	"satupintu/password"
 )
 
@@ -20,6 +21,10 @@ type limit struct {
 	Name string  `json:"name"`
 	Rate float64 `json:"rate"` // operations per second, all cores
 }
+
+// hashLimitName names the argon2id limit; every other limit is a signing
+// algorithm's (op.Algorithms).
+const hashLimitName = "argon2id"
 
 // idTokenPayload is the size of a satupintu ID token's claims.
 var idTokenPayload = []byte(`{"iss":"http://localhost:8080","sub":"abcdefghijklmnopqrstuvwxyz234567","aud":["demo-ebpom"],"exp":1795350000,"iat":1795346400,"auth_time":1795346400,"nonce":"abcdefghijklmnopqrstuvwxyz234567","amr":["pwd"],"acr":"urn:satupintu:acr:password","sid":"abcdefghijklmnopqrstuvwxyz234567","name":"Budi Santoso","preferred_username":"demo.trader"}`)
@@ -51,14 +56,19 @@ func measure(d time.Duration, op func() error) (float64, error) {
 	return float64(n.Load()) / time.Since(start).Seconds(), nil
 }
 
-// signLimit is the RS256 signing rate with a 2048-bit key, the ceiling
-// of a flow that signs one ID token.
-func signLimit(d time.Duration) (limit, error) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+// signLimit is the signing rate of alg with a key the server would make
+// (op.GenerateSigningKey: RSA 2048, P-256, Ed25519), the ceiling of an
+// operation that signs one token.
+func signLimit(alg string, d time.Duration) (limit, error) {
+	k, err := op.GenerateSigningKey(alg, time.Now())
 	if err != nil {
 		return limit{}, err
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key}, nil)
+	key, err := x509.ParsePKCS8PrivateKey(k.PrivateDER)
+	if err != nil {
+		return limit{}, fmt.Errorf("decode %s key: %w", alg, err)
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg), Key: key}, nil)
 	if err != nil {
 		return limit{}, err
 	}
@@ -66,7 +76,7 @@ func signLimit(d time.Duration) (limit, error) {
 		_, err := signer.Sign(idTokenPayload)
 		return err
 	})
-	return limit{Name: "RS256 signatures", Rate: rate}, err
+	return limit{Name: alg + " signatures", Rate: rate}, err
 }
 
 // hashLimit is the argon2id verification rate with the server's

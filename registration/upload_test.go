@@ -19,6 +19,7 @@ import (
 	"strings"
 	"testing"
 
+	"satupintu/registration/letterpdf"
 	"satupintu/templates"
 )
 
@@ -37,32 +38,12 @@ func pdfWith(extra string, more ...string) string { return buildPDF(extra, 0, mo
 // buildPDF is minimalPDF with a comment line of pad bytes after the header
 // and the objects more after the five, numbered from 6.
 func buildPDF(extra string, pad int, more ...string) string {
-	content := "BT /F1 12 Tf 72 770 Td (Surat Kuasa) Tj ET"
-	objs := []string{
-		"<< /Type /Catalog /Pages 2 0 R " + extra + " >>",
-		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
-		fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content),
-		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-	}
-	objs = append(objs, more...)
-	var b strings.Builder
-	b.WriteString("%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+	comment := ""
 	if pad > 0 {
-		b.WriteString("%" + strings.Repeat("p", pad) + "\n")
+		comment = strings.Repeat("p", pad)
 	}
-	var offsets []int
-	for i, o := range objs {
-		offsets = append(offsets, b.Len())
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for _, off := range offsets {
-		fmt.Fprintf(&b, "%010d 00000 n \n", off)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
-	return b.String()
+	objs := append(letterpdf.Objects(extra, "", "BT /F1 12 Tf 72 770 Td (Surat Kuasa) Tj ET"), more...)
+	return letterpdf.File(comment, objs...)
 }
 
 // pdfOfSize returns a well-formed PDF of exactly size bytes.
