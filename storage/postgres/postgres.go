@@ -132,15 +132,28 @@ func config(url string) (*pgxpool.Config, error) {
 	return cfg, nil
 }
 
+// Option configures Open.
+type Option func(*pgxpool.Config)
+
+// WithTracer has every connection of the pool report its statements to t
+// (tracing). A t that also implements pgxpool.AcquireTracer sees
+// acquisitions too.
+func WithTracer(t pgx.QueryTracer) Option {
+	return func(c *pgxpool.Config) { c.ConnConfig.Tracer = t }
+}
+
 // Open connects to the database at url and applies pending migrations; it
 // fails if the database is unreachable. Several nodes may open (and so
 // migrate) one database at once. pgx settings in url apply: for example
 // pool_max_conns, or default_query_exec_mode=exec behind a PgBouncer in
 // transaction mode, which cannot keep pgx's prepared statements.
-func Open(ctx context.Context, url string) (*Store, error) {
+func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	cfg, err := config(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	for _, o := range opts {
+		o(cfg)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg) // dials lazily
 	if err != nil {
