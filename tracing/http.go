@@ -14,12 +14,18 @@ import (
 // caller's trace when it sends a W3C traceparent. route names the request
 // with a bounded set of values (as the metrics label it: the mux pattern,
 // never the raw path, which carries ids and which anyone can vary); it is
-// called after next has served. With tracing off, next is returned as is.
-func (t *Tracing) Middleware(next http.Handler, route func(*http.Request) string) http.Handler {
+// called after next has served. Requests for which skip (if not nil) is
+// true get no span: load balancers' health probes would drown the
+// requests people trace for. With tracing off, next is returned as is.
+func (t *Tracing) Middleware(next http.Handler, route func(*http.Request) string, skip func(*http.Request) bool) http.Handler {
 	if t == nil {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if skip != nil && skip(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
 		ctx := t.propagators.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
 		method := methodName(r.Method)
 		scheme := semconv.URLScheme("http")

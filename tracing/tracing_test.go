@@ -66,7 +66,7 @@ func TestOffInstallsNothing(t *testing.T) {
 		t.Fatalf("Setup without an exporter = %v, %v; want nil, nil", tr, err)
 	}
 	h := http.NewServeMux()
-	if got := tr.Middleware(h, nil); got != http.Handler(h) {
+	if got := tr.Middleware(h, nil, nil); got != http.Handler(h) {
 		t.Errorf("Middleware wrapped the handler: %T", got)
 	}
 	if got := tr.Postgres(); got != nil {
@@ -102,7 +102,7 @@ func TestMiddlewareNamesTheSpanByRoute(t *testing.T) {
 		http.Error(w, "boom", http.StatusInternalServerError)
 	})
 	route := func(r *http.Request) string { return r.Pattern }
-	h := tr.Middleware(mux, route)
+	h := tr.Middleware(mux, route, nil)
 
 	// A caller's traceparent is continued.
 	const parentTrace, parentSpan = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
@@ -153,7 +153,7 @@ func TestLogHandlerAddsTheTraceID(t *testing.T) {
 	logger := slog.New(tr.LogHandler(slog.NewTextHandler(&buf, nil))).With("component", "t")
 	h := tr.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		logger.InfoContext(r.Context(), "inside")
-	}), func(*http.Request) string { return "/x" })
+	}), func(*http.Request) string { return "/x" }, nil)
 	req := httptest.NewRequest("GET", "/x", nil)
 	req.Header.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
 	h.ServeHTTP(httptest.NewRecorder(), req)
