@@ -109,7 +109,11 @@ func startBenchServer(ctx context.Context, getenv func(string) string, stderr io
 		"SATUPINTU_METRICS_ADDR=" + metricsAddr, "SATUPINTU_DEMO=false", "SATUPINTU_LOG_LEVEL=warn",
 		"SATUPINTU_REDIS_PREFIX=satupintu-bench-" + run + ":", "SATUPINTU_LIMIT_AUTHORIZE=0/0/15m",
 	}
-	for _, k := range []string{"SATUPINTU_DATABASE_URL", "SATUPINTU_REDIS_URL", "SATUPINTU_SIGNING_ALG", "PATH", "HOME", "GOMAXPROCS"} {
+	// OTEL_*: the cost of tracing can be measured too (README, Tracing).
+	for _, k := range []string{"SATUPINTU_DATABASE_URL", "SATUPINTU_REDIS_URL", "SATUPINTU_SIGNING_ALG", "PATH", "HOME", "GOMAXPROCS",
+		"OTEL_SDK_DISABLED", "OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+		"OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG",
+		"OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES", "OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_BSP_SCHEDULE_DELAY"} {
 		if v := getenv(k); v != "" {
 			env = append(env, k+"="+v)
 		}
