@@ -96,17 +96,27 @@ func (p *pgxTracer) TraceConnectStart(ctx context.Context, data pgx.TraceConnect
 }
 
 func (p *pgxTracer) TraceConnectEnd(ctx context.Context, data pgx.TraceConnectEndData) {
+	if data.Conn != nil && data.Err == nil {
+		// Once per connection, traced or not: Conn.Config copies the whole
+		// configuration, too dear for every statement.
+		c := data.Conn.Config()
+		data.Conn.PgConn().CustomData()[connAttrsKey] = []attribute.KeyValue{
+			semconv.ServerAddress(c.Host), semconv.ServerPort(int(c.Port)), semconv.DBNamespace(c.Database)}
+	}
 	end(ctx, data.Err)
 }
 
+// connAttrsKey holds a connection's attributes in its pgconn custom data.
+const connAttrsKey = "satupintu/tracing.attributes"
+
 // connAttributes says where the statement went (never the user or the
-// password of the connection string).
+// password of the connection string), as TraceConnectEnd noted it.
 func connAttributes(conn *pgx.Conn) []attribute.KeyValue {
 	if conn == nil {
 		return nil
 	}
-	c := conn.Config()
-	return []attribute.KeyValue{semconv.ServerAddress(c.Host), semconv.ServerPort(int(c.Port)), semconv.DBNamespace(c.Database)}
+	attrs, _ := conn.PgConn().CustomData()[connAttrsKey].([]attribute.KeyValue)
+	return attrs
 }
 
 // end ends the span a Trace…Start put in ctx. Only spans this tracer

@@ -55,16 +55,19 @@ func Enabled(getenv func(string) string) (bool, error) {
 	if strings.EqualFold(strings.TrimSpace(getenv("OTEL_SDK_DISABLED")), "true") {
 		return false, nil
 	}
-	on := false
-	switch exp := strings.TrimSpace(getenv("OTEL_TRACES_EXPORTER")); exp {
-	case "none":
-		return false, nil
-	case "otlp":
-		on = true
-	case "":
-		on = getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
-	default:
-		return false, fmt.Errorf("OTEL_TRACES_EXPORTER=%q: only otlp (or none) is supported", exp)
+	on := getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
+	if list := strings.TrimSpace(getenv("OTEL_TRACES_EXPORTER")); list != "" {
+		on = false
+		for exp := range strings.SplitSeq(list, ",") { // a list, by the specification
+			switch strings.TrimSpace(exp) {
+			case "none":
+				return false, nil
+			case "otlp":
+				on = true
+			default:
+				return false, fmt.Errorf("OTEL_TRACES_EXPORTER=%q: only otlp (or none) is supported", list)
+			}
+		}
 	}
 	if !on {
 		return false, nil
