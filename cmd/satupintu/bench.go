@@ -127,7 +127,11 @@ func startBenchServer(ctx context.Context, getenv func(string) string, stderr io
 		"SATUPINTU_LIMIT_REGISTER=0/0/24h",
 		"SATUPINTU_SMTP_HOST=" + smtpHost, "SATUPINTU_SMTP_PORT=" + smtpPort, "SATUPINTU_SMTP_TLS=" + mail.TLSNone,
 	}
-	for _, k := range []string{"SATUPINTU_DATABASE_URL", "SATUPINTU_REDIS_URL", "PATH", "HOME", "GOMAXPROCS"} {
+	// OTEL_*: the cost of tracing can be measured too (README, Tracing).
+	for _, k := range []string{"SATUPINTU_DATABASE_URL", "SATUPINTU_REDIS_URL", "PATH", "HOME", "GOMAXPROCS",
+		"OTEL_SDK_DISABLED", "OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+		"OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG",
+		"OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES", "OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_BSP_SCHEDULE_DELAY"} {
 		if v := getenv(k); v != "" {
 			env = append(env, k+"="+v)
 		}

@@ -31,6 +31,7 @@ import (
 	"satupintu/storage"
 	"satupintu/storage/redis"
 	"satupintu/templates"
+	"satupintu/tracing"
 	"satupintu/upstream"
 	"satupintu/web"
 )
@@ -60,6 +61,8 @@ type deps struct {
 	queue *jobs.Queue
 	// metrics, if set, counts requests, tokens and events (observe.go).
 	metrics *metrics.Registry
+	// tracing, if set, gives every request a span (tracing.go).
+	tracing *tracing.Tracing
 }
 
 // secret returns configured key material or the persisted generated value.
@@ -324,7 +327,8 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	if d.metrics != nil {
 		handler = d.metrics.Middleware(handler, routeOf(mux))
 	}
-	return web.WithRequestID(web.TrustedProxies(withClientAddress(handler), d.cfg.TrustedProxies)), provider, nil
+	handler = web.WithRequestID(web.TrustedProxies(withClientAddress(handler), d.cfg.TrustedProxies))
+	return d.tracing.Middleware(handler, routeOf(mux), isProbe), provider, nil // handler itself when off
 }
 
 // newUpstream wires sign-in with upstream identity providers, if any are
@@ -399,18 +403,24 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return flagErr(err)
 	}
 	logger := newLogger(cfg, stderr)
+	tr, logger, flushTraces, err := startTracing(ctx, getenv, logger)
+	if err != nil {
+		return err
+	}
+	defer flushTraces() // last: after the server and the stores have stopped
+	pgTracing, redisTracing := storeTracing(tr)
 	slog.SetDefault(logger) // zitadel/oidc logs through the default logger
 	redis.SetLibraryLogger(logger)
 	// A node started before its database waits for it (compose, Kubernetes).
 	durable, durableName, err := retry(ctx, logger, "database", time.Minute, func() (storage.Durable, string, error) {
-		return openDurable(ctx, cfg)
+		return openDurable(ctx, cfg, pgTracing...)
 	})
 	if err != nil {
 		return err
 	}
 	defer durable.Close()
 	ephemeral, ephemeralName, err := retry(ctx, logger, "redis", time.Minute, func() (storage.Ephemeral, string, error) {
-		return openEphemeral(ctx, cfg)
+		return openEphemeral(ctx, cfg, redisTracing...)
 	})
 	if err != nil {
 		return err
@@ -435,7 +445,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		instrument(reg, durable, ephemeral, queue, logger)
 	}
 	handler, _, err := newServer(ctx, deps{cfg: cfg, durable: durable, ephemeral: ephemeral, logger: logger, now: time.Now,
-		durableName: durableName, ephemeralName: ephemeralName, outbox: outbox, queue: queue, metrics: reg})
+		durableName: durableName, ephemeralName: ephemeralName, outbox: outbox, queue: queue, metrics: reg, tracing: tr})
 	if err != nil {
 		return err
 	}

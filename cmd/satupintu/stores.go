@@ -15,10 +15,10 @@ import (
 
 // openDurable opens the durable backend the configuration selects; this is
 // the one place a backend is chosen. Opening applies migrations (Postgres
-// serializes nodes with an advisory lock).
-func openDurable(ctx context.Context, cfg Config) (storage.Durable, string, error) {
+// serializes nodes with an advisory lock). opts apply to Postgres (tracing).
+func openDurable(ctx context.Context, cfg Config, opts ...postgres.Option) (storage.Durable, string, error) {
 	if cfg.DatabaseURL != "" {
-		db, err := postgres.Open(ctx, cfg.DatabaseURL)
+		db, err := postgres.Open(ctx, cfg.DatabaseURL, opts...)
 		if err != nil {
 			return nil, "", fmt.Errorf("open postgres: %w", err)
 		}
@@ -31,10 +31,11 @@ func openDurable(ctx context.Context, cfg Config) (storage.Durable, string, erro
 	return db, "sqlite", nil
 }
 
-// openEphemeral opens the short-lived-state backend.
-func openEphemeral(ctx context.Context, cfg Config) (storage.Ephemeral, string, error) {
+// openEphemeral opens the short-lived-state backend. opts apply to Redis
+// (tracing).
+func openEphemeral(ctx context.Context, cfg Config, opts ...redis.Option) (storage.Ephemeral, string, error) {
 	if cfg.RedisURL != "" {
-		st, err := redis.Open(ctx, cfg.RedisURL, redis.WithPrefix(cfg.RedisPrefix))
+		st, err := redis.Open(ctx, cfg.RedisURL, append([]redis.Option{redis.WithPrefix(cfg.RedisPrefix)}, opts...)...)
 		if err != nil {
 			return nil, "", fmt.Errorf("open redis: %w", err)
 		}
