@@ -170,6 +170,17 @@ const openOnly = `status NOT IN ('approved', 'rejected')`
 // twice, which LIMIT 1 makes harmless.
 func (s *Store) OpenRegistrationFor(ctx context.Context, nib, email string) (storage.Registration, error) {
 	const op = "get open registration"
+	query, args := openRegistrationQuery(nib, email)
+	if query == "" {
+		return storage.Registration{}, s.wrap(op, storage.ErrNotFound)
+	}
+	g, err := scanRegistration(s.db.QueryRow(ctx, query, args...))
+	return g, s.wrap(op, err)
+}
+
+// openRegistrationQuery is OpenRegistrationFor's query; empty if both
+// arguments are.
+func openRegistrationQuery(nib, email string) (string, []any) {
 	var (
 		branches []string
 		args     []any
@@ -183,12 +194,10 @@ func (s *Store) OpenRegistrationFor(ctx context.Context, nib, email string) (sto
 			WHERE `+m.column+` = $`+strconv.Itoa(len(args))+` AND `+openOnly)
 	}
 	if len(branches) == 0 {
-		return storage.Registration{}, s.wrap(op, storage.ErrNotFound)
+		return "", nil
 	}
-	g, err := scanRegistration(s.db.QueryRow(ctx, `SELECT `+registrationColumns+` FROM (`+
-		strings.Join(branches, ` UNION ALL `)+`) AS open_registrations
-		ORDER BY submitted_at DESC, id DESC LIMIT 1`, args...))
-	return g, s.wrap(op, err)
+	return `SELECT ` + registrationColumns + ` FROM (` + strings.Join(branches, ` UNION ALL `) + `) AS open_registrations
+		ORDER BY submitted_at DESC, id DESC LIMIT 1`, args
 }
 
 // ListRegistrations returns the registrations f selects, newest first
@@ -197,6 +206,14 @@ func (s *Store) OpenRegistrationFor(ctx context.Context, nib, email string) (sto
 // each shape gets a plan that uses the matching index; there are only a few
 // dozen shapes.
 func (s *Store) ListRegistrations(ctx context.Context, f storage.RegistrationFilter) ([]storage.Registration, error) {
+	query, args := listRegistrationsQuery(f)
+	rows, err := s.db.Query(ctx, query, args...)
+	gs, err := collect(rows, err, scanRegistration)
+	return gs, s.wrap("list registrations", err)
+}
+
+// listRegistrationsQuery is ListRegistrations's query for f.
+func listRegistrationsQuery(f storage.RegistrationFilter) (string, []any) {
 	var (
 		where []string
 		args  []any
@@ -233,9 +250,7 @@ func (s *Store) ListRegistrations(ctx context.Context, f storage.RegistrationFil
 	if f.Limit > 0 {
 		query += ` LIMIT ` + arg(int64(f.Limit))
 	}
-	rows, err := s.db.Query(ctx, query, args...)
-	gs, err := collect(rows, err, scanRegistration)
-	return gs, s.wrap("list registrations", err)
+	return query, args
 }
 
 // RegistrationEvents returns the registration's history, oldest first.

@@ -86,9 +86,11 @@ func (s *Store) CreateUser(ctx context.Context, u storage.User) error {
 	return s.wrap("create user "+u.ID, err)
 }
 
+const userByIDQuery = `SELECT ` + userColumns + ` FROM users WHERE id = $1`
+
 // UserByID returns the user with id.
 func (s *Store) UserByID(ctx context.Context, id string) (storage.User, error) {
-	u, err := scanUser(s.db.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	u, err := scanUser(s.db.QueryRow(ctx, userByIDQuery, id))
 	return u, s.wrap("get user "+id, err)
 }
 

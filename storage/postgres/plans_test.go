@@ -1,0 +1,135 @@
+package postgres_test
+
+import (
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"satupintu/storage/postgres/postgrestest"
+	"satupintu/storage/sqlstore"
+)
+
+// watched are the tables that grow to millions of rows.
+var watched = regexp.MustCompile(`\b(users|registrations|organizations|memberships)\b`)
+
+// TestPlannedQueriesUseIndexes: every query of sqlstore.PlannedQueries runs
+// on indexes under a custom plan and under the generic plan a prepared
+// statement settles on after five runs (where a partial index cannot match
+// a bare parameter). Sequential scans are priced out, so a query without an
+// index path still shows "Seq Scan" (or, from Postgres 18, "Disabled"); an
+// index read from end to end shows no "Index Cond". The plan is read on
+// empty tables, not timed: the benchmarks time it at a million rows.
+func TestPlannedQueriesUseIndexes(t *testing.T) {
+	_, u := postgrestest.Open(t)
+	conn := admin(t, u)
+	ctx := t.Context()
+	if _, err := conn.Exec(ctx, "SET enable_seqscan = off"); err != nil {
+		t.Fatal(err)
+	}
+	for i, q := range sqlstore.PlannedQueries() {
+		name := fmt.Sprintf("q%d", i)
+		if _, err := conn.Exec(ctx, "PREPARE "+name+" AS "+q.SQL); err != nil {
+			t.Fatalf("%s: prepare: %v\n%s", q.Name, err, q.SQL)
+		}
+		args := make([]string, len(q.Args))
+		for j, a := range q.Args {
+			args[j] = literal(t, a)
+		}
+		for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
+			if _, err := conn.Exec(ctx, "SET plan_cache_mode = "+mode); err != nil {
+				t.Fatal(err)
+			}
+			plan := explain(t, conn, "EXPLAIN EXECUTE "+name+"("+strings.Join(args, ", ")+")")
+			if problem := scanProblem(plan, q.Ordered); problem != "" {
+				t.Errorf("%s (%s): %s\n%s", q.Name, mode, problem, strings.Join(plan, "\n"))
+			}
+		}
+	}
+}
+
+// scanProblem says what in plan reads a watched table whole, or "".
+func scanProblem(plan []string, ordered bool) string {
+	for i, line := range plan {
+		node := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "->"))
+		switch {
+		case strings.Contains(line, "Disabled"):
+			return "a disabled node: " + node
+		case strings.HasPrefix(node, "Seq Scan") && watched.MatchString(node):
+			return "a sequential scan: " + node
+		case (strings.HasPrefix(node, "Index Scan") || strings.HasPrefix(node, "Index Only Scan")) && !ordered:
+			on := node[strings.Index(node, " on "):]
+			if !watched.MatchString(on) {
+				continue
+			}
+			cond := false
+			for _, detail := range plan[i+1:] {
+				if strings.Contains(detail, "->") {
+					break
+				}
+				cond = cond || strings.Contains(detail, "Index Cond")
+			}
+			if !cond {
+				return "an index read whole: " + node
+			}
+		}
+	}
+	return ""
+}
+
+func explain(t *testing.T, conn *pgx.Conn, sql string) []string {
+	t.Helper()
+	rows, err := conn.Query(t.Context(), sql)
+	if err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return lines
+}
+
+// literal writes an argument of a planned query as SQL; EXECUTE casts it
+// to the type PREPARE inferred.
+func literal(t *testing.T, v any) string {
+	switch v := v.(type) {
+	case string:
+		return "'" + strings.ReplaceAll(v, "'", "''") + "'"
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case []byte:
+		return `'\x` + hex.EncodeToString(v) + "'"
+	}
+	t.Fatalf("no literal for %T", v)
+	return ""
+}
+
+// TestScanProblem: the plan reader catches each way a plan reads a table
+// whole, so TestPlannedQueriesUseIndexes can fail.
+func TestScanProblem(t *testing.T) {
+	tests := []struct {
+		name    string
+		plan    string
+		ordered bool
+		bad     bool
+	}{
+		{"an index lookup", "Limit\n  ->  Index Scan using users_name_key on users\n        Index Cond: (name_key >= $1)", false, false},
+		{"a sequential scan", "Limit\n  ->  Seq Scan on users  (cost=10000000000.00..)\n        Filter: (lower(name) ~~ $1)", false, true},
+		{"a disabled node", "Seq Scan on users\n  Disabled: true", false, true},
+		{"an index read end to end", "Limit\n  ->  Index Scan using users_name_key on users u\n        Filter: (u.id > $1)\n  ->  Index Scan using memberships_pkey on memberships m\n        Index Cond: (user_id = u.id)", false, true},
+		{"the unfiltered queue in index order", "Limit\n  ->  Index Scan Backward using registrations_submitted on registrations", true, false},
+		{"a small table's scan is no concern", "Seq Scan on clients", false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := scanProblem(strings.Split(tt.plan, "\n"), tt.ordered); (got != "") != tt.bad {
+				t.Errorf("scanProblem = %q, want a problem: %v", got, tt.bad)
+			}
+		})
+	}
+}
