@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"encoding/hex"
 	"fmt"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -26,10 +27,36 @@ var watched = regexp.MustCompile(`\b(users|registrations|organizations|membershi
 // empty tables, not timed: the benchmarks time it at a million rows.
 func TestPlannedQueriesUseIndexes(t *testing.T) {
 	_, u := postgrestest.Open(t)
-	conn := admin(t, u)
+	checkPlans(t, admin(t, u), true)
+}
+
+// TestPlannedQueriesUseIndexesWhenSeeded: on a database seeded to a
+// million rows (SATUPINTU_BENCH_DATABASE_URL, as for BenchmarkScale), the
+// planner, left free to choose sequential scans and knowing the tables'
+// statistics, still never scans a large table, custom or generic.
+//
+// It may read the queue's time index backward and filter a lone status or
+// trader type instead of using that column's index: cheap while the value
+// is common among recent rows (the seeded mix), as the benchmark shows,
+// but it reads further back the rarer the value is among recent rows
+// (README, "A million users"). That choice is allowed here.
+func TestPlannedQueriesUseIndexesWhenSeeded(t *testing.T) {
+	u := os.Getenv("SATUPINTU_BENCH_DATABASE_URL")
+	if u == "" {
+		t.Skip("SATUPINTU_BENCH_DATABASE_URL not set: no seeded database to plan on")
+	}
+	checkPlans(t, admin(t, u), false)
+}
+
+// checkPlans explains every planned query on conn, custom and generic.
+// With strict, sequential scans are priced out and an index read without
+// a condition (outside the ordered shapes) is a failure too.
+func checkPlans(t *testing.T, conn *pgx.Conn, strict bool) {
 	ctx := t.Context()
-	if _, err := conn.Exec(ctx, "SET enable_seqscan = off"); err != nil {
-		t.Fatal(err)
+	if strict {
+		if _, err := conn.Exec(ctx, "SET enable_seqscan = off"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for i, q := range sqlstore.PlannedQueries() {
 		name := fmt.Sprintf("q%d", i)
@@ -45,7 +72,7 @@ func TestPlannedQueriesUseIndexes(t *testing.T) {
 				t.Fatal(err)
 			}
 			plan := explain(t, conn, "EXPLAIN EXECUTE "+name+"("+strings.Join(args, ", ")+")")
-			if problem := scanProblem(plan, q.Ordered); problem != "" {
+			if problem := scanProblem(plan, q.Ordered || !strict); problem != "" {
 				t.Errorf("%s (%s): %s\n%s", q.Name, mode, problem, strings.Join(plan, "\n"))
 			}
 		}
