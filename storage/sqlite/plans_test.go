@@ -6,8 +6,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-
-	"satupintu/storage/sqlstore"
 )
 
 // scanOf matches a plan step that reads a large table (or its alias in a
@@ -29,7 +27,7 @@ func TestPlannedQueriesUseIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	for _, q := range sqlstore.PlannedQueries() {
+	for _, q := range s.PlannedQueries() {
 		plan := queryPlan(t, db, q.SQL, q.Args)
 		if problem := planProblem(plan, q.Ordered); problem != "" {
 			t.Errorf("%s: %s\n%s", q.Name, problem, strings.Join(plan, "\n"))

@@ -18,13 +18,19 @@ type PlannedQuery struct {
 	// unfiltered): reading its index in order until LIMIT is the plan, so
 	// an index scan without a condition is expected there.
 	Ordered bool
+	// Bounded marks a queue shape with a lower time bound: the planner may
+	// read the time index from now back to the bound and filter the
+	// status or trader type, a cost the officer's date range caps (an
+	// equality keeps the scan stopping at the bound; see
+	// listRegistrationsQuery).
+	Bounded bool
 }
 
 // PlannedQueries lists every shape of the lookups that run per sign-in,
 // per user search and per officer-queue page, built by the same functions
 // the store uses, so a new filter or search kind is checked the day it is
 // added. A query added to that path belongs here too.
-func PlannedQueries() []PlannedQuery {
+func (s *Store) PlannedQueries() []PlannedQuery {
 	qs := []PlannedQuery{
 		{Name: "user by login", SQL: UserByLoginQuery, Args: []any{"budi@contoh.co.id"}},
 		{Name: "user by id", SQL: userByIDQuery, Args: []any{"u1"}},
@@ -46,9 +52,10 @@ func PlannedQueries() []PlannedQuery {
 		}
 	}
 	for _, f := range queueShapes() {
-		sql, args := listRegistrationsQuery(f)
+		sql, args := listRegistrationsQuery(f, s.d.PinQueueIndex)
 		ordered := f.Status == "" && f.TraderType == "" && f.From.IsZero() && f.To.IsZero() && f.AfterID == ""
-		qs = append(qs, PlannedQuery{Name: fmt.Sprintf("officer queue %s", describeFilter(f)), SQL: sql, Args: args, Ordered: ordered})
+		qs = append(qs, PlannedQuery{Name: fmt.Sprintf("officer queue %s", describeFilter(f)), SQL: sql, Args: args,
+			Ordered: ordered, Bounded: !f.From.IsZero()})
 	}
 	for _, m := range []struct{ nib, email string }{{"9120000000001", ""}, {"", "budi@contoh.co.id"}, {"9120000000001", "budi@contoh.co.id"}} {
 		sql, args := openRegistrationQuery(m.nib, m.email)

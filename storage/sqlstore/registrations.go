@@ -206,14 +206,21 @@ func openRegistrationQuery(nib, email string) (string, []any) {
 // each shape gets a plan that uses the matching index; there are only a few
 // dozen shapes.
 func (s *Store) ListRegistrations(ctx context.Context, f storage.RegistrationFilter) ([]storage.Registration, error) {
-	query, args := listRegistrationsQuery(f)
+	query, args := listRegistrationsQuery(f, s.d.PinQueueIndex)
 	rows, err := s.db.Query(ctx, query, args...)
 	gs, err := collect(rows, err, scanRegistration)
 	return gs, s.wrap("list registrations", err)
 }
 
-// listRegistrationsQuery is ListRegistrations's query for f.
-func listRegistrationsQuery(f storage.RegistrationFilter) (string, []any) {
+// listRegistrationsQuery is ListRegistrations's query for f. With pin, a
+// lone status or trader-type filter without a lower time bound is written
+// as a one-value range and leads the ORDER BY: an equality would make the
+// column a constant the planner drops from the order, leaving the time
+// index as good a source of that order as the column's own; as a range
+// only the column's index (column, submitted_at, id) yields it. A lower
+// time bound keeps the equality: after a range on the first column,
+// Postgres could not stop its scan at the bound.
+func listRegistrationsQuery(f storage.RegistrationFilter, pin bool) (string, []any) {
 	var (
 		where []string
 		args  []any
@@ -222,11 +229,22 @@ func listRegistrationsQuery(f storage.RegistrationFilter) (string, []any) {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
-	if f.Status != "" {
-		where = append(where, "status = "+arg(string(f.Status)))
+	lead := ""
+	if pin && f.From.IsZero() && (f.Status == "") != (f.TraderType == "") {
+		lead = "status"
+		if f.TraderType != "" {
+			lead = "trader_type"
+		}
 	}
-	if f.TraderType != "" {
-		where = append(where, "trader_type = "+arg(f.TraderType))
+	for _, c := range []struct{ column, value string }{{"status", string(f.Status)}, {"trader_type", f.TraderType}} {
+		switch {
+		case c.value == "":
+		case c.column == lead:
+			v := arg(c.value)
+			where = append(where, c.column+" >= "+v+" AND "+c.column+" <= "+v)
+		default:
+			where = append(where, c.column+" = "+arg(c.value))
+		}
 	}
 	if !f.From.IsZero() {
 		where = append(where, "submitted_at >= "+arg(micros(f.From)))
@@ -246,7 +264,11 @@ func listRegistrationsQuery(f storage.RegistrationFilter) (string, []any) {
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	query += ` ORDER BY submitted_at DESC, id DESC`
+	query += ` ORDER BY `
+	if lead != "" {
+		query += lead + ` DESC, `
+	}
+	query += `submitted_at DESC, id DESC`
 	if f.Limit > 0 {
 		query += ` LIMIT ` + arg(int64(f.Limit))
 	}
