@@ -14,11 +14,11 @@ var _ sqlstore.BulkLoader = (*Store)(nil)
 // BulkLoad writes n rows to table with one COPY (the fastest way into
 // Postgres), then ANALYZEs it so the planner sees the new size at once
 // instead of whenever autovacuum gets to it.
-func (s *Store) BulkLoad(ctx context.Context, table string, columns []string, n int, row func(i int) []any) error {
+func (s *Store) BulkLoad(ctx context.Context, table string, columns []string, n int, row func(i int) ([]any, error)) error {
 	if n <= 0 {
 		return nil
 	}
-	src := pgx.CopyFromSlice(n, func(i int) ([]any, error) { return row(i), nil })
+	src := pgx.CopyFromSlice(n, row)
 	if _, err := s.pool.CopyFrom(ctx, pgx.Identifier{table}, columns, src); err != nil {
 		return fmt.Errorf("postgres: copy into %s: %w", table, err)
 	}

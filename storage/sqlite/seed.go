@@ -24,7 +24,7 @@ const (
 
 // BulkLoad writes n rows to table with multi-row INSERTs prepared once,
 // bulkRowsPerTx rows per transaction, on the store's write connection.
-func (s *Store) BulkLoad(ctx context.Context, table string, columns []string, n int, row func(i int) []any) error {
+func (s *Store) BulkLoad(ctx context.Context, table string, columns []string, n int, row func(i int) ([]any, error)) error {
 	per := min(bulkRowsPerStmt, bulkParams/len(columns))
 	stmtFor := func(rows int) string {
 		one := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(columns)), ", ") + ")"
@@ -41,7 +41,7 @@ func (s *Store) BulkLoad(ctx context.Context, table string, columns []string, n 
 }
 
 // bulkTx inserts rows [start, end) in one transaction.
-func (s *Store) bulkTx(ctx context.Context, stmtFor func(rows int) string, per, start, end, width int, row func(i int) []any) error {
+func (s *Store) bulkTx(ctx context.Context, stmtFor func(rows int) string, per, start, end, width int, row func(i int) ([]any, error)) error {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -57,7 +57,11 @@ func (s *Store) bulkTx(ctx context.Context, stmtFor func(rows int) string, per, 
 		rows := min(per, end-i)
 		args = args[:0]
 		for j := i; j < i+rows; j++ {
-			args = append(args, row(j)...)
+			values, err := row(j)
+			if err != nil {
+				return err
+			}
+			args = append(args, values...)
 		}
 		if rows == per {
 			_, err = full.ExecContext(ctx, args...)

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -15,9 +16,6 @@ import (
 // recognisable by their ids ("seed-u…", "seed-o…", "seed-r…"), so a second
 // run adds after the first and a database with real users is refused.
 
-// SeedPrefix starts the id of every seeded row.
-const SeedPrefix = "seed-"
-
 // membersPerOrganization is how many seeded users share one organization;
 // the first of each is its administrator.
 const membersPerOrganization = 4
@@ -27,9 +25,10 @@ var ErrRealUsers = errors.New("the database has users that were not seeded")
 
 // BulkLoader writes many rows to one table quickly: COPY on Postgres,
 // batched prepared INSERTs in transactions on SQLite. row(i) returns the
-// values of row i (0 ≤ i < n) in columns order, as the store writes them.
+// values of row i (0 ≤ i < n) in columns order, as the store writes them;
+// its error stops the load.
 type BulkLoader interface {
-	BulkLoad(ctx context.Context, table string, columns []string, n int, row func(i int) []any) error
+	BulkLoad(ctx context.Context, table string, columns []string, n int, row func(i int) ([]any, error)) error
 }
 
 // SeedConfig says how many rows to add.
@@ -90,41 +89,37 @@ func (s *Store) SeedWith(ctx context.Context, l BulkLoader, cfg SeedConfig) (See
 	created := cfg.Now.Add(-365 * 24 * time.Hour)
 
 	orgCols := columnNames(organizationColumns)
-	if err := l.BulkLoad(ctx, "organizations", orgCols, res.Organizations, func(i int) []any {
+	if err := l.BulkLoad(ctx, "organizations", orgCols, res.Organizations, func(i int) ([]any, error) {
 		o := seedOrganization(firstOrg+i, created)
+		address, err := json.Marshal(o.Address)
 		return []any{o.ID, o.NIB, o.NPWP, o.Name, o.TraderType, o.BusinessType,
-			`{"locality":"` + o.Address.City + `","country":"ID"}`, micros(o.CreatedAt), micros(o.UpdatedAt)}
+			string(address), micros(o.CreatedAt), micros(o.UpdatedAt)}, err
 	}); err != nil {
 		return SeedResult{}, fmt.Errorf("seed organizations: %w", err)
 	}
 	userCols := append(columnNames(userColumns), "name_key")
-	if err := l.BulkLoad(ctx, "users", userCols, cfg.Users, func(i int) []any {
-		return userArgs(SeedUser(users+i, cfg.PasswordHash, created))
+	if err := l.BulkLoad(ctx, "users", userCols, cfg.Users, func(i int) ([]any, error) {
+		return userArgs(SeedUser(users+i, cfg.PasswordHash, created)), nil
 	}); err != nil {
 		return SeedResult{}, fmt.Errorf("seed users: %w", err)
 	}
-	if err := l.BulkLoad(ctx, "memberships", []string{"organization_id", "user_id", "role", "created_at"}, cfg.Users, func(i int) []any {
+	if err := l.BulkLoad(ctx, "memberships", []string{"organization_id", "user_id", "role", "created_at"}, cfg.Users, func(i int) ([]any, error) {
 		n := users + i
 		role := storage.MemberStaff
 		if n%membersPerOrganization == 0 {
 			role = storage.MemberAdmin
 		}
-		return []any{seedOrganizationID(n / membersPerOrganization), seedUserID(n), role, micros(created)}
+		return []any{seedOrganizationID(n / membersPerOrganization), seedUserID(n), role, micros(created)}, nil
 	}); err != nil {
 		return SeedResult{}, fmt.Errorf("seed memberships: %w", err)
 	}
 	regCols := columnNames(registrationColumns)
-	var regErr error
-	if err := l.BulkLoad(ctx, "registrations", regCols, cfg.Registrations, func(i int) []any {
-		args, err := registrationArgs(SeedRegistration(regs+i, users+cfg.Users, cfg.Now))
-		if err != nil {
-			regErr = err
-		}
-		return args
+	if err := l.BulkLoad(ctx, "registrations", regCols, cfg.Registrations, func(i int) ([]any, error) {
+		return registrationArgs(SeedRegistration(regs+i, users+cfg.Users, cfg.Now))
 	}); err != nil {
 		return SeedResult{}, fmt.Errorf("seed registrations: %w", err)
 	}
-	return res, regErr
+	return res, nil
 }
 
 func columnNames(cols string) []string {

@@ -87,10 +87,6 @@ func searchUsersQuery(q storage.UserSearch) (string, []any, error) {
 		// "email <> ”" repeats the partial index's predicate (see UserByLoginQuery).
 		where = append(where, "email = "+arg(value)+" AND email <> ''")
 	case storage.SearchNIB, storage.SearchNPWP:
-		// A join rather than "id IN (…)": SQLite would otherwise read
-		// users in name order and test each against the member list.
-		// CROSS JOIN fixes SQLite's join order (organization, its
-		// members, their rows); Postgres plans it as an inner join.
 		column := "nib"
 		if q.By == storage.SearchNPWP {
 			column = "npwp"
@@ -116,7 +112,11 @@ func searchUsersQuery(q storage.UserSearch) (string, []any, error) {
 }
 
 // searchMembersQuery is searchUsersQuery for the members of the
-// organizations whose column (nib or npwp) is value.
+// organizations whose column (nib or npwp) is value: the organizations by
+// that column's index, their memberships by primary key, the users by
+// theirs, and the few rows sorted. CROSS JOIN fixes that order on SQLite,
+// which might otherwise read users in name order and probe each one's
+// memberships; Postgres plans it as an inner join.
 func searchMembersQuery(column, value string, q storage.UserSearch) (string, []any, error) {
 	var args []any
 	arg := func(v any) string {
