@@ -415,6 +415,7 @@ type AppLinks interface {
 // Durable is everything a durable backend provides.
 type Durable interface {
 	Users
+	UserSearcher
 	Organizations
 	Clients
 	Keys

@@ -33,6 +33,7 @@ usage:
   satupintu keys rotate [--alg RS256|PS256|ES256|EdDSA|all]
   satupintu keys list                     (each signing key's state; no key material)
   satupintu demo-rp [--config data/demo-clients.json]
+  satupintu seed --users N --registrations N [--force]   (test databases only: fills them for benchmarks)
   satupintu bench [--scenarios a,b] [--duration 10s] [--concurrency 16] [--target URL ...]   (the load tool)
 
 Every command reads the same configuration: flags, or SATUPINTU_* environment
@@ -78,6 +79,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return demoRP(ctx, rest, stderr, getenv)
 	case "bench":
 		return benchCommand(ctx, rest, stdin, stdout, stderr, getenv)
+	case "seed":
+		return seedCommand(ctx, rest, stdout, getenv)
 	case "migrate", "client", "user", "keys":
 	default:
 		return usagef("unknown command %q (try: satupintu help)", cmd)

@@ -42,6 +42,11 @@
 //   - registration emails come back lower case and OpenRegistrationFor
 //     matches them case-insensitively; an empty NIB or email matches
 //     nothing; of several open registrations it returns the newest;
+//   - SearchUsers orders by lower-cased name, then ID; a name matches by
+//     prefix, usernames and emails whole, all case-insensitively; NIB and
+//     NPWP (dots and dashes ignored) select the members of the matching
+//     organizations, each once; pages continue by Next and hold at most
+//     storage.MaxUserSearchLimit users;
 //   - ListRegistrations orders by SubmittedAt, then ID, both descending, and
 //     returns everything when Limit <= 0; RegistrationEvents of an unknown
 //     registration is ErrNotFound (every registration has its first event);

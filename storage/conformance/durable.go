@@ -26,6 +26,7 @@ func RunDurable(t *testing.T, open func(t *testing.T) storage.Durable) {
 		{"user round trip", testUserRoundTrip},
 		{"user uniqueness", testUserUniqueness},
 		{"user by login", testUserByLogin},
+		{"search users", testSearchUsers},
 		{"update user", testUpdateUser},
 		{"enrol, use and drop a second factor", testUpdateUserMFA},
 		{"concurrent user updates lose nothing", testUpdateUserConcurrent},

@@ -72,6 +72,7 @@ func dialect() sqlstore.Dialect {
 		Identity:       "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
 		ForUpdate:      " FOR UPDATE",
 		LockMigrations: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", migrationLockKey),
+		PinQueueIndex:  true,
 		IsNoRows:       func(err error) bool { return errors.Is(err, pgx.ErrNoRows) },
 		IsUniqueViolation: func(err error) bool {
 			return sqlState(err) == uniqueViolation

@@ -105,7 +105,7 @@ func decidedStatus(approve bool) storage.RequestStatus {
 // in. The username stays unique and says what happened.
 func anonymizeUser(ctx context.Context, q Querier, userID string, at time.Time) error {
 	n, err := q.Exec(ctx, `UPDATE users SET username = $2, email = '', email_verified = FALSE, name = '', phone = '',
-		job_title = '', password_hash = '', organization_id = '', roles = '[]', disabled = TRUE, totp_secret = $3,
+		job_title = '', password_hash = '', organization_id = '', roles = '[]', disabled = TRUE, totp_secret = $3, name_key = $3,
 		mfa_enrolled_at = 0, recovery_codes = '[]', updated_at = $4 WHERE id = $1`, userID, "deleted-"+userID, []byte{}, micros(at))
 	if err != nil {
 		return err

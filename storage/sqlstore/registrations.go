@@ -170,6 +170,17 @@ const openOnly = `status NOT IN ('approved', 'rejected')`
 // twice, which LIMIT 1 makes harmless.
 func (s *Store) OpenRegistrationFor(ctx context.Context, nib, email string) (storage.Registration, error) {
 	const op = "get open registration"
+	query, args := openRegistrationQuery(nib, email)
+	if query == "" {
+		return storage.Registration{}, s.wrap(op, storage.ErrNotFound)
+	}
+	g, err := scanRegistration(s.db.QueryRow(ctx, query, args...))
+	return g, s.wrap(op, err)
+}
+
+// openRegistrationQuery is OpenRegistrationFor's query; empty if both
+// arguments are.
+func openRegistrationQuery(nib, email string) (string, []any) {
 	var (
 		branches []string
 		args     []any
@@ -183,12 +194,10 @@ func (s *Store) OpenRegistrationFor(ctx context.Context, nib, email string) (sto
 			WHERE `+m.column+` = $`+strconv.Itoa(len(args))+` AND `+openOnly)
 	}
 	if len(branches) == 0 {
-		return storage.Registration{}, s.wrap(op, storage.ErrNotFound)
+		return "", nil
 	}
-	g, err := scanRegistration(s.db.QueryRow(ctx, `SELECT `+registrationColumns+` FROM (`+
-		strings.Join(branches, ` UNION ALL `)+`) AS open_registrations
-		ORDER BY submitted_at DESC, id DESC LIMIT 1`, args...))
-	return g, s.wrap(op, err)
+	return `SELECT ` + registrationColumns + ` FROM (` + strings.Join(branches, ` UNION ALL `) + `) AS open_registrations
+		ORDER BY submitted_at DESC, id DESC LIMIT 1`, args
 }
 
 // ListRegistrations returns the registrations f selects, newest first
@@ -197,6 +206,21 @@ func (s *Store) OpenRegistrationFor(ctx context.Context, nib, email string) (sto
 // each shape gets a plan that uses the matching index; there are only a few
 // dozen shapes.
 func (s *Store) ListRegistrations(ctx context.Context, f storage.RegistrationFilter) ([]storage.Registration, error) {
+	query, args := listRegistrationsQuery(f, s.d.PinQueueIndex)
+	rows, err := s.db.Query(ctx, query, args...)
+	gs, err := collect(rows, err, scanRegistration)
+	return gs, s.wrap("list registrations", err)
+}
+
+// listRegistrationsQuery is ListRegistrations's query for f. With pin, a
+// lone status or trader-type filter without a lower time bound is written
+// as a one-value range and leads the ORDER BY: an equality would make the
+// column a constant the planner drops from the order, leaving the time
+// index as good a source of that order as the column's own; as a range
+// only the column's index (column, submitted_at, id) yields it. A lower
+// time bound keeps the equality: after a range on the first column,
+// Postgres could not stop its scan at the bound.
+func listRegistrationsQuery(f storage.RegistrationFilter, pin bool) (string, []any) {
 	var (
 		where []string
 		args  []any
@@ -205,11 +229,22 @@ func (s *Store) ListRegistrations(ctx context.Context, f storage.RegistrationFil
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
-	if f.Status != "" {
-		where = append(where, "status = "+arg(string(f.Status)))
+	lead := ""
+	if pin && f.From.IsZero() && (f.Status == "") != (f.TraderType == "") {
+		lead = "status"
+		if f.TraderType != "" {
+			lead = "trader_type"
+		}
 	}
-	if f.TraderType != "" {
-		where = append(where, "trader_type = "+arg(f.TraderType))
+	for _, c := range []struct{ column, value string }{{"status", string(f.Status)}, {"trader_type", f.TraderType}} {
+		switch {
+		case c.value == "":
+		case c.column == lead:
+			v := arg(c.value)
+			where = append(where, c.column+" >= "+v+" AND "+c.column+" <= "+v)
+		default:
+			where = append(where, c.column+" = "+arg(c.value))
+		}
 	}
 	if !f.From.IsZero() {
 		where = append(where, "submitted_at >= "+arg(micros(f.From)))
@@ -229,13 +264,15 @@ func (s *Store) ListRegistrations(ctx context.Context, f storage.RegistrationFil
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	query += ` ORDER BY submitted_at DESC, id DESC`
+	query += ` ORDER BY `
+	if lead != "" {
+		query += lead + ` DESC, `
+	}
+	query += `submitted_at DESC, id DESC`
 	if f.Limit > 0 {
 		query += ` LIMIT ` + arg(int64(f.Limit))
 	}
-	rows, err := s.db.Query(ctx, query, args...)
-	gs, err := collect(rows, err, scanRegistration)
-	return gs, s.wrap("list registrations", err)
+	return query, args
 }
 
 // RegistrationEvents returns the registration's history, oldest first.

@@ -38,18 +38,20 @@ func scanUser(r scanner) (storage.User, error) {
 	return u, nil
 }
 
-// userArgs lists u's columns in userColumns order. Usernames and emails are
-// lower-cased here, the one place every write passes, so the UNIQUE
-// constraints compare them case-insensitively.
+// userArgs lists u's columns in userColumns order, then name_key.
+// Usernames and emails are lower-cased here, the one place every write
+// passes, so the UNIQUE constraints compare them case-insensitively; the
+// name's search key is derived here for the same reason.
 func userArgs(u storage.User) []any {
 	return []any{u.ID, strings.ToLower(u.Username), strings.ToLower(u.Email), u.EmailVerified, u.Name,
 		u.Phone, u.Position, u.PasswordHash, u.OrganizationID, list(u.Roles), u.Disabled,
 		micros(u.ExpiresAt), micros(u.CreatedAt), micros(u.UpdatedAt),
-		blob(u.TOTPSecret), micros(u.MFAEnrolledAt), list(u.RecoveryCodes), micros(u.PasswordChangedAt)}
+		blob(u.TOTPSecret), micros(u.MFAEnrolledAt), list(u.RecoveryCodes), micros(u.PasswordChangedAt),
+		nameKey(u.Name)}
 }
 
-const insertUser = `INSERT INTO users (` + userColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
+const insertUser = `INSERT INTO users (` + userColumns + `, name_key)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`
 
 // CreateUser stores a new user. A user created with an organization (the
 // demo trader, an operator's `user create --organization`) is its member in
@@ -84,9 +86,11 @@ func (s *Store) CreateUser(ctx context.Context, u storage.User) error {
 	return s.wrap("create user "+u.ID, err)
 }
 
+const userByIDQuery = `SELECT ` + userColumns + ` FROM users WHERE id = $1`
+
 // UserByID returns the user with id.
 func (s *Store) UserByID(ctx context.Context, id string) (storage.User, error) {
-	u, err := scanUser(s.db.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	u, err := scanUser(s.db.QueryRow(ctx, userByIDQuery, id))
 	return u, s.wrap("get user "+id, err)
 }
 
@@ -131,7 +135,8 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*storage.User
 		_, err = q.Exec(ctx, `UPDATE users SET username = $2, email = $3, email_verified = $4, name = $5,
 			phone = $6, job_title = $7, password_hash = $8, organization_id = $9, roles = $10,
 			disabled = $11, expires_at = $12, created_at = $13, updated_at = $14, totp_secret = $15,
-			mfa_enrolled_at = $16, recovery_codes = $17, password_changed_at = $18 WHERE id = $1`, args...)
+			mfa_enrolled_at = $16, recovery_codes = $17, password_changed_at = $18, name_key = $19
+			WHERE id = $1`, args...)
 		return err
 	})
 	if fnErr != nil {
