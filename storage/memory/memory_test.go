@@ -67,8 +67,8 @@ func TestSweepBoundsMemory(t *testing.T) {
 	for name, n := range map[string]int{
 		"tokens": len(s.tokens.rows), "families": len(s.tokens.by),
 		"sessions": len(s.sessions.rows), "users": len(s.sessions.by),
-		"requests": len(s.requests) + len(s.codes), "one-time": len(s.once),
-		"counters": len(s.counters), "drafts": len(s.drafts),
+		"requests": len(s.requests.rows) + len(s.codes.rows), "one-time": len(s.once.rows),
+		"counters": len(s.counters.rows), "drafts": len(s.drafts.rows),
 	} {
 		limit := bound
 		if name == "requests" {
