@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
 
@@ -279,5 +280,58 @@ func BenchmarkInsertAtBound(b *testing.B) {
 	b.StopTimer()
 	if n := len(s.tokens.rows); n > limit {
 		b.Fatalf("%d tokens held, bound %d", n, limit)
+	}
+}
+
+// BenchmarkHeapPerEntry reports the heap one entry of each kind takes,
+// with values shaped like production ones (43-character random ids, a
+// browser's user agent), index and heap overhead included: the figures
+// the README's Memory paragraph gives for SATUPINTU_MEMORY_MAX_ENTRIES.
+func BenchmarkHeapPerEntry(b *testing.B) {
+	ctx := b.Context()
+	const n = 20_000
+	id := func(p string, i int) string { return fmt.Sprintf("%s%040d", p, i) } // 43 characters
+	exp := time.Now().Add(time.Hour)
+	kinds := []struct {
+		name  string
+		write func(s *Store, i int) error
+	}{
+		{"session", func(s *Store, i int) error {
+			return s.CreateSession(ctx, storage.Session{ID: id("ses", i), SID: id("sid", i), UserID: id("usr", i),
+				AuthTime: time.Now(), AMR: []string{"pwd"}, ClientIDs: []string{"insw"},
+				UserAgent: "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
+				IP: "203.0.113.7", CreatedAt: time.Now(), ExpiresAt: exp})
+		}},
+		{"access_token", func(s *Store, i int) error {
+			return s.CreateAccessToken(ctx, storage.AccessToken{ID: id("tok", i), ClientID: "insw", UserID: id("usr", i),
+				Scopes: []string{"openid", "profile", "email"}, Audience: []string{"insw"}, FamilyID: id("fam", i),
+				CreatedAt: time.Now(), ExpiresAt: exp})
+		}},
+		{"auth_request", func(s *Store, i int) error {
+			return s.CreateAuthRequest(ctx, storage.AuthRequest{ID: id("req", i), ClientID: "insw",
+				RedirectURI: "https://insw.go.id/oidc/callback", State: id("sta", i), Nonce: id("non", i),
+				ResponseType: "code", CodeChallenge: id("pkc", i), CodeChallengeMethod: "S256",
+				Scopes: []string{"openid", "profile", "email"}, CreatedAt: time.Now()}, time.Hour)
+		}},
+		{"counter", func(s *Store, i int) error { _, err := s.Incr(ctx, id("login:fail:", i), time.Hour); return err }},
+	}
+	for _, k := range kinds {
+		b.Run(k.name, func(b *testing.B) {
+			for range b.N {
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				s := New(nil)
+				for i := range n {
+					if err := k.write(s, i); err != nil {
+						b.Fatal(err)
+					}
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/entry")
+				runtime.KeepAlive(s)
+			}
+		})
 	}
 }

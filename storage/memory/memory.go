@@ -58,12 +58,23 @@ type Option func(*options)
 
 type options struct{ maxEntries int }
 
-// WithMaxEntries bounds each kind of entry to n (DefaultMaxEntries without
-// this option; n <= 0: unbounded). A write to a full kind first drops the
+// WithMaxEntries bounds each kind of entry to n, drafts to a twentieth of
+// it (DefaultMaxEntries without this option; n <= 0: unbounded). A write to a full kind first drops the
 // expired entries, then evicts the one that expires first (counters: the
 // one with the fewest hits, counters.go), so the heap is bounded by
 // configuration rather than by the machine.
 func WithMaxEntries(n int) Option { return func(o *options) { o.maxEntries = n } }
+
+// draftBound is the drafts' share of a bound of n entries: a twentieth,
+// since a draft may be 64 KiB (storage.MaxDraftSize) where other entries
+// take under 1 KiB. The live drafts are few: registrations are limited per
+// address and in total, the rest belong to signed-in users.
+func draftBound(n int) int {
+	if n <= 0 {
+		return n
+	}
+	return max(n/20, 1)
+}
 
 // New returns an empty store reading the time from now (time.Now if nil);
 // tests pass a controllable clock to check expiry without sleeping.
@@ -88,7 +99,7 @@ func New(now func() time.Time, opts ...Option) *Store {
 			func(v storage.AccessToken) string { return v.FamilyID }),
 		once:     newTable[[]byte](n),
 		counters: newCounters(n),
-		drafts:   newTable[[]byte](n),
+		drafts:   newTable[[]byte](draftBound(n)),
 	}
 	s.devices.init(n)
 	return s
