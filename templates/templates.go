@@ -86,11 +86,22 @@ func New() (*Pages, error) {
 	// Files named _*.html are partials (blocks several pages include, such
 	// as the CAPTCHA), parsed once into each set rather than as pages.
 	partials, _ := fs.Glob(files, "html/_*.html")
+	pieces, calls := splitLayout(string(layout))
+	for _, piece := range pieces {
+		if blockRef.MatchString(piece) {
+			return nil, fmt.Errorf(`templates: layout: call the page blocks exactly as {{template "title" .}}`)
+		}
+	}
 	for _, lang := range []string{LangID, LangEN} {
 		set := template.New("").Funcs(p.funcs(lang))
 		if len(partials) > 0 {
 			if _, err := set.ParseFS(files, partials...); err != nil {
 				return nil, fmt.Errorf("templates: parse partials: %w", err)
+			}
+		}
+		for i, piece := range pieces {
+			if _, err := set.New(fmt.Sprintf("layout/%d", i)).Parse(piece); err != nil {
+				return nil, fmt.Errorf("templates: parse layout: %w", err)
 			}
 		}
 		for _, file := range names {
@@ -113,7 +124,7 @@ func New() (*Pages, error) {
 					return nil, fmt.Errorf("templates: %s: missing block %q", base, block)
 				}
 			}
-			if _, err := set.New(name).Parse(pageBlocks(name, string(layout))); err != nil {
+			if _, err := set.New(name).Parse(layoutFor(name, calls)); err != nil {
 				return nil, fmt.Errorf("templates: parse layout for %s: %w", base, err)
 			}
 			p.names[name] = true
@@ -134,6 +145,34 @@ var blockRef = regexp.MustCompile(`(\{\{-?\s*(?:define|template|block)\s+)"(titl
 // calls alike, so every page's blocks live in one set.
 func pageBlocks(page, src string) string {
 	return blockRef.ReplaceAllString(src, `${1}"`+page+`/${2}"`)
+}
+
+// layoutCall finds the layout's calls of the page blocks.
+var layoutCall = regexp.MustCompile(`\{\{template "(title|content)" \.\}\}`)
+
+// splitLayout cuts the layout at its calls of the page blocks: the pieces
+// are parsed once per set, and each page's root template only calls them
+// in turn with its own blocks between (layoutFor), so no page carries a
+// copy of the layout.
+func splitLayout(layout string) (pieces, calls []string) {
+	at := 0
+	for _, m := range layoutCall.FindAllStringSubmatchIndex(layout, -1) {
+		pieces = append(pieces, layout[at:m[0]])
+		calls = append(calls, layout[m[2]:m[3]])
+		at = m[1]
+	}
+	return append(pieces, layout[at:]), calls
+}
+
+// layoutFor is page's root template: the layout's pieces with the page's
+// blocks between them.
+func layoutFor(page string, calls []string) string {
+	var b strings.Builder
+	for i, block := range calls {
+		fmt.Fprintf(&b, `{{template "layout/%d" .}}{{template "%s/%s" .}}`, i, page, block)
+	}
+	fmt.Fprintf(&b, `{{template "layout/%d" .}}`, len(calls))
+	return b.String()
 }
 
 // Has reports whether a page called name exists, so a package can check its
