@@ -59,10 +59,18 @@ type Option func(*options)
 type options struct{ maxEntries int }
 
 // WithMaxEntries bounds each kind of entry to n, drafts to a twentieth of
-// it (DefaultMaxEntries without this option; n <= 0: unbounded). A write to a full kind first drops the
-// expired entries, then evicts the one that expires first (counters: the
-// one with the fewest hits, counters.go), so the heap is bounded by
-// configuration rather than by the machine.
+// it (DefaultMaxEntries without this option; n <= 0: unbounded). A write
+// to a full kind first drops the expired entries, then evicts the one that
+// expires first (counters: the one with the fewest hits, counters.go), so
+// the heap is bounded by configuration rather than by the machine.
+//
+// Kinds are bounded apart so that a flood of one (pending sign-in
+// requests, which anyone can make) never evicts another (sessions). Within
+// the one-time values, replay markers (used codes, DPoP and assertion jti,
+// TOTP steps) share the bound with passkey challenges and captcha codes: a
+// flood big enough to fill it, past the limits on anonymous writes, evicts
+// the markers closest to expiry, and what they guarded could be replayed
+// for the rest of their short lives. The eviction counter shows it.
 func WithMaxEntries(n int) Option { return func(o *options) { o.maxEntries = n } }
 
 // draftBound is the drafts' share of a bound of n entries: a twentieth,
