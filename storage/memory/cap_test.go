@@ -300,7 +300,7 @@ func BenchmarkHeapPerEntry(b *testing.B) {
 			return s.CreateSession(ctx, storage.Session{ID: id("ses", i), SID: id("sid", i), UserID: id("usr", i),
 				AuthTime: time.Now(), AMR: []string{"pwd"}, ClientIDs: []string{"insw"},
 				UserAgent: "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
-				IP: "203.0.113.7", CreatedAt: time.Now(), ExpiresAt: exp})
+				IP:        "203.0.113.7", CreatedAt: time.Now(), ExpiresAt: exp})
 		}},
 		{"access_token", func(s *Store, i int) error {
 			return s.CreateAccessToken(ctx, storage.AccessToken{ID: id("tok", i), ClientID: "insw", UserID: id("usr", i),
