@@ -122,6 +122,14 @@ func TestEveryKindStaysWithinTheBound(t *testing.T) {
 		checkTable(t, "drafts", s.drafts)
 		checkTable(t, "devices", s.devices.byID)
 	}
+	for kind, n := range s.Entries() {
+		if n > limit {
+			t.Errorf("Entries()[%s] = %d, bound %d", kind, n, limit)
+		}
+	}
+	if n := s.Entries()["sessions"]; n != len(s.sessions.rows) || n == 0 {
+		t.Errorf("Entries()[sessions] = %d, %d held", n, len(s.sessions.rows))
+	}
 	if n := len(s.devices.byCode); n > limit {
 		t.Errorf("%d user codes indexed for at most %d device authorizations", n, limit)
 	}

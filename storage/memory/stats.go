@@ -80,6 +80,35 @@ func (s *Store) Evictions() map[string]uint64 {
 	}
 }
 
+// Entries returns, by kind, how many entries the store holds: the live
+// ones and those expired since the kind's last write. It counts without
+// scanning, for a metrics scrape to compare with the bound.
+func (s *Store) Entries() map[string]int {
+	out := make(map[string]int, 8)
+	s.reqMu.Lock()
+	out["auth_requests"], out["codes"] = len(s.requests.rows), len(s.codes.rows)
+	s.reqMu.Unlock()
+	s.sessMu.RLock()
+	out["sessions"] = len(s.sessions.rows)
+	s.sessMu.RUnlock()
+	s.tokMu.RLock()
+	out["access_tokens"] = len(s.tokens.rows)
+	s.tokMu.RUnlock()
+	s.onceMu.Lock()
+	out["one_time"] = len(s.once.rows)
+	s.onceMu.Unlock()
+	s.cntMu.Lock()
+	out["counters"] = len(s.counters.rows)
+	s.cntMu.Unlock()
+	s.draftMu.Lock()
+	out["drafts"] = len(s.drafts.rows)
+	s.draftMu.Unlock()
+	s.devices.mu.Lock()
+	out["device_authorizations"] = len(s.devices.byID.rows)
+	s.devices.mu.Unlock()
+	return out
+}
+
 // countLive counts t's entries live at now and adds up their size (none
 // when size is nil). The caller holds t's lock.
 func countLive[V any](t *table[V], now time.Time, size func(V) int64) (n int, bytes int64) {
