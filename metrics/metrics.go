@@ -79,21 +79,32 @@ func (m *Registry) Gauge(name, help string, fn func() float64) {
 func (m *Registry) GaugeVec(name, help, label string, fn func() map[string]float64) {
 	m.reg.MustRegister(&funcVec{
 		desc: prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, []string{label}, nil),
-		fn:   fn,
+		fn:   fn, kind: prometheus.GaugeValue,
 	})
 }
 
-// funcVec is a collector of gauges computed together.
+// CounterVec registers a family of counters with one label that another
+// package already counts, read by fn at scrape time as label value →
+// total. Unlike a gauge, Prometheus's rate() applies to it.
+func (m *Registry) CounterVec(name, help, label string, fn func() map[string]float64) {
+	m.reg.MustRegister(&funcVec{
+		desc: prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, []string{label}, nil),
+		fn:   fn, kind: prometheus.CounterValue,
+	})
+}
+
+// funcVec is a collector of gauges (or counters) computed together.
 type funcVec struct {
 	desc *prometheus.Desc
 	fn   func() map[string]float64
+	kind prometheus.ValueType
 }
 
 func (f *funcVec) Describe(ch chan<- *prometheus.Desc) { ch <- f.desc }
 
 func (f *funcVec) Collect(ch chan<- prometheus.Metric) {
 	for label, v := range f.fn() {
-		ch <- prometheus.MustNewConstMetric(f.desc, prometheus.GaugeValue, v, label)
+		ch <- prometheus.MustNewConstMetric(f.desc, f.kind, v, label)
 	}
 }
 

@@ -76,3 +76,18 @@ func TestEventsTokensAndGauges(t *testing.T) {
 		}
 	}
 }
+
+// A counter family read from elsewhere is exposed with the counter type,
+// so rate() applies to it.
+func TestCounterVec(t *testing.T) {
+	m := New()
+	n := 1.0
+	m.CounterVec("evictions_total", "test", "kind", func() map[string]float64 { return map[string]float64{"sessions": n} })
+	n = 4
+	body := scrape(t, m)
+	for _, want := range []string{"# TYPE satupintu_evictions_total counter", `satupintu_evictions_total{kind="sessions"} 4`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("scrape lacks %s", want)
+		}
+	}
+}

@@ -4,7 +4,9 @@
 //
 // Templates are parsed once, at start, into one set per language: the "t"
 // function of each set is bound to its language, so rendering costs no
-// parsing and no per-request cloning (DESIGN.md performance budget).
+// parsing and no per-request cloning (DESIGN.md performance budget). The
+// layout and partials are parsed once per set, not once per page: each
+// page's blocks are renamed after the page, so one set holds them all.
 package templates
 
 import (
@@ -16,6 +18,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -51,7 +54,8 @@ type View struct {
 // Pages are the parsed templates and catalogs. Safe for concurrent use.
 type Pages struct {
 	catalog *Catalog
-	pages   map[string]map[string]*template.Template // lang → page name → template
+	sets    map[string]*template.Template // lang → every page, named by page
+	names   map[string]bool               // the page names
 	static  *staticFiles
 }
 
@@ -69,54 +73,112 @@ func New() (*Pages, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Pages{catalog: cat, static: st, pages: map[string]map[string]*template.Template{}}
+	p := &Pages{catalog: cat, static: st, sets: map[string]*template.Template{}, names: map[string]bool{}}
 
 	names, err := fs.Glob(files, "html/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("templates: list pages: %w", err)
 	}
+	layout, err := fs.ReadFile(files, "html/layout.html")
+	if err != nil {
+		return nil, fmt.Errorf("templates: read layout: %w", err)
+	}
 	// Files named _*.html are partials (blocks several pages include, such
-	// as the CAPTCHA), parsed with the layout rather than as pages.
-	shared := []string{"html/layout.html"}
-	if partials, err := fs.Glob(files, "html/_*.html"); err == nil {
-		shared = append(shared, partials...)
+	// as the CAPTCHA), parsed once into each set rather than as pages.
+	partials, _ := fs.Glob(files, "html/_*.html")
+	pieces, calls := splitLayout(string(layout))
+	for _, piece := range pieces {
+		if blockRef.MatchString(piece) {
+			return nil, fmt.Errorf(`templates: layout: call the page blocks exactly as {{template "title" .}}`)
+		}
 	}
 	for _, lang := range []string{LangID, LangEN} {
-		layout, err := template.New("layout.html").Funcs(p.funcs(lang)).ParseFS(files, shared...)
-		if err != nil {
-			return nil, fmt.Errorf("templates: parse layout: %w", err)
+		set := template.New("").Funcs(p.funcs(lang))
+		if len(partials) > 0 {
+			if _, err := set.ParseFS(files, partials...); err != nil {
+				return nil, fmt.Errorf("templates: parse partials: %w", err)
+			}
 		}
-		p.pages[lang] = map[string]*template.Template{}
+		for i, piece := range pieces {
+			if _, err := set.New(fmt.Sprintf("layout/%d", i)).Parse(piece); err != nil {
+				return nil, fmt.Errorf("templates: parse layout: %w", err)
+			}
+		}
 		for _, file := range names {
 			base := path.Base(file)
 			if base == "layout.html" || strings.HasPrefix(base, "_") {
 				continue
 			}
-			t, err := layout.Clone()
+			name := strings.TrimSuffix(base, ".html")
+			src, err := fs.ReadFile(files, file)
 			if err != nil {
-				return nil, fmt.Errorf("templates: clone layout: %w", err)
+				return nil, fmt.Errorf("templates: read %s: %w", base, err)
 			}
-			if t, err = t.ParseFS(files, file); err != nil {
+			if _, err := set.New(name + "/blocks").Parse(pageBlocks(name, string(src))); err != nil {
 				return nil, fmt.Errorf("templates: parse %s: %w", base, err)
 			}
 			// A page missing a block is a start-up error rather than a
 			// blank page at run time.
-			for _, block := range []string{"title", "content"} {
-				if t.Lookup(block) == nil {
+			for _, block := range pageBlockNames {
+				if set.Lookup(name+"/"+block) == nil {
 					return nil, fmt.Errorf("templates: %s: missing block %q", base, block)
 				}
 			}
-			p.pages[lang][strings.TrimSuffix(base, ".html")] = t
+			if _, err := set.New(name).Parse(layoutFor(name, calls)); err != nil {
+				return nil, fmt.Errorf("templates: parse layout for %s: %w", base, err)
+			}
+			p.names[name] = true
 		}
+		p.sets[lang] = set
 	}
 	return p, nil
+}
+
+// pageBlockNames are the blocks every page defines and the layout calls.
+var pageBlockNames = []string{"title", "content"}
+
+// blockRef finds the actions that define or call a page's own blocks.
+var blockRef = regexp.MustCompile(`(\{\{-?\s*(?:define|template|block)\s+)"(title|content)"`)
+
+// pageBlocks renames the page blocks in src after the page: "title"
+// becomes "login/title", in the page's definitions and in the layout's
+// calls alike, so every page's blocks live in one set.
+func pageBlocks(page, src string) string {
+	return blockRef.ReplaceAllString(src, `${1}"`+page+`/${2}"`)
+}
+
+// layoutCall finds the layout's calls of the page blocks.
+var layoutCall = regexp.MustCompile(`\{\{template "(title|content)" \.\}\}`)
+
+// splitLayout cuts the layout at its calls of the page blocks: the pieces
+// are parsed once per set, and each page's root template only calls them
+// in turn with its own blocks between (layoutFor), so no page carries a
+// copy of the layout.
+func splitLayout(layout string) (pieces, calls []string) {
+	at := 0
+	for _, m := range layoutCall.FindAllStringSubmatchIndex(layout, -1) {
+		pieces = append(pieces, layout[at:m[0]])
+		calls = append(calls, layout[m[2]:m[3]])
+		at = m[1]
+	}
+	return append(pieces, layout[at:]), calls
+}
+
+// layoutFor is page's root template: the layout's pieces with the page's
+// blocks between them.
+func layoutFor(page string, calls []string) string {
+	var b strings.Builder
+	for i, block := range calls {
+		fmt.Fprintf(&b, `{{template "layout/%d" .}}{{template "%s/%s" .}}`, i, page, block)
+	}
+	fmt.Fprintf(&b, `{{template "layout/%d" .}}`, len(calls))
+	return b.String()
 }
 
 // Has reports whether a page called name exists, so a package can check its
 // pages once at start.
 func (p *Pages) Has(name string) bool {
-	_, ok := p.pages[DefaultLang][name]
-	return ok
+	return p.names[name]
 }
 
 // Catalog returns the message catalogs, for Go code that renders messages.
@@ -131,12 +193,11 @@ func (p *Pages) Render(w http.ResponseWriter, status int, name string, v View) e
 	if !Supported(v.Lang) {
 		v.Lang = DefaultLang
 	}
-	t, ok := p.pages[v.Lang][name]
-	if !ok {
+	if !p.names[name] {
 		return fmt.Errorf("templates: no page %q", name)
 	}
 	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout.html", v); err != nil {
+	if err := p.sets[v.Lang].ExecuteTemplate(&buf, name, v); err != nil {
 		return fmt.Errorf("templates: render %s: %w", name, err)
 	}
 	h := w.Header()

@@ -353,6 +353,8 @@ func TestServeCommand(t *testing.T) {
 		{"http://" + metricsAddr + "/metrics", `satupintu_http_requests_total{code="200",method="GET",route="/.well-known/openid-configuration"}`, 200},
 		{"http://" + metricsAddr + "/metrics", `satupintu_registrations_open{status="submitted"} 0`, 200},
 		{"http://" + metricsAddr + "/metrics", `satupintu_jobs{state="available"}`, 200},
+		{"http://" + metricsAddr + "/metrics", `satupintu_memory_evictions_total{kind="sessions"} 0`, 200},
+		{"http://" + metricsAddr + "/metrics", `satupintu_memory_entries{kind="sessions"} 0`, 200},
 		{"http://" + metricsAddr + "/debug/pprof/", "goroutine", 200},
 		{"http://" + addr + "/metrics", "", 404},
 		{"http://" + addr + "/debug/pprof/", "", 404},

@@ -22,6 +22,7 @@ import (
 	"satupintu/op"
 	"satupintu/privacy"
 	"satupintu/quota"
+	"satupintu/storage/memory"
 	"satupintu/upstream"
 )
 
@@ -44,6 +45,9 @@ type Config struct {
 	// empty means in-process memory (one node only).
 	RedisURL    string
 	RedisPrefix string
+	// MemoryMaxEntries bounds each kind of entry the in-process store
+	// holds without Redis (memory.WithMaxEntries).
+	MemoryMaxEntries int
 	// SMTP sends mail when SMTP.Host is set; otherwise messages are written
 	// as .eml files to MailDir (default <DataDir>/mail) so the demo works
 	// without a mail server.
@@ -101,6 +105,7 @@ func defaultConfig() Config {
 		LogLevel:         "info",
 		LogFormat:        "text",
 		RedisPrefix:      "satupintu:",
+		MemoryMaxEntries: memory.DefaultMaxEntries,
 		SMTP:             mail.SMTPConfig{From: "Satu Pintu <no-reply@satupintu.localhost>"},
 		Captcha:          captcha.Adaptive,
 		CaptchaMaxNumber: captcha.DefaultMaxNumber,
@@ -211,6 +216,15 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 			problems = append(problems, fmt.Sprintf("SATUPINTU_CAPTCHA_MAX_NUMBER: %q is not a whole number", maxNumber))
 		}
 		cfg.CaptchaMaxNumber = n
+	}
+	var maxEntries string
+	str("MEMORY_MAX_ENTRIES", &maxEntries)
+	if maxEntries != "" {
+		n, err := strconv.Atoi(maxEntries)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("SATUPINTU_MEMORY_MAX_ENTRIES: %q is not a whole number", maxEntries))
+		}
+		cfg.MemoryMaxEntries = n
 	}
 	for _, lim := range []struct {
 		name string
@@ -363,6 +377,10 @@ func (c Config) Validate() []string {
 	// embedded default and the local compose demo run without.
 	if c.DatabaseURL != "" && c.secure() && c.KEK == nil {
 		p = append(p, "SATUPINTU_KEY_ENCRYPTION_KEY (or _FILE) is required in production (Postgres with an https issuer): base64 of 32 random bytes, e.g. openssl rand -base64 32")
+	}
+	// Fewer would evict the sessions of a handful of users signing in.
+	if c.RedisURL == "" && c.MemoryMaxEntries < 1000 {
+		p = append(p, "SATUPINTU_MEMORY_MAX_ENTRIES must be at least 1000")
 	}
 	if c.SessionTTL < time.Minute {
 		p = append(p, "session-ttl must be at least 1m")

@@ -82,6 +82,24 @@ func instrument(m *metrics.Registry, durable storage.Durable, ephemeral storage.
 				"timeouts": float64(st.Timeouts)}
 		})
 	}
+	if e, ok := ephemeral.(interface{ Entries() map[string]int }); ok {
+		m.GaugeVec("memory_entries", "Entries the in-process store holds, by kind; each kind is bounded by SATUPINTU_MEMORY_MAX_ENTRIES.", "kind", func() map[string]float64 {
+			out := map[string]float64{}
+			for kind, n := range e.Entries() {
+				out[kind] = float64(n)
+			}
+			return out
+		})
+	}
+	if e, ok := ephemeral.(interface{ Evictions() map[string]uint64 }); ok {
+		m.CounterVec("memory_evictions_total", "Live entries the in-process store evicted because their kind was full (SATUPINTU_MEMORY_MAX_ENTRIES), by kind.", "kind", func() map[string]float64 {
+			out := map[string]float64{}
+			for kind, n := range e.Evictions() {
+				out[kind] = float64(n)
+			}
+			return out
+		})
+	}
 	if queue != nil {
 		m.GaugeVec("jobs", "Jobs in the durable queue (mail, back-channel logout) by state.", "state", func() map[string]float64 {
 			ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)

@@ -410,6 +410,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	defer flushTraces() // last: after the server and the stores have stopped
 	pgTracing, redisTracing := storeTracing(tr)
 	slog.SetDefault(logger) // zitadel/oidc logs through the default logger
+	restoreGC := quietStartup()
+	defer restoreGC() // on an early return; a second call changes nothing
 	redis.SetLibraryLogger(logger)
 	// A node started before its database waits for it (compose, Kubernetes).
 	durable, durableName, err := retry(ctx, logger, "database", time.Minute, func() (storage.Durable, string, error) {
@@ -464,6 +466,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	// tens of MB of garbage the heap would otherwise keep mapped until
 	// load grows it anyway: give it back, so an idle node is small.
 	debug.FreeOSMemory()
+	restoreGC()
 	if err := startQueue(); err != nil {
 		return err
 	}

@@ -41,7 +41,7 @@ func openEphemeral(ctx context.Context, cfg Config, opts ...redis.Option) (stora
 		}
 		return st, "redis", nil
 	}
-	return memory.New(nil), "memory", nil
+	return memory.New(nil, memory.WithMaxEntries(cfg.MemoryMaxEntries)), "memory", nil
 }
 
 // retry calls open until it succeeds, ctx ends or patience runs out, so a

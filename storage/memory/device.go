@@ -11,17 +11,19 @@ import (
 )
 
 // deviceStore holds device authorizations by id and their user codes.
-// Its maps are made on first use, so New needs no change for it.
 type deviceStore struct {
 	mu     sync.Mutex
-	byID   map[string]deviceEntry
+	byID   *table[storage.DeviceAuthorization]
 	byCode map[string]string // user code → id
-	writes int
 }
 
-type deviceEntry struct {
-	d   storage.DeviceAuthorization
-	exp time.Time
+func (ds *deviceStore) init(max int) {
+	ds.byID, ds.byCode = newTable[storage.DeviceAuthorization](max), map[string]string{}
+	ds.byID.onDrop = func(id string, d storage.DeviceAuthorization) {
+		if ds.byCode[d.UserCode] == id {
+			delete(ds.byCode, d.UserCode)
+		}
+	}
 }
 
 // CreateDeviceAuthorization stores d for ttl under its id and user code.
@@ -33,28 +35,15 @@ func (s *Store) CreateDeviceAuthorization(_ context.Context, d storage.DeviceAut
 	ds := &s.devices
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
-	if ds.byID == nil {
-		ds.byID, ds.byCode = make(map[string]deviceEntry), make(map[string]string)
-	}
-	if old, ok := ds.byID[d.ID]; ok && live(old.exp, now) {
+	if _, ok := ds.byID.get(d.ID, now); ok {
 		return fmt.Errorf("memory: create device authorization: %w", storage.ErrAlreadyExists)
 	}
 	if id, ok := ds.byCode[d.UserCode]; ok {
-		if old, ok := ds.byID[id]; ok && live(old.exp, now) {
+		if _, ok := ds.byID.get(id, now); ok {
 			return fmt.Errorf("memory: create device authorization: user code: %w", storage.ErrAlreadyExists)
 		}
 	}
-	if sweepDue(&ds.writes, len(ds.byID)) {
-		for id, e := range ds.byID {
-			if !live(e.exp, now) {
-				delete(ds.byID, id)
-				if ds.byCode[e.d.UserCode] == id {
-					delete(ds.byCode, e.d.UserCode)
-				}
-			}
-		}
-	}
-	ds.byID[d.ID] = deviceEntry{d: cloneDevice(d), exp: now.Add(ttl)}
+	ds.byID.put(d.ID, cloneDevice(d), now.Add(ttl), now)
 	ds.byCode[d.UserCode] = d.ID
 	return nil
 }
@@ -65,11 +54,11 @@ func (s *Store) DeviceAuthorizationByUserCode(_ context.Context, userCode string
 	ds := &s.devices
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
-	e, ok := ds.byID[ds.byCode[userCode]]
-	if !ok || !live(e.exp, now) || e.d.UserCode != userCode {
+	e, ok := ds.byID.get(ds.byCode[userCode], now)
+	if !ok || e.v.UserCode != userCode {
 		return storage.DeviceAuthorization{}, fmt.Errorf("memory: get device authorization: %w", storage.ErrNotFound)
 	}
-	return cloneDevice(e.d), nil
+	return cloneDevice(e.v), nil
 }
 
 // UpdateDeviceAuthorization applies fn to a copy under the lock; the
@@ -79,16 +68,16 @@ func (s *Store) UpdateDeviceAuthorization(_ context.Context, id string, fn func(
 	ds := &s.devices
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
-	e, ok := ds.byID[id]
-	if !ok || !live(e.exp, now) {
+	e, ok := ds.byID.get(id, now)
+	if !ok {
 		return fmt.Errorf("memory: update device authorization: %w", storage.ErrNotFound)
 	}
-	next := cloneDevice(e.d)
+	next := cloneDevice(e.v)
 	if err := fn(&next); err != nil {
 		return err
 	}
-	next.ID, next.UserCode = id, e.d.UserCode // the keys stay
-	ds.byID[id] = deviceEntry{d: cloneDevice(next), exp: e.exp}
+	next.ID, next.UserCode = id, e.v.UserCode // the keys stay
+	e.v = cloneDevice(next)
 	return nil
 }
 

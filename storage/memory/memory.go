@@ -8,8 +8,9 @@
 // It sits on the hot path (every token introspection reads it), so each
 // kind of entry has its own lock and reads of sessions and tokens share a
 // read lock. Expired entries are invisible from the instant they expire and
-// are removed by an amortised sweep on writes, so memory stays bounded by
-// the live entries without a background goroutine.
+// are dropped by the next write of their kind, soonest expiry first off a
+// heap, without a background goroutine. Each kind also holds at most a
+// configured number of entries (WithMaxEntries, table.go).
 package memory
 
 import (
@@ -28,10 +29,9 @@ import (
 type Store struct {
 	now func() time.Time
 
-	reqMu     sync.Mutex // requests and codes: ConsumeAuthCode changes both
-	requests  map[string]request
-	codes     map[string]code
-	reqWrites int
+	reqMu    sync.Mutex // requests and codes: ConsumeAuthCode changes both
+	requests *table[storage.AuthRequest]
+	codes    *table[string] // code → request id
 
 	sessMu   sync.RWMutex
 	sessions indexed[storage.Session] // by user id
@@ -39,58 +39,78 @@ type Store struct {
 	tokMu  sync.RWMutex
 	tokens indexed[storage.AccessToken] // by refresh-token family id
 
-	onceMu     sync.Mutex
-	once       map[string]onceValue
-	onceWrites int
+	onceMu sync.Mutex
+	once   *table[[]byte]
 
-	cntMu     sync.Mutex
-	counters  map[string]counter
-	cntWrites int
+	cntMu    sync.Mutex
+	counters *table[int64]
 
-	draftMu     sync.Mutex
-	drafts      map[string]onceValue // same shape: bytes and an expiry
-	draftWrites int
+	draftMu sync.Mutex
+	drafts  *table[[]byte]
 
 	devices deviceStore // device.go
 }
 
-type request struct {
-	r   storage.AuthRequest
-	exp time.Time
-}
-
-type code struct {
-	requestID string
-	exp       time.Time
-}
-
-type onceValue struct {
-	v   []byte
-	exp time.Time
-}
-
 var _ storage.Ephemeral = (*Store)(nil)
+
+// Option configures a Store.
+type Option func(*options)
+
+type options struct{ maxEntries int }
+
+// WithMaxEntries bounds each kind of entry to n, drafts to a twentieth of
+// it (DefaultMaxEntries without this option; n <= 0: unbounded). A write
+// to a full kind first drops the expired entries, then evicts the one that
+// expires first (counters: the one with the fewest hits, counters.go), so
+// the heap is bounded by configuration rather than by the machine.
+//
+// Kinds are bounded apart so that a flood of one (pending sign-in
+// requests, which anyone can make) never evicts another (sessions). Within
+// the one-time values, replay markers (used codes, DPoP and assertion jti,
+// TOTP steps) share the bound with passkey challenges and captcha codes: a
+// flood big enough to fill it, past the limits on anonymous writes, evicts
+// the markers closest to expiry, and what they guarded could be replayed
+// for the rest of their short lives. The eviction counter shows it.
+func WithMaxEntries(n int) Option { return func(o *options) { o.maxEntries = n } }
+
+// draftBound is the drafts' share of a bound of n entries: a twentieth,
+// since a draft may be 64 KiB (storage.MaxDraftSize) where other entries
+// take under 1 KiB. The live drafts are few: registrations are limited per
+// address and in total, the rest belong to signed-in users.
+func draftBound(n int) int {
+	if n <= 0 {
+		return n
+	}
+	return max(n/20, 1)
+}
 
 // New returns an empty store reading the time from now (time.Now if nil);
 // tests pass a controllable clock to check expiry without sleeping.
-func New(now func() time.Time) *Store {
+func New(now func() time.Time, opts ...Option) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{
+	o := options{maxEntries: DefaultMaxEntries}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	n := o.maxEntries
+	s := &Store{
 		now:      now,
-		requests: make(map[string]request),
-		codes:    make(map[string]code),
-		sessions: newIndexed(
+		requests: newTable[storage.AuthRequest](n),
+		codes:    newTable[string](n),
+		sessions: newIndexed(n,
 			func(v storage.Session) time.Time { return v.ExpiresAt },
 			func(v storage.Session) string { return v.UserID }),
-		tokens: newIndexed(
+		tokens: newIndexed(n,
 			func(v storage.AccessToken) time.Time { return v.ExpiresAt },
 			func(v storage.AccessToken) string { return v.FamilyID }),
-		once:     make(map[string]onceValue),
-		counters: make(map[string]counter),
-		drafts:   make(map[string]onceValue),
+		once:     newTable[[]byte](n),
+		counters: newCounters(n),
+		drafts:   newTable[[]byte](draftBound(n)),
 	}
+	s.devices.init(n)
+	return s
 }
 
 // Ping always succeeds: the store is this process.
@@ -114,32 +134,6 @@ func (s *Store) Close() error { return nil }
 
 // live reports whether an entry expiring at exp is still visible at now.
 func live(exp, now time.Time) bool { return now.Before(exp) }
-
-// sweepDue counts a write and reports whether the map of size n should be
-// swept now. Sweeping every n/4+64 writes costs O(1) per write amortised
-// and keeps at most that many expired entries around.
-func sweepDue(writes *int, n int) bool {
-	*writes++
-	if *writes < n/4+64 {
-		return false
-	}
-	*writes = 0
-	return true
-}
-
-// sweep counts a write to m and, when due, deletes its expired entries.
-func sweep[V any](m map[string]V, writes *int, now time.Time, expiry func(V) time.Time) {
-	if !sweepDue(writes, len(m)) {
-		return
-	}
-	for k, v := range m {
-		if !live(expiry(v), now) {
-			delete(m, k)
-		}
-	}
-}
-
-func onceExpiry(v onceValue) time.Time { return v.exp }
 
 // add and remove maintain the secondary indexes (user → sessions,
 // family → tokens).
@@ -172,27 +166,11 @@ func (s *Store) CreateAuthRequest(_ context.Context, r storage.AuthRequest, ttl 
 	now := s.now()
 	s.reqMu.Lock()
 	defer s.reqMu.Unlock()
-	if old, ok := s.requests[r.ID]; ok && live(old.exp, now) {
+	if _, ok := s.requests.get(r.ID, now); ok {
 		return fmt.Errorf("memory: create auth request: %w", storage.ErrAlreadyExists)
 	}
-	s.requests[r.ID] = request{r: cloneRequest(r), exp: now.Add(ttl)}
-	if sweepDue(&s.reqWrites, len(s.requests)+len(s.codes)) {
-		s.sweepRequests(now)
-	}
+	s.requests.put(r.ID, cloneRequest(r), now.Add(ttl), now)
 	return nil
-}
-
-func (s *Store) sweepRequests(now time.Time) {
-	for id, r := range s.requests {
-		if !live(r.exp, now) {
-			delete(s.requests, id)
-		}
-	}
-	for c, v := range s.codes {
-		if !live(v.exp, now) {
-			delete(s.codes, c)
-		}
-	}
 }
 
 // AuthRequestByID returns the request with id.
@@ -200,11 +178,11 @@ func (s *Store) AuthRequestByID(_ context.Context, id string) (storage.AuthReque
 	now := s.now()
 	s.reqMu.Lock()
 	defer s.reqMu.Unlock()
-	r, ok := s.requests[id]
-	if !ok || !live(r.exp, now) {
+	r, ok := s.requests.get(id, now)
+	if !ok {
 		return storage.AuthRequest{}, fmt.Errorf("memory: get auth request: %w", storage.ErrNotFound)
 	}
-	return cloneRequest(r.r), nil
+	return cloneRequest(r.v), nil
 }
 
 // UpdateAuthRequest applies fn to a copy of the request under the lock and
@@ -214,16 +192,16 @@ func (s *Store) UpdateAuthRequest(_ context.Context, id string, fn func(*storage
 	now := s.now()
 	s.reqMu.Lock()
 	defer s.reqMu.Unlock()
-	r, ok := s.requests[id]
-	if !ok || !live(r.exp, now) {
+	r, ok := s.requests.get(id, now)
+	if !ok {
 		return fmt.Errorf("memory: update auth request: %w", storage.ErrNotFound)
 	}
-	next := cloneRequest(r.r)
+	next := cloneRequest(r.v)
 	if err := fn(&next); err != nil {
 		return err
 	}
 	next.ID = id
-	s.requests[id] = request{r: cloneRequest(next), exp: r.exp}
+	r.v = cloneRequest(next)
 	return nil
 }
 
@@ -235,16 +213,13 @@ func (s *Store) SaveAuthCode(_ context.Context, id, c string, ttl time.Duration)
 	now := s.now()
 	s.reqMu.Lock()
 	defer s.reqMu.Unlock()
-	if r, ok := s.requests[id]; !ok || !live(r.exp, now) {
+	if _, ok := s.requests.get(id, now); !ok {
 		return fmt.Errorf("memory: save auth code: request: %w", storage.ErrNotFound)
 	}
-	if old, ok := s.codes[c]; ok && live(old.exp, now) {
+	if _, ok := s.codes.get(c, now); ok {
 		return fmt.Errorf("memory: save auth code: %w", storage.ErrAlreadyExists)
 	}
-	s.codes[c] = code{requestID: id, exp: now.Add(ttl)}
-	if sweepDue(&s.reqWrites, len(s.requests)+len(s.codes)) {
-		s.sweepRequests(now)
-	}
+	s.codes.put(c, id, now.Add(ttl), now)
 	return nil
 }
 
@@ -254,24 +229,24 @@ func (s *Store) ConsumeAuthCode(_ context.Context, c string) (storage.AuthReques
 	now := s.now()
 	s.reqMu.Lock()
 	defer s.reqMu.Unlock()
-	v, ok := s.codes[c]
-	delete(s.codes, c)
-	if !ok || !live(v.exp, now) {
+	v, ok := s.codes.get(c, now)
+	s.codes.delete(c)
+	if !ok {
 		return storage.AuthRequest{}, fmt.Errorf("memory: consume auth code: %w", storage.ErrNotFound)
 	}
-	r, ok := s.requests[v.requestID]
-	delete(s.requests, v.requestID)
-	if !ok || !live(r.exp, now) {
+	r, ok := s.requests.get(v.v, now)
+	s.requests.delete(v.v)
+	if !ok {
 		return storage.AuthRequest{}, fmt.Errorf("memory: consume auth code: request: %w", storage.ErrNotFound)
 	}
-	return r.r, nil // stored values are never shared, so no copy is needed
+	return r.v, nil // stored values are never shared, so no copy is needed
 }
 
 // DeleteAuthRequest deletes the request; its codes can no longer be redeemed.
 func (s *Store) DeleteAuthRequest(_ context.Context, id string) error {
 	s.reqMu.Lock()
 	defer s.reqMu.Unlock()
-	delete(s.requests, id)
+	s.requests.delete(id)
 	return nil
 }
 
@@ -292,7 +267,7 @@ func (s *Store) CreateSessionCapped(_ context.Context, sess storage.Session, max
 	sess = cloneSession(sess) // outside the lock: it allocates
 	s.sessMu.Lock()
 	defer s.sessMu.Unlock()
-	if _, taken := s.sessions.get(sess.ID, now); taken {
+	if _, taken := s.sessions.value(sess.ID, now); taken {
 		return nil, fmt.Errorf("memory: create session: %w", storage.ErrAlreadyExists)
 	}
 	// Readers only ever get clones, so the ended records are handed out
@@ -307,7 +282,7 @@ func (s *Store) SessionByID(_ context.Context, id string) (storage.Session, erro
 	now := s.now()
 	s.sessMu.RLock()
 	defer s.sessMu.RUnlock()
-	v, ok := s.sessions.get(id, now)
+	v, ok := s.sessions.value(id, now)
 	if !ok {
 		return storage.Session{}, fmt.Errorf("memory: get session: %w", storage.ErrNotFound)
 	}
@@ -323,10 +298,9 @@ func (s *Store) AddSessionClient(_ context.Context, id, clientID string) error {
 	if !ok {
 		return fmt.Errorf("memory: add session client: %w", storage.ErrNotFound)
 	}
-	if !slices.Contains(v.ClientIDs, clientID) {
+	if !slices.Contains(v.v.ClientIDs, clientID) {
 		// Appending in place is safe: readers only ever get clones.
-		v.ClientIDs = append(v.ClientIDs, clientID)
-		s.sessions.rows[id] = v
+		v.v.ClientIDs = append(v.v.ClientIDs, clientID)
 	}
 	return nil
 }
@@ -381,7 +355,7 @@ func (s *Store) CreateAccessToken(_ context.Context, t storage.AccessToken) erro
 func (s *Store) AccessTokenByID(_ context.Context, id string) (storage.AccessToken, error) {
 	now := s.now()
 	s.tokMu.RLock()
-	v, ok := s.tokens.get(id, now)
+	v, ok := s.tokens.value(id, now)
 	s.tokMu.RUnlock()
 	if !ok {
 		return storage.AccessToken{}, fmt.Errorf("memory: get access token: %w", storage.ErrNotFound)
@@ -412,14 +386,13 @@ func (s *Store) PutOnce(_ context.Context, key string, value []byte, ttl time.Du
 		return fmt.Errorf("memory: put one-time value: ttl %v is not positive", ttl)
 	}
 	now := s.now()
-	v := onceValue{v: slices.Clone(value), exp: now.Add(ttl)}
+	v := slices.Clone(value)
 	s.onceMu.Lock()
 	defer s.onceMu.Unlock()
-	if old, ok := s.once[key]; ok && live(old.exp, now) {
+	if _, ok := s.once.get(key, now); ok {
 		return fmt.Errorf("memory: put one-time value: %w", storage.ErrAlreadyExists)
 	}
-	s.once[key] = v
-	sweep(s.once, &s.onceWrites, now, onceExpiry)
+	s.once.put(key, v, now.Add(ttl), now)
 	return nil
 }
 
@@ -427,10 +400,10 @@ func (s *Store) PutOnce(_ context.Context, key string, value []byte, ttl time.Du
 func (s *Store) TakeOnce(_ context.Context, key string) ([]byte, error) {
 	now := s.now()
 	s.onceMu.Lock()
-	v, ok := s.once[key]
-	delete(s.once, key)
+	v, ok := s.once.get(key, now)
+	s.once.delete(key)
 	s.onceMu.Unlock()
-	if !ok || !live(v.exp, now) {
+	if !ok {
 		return nil, fmt.Errorf("memory: take one-time value: %w", storage.ErrNotFound)
 	}
 	return v.v, nil // deleted, so the caller is the only holder

@@ -14,7 +14,7 @@ func TestProbeWrite(t *testing.T) {
 	if n, err := s.Count(t.Context(), probeKey); err != nil || n != 3 {
 		t.Errorf("probe counter = %d, %v; want 3", n, err)
 	}
-	if len(s.counters) != 1 {
-		t.Errorf("%d counters after three probes, want 1", len(s.counters))
+	if len(s.counters.rows) != 1 {
+		t.Errorf("%d counters after three probes, want 1", len(s.counters.rows))
 	}
 }
