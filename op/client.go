@@ -153,6 +153,11 @@ func (cc *clientCache) get(ctx context.Context, id string) (storage.Client, erro
 	return c, err
 }
 
+// ClientByID is get, for the sign-in UI (Provider.Clients).
+func (cc *clientCache) ClientByID(ctx context.Context, id string) (storage.Client, error) {
+	return cc.get(ctx, id)
+}
+
 // invalidate drops id so a change made through this process shows at once.
 func (cc *clientCache) invalidate(id string) {
 	cc.mu.Lock()

@@ -259,6 +259,14 @@ func (p *Provider) CallbackURL(_ context.Context, authRequestID string) string {
 // in that same response is not stored yet (pending.go).
 func (p *Provider) AuthRequests() storage.AuthRequests { return p.store.requests() }
 
+// Clients looks clients up through the provider's cache, for the sign-in
+// UI's per-request checks (a client's MFA requirement).
+func (p *Provider) Clients() interface {
+	ClientByID(ctx context.Context, id string) (storage.Client, error)
+} {
+	return p.store.clients
+}
+
 // RotateKey creates a successor of alg's signing key; see keyManager.Rotate.
 func (p *Provider) RotateKey(ctx context.Context, alg string) (string, error) {
 	return p.store.keys.Rotate(ctx, alg)

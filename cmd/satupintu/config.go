@@ -36,8 +36,11 @@ type Config struct {
 	SigningAlgorithm string
 	SessionTTL       time.Duration
 	ClientCacheTTL   time.Duration
-	LogLevel         string
-	LogFormat        string
+	// CacheTTL bounds how long a node keeps users and organizations
+	// (storage/cache); changes reach every node's cache sooner. 0: no cache.
+	CacheTTL  time.Duration
+	LogLevel  string
+	LogFormat string
 	// DatabaseURL selects Postgres (postgres://…); empty means the embedded
 	// SQLite file under DataDir.
 	DatabaseURL string
@@ -102,6 +105,7 @@ func defaultConfig() Config {
 		SigningAlgorithm: "RS256",
 		SessionTTL:       8 * time.Hour,
 		ClientCacheTTL:   5 * time.Second,
+		CacheTTL:         30 * time.Second,
 		LogLevel:         "info",
 		LogFormat:        "text",
 		RedisPrefix:      "satupintu:",
@@ -264,6 +268,7 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	}
 	dur("SESSION_TTL", &cfg.SessionTTL)
 	dur("CLIENT_CACHE_TTL", &cfg.ClientCacheTTL)
+	dur("CACHE_TTL", &cfg.CacheTTL)
 	dur("AUDIT_RETENTION", &cfg.AuditRetention)
 	dur("RETENTION_CLOSED", &cfg.Retention.Closed)
 	dur("RETENTION_DOCUMENTS", &cfg.Retention.Documents)

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -97,6 +98,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return err
 	}
 	defer db.Close()
+	// Running nodes cache users and organizations: tell them of changes.
+	defer publishChanges(db, cfg, slog.New(slog.NewTextHandler(stderr, nil)))()
 	a := &admin{store: db, stdin: stdin, stdout: stdout, now: time.Now,
 		openEphemeral: func(ctx context.Context) (storage.Ephemeral, string, error) { return openEphemeral(ctx, cfg) }}
 	a.keyTimeline, a.kek = op.Config{KeyRotation: cfg.KeyRotation}.KeyTimeline(), cfg.KEK

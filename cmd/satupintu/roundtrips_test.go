@@ -5,8 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
-	"slices"
-	"strings"
+		"strings"
 	"sync"
 	"testing"
 	"time"
@@ -93,8 +92,8 @@ func (t *tally) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData)
 
 // TestCodeFlowRoundTrips counts what one single-sign-on code flow costs a
 // node on Postgres and Redis: /authorize for a signed-in user, then the
-// code exchange (with a refresh token). The budget is the issue-13 target;
-// the log lists each round trip so a regression names itself.
+// code exchange (with a refresh token). Issue 13 measured 12 round trips
+// and about 5 statements; the log lists each so a regression names itself.
 func TestCodeFlowRoundTrips(t *testing.T) {
 	var tl tally
 	c := newCluster(t, 1, nodeOptions{direct: true, redis: []redis.Option{redis.WithHook(&tl)},
@@ -110,15 +109,17 @@ func TestCodeFlowRoundTrips(t *testing.T) {
 	rt, sql := tl.reset()
 	t.Logf("redis round trips (%d):\n%s", len(rt), strings.Join(rt, "\n"))
 	t.Logf("postgres statements (%d):\n%s", len(sql), strings.Join(sql, "\n"))
-	const maxRedis, maxSQL = 5, 9
+	const maxRedis, maxSQL = 5, 1
 	if len(rt) > maxRedis {
 		t.Errorf("a code flow took %d Redis round trips, budget %d", len(rt), maxRedis)
 	}
 	if len(sql) > maxSQL {
 		t.Errorf("a code flow took %d Postgres statements, budget %d", len(sql), maxSQL)
 	}
-	if i := slices.IndexFunc(sql, func(s string) bool { return strings.HasPrefix(strings.ToUpper(s), "INSERT") }); i >= 0 {
-		t.Logf("a code flow writes to Postgres: %s", sql[i])
+	// The one statement left is the refresh token, which must outlive
+	// Redis's data; everything read is cached.
+	if len(sql) == 1 && !strings.Contains(sql[0], "INSERT INTO refresh_tokens") {
+		t.Errorf("the statement of a code flow is %q, want the refresh token's insert", sql[0])
 	}
 }
 

@@ -136,8 +136,14 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	captchas := &captcha.Service{Store: d.ephemeral, Key: captchaKey, Mode: d.cfg.Captcha, MaxNumber: d.cfg.CaptchaMaxNumber,
 		ImageLimit: d.cfg.Limits.CaptchaImage, Counters: d.ephemeral, Now: d.now, Logger: d.logger}
 
+	// The sign-in, token and chooser paths read users, organizations and
+	// memberships through the node's cache.
+	reads, err := readCache(ctx, d)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cache: %w", err)
+	}
 	lh := &login.Handler{
-		Users: d.durable, Clients: d.durable, Requests: d.ephemeral, Sessions: d.ephemeral,
+		Users: reads, Clients: d.durable, Requests: d.ephemeral, Sessions: d.ephemeral,
 		OneTime: d.ephemeral, Audit: d.durable, Pages: pages, CSRF: csrf, Cookies: codec,
 		Counters: d.ephemeral, Captcha: captchas, ThrottlePolicy: throttlePolicy(d.cfg), // sign-in protection (login/throttle.go)
 		Secure: secure, SessionTTL: d.cfg.SessionTTL, HashParams: d.hashParams,
@@ -207,12 +213,13 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 		Device: op.DeviceConfig{Path: device.Path, Admit: func(r *http.Request) error {
 			return d.cfg.Limits.Device.Take(r.Context(), d.ephemeral, web.RemoteIP(r))
 		}},
-	}, d.durable, d.ephemeral)
+	}, reads, d.ephemeral)
 	if err != nil {
 		return nil, nil, err
 	}
 	lh.CallbackURL = provider.CallbackURL
 	lh.Requests = provider.AuthRequests()
+	lh.Clients = provider.Clients()
 	// Every way a session ends (logout, the sessions page, the session
 	// cap, a password reset, removal from a company) tells the clients.
 	lh.OnSessionEnd = provider.EndSession
@@ -272,7 +279,7 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 		EmailChange: &account.EmailChange{Pending: d.ephemeral,
 			CheckEmail: fieldCheck(registration.Email), CheckPassword: lh.CheckOwnPassword},
 		// The company pages and invitations.
-		Memberships: d.durable, Invitations: d.durable, RefreshTokens: d.durable, Mail: d.outbox,
+		Memberships: reads, Invitations: d.durable, RefreshTokens: d.durable, Mail: d.outbox,
 		BaseURL: d.cfg.Issuer, InviteNeedsOfficer: d.cfg.InviteNeedsOfficer, AcceptLimit: d.cfg.Limits.InviteAccept,
 		AuthRequests: d.ephemeral, CallbackURL: provider.CallbackURL,
 		NewUsername: func(ctx context.Context, email string) (string, error) {

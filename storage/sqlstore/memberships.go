@@ -60,6 +60,7 @@ func (s *Store) AddMembership(ctx context.Context, m storage.Membership) error {
 		}
 		return insertMembership(ctx, q, m)
 	})
+	s.changed(ctx, err, UserOwner(m.UserID))
 	return s.wrap(op, err)
 }
 
@@ -97,6 +98,7 @@ func (s *Store) SetMemberRole(ctx context.Context, orgID, userID, role string) e
 	if err == nil && n == 0 {
 		err = storage.ErrNotFound
 	}
+	s.changed(ctx, err, UserOwner(userID))
 	return s.wrap(op, err)
 }
 
@@ -124,6 +126,7 @@ func (s *Store) TransferAdmin(ctx context.Context, orgID, from, to string) error
 		_, err = q.Exec(ctx, `UPDATE memberships SET role = 'admin' WHERE organization_id = $1 AND user_id = $2`, orgID, to)
 		return err
 	})
+	s.changed(ctx, err, UserOwner(from), UserOwner(to))
 	return s.wrap("transfer admin of "+orgID, err)
 }
 
@@ -148,6 +151,7 @@ func (s *Store) RemoveMembership(ctx context.Context, orgID, userID string) erro
 			WHERE id = $1 AND organization_id = $2`, userID, orgID)
 		return err
 	})
+	s.changed(ctx, err, UserOwner(userID))
 	return s.wrap("remove membership of "+userID+" in "+orgID, err)
 }
 
@@ -168,6 +172,7 @@ func (s *Store) ChooseOrganization(ctx context.Context, userID, clientID, orgID 
 			userID, clientID, orgID, micros(at))
 		return err
 	})
+	s.changed(ctx, err, UserOwner(userID))
 	return s.wrap("choose organization of "+userID+" for "+clientID, err)
 }
 
@@ -272,5 +277,6 @@ func (s *Store) AcceptInvitation(ctx context.Context, tokenHash string, now time
 	if err != nil {
 		return storage.Invitation{}, s.wrap(op, err)
 	}
+	s.changed(ctx, nil, UserOwner(user.ID))
 	return v, nil
 }

@@ -65,6 +65,9 @@ func (s *Store) DecideDeletionRequest(ctx context.Context, id string, approve bo
 		return anonymizeUser(ctx, q, d.UserID, at)
 	})
 	d.Status, d.DecidedAt, d.DecidedBy, d.Note = decidedStatus(approve), at, officerID, note
+	if approve {
+		s.changed(ctx, err, UserOwner(d.UserID))
+	}
 	return d, s.wrap("decide deletion request "+id, err)
 }
 
@@ -274,5 +277,8 @@ func (s *Store) DecideCorrectionRequest(ctx context.Context, id string, approve 
 		return err
 	})
 	c.Status, c.DecidedAt, c.DecidedBy, c.Note = decidedStatus(approve), at, officerID, note
+	if approve {
+		s.changed(ctx, err, OrganizationOwner(c.OrganizationID))
+	}
 	return c, s.wrap("decide correction request "+id, err)
 }

@@ -420,6 +420,7 @@ func (s *Store) ApproveRegistration(ctx context.Context, id string, org storage.
 		}
 		return s.runHooks(ctx, q, then)
 	})
+	s.changed(ctx, err, UserOwner(user.ID), OrganizationOwner(org.ID))
 	return s.wrap("approve registration "+id, err)
 }
 

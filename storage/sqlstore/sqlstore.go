@@ -103,7 +103,29 @@ type Store struct {
 	d  Dialect
 	// onAudit sees the action of every audit event stored (metrics).
 	onAudit atomic.Pointer[func(action string)]
+	// onChange hears of committed writes to what a node caches.
+	onChange atomic.Pointer[func(ctx context.Context, owners []string)]
 }
+
+// OnChange makes fn hear of every committed write that changes a user (the
+// owner "u:<id>": the account, its memberships and chosen organizations)
+// or an organization ("o:<id>"), so caches can drop what they hold. It
+// runs after the commit, on the writer's goroutine.
+func (s *Store) OnChange(fn func(ctx context.Context, owners []string)) { s.onChange.Store(&fn) }
+
+// changed reports owners to OnChange when err is nil (the write committed).
+func (s *Store) changed(ctx context.Context, err error, owners ...string) {
+	if err != nil {
+		return
+	}
+	if fn := s.onChange.Load(); fn != nil {
+		(*fn)(ctx, owners)
+	}
+}
+
+// UserOwner and OrganizationOwner name what OnChange reports.
+func UserOwner(id string) string         { return "u:" + id }
+func OrganizationOwner(id string) string { return "o:" + id }
 
 // ObserveAudit makes fn see the action of every audit event stored; it
 // runs after the insert, on the caller's goroutine, and must be quick.

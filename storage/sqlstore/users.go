@@ -83,6 +83,7 @@ func (s *Store) CreateUser(ctx context.Context, u storage.User) error {
 		return insertMembership(ctx, q, storage.Membership{OrganizationID: u.OrganizationID, UserID: u.ID,
 			Role: role, CreatedAt: u.CreatedAt})
 	})
+	s.changed(ctx, err, UserOwner(u.ID))
 	return s.wrap("create user "+u.ID, err)
 }
 
@@ -142,6 +143,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*storage.User
 	if fnErr != nil {
 		return fnErr
 	}
+	s.changed(ctx, err, UserOwner(id))
 	return s.wrap("update user "+id, err)
 }
 
