@@ -189,6 +189,9 @@ func TestAdminChangesReachRunningServer(t *testing.T) {
 	if code, _, errOut := c.run("", "user", "disable", "--username", tp.user.Username); code != 0 {
 		t.Fatalf("disable: %s", errOut)
 	}
+	// Without Redis the command cannot tell the server, whose cached
+	// user lasts the cache's TTL at most.
+	tp.clock.Advance(defaultConfig().CacheTTL)
 	if r := tp.tokenRequest("app-one", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}); r.Error != "invalid_grant" {
 		t.Fatalf("disabled user's refresh: %+v", r)
 	}

@@ -105,7 +105,7 @@ func defaultConfig() Config {
 		SigningAlgorithm: "RS256",
 		SessionTTL:       8 * time.Hour,
 		ClientCacheTTL:   5 * time.Second,
-		CacheTTL:         30 * time.Second,
+		CacheTTL:         5 * time.Second,
 		LogLevel:         "info",
 		LogFormat:        "text",
 		RedisPrefix:      "satupintu:",

@@ -60,8 +60,9 @@ func (t *tally) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.Pr
 }
 
 func (t *tally) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
-	// The job queue's polling shares the pool but not the request path.
-	if by := caller("satupintu/storage/sqlstore."); by != "" {
+	// The job queue's polling and the readiness probe share the pool but
+	// not the request path.
+	if by := caller("satupintu/storage/sqlstore."); by != "" && !strings.Contains(by, "ProbeWrite") {
 		sql := strings.Join(strings.Fields(d.SQL), " ")
 		t.add(&t.sql, by+": "+sql[:min(len(sql), 40)])
 	}
