@@ -97,12 +97,15 @@ type Dialect struct {
 }
 
 // Store implements storage.Durable over a DB. It holds no state besides its
-// handle, so any number of processes may share one database.
+// handle (and the refresh tokens being written this moment), so any number
+// of processes may share one database.
 type Store struct {
 	db DB
 	d  Dialect
 	// onAudit sees the action of every audit event stored (metrics).
 	onAudit atomic.Pointer[func(action string)]
+	// refresh queues concurrent CreateRefreshToken calls (groupcommit.go).
+	refresh refreshBatcher
 }
 
 // ObserveAudit makes fn see the action of every audit event stored; it
