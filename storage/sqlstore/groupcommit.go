@@ -21,8 +21,8 @@ import (
 // written it becomes the writer and writes what is queued at once, so a
 // lone caller waits no longer than before. Callers that arrive meanwhile
 // queue up and form the next batch, written by the first of them (the
-// writer promotes it when its own batch is done), so each caller waits for
-// at most the batch in flight and its own, never for the whole queue.
+// writer promotes it when its own batch is done), so a caller waits for
+// the batches ahead of it and its own, never for those queued after it.
 
 // maxRefreshBatch caps the rows of one INSERT: 64 × 12 placeholders stay
 // far below SQLite's oldest limit (999) and Postgres's (65,535).
