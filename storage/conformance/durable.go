@@ -55,6 +55,7 @@ func RunDurable(t *testing.T, open func(t *testing.T) storage.Durable) {
 		{"refresh token round trip", testRefreshTokenRoundTrip},
 		{"rotate refresh token", testRotateRefreshToken},
 		{"concurrent rotation has one winner", testRotateRefreshTokenConcurrent},
+		{"concurrent refresh tokens are each stored", testCreateRefreshTokenConcurrent},
 		{"revoke refresh tokens", testRevokeRefreshTokens},
 		{"secrets", testSecrets},
 		{"concurrent first secret use agrees", testSecretsConcurrent},
@@ -862,6 +863,67 @@ func testRotateRefreshTokenConcurrent(t *testing.T, s storage.Durable) {
 	}
 	if stored != 1 {
 		t.Errorf("%d successors stored, want 1", stored)
+	}
+}
+
+// Backends may write concurrent refresh tokens together (sqlstore's group
+// commit); each caller must still get its own result, and every token the
+// exact row it asked for.
+func testCreateRefreshTokenConcurrent(t *testing.T, s storage.Durable) {
+	ctx := t.Context()
+	taken := refreshToken("taken", "fam-taken", "ebpom", "user-0", 0)
+	mustOK(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, taken))
+	const (
+		n     = 200
+		clash = 17  // asks for the id taken before
+		pair  = 120 // pair and twin ask for one id
+		twin  = pair + 1
+	)
+	tokens := make([]storage.RefreshToken, n)
+	for i := range tokens {
+		tokens[i] = refreshToken(fmt.Sprintf("rt-%d", i), fmt.Sprintf("fam-%d", i%7), "ebpom", fmt.Sprintf("user-%d", i), i)
+		tokens[i].JKT = fmt.Sprintf("jkt-%d", i)
+	}
+	tokens[clash].ID = taken.ID
+	tokens[twin].ID = tokens[pair].ID
+	errs := runConcurrently(n, func(i int) error { return s.CreateRefreshToken(ctx, tokens[i]) })
+	for i, err := range errs {
+		switch i {
+		case clash:
+			checkErr(t, "CreateRefreshToken with a taken id", err, storage.ErrAlreadyExists)
+		case pair, twin:
+			// Checked below.
+		default:
+			if err != nil {
+				t.Errorf("CreateRefreshToken %d: %v", i, err)
+			}
+		}
+	}
+	pairErr, twinErr := errs[pair], errs[twin]
+	if (pairErr == nil) == (twinErr == nil) {
+		t.Errorf("two tokens with one id: errors %v and %v, want exactly one ErrAlreadyExists", pairErr, twinErr)
+	}
+	winner := pair
+	if pairErr != nil {
+		winner = twin
+		checkErr(t, "the second token with one id", pairErr, storage.ErrAlreadyExists)
+	} else {
+		checkErr(t, "the second token with one id", twinErr, storage.ErrAlreadyExists)
+	}
+
+	for i, want := range tokens {
+		switch i {
+		case clash:
+			want = taken
+		case pair, twin:
+			want = tokens[winner]
+		}
+		got, err := s.RefreshTokenByID(ctx, want.ID)
+		if err != nil {
+			t.Errorf("RefreshTokenByID(%q): %v", want.ID, err)
+			continue
+		}
+		checkEqual(t, fmt.Sprintf("RefreshTokenByID(%q)", want.ID), want, got)
 	}
 }
 

@@ -45,3 +45,11 @@ func BenchmarkScale(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCreateRefreshToken times concurrent refresh-token writes:
+//
+//	go test ./storage/postgres -run '^$' -bench CreateRefreshToken
+func BenchmarkCreateRefreshToken(b *testing.B) {
+	s, _ := postgrestest.Open(b)
+	sqlstoretest.BenchmarkCreateRefreshToken(b, s)
+}

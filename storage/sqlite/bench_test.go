@@ -46,3 +46,15 @@ func BenchmarkScale(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCreateRefreshToken times concurrent refresh-token writes:
+//
+//	go test ./storage/sqlite -run '^$' -bench CreateRefreshToken
+func BenchmarkCreateRefreshToken(b *testing.B) {
+	s, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	sqlstoretest.BenchmarkCreateRefreshToken(b, s)
+}

@@ -97,7 +97,8 @@ type Dialect struct {
 }
 
 // Store implements storage.Durable over a DB. It holds no state besides its
-// handle, so any number of processes may share one database.
+// handle (and the refresh tokens being written this moment), so any number
+// of processes may share one database.
 type Store struct {
 	db DB
 	d  Dialect
@@ -105,6 +106,8 @@ type Store struct {
 	onAudit atomic.Pointer[func(action string)]
 	// onChange hears of committed writes to what a node caches.
 	onChange atomic.Pointer[func(ctx context.Context, owners []string)]
+	// refresh queues concurrent CreateRefreshToken calls (groupcommit.go).
+	refresh refreshBatcher
 }
 
 // OnChange makes fn hear of every committed write that changes a user (the

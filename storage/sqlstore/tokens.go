@@ -51,11 +51,7 @@ func refreshArgs(t storage.RefreshToken) []any {
 		micros(t.AuthTime), micros(t.CreatedAt), micros(t.ExpiresAt), micros(t.UsedAt), t.JKT}
 }
 
-// CreateRefreshToken stores a new refresh token.
-func (s *Store) CreateRefreshToken(ctx context.Context, t storage.RefreshToken) error {
-	_, err := s.db.Exec(ctx, insertRefresh, refreshArgs(t)...)
-	return s.wrap("create refresh token", err)
-}
+// CreateRefreshToken is in groupcommit.go.
 
 // RefreshTokenByID returns the refresh token with id (the token's hash).
 func (s *Store) RefreshTokenByID(ctx context.Context, id string) (storage.RefreshToken, error) {
