@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
-		"strings"
+	"strings"
 	"sync"
 	"testing"
 	"time"
