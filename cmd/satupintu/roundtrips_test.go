@@ -43,7 +43,9 @@ func (t *tally) DialHook(next goredis.DialHook) goredis.DialHook { return next }
 
 func (t *tally) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 	return func(ctx context.Context, cmd goredis.Cmder) error {
-		t.add(&t.redis, cmd.Name()+" by "+caller("satupintu/storage/redis."))
+		if by := caller("satupintu/storage/redis."); !strings.Contains(by, "storeCheck") {
+			t.add(&t.redis, cmd.Name()+" by "+by)
+		}
 		return next(ctx, cmd)
 	}
 }
@@ -60,9 +62,9 @@ func (t *tally) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.Pr
 }
 
 func (t *tally) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
-	// The job queue's polling and the readiness probe share the pool but
-	// not the request path.
-	if by := caller("satupintu/storage/sqlstore."); by != "" && !strings.Contains(by, "ProbeWrite") {
+	// The job queue's polling and the readiness probe (storeCheck, as on
+	// Redis) share the pool but not the request path.
+	if by := caller("satupintu/storage/sqlstore."); by != "" && !strings.Contains(by, "storeCheck") {
 		sql := strings.Join(strings.Fields(d.SQL), " ")
 		t.add(&t.sql, by+": "+sql[:min(len(sql), 40)])
 	}
