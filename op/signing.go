@@ -204,19 +204,30 @@ func signJWT(key *parsedKey, typ string, claims any) (string, error) {
 	return jws.CompactSerialize()
 }
 
-// tokenCrypto is zitadel's default Crypto (AES-256-GCM, AES-CFB for
-// reading old tokens) that lets a finished JWT access token through.
+// tokenCrypto seals opaque access tokens (tokencrypto.go), reads those
+// zitadel's default Crypto sealed before (AES-256-GCM JWE), and lets a
+// finished JWT access token through. The AES-CFB reader of still older
+// tokens is gone: it was unauthenticated, so it "opened" any string, and
+// no such token has been issued for longer than a token lives.
 type tokenCrypto struct{ zop.Crypto }
 
 func newTokenCrypto(key [32]byte) tokenCrypto {
+	compact := newCompactCrypto(key)
 	gcm := zop.NewAES256GCMCrypto(key, "")
-	return tokenCrypto{zop.NewCompositeCrypto(gcm, []zop.Decrypter{gcm, zop.NewAESDecrypter(key)})}
+	return tokenCrypto{zop.NewCompositeCrypto(compact, []zop.Decrypter{compact, gcm})}
 }
 
+// Encrypt is asked for three things: an opaque access token ("token
+// id:subject", zitadel's CreateBearerToken), a JWT access token behind
+// jwtMarker, and an authorization code (a request id alone, zitadel's
+// BuildAuthRequestCode), which gets a random value instead (newCode).
 func (c tokenCrypto) Encrypt(s string) (string, error) {
 	if rest, ok := strings.CutPrefix(s, jwtMarker); ok {
 		token, _, _ := strings.Cut(rest, ":") // ":subject", which the token carries already
 		return token, nil
+	}
+	if !strings.Contains(s, ":") {
+		return newCode(), nil
 	}
 	return c.Crypto.Encrypt(s)
 }
