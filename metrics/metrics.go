@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"satupintu/web"
 )
 
 // namespace prefixes every metric name.
@@ -115,11 +117,11 @@ func (f *funcVec) Collect(ch chan<- prometheus.Metric) {
 func (m *Registry) Middleware(next http.Handler, route func(*http.Request) string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		sw := web.NewStatusWriter(w)
 		next.ServeHTTP(sw, r)
 		name, method := route(r), methodLabel(r.Method)
 		m.latency.WithLabelValues(name, method).Observe(time.Since(start).Seconds())
-		m.requests.WithLabelValues(name, method, strconv.Itoa(sw.code)).Inc()
+		m.requests.WithLabelValues(name, method, strconv.Itoa(sw.Status())).Inc()
 	})
 }
 
@@ -132,25 +134,3 @@ func methodLabel(method string) string {
 	}
 	return "other"
 }
-
-// statusWriter remembers the status code written.
-type statusWriter struct {
-	http.ResponseWriter
-	code    int
-	written bool
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if !s.written {
-		s.code, s.written = code, true
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	s.written = true
-	return s.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the connection (flush, deadlines).
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }

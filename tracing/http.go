@@ -8,6 +8,8 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+
+	"satupintu/web"
 )
 
 // Middleware gives every request next serves a server span, continuing the
@@ -34,16 +36,16 @@ func (t *Tracing) Middleware(next http.Handler, route func(*http.Request) string
 		}
 		ctx, span := t.tracer.Start(ctx, method, trace.WithSpanKind(trace.SpanKindServer),
 			trace.WithAttributes(semconv.HTTPRequestMethodKey.String(method), scheme))
-		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		sw := web.NewStatusWriter(w)
 		r = r.WithContext(ctx) // the request a mux sets Pattern on
 		defer func() {
 			// Named at the end: the mux has chosen the route by then.
 			name := route(r)
 			span.SetName(method + " " + name)
-			span.SetAttributes(semconv.HTTPRoute(name), semconv.HTTPResponseStatusCode(sw.code))
+			span.SetAttributes(semconv.HTTPRoute(name), semconv.HTTPResponseStatusCode(sw.Status()))
 			// A server span fails on 5xx only; 4xx is the client's error.
-			if sw.code >= http.StatusInternalServerError {
-				span.SetAttributes(semconv.ErrorTypeKey.String(strconv.Itoa(sw.code)))
+			if sw.Status() >= http.StatusInternalServerError {
+				span.SetAttributes(semconv.ErrorTypeKey.String(strconv.Itoa(sw.Status())))
 				span.SetStatus(codes.Error, "")
 			}
 			span.End()
@@ -62,25 +64,3 @@ func methodName(method string) string {
 	}
 	return "_OTHER"
 }
-
-// statusWriter remembers the status code written.
-type statusWriter struct {
-	http.ResponseWriter
-	code    int
-	written bool
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if !s.written {
-		s.code, s.written = code, true
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	s.written = true
-	return s.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the connection (flush, deadlines).
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
