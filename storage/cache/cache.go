@@ -117,8 +117,16 @@ func (s *Store) keep(key, owner string, st stamp, v any, err error) {
 		return
 	}
 	if len(s.entries) >= s.max {
-		s.flushLocked()
-		return
+		now := s.now()
+		for k, e := range s.entries {
+			if !now.Before(e.exp) {
+				delete(s.entries, k)
+			}
+		}
+		if len(s.entries) >= s.max*3/4 {
+			s.flushLocked() // mostly live: starting over is cheaper than ranking
+			return
+		}
 	}
 	s.entries[key] = entry{v: v, err: err, owner: owner, gen: st.gen, epoch: st.epoch, exp: s.now().Add(s.ttl)}
 }

@@ -115,11 +115,30 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*storage.Cl
 }
 
 // DeleteClient deletes the client; ErrNotFound if there is none. Its
-// account links go with it (ON DELETE CASCADE, migration 0003).
+// account links and the organizations users chose for it go with it (ON
+// DELETE CASCADE), so those users' cached choices are reported changed.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	n, err := s.db.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
-	if err == nil && n == 0 {
-		err = storage.ErrNotFound
+	var users []string
+	err := s.db.InTx(ctx, func(q Querier) error {
+		rows, err := q.Query(ctx, `SELECT DISTINCT user_id FROM organization_choices WHERE client_id = $1`, id)
+		if users, err = collect(rows, err, func(r scanner) (string, error) {
+			var u string
+			return u, r.Scan(&u)
+		}); err != nil {
+			return err
+		}
+		n, err := q.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
+		if err == nil && n == 0 {
+			err = storage.ErrNotFound
+		}
+		return err
+	})
+	owners := make([]string, len(users))
+	for i, u := range users {
+		owners[i] = UserOwner(u)
+	}
+	if len(owners) > 0 {
+		s.changed(ctx, err, owners...)
 	}
 	return s.wrap("delete client "+id, err)
 }

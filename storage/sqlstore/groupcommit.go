@@ -82,6 +82,9 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t storage.RefreshToken) 
 		// The row stays queued; should it be promoted to writer, the
 		// batch still has to be written for everyone queued behind it.
 		go func() {
+			// Everyone in the batch is answered before a driver panic
+			// propagates; here no server would recover it, so it ends.
+			defer func() { recover() }()
 			if o := <-w.done; o.lead {
 				s.writeRefreshBatch(context.WithoutCancel(ctx), w)
 			}
@@ -157,7 +160,10 @@ func (s *Store) insertRefreshTokens(ctx context.Context, batch []*refreshWrite, 
 		args = append(args, refreshArgs(w.t)...)
 	}
 	_, err := s.db.Exec(ctx, insertRefreshRows(len(batch)), args...)
-	if err := s.wrap(op, err); err == nil || errors.Is(err, storage.ErrUnavailable) {
+	// Row by row only for a fault in the data: not when the database is
+	// away or the time is up (a timeout, a deadlock), which 64 more
+	// statements would only prolong.
+	if err := s.wrap(op, err); err == nil || errors.Is(err, storage.ErrUnavailable) || ctx.Err() != nil {
 		for i := range errs {
 			errs[i] = err
 		}

@@ -104,8 +104,8 @@ type Store struct {
 	d  Dialect
 	// onAudit sees the action of every audit event stored (metrics).
 	onAudit atomic.Pointer[func(action string)]
-	// onChange hears of committed writes to what a node caches.
-	onChange atomic.Pointer[func(ctx context.Context, owners []string)]
+	// onChange hear of committed writes to what a node caches.
+	onChange atomic.Pointer[[]func(ctx context.Context, owners []string)]
 	// refresh queues concurrent CreateRefreshToken calls (groupcommit.go).
 	refresh refreshBatcher
 }
@@ -113,16 +113,31 @@ type Store struct {
 // OnChange makes fn hear of every committed write that changes a user (the
 // owner "u:<id>": the account, its memberships and chosen organizations)
 // or an organization ("o:<id>"), so caches can drop what they hold. It
-// runs after the commit, on the writer's goroutine.
-func (s *Store) OnChange(fn func(ctx context.Context, owners []string)) { s.onChange.Store(&fn) }
+// runs after the commit, on the writer's goroutine. Each call adds a
+// listener (two servers on one store each keep their cache right).
+func (s *Store) OnChange(fn func(ctx context.Context, owners []string)) {
+	for {
+		old := s.onChange.Load()
+		var next []func(context.Context, []string)
+		if old != nil {
+			next = append(next, *old...)
+		}
+		next = append(next, fn)
+		if s.onChange.CompareAndSwap(old, &next) {
+			return
+		}
+	}
+}
 
 // changed reports owners to OnChange when err is nil (the write committed).
 func (s *Store) changed(ctx context.Context, err error, owners ...string) {
 	if err != nil {
 		return
 	}
-	if fn := s.onChange.Load(); fn != nil {
-		(*fn)(ctx, owners)
+	if fns := s.onChange.Load(); fns != nil {
+		for _, fn := range *fns {
+			fn(ctx, owners)
+		}
 	}
 }
 

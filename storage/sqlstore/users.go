@@ -59,6 +59,7 @@ const insertUser = `INSERT INTO users (` + userColumns + `, name_key)
 func (s *Store) CreateUser(ctx context.Context, u storage.User) error {
 	if u.OrganizationID == "" {
 		_, err := s.db.Exec(ctx, insertUser, userArgs(u)...)
+		s.changed(ctx, err, UserOwner(u.ID))
 		return s.wrap("create user "+u.ID, err)
 	}
 	err := s.db.InTx(ctx, func(q Querier) error {
