@@ -6,16 +6,18 @@ import (
 	"satupintu/registration/letterpdf"
 )
 
-// scannedLetter is the power-of-attorney letter the registration scenario
-// uploads: shaped like a one-page scan as scanners write it, about 1 MB (the
-// wizard takes up to 1 MiB): a page whose content stream draws one JPEG
-// image and a line of text. The image data is pseudo-random, like
-// compressed pixels, and the upload's check leaves DCT data undecoded as
-// it does a real scan's; it holds no "/" so that no stray byte run reads as
-// a refused PDF name. TestScannedLetterIsAccepted runs the upload's check
-// on it.
-var scannedLetter = buildLetter(1_000_000)
+// letterSize is the size of the letter the registration scenario uploads
+// (the wizard takes up to 1 MiB).
+const letterSize = 1_000_000
 
+// buildLetter makes the power-of-attorney letter the registration scenario
+// uploads, built when the scenario starts (not at program start: every
+// satupintu process would carry it): shaped like a one-page scan as
+// scanners write it, a page whose content stream draws one JPEG image and
+// a line of text. The image data is pseudo-random, like compressed pixels,
+// and the upload's check leaves DCT data undecoded as it does a real
+// scan's; it holds no "/" so that no stray byte run reads as a refused PDF
+// name. TestScannedLetterIsAccepted runs the upload's check on it.
 func buildLetter(size int) []byte {
 	const content = "q 595 0 0 842 0 0 cm /Im1 Do Q BT /F1 12 Tf 72 770 Td (Surat Kuasa) Tj ET"
 	const overhead = 1200 // everything but the image data, generously

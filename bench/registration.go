@@ -81,11 +81,12 @@ func registrationFlow(_ context.Context, t *Target) (func(context.Context) error
 	if t.Mail == nil {
 		return nil, unavailable("registration reads the mailed code: only with a provider the bench starts")
 	}
-	return func(ctx context.Context) error { return t.register(ctx) }, nil
+	letter := buildLetter(letterSize)
+	return func(ctx context.Context) error { return t.register(ctx, letter) }, nil
 }
 
 // register runs one registration in a new browser from a new address.
-func (t *Target) register(ctx context.Context) error {
+func (t *Target) register(ctx context.Context, letter []byte) error {
 	tr := t.transport.Clone()
 	defer tr.CloseIdleConnections()
 	if local := t.nextLoopback(); local != nil {
@@ -134,7 +135,7 @@ func (t *Target) register(ctx context.Context) error {
 	if page, err = b.step(ctx, registration.StepVerify, page, url.Values{"code": {code}}, registration.StepDocument); err != nil {
 		return err
 	}
-	body, contentType, err := letterForm(page)
+	body, contentType, err := letterForm(page, letter)
 	if err != nil {
 		return err
 	}
@@ -229,7 +230,7 @@ func csrfOf(page string) (string, error) {
 }
 
 // letterForm is the document step's form as a browser sends it.
-func letterForm(page string) ([]byte, string, error) {
+func letterForm(page string, letter []byte) ([]byte, string, error) {
 	csrf, err := csrfOf(page)
 	if err != nil {
 		return nil, "", fmt.Errorf("registration %s: %w", registration.StepDocument, err)
@@ -244,7 +245,7 @@ func letterForm(page string) ([]byte, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	pw.Write(scannedLetter)
+	pw.Write(letter)
 	mw.WriteField("action", "next")
 	if err := mw.Close(); err != nil {
 		return nil, "", err

@@ -16,14 +16,15 @@ import (
 // The letter the registration scenario uploads passes the wizard's own
 // check as a PDF and is about 1 MB, within the 1 MiB the wizard takes.
 func TestScannedLetterIsAccepted(t *testing.T) {
-	doc, err := registration.ReadDocument(bytes.NewReader(scannedLetter), "Surat Kuasa.pdf")
+	letter := buildLetter(letterSize)
+	doc, err := registration.ReadDocument(bytes.NewReader(letter), "Surat Kuasa.pdf")
 	if err != nil {
 		t.Fatalf("the upload refuses the letter: %v", err)
 	}
 	if doc.ContentType != registration.TypePDF {
 		t.Errorf("content type %q, want a PDF", doc.ContentType)
 	}
-	if n := len(scannedLetter); n < 990_000 || n > registration.MaxDocumentSize {
+	if n := len(letter); n < 990_000 || n > registration.MaxDocumentSize {
 		t.Errorf("%d bytes, want about 1 MB and at most %d", n, registration.MaxDocumentSize)
 	}
 }
