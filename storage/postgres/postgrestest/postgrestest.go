@@ -83,7 +83,7 @@ func URL(t testing.TB) string {
 	}
 	t.Cleanup(func() {
 		// t.Context is already cancelled when cleanups run.
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // generous: a loaded machine is slow
 		defer cancel()
 		conn, err := connect(ctx, server)
 		if err != nil {

@@ -33,7 +33,9 @@ func OwnDatabase(t testing.TB) string {
 		t.Fatalf("postgrestest: create database: %v", err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		// Generous: dropping a database waits for a checkpoint, which on
+		// a loaded machine took longer than 10 s.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		conn, err := connect(ctx, server)
 		if err != nil {

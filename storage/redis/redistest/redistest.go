@@ -52,7 +52,7 @@ func Open(t testing.TB, opts ...redis.Option) (*redis.Store, string) {
 // t ends; the keys are left to whoever made the prefix.
 func OpenPrefix(t testing.TB, prefix string, opts ...redis.Option) *redis.Store {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // generous: a loaded machine is slow; a missing Redis refuses at once
 	defer cancel()
 	opts = append(opts[:len(opts):len(opts)], redis.WithPrefix(prefix)) // the caller's array stays as it was
 	s, err := redis.Open(ctx, URL(), opts...)
@@ -74,7 +74,7 @@ func OpenPrefix(t testing.TB, prefix string, opts ...redis.Option) *redis.Store 
 // deleteKeys removes every key under prefix. It runs from Cleanup, after
 // t's context is cancelled, hence its own.
 func deleteKeys(t testing.TB, prefix string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // generous: a loaded machine is slow
 	defer cancel()
 	o, err := goredis.ParseURL(URL())
 	if err != nil {
