@@ -33,7 +33,7 @@ func loadCompose(t *testing.T) *composetypes.Project {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute) // parsing only; generous for a loaded machine
 	defer cancel()
 	p, err := loader.LoadWithContext(ctx, composetypes.ConfigDetails{
 		WorkingDir:  wd,
