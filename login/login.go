@@ -32,6 +32,8 @@ type (
 	Users interface {
 		UserByLogin(ctx context.Context, login string) (storage.User, error)
 		UserByID(ctx context.Context, id string) (storage.User, error)
+		// UpdateUser stores a password rehashed at sign-in (signin.go).
+		UpdateUser(ctx context.Context, id string, fn func(*storage.User) error) error
 	}
 	Clients interface {
 		ClientByID(ctx context.Context, id string) (storage.Client, error)

@@ -829,3 +829,44 @@ func TestHomeLinksOfficersToTheQueue(t *testing.T) {
 		}
 	}
 }
+
+// A password stored with weaker parameters than the handler's is hashed
+// again at the next sign-in, the only moment it is known; one stored with
+// the current parameters is left alone, and a wrong password changes
+// nothing.
+func TestSignInRehashesWeakerHashes(t *testing.T) {
+	stronger := password.Params{Memory: 128, Time: 2, Threads: 1}
+	e := newEnv(t, false, func(h *Handler, _ *memory.Store, _ *sqlite.Store) { h.HashParams = stronger })
+	u := e.createUser("budi", nil) // hashed with cheap
+	if !password.NeedsRehash(u.PasswordHash, stronger) {
+		t.Fatal("the test's parameters are not stronger than the stored hash's")
+	}
+	stored := func() string {
+		t.Helper()
+		cur, err := e.dur.UserByID(t.Context(), u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cur.PasswordHash
+	}
+
+	e.signIn(e.newClient(), e.newAuthRequest(nil), "budi", "not the password")
+	if stored() != u.PasswordHash {
+		t.Fatal("a failed sign-in changed the stored hash")
+	}
+
+	ar := e.newAuthRequest(nil)
+	wantRedirect(t, e.signIn(e.client, ar, "budi", testPassword), "/callback?id="+ar)
+	rehashed := stored()
+	if rehashed == u.PasswordHash || password.NeedsRehash(rehashed, stronger) {
+		t.Fatalf("after sign-in the hash is %q, want one with the handler's parameters", rehashed)
+	}
+	if err := password.Verify(testPassword, rehashed); err != nil {
+		t.Fatalf("the rehashed password does not verify: %v", err)
+	}
+	ar = e.newAuthRequest(nil)
+	wantRedirect(t, e.signIn(e.newClient(), ar, "budi", testPassword), "/callback?id="+ar)
+	if stored() != rehashed {
+		t.Error("a hash with the current parameters was hashed again")
+	}
+}

@@ -375,7 +375,44 @@ func (h *Handler) checkPassword(ctx context.Context, login, secret string, guard
 	if !known || verr != nil {
 		return storage.User{}, false, nil
 	}
+	if password.NeedsRehash(u.PasswordHash, h.HashParams) {
+		h.rehash(ctx, u, secret)
+	}
 	return u, true, nil
+}
+
+// rehash stores the password hashed with the current parameters when its
+// stored hash used weaker ones (raised after an upgrade of the hardware or
+// of OWASP's advice): the sign-in is the only moment the password is
+// known. It takes a verification slot like a check does, and skips when
+// none is free: the next sign-in tries again. Failing is no reason to
+// refuse a sign-in that succeeded, so it only logs.
+func (h *Handler) rehash(ctx context.Context, u storage.User, secret string) {
+	select {
+	case h.verifying <- struct{}{}:
+	default:
+		return
+	}
+	hash, err := password.Hash(secret, h.HashParams)
+	<-h.verifying
+	if err != nil {
+		h.Logger.ErrorContext(ctx, "rehash password", "user_id", u.ID, "error", err)
+		return
+	}
+	err = h.Users.UpdateUser(ctx, u.ID, func(cur *storage.User) error {
+		if cur.PasswordHash != u.PasswordHash {
+			return errPasswordChanged // a new password came first: keep it
+		}
+		cur.PasswordHash = hash
+		return nil
+	})
+	if err != nil && !errors.Is(err, errPasswordChanged) {
+		h.Logger.WarnContext(ctx, "store rehashed password", "user_id", u.ID, "error", err)
+		return
+	}
+	if err == nil {
+		h.Logger.InfoContext(ctx, "password rehashed with the current parameters", "user_id", u.ID)
+	}
 }
 
 // startSession replaces the request's session, if any, with a new one for
