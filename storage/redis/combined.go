@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -43,9 +44,11 @@ func (s *Store) CreateAuthRequestWithCode(ctx context.Context, r storage.AuthReq
 	return nil
 }
 
-// issueTokenScript is CreateAccessToken (with the family index when
-// ARGV[3] is set), AddSessionClient when ARGV[4] is set and PutOnce when
-// ARGV[5] is set: 1 when stored, 0 when the token id is taken.
+// issueTokenScript stores a token that needs more than a SET: its family
+// index (ARGV[3], so a family revocation can never miss a token created
+// before it), the session's client list (ARGV[4]) and a one-time value
+// (ARGV[5]), each when set, all in one step. 1 when stored, 0 when the
+// token id is taken.
 var issueTokenScript = goredis.NewScript(indexLua + addClientLua + `
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PXAT', ARGV[2]) then return 0 end
 if ARGV[3] ~= '' then index(KEYS[2], ARGV[3], ARGV[2]) end
@@ -54,14 +57,17 @@ if ARGV[5] ~= '' then redis.call('SET', KEYS[4], ARGV[6], 'NX', 'PX', ARGV[7]) e
 return 1
 `)
 
-// IssueAccessToken stores t with the writes that go with it: one script.
-// Unused keys are passed as the token's own, which the script never
-// touches for them.
+// IssueAccessToken stores t with the writes that go with it: one command
+// or one script.
 func (s *Store) IssueAccessToken(ctx context.Context, t storage.AccessToken, with storage.TokenWrites) error {
-	const op = "issue access token"
-	if with.SessionID == "" && with.Once.Key == "" {
-		return s.CreateAccessToken(ctx, t) // a plain SET for most tokens
-	}
+	return s.storeToken(ctx, "issue access token", t, with)
+}
+
+// storeToken is CreateAccessToken and IssueAccessToken. A token with
+// nothing to write beside it (client_credentials, the bulk of the traffic)
+// is a plain SET NX PXAT; the others run issueTokenScript, whose unused
+// keys are passed as the token's own and never touched.
+func (s *Store) storeToken(ctx context.Context, op string, t storage.AccessToken, with storage.TokenWrites) error {
 	if !t.ExpiresAt.After(time.Now()) {
 		return fmt.Errorf("redis: %s: ExpiresAt %v is not in the future", op, t.ExpiresAt)
 	}
@@ -70,6 +76,16 @@ func (s *Store) IssueAccessToken(ctx context.Context, t storage.AccessToken, wit
 		return fmt.Errorf("redis: %s: encode: %w", op, err)
 	}
 	tok := s.tokenKey(t.ID)
+	if t.FamilyID == "" && with.SessionID == "" && with.Once.Key == "" {
+		err := s.rdb.Do(ctx, "set", tok, v, "nx", "pxat", unixMilli(t.ExpiresAt)).Err()
+		if errors.Is(err, goredis.Nil) {
+			return fmt.Errorf("redis: %s: %w", op, storage.ErrAlreadyExists)
+		}
+		if err != nil {
+			return wrap(op, err)
+		}
+		return nil
+	}
 	keys := []string{tok, tok, tok, tok}
 	var member, client, once string
 	if t.FamilyID != "" {

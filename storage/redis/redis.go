@@ -198,7 +198,8 @@ func (s *Store) Close() error {
 var scripts = []*goredis.Script{
 	saveCodeScript, consumeCodeScript, updateRequestScript,
 	createSessionScript, addSessionClientScript, userSessionsScript, deleteUserSessionsScript,
-	createTokenScript, deleteFamilyScript, incrScript,
+	deleteFamilyScript, incrScript,
+	createRequestWithCodeScript, issueTokenScript, incrChainScript, createDeviceScript, deviceByCodeScript,
 }
 
 // Key names; see the package comment. The scripts build the same names from

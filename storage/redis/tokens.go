@@ -18,47 +18,10 @@ func encodeToken(t storage.AccessToken) (string, error) {
 	return string(b), err
 }
 
-// createTokenScript is CreateAccessToken for a token with a refresh token
-// family: SET NX PXAT and the family index in one step, so a family
-// revocation can never miss a token that was created before it. Returns 1
-// when created, 0 when the id is taken.
-var createTokenScript = goredis.NewScript(indexLua + `
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PXAT', ARGV[2]) then return 0 end
-index(KEYS[2], ARGV[3], ARGV[2])
-return 1
-`)
-
 // CreateAccessToken stores t until t.ExpiresAt: one SET NX PXAT, or one
-// script when the token belongs to a family.
+// script when the token belongs to a family (storeToken, combined.go).
 func (s *Store) CreateAccessToken(ctx context.Context, t storage.AccessToken) error {
-	const op = "create access token"
-	if !t.ExpiresAt.After(time.Now()) {
-		return fmt.Errorf("redis: %s: ExpiresAt %v is not in the future", op, t.ExpiresAt)
-	}
-	v, err := encodeToken(t)
-	if err != nil {
-		return fmt.Errorf("redis: %s: encode: %w", op, err)
-	}
-	if t.FamilyID == "" {
-		// client_credentials tokens, the bulk of the traffic: a plain command.
-		err := s.rdb.Do(ctx, "set", s.tokenKey(t.ID), v, "nx", "pxat", unixMilli(t.ExpiresAt)).Err()
-		if errors.Is(err, goredis.Nil) {
-			return fmt.Errorf("redis: %s: %w", op, storage.ErrAlreadyExists)
-		}
-		if err != nil {
-			return wrap(op, err)
-		}
-		return nil
-	}
-	res, err := createTokenScript.Run(ctx, s.rdb, []string{s.tokenKey(t.ID), s.familyKey(t.FamilyID)},
-		v, unixMilli(t.ExpiresAt), t.ID).Int()
-	if err != nil {
-		return wrap(op, err)
-	}
-	if res == 0 {
-		return fmt.Errorf("redis: %s: %w", op, storage.ErrAlreadyExists)
-	}
-	return nil
+	return s.storeToken(ctx, "create access token", t, storage.TokenWrites{})
 }
 
 // AccessTokenByID returns the token with id: one GET.
