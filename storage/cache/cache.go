@@ -184,3 +184,14 @@ func (s *Store) ChosenOrganization(ctx context.Context, userID, clientID string)
 		return s.Durable.ChosenOrganization(ctx, userID, clientID)
 	})
 }
+
+// settingsOwner is sqlstore.SettingsOwner: the store reports edits of the
+// settings under it.
+const settingsOwner = "s:settings"
+
+// Settings returns the settings, from the cache when it can: every page
+// shows the service name and the banner, so a hit must cost no query.
+func (s *Store) Settings(ctx context.Context) (storage.Settings, error) {
+	st, err := read(s, "settings", settingsOwner, false, func() (storage.Settings, error) { return s.Durable.Settings(ctx) })
+	return st.Clone(), err
+}
