@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -124,4 +126,36 @@ func TestSettingsCommands(t *testing.T) {
 	if v, _ := show("settings", "show"); v != 4 {
 		t.Errorf("refused changes were stored: version %d", v)
 	}
+}
+
+// contactPage fetches node i's Contact Center directly.
+func contactPage(t *testing.T, c *cluster, i int) string {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, c.nodes[i].url.String()+"/contact?lang=id", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(body)
+}
+
+// An edit made through one node shows on another that had the settings
+// cached: the change travels through Redis, not the TTL.
+func TestSettingsEditReachesOtherNodes(t *testing.T) {
+	c := newCluster(t, 2, nodeOptions{})
+	if page := contactPage(t, c, 1); !strings.Contains(page, "helpdesk@insw.example") {
+		t.Fatal("node 1 lacks the default email")
+	}
+	if err := c.nodes[0].durable.UpdateSettings(t.Context(), func(s *storage.Settings) error {
+		s.ContactEmail.ID = "bantuan@insw.go.id"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "node 1 shows the new email", func() bool { return strings.Contains(contactPage(t, c, 1), "bantuan@insw.go.id") })
 }
