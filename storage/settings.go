@@ -160,29 +160,29 @@ func (e *SettingsError) Is(target error) bool { return target == ErrInvalidSetti
 // entries. The console, the CLI and the stores call it; nil means valid.
 func ValidateSettings(s Settings) error {
 	v := &settingsCheck{}
-	v.text("service_name", s.ServiceName, true, MaxSettingsName)
-	v.text("contact_email", s.ContactEmail, true, MaxSettingsLine)
+	v.text("service_name", s.ServiceName, true, MaxSettingsName, false)
+	v.text("contact_email", s.ContactEmail, true, MaxSettingsLine, false)
 	for _, e := range []struct{ lang, addr string }{{"id", s.ContactEmail.ID}, {"en", s.ContactEmail.EN}} {
 		if e.addr != "" && !validEmail(e.addr) {
 			v.add("contact_email."+e.lang, SettingsEmail)
 		}
 	}
-	v.text("contact_phone", s.ContactPhone, false, MaxSettingsLine)
-	v.text("contact_hours", s.ContactHours, false, MaxSettingsLine)
-	v.text("contact_address", s.ContactAddress, false, MaxSettingsAddress)
+	v.text("contact_phone", s.ContactPhone, false, MaxSettingsLine, false)
+	v.text("contact_hours", s.ContactHours, false, MaxSettingsLine, false)
+	v.text("contact_address", s.ContactAddress, false, MaxSettingsAddress, true)
 	if len(s.FAQ) > MaxSettingsFAQ {
 		v.add("faq", SettingsTooMany)
 	}
 	for i, e := range s.FAQ {
-		v.text(fmt.Sprintf("faq.%d.question", i), e.Question, true, MaxSettingsLine)
-		v.text(fmt.Sprintf("faq.%d.answer", i), e.Answer, true, MaxSettingsAnswer)
+		v.text(fmt.Sprintf("faq.%d.question", i), e.Question, true, MaxSettingsLine, false)
+		v.text(fmt.Sprintf("faq.%d.answer", i), e.Answer, true, MaxSettingsAnswer, true)
 	}
 	if len(s.Links) > MaxSettingsLinks {
 		v.add("links", SettingsTooMany)
 	}
 	for i, l := range s.Links {
 		f := fmt.Sprintf("links.%d", i)
-		v.text(f+".title", l.Title, true, MaxSettingsLine)
+		v.text(f+".title", l.Title, true, MaxSettingsLine, false)
 		if !validLinkURL(l.URL) {
 			v.add(f+".url", SettingsURL)
 		}
@@ -190,7 +190,7 @@ func ValidateSettings(s Settings) error {
 			v.add(f+".kind", SettingsKind)
 		}
 	}
-	v.text("banner.text", s.Banner.Text, s.Banner.On, MaxSettingsBanner)
+	v.text("banner.text", s.Banner.Text, s.Banner.On, MaxSettingsBanner, false)
 	if len(v.problems) > 0 {
 		return &SettingsError{Problems: v.problems}
 	}
@@ -203,14 +203,15 @@ func (v *settingsCheck) add(field, key string) {
 	v.problems = append(v.problems, SettingsProblem{Field: field, MessageKey: key})
 }
 
-// text checks both languages of t; English may always be empty.
-func (v *settingsCheck) text(field string, t Text, required bool, maxLen int) {
+// text checks both languages of t; English may always be empty. Only
+// multiline texts (an answer, an address) may hold line breaks.
+func (v *settingsCheck) text(field string, t Text, required bool, maxLen int, multiline bool) {
 	for _, e := range []struct{ lang, s string }{{"id", t.ID}, {"en", t.EN}} {
 		f := field + "." + e.lang
 		switch {
 		case e.s == "" && required && e.lang == "id":
 			v.add(f, SettingsRequired)
-		case !utf8.ValidString(e.s) || strings.ContainsFunc(e.s, isControl):
+		case !utf8.ValidString(e.s) || strings.ContainsFunc(e.s, isControl) || (!multiline && strings.ContainsRune(e.s, '\n')):
 			v.add(f, SettingsText)
 		case utf8.RuneCountInString(e.s) > maxLen:
 			v.add(f, SettingsTooLong)
@@ -222,8 +223,10 @@ func (v *settingsCheck) text(field string, t Text, required bool, maxLen int) {
 
 // isControl rejects control characters other than the newline an answer
 // may hold: they have no place on a page and could hide text in review.
+// Bidirectional overrides are refused for the same reason.
 func isControl(r rune) bool {
-	return r != '\n' && (r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0))
+	return r != '\n' && (r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) ||
+		(r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069))
 }
 
 // validEmail accepts a bare address (no display name), as a mailto: link

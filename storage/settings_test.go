@@ -40,6 +40,9 @@ func TestValidateSettings(t *testing.T) {
 		{"unknown kinds", func(s *storage.Settings) { s.Links[0].Kind = "podcast" }, "links.0.kind", storage.SettingsKind},
 		{"an empty answer", func(s *storage.Settings) { s.FAQ[2].Answer.ID = "" }, "faq.2.answer.id", storage.SettingsRequired},
 		{"control characters", func(s *storage.Settings) { s.ContactPhone.ID = "0800\x1b[2J" }, "contact_phone.id", storage.SettingsText},
+		{"a name on two lines", func(s *storage.Settings) { s.ServiceName.ID = "satu\npintu" }, "service_name.id", storage.SettingsText},
+		{"an address on two lines", func(s *storage.Settings) { s.ContactAddress.ID = "Jl. Uji 1\nJakarta" }, "", ""},
+		{"bidirectional overrides", func(s *storage.Settings) { s.Banner.Text.EN = "abc\u202edcba" }, "banner.text.en", storage.SettingsText},
 		{"blank text", func(s *storage.Settings) { s.ContactAddress.EN = "   " }, "contact_address.en", storage.SettingsText},
 		{"too many questions", func(s *storage.Settings) {
 			for len(s.FAQ) <= storage.MaxSettingsFAQ {

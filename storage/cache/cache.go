@@ -1,6 +1,6 @@
 // Package cache keeps, on one node, the durable records every sign-in and
 // token request reads: users, organizations, memberships and chosen
-// organizations. A single sign-on code flow read the same user three times
+// organizations; and the operators' settings every page shows. A single sign-on code flow read the same user three times
 // and its organization twice; introspection and userinfo read the user on
 // every call.
 //
