@@ -1,8 +1,8 @@
 // Package cache keeps, on one node, the durable records every sign-in and
 // token request reads: users, organizations, memberships and chosen
-// organizations; and the operators' settings every page shows. A single sign-on code flow read the same user three times
-// and its organization twice; introspection and userinfo read the user on
-// every call.
+// organizations; and the operators' settings every page shows. A single
+// sign-on code flow read the same user three times and its organization
+// twice; introspection and userinfo read the user on every call.
 //
 // Entries are dropped when the data changes: the durable store reports
 // each committed write (sqlstore.Store.OnChange) and the node passes it to
