@@ -1,0 +1,149 @@
+// Package audit checks and exports the audit log: Verify walks the hash
+// chain (storage.AuditHash) and names the first broken link; the writers
+// turn events into CSV or JSON lines for an auditor.
+package audit
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"satupintu/storage"
+)
+
+// Source is what Verify reads: the log in id order, its head and the
+// events retention left behind (storage.Audit has them all).
+type Source interface {
+	AuditAscending(ctx context.Context, afterID int64, limit int) ([]storage.AuditEvent, error)
+	AuditHead(ctx context.Context) (id int64, hash []byte, err error)
+	ListAuditFiltered(ctx context.Context, f storage.AuditFilter) ([]storage.AuditEvent, error)
+}
+
+// Report is the outcome of Verify.
+type Report struct {
+	Events   int64 // events checked
+	FirstID  int64
+	LastID   int64
+	HeadID   int64
+	HeadHash []byte
+	// Anchor is the first event's PrevHash when retention removed its
+	// predecessor (empty when the log starts at its first event).
+	Anchor []byte
+	Broken *Break // nil: the chain holds
+}
+
+// Break is the first broken link: the event at ID and what is wrong.
+type Break struct {
+	ID     int64
+	Reason string
+}
+
+// pageSize is how many events Verify reads at once.
+const pageSize = 1000
+
+// Verify streams the chained events in id order, up to the head as it is
+// when Verify starts (events appended meanwhile are left for the next
+// run), and reports the first broken link:
+//   - an event whose Hash is not AuditHash of its contents: edited;
+//   - an event whose PrevHash is not the Hash of the event before it: a
+//     row removed or inserted between them, unless a retention record
+//     (storage.AuditPruneAction) says it deleted ids there;
+//   - the last event not being the head: events cut off the end.
+//
+// The earliest event's PrevHash may name a pruned event: it is the
+// anchor. Verification proves the log is as it was chained; someone who
+// can write the database can also rechain it, so compare HeadHash with a
+// value noted earlier (a previous report) to catch that.
+func Verify(ctx context.Context, src Source) (Report, error) {
+	var r Report
+	headID, headHash, err := src.AuditHead(ctx)
+	if err != nil {
+		return r, fmt.Errorf("audit: verify: read head: %w", err)
+	}
+	r.HeadID, r.HeadHash = headID, headHash
+	runs, err := prunedRuns(ctx, src)
+	if err != nil {
+		return r, err
+	}
+	pruned := func(after, before int64) bool { // some id in (after, before)
+		for _, run := range runs {
+			if run[0] < before && run[1] > after {
+				return true
+			}
+		}
+		return false
+	}
+	var prev *storage.AuditEvent
+	after := int64(0)
+	for {
+		es, err := src.AuditAscending(ctx, after, pageSize)
+		if err != nil {
+			return r, fmt.Errorf("audit: verify: read events after %d: %w", after, err)
+		}
+		for i := range es {
+			e := &es[i]
+			if e.ID > headID {
+				es = nil
+				break
+			}
+			if b := check(prev, e, pruned); b != nil {
+				r.Broken = b
+				break
+			}
+			if prev == nil {
+				r.FirstID, r.Anchor = e.ID, e.PrevHash
+			}
+			r.Events++
+			r.LastID = e.ID
+			prev = e
+		}
+		if r.Broken != nil || len(es) < pageSize {
+			break
+		}
+		after = es[len(es)-1].ID
+		prev = &storage.AuditEvent{ID: prev.ID, Hash: prev.Hash} // let the page go
+	}
+	if r.Broken == nil && (r.LastID != headID || (prev != nil && !bytes.Equal(prev.Hash, headHash))) {
+		r.Broken = &Break{ID: headID, Reason: fmt.Sprintf("the newest chained event is %d but the log ends at %d: events were removed from its end", headID, r.LastID)}
+	}
+	return r, nil
+}
+
+// check returns what is wrong with e after prev (nil: e is the first).
+func check(prev, e *storage.AuditEvent, pruned func(after, before int64) bool) *Break {
+	if want := storage.AuditHash(e.PrevHash, *e); !bytes.Equal(want, e.Hash) {
+		if len(e.Hash) == 0 {
+			return &Break{ID: e.ID, Reason: "the event is not chained"}
+		}
+		return &Break{ID: e.ID, Reason: "its hash does not match its contents: the event was edited"}
+	}
+	switch {
+	case prev == nil && len(e.PrevHash) != 0 && !pruned(0, e.ID):
+		return &Break{ID: e.ID, Reason: "the events before it were removed, and no retention record says so"}
+	case prev != nil && !bytes.Equal(e.PrevHash, prev.Hash) && !pruned(prev.ID, e.ID):
+		return &Break{ID: e.ID, Reason: fmt.Sprintf("it does not follow event %d: an event between them was removed or inserted", prev.ID)}
+	}
+	return nil
+}
+
+// prunedRuns collects the id runs every retention record says it deleted.
+// The records are themselves in the chain, so a forged one shows there.
+func prunedRuns(ctx context.Context, src Source) ([][2]int64, error) {
+	var runs [][2]int64
+	f := storage.AuditFilter{Action: storage.AuditPruneAction, Limit: pageSize}
+	for {
+		es, err := src.ListAuditFiltered(ctx, f)
+		if err != nil {
+			return nil, fmt.Errorf("audit: verify: read retention records: %w", err)
+		}
+		for _, e := range es {
+			if rs, err := storage.ParseAuditRuns(e.Detail["deleted"]); err == nil {
+				runs = append(runs, rs...)
+			}
+		}
+		if len(es) < f.Limit {
+			return runs, nil
+		}
+		f.Before = es[len(es)-1].ID
+	}
+}
