@@ -33,6 +33,8 @@ usage:
   satupintu user unlock --username U      (lifts a sign-in lock; needs SATUPINTU_REDIS_URL)
   satupintu keys rotate [--alg RS256|PS256|ES256|EdDSA|all]
   satupintu keys list                     (each signing key's state; no key material)
+  satupintu audit verify                  (checks the audit log's hash chain; exits 1 naming the first broken event)
+  satupintu audit export [--format csv|jsonl] [--actor ID] [--action A|prefix.*] [--target ID] [--client ID] [--since T] [--until T]
   satupintu demo-rp [--config data/demo-clients.json]
   satupintu seed --users N --registrations N [--force]   (test databases only: fills them for benchmarks)
   satupintu bench [--scenarios a,b] [--duration 10s] [--concurrency 16] [--target URL ...]   (the load tool)
@@ -82,7 +84,7 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return benchCommand(ctx, rest, stdin, stdout, stderr, getenv)
 	case "seed":
 		return seedCommand(ctx, rest, stdout, getenv)
-	case "migrate", "client", "user", "keys":
+	case "migrate", "client", "user", "keys", "audit":
 	default:
 		return usagef("unknown command %q (try: satupintu help)", cmd)
 	}
@@ -115,6 +117,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return a.client(ctx, fs.Args())
 	case "user":
 		return a.user(ctx, fs.Args())
+	case "audit":
+		return a.auditCommand(ctx, fs.Args())
 	default:
 		return a.keys(ctx, fs.Args())
 	}
