@@ -41,14 +41,15 @@ type Break struct {
 // pageSize is how many events Verify reads at once.
 const pageSize = 1000
 
-// Verify streams the chained events in id order, up to the head as it is
-// when Verify starts (events appended meanwhile are left for the next
-// run), and reports the first broken link:
+// Verify streams every event in id order and reports the first broken
+// link:
 //   - an event whose Hash is not AuditHash of its contents: edited;
 //   - an event whose PrevHash is not the Hash of the event before it: a
 //     row removed or inserted between them, unless a retention record
 //     (storage.AuditPruneAction) says it deleted ids there;
-//   - the last event not being the head: events cut off the end.
+//   - the last event not being the store's head: events cut off the end,
+//     or added after it without the store (events appended while Verify
+//     walks are walked too).
 //
 // The earliest event's PrevHash may name a pruned event: it is the
 // anchor. Verification proves the log is as it was chained; someone who
@@ -56,11 +57,6 @@ const pageSize = 1000
 // value noted earlier (a previous report) to catch that.
 func Verify(ctx context.Context, src Source) (Report, error) {
 	var r Report
-	headID, headHash, err := src.AuditHead(ctx)
-	if err != nil {
-		return r, fmt.Errorf("audit: verify: read head: %w", err)
-	}
-	r.HeadID, r.HeadHash = headID, headHash
 	runs, err := prunedRuns(ctx, src)
 	if err != nil {
 		return r, err
@@ -75,53 +71,91 @@ func Verify(ctx context.Context, src Source) (Report, error) {
 	}
 	var prev *storage.AuditEvent
 	after := int64(0)
-	for {
-		es, err := src.AuditAscending(ctx, after, pageSize)
+	for round := 0; ; round++ {
+		for {
+			es, err := src.AuditAscending(ctx, after, pageSize)
+			if err != nil {
+				return r, fmt.Errorf("audit: verify: read events after %d: %w", after, err)
+			}
+			for i := range es {
+				e := &es[i]
+				b := check(prev, e, pruned)
+				if b != nil && b.link {
+					// Retention may have run since the records were read.
+					if runs, err = prunedRuns(ctx, src); err != nil {
+						return r, err
+					}
+					b = check(prev, e, pruned)
+				}
+				if b != nil {
+					r.Broken = &b.Break
+					return r, nil
+				}
+				if prev == nil {
+					r.FirstID, r.Anchor = e.ID, e.PrevHash
+				}
+				r.Events++
+				r.LastID = e.ID
+				prev = &storage.AuditEvent{ID: e.ID, Hash: e.Hash}
+			}
+			if len(es) > 0 {
+				after = es[len(es)-1].ID
+			}
+			if len(es) < pageSize {
+				break
+			}
+		}
+		headID, headHash, err := src.AuditHead(ctx)
 		if err != nil {
-			return r, fmt.Errorf("audit: verify: read events after %d: %w", after, err)
+			return r, fmt.Errorf("audit: verify: read head: %w", err)
 		}
-		for i := range es {
-			e := &es[i]
-			if e.ID > headID {
-				es = nil
-				break
-			}
-			if b := check(prev, e, pruned); b != nil {
-				r.Broken = b
-				break
-			}
-			if prev == nil {
-				r.FirstID, r.Anchor = e.ID, e.PrevHash
-			}
-			r.Events++
-			r.LastID = e.ID
-			prev = e
+		r.HeadID, r.HeadHash = headID, headHash
+		var lastHash []byte
+		if prev != nil {
+			lastHash = prev.Hash
 		}
-		if r.Broken != nil || len(es) < pageSize {
-			break
+		switch {
+		case r.LastID == headID && bytes.Equal(lastHash, headHash):
+			return r, nil
+		case headID > r.LastID && round < 3:
+			continue // appended while we walked: walk on
+		case r.LastID > headID:
+			es, err := src.AuditAscending(ctx, headID, 1)
+			if err != nil {
+				return r, fmt.Errorf("audit: verify: read events after the head: %w", err)
+			}
+			id := r.LastID
+			if len(es) > 0 {
+				id = es[0].ID
+			}
+			r.Broken = &Break{ID: id, Reason: fmt.Sprintf("it comes after the chain's head (event %d): the store did not chain it", headID)}
+		default:
+			r.Broken = &Break{ID: headID, Reason: fmt.Sprintf("the newest chained event is %d but the log ends at %d: events were removed from its end", headID, r.LastID)}
 		}
-		after = es[len(es)-1].ID
-		prev = &storage.AuditEvent{ID: prev.ID, Hash: prev.Hash} // let the page go
+		return r, nil
 	}
-	if r.Broken == nil && (r.LastID != headID || (prev != nil && !bytes.Equal(prev.Hash, headHash))) {
-		r.Broken = &Break{ID: headID, Reason: fmt.Sprintf("the newest chained event is %d but the log ends at %d: events were removed from its end", headID, r.LastID)}
-	}
-	return r, nil
+}
+
+// brokenLink is a Break, and whether it is in the link to the event
+// before (which a retention record may explain) rather than the event.
+type brokenLink struct {
+	Break
+	link bool
 }
 
 // check returns what is wrong with e after prev (nil: e is the first).
-func check(prev, e *storage.AuditEvent, pruned func(after, before int64) bool) *Break {
+func check(prev, e *storage.AuditEvent, pruned func(after, before int64) bool) *brokenLink {
 	if want := storage.AuditHash(e.PrevHash, *e); !bytes.Equal(want, e.Hash) {
 		if len(e.Hash) == 0 {
-			return &Break{ID: e.ID, Reason: "the event is not chained"}
+			return &brokenLink{Break: Break{ID: e.ID, Reason: "the event is not chained"}}
 		}
-		return &Break{ID: e.ID, Reason: "its hash does not match its contents: the event was edited"}
+		return &brokenLink{Break: Break{ID: e.ID, Reason: "its hash does not match its contents: the event was edited"}}
 	}
 	switch {
 	case prev == nil && len(e.PrevHash) != 0 && !pruned(0, e.ID):
-		return &Break{ID: e.ID, Reason: "the events before it were removed, and no retention record says so"}
+		return &brokenLink{Break: Break{ID: e.ID, Reason: "the events before it were removed, and no retention record says so"}, link: true}
 	case prev != nil && !bytes.Equal(e.PrevHash, prev.Hash) && !pruned(prev.ID, e.ID):
-		return &Break{ID: e.ID, Reason: fmt.Sprintf("it does not follow event %d: an event between them was removed or inserted", prev.ID)}
+		return &brokenLink{Break: Break{ID: e.ID, Reason: fmt.Sprintf("it does not follow event %d: an event between them was removed or inserted", prev.ID)}, link: true}
 	}
 	return nil
 }

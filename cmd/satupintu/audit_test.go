@@ -99,7 +99,7 @@ func testAuditCommands(t *testing.T, c envCLI, exec func(q string, args ...any))
 	}
 
 	type line struct {
-		ID                                             int64
+		ID                                            int64
 		Action, Outcome, ActorID, Subject, Hash, Time string
 	}
 	var events []line
