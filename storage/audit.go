@@ -126,7 +126,9 @@ const (
 // WithAudit returns ctx carrying events for the next write that commits
 // with it: a durable store appends them inside that write's transaction
 // (see Audit). Attach them to the write's call only, not to a context
-// that reads first, since any write transaction with ctx takes them.
+// that reads first, since any write transaction with ctx takes them. A
+// write that changes nothing (a lone statement that matched no row)
+// stores none and leaves them pending.
 func WithAudit(ctx context.Context, events ...AuditEvent) context.Context {
 	parent, _ := ctx.Value(auditCtxKey{}).(*pendingAudit)
 	return context.WithValue(ctx, auditCtxKey{}, &pendingAudit{events: slices.Clone(events), parent: parent})

@@ -222,6 +222,8 @@ func testAuditWithAudit(t *testing.T, s storage.Durable) {
 	cctx := storage.WithAudit(ctx, storage.AuditEvent{Time: instant(2), Action: "client.create", ActorID: "cli", Subject: "ebpom", ClientID: "ebpom"})
 	mustOK(t, "CreateClient", s.CreateClient(cctx, storage.Client{ID: "ebpom", Name: "e-BPOM"}))
 	mustOK(t, "UpdateClient", s.UpdateClient(cctx, "ebpom", func(c *storage.Client) error { c.Name = "BPOM"; return nil }))
+	// A write that changes nothing records nothing.
+	mustOK(t, "UnlinkApp of no link", s.UnlinkApp(storage.WithAudit(ctx, storage.AuditEvent{Action: "app.unlink"}), u.ID, "nothing"))
 	checkErr(t, "CreateClient again", s.CreateClient(storage.WithAudit(ctx, storage.AuditEvent{Action: "client.create"}),
 		storage.Client{ID: "ebpom"}), storage.ErrAlreadyExists)
 

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -26,8 +27,13 @@ type auditDB struct {
 	s *Store
 }
 
+// errNoChange rolls back a lone statement that changed no row.
+var errNoChange = errors.New("no row changed")
+
 // Exec runs a lone statement; with pending events, in a transaction of
-// its own together with them.
+// its own together with them. A statement that changes no row (deleting
+// what is not there, ON CONFLICT DO NOTHING) changed nothing to record:
+// it is rolled back and the events stay pending.
 func (a auditDB) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
 	c := storage.ClaimAudit(ctx)
 	if c == nil {
@@ -36,9 +42,14 @@ func (a auditDB) Exec(ctx context.Context, sql string, args ...any) (int64, erro
 	var n int64
 	err := a.withEvents(ctx, c, func(q Querier) error {
 		var err error
-		n, err = q.Exec(ctx, sql, args...)
+		if n, err = q.Exec(ctx, sql, args...); err == nil && n == 0 {
+			err = errNoChange
+		}
 		return err
 	})
+	if errors.Is(err, errNoChange) {
+		return 0, nil
+	}
 	return n, err
 }
 
