@@ -52,7 +52,9 @@ const pageSize = 1000
 //     walks are walked too).
 //
 // The earliest event's PrevHash may name a pruned event: it is the
-// anchor. Verification proves the log is as it was chained; someone who
+// anchor. A break is excused only where a retention record names ids
+// between the two events, so a row removed right beside pruned ones
+// passes for pruned. Verification proves the log is as it was chained; someone who
 // can write the database can also rechain it, so compare HeadHash with a
 // value noted earlier (a previous report) to catch that.
 func Verify(ctx context.Context, src Source) (Report, error) {
