@@ -241,6 +241,13 @@ func testAuditWithAudit(t *testing.T, s storage.Durable) {
 	if storage.AuditPending(actx) || storage.AuditPending(cctx) {
 		t.Error("events still pending after their write committed")
 	}
+	// A refresh token, written in batches with other callers' otherwise,
+	// commits with its event too.
+	rctx := storage.WithAudit(ctx, storage.AuditEvent{Action: "token.issue"})
+	mustOK(t, "CreateRefreshToken", s.CreateRefreshToken(rctx, refreshToken("rt-1", "fam-1", "ebpom", u.ID, 0)))
+	if es, _ := s.ListAudit(ctx, 0, 1); len(es) != 1 || es[0].Action != "token.issue" || storage.AuditPending(rctx) {
+		t.Errorf("event of the refresh token: %+v", es)
+	}
 	// Nested attachments commit together, the outer first.
 	nctx := storage.WithAudit(storage.WithAudit(ctx, storage.AuditEvent{Action: "a.outer"}), storage.AuditEvent{Action: "a.inner"})
 	mustOK(t, "UpdateUser", s.UpdateUser(nctx, u.ID, func(*storage.User) error { return nil }))
@@ -249,7 +256,7 @@ func testAuditWithAudit(t *testing.T, s storage.Durable) {
 	if len(es) != 2 || es[1].Action != "a.outer" || es[0].Action != "a.inner" {
 		t.Errorf("nested events: %+v", es)
 	}
-	if r := verifyAudit(t, s); r.Broken != nil || r.Events != 4 {
+	if r := verifyAudit(t, s); r.Broken != nil || r.Events != 5 {
 		t.Errorf("Verify: %+v", r)
 	}
 }
