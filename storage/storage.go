@@ -288,6 +288,11 @@ type AuditEvent struct {
 	ClientID string
 	IP       string
 	Detail   map[string]string
+	// Outcome is "success" or "failure"; empty when appended means
+	// AuditOutcome(Action).
+	Outcome string
+	// PrevHash and Hash chain the log (AuditHash); the store fills them.
+	PrevHash, Hash []byte
 }
 
 // Users stores accounts.
@@ -381,13 +386,32 @@ const (
 	MaxAuditDetail = 32
 )
 
-// Audit stores AuditEvents.
+// Audit stores AuditEvents, chained: each event carries the Hash of the
+// one before it (AuditHash), so an edited, inserted or removed row shows.
+//
+// An event about a change commits with it: attach it to the write's
+// context with WithAudit and the store appends it inside the write's own
+// transaction (a rolled-back write stores none and leaves it pending; a
+// committed one stores it once, and later writes with that context do
+// not again). AppendAudit is for events no write goes with (a failed
+// sign-in).
 type Audit interface {
 	AppendAudit(ctx context.Context, e AuditEvent) error
 	// ListAudit returns up to limit events with ID < before (0: newest), newest first.
 	ListAudit(ctx context.Context, before int64, limit int) ([]AuditEvent, error)
+	// ListAuditFiltered returns up to f.Limit events matching f, newest
+	// first; every filter is an index range.
+	ListAuditFiltered(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+	// AuditAscending returns up to limit events with ID > afterID, oldest
+	// first, hashes included: what a verifier streams.
+	AuditAscending(ctx context.Context, afterID int64, limit int) ([]AuditEvent, error)
+	// AuditHead returns the id and hash of the newest chained event (0 and
+	// nil for an empty log): a verifier's check that no tail was cut off.
+	AuditHead(ctx context.Context) (id int64, hash []byte, err error)
 	// PruneAudit deletes the events that occurred before before (the
-	// retention limit) and returns how many it deleted.
+	// retention limit) and returns how many it deleted. Each transaction
+	// that deletes also appends an AuditPruneAction event saying which ids
+	// it removed, so a verifier can tell pruning from tampering.
 	PruneAudit(ctx context.Context, before time.Time) (int64, error)
 }
 

@@ -62,8 +62,20 @@ type admin struct {
 	kek         *op.KEK
 }
 
+func (a *admin) event(action, subject string) storage.AuditEvent {
+	return storage.AuditEvent{Time: a.now().UTC(), Action: action, ActorID: "cli", Subject: subject}
+}
+
+// audit appends the event of a change that is not one durable write (a
+// lock lifted in the ephemeral store, a key rotation).
 func (a *admin) audit(ctx context.Context, action, subject string) error {
-	return a.store.AppendAudit(ctx, storage.AuditEvent{Time: a.now().UTC(), Action: action, ActorID: "cli", Subject: subject})
+	return a.store.AppendAudit(ctx, a.event(action, subject))
+}
+
+// audited is ctx for a command's one durable write: the store commits the
+// event with the change, or neither (storage.WithAudit).
+func (a *admin) audited(ctx context.Context, action, subject string) context.Context {
+	return storage.WithAudit(ctx, a.event(action, subject))
 }
 
 // --- clients ---
@@ -195,11 +207,8 @@ func (a *admin) clientCreate(ctx context.Context, args []string) error {
 	}
 	now := a.now().UTC()
 	c.CreatedAt, c.UpdatedAt = now, now
-	if err := a.store.CreateClient(ctx, c); err != nil {
+	if err := a.store.CreateClient(a.audited(ctx, "client.create", c.ID), c); err != nil {
 		return fmt.Errorf("create client: %w", err)
-	}
-	if err := a.audit(ctx, "client.create", c.ID); err != nil {
-		return err
 	}
 	return a.printClient(c, secret, *asJSON)
 }
@@ -394,14 +403,11 @@ func (a *admin) clientDelete(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := a.store.DeleteClient(ctx, id); err != nil {
+	if err := a.store.DeleteClient(a.audited(ctx, "client.delete", id), id); err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
 			return usagef("client delete: no client %q", id)
 		}
 		return fmt.Errorf("delete client: %w", err)
-	}
-	if err := a.audit(ctx, "client.delete", id); err != nil {
-		return err
 	}
 	fmt.Fprintf(a.stdout, "deleted client %s\n", id)
 	return nil
@@ -422,7 +428,7 @@ func (a *admin) clientRotate(ctx context.Context, args []string) error {
 		updated storage.Client
 		secret  string
 	)
-	err = a.store.UpdateClient(ctx, id, func(c *storage.Client) error {
+	err = a.store.UpdateClient(a.audited(ctx, "client.rotate_secret", id), id, func(c *storage.Client) error {
 		if c.Public {
 			return usagef("client rotate-secret: %s is a public client and has no secret", id)
 		}
@@ -441,9 +447,6 @@ func (a *admin) clientRotate(ctx context.Context, args []string) error {
 		return usagef("client rotate-secret: no client %q", id)
 	}
 	if err != nil {
-		return err
-	}
-	if err := a.audit(ctx, "client.rotate_secret", id); err != nil {
 		return err
 	}
 	return a.printClient(updated, secret, *asJSON)
@@ -498,7 +501,7 @@ func (a *admin) clientUpdate(ctx context.Context, args []string) error {
 		updated storage.Client
 		secret  string // a new secret the changed auth method needs
 	)
-	err = a.store.UpdateClient(ctx, id, func(c *storage.Client) error {
+	err = a.store.UpdateClient(a.audited(ctx, "client.update", id), id, func(c *storage.Client) error {
 		if authSet {
 			if err := auth.apply(c, set); err != nil {
 				return usagef("client update: %v", err)
@@ -539,9 +542,6 @@ func (a *admin) clientUpdate(ctx context.Context, args []string) error {
 		return usagef("client update: no client %q", id)
 	}
 	if err != nil {
-		return err
-	}
-	if err := a.audit(ctx, "client.update", id); err != nil {
 		return err
 	}
 	if *asJSON || secret != "" {
@@ -646,14 +646,11 @@ func (a *admin) userCreate(ctx context.Context, args []string) error {
 	}
 	now := a.now().UTC()
 	u.CreatedAt, u.UpdatedAt = now, now
-	if err := a.store.CreateUser(ctx, u); err != nil {
+	if err := a.store.CreateUser(a.audited(ctx, "user.create", u.ID), u); err != nil {
 		if errors.Is(err, storage.ErrAlreadyExists) {
 			return usagef("user create: the username or email is already taken")
 		}
 		return fmt.Errorf("create user: %w", err)
-	}
-	if err := a.audit(ctx, "user.create", u.ID); err != nil {
-		return err
 	}
 	fmt.Fprintf(a.stdout, "created user %s (id %s)\n", u.Username, u.ID)
 	if org.ID != "" {
@@ -743,15 +740,12 @@ func (a *admin) userSetPassword(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := a.store.UpdateUser(ctx, u.ID, func(u *storage.User) error {
+	if err := a.store.UpdateUser(a.audited(ctx, "user.set_password", u.ID), u.ID, func(u *storage.User) error {
 		// PasswordChangedAt voids reset links sent before.
 		u.PasswordHash, u.PasswordChangedAt, u.UpdatedAt = hash, a.now().UTC(), a.now().UTC()
 		return nil
 	}); err != nil {
 		return fmt.Errorf("set password: %w", err)
-	}
-	if err := a.audit(ctx, "user.set_password", u.ID); err != nil {
-		return err
 	}
 	fmt.Fprintf(a.stdout, "password changed for %s\n", u.Username)
 	return nil
@@ -764,14 +758,11 @@ func (a *admin) userSetDisabled(ctx context.Context, args []string, disabled boo
 	if err != nil {
 		return err
 	}
-	if err := a.store.UpdateUser(ctx, u.ID, func(u *storage.User) error {
+	if err := a.store.UpdateUser(a.audited(ctx, "user."+verb, u.ID), u.ID, func(u *storage.User) error {
 		u.Disabled, u.UpdatedAt = disabled, a.now().UTC()
 		return nil
 	}); err != nil {
 		return fmt.Errorf("%s user: %w", verb, err)
-	}
-	if err := a.audit(ctx, "user."+verb, u.ID); err != nil {
-		return err
 	}
 	fmt.Fprintf(a.stdout, "%sd user %s\n", verb, u.Username)
 	return nil

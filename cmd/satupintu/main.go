@@ -34,6 +34,8 @@ usage:
   satupintu keys rotate [--alg RS256|PS256|ES256|EdDSA|all]
   satupintu keys list                     (each signing key's state; no key material)
   satupintu settings show | settings set KEY LANG VALUE   (service name, contact details, banner; see the README)
+  satupintu audit verify                  (checks the audit log's hash chain; exits 1 naming the first broken event)
+  satupintu audit export [--format csv|jsonl] [--actor ID] [--action A|prefix.*] [--target ID] [--client ID] [--since T] [--until T]
   satupintu demo-rp [--config data/demo-clients.json]
   satupintu seed --users N --registrations N [--force]   (test databases only: fills them for benchmarks)
   satupintu bench [--scenarios a,b] [--duration 10s] [--concurrency 16] [--target URL ...]   (the load tool)
@@ -83,7 +85,7 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return benchCommand(ctx, rest, stdin, stdout, stderr, getenv)
 	case "seed":
 		return seedCommand(ctx, rest, stdout, getenv)
-	case "migrate", "client", "user", "keys", "settings":
+	case "migrate", "client", "user", "keys", "settings", "audit":
 	default:
 		return usagef("unknown command %q (try: satupintu help)", cmd)
 	}
@@ -118,6 +120,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return a.user(ctx, fs.Args())
 	case "settings":
 		return a.settings(ctx, fs.Args())
+	case "audit":
+		return a.auditCommand(ctx, fs.Args())
 	default:
 		return a.keys(ctx, fs.Args())
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"satupintu/audit"
 	"satupintu/storage"
 	"satupintu/storage/conformance"
 	"satupintu/storage/storagetest"
@@ -42,8 +43,14 @@ func TestMaintenancePrunesOldAuditEventsAndExpiredLetters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(events) != 1 || events[0].Action != "login.success" {
-		t.Errorf("audit after pruning = %+v, want only the recent event", events)
+	// The recent event stays, and retention recorded what it removed, in
+	// the chain, which still verifies.
+	if len(events) != 2 || events[1].Action != "login.success" || events[0].Action != storage.AuditPruneAction ||
+		events[0].Detail["count"] != "1" || events[0].Detail["cutoff"] != now.Add(-defaultAuditRetention).Format(time.RFC3339Nano) {
+		t.Errorf("audit after pruning = %+v, want the recent event and the retention record", events)
+	}
+	if r, err := audit.Verify(ctx, dur); err != nil || r.Broken != nil {
+		t.Errorf("audit.Verify after pruning: %+v, %v", r.Broken, err)
 	}
 	// The expired letter is gone from the table, not only hidden: ask for it
 	// at a time before its expiry.

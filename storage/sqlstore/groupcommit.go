@@ -62,6 +62,12 @@ type refreshOutcome struct {
 // expires like any other. The writer itself ignores its caller's
 // cancellation for the same reason and is bounded by refreshWriteTimeout.
 func (s *Store) CreateRefreshToken(ctx context.Context, t storage.RefreshToken) error {
+	if storage.AuditPending(ctx) {
+		// The batch runs under its writer's context: audit events
+		// attached to this one commit with this row alone.
+		_, err := s.db.Exec(ctx, insertRefresh, refreshArgs(t)...)
+		return s.wrap("create refresh token", err)
+	}
 	w := &refreshWrite{t: t, done: make(chan refreshOutcome, 1)}
 	g := &s.refresh
 	g.mu.Lock()

@@ -18,6 +18,9 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
+// auditChainMigration adds the audit chain (0018_audit_chain.sql).
+const auditChainMigration = 18
+
 type migration struct {
 	version int64
 	name    string
@@ -99,6 +102,12 @@ func (s *Store) Migrate(ctx context.Context) error {
 			for i, stmt := range statements(m.sql) {
 				if _, err := q.Exec(ctx, stmt); err != nil {
 					return fmt.Errorf("%s statement %d: %w", m.name, i+1, err)
+				}
+			}
+			if m.version == auditChainMigration {
+				// Chain the events stored before, so verification covers them.
+				if err := s.chainAudit(ctx, q, auditHead{}); err != nil {
+					return fmt.Errorf("%s: chain stored audit events: %w", m.name, err)
 				}
 			}
 			_, err := q.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,

@@ -153,7 +153,9 @@ var _ storage.Durable = (*Store)(nil)
 
 // New returns a Store. Call Migrate before using it.
 func New(db DB, d Dialect) *Store {
-	return &Store{db: db, d: d}
+	s := &Store{d: d}
+	s.db = auditDB{DB: db, s: s}
+	return s
 }
 
 // Ping checks that the database answers.

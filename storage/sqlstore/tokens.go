@@ -2,11 +2,9 @@ package sqlstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -159,28 +157,6 @@ func (s *Store) Secret(ctx context.Context, name string, gen func() ([]byte, err
 	return v, nil
 }
 
-// AppendAudit appends e; the store assigns e.ID. Every field is made
-// storable first (auditText): Postgres refuses NUL and invalid UTF-8 in
-// TEXT, and an event lost to that would be the one an attacker chose.
-func (s *Store) AppendAudit(ctx context.Context, e storage.AuditEvent) error {
-	detail := "{}"
-	if len(e.Detail) > 0 {
-		b, err := json.Marshal(auditDetail(e.Detail))
-		if err != nil {
-			return s.wrap("append audit event", err)
-		}
-		detail = string(b)
-	}
-	_, err := s.db.Exec(ctx, `INSERT INTO audit_events (occurred_at, action, actor_id, subject, client_id, ip, detail)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		micros(e.Time), auditText(e.Action), auditText(e.ActorID), auditText(e.Subject),
-		auditText(e.ClientID), auditText(e.IP), detail)
-	if fn := s.onAudit.Load(); fn != nil && err == nil {
-		(*fn)(e.Action)
-	}
-	return s.wrap("append audit event", err)
-}
-
 // auditDetail is d with storable keys and values, at most
 // storage.MaxAuditDetail of them (the first by key).
 func auditDetail(d map[string]string) map[string]string {
@@ -248,63 +224,4 @@ func auditEscaped(r rune) bool {
 		return true
 	}
 	return false
-}
-
-// auditPruneBatch bounds the rows one DELETE removes, so pruning a large
-// backlog never holds SQLite's single write lock (or a long Postgres
-// transaction) for long: other writers get in between batches.
-const auditPruneBatch = 5000
-
-// PruneAudit deletes the events that occurred before before, in batches
-// (the occurred_at index of migration 0005 finds them).
-func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int64, error) {
-	var total int64
-	for {
-		n, err := s.db.Exec(ctx, `DELETE FROM audit_events WHERE id IN (
-			SELECT id FROM audit_events WHERE occurred_at < $1 ORDER BY id LIMIT $2)`,
-			micros(before), int64(auditPruneBatch))
-		if err != nil {
-			return total, s.wrap("prune audit events", err)
-		}
-		total += n
-		if n < auditPruneBatch {
-			return total, nil
-		}
-	}
-}
-
-// ListAudit returns up to limit events with ID < before (0: from the
-// newest), newest first.
-const auditColumns = `id, occurred_at, action, actor_id, subject, client_id, ip, detail`
-
-func scanAudit(r scanner) (storage.AuditEvent, error) {
-	var (
-		e      storage.AuditEvent
-		at     int64
-		detail string
-	)
-	if err := r.Scan(&e.ID, &at, &e.Action, &e.ActorID, &e.Subject, &e.ClientID, &e.IP, &detail); err != nil {
-		return storage.AuditEvent{}, err
-	}
-	e.Time = fromMicros(at)
-	if err := json.Unmarshal([]byte(detail), &e.Detail); err != nil {
-		return storage.AuditEvent{}, fmt.Errorf("decode detail: %w", err)
-	}
-	if len(e.Detail) == 0 {
-		e.Detail = nil
-	}
-	return e, nil
-}
-
-func (s *Store) ListAudit(ctx context.Context, before int64, limit int) ([]storage.AuditEvent, error) {
-	if limit <= 0 {
-		return nil, nil
-	}
-	if before <= 0 {
-		before = math.MaxInt64
-	}
-	rows, err := s.db.Query(ctx, `SELECT `+auditColumns+`
-		FROM audit_events WHERE id < $1 ORDER BY id DESC LIMIT $2`, before, int64(limit))
-	es, err := collect(rows, err, scanAudit)
-	return es, s.wrap("list audit events", err)
 }
