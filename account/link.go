@@ -66,10 +66,7 @@ func (h *Handler) newLinkPage(ctx context.Context, u storage.User, c storage.Cli
 
 // showLink answers GET /apps/{client}/link: the "Create SSO" form.
 func (h *Handler) showLink(w http.ResponseWriter, r *http.Request) error {
-	who, ok := h.requireUser(w, r)
-	if !ok {
-		return nil
-	}
+	who := signedFrom(r)
 	c, err := h.linkable(r.Context(), who.user, r.PathValue("client"))
 	if err != nil {
 		return err
@@ -85,10 +82,7 @@ func (h *Handler) showLink(w http.ResponseWriter, r *http.Request) error {
 // credentials at its endpoint, and on success the link is stored with the
 // username the application returned.
 func (h *Handler) submitLink(w http.ResponseWriter, r *http.Request) error {
-	who, ok := h.requireUser(w, r)
-	if !ok {
-		return nil
-	}
+	who := signedFrom(r)
 	if err := h.verifyPost(r); err != nil {
 		return err
 	}
@@ -162,10 +156,7 @@ func (h *Handler) submitLink(w http.ResponseWriter, r *http.Request) error {
 // user's own link is deleted: the user id comes from the session, never
 // from the form (ASVS 8.2.2).
 func (h *Handler) submitUnlink(w http.ResponseWriter, r *http.Request) error {
-	who, ok := h.requireUser(w, r)
-	if !ok {
-		return nil
-	}
+	who := signedFrom(r)
 	if err := h.verifyPost(r); err != nil {
 		return err
 	}

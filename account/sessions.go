@@ -48,10 +48,7 @@ const maxUserAgent = 160
 // showSessions answers GET /sessions: the user's active sessions, the
 // current one first (ASVS 7.5.2).
 func (h *Handler) showSessions(w http.ResponseWriter, r *http.Request) error {
-	who, ok := h.requireUser(w, r)
-	if !ok {
-		return nil
-	}
+	who := signedFrom(r)
 	ctx := r.Context()
 	sessions, err := h.Sessions.UserSessions(ctx, who.user.ID)
 	if err != nil {
@@ -102,10 +99,7 @@ func (h *Handler) clientNames(ctx context.Context) (map[string]string, error) {
 // among the signed-in user's own sessions only, so another user's session
 // cannot be ended by guessing or copying its handle (ASVS 8.2.2).
 func (h *Handler) endSession(w http.ResponseWriter, r *http.Request) error {
-	who, ok := h.requireUser(w, r)
-	if !ok {
-		return nil
-	}
+	who := signedFrom(r)
 	if err := h.verifyPost(r); err != nil {
 		return err
 	}
@@ -137,10 +131,7 @@ func (h *Handler) endSession(w http.ResponseWriter, r *http.Request) error {
 // endOtherSessions answers POST /sessions/end-others: every session of the
 // user but this one ends, as after a lost phone or a shared computer.
 func (h *Handler) endOtherSessions(w http.ResponseWriter, r *http.Request) error {
-	who, ok := h.requireUser(w, r)
-	if !ok {
-		return nil
-	}
+	who := signedFrom(r)
 	if err := h.verifyPost(r); err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 
 	"satupintu/captcha"
 	"satupintu/password"
+	"satupintu/session"
 	"satupintu/storage"
 	"satupintu/templates"
 	"satupintu/web"
@@ -122,6 +123,7 @@ type Handler struct {
 	verifying chan struct{}
 	render    *web.Renderer
 	throttle  *Throttle
+	sessions  *session.Manager
 }
 
 // Mount registers the routes on mux. It panics on a setup error, as
@@ -137,6 +139,8 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	handle("POST /logout", h.submitLogout)
 	handle("GET /logged-out", h.showLoggedOut)
 	handle("GET /{$}", h.showHome)
+	handle("GET "+session.ReauthPath, h.showReauth)
+	handle("POST "+session.ReauthPath, h.submitReauth)
 	h.mountMFA(handle)
 	h.mountPasskeys(handle)
 	h.mountPasswords(handle)
@@ -157,7 +161,7 @@ func (h *Handler) setup() error {
 	case h.Counters == nil, h.Captcha == nil:
 		return fmt.Errorf("login: Counters and Captcha are required (sign-in protection)")
 	}
-	for _, page := range []string{"login", "logout", "logged_out", "home", "error"} {
+	for _, page := range []string{"login", "logout", "logged_out", "home", "error", "reauth"} {
 		if !h.Pages.Has(page) {
 			return fmt.Errorf("login: template %q missing", page)
 		}
@@ -177,6 +181,7 @@ func (h *Handler) setup() error {
 	if h.Logger == nil {
 		h.Logger = slog.New(slog.DiscardHandler)
 	}
+	h.sessions = &session.Manager{Cookie: h.cookie(), Sessions: h.Sessions, Users: h.Users, Now: h.Now, Logger: h.Logger}
 	h.throttle = &Throttle{Counters: h.Counters, Policy: h.ThrottlePolicy, Now: h.Now}
 	// A hash of a random secret nobody knows: verifying against it takes as
 	// long as verifying a real user's password and always fails.

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"satupintu/session"
 	"satupintu/storage"
 	"satupintu/templates"
 	"satupintu/web"
@@ -66,8 +67,11 @@ type Handler struct {
 	Pages     *templates.Pages
 	CSRF      *web.CSRF
 	Retention Retention
-	// CurrentUser is the signed-in person (the login package).
+	// CurrentUser is the signed-in person (session.Manager.CurrentUser).
 	CurrentUser func(r *http.Request) (storage.User, bool)
+	// Guard, if set, runs the pages' checks (the server's shared guard);
+	// nil: one over CurrentUser.
+	Guard *session.Guard
 	// CheckPassword verifies the person's own password in the login
 	// package's bounded verification slots.
 	CheckPassword func(ctx context.Context, u storage.User, secret string) (bool, error)
@@ -80,6 +84,7 @@ type Handler struct {
 
 	once   sync.Once
 	render *web.Renderer
+	guard  *session.Guard
 }
 
 var pageNames = []string{"privacy_notice", "privacy_data", "privacy_officer", "privacy_correction", "privacy_corrections", "error"}
@@ -127,6 +132,18 @@ func (h *Handler) init() error {
 			h.Logger = slog.New(slog.DiscardHandler)
 		}
 		h.render = &web.Renderer{Pages: h.Pages, CSRF: h.CSRF, Logger: h.Logger, Secure: h.Secure}
+		var g session.Guard
+		if h.Guard != nil {
+			g = *h.Guard
+		} else {
+			g.Current = func(r *http.Request) (storage.Session, storage.User, bool) {
+				u, ok := h.CurrentUser(r)
+				return storage.Session{}, u, ok
+			}
+			g.Now = h.Now
+		}
+		g.ForbiddenKey = "officer.forbidden" // the only role these pages check
+		h.guard = &g
 	})
 	return err
 }
@@ -134,29 +151,25 @@ func (h *Handler) init() error {
 type userHandler func(w http.ResponseWriter, r *http.Request, u storage.User) error
 
 // signedIn runs fn for the signed-in person, or sends the browser to sign
-// in first.
+// in first (session.Guard.RequireUser).
 func (h *Handler) signedIn(fn userHandler) web.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		u, ok := h.CurrentUser(r)
-		if !ok {
-			web.NoStore(w)
-			http.Redirect(w, r, "/login", http.StatusSeeOther)
-			return nil
-		}
-		web.NoStore(w)
-		return fn(w, r, u)
-	}
+	return h.guard.RequireUser(asUser(fn))
 }
 
-// officer runs fn for a signed-in officer; anyone else signed in gets 403.
+// officer runs fn for a signed-in officer; anyone else signed in gets 403
+// (session.Guard.RequireRole).
 func (h *Handler) officer(fn userHandler) web.HandlerFunc {
-	return h.signedIn(func(w http.ResponseWriter, r *http.Request, u storage.User) error {
-		if !u.HasRole(storage.RoleOfficer) {
-			return &web.Error{Status: http.StatusForbidden, MessageKey: "officer.forbidden",
-				Err: fmt.Errorf("privacy: user %s is not an officer", u.ID)}
-		}
-		return fn(w, r, u)
-	})
+	return h.guard.RequireRole(storage.RoleOfficer)(asUser(fn))
+}
+
+// asUser hands fn the user the guard found; the pages are the person's own
+// data, never stored by a cache.
+func asUser(fn userHandler) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		who, _ := session.From(r.Context())
+		web.NoStore(w)
+		return fn(w, r, who.User)
+	}
 }
 
 // audit appends e, filling time and address; a failing audit log is

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"satupintu/mail"
+	"satupintu/session"
 	"satupintu/storage"
 	"satupintu/web"
 )
@@ -33,35 +34,28 @@ const (
 // officerHandler is a page handler that runs only for a signed-in officer.
 type officerHandler func(w http.ResponseWriter, r *http.Request, officer storage.User) error
 
-func (h *Handler) mountOfficer(mux *http.ServeMux, handle func(string, web.HandlerFunc)) {
+func (h *Handler) mountOfficer(handle func(string, web.HandlerFunc)) {
 	h.requirePages("officer", "officer_registration")
-	handle("GET /officer", h.officerOnly(h.showQueue))
-	handle("GET /officer/registrations/{id}", h.officerOnly(h.showOfficerRegistration))
-	handle("POST /officer/registrations/{id}/review", h.officerOnly(h.decide(startReview)))
-	handle("POST /officer/registrations/{id}/approve", h.officerOnly(h.approve))
-	handle("POST /officer/registrations/{id}/reject", h.officerOnly(h.decide(reject)))
-	handle("POST /officer/registrations/{id}/revision", h.officerOnly(h.decide(requestRevision)))
-	handle("POST /officer/registrations/{id}/resend-activation", h.officerOnly(h.resendActivation))
-	handle("GET /officer/documents/{id}", h.officerOnly(h.downloadDocument))
+	officer := func(pattern string, fn officerHandler) { handle(pattern, h.officerOnly(fn)) }
+	officer("GET /officer", h.showQueue)
+	officer("GET /officer/registrations/{id}", h.showOfficerRegistration)
+	officer("POST /officer/registrations/{id}/review", h.decide(startReview))
+	officer("POST /officer/registrations/{id}/approve", h.approve)
+	officer("POST /officer/registrations/{id}/reject", h.decide(reject))
+	officer("POST /officer/registrations/{id}/revision", h.decide(requestRevision))
+	officer("POST /officer/registrations/{id}/resend-activation", h.resendActivation)
+	officer("GET /officer/documents/{id}", h.downloadDocument)
 }
 
-// officerOnly lets fn run for a signed-in officer. Anyone else is turned
-// away before the request body is read: an anonymous browser goes to the
-// sign-in page, a signed-in user without the role gets 403.
+// officerOnly lets fn run for a signed-in officer (session.Guard.RequireRole).
+// Anyone else is turned away before the request body is read: an anonymous
+// browser goes to the sign-in page, a signed-in user without the role gets
+// 403.
 func (h *Handler) officerOnly(fn officerHandler) web.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		u, ok := h.CurrentUser(r)
-		if !ok {
-			web.NoStore(w)
-			redirect(w, r, "/login")
-			return nil
-		}
-		if !u.HasRole(storage.RoleOfficer) {
-			return &web.Error{Status: http.StatusForbidden, MessageKey: "officer.forbidden",
-				Err: fmt.Errorf("registration: user %s is not an officer", u.ID)}
-		}
-		return fn(w, r, u)
-	}
+	return h.guard.RequireRole(storage.RoleOfficer)(func(w http.ResponseWriter, r *http.Request) error {
+		who, _ := session.From(r.Context())
+		return fn(w, r, who.User)
+	})
 }
 
 // queuePage is the data of the "officer" page.
