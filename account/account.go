@@ -135,6 +135,7 @@ type Handler struct {
 	once   sync.Once
 	render *web.Renderer
 	guard  *session.Guard
+	forms  *web.Forms
 }
 
 // pageNames are the templates this package renders; a missing one is a
@@ -154,10 +155,13 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	// user is a page for the signed-in user only: anyone else is sent to
 	// sign in before the handler runs.
 	user := func(pattern string, fn web.HandlerFunc) { handle(pattern, h.guard.RequireUser(fn)) }
+	// userForm is a signed-in user's form: parsed, CSRF-checked, audited
+	// and answered with a redirect by web.Forms.
+	userForm := func(pattern string, fn web.FormFunc) { user(pattern, h.forms.Action(fn)) }
 	user("GET /apps", h.showApps)
 	user("GET /apps/{client}/link", h.showLink)
 	user("POST /apps/{client}/link", h.submitLink)
-	user("POST /apps/{client}/unlink", h.submitUnlink)
+	userForm("POST /apps/{client}/unlink", h.submitUnlink)
 	user("GET /apps/{client}/data", h.showConsent)
 	user("POST /apps/{client}/withdraw", h.withdrawConsent)
 	user("GET /profile", h.showProfile)
@@ -168,8 +172,8 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 		user("POST /profile/email/confirm", h.confirmEmailChange)
 	}
 	user("GET /sessions", h.showSessions)
-	user("POST /sessions/{handle}/end", h.endSession)
-	user("POST /sessions/end-others", h.endOtherSessions)
+	userForm("POST /sessions/{handle}/end", h.endSession)
+	userForm("POST /sessions/end-others", h.endOtherSessions)
 	handle("GET /help", h.showHelp)
 	handle("GET /contact", h.showContact)
 	if h.Memberships != nil {
@@ -233,6 +237,7 @@ func (h *Handler) init() error {
 			h.Logger = slog.New(slog.DiscardHandler)
 		}
 		h.render = &web.Renderer{Pages: h.Pages, CSRF: h.CSRF, Logger: h.Logger, Secure: h.Secure}
+		h.forms = &web.Forms{CSRF: h.CSRF, Audit: h.Audit, Now: h.Now, Logger: h.Logger}
 		h.guard = h.Guard
 		if h.guard == nil {
 			h.guard = &session.Guard{Current: h.CurrentSession, Now: h.Now}
@@ -262,15 +267,8 @@ func (h *Handler) verifyPost(r *http.Request) error {
 	return h.CSRF.Verify(r)
 }
 
-// audit appends e, filling time and IP. A failing audit log is logged
-// loudly but does not undo what the user already did.
-func (h *Handler) audit(r *http.Request, e storage.AuditEvent) {
-	e.Time = h.Now().UTC()
-	e.IP = web.RemoteIP(r)
-	if err := h.Audit.AppendAudit(r.Context(), e); err != nil {
-		h.Logger.ErrorContext(r.Context(), "append audit event failed", "action", e.Action, "error", err)
-	}
-}
+// audit appends e, filling time and IP (web.Forms.Record).
+func (h *Handler) audit(r *http.Request, e storage.AuditEvent) { h.forms.Record(r, e) }
 
 // redirect answers a form POST with 303 See Other, so the next request is a
 // GET without the form.

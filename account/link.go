@@ -155,30 +155,25 @@ func (h *Handler) submitLink(w http.ResponseWriter, r *http.Request) error {
 // submitUnlink answers POST /apps/{client}/unlink. Only the signed-in
 // user's own link is deleted: the user id comes from the session, never
 // from the form (ASVS 8.2.2).
-func (h *Handler) submitUnlink(w http.ResponseWriter, r *http.Request) error {
+func (h *Handler) submitUnlink(w http.ResponseWriter, r *http.Request) (web.Done, error) {
 	who := signedFrom(r)
-	if err := h.verifyPost(r); err != nil {
-		return err
-	}
 	ctx := r.Context()
 	id := r.PathValue("client")
 	if len(id) > 256 {
-		return &web.Error{Status: http.StatusNotFound, MessageKey: "error.not_found"}
+		return web.Done{}, &web.Error{Status: http.StatusNotFound, MessageKey: "error.not_found"}
 	}
 	// Unlinking needs no listing check: a user may always drop their own
 	// link, even to an app that is no longer offered to them.
 	if _, err := h.Links.AppLink(ctx, who.user.ID, id); errors.Is(err, storage.ErrNotFound) {
-		redirect(w, r, "/apps")
-		return nil
+		return web.Redirect("/apps", nil), nil
 	} else if err != nil {
-		return fmt.Errorf("account: load app link: %w", err)
+		return web.Done{}, fmt.Errorf("account: load app link: %w", err)
 	}
 	if err := h.Links.UnlinkApp(ctx, who.user.ID, id); err != nil {
-		return fmt.Errorf("account: delete app link: %w", err)
+		return web.Done{}, fmt.Errorf("account: delete app link: %w", err)
 	}
-	h.audit(r, storage.AuditEvent{Action: "app.unlink", ActorID: who.user.ID, Subject: who.user.ID, ClientID: id})
-	redirect(w, r, "/apps?done=unlinked")
-	return nil
+	return web.Redirect("/apps?done=unlinked", &storage.AuditEvent{Action: "app.unlink", ActorID: who.user.ID,
+		Subject: who.user.ID, ClientID: id}), nil
 }
 
 // truncate cuts s to at most n runes.
