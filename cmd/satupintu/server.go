@@ -343,6 +343,10 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	if d.metrics != nil {
 		handler = d.metrics.Middleware(handler, routeOf(mux))
 	}
+	if d.cfg.AccessLog {
+		// Inside the request id and the trusted proxies, so both are known.
+		handler = web.AccessLog{Logger: d.logger, Route: routeOf(mux), Skip: isProbe, Now: d.now}.Wrap(handler)
+	}
 	handler = web.WithRequestID(web.TrustedProxies(withClientAddress(handler), d.cfg.TrustedProxies))
 	return d.tracing.Middleware(handler, routeOf(mux), isProbe), provider, nil // handler itself when off
 }
