@@ -126,8 +126,9 @@ type Handler struct {
 	sessions  *session.Manager
 }
 
-// Mount registers the routes on mux. It panics on a setup error, as
-// ServeMux does for conflicting patterns: both happen only at start.
+// Mount registers the routes on mux: every route of the package is listed
+// here. It panics on a setup error, as ServeMux does for conflicting
+// patterns: both happen only at start.
 func (h *Handler) Mount(mux *http.ServeMux) {
 	if err := h.init(); err != nil {
 		panic(err)
@@ -141,9 +142,38 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	handle("GET /{$}", h.showHome)
 	handle("GET "+session.ReauthPath, h.showReauth)
 	handle("POST "+session.ReauthPath, h.submitReauth)
-	h.mountMFA(handle)
-	h.mountPasskeys(handle)
-	h.mountPasswords(handle)
+	// Two-step verification (mfa.go, mfa_signin.go, mfa_enroll.go).
+	if h.MFA != nil {
+		handle("GET /login/mfa", h.showMFAStep)
+		handle("POST /login/mfa", h.submitMFAStep)
+		handle("GET /mfa", h.showMFA)
+		handle("POST /mfa/enroll", h.startEnrol)
+		handle("GET /mfa/enroll", h.showEnrol)
+		handle("POST /mfa/confirm", h.confirmEnrol)
+		handle("POST /mfa/disable", h.disableMFA)
+		handle("POST /mfa/recovery", h.renewRecoveryCodes)
+	}
+	// Passkeys (passkey*.go).
+	if h.Passkeys != nil {
+		handle("POST /login/passkey/options", h.passkeySignInOptions)
+		handle("POST /login/passkey", h.submitPasskeySignIn)
+		handle("POST /login/mfa/passkey/options", h.passkeyStepOptions)
+		handle("POST /login/mfa/passkey", h.submitPasskeyStep)
+		handle("POST /passkeys/new", h.startPasskeyRegistration)
+		handle("POST /passkeys", h.finishPasskeyRegistration)
+		handle("POST /passkeys/{id}/rename", h.renamePasskey)
+		handle("POST /passkeys/{id}/delete", h.deletePasskey)
+	}
+	// Password reset by email and change (reset.go, password_change.go).
+	if h.Passwords != nil {
+		handle("GET /password/forgot", h.showForgot)
+		handle("POST /password/forgot", h.submitForgot)
+		handle("GET /password/forgot/sent", h.showForgotSent)
+		handle("GET /password/reset", h.showReset)
+		handle("POST /password/reset", h.submitReset)
+		handle("GET /password/change", h.showChange)
+		handle("POST /password/change", h.submitChange)
+	}
 }
 
 func (h *Handler) init() error {

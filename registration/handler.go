@@ -103,11 +103,36 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	if err := h.init(); err != nil {
 		panic(err)
 	}
+	// A missing page panics here, at start, like a conflicting route would.
+	h.requirePages(pageOverview, pageStep, pageDiscard, pageDone, "track", "track_status", "track_revisi",
+		"officer", "officer_registration", "activate", "activate_invalid", "activate_done")
 	handle := func(pattern string, fn web.HandlerFunc) { mux.Handle(pattern, h.render.Handle(fn)) }
-	h.mountWizard(handle)
-	h.mountTrack(handle)
-	h.mountOfficer(handle)
-	h.mountActivation(handle)
+	// officer is an officer's page (officerOnly: checked before the body
+	// is read).
+	officer := func(pattern string, fn officerHandler) { handle(pattern, h.officerOnly(fn)) }
+
+	// The wizard (wizard*.go).
+	handle("GET /register", h.showOverview)
+	handle("GET /register/{step}", h.showStep)
+	handle("POST /register/{step}", h.postStep)
+	// Tracking by service number, and the revision (track.go).
+	handle("GET /track", h.showTrack)
+	handle("POST /track", h.submitTrack)
+	handle("GET /track/status", h.showTrackStatus)
+	handle("GET /track/revisi", h.showRevision)
+	handle("POST /track/revisi", h.submitRevision)
+	// Officer review (officer.go, review_*.go).
+	officer("GET /officer", h.showQueue)
+	officer("GET /officer/registrations/{id}", h.showOfficerRegistration)
+	officer("POST /officer/registrations/{id}/review", h.decide(startReview))
+	officer("POST /officer/registrations/{id}/approve", h.approve)
+	officer("POST /officer/registrations/{id}/reject", h.decide(reject))
+	officer("POST /officer/registrations/{id}/revision", h.decide(requestRevision))
+	officer("POST /officer/registrations/{id}/resend-activation", h.resendActivation)
+	officer("GET /officer/documents/{id}", h.downloadDocument)
+	// Activation of an approved account (activate.go).
+	handle("GET /activate", h.showActivate)
+	handle("POST /activate", h.submitActivate)
 }
 
 func (h *Handler) init() error {

@@ -34,19 +34,6 @@ const (
 // officerHandler is a page handler that runs only for a signed-in officer.
 type officerHandler func(w http.ResponseWriter, r *http.Request, officer storage.User) error
 
-func (h *Handler) mountOfficer(handle func(string, web.HandlerFunc)) {
-	h.requirePages("officer", "officer_registration")
-	officer := func(pattern string, fn officerHandler) { handle(pattern, h.officerOnly(fn)) }
-	officer("GET /officer", h.showQueue)
-	officer("GET /officer/registrations/{id}", h.showOfficerRegistration)
-	officer("POST /officer/registrations/{id}/review", h.decide(startReview))
-	officer("POST /officer/registrations/{id}/approve", h.approve)
-	officer("POST /officer/registrations/{id}/reject", h.decide(reject))
-	officer("POST /officer/registrations/{id}/revision", h.decide(requestRevision))
-	officer("POST /officer/registrations/{id}/resend-activation", h.resendActivation)
-	officer("GET /officer/documents/{id}", h.downloadDocument)
-}
-
 // officerOnly lets fn run for a signed-in officer (session.Guard.RequireRole).
 // Anyone else is turned away before the request body is read: an anonymous
 // browser goes to the sign-in page, a signed-in user without the role gets

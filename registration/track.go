@@ -54,15 +54,6 @@ type revisionPage struct {
 	MaxDocument   int
 }
 
-func (h *Handler) mountTrack(handle func(string, web.HandlerFunc)) {
-	h.requirePages("track", "track_status", "track_revisi")
-	handle("GET /track", h.showTrack)
-	handle("POST /track", h.submitTrack)
-	handle("GET /track/status", h.showTrackStatus)
-	handle("GET /track/revisi", h.showRevision)
-	handle("POST /track/revisi", h.submitRevision)
-}
-
 // requirePages panics at start if a page is missing, rather than showing
 // the generic error page for it at run time.
 func (h *Handler) requirePages(names ...string) {
