@@ -293,10 +293,10 @@ func (h *Handler) renderConflict(w http.ResponseWriter, r *http.Request, id, key
 	return h.renderOfficerRegistration(w, r, http.StatusConflict, g, func(p *officerRegistrationPage) { p.ErrorKey = key })
 }
 
-// decision is one status change an officer can make with UpdateRegistration.
+// decision is one status change an officer can make with UpdateRegistration;
+// from which statuses is the transition table's (storage.RegistrationStatus.Next).
 type decision struct {
 	name   string // the form's name, for its note error
-	from   []storage.RegistrationStatus
 	to     storage.RegistrationStatus
 	note   bool // a note for the registrant is required
 	action string
@@ -305,22 +305,12 @@ type decision struct {
 }
 
 var (
-	startReview = decision{name: "review", from: []storage.RegistrationStatus{storage.StatusSubmitted, storage.StatusResubmitted},
-		to: storage.StatusInReview, action: "registration.review"}
-	reject = decision{name: "reject", from: []storage.RegistrationStatus{storage.StatusInReview},
-		to: storage.StatusRejected, note: true, action: "registration.reject", mail: (*Handler).rejectionMail}
-	requestRevision = decision{name: "revision", from: []storage.RegistrationStatus{storage.StatusInReview},
-		to: storage.StatusRevisionRequested, note: true, action: "registration.request_revision", mail: (*Handler).revisionMail}
+	startReview = decision{name: "review", to: storage.StatusInReview, action: "registration.review"}
+	reject      = decision{name: "reject", to: storage.StatusRejected, note: true, action: "registration.reject",
+		mail: (*Handler).rejectionMail}
+	requestRevision = decision{name: "revision", to: storage.StatusRevisionRequested, note: true,
+		action: "registration.request_revision", mail: (*Handler).revisionMail}
 )
-
-func (d decision) allowedFrom(s storage.RegistrationStatus) bool {
-	for _, f := range d.from {
-		if f == s {
-			return true
-		}
-	}
-	return false
-}
 
 // decide returns the handler of decision d.
 func (h *Handler) decide(d decision) officerHandler {
@@ -346,7 +336,7 @@ func (h *Handler) decide(d decision) officerHandler {
 			hooks = append(hooks, h.mailHook(func() mail.Message { return d.mail(h, decided, note) }))
 		}
 		err = h.Registrations.UpdateRegistration(r.Context(), g.ID, func(cur *storage.Registration) (storage.RegistrationEvent, *storage.Document, error) {
-			if !d.allowedFrom(cur.Status) {
+			if !cur.Status.CanBecome(d.to) {
 				return storage.RegistrationEvent{}, nil, fmt.Errorf("registration is %s: %w", cur.Status, storage.ErrConflict)
 			}
 			cur.Status, cur.UpdatedAt = d.to, now
