@@ -19,6 +19,7 @@ import (
 
 	"satupintu/mail"
 	"satupintu/quota"
+	"satupintu/session"
 	"satupintu/storage"
 	"satupintu/templates"
 	"satupintu/web"
@@ -86,9 +87,13 @@ type Handler struct {
 	Audit         Audit
 	Pages         *templates.Pages
 	CSRF          *web.CSRF
-	// CurrentSession returns r's single sign-on session and its user; from
-	// the login package, which owns the session cookie.
+	// CurrentSession returns r's single sign-on session and its user
+	// (session.Manager.CurrentSession).
 	CurrentSession func(r *http.Request) (storage.Session, storage.User, bool)
+	// Guard, if set, runs the checks of the account pages (the server's
+	// shared guard, which brings the browser back after signing in); nil:
+	// one over CurrentSession that sends the browser to plain sign-in.
+	Guard *session.Guard
 	// Linker calls the applications' account-verification endpoints.
 	Linker *Linker
 	// CheckName, CheckPhone and CheckPosition validate the profile fields
@@ -129,6 +134,8 @@ type Handler struct {
 
 	once   sync.Once
 	render *web.Renderer
+	guard  *session.Guard
+	forms  *web.Forms
 }
 
 // pageNames are the templates this package renders; a missing one is a
@@ -145,39 +152,45 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 		panic(err)
 	}
 	handle := func(pattern string, fn web.HandlerFunc) { mux.Handle(pattern, h.render.Handle(fn)) }
-	handle("GET /apps", h.showApps)
-	handle("GET /apps/{client}/link", h.showLink)
-	handle("POST /apps/{client}/link", h.submitLink)
-	handle("POST /apps/{client}/unlink", h.submitUnlink)
-	handle("GET /apps/{client}/data", h.showConsent)
-	handle("POST /apps/{client}/withdraw", h.withdrawConsent)
-	handle("GET /profile", h.showProfile)
-	handle("POST /profile", h.submitProfile)
+	// user is a page for the signed-in user only: anyone else is sent to
+	// sign in before the handler runs.
+	user := func(pattern string, fn web.HandlerFunc) { handle(pattern, h.guard.RequireUser(fn)) }
+	// userForm is a signed-in user's form: parsed, CSRF-checked, audited
+	// and answered with a redirect by web.Forms.
+	userForm := func(pattern string, fn web.FormFunc) { user(pattern, h.forms.Action(fn)) }
+	user("GET /apps", h.showApps)
+	user("GET /apps/{client}/link", h.showLink)
+	user("POST /apps/{client}/link", h.submitLink)
+	userForm("POST /apps/{client}/unlink", h.submitUnlink)
+	user("GET /apps/{client}/data", h.showConsent)
+	user("POST /apps/{client}/withdraw", h.withdrawConsent)
+	user("GET /profile", h.showProfile)
+	user("POST /profile", h.submitProfile)
 	if h.EmailChange != nil {
-		handle("GET /profile/email", h.showEmail)
-		handle("POST /profile/email", h.startEmailChange)
-		handle("POST /profile/email/confirm", h.confirmEmailChange)
+		user("GET /profile/email", h.showEmail)
+		user("POST /profile/email", h.startEmailChange)
+		user("POST /profile/email/confirm", h.confirmEmailChange)
 	}
-	handle("GET /sessions", h.showSessions)
-	handle("POST /sessions/{handle}/end", h.endSession)
-	handle("POST /sessions/end-others", h.endOtherSessions)
+	user("GET /sessions", h.showSessions)
+	userForm("POST /sessions/{handle}/end", h.endSession)
+	userForm("POST /sessions/end-others", h.endOtherSessions)
 	handle("GET /help", h.showHelp)
 	handle("GET /contact", h.showContact)
 	if h.Memberships != nil {
-		handle("GET /company", h.showCompany)
-		handle("POST /company/{org}/invitations", h.invite)
-		handle("POST /company/{org}/invitations/{id}/resend", h.resendInvitation)
-		handle("POST /company/{org}/invitations/{id}/cancel", h.cancelInvitation)
-		handle("POST /company/{org}/members/{user}/remove", h.removeMember)
-		handle("POST /company/{org}/members/{user}/make-admin", h.transferAdmin)
-		handle("POST /company/{org}/members/{user}/role", h.setRole)
-		handle("POST /company/{org}/members/{user}/confirm", h.confirmMember)
+		user("GET /company", h.showCompany)
+		user("POST /company/{org}/invitations", h.invite)
+		user("POST /company/{org}/invitations/{id}/resend", h.resendInvitation)
+		user("POST /company/{org}/invitations/{id}/cancel", h.cancelInvitation)
+		user("POST /company/{org}/members/{user}/remove", h.removeMember)
+		user("POST /company/{org}/members/{user}/make-admin", h.transferAdmin)
+		user("POST /company/{org}/members/{user}/role", h.setRole)
+		user("POST /company/{org}/members/{user}/confirm", h.confirmMember)
 		handle("GET /invitation", h.showInvitation)
 		handle("POST /invitation", h.acceptInvitation)
-		handle("POST /apps/{client}/organization", h.chooseAppOrganization)
+		user("POST /apps/{client}/organization", h.chooseAppOrganization)
 		if h.AuthRequests != nil {
-			handle("GET /organization", h.showChooser)
-			handle("POST /organization", h.submitChooser)
+			user("GET /organization", h.showChooser)
+			user("POST /organization", h.submitChooser)
 		}
 	}
 }
@@ -224,6 +237,11 @@ func (h *Handler) init() error {
 			h.Logger = slog.New(slog.DiscardHandler)
 		}
 		h.render = &web.Renderer{Pages: h.Pages, CSRF: h.CSRF, Logger: h.Logger, Secure: h.Secure}
+		h.forms = &web.Forms{CSRF: h.CSRF, Audit: h.Audit, Now: h.Now, Logger: h.Logger}
+		h.guard = h.Guard
+		if h.guard == nil {
+			h.guard = &session.Guard{Current: h.CurrentSession, Now: h.Now}
+		}
 	})
 	return err
 }
@@ -234,17 +252,12 @@ type signedIn struct {
 	user    storage.User
 }
 
-// requireUser returns r's session and user, or sends the browser to the
-// sign-in page and reports false. Every account page is the user's own
-// data: the check runs on the server for each request (ASVS 8.3.1).
-func (h *Handler) requireUser(w http.ResponseWriter, r *http.Request) (signedIn, bool) {
-	s, u, ok := h.CurrentSession(r)
-	if !ok {
-		web.NoStore(w)
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
-		return signedIn{}, false
-	}
-	return signedIn{session: s, user: u}, true
+// signedFrom is who is asking, as the guard in front of every account page
+// found (session.Guard.RequireUser, in Mount): every account page is the
+// user's own data, checked on the server for each request (ASVS 8.3.1).
+func signedFrom(r *http.Request) signedIn {
+	who, _ := session.From(r.Context())
+	return signedIn{session: who.Session, user: who.User}
 }
 
 // verifyPost parses a state-changing form and checks its CSRF token
@@ -254,15 +267,8 @@ func (h *Handler) verifyPost(r *http.Request) error {
 	return h.CSRF.Verify(r)
 }
 
-// audit appends e, filling time and IP. A failing audit log is logged
-// loudly but does not undo what the user already did.
-func (h *Handler) audit(r *http.Request, e storage.AuditEvent) {
-	e.Time = h.Now().UTC()
-	e.IP = web.RemoteIP(r)
-	if err := h.Audit.AppendAudit(r.Context(), e); err != nil {
-		h.Logger.ErrorContext(r.Context(), "append audit event failed", "action", e.Action, "error", err)
-	}
-}
+// audit appends e, filling time and IP (web.Forms.Record).
+func (h *Handler) audit(r *http.Request, e storage.AuditEvent) { h.forms.Record(r, e) }
 
 // redirect answers a form POST with 303 See Other, so the next request is a
 // GET without the form.

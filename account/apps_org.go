@@ -68,10 +68,7 @@ func (h *Handler) chosenFor(ctx context.Context, u storage.User, clientID string
 
 // chooseAppOrganization answers POST /apps/{client}/organization.
 func (h *Handler) chooseAppOrganization(w http.ResponseWriter, r *http.Request) error {
-	who, ok := h.requireUser(w, r)
-	if !ok {
-		return nil
-	}
+	who := signedFrom(r)
 	if err := h.verifyPost(r); err != nil {
 		return err
 	}

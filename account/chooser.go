@@ -76,10 +76,7 @@ func (h *Handler) pendingChoice(r *http.Request, who signedIn, id string) (stora
 // showChooser answers GET /organization?authRequestID=….
 func (h *Handler) showChooser(w http.ResponseWriter, r *http.Request) error {
 	web.NoStore(w)
-	who, ok := h.requireUser(w, r)
-	if !ok {
-		return nil
-	}
+	who := signedFrom(r)
 	ctx := r.Context()
 	ar, err := h.pendingChoice(r, who, r.URL.Query().Get("authRequestID"))
 	if err != nil {
@@ -104,10 +101,7 @@ func (h *Handler) showChooser(w http.ResponseWriter, r *http.Request) error {
 // application, then go on to its callback.
 func (h *Handler) submitChooser(w http.ResponseWriter, r *http.Request) error {
 	web.NoStore(w)
-	who, ok := h.requireUser(w, r)
-	if !ok {
-		return nil
-	}
+	who := signedFrom(r)
 	if err := h.verifyPost(r); err != nil {
 		return err
 	}

@@ -146,10 +146,7 @@ func validID(s string) bool {
 // showCompany answers GET /company: the user's company (?org= picks
 // another of theirs; an officer may name any).
 func (h *Handler) showCompany(w http.ResponseWriter, r *http.Request) error {
-	who, ok := h.requireUser(w, r)
-	if !ok {
-		return nil
-	}
+	who := signedFrom(r)
 	return h.renderCompany(w, r, who, r.URL.Query().Get("org"), http.StatusOK, func(p *companyPage) {
 		p.Notice = companyNotices[r.URL.Query().Get("done")]
 	})
@@ -223,10 +220,7 @@ func (h *Handler) renderCompany(w http.ResponseWriter, r *http.Request, who sign
 // adminPost checks a company administrator's form: CSRF, the session, and
 // that the viewer administers the organization named in the path.
 func (h *Handler) adminPost(w http.ResponseWriter, r *http.Request) (signedIn, companyAccess, bool, error) {
-	who, ok := h.requireUser(w, r)
-	if !ok {
-		return who, companyAccess{}, false, nil
-	}
+	who := signedFrom(r)
 	if err := h.verifyPost(r); err != nil {
 		return who, companyAccess{}, false, err
 	}
@@ -486,10 +480,7 @@ func (h *Handler) transferAdmin(w http.ResponseWriter, r *http.Request) error {
 // officerPost checks an officer's form on a company: CSRF, the session and
 // the officer role.
 func (h *Handler) officerPost(w http.ResponseWriter, r *http.Request) (signedIn, companyAccess, bool, error) {
-	who, ok := h.requireUser(w, r)
-	if !ok {
-		return who, companyAccess{}, false, nil
-	}
+	who := signedFrom(r)
 	if err := h.verifyPost(r); err != nil {
 		return who, companyAccess{}, false, err
 	}

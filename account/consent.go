@@ -69,10 +69,7 @@ func (h *Handler) consentTarget(ctx context.Context, u storage.User, id string) 
 // showConsent answers GET /apps/{client}/data: what the application
 // receives about the user, since when, and the way to withdraw it.
 func (h *Handler) showConsent(w http.ResponseWriter, r *http.Request) error {
-	who, ok := h.requireUser(w, r)
-	if !ok {
-		return nil
-	}
+	who := signedFrom(r)
 	id := r.PathValue("client")
 	c, grants, link, err := h.consentTarget(r.Context(), who.user, id)
 	if errors.Is(err, storage.ErrNotFound) {
@@ -108,10 +105,7 @@ func (h *Handler) showConsent(w http.ResponseWriter, r *http.Request) error {
 // sign-in again. (An access token issued without a refresh token lives on
 // to its expiry, 15 minutes at most.)
 func (h *Handler) withdrawConsent(w http.ResponseWriter, r *http.Request) error {
-	who, ok := h.requireUser(w, r)
-	if !ok {
-		return nil
-	}
+	who := signedFrom(r)
 	if err := h.verifyPost(r); err != nil {
 		return err
 	}

@@ -112,10 +112,7 @@ func (h *Handler) renderEmail(w http.ResponseWriter, r *http.Request, u storage.
 // showEmail answers GET /profile/email: the new address and password, or
 // the code form when one is pending.
 func (h *Handler) showEmail(w http.ResponseWriter, r *http.Request) error {
-	who, ok := h.requireUser(w, r)
-	if !ok {
-		return nil
-	}
+	who := signedFrom(r)
 	return h.renderEmail(w, r, who.user, emailPage{})
 }
 
@@ -133,10 +130,7 @@ func codeHash(code string) string {
 // startEmailChange answers POST /profile/email: with the password, a code
 // goes to the new address.
 func (h *Handler) startEmailChange(w http.ResponseWriter, r *http.Request) error {
-	who, ok := h.requireUser(w, r)
-	if !ok {
-		return nil
-	}
+	who := signedFrom(r)
 	if err := h.verifyPost(r); err != nil {
 		return err
 	}
@@ -182,10 +176,7 @@ func (h *Handler) startEmailChange(w http.ResponseWriter, r *http.Request) error
 // confirmEmailChange answers POST /profile/email/confirm: the right code
 // moves the account to the new address and tells the old one.
 func (h *Handler) confirmEmailChange(w http.ResponseWriter, r *http.Request) error {
-	who, ok := h.requireUser(w, r)
-	if !ok {
-		return nil
-	}
+	who := signedFrom(r)
 	if err := h.verifyPost(r); err != nil {
 		return err
 	}

@@ -66,10 +66,7 @@ func (h *Handler) newLinkPage(ctx context.Context, u storage.User, c storage.Cli
 
 // showLink answers GET /apps/{client}/link: the "Create SSO" form.
 func (h *Handler) showLink(w http.ResponseWriter, r *http.Request) error {
-	who, ok := h.requireUser(w, r)
-	if !ok {
-		return nil
-	}
+	who := signedFrom(r)
 	c, err := h.linkable(r.Context(), who.user, r.PathValue("client"))
 	if err != nil {
 		return err
@@ -85,10 +82,7 @@ func (h *Handler) showLink(w http.ResponseWriter, r *http.Request) error {
 // credentials at its endpoint, and on success the link is stored with the
 // username the application returned.
 func (h *Handler) submitLink(w http.ResponseWriter, r *http.Request) error {
-	who, ok := h.requireUser(w, r)
-	if !ok {
-		return nil
-	}
+	who := signedFrom(r)
 	if err := h.verifyPost(r); err != nil {
 		return err
 	}
@@ -161,33 +155,25 @@ func (h *Handler) submitLink(w http.ResponseWriter, r *http.Request) error {
 // submitUnlink answers POST /apps/{client}/unlink. Only the signed-in
 // user's own link is deleted: the user id comes from the session, never
 // from the form (ASVS 8.2.2).
-func (h *Handler) submitUnlink(w http.ResponseWriter, r *http.Request) error {
-	who, ok := h.requireUser(w, r)
-	if !ok {
-		return nil
-	}
-	if err := h.verifyPost(r); err != nil {
-		return err
-	}
+func (h *Handler) submitUnlink(w http.ResponseWriter, r *http.Request) (web.Done, error) {
+	who := signedFrom(r)
 	ctx := r.Context()
 	id := r.PathValue("client")
 	if len(id) > 256 {
-		return &web.Error{Status: http.StatusNotFound, MessageKey: "error.not_found"}
+		return web.Done{}, &web.Error{Status: http.StatusNotFound, MessageKey: "error.not_found"}
 	}
 	// Unlinking needs no listing check: a user may always drop their own
 	// link, even to an app that is no longer offered to them.
 	if _, err := h.Links.AppLink(ctx, who.user.ID, id); errors.Is(err, storage.ErrNotFound) {
-		redirect(w, r, "/apps")
-		return nil
+		return web.Redirect("/apps", nil), nil
 	} else if err != nil {
-		return fmt.Errorf("account: load app link: %w", err)
+		return web.Done{}, fmt.Errorf("account: load app link: %w", err)
 	}
 	if err := h.Links.UnlinkApp(ctx, who.user.ID, id); err != nil {
-		return fmt.Errorf("account: delete app link: %w", err)
+		return web.Done{}, fmt.Errorf("account: delete app link: %w", err)
 	}
-	h.audit(r, storage.AuditEvent{Action: "app.unlink", ActorID: who.user.ID, Subject: who.user.ID, ClientID: id})
-	redirect(w, r, "/apps?done=unlinked")
-	return nil
+	return web.Redirect("/apps?done=unlinked", &storage.AuditEvent{Action: "app.unlink", ActorID: who.user.ID,
+		Subject: who.user.ID, ClientID: id}), nil
 }
 
 // truncate cuts s to at most n runes.

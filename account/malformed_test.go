@@ -36,7 +36,8 @@ func TestMalformedPostsAreBadRequests(t *testing.T) {
 		{"no content type", "", token, http.StatusBadRequest},
 		{"over the body limit", "application/x-www-form-urlencoded", token + "&phone=" + strings.Repeat("9", web.DefaultBodyLimit), http.StatusRequestEntityTooLarge},
 	}
-	paths := []string{"/profile", "/sessions/" + other.ID + "/end", "/sessions/end-others", "/apps/ebpom/link", "/apps/ebpom/unlink"}
+	paths := []string{"/profile", "/sessions/" + other.ID + "/end", "/sessions/end-others", "/apps/ebpom/link", "/apps/ebpom/unlink",
+		"/apps/ebpom/withdraw", "/profile/email", "/profile/email/confirm"}
 	for _, path := range paths {
 		for _, tc := range bodies {
 			req, err := http.NewRequest("POST", e.srv.URL+path, strings.NewReader(tc.body))

@@ -101,10 +101,7 @@ func (h *Handler) companyView(o storage.Organization) *companyView {
 
 // showProfile answers GET /profile.
 func (h *Handler) showProfile(w http.ResponseWriter, r *http.Request) error {
-	who, ok := h.requireUser(w, r)
-	if !ok {
-		return nil
-	}
+	who := signedFrom(r)
 	page, err := h.newProfilePage(r, who.user)
 	if err != nil {
 		return err
@@ -116,10 +113,7 @@ func (h *Handler) showProfile(w http.ResponseWriter, r *http.Request) error {
 // submitProfile answers POST /profile: the user changes their name, phone
 // number and position, and nothing else.
 func (h *Handler) submitProfile(w http.ResponseWriter, r *http.Request) error {
-	who, ok := h.requireUser(w, r)
-	if !ok {
-		return nil
-	}
+	who := signedFrom(r)
 	if err := h.verifyPost(r); err != nil {
 		return err
 	}

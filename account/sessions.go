@@ -48,10 +48,7 @@ const maxUserAgent = 160
 // showSessions answers GET /sessions: the user's active sessions, the
 // current one first (ASVS 7.5.2).
 func (h *Handler) showSessions(w http.ResponseWriter, r *http.Request) error {
-	who, ok := h.requireUser(w, r)
-	if !ok {
-		return nil
-	}
+	who := signedFrom(r)
 	ctx := r.Context()
 	sessions, err := h.Sessions.UserSessions(ctx, who.user.ID)
 	if err != nil {
@@ -101,18 +98,12 @@ func (h *Handler) clientNames(ctx context.Context) (map[string]string, error) {
 // endSession answers POST /sessions/{handle}/end. The session is looked up
 // among the signed-in user's own sessions only, so another user's session
 // cannot be ended by guessing or copying its handle (ASVS 8.2.2).
-func (h *Handler) endSession(w http.ResponseWriter, r *http.Request) error {
-	who, ok := h.requireUser(w, r)
-	if !ok {
-		return nil
-	}
-	if err := h.verifyPost(r); err != nil {
-		return err
-	}
+func (h *Handler) endSession(w http.ResponseWriter, r *http.Request) (web.Done, error) {
+	who := signedFrom(r)
 	ctx := r.Context()
 	sessions, err := h.Sessions.UserSessions(ctx, who.user.ID)
 	if err != nil {
-		return fmt.Errorf("account: list sessions: %w", err)
+		return web.Done{}, fmt.Errorf("account: list sessions: %w", err)
 	}
 	handle := r.PathValue("handle")
 	for _, s := range sessions {
@@ -120,33 +111,25 @@ func (h *Handler) endSession(w http.ResponseWriter, r *http.Request) error {
 			continue
 		}
 		if err := h.end(r, s); err != nil {
-			return err
+			return web.Done{}, err
 		}
-		h.audit(r, storage.AuditEvent{Action: "session.end", ActorID: who.user.ID, Subject: who.user.ID,
-			Detail: map[string]string{"current": strconv.FormatBool(s.ID == who.session.ID)}})
+		e := &storage.AuditEvent{Action: "session.end", ActorID: who.user.ID, Subject: who.user.ID,
+			Detail: map[string]string{"current": strconv.FormatBool(s.ID == who.session.ID)}}
 		if s.ID == who.session.ID {
-			redirect(w, r, "/logged-out") // this browser's own session: signed out
-			return nil
+			return web.Redirect("/logged-out", e), nil // this browser's own session: signed out
 		}
-		redirect(w, r, "/sessions?done=ended")
-		return nil
+		return web.Redirect("/sessions?done=ended", e), nil
 	}
-	return &web.Error{Status: http.StatusNotFound, MessageKey: "error.not_found", Err: errors.New("account: no such session of the user")}
+	return web.Done{}, &web.Error{Status: http.StatusNotFound, MessageKey: "error.not_found", Err: errors.New("account: no such session of the user")}
 }
 
 // endOtherSessions answers POST /sessions/end-others: every session of the
 // user but this one ends, as after a lost phone or a shared computer.
-func (h *Handler) endOtherSessions(w http.ResponseWriter, r *http.Request) error {
-	who, ok := h.requireUser(w, r)
-	if !ok {
-		return nil
-	}
-	if err := h.verifyPost(r); err != nil {
-		return err
-	}
+func (h *Handler) endOtherSessions(w http.ResponseWriter, r *http.Request) (web.Done, error) {
+	who := signedFrom(r)
 	sessions, err := h.Sessions.UserSessions(r.Context(), who.user.ID)
 	if err != nil {
-		return fmt.Errorf("account: list sessions: %w", err)
+		return web.Done{}, fmt.Errorf("account: list sessions: %w", err)
 	}
 	n := 0
 	for _, s := range sessions {
@@ -154,14 +137,12 @@ func (h *Handler) endOtherSessions(w http.ResponseWriter, r *http.Request) error
 			continue
 		}
 		if err := h.end(r, s); err != nil {
-			return err
+			return web.Done{}, err
 		}
 		n++
 	}
-	h.audit(r, storage.AuditEvent{Action: "session.end_others", ActorID: who.user.ID, Subject: who.user.ID,
-		Detail: map[string]string{"count": strconv.Itoa(n)}})
-	redirect(w, r, "/sessions?done=ended")
-	return nil
+	return web.Redirect("/sessions?done=ended", &storage.AuditEvent{Action: "session.end_others", ActorID: who.user.ID,
+		Subject: who.user.ID, Detail: map[string]string{"count": strconv.Itoa(n)}}), nil
 }
 
 // end deletes session s on the server: its cookie, wherever it is, no

@@ -21,6 +21,7 @@ import (
 
 	"satupintu/captcha"
 	"satupintu/password"
+	"satupintu/session"
 	"satupintu/storage"
 	"satupintu/templates"
 	"satupintu/web"
@@ -122,10 +123,12 @@ type Handler struct {
 	verifying chan struct{}
 	render    *web.Renderer
 	throttle  *Throttle
+	sessions  *session.Manager
 }
 
-// Mount registers the routes on mux. It panics on a setup error, as
-// ServeMux does for conflicting patterns: both happen only at start.
+// Mount registers the routes on mux: every route of the package is listed
+// here. It panics on a setup error, as ServeMux does for conflicting
+// patterns: both happen only at start.
 func (h *Handler) Mount(mux *http.ServeMux) {
 	if err := h.init(); err != nil {
 		panic(err)
@@ -137,9 +140,40 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	handle("POST /logout", h.submitLogout)
 	handle("GET /logged-out", h.showLoggedOut)
 	handle("GET /{$}", h.showHome)
-	h.mountMFA(handle)
-	h.mountPasskeys(handle)
-	h.mountPasswords(handle)
+	handle("GET "+session.ReauthPath, h.showReauth)
+	handle("POST "+session.ReauthPath, h.submitReauth)
+	// Two-step verification (mfa.go, mfa_signin.go, mfa_enroll.go).
+	if h.MFA != nil {
+		handle("GET /login/mfa", h.showMFAStep)
+		handle("POST /login/mfa", h.submitMFAStep)
+		handle("GET /mfa", h.showMFA)
+		handle("POST /mfa/enroll", h.startEnrol)
+		handle("GET /mfa/enroll", h.showEnrol)
+		handle("POST /mfa/confirm", h.confirmEnrol)
+		handle("POST /mfa/disable", h.disableMFA)
+		handle("POST /mfa/recovery", h.renewRecoveryCodes)
+	}
+	// Passkeys (passkey*.go).
+	if h.Passkeys != nil {
+		handle("POST /login/passkey/options", h.passkeySignInOptions)
+		handle("POST /login/passkey", h.submitPasskeySignIn)
+		handle("POST /login/mfa/passkey/options", h.passkeyStepOptions)
+		handle("POST /login/mfa/passkey", h.submitPasskeyStep)
+		handle("POST /passkeys/new", h.startPasskeyRegistration)
+		handle("POST /passkeys", h.finishPasskeyRegistration)
+		handle("POST /passkeys/{id}/rename", h.renamePasskey)
+		handle("POST /passkeys/{id}/delete", h.deletePasskey)
+	}
+	// Password reset by email and change (reset.go, password_change.go).
+	if h.Passwords != nil {
+		handle("GET /password/forgot", h.showForgot)
+		handle("POST /password/forgot", h.submitForgot)
+		handle("GET /password/forgot/sent", h.showForgotSent)
+		handle("GET /password/reset", h.showReset)
+		handle("POST /password/reset", h.submitReset)
+		handle("GET /password/change", h.showChange)
+		handle("POST /password/change", h.submitChange)
+	}
 }
 
 func (h *Handler) init() error {
@@ -157,7 +191,7 @@ func (h *Handler) setup() error {
 	case h.Counters == nil, h.Captcha == nil:
 		return fmt.Errorf("login: Counters and Captcha are required (sign-in protection)")
 	}
-	for _, page := range []string{"login", "logout", "logged_out", "home", "error"} {
+	for _, page := range []string{"login", "logout", "logged_out", "home", "error", "reauth"} {
 		if !h.Pages.Has(page) {
 			return fmt.Errorf("login: template %q missing", page)
 		}
@@ -177,6 +211,7 @@ func (h *Handler) setup() error {
 	if h.Logger == nil {
 		h.Logger = slog.New(slog.DiscardHandler)
 	}
+	h.sessions = &session.Manager{Cookie: h.cookie(), Sessions: h.Sessions, Users: h.Users, Now: h.Now, Logger: h.Logger}
 	h.throttle = &Throttle{Counters: h.Counters, Policy: h.ThrottlePolicy, Now: h.Now}
 	// A hash of a random secret nobody knows: verifying against it takes as
 	// long as verifying a real user's password and always fails.

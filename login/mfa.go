@@ -91,21 +91,6 @@ func (h *Handler) setupMFA() error {
 	return nil
 }
 
-// mountMFA registers the two-step verification routes, if configured.
-func (h *Handler) mountMFA(handle func(string, web.HandlerFunc)) {
-	if h.MFA == nil {
-		return
-	}
-	handle("GET /login/mfa", h.showMFAStep)
-	handle("POST /login/mfa", h.submitMFAStep)
-	handle("GET /mfa", h.showMFA)
-	handle("POST /mfa/enroll", h.startEnrol)
-	handle("GET /mfa/enroll", h.showEnrol)
-	handle("POST /mfa/confirm", h.confirmEnrol)
-	handle("POST /mfa/disable", h.disableMFA)
-	handle("POST /mfa/recovery", h.renewRecoveryCodes)
-}
-
 // requestsMFA reports whether ar asked for a second factor: acr_values, to
 // which op also adds the MFA class for clients that require it.
 func requestsMFA(ar storage.AuthRequest) bool {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"satupintu/password"
+	"satupintu/session"
 	"satupintu/storage"
 	"satupintu/totp"
 	"satupintu/web"
@@ -63,6 +64,10 @@ func (h *Handler) showMFA(w http.ResponseWriter, r *http.Request) error {
 		page.NoticeKey = "mfa.enrolled_notice"
 	case "passkey_added", "passkey_rename", "passkey_remove":
 		page.NoticeKey = "passkey.notice_" + strings.TrimPrefix(r.URL.Query().Get("done"), "passkey_")
+	}
+	if r.URL.Query().Get(session.NeedParam) == session.NeedSecondFactor && !u.MFAEnrolled() {
+		// Sent here by session.Guard.RequireSecondFactor: say why.
+		page.ErrorKey = "session.second_factor_required"
 	}
 	return h.renderMFA(w, r, u, page)
 }

@@ -94,21 +94,6 @@ func (h *Handler) setupPasskeys() error {
 	return nil
 }
 
-// mountPasskeys registers the passkey routes, if configured.
-func (h *Handler) mountPasskeys(handle func(string, web.HandlerFunc)) {
-	if h.Passkeys == nil {
-		return
-	}
-	handle("POST /login/passkey/options", h.passkeySignInOptions)
-	handle("POST /login/passkey", h.submitPasskeySignIn)
-	handle("POST /login/mfa/passkey/options", h.passkeyStepOptions)
-	handle("POST /login/mfa/passkey", h.submitPasskeyStep)
-	handle("POST /passkeys/new", h.startPasskeyRegistration)
-	handle("POST /passkeys", h.finishPasskeyRegistration)
-	handle("POST /passkeys/{id}/rename", h.renamePasskey)
-	handle("POST /passkeys/{id}/delete", h.deletePasskey)
-}
-
 // passkeyUser is a user as go-webauthn sees it. The user handle is the
 // user's id: random, never shown, and the OIDC sub already.
 type passkeyUser struct {

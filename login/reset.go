@@ -113,20 +113,6 @@ func (h *Handler) setupPasswords() error {
 	return nil
 }
 
-// mountPasswords registers the reset and change routes, if configured.
-func (h *Handler) mountPasswords(handle func(string, web.HandlerFunc)) {
-	if h.Passwords == nil {
-		return
-	}
-	handle("GET /password/forgot", h.showForgot)
-	handle("POST /password/forgot", h.submitForgot)
-	handle("GET /password/forgot/sent", h.showForgotSent)
-	handle("GET /password/reset", h.showReset)
-	handle("POST /password/reset", h.submitReset)
-	handle("GET /password/change", h.showChange)
-	handle("POST /password/change", h.submitChange)
-}
-
 // forgotPage is the data of the "reset_forgot" page.
 type forgotPage struct {
 	Email         string

@@ -1,11 +1,11 @@
 package login
 
 import (
-	"errors"
 	"net/http"
 	"slices"
 	"time"
 
+	"satupintu/session"
 	"satupintu/storage"
 )
 
@@ -17,66 +17,27 @@ import (
 // or an office shares an account from.
 const MaxSessionsPerUser = 20
 
-// cookieName is the session cookie's name. Under https it carries the
-// __Host- prefix: Secure, Path=/, no Domain, so no subdomain can set or
-// shadow it (ASVS 3.3.1, 3.3.3).
-func (h *Handler) cookieName() string {
-	if h.Secure {
-		return "__Host-satupintu_session"
-	}
-	return "satupintu_session"
+// cookie is the session cookie (package session owns its format, so the
+// other UI packages read it the same way).
+func (h *Handler) cookie() session.Cookie {
+	return session.Cookie{Codec: h.Cookies, Secure: h.Secure, TTL: h.SessionTTL}
 }
+
+// cookieName is the session cookie's name.
+func (h *Handler) cookieName() string { return h.cookie().Name() }
 
 // sessionID returns the session id in r's cookie, if the cookie is there
-// and authentic. The cookie only references the session: whether it is
-// valid is decided by the stored record (ASVS 7.2.1).
-func (h *Handler) sessionID(r *http.Request) (string, bool) {
-	c, err := r.Cookie(h.cookieName())
-	if err != nil {
-		return "", false
-	}
-	var id string
-	if err := h.Cookies.Decode(h.cookieName(), c.Value, &id); err != nil || id == "" {
-		return "", false
-	}
-	return id, true
-}
+// and authentic.
+func (h *Handler) sessionID(r *http.Request) (string, bool) { return h.cookie().ID(r) }
 
 // CurrentSession returns the SSO session of r and its user, if r carries a
-// cookie for a stored, unexpired session whose user may still sign in.
+// cookie for a stored, unexpired session whose user may still sign in
+// (session.Manager.CurrentSession, over this handler's stores and clock).
 func (h *Handler) CurrentSession(r *http.Request) (storage.Session, storage.User, bool) {
 	if err := h.init(); err != nil {
 		return storage.Session{}, storage.User{}, false
 	}
-	id, ok := h.sessionID(r)
-	if !ok {
-		return storage.Session{}, storage.User{}, false
-	}
-	ctx := r.Context()
-	s, err := h.Sessions.SessionByID(ctx, id)
-	if err != nil {
-		if !errors.Is(err, storage.ErrNotFound) {
-			h.Logger.ErrorContext(ctx, "load session failed", "error", err)
-		}
-		return storage.Session{}, storage.User{}, false
-	}
-	now := h.Now()
-	if !now.Before(s.ExpiresAt) {
-		return storage.Session{}, storage.User{}, false
-	}
-	u, err := h.Users.UserByID(ctx, s.UserID)
-	if err != nil {
-		if !errors.Is(err, storage.ErrNotFound) {
-			h.Logger.ErrorContext(ctx, "load session user failed", "user_id", s.UserID, "error", err)
-		}
-		return storage.Session{}, storage.User{}, false
-	}
-	// An account disabled or expired since sign-in loses its session at
-	// once, not at the session's end (ASVS 7.4.2).
-	if !u.CanSignIn(now) {
-		return storage.Session{}, storage.User{}, false
-	}
-	return s, u, true
+	return h.sessions.CurrentSession(r)
 }
 
 // usableFor reports whether session s may answer authorization request ar
@@ -108,30 +69,7 @@ func usableFor(ar storage.AuthRequest, s storage.Session, now time.Time) bool {
 // holds no user data, only the id, authenticated (and encrypted if the codec
 // has a block key) by securecookie.
 func (h *Handler) setSessionCookie(w http.ResponseWriter, id string) error {
-	v, err := h.Cookies.Encode(h.cookieName(), id)
-	if err != nil {
-		return err
-	}
-	http.SetCookie(w, &http.Cookie{
-		Name:     h.cookieName(),
-		Value:    v,
-		Path:     "/",
-		MaxAge:   int(h.SessionTTL / time.Second),
-		Secure:   h.Secure,
-		HttpOnly: true,                 // ASVS 3.3.4
-		SameSite: http.SameSiteLaxMode, // sent on the top-level GET back from a relying party
-	})
-	return nil
+	return h.cookie().Set(w, id)
 }
 
-func (h *Handler) clearSessionCookie(w http.ResponseWriter) {
-	http.SetCookie(w, &http.Cookie{
-		Name:     h.cookieName(),
-		Value:    "",
-		Path:     "/",
-		MaxAge:   -1,
-		Secure:   h.Secure,
-		HttpOnly: true,
-		SameSite: http.SameSiteLaxMode,
-	})
-}
+func (h *Handler) clearSessionCookie(w http.ResponseWriter) { h.cookie().Clear(w) }

@@ -448,7 +448,14 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, u storage
 	if err := h.setSessionCookie(w, s.ID); err != nil {
 		return storage.Session{}, fmt.Errorf("login: encode session cookie: %w", err)
 	}
-	// Sessions the cap ended are signed out like any other (session.go).
+	h.endCapped(r, u, ended)
+	return s, nil
+}
+
+// endCapped signs out the sessions the per-user cap ended, like any other
+// (session.go).
+func (h *Handler) endCapped(r *http.Request, u storage.User, ended []storage.Session) {
+	ctx := r.Context()
 	for _, e := range ended {
 		h.audit(r, storage.AuditEvent{Action: "session.end", ActorID: u.ID, Subject: u.ID,
 			Detail: map[string]string{"reason": "session_limit", "limit": strconv.Itoa(MaxSessionsPerUser)}})
@@ -457,7 +464,6 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, u storage
 			h.OnSessionEnd(ctx, e)
 		}
 	}
-	return s, nil
 }
 
 // truncate cuts s to at most n bytes on a rune boundary.

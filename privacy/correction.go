@@ -123,38 +123,30 @@ func parseCorrection(r *http.Request) (correctionForm, bool) {
 }
 
 // requestCorrection answers POST /account/company-correction.
-func (h *Handler) requestCorrection(w http.ResponseWriter, r *http.Request, u storage.User) error {
-	if err := web.ParseForm(r); err != nil {
-		return err
-	}
-	if err := h.CSRF.Verify(r); err != nil {
-		return err
-	}
+func (h *Handler) requestCorrection(w http.ResponseWriter, r *http.Request, u storage.User) (web.Done, error) {
 	o, err := h.adminOf(r, u, r.PostForm.Get("org"))
 	if err != nil {
-		return err
+		return web.Done{}, err
 	}
 	f, ok := parseCorrection(r)
 	if !ok {
-		return h.renderCorrection(w, r, o, correctionPage{Form: f, ErrorKey: "privacy.correction.invalid"})
+		return web.Done{}, h.renderCorrection(w, r, o, correctionPage{Form: f, ErrorKey: "privacy.correction.invalid"})
 	}
 	address := o.Address
 	address.Street, address.City, address.Province, address.PostalCode = f.Street, f.City, f.Province, f.PostalCode
 	if f.Name == o.Name && address == o.Address {
-		return h.renderCorrection(w, r, o, correctionPage{Form: f, ErrorKey: "privacy.correction.unchanged"})
+		return web.Done{}, h.renderCorrection(w, r, o, correctionPage{Form: f, ErrorKey: "privacy.correction.unchanged"})
 	}
 	c := storage.CorrectionRequest{ID: storage.NewID(), OrganizationID: o.ID, UserID: u.ID, Status: storage.RequestPending,
 		Name: f.Name, Address: address, Reason: f.Reason, RequestedAt: h.Now()}
 	err = h.Store.CreateCorrectionRequest(r.Context(), c)
 	if errors.Is(err, storage.ErrAlreadyExists) {
-		return h.renderCorrection(w, r, o, correctionPage{}) // one is pending; the page shows it
+		return web.Done{}, h.renderCorrection(w, r, o, correctionPage{}) // one is pending; the page shows it
 	}
 	if err != nil {
-		return fmt.Errorf("privacy: create correction request: %w", err)
+		return web.Done{}, fmt.Errorf("privacy: create correction request: %w", err)
 	}
-	h.audit(r, storage.AuditEvent{Action: "company.correction_request", ActorID: u.ID, Subject: o.ID, Detail: map[string]string{"request": c.ID}})
-	redirect(w, r, "/account/company-correction?org="+o.ID+"&done=requested")
-	return nil
+	return web.Redirect("/account/company-correction?org="+o.ID+"&done=requested", &storage.AuditEvent{Action: "company.correction_request", ActorID: u.ID, Subject: o.ID, Detail: map[string]string{"request": c.ID}}), nil
 }
 
 // correctionRow is one pending correction on the officer page: what the
@@ -198,37 +190,29 @@ func (h *Handler) renderCorrections(w http.ResponseWriter, r *http.Request, page
 }
 
 // decideCorrection answers POST /officer/corrections/{id}.
-func (h *Handler) decideCorrection(w http.ResponseWriter, r *http.Request, officer storage.User) error {
-	if err := web.ParseForm(r); err != nil {
-		return err
-	}
-	if err := h.CSRF.Verify(r); err != nil {
-		return err
-	}
+func (h *Handler) decideCorrection(w http.ResponseWriter, r *http.Request, officer storage.User) (web.Done, error) {
 	note, ok := cleanText(r.PostForm.Get("note"))
 	if !ok {
-		return h.renderCorrections(w, r, correctionsPage{ErrorKey: "privacy.officer.note_invalid"})
+		return web.Done{}, h.renderCorrections(w, r, correctionsPage{ErrorKey: "privacy.officer.note_invalid"})
 	}
 	decision := r.PostForm.Get("decision")
 	switch {
 	case decision != "approve" && decision != "reject":
-		return &web.Error{Status: http.StatusBadRequest, MessageKey: "error.bad_request", Err: errors.New("privacy: unknown decision")}
+		return web.Done{}, &web.Error{Status: http.StatusBadRequest, MessageKey: "error.bad_request", Err: errors.New("privacy: unknown decision")}
 	case decision == "reject" && note == "":
-		return h.renderCorrections(w, r, correctionsPage{ErrorKey: "privacy.officer.note_needed"})
+		return web.Done{}, h.renderCorrections(w, r, correctionsPage{ErrorKey: "privacy.officer.note_needed"})
 	}
 	c, err := h.Store.DecideCorrectionRequest(r.Context(), r.PathValue("id"), decision == "approve", officer.ID, note, h.Now())
 	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrConflict) {
-		return h.renderCorrections(w, r, correctionsPage{ErrorKey: "privacy.officer.already_decided"})
+		return web.Done{}, h.renderCorrections(w, r, correctionsPage{ErrorKey: "privacy.officer.already_decided"})
 	}
 	if err != nil {
-		return fmt.Errorf("privacy: decide correction: %w", err)
+		return web.Done{}, fmt.Errorf("privacy: decide correction: %w", err)
 	}
 	done := "rejected"
 	if decision == "approve" {
 		done = "approved"
 	}
-	h.audit(r, storage.AuditEvent{Action: "company.correction_" + done, ActorID: officer.ID, Subject: c.OrganizationID,
-		Detail: map[string]string{"request": c.ID}})
-	redirect(w, r, "/officer/corrections?done="+done)
-	return nil
+	return web.Redirect("/officer/corrections?done="+done, &storage.AuditEvent{Action: "company.correction_" + done, ActorID: officer.ID, Subject: c.OrganizationID,
+		Detail: map[string]string{"request": c.ID}}), nil
 }

@@ -66,40 +66,31 @@ func cleanText(s string) (string, bool) {
 // requestDeletion answers POST /account/data/delete: with the password
 // (a left-open browser must not erase its owner), a request goes to the
 // officers. The account works as before until one approves it.
-func (h *Handler) requestDeletion(w http.ResponseWriter, r *http.Request, u storage.User) error {
-	if err := web.ParseForm(r); err != nil {
-		return err
-	}
-	if err := h.CSRF.Verify(r); err != nil {
-		return err
-	}
+func (h *Handler) requestDeletion(w http.ResponseWriter, r *http.Request, u storage.User) (web.Done, error) {
 	ctx := r.Context()
 	reason, ok := cleanText(r.PostForm.Get("reason"))
 	if !ok {
-		return h.renderData(w, r, u, dataPage{ErrorKey: "privacy.delete.reason_invalid"})
+		return web.Done{}, h.renderData(w, r, u, dataPage{ErrorKey: "privacy.delete.reason_invalid"})
 	}
 	pw, err := h.CheckPassword(ctx, u, r.PostForm.Get("password"))
 	if err != nil {
-		return err
+		return web.Done{}, err
 	}
 	if !pw {
 		h.audit(r, storage.AuditEvent{Action: "privacy.deletion_request.failure", ActorID: u.ID, Subject: u.ID,
 			Detail: map[string]string{"reason": "password_wrong"}})
-		return h.renderData(w, r, u, dataPage{ErrorKey: "privacy.delete.password_wrong", Reason: reason})
+		return web.Done{}, h.renderData(w, r, u, dataPage{ErrorKey: "privacy.delete.password_wrong", Reason: reason})
 	}
 	d := storage.DeletionRequest{ID: storage.NewID(), UserID: u.ID, Status: storage.RequestPending, Reason: reason, RequestedAt: h.Now()}
 	err = h.Store.CreateDeletionRequest(ctx, d)
 	if errors.Is(err, storage.ErrAlreadyExists) {
-		redirect(w, r, "/account/data") // one is pending already; the page shows it
-		return nil
+		return web.Redirect("/account/data", nil), nil // one is pending already; the page shows it
 	}
 	if err != nil {
-		return fmt.Errorf("privacy: create deletion request: %w", err)
+		return web.Done{}, fmt.Errorf("privacy: create deletion request: %w", err)
 	}
-	h.audit(r, storage.AuditEvent{Action: "privacy.deletion_request", ActorID: u.ID, Subject: u.ID, Detail: map[string]string{"request": d.ID}})
 	h.Logger.InfoContext(ctx, "deletion requested", "user_id", u.ID, "request", d.ID)
-	redirect(w, r, "/account/data?done=requested")
-	return nil
+	return web.Redirect("/account/data?done=requested", &storage.AuditEvent{Action: "privacy.deletion_request", ActorID: u.ID, Subject: u.ID, Detail: map[string]string{"request": d.ID}}), nil
 }
 
 // queueRow is one pending request on the officer page.
@@ -148,34 +139,28 @@ func (h *Handler) renderQueue(w http.ResponseWriter, r *http.Request, page queue
 // confirmation ticked) or reject. Approval anonymizes the account in the
 // same transaction (storage.Privacy) and then ends its sessions, so the
 // person is signed out everywhere at once.
-func (h *Handler) decide(w http.ResponseWriter, r *http.Request, officer storage.User) error {
-	if err := web.ParseForm(r); err != nil {
-		return err
-	}
-	if err := h.CSRF.Verify(r); err != nil {
-		return err
-	}
+func (h *Handler) decide(w http.ResponseWriter, r *http.Request, officer storage.User) (web.Done, error) {
 	ctx := r.Context()
 	note, ok := cleanText(r.PostForm.Get("note"))
 	if !ok {
-		return h.renderQueue(w, r, queuePage{ErrorKey: "privacy.officer.note_invalid"})
+		return web.Done{}, h.renderQueue(w, r, queuePage{ErrorKey: "privacy.officer.note_invalid"})
 	}
 	decision := r.PostForm.Get("decision")
 	approve := decision == "approve"
 	switch {
 	case decision != "approve" && decision != "reject":
-		return &web.Error{Status: http.StatusBadRequest, MessageKey: "error.bad_request", Err: errors.New("privacy: unknown decision")}
+		return web.Done{}, &web.Error{Status: http.StatusBadRequest, MessageKey: "error.bad_request", Err: errors.New("privacy: unknown decision")}
 	case approve && r.PostForm.Get("confirm") != "yes":
-		return h.renderQueue(w, r, queuePage{ErrorKey: "privacy.officer.confirm_needed"})
+		return web.Done{}, h.renderQueue(w, r, queuePage{ErrorKey: "privacy.officer.confirm_needed"})
 	case !approve && note == "":
-		return h.renderQueue(w, r, queuePage{ErrorKey: "privacy.officer.note_needed"})
+		return web.Done{}, h.renderQueue(w, r, queuePage{ErrorKey: "privacy.officer.note_needed"})
 	}
 	d, err := h.Store.DecideDeletionRequest(ctx, r.PathValue("id"), approve, officer.ID, note, h.Now())
 	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrConflict) {
-		return h.renderQueue(w, r, queuePage{ErrorKey: "privacy.officer.already_decided"})
+		return web.Done{}, h.renderQueue(w, r, queuePage{ErrorKey: "privacy.officer.already_decided"})
 	}
 	if err != nil {
-		return fmt.Errorf("privacy: decide deletion request: %w", err)
+		return web.Done{}, fmt.Errorf("privacy: decide deletion request: %w", err)
 	}
 	action, done := "privacy.deletion_rejected", "rejected"
 	if approve {
@@ -196,8 +181,6 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request, officer storage
 			}
 		}
 	}
-	h.audit(r, storage.AuditEvent{Action: action, ActorID: officer.ID, Subject: d.UserID, Detail: map[string]string{"request": d.ID}})
 	h.Logger.InfoContext(ctx, "deletion request decided", "request", d.ID, "decision", done, "officer", officer.ID)
-	redirect(w, r, "/officer/deletions?done="+done)
-	return nil
+	return web.Redirect("/officer/deletions?done="+done, &storage.AuditEvent{Action: action, ActorID: officer.ID, Subject: d.UserID, Detail: map[string]string{"request": d.ID}}), nil
 }

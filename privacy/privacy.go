@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"satupintu/session"
 	"satupintu/storage"
 	"satupintu/templates"
 	"satupintu/web"
@@ -66,8 +67,11 @@ type Handler struct {
 	Pages     *templates.Pages
 	CSRF      *web.CSRF
 	Retention Retention
-	// CurrentUser is the signed-in person (the login package).
+	// CurrentUser is the signed-in person (session.Manager.CurrentUser).
 	CurrentUser func(r *http.Request) (storage.User, bool)
+	// Guard, if set, runs the pages' checks (the server's shared guard);
+	// nil: one over CurrentUser.
+	Guard *session.Guard
 	// CheckPassword verifies the person's own password in the login
 	// package's bounded verification slots.
 	CheckPassword func(ctx context.Context, u storage.User, secret string) (bool, error)
@@ -80,6 +84,8 @@ type Handler struct {
 
 	once   sync.Once
 	render *web.Renderer
+	guard  *session.Guard
+	forms  *web.Forms
 }
 
 var pageNames = []string{"privacy_notice", "privacy_data", "privacy_officer", "privacy_correction", "privacy_corrections", "error"}
@@ -94,13 +100,13 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	handle("GET /privacy", h.showNotice)
 	handle("GET /account/data", h.signedIn(h.showData))
 	handle("GET /account/data/export", h.signedIn(h.export))
-	handle("POST /account/data/delete", h.signedIn(h.requestDeletion))
+	handle("POST /account/data/delete", h.signedInForm(h.requestDeletion))
 	handle("GET /officer/deletions", h.officer(h.showQueue))
-	handle("POST /officer/deletions/{id}", h.officer(h.decide))
+	handle("POST /officer/deletions/{id}", h.officerForm(h.decide))
 	handle("GET /account/company-correction", h.signedIn(h.showCorrection))
-	handle("POST /account/company-correction", h.signedIn(h.requestCorrection))
+	handle("POST /account/company-correction", h.signedInForm(h.requestCorrection))
 	handle("GET /officer/corrections", h.officer(h.showCorrections))
-	handle("POST /officer/corrections/{id}", h.officer(h.decideCorrection))
+	handle("POST /officer/corrections/{id}", h.officerForm(h.decideCorrection))
 }
 
 func (h *Handler) init() error {
@@ -127,6 +133,19 @@ func (h *Handler) init() error {
 			h.Logger = slog.New(slog.DiscardHandler)
 		}
 		h.render = &web.Renderer{Pages: h.Pages, CSRF: h.CSRF, Logger: h.Logger, Secure: h.Secure}
+		var g session.Guard
+		if h.Guard != nil {
+			g = *h.Guard
+		} else {
+			g.Current = func(r *http.Request) (storage.Session, storage.User, bool) {
+				u, ok := h.CurrentUser(r)
+				return storage.Session{}, u, ok
+			}
+			g.Now = h.Now
+		}
+		g.ForbiddenKey = "officer.forbidden" // the only role these pages check
+		h.guard = &g
+		h.forms = &web.Forms{CSRF: h.CSRF, Audit: h.Store, Now: h.Now, Logger: h.Logger}
 	})
 	return err
 }
@@ -134,44 +153,52 @@ func (h *Handler) init() error {
 type userHandler func(w http.ResponseWriter, r *http.Request, u storage.User) error
 
 // signedIn runs fn for the signed-in person, or sends the browser to sign
-// in first.
+// in first (session.Guard.RequireUser).
 func (h *Handler) signedIn(fn userHandler) web.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		u, ok := h.CurrentUser(r)
-		if !ok {
-			web.NoStore(w)
-			http.Redirect(w, r, "/login", http.StatusSeeOther)
-			return nil
-		}
+	return h.guard.RequireUser(asUser(fn))
+}
+
+// officer runs fn for a signed-in officer; anyone else signed in gets 403
+// (session.Guard.RequireRole).
+func (h *Handler) officer(fn userHandler) web.HandlerFunc {
+	return h.guard.RequireRole(storage.RoleOfficer)(asUser(fn))
+}
+
+// userForm is a form action for a signed-in user (web.Forms.Action).
+type userForm func(w http.ResponseWriter, r *http.Request, u storage.User) (web.Done, error)
+
+// signedInForm is signedIn for a form: parsed, CSRF-checked, audited and
+// answered with a redirect by web.Forms.
+func (h *Handler) signedInForm(fn userForm) web.HandlerFunc {
+	return h.guard.RequireUser(h.forms.Action(asUserForm(fn)))
+}
+
+// officerForm is officer for a form.
+func (h *Handler) officerForm(fn userForm) web.HandlerFunc {
+	return h.guard.RequireRole(storage.RoleOfficer)(h.forms.Action(asUserForm(fn)))
+}
+
+func asUserForm(fn userForm) web.FormFunc {
+	return func(w http.ResponseWriter, r *http.Request) (web.Done, error) {
+		who, _ := session.From(r.Context())
 		web.NoStore(w)
-		return fn(w, r, u)
+		return fn(w, r, who.User)
 	}
 }
 
-// officer runs fn for a signed-in officer; anyone else signed in gets 403.
-func (h *Handler) officer(fn userHandler) web.HandlerFunc {
-	return h.signedIn(func(w http.ResponseWriter, r *http.Request, u storage.User) error {
-		if !u.HasRole(storage.RoleOfficer) {
-			return &web.Error{Status: http.StatusForbidden, MessageKey: "officer.forbidden",
-				Err: fmt.Errorf("privacy: user %s is not an officer", u.ID)}
-		}
-		return fn(w, r, u)
-	})
+// asUser hands fn the user the guard found; the pages are the person's own
+// data, never stored by a cache.
+func asUser(fn userHandler) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		who, _ := session.From(r.Context())
+		web.NoStore(w)
+		return fn(w, r, who.User)
+	}
 }
 
 // audit appends e, filling time and address; a failing audit log is
 // logged, the action stands.
-func (h *Handler) audit(r *http.Request, e storage.AuditEvent) {
-	e.Time, e.IP = h.Now(), web.RemoteIP(r)
-	if err := h.Store.AppendAudit(r.Context(), e); err != nil {
-		h.Logger.ErrorContext(r.Context(), "append audit event failed", "action", e.Action, "error", err)
-	}
-}
-
-func redirect(w http.ResponseWriter, r *http.Request, to string) {
-	web.NoStore(w)
-	http.Redirect(w, r, to, http.StatusSeeOther)
-}
+func (h *Handler) audit(r *http.Request, e storage.AuditEvent) { h.forms.Record(r, e) }
 
 // noticePage is the data of the "privacy_notice" page.
 type noticePage struct {

@@ -83,12 +83,6 @@ type activateDonePage struct {
 	Username string
 }
 
-func (h *Handler) mountActivation(handle func(string, web.HandlerFunc)) {
-	h.requirePages("activate", "activate_invalid", "activate_done")
-	handle("GET /activate", h.showActivate)
-	handle("POST /activate", h.submitActivate)
-}
-
 // renderInvalidLink is the one page for every link that cannot be used:
 // malformed, unknown, used, expired, or for an account already active.
 func (h *Handler) renderInvalidLink(w http.ResponseWriter, r *http.Request) error {

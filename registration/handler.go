@@ -13,6 +13,7 @@ import (
 	"satupintu/captcha"
 	"satupintu/mail"
 	"satupintu/quota"
+	"satupintu/session"
 	"satupintu/storage"
 	"satupintu/templates"
 	"satupintu/web"
@@ -57,8 +58,11 @@ type Handler struct {
 	// Cookies signs and encrypts this package's cookies (the wizard draft
 	// id, the tracking grant); keys come from configuration.
 	Cookies *securecookie.SecureCookie
-	// CurrentUser is the signed-in user of r, from the login package.
+	// CurrentUser is the signed-in user of r (session.Manager.CurrentUser).
 	CurrentUser func(r *http.Request) (storage.User, bool)
+	// Guard, if set, runs the officer pages' checks (the server's shared
+	// guard); nil: one over CurrentUser.
+	Guard *session.Guard
 	// DraftDocuments keeps the letters of drafts in progress (durable
 	// storage); nil takes Registrations when it provides them, as sqlstore
 	// does.
@@ -90,6 +94,7 @@ type Handler struct {
 
 	once   sync.Once
 	render *web.Renderer
+	guard  *session.Guard
 }
 
 // Mount registers every route on mux. It panics on a setup error, at start
@@ -98,11 +103,36 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	if err := h.init(); err != nil {
 		panic(err)
 	}
+	// A missing page panics here, at start, like a conflicting route would.
+	h.requirePages(pageOverview, pageStep, pageDiscard, pageDone, "track", "track_status", "track_revisi",
+		"officer", "officer_registration", "activate", "activate_invalid", "activate_done")
 	handle := func(pattern string, fn web.HandlerFunc) { mux.Handle(pattern, h.render.Handle(fn)) }
-	h.mountWizard(handle)
-	h.mountTrack(handle)
-	h.mountOfficer(mux, handle)
-	h.mountActivation(handle)
+	// officer is an officer's page (officerOnly: checked before the body
+	// is read).
+	officer := func(pattern string, fn officerHandler) { handle(pattern, h.officerOnly(fn)) }
+
+	// The wizard (wizard*.go).
+	handle("GET /register", h.showOverview)
+	handle("GET /register/{step}", h.showStep)
+	handle("POST /register/{step}", h.postStep)
+	// Tracking by service number, and the revision (track.go).
+	handle("GET /track", h.showTrack)
+	handle("POST /track", h.submitTrack)
+	handle("GET /track/status", h.showTrackStatus)
+	handle("GET /track/revisi", h.showRevision)
+	handle("POST /track/revisi", h.submitRevision)
+	// Officer review (officer.go, review_*.go).
+	officer("GET /officer", h.showQueue)
+	officer("GET /officer/registrations/{id}", h.showOfficerRegistration)
+	officer("POST /officer/registrations/{id}/review", h.decide(startReview))
+	officer("POST /officer/registrations/{id}/approve", h.approve)
+	officer("POST /officer/registrations/{id}/reject", h.decide(reject))
+	officer("POST /officer/registrations/{id}/revision", h.decide(requestRevision))
+	officer("POST /officer/registrations/{id}/resend-activation", h.resendActivation)
+	officer("GET /officer/documents/{id}", h.downloadDocument)
+	// Activation of an approved account (activate.go).
+	handle("GET /activate", h.showActivate)
+	handle("POST /activate", h.submitActivate)
 }
 
 func (h *Handler) init() error {
@@ -133,8 +163,26 @@ func (h *Handler) init() error {
 			h.Logger = slog.New(slog.DiscardHandler)
 		}
 		h.render = &web.Renderer{Pages: h.Pages, CSRF: h.CSRF, Logger: h.Logger, Secure: h.Secure}
+		h.guard = h.officerGuard()
 	})
 	return err
+}
+
+// officerGuard is the guard of the officer pages: the server's, or one
+// over CurrentUser, with the officers' own 403 message.
+func (h *Handler) officerGuard() *session.Guard {
+	var g session.Guard
+	if h.Guard != nil {
+		g = *h.Guard
+	} else {
+		g.Current = func(r *http.Request) (storage.Session, storage.User, bool) {
+			u, ok := h.CurrentUser(r)
+			return storage.Session{}, u, ok
+		}
+		g.Now = h.Now
+	}
+	g.ForbiddenKey = "officer.forbidden"
+	return &g
 }
 
 // audit appends e, filling time and IP; a failing audit log is logged

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"satupintu/mail"
+	"satupintu/session"
 	"satupintu/storage"
 	"satupintu/web"
 )
@@ -33,35 +34,15 @@ const (
 // officerHandler is a page handler that runs only for a signed-in officer.
 type officerHandler func(w http.ResponseWriter, r *http.Request, officer storage.User) error
 
-func (h *Handler) mountOfficer(mux *http.ServeMux, handle func(string, web.HandlerFunc)) {
-	h.requirePages("officer", "officer_registration")
-	handle("GET /officer", h.officerOnly(h.showQueue))
-	handle("GET /officer/registrations/{id}", h.officerOnly(h.showOfficerRegistration))
-	handle("POST /officer/registrations/{id}/review", h.officerOnly(h.decide(startReview)))
-	handle("POST /officer/registrations/{id}/approve", h.officerOnly(h.approve))
-	handle("POST /officer/registrations/{id}/reject", h.officerOnly(h.decide(reject)))
-	handle("POST /officer/registrations/{id}/revision", h.officerOnly(h.decide(requestRevision)))
-	handle("POST /officer/registrations/{id}/resend-activation", h.officerOnly(h.resendActivation))
-	handle("GET /officer/documents/{id}", h.officerOnly(h.downloadDocument))
-}
-
-// officerOnly lets fn run for a signed-in officer. Anyone else is turned
-// away before the request body is read: an anonymous browser goes to the
-// sign-in page, a signed-in user without the role gets 403.
+// officerOnly lets fn run for a signed-in officer (session.Guard.RequireRole).
+// Anyone else is turned away before the request body is read: an anonymous
+// browser goes to the sign-in page, a signed-in user without the role gets
+// 403.
 func (h *Handler) officerOnly(fn officerHandler) web.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		u, ok := h.CurrentUser(r)
-		if !ok {
-			web.NoStore(w)
-			redirect(w, r, "/login")
-			return nil
-		}
-		if !u.HasRole(storage.RoleOfficer) {
-			return &web.Error{Status: http.StatusForbidden, MessageKey: "officer.forbidden",
-				Err: fmt.Errorf("registration: user %s is not an officer", u.ID)}
-		}
-		return fn(w, r, u)
-	}
+	return h.guard.RequireRole(storage.RoleOfficer)(func(w http.ResponseWriter, r *http.Request) error {
+		who, _ := session.From(r.Context())
+		return fn(w, r, who.User)
+	})
 }
 
 // queuePage is the data of the "officer" page.
@@ -312,10 +293,10 @@ func (h *Handler) renderConflict(w http.ResponseWriter, r *http.Request, id, key
 	return h.renderOfficerRegistration(w, r, http.StatusConflict, g, func(p *officerRegistrationPage) { p.ErrorKey = key })
 }
 
-// decision is one status change an officer can make with UpdateRegistration.
+// decision is one status change an officer can make with UpdateRegistration;
+// from which statuses is the transition table's (storage.RegistrationStatus.Next).
 type decision struct {
 	name   string // the form's name, for its note error
-	from   []storage.RegistrationStatus
 	to     storage.RegistrationStatus
 	note   bool // a note for the registrant is required
 	action string
@@ -324,22 +305,12 @@ type decision struct {
 }
 
 var (
-	startReview = decision{name: "review", from: []storage.RegistrationStatus{storage.StatusSubmitted, storage.StatusResubmitted},
-		to: storage.StatusInReview, action: "registration.review"}
-	reject = decision{name: "reject", from: []storage.RegistrationStatus{storage.StatusInReview},
-		to: storage.StatusRejected, note: true, action: "registration.reject", mail: (*Handler).rejectionMail}
-	requestRevision = decision{name: "revision", from: []storage.RegistrationStatus{storage.StatusInReview},
-		to: storage.StatusRevisionRequested, note: true, action: "registration.request_revision", mail: (*Handler).revisionMail}
+	startReview = decision{name: "review", to: storage.StatusInReview, action: "registration.review"}
+	reject      = decision{name: "reject", to: storage.StatusRejected, note: true, action: "registration.reject",
+		mail: (*Handler).rejectionMail}
+	requestRevision = decision{name: "revision", to: storage.StatusRevisionRequested, note: true,
+		action: "registration.request_revision", mail: (*Handler).revisionMail}
 )
-
-func (d decision) allowedFrom(s storage.RegistrationStatus) bool {
-	for _, f := range d.from {
-		if f == s {
-			return true
-		}
-	}
-	return false
-}
 
 // decide returns the handler of decision d.
 func (h *Handler) decide(d decision) officerHandler {
@@ -365,7 +336,7 @@ func (h *Handler) decide(d decision) officerHandler {
 			hooks = append(hooks, h.mailHook(func() mail.Message { return d.mail(h, decided, note) }))
 		}
 		err = h.Registrations.UpdateRegistration(r.Context(), g.ID, func(cur *storage.Registration) (storage.RegistrationEvent, *storage.Document, error) {
-			if !d.allowedFrom(cur.Status) {
+			if !cur.Status.CanBecome(d.to) {
 				return storage.RegistrationEvent{}, nil, fmt.Errorf("registration is %s: %w", cur.Status, storage.ErrConflict)
 			}
 			cur.Status, cur.UpdatedAt = d.to, now

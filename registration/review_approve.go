@@ -30,7 +30,7 @@ func (h *Handler) approve(w http.ResponseWriter, r *http.Request, officer storag
 	}
 	// ApproveRegistration itself only refuses decided registrations; the
 	// review step comes first, so approving needs in_review.
-	if g.Status != storage.StatusInReview {
+	if !g.Status.CanBecome(storage.StatusApproved) {
 		return h.renderConflict(w, r, g.ID, "officer.conflict")
 	}
 	// Checked before anything is built so the officer gets the specific

@@ -120,8 +120,8 @@ func newRegistrationView(g storage.Registration) registrationView {
 		IdentityTypeKey: optionLabel(IdentityTypes, g.IdentityType), IdentityNumber: g.IdentityNumber,
 		Email: g.Email, Phone: g.Phone, DocumentID: g.DocumentID,
 		OrganizationID: g.OrganizationID, UserID: g.UserID, VerifiedBy: g.VerifiedBy,
-		CanStartReview: g.Status == storage.StatusSubmitted || g.Status == storage.StatusResubmitted,
-		CanDecide:      g.Status == storage.StatusInReview,
+		CanStartReview: g.Status.CanBecome(storage.StatusInReview),
+		CanDecide:      g.Status.CanBecome(storage.StatusApproved),
 		Approved:       g.Status == storage.StatusApproved,
 	}
 }

@@ -54,15 +54,6 @@ type revisionPage struct {
 	MaxDocument   int
 }
 
-func (h *Handler) mountTrack(handle func(string, web.HandlerFunc)) {
-	h.requirePages("track", "track_status", "track_revisi")
-	handle("GET /track", h.showTrack)
-	handle("POST /track", h.submitTrack)
-	handle("GET /track/status", h.showTrackStatus)
-	handle("GET /track/revisi", h.showRevision)
-	handle("POST /track/revisi", h.submitRevision)
-}
-
 // requirePages panics at start if a page is missing, rather than showing
 // the generic error page for it at run time.
 func (h *Handler) requirePages(names ...string) {
@@ -191,7 +182,7 @@ func (h *Handler) showRevision(w http.ResponseWriter, r *http.Request) error {
 		redirect(w, r, "/track")
 		return nil
 	}
-	if g.Status != storage.StatusRevisionRequested {
+	if !g.Status.CanBecome(storage.StatusResubmitted) {
 		redirect(w, r, "/track/status")
 		return nil
 	}
@@ -252,7 +243,7 @@ func (h *Handler) submitRevision(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return &web.Error{Status: http.StatusForbidden, MessageKey: "track.expired", Err: errors.New("registration: no tracking grant")}
 	}
-	if g.Status != storage.StatusRevisionRequested {
+	if !g.Status.CanBecome(storage.StatusResubmitted) {
 		return errRevisionClosed(fmt.Errorf("registration %s is %s", g.ID, g.Status))
 	}
 	// Every post costs: it parses and checks a letter of up to 1 MiB.
@@ -294,7 +285,7 @@ func (h *Handler) submitRevision(w http.ResponseWriter, r *http.Request) error {
 	err = h.Registrations.UpdateRegistration(ctx, g.ID, func(cur *storage.Registration) (storage.RegistrationEvent, *storage.Document, error) {
 		// Checked again under the row lock: an officer may have acted
 		// since the page was loaded.
-		if cur.Status != storage.StatusRevisionRequested {
+		if !cur.Status.CanBecome(storage.StatusResubmitted) {
 			return storage.RegistrationEvent{}, nil, fmt.Errorf("registration is %s: %w", cur.Status, storage.ErrConflict)
 		}
 		applyRegistrantFields(cur, next)

@@ -29,19 +29,6 @@ const (
 	pageDone     = "register_done"
 )
 
-// mountWizard registers the wizard's routes. It runs once, from Mount, so
-// a missing page panics at start like a conflicting route would.
-func (h *Handler) mountWizard(handle func(string, web.HandlerFunc)) {
-	for _, p := range []string{pageOverview, pageStep, pageDiscard, pageDone} {
-		if !h.Pages.Has(p) {
-			panic(fmt.Sprintf("registration: template %q missing", p))
-		}
-	}
-	handle("GET /register", h.showOverview)
-	handle("GET /register/{step}", h.showStep)
-	handle("POST /register/{step}", h.postStep)
-}
-
 // overviewPage is the data of the "register" page.
 type overviewPage struct {
 	ContinueURL string // the first incomplete step of a draft in progress

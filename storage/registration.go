@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -19,6 +20,28 @@ const (
 	StatusApproved          RegistrationStatus = "approved"
 	StatusRejected          RegistrationStatus = "rejected"
 )
+
+// Next lists the statuses a registration in status s may move to. It is
+// the one table of registration transitions: the officers' decisions, the
+// registrant's resubmission and every backend's approval check it, and a
+// change it does not list is refused (approved and rejected are final).
+func (s RegistrationStatus) Next() []RegistrationStatus {
+	switch s {
+	case StatusSubmitted, StatusResubmitted:
+		return []RegistrationStatus{StatusInReview}
+	case StatusInReview:
+		return []RegistrationStatus{StatusApproved, StatusRejected, StatusRevisionRequested}
+	case StatusRevisionRequested:
+		return []RegistrationStatus{StatusResubmitted}
+	}
+	return nil
+}
+
+// CanBecome reports whether a registration in status s may move to next
+// (Next).
+func (s RegistrationStatus) CanBecome(next RegistrationStatus) bool {
+	return slices.Contains(s.Next(), next)
+}
 
 // Open reports whether the registration still awaits a final decision.
 func (s RegistrationStatus) Open() bool {

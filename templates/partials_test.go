@@ -2,6 +2,8 @@ package templates_test
 
 import (
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -48,5 +50,34 @@ func TestPartialsAreIncludedNotServed(t *testing.T) {
 	// signs in rather than asking for a new image.
 	if strings.Index(img, `name="captcha" value="new"`) < strings.Index(img, ">Sign in</button>") {
 		t.Error("a CAPTCHA button comes before the sign-in button")
+	}
+}
+
+// The account menu is one partial (_account_nav.html): no page writes its
+// own copy, so a new entry shows on every page that has the menu.
+func TestAccountMenuIsOnePartial(t *testing.T) {
+	files, err := filepath.Glob("html/*.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(b)
+		if filepath.Base(f) == "_account_nav.html" {
+			continue
+		}
+		if strings.Contains(s, `class="account-nav"`) {
+			t.Errorf("%s writes the account menu itself; use {{template \"account_nav\" .}}", f)
+		}
+		if strings.Contains(s, `{{template "account_nav" .}}`) {
+			users++
+		}
+	}
+	if users < 8 {
+		t.Errorf("%d pages include the account menu; want every account page", users)
 	}
 }

@@ -3,11 +3,13 @@ package web
 import "net/http"
 
 // StatusWriter remembers the status code a handler wrote (200 if it only
-// wrote a body), for middleware that reports it: metrics, tracing.
+// wrote a body) and how many body bytes, for middleware that reports them:
+// metrics, tracing, the access log.
 type StatusWriter struct {
 	http.ResponseWriter
 	code    int
 	written bool
+	bytes   int64
 }
 
 // NewStatusWriter wraps w.
@@ -27,8 +29,13 @@ func (s *StatusWriter) WriteHeader(code int) {
 
 func (s *StatusWriter) Write(b []byte) (int, error) {
 	s.written = true
-	return s.ResponseWriter.Write(b)
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += int64(n)
+	return n, err
 }
+
+// Bytes is how many body bytes were written.
+func (s *StatusWriter) Bytes() int64 { return s.bytes }
 
 // Unwrap lets http.ResponseController reach the connection (flush, deadlines).
 func (s *StatusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }

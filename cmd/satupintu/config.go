@@ -89,6 +89,9 @@ type Config struct {
 	// never public by accident: a deployment opens it to its scraper only.
 	MetricsAddr string
 	Pprof       bool
+	// AccessLog writes one JSON-able log line per request (web.AccessLog),
+	// to the same logger; on by default.
+	AccessLog bool
 	// KeyRotation is how long a signing key signs before a successor is
 	// made (0: only `satupintu keys rotate`). KEK seals private signing
 	// keys at rest (SATUPINTU_KEY_ENCRYPTION_KEY); required in production.
@@ -118,6 +121,7 @@ func defaultConfig() Config {
 		Retention:        privacy.DefaultRetention,
 		MetricsAddr:      "127.0.0.1:9090",
 		KeyRotation:      90 * 24 * time.Hour,
+		AccessLog:        true,
 	}
 }
 
@@ -305,6 +309,7 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	}
 	str("METRICS_ADDR", &cfg.MetricsAddr)
 	boolean("PPROF", &cfg.Pprof)
+	boolean("ACCESS_LOG", &cfg.AccessLog)
 
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (SATUPINTU_ADDR)")
 	fs.StringVar(&cfg.Issuer, "issuer", cfg.Issuer, "issuer URL relying parties see (SATUPINTU_ISSUER)")
@@ -319,6 +324,7 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	fs.Int64Var(&cfg.CaptchaMaxNumber, "captcha-max-number", cfg.CaptchaMaxNumber, "proof-of-work difficulty: a browser tries half of it on average (SATUPINTU_CAPTCHA_MAX_NUMBER)")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "internal listen address for /metrics; off: none (SATUPINTU_METRICS_ADDR)")
 	fs.BoolVar(&cfg.Pprof, "pprof", cfg.Pprof, "serve /debug/pprof/ on the metrics address (SATUPINTU_PPROF)")
+	fs.BoolVar(&cfg.AccessLog, "access-log", cfg.AccessLog, "log one line per request: method, route, status, duration, bytes, request id, address; never the query (SATUPINTU_ACCESS_LOG)")
 	fs.StringVar(&cfg.UpstreamsFile, "upstreams-file", cfg.UpstreamsFile, "JSON file of upstream OpenID providers to sign in with (SATUPINTU_UPSTREAMS_FILE)")
 	noDemo := fs.Bool("no-demo", false, "do not create demo clients and users (SATUPINTU_DEMO=false)")
 	if err := fs.Parse(args); err != nil {

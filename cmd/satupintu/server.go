@@ -28,6 +28,7 @@ import (
 	"satupintu/privacy"
 	"satupintu/quota"
 	"satupintu/registration"
+	"satupintu/session"
 	"satupintu/storage"
 	"satupintu/storage/redis"
 	"satupintu/templates"
@@ -254,21 +255,32 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 		d.logger.Warn("durable store cannot prune: audit events and draft letters are kept")
 	}
 
+	// Who is signed in, read the same way by every UI package (session/);
+	// login creates and ends the sessions and serves the pages the guard
+	// sends browsers to.
+	sm := &session.Manager{Cookie: session.Cookie{Codec: codec, Secure: secure, TTL: d.cfg.SessionTTL},
+		Sessions: d.ephemeral, Users: reads, Now: d.now, Logger: d.logger}
+	guard := sm.Guard()
+	guard.SignIn = lh.SignInAndReturn
+	if lh.Passkeys != nil {
+		guard.HasPasskey = func(ctx context.Context, userID string) (bool, error) {
+			keys, err := lh.Passkeys.Store.PasskeysOf(ctx, userID)
+			return len(keys) > 0, err
+		}
+	}
+
 	rh := &registration.Handler{
 		Registrations: d.durable, Tokens: d.durable, Users: d.durable, Organizations: d.durable,
 		Drafts: d.ephemeral, Counters: d.ephemeral, DraftLimit: d.cfg.Limits.Register, Audit: d.durable, Mail: d.outbox, Captcha: captchas,
 		Pages: pages, CSRF: csrf, Cookies: codec, BaseURL: d.cfg.Issuer, Secure: secure,
-		CurrentUser: func(r *http.Request) (storage.User, bool) {
-			_, u, ok := lh.CurrentSession(r)
-			return u, ok
-		},
+		CurrentUser: sm.CurrentUser, Guard: guard,
 		Now: d.now, Logger: d.logger,
 	}
 
 	ah := &account.Handler{
 		Users: d.durable, Organizations: d.durable, Clients: d.durable, Links: d.durable,
 		Grants: d.durable, AccessTokens: d.ephemeral, Sessions: d.ephemeral, Counters: d.ephemeral, Audit: d.durable, Pages: pages, CSRF: csrf,
-		CurrentSession: lh.CurrentSession,
+		CurrentSession: sm.CurrentSession, Guard: guard,
 		// Account-link endpoints on loopback only while the provider
 		// itself is on loopback (an http issuer: development, the demo).
 		Linker: &account.Linker{AllowLoopback: !secure},
@@ -298,22 +310,19 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 
 	ph := &privacy.Handler{
 		Store: d.durable, Sessions: d.ephemeral, Pages: pages, CSRF: csrf, Retention: d.cfg.Retention,
-		CurrentUser: func(r *http.Request) (storage.User, bool) {
-			_, u, ok := lh.CurrentSession(r)
-			return u, ok
-		},
+		CurrentUser: sm.CurrentUser, Guard: guard,
 		CheckPassword: lh.CheckOwnPassword, OnSessionEnd: provider.EndSession,
 		Secure: secure, Now: d.now, Logger: d.logger,
 	}
 
-	uh := newUpstream(ctx, d, lh, rh, pages, csrf, codec, secure)
+	uh := newUpstream(ctx, d, lh, rh, sm, pages, csrf, codec, secure)
 
 	// The user-code page of the device flow (device/): a signed-in user
 	// allows or denies a command-line tool or a kiosk.
 	dh := &device.Handler{
 		Authorizations: d.ephemeral, Clients: d.durable, Counters: d.ephemeral, Audit: d.durable,
 		Memberships: d.durable, Organizations: d.durable,
-		Pages: pages, CSRF: csrf, CurrentSession: lh.CurrentSession, SignIn: lh.SignInAndReturn,
+		Pages: pages, CSRF: csrf, CurrentSession: sm.CurrentSession, SignIn: lh.SignInAndReturn,
 		WrongCodeLimit: d.cfg.Limits.DeviceCode, Secure: secure, Now: d.now, Logger: d.logger,
 	}
 
@@ -337,6 +346,10 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	if d.metrics != nil {
 		handler = d.metrics.Middleware(handler, routeOf(mux))
 	}
+	if d.cfg.AccessLog {
+		// Inside the request id and the trusted proxies, so both are known.
+		handler = web.AccessLog{Logger: d.logger, Route: routeOf(mux), Skip: isProbe, Now: d.now}.Wrap(handler)
+	}
 	handler = web.WithRequestID(web.TrustedProxies(withClientAddress(handler), d.cfg.TrustedProxies))
 	return d.tracing.Middleware(handler, routeOf(mux), isProbe), provider, nil // handler itself when off
 }
@@ -345,7 +358,7 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 // configured: login signs linked users in and runs the link hook, the
 // registration wizard takes unlinked identities. It must run before lh
 // is mounted (PageExtras is read then).
-func newUpstream(ctx context.Context, d deps, lh *login.Handler, rh *registration.Handler, pages *templates.Pages,
+func newUpstream(ctx context.Context, d deps, lh *login.Handler, rh *registration.Handler, sm *session.Manager, pages *templates.Pages,
 	csrf *web.CSRF, codec *securecookie.SecureCookie, secure bool) *upstream.Handler {
 	if len(d.cfg.Upstreams) == 0 {
 		return nil
@@ -354,11 +367,7 @@ func newUpstream(ctx context.Context, d deps, lh *login.Handler, rh *registratio
 		Providers: d.cfg.Upstreams, Links: d.durable, Users: d.durable, Requests: d.ephemeral,
 		Drafts: d.ephemeral, Counters: d.ephemeral, Limit: d.cfg.Limits.Upstream, Audit: d.durable,
 		Pages: pages, CSRF: csrf, Cookies: codec, BaseURL: d.cfg.Issuer, Secure: secure,
-		SignIn: lh.SignInExternal,
-		CurrentUser: func(r *http.Request) (storage.User, bool) {
-			_, u, ok := lh.CurrentSession(r)
-			return u, ok
-		},
+		SignIn: lh.SignInExternal, CurrentUser: sm.CurrentUser,
 		Register: func(w http.ResponseWriter, r *http.Request, id upstream.Identity) error {
 			return rh.StartPrefilled(w, r, registration.Prefill{FullName: id.Name, NIK: id.NIK, VerifiedBy: id.Label,
 				UpstreamID: id.ProviderID, UpstreamSubject: id.Subject})

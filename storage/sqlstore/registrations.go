@@ -372,7 +372,7 @@ func (s *Store) ApproveRegistration(ctx context.Context, id string, org storage.
 		// second sees the first's decision here.
 		// Only a registration under review can be approved: otherwise an
 		// approval could land on top of a concurrent revision request.
-		if g.Status != storage.StatusInReview {
+		if !g.Status.CanBecome(storage.StatusApproved) {
 			return fmt.Errorf("registration is %s: %w", g.Status, storage.ErrConflict)
 		}
 		// A company registered already (by NIB) is joined: under this
