@@ -314,8 +314,15 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 		WrongCodeLimit: d.cfg.Limits.DeviceCode, Secure: secure, Now: d.now, Logger: d.logger,
 	}
 
+	// The operators' console (admin/).
+	console, err := newConsole(d, newAdminService(d, lh, provider, sealKey), lh, pages, csrf, secure)
+	if err != nil {
+		return nil, nil, err
+	}
+
 	mux := http.NewServeMux()
 	lh.Mount(mux)
+	console.Mount(mux)
 	rh.Mount(mux)
 	captchas.Mount(mux)
 	ah.Mount(mux)
