@@ -58,7 +58,7 @@ type Console struct {
 }
 
 var pageNames = []string{"admin_home", "admin_clients", "admin_client", "admin_client_secret", "admin_users",
-	"admin_user", "admin_keys", "admin_need_mfa", "admin_reauth", "error"}
+	"admin_user", "admin_orgs", "admin_org", "admin_keys", "admin_need_mfa", "admin_reauth", "error"}
 
 // Mount registers every console route on mux, all of them here. It
 // panics on a setup error, at start only.
@@ -88,6 +88,9 @@ func (c *Console) Mount(mux *http.ServeMux) {
 	page("POST /admin/users/{id}/password-reset", c.userAction(c.sendReset))
 	page("POST /admin/users/{id}/sessions/end", c.userAction(c.endSessions))
 	fresh("POST /admin/users/{id}/roles", c.userAction(c.setRole))
+	page("GET /admin/organizations", c.searchOrgs)
+	page("GET /admin/organizations/{id}", c.showOrg)
+	page("POST /admin/organizations/{id}", c.correctOrg)
 	page("GET /admin/keys", c.listKeys)
 	fresh("POST /admin/keys/rotate", c.rotateKey)
 }
@@ -218,6 +221,7 @@ func nav(current string) []navItem {
 		{Href: "/admin", Key: "admin.nav.home"},
 		{Href: "/admin/clients", Key: "admin.nav.clients"},
 		{Href: "/admin/users", Key: "admin.nav.users"},
+		{Href: "/admin/organizations", Key: "admin.nav.orgs"},
 		{Href: "/officer", Key: "admin.nav.registrations"},
 		{Href: "/admin/keys", Key: "admin.nav.keys"},
 	}

@@ -59,6 +59,7 @@ type Service struct {
 	Sessions Sessions
 	Keys     Keys
 	Audit    Audit
+	Orgs     Organizations
 
 	// PrepareClient checks a client as `satupintu client create` does and
 	// fills what follows from its fields (the pairwise sector); the rules

@@ -16,9 +16,14 @@ import (
 
 // newAdminService wires the operations the console and the admin API
 // share to the rules the CLI applies (client checks, secrets, keys).
-func newAdminService(d deps, lh *login.Handler, provider *op.Provider, sealKey [32]byte) *adminui.Service {
+func newAdminService(d deps, lh *login.Handler, provider *op.Provider, sealKey [32]byte) (*adminui.Service, error) {
 	throttle := &login.Throttle{Counters: d.ephemeral, Now: d.now}
+	orgs, ok := d.durable.(adminui.Organizations)
+	if !ok {
+		return nil, errors.New("admin console: the database cannot administer organizations")
+	}
 	return &adminui.Service{
+		Orgs:    orgs,
 		Clients: d.durable, Users: d.durable, Sessions: d.ephemeral, Keys: d.durable, Audit: d.durable,
 		TraderTypes: registration.TraderTypes.Codes(),
 		PrepareClient: func(ctx context.Context, c *storage.Client) error {
@@ -59,7 +64,7 @@ func newAdminService(d deps, lh *login.Handler, provider *op.Provider, sealKey [
 		},
 		OnSessionEnd: provider.EndSession,
 		Now:          d.now, Logger: d.logger,
-	}
+	}, nil
 }
 
 // newConsole is the operators' console on svc.

@@ -379,3 +379,33 @@ func TestConsoleUsers(t *testing.T) {
 		}
 	})
 }
+
+func TestConsoleOrganizations(t *testing.T) {
+	tp := newTestProvider(t)
+	b := adminSession(t, tp)
+	resp, page := b.get(tp.issuer + "/admin/organizations?by=nib&q=" + url.QueryEscape(tp.org.NIB))
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, `data-org="`+tp.org.ID+`"`) {
+		t.Fatalf("search: %d\n%s", resp.StatusCode, page)
+	}
+	_, page = b.get(tp.issuer + "/admin/organizations/" + tp.org.ID)
+	if !strings.Contains(page, `href="/admin/users/`+tp.user.ID+`"`) {
+		t.Fatalf("the member is not listed:\n%s", page)
+	}
+	form := formFields(t, page)
+	for k, v := range map[string]string{"name": tp.org.Name, "nib": "12345", "npwp": tp.org.NPWP} {
+		form.Set(k, v)
+	}
+	resp, page = b.post(tp.issuer+"/admin/organizations/"+tp.org.ID, form)
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, `id="form-error"`) {
+		t.Fatalf("short NIB: %d", resp.StatusCode)
+	}
+	form.Set("nib", tp.org.NIB)
+	form.Set("name", `PT <Baru> "Jaya"`)
+	resp, page = b.post(tp.issuer+"/admin/organizations/"+tp.org.ID, form)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "PT &lt;Baru&gt; &#34;Jaya&#34;") {
+		t.Fatalf("%d\n%s", resp.StatusCode, page)
+	}
+	if o, _ := tp.durable.OrganizationByID(t.Context(), tp.org.ID); o.Name != `PT <Baru> "Jaya"` {
+		t.Fatalf("stored %q", o.Name)
+	}
+}

@@ -315,7 +315,11 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	}
 
 	// The operators' console (admin/).
-	console, err := newConsole(d, newAdminService(d, lh, provider, sealKey), lh, pages, csrf, secure)
+	svc, err := newAdminService(d, lh, provider, sealKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	console, err := newConsole(d, svc, lh, pages, csrf, secure)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -20,15 +20,10 @@ func (s *Store) AuditHourly(ctx context.Context, actions []string, from, to time
 		return nil, fmt.Errorf("%s: want 1 to %d actions, got %d", op, storage.MaxAuditStatsActions, len(actions))
 	}
 	args := []any{micros(from), micros(to)}
-	marks := make([]string, len(actions))
-	for i, a := range actions {
+	for _, a := range actions {
 		args = append(args, a)
-		marks[i] = fmt.Sprintf("$%d", i+3)
 	}
-	// Integer division by an hour in microseconds on both dialects.
-	rows, err := s.db.Query(ctx, `SELECT occurred_at / 3600000000, COUNT(*) FROM audit_events
-		WHERE action IN (`+strings.Join(marks, ", ")+`) AND occurred_at >= $1 AND occurred_at < $2
-		GROUP BY occurred_at / 3600000000`, args...)
+	rows, err := s.db.Query(ctx, auditHourlyQuery(len(actions)), args...)
 	if err != nil {
 		return nil, s.wrap(op, err)
 	}
@@ -42,4 +37,17 @@ func (s *Store) AuditHourly(ctx context.Context, actions []string, from, to time
 		out[hour*3600] = n
 	}
 	return out, s.wrap(op, rows.Err())
+}
+
+// auditHourlyQuery counts n actions' events per hour in a time range
+// ($1, $2; the actions from $3); integer division by an hour in
+// microseconds on both dialects.
+func auditHourlyQuery(n int) string {
+	marks := make([]string, n)
+	for i := range marks {
+		marks[i] = fmt.Sprintf("$%d", i+3)
+	}
+	return `SELECT occurred_at / 3600000000, COUNT(*) FROM audit_events
+		WHERE action IN (` + strings.Join(marks, ", ") + `) AND occurred_at >= $1 AND occurred_at < $2
+		GROUP BY occurred_at / 3600000000`
 }
