@@ -22,7 +22,7 @@ func testAuditHourly(t *testing.T, s storage.Durable) {
 	}{
 		{hour.Add(time.Minute), "login.success"}, {hour.Add(59 * time.Minute), "login.success"},
 		{hour.Add(61 * time.Minute), "login.success"}, {hour.Add(2 * time.Minute), "login.failure"},
-		{hour.Add(-time.Minute), "login.success"}, // before from
+		{hour.Add(-time.Minute), "login.success"},  // before from
 		{hour.Add(3 * time.Hour), "login.success"}, // at to: outside
 	} {
 		mustOK(t, "AppendAudit", s.AppendAudit(ctx, storage.AuditEvent{Time: e.at, Action: e.action}))
