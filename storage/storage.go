@@ -430,6 +430,7 @@ type Durable interface {
 	Privacy
 	Memberships
 	Invitations
+	SettingsStore
 	Ping(ctx context.Context) error
 	Close() error
 }

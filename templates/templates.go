@@ -49,6 +49,9 @@ type View struct {
 	// read by their partials: the upstream sign-in buttons on the sign-in
 	// page, for one.
 	Extra map[string]any
+	// Site is the operators' settings in Lang (web.Renderer fills it);
+	// nil renders as an empty Site.
+	Site *Site
 }
 
 // Pages are the parsed templates and catalogs. Safe for concurrent use.
@@ -57,6 +60,7 @@ type Pages struct {
 	sets    map[string]*template.Template // lang → every page, named by page
 	names   map[string]bool               // the page names
 	static  *staticFiles
+	site    siteHolder // see UseSite
 }
 
 // New parses every page in every language and loads the catalogs. A missing
@@ -195,6 +199,9 @@ func (p *Pages) Render(w http.ResponseWriter, status int, name string, v View) e
 	}
 	if !p.names[name] {
 		return fmt.Errorf("templates: no page %q", name)
+	}
+	if v.Site == nil {
+		v.Site = &Site{}
 	}
 	var buf bytes.Buffer
 	if err := p.sets[v.Lang].ExecuteTemplate(&buf, name, v); err != nil {

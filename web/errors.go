@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"satupintu/storage"
 	"satupintu/templates"
@@ -69,6 +70,7 @@ func (rn *Renderer) render(w http.ResponseWriter, r *http.Request, status int, n
 		Self:      r.URL.RequestURI(),
 		Data:      data,
 	}
+	v.Site = rn.site(r, v.Lang)
 	if rn.Extras != nil {
 		v.Extra = rn.Extras(r, name)
 	}
@@ -151,6 +153,20 @@ func (rn *Renderer) Error(w http.ResponseWriter, r *http.Request, err error) {
 		rn.logger().LogAttrs(r.Context(), slog.LevelError, "render error page failed", slog.String("error", rerr.Error()))
 		http.Error(w, rn.Pages.T(Locale(r), key), status)
 	}
+}
+
+// site returns the operators' settings for the page (templates.Pages.UseSite),
+// the defaults when none are wired or they cannot be read: a page, and the
+// error page above all, still renders while the database is away.
+func (rn *Renderer) site(r *http.Request, lang string) *templates.Site {
+	site, err := rn.Pages.Site(r.Context(), lang)
+	if err != nil {
+		rn.logger().WarnContext(r.Context(), "read settings; showing the defaults", "request_id", RequestID(r.Context()), "error", err)
+	}
+	if site == nil {
+		site = SiteOf(storage.DefaultSettings(), lang, time.Time{})
+	}
+	return site
 }
 
 func (rn *Renderer) logger() *slog.Logger {

@@ -42,6 +42,7 @@ type adminStore interface {
 	storage.Audit
 	storage.Passkeys
 	storage.Secrets // the key sealing client_secret_jwt secrets
+	storage.SettingsStore
 	// user create --organization finds the company by NIB and reports the
 	// membership made.
 	OrganizationByNIB(ctx context.Context, nib string) (storage.Organization, error)

@@ -1,6 +1,6 @@
 // Command satupintu is the one binary of the satupintu identity provider:
 // `serve` runs it, `migrate` prepares the database, and the admin commands
-// (`client`, `user`, `keys`) change it, against whichever backend the
+// (`client`, `user`, `keys`, `settings`) change it, against whichever backend the
 // configuration selects. This package only wires the others together.
 package main
 
@@ -33,6 +33,7 @@ usage:
   satupintu user unlock --username U      (lifts a sign-in lock; needs SATUPINTU_REDIS_URL)
   satupintu keys rotate [--alg RS256|PS256|ES256|EdDSA|all]
   satupintu keys list                     (each signing key's state; no key material)
+  satupintu settings show | settings set KEY LANG VALUE   (service name, contact details, banner; see the README)
   satupintu demo-rp [--config data/demo-clients.json]
   satupintu seed --users N --registrations N [--force]   (test databases only: fills them for benchmarks)
   satupintu bench [--scenarios a,b] [--duration 10s] [--concurrency 16] [--target URL ...]   (the load tool)
@@ -82,7 +83,7 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return benchCommand(ctx, rest, stdin, stdout, stderr, getenv)
 	case "seed":
 		return seedCommand(ctx, rest, stdout, getenv)
-	case "migrate", "client", "user", "keys":
+	case "migrate", "client", "user", "keys", "settings":
 	default:
 		return usagef("unknown command %q (try: satupintu help)", cmd)
 	}
@@ -115,6 +116,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return a.client(ctx, fs.Args())
 	case "user":
 		return a.user(ctx, fs.Args())
+	case "settings":
+		return a.settings(ctx, fs.Args())
 	default:
 		return a.keys(ctx, fs.Args())
 	}

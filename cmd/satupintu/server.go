@@ -142,6 +142,9 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	if err != nil {
 		return nil, nil, fmt.Errorf("cache: %w", err)
 	}
+	// Every page shows the operators' settings (service name, banner),
+	// read through the same cache.
+	pages.UseSite(&web.Site{Settings: reads, Now: d.now})
 	lh := &login.Handler{
 		Users: reads, Clients: d.durable, Requests: d.ephemeral, Sessions: d.ephemeral,
 		OneTime: d.ephemeral, Audit: d.durable, Pages: pages, CSRF: csrf, Cookies: codec,

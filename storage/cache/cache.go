@@ -1,8 +1,8 @@
 // Package cache keeps, on one node, the durable records every sign-in and
 // token request reads: users, organizations, memberships and chosen
-// organizations. A single sign-on code flow read the same user three times
-// and its organization twice; introspection and userinfo read the user on
-// every call.
+// organizations; and the operators' settings every page shows. A single
+// sign-on code flow read the same user three times and its organization
+// twice; introspection and userinfo read the user on every call.
 //
 // Entries are dropped when the data changes: the durable store reports
 // each committed write (sqlstore.Store.OnChange) and the node passes it to
@@ -183,4 +183,15 @@ func (s *Store) ChosenOrganization(ctx context.Context, userID, clientID string)
 	return read(s, "choice:"+userID+":"+clientID, "u:"+userID, true, func() (string, error) {
 		return s.Durable.ChosenOrganization(ctx, userID, clientID)
 	})
+}
+
+// settingsOwner is sqlstore.SettingsOwner: the store reports edits of the
+// settings under it.
+const settingsOwner = "s:settings"
+
+// Settings returns the settings, from the cache when it can: every page
+// shows the service name and the banner, so a hit must cost no query.
+func (s *Store) Settings(ctx context.Context) (storage.Settings, error) {
+	st, err := read(s, "settings", settingsOwner, false, func() (storage.Settings, error) { return s.Durable.Settings(ctx) })
+	return st.Clone(), err
 }

@@ -154,3 +154,46 @@ func TestCallersGetTheirOwnSlices(t *testing.T) {
 		t.Errorf("a caller's change reached the cache: roles %q", b.Roles)
 	}
 }
+
+// settingsCounting counts the settings reads that reach the store.
+type settingsCounting struct {
+	storage.Durable
+	reads atomic.Int32
+}
+
+func (c *settingsCounting) Settings(ctx context.Context) (storage.Settings, error) {
+	c.reads.Add(1)
+	return c.Durable.Settings(ctx)
+}
+
+// Every page reads the settings: a hit must not reach the store, and an
+// edit reported by the store (OnChange, as cmd/satupintu wires it) shows
+// at once.
+func TestSettingsCachedUntilChanged(t *testing.T) {
+	clk := conformance.NewClock(time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC))
+	_, dur := storagetest.Embedded(t, clk.Now)
+	c := &settingsCounting{Durable: dur}
+	s := cache.New(c, time.Minute, clk.Now)
+	dur.OnChange(func(_ context.Context, owners []string) { s.Invalidate(owners...) })
+	ctx := t.Context()
+	for range 3 {
+		got, err := s.Settings(ctx)
+		if err != nil || got.ServiceName.ID != "satupintu" {
+			t.Fatalf("Settings = %+v, %v", got.ServiceName, err)
+		}
+		got.FAQ[0].Question.ID = "changed by a caller" // the cache's copy stays
+	}
+	if n := c.reads.Load(); n != 1 {
+		t.Errorf("3 reads reached the store %d times, want 1", n)
+	}
+	if err := s.UpdateSettings(ctx, func(st *storage.Settings) error { st.ServiceName.ID = "Satu Pintu"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Settings(ctx)
+	if err != nil || got.ServiceName.ID != "Satu Pintu" || got.FAQ[0].Question.ID == "changed by a caller" {
+		t.Errorf("after the edit: %q, first question %q, %v", got.ServiceName.ID, got.FAQ[0].Question.ID, err)
+	}
+	if n := c.reads.Load(); n != 2 {
+		t.Errorf("reads after the edit: %d, want 2", n)
+	}
+}

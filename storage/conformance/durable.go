@@ -86,6 +86,8 @@ func RunDurable(t *testing.T, open func(t *testing.T) storage.Durable) {
 		{"invitations", testInvitations},
 		{"concurrent token consumption has one winner", testActionTokenConcurrent},
 		{"transaction hooks commit and roll back with the change", testTxHooks},
+		{"settings default, round trip and validation", testSettings},
+		{"concurrent settings updates lose nothing", testSettingsConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -46,6 +46,7 @@ func TestOnChangeReportsCachedWrites(t *testing.T) {
 	expect("ChooseOrganization", s.ChooseOrganization(ctx, "u1", client.ID, org.ID, now), "u:u1")
 	expect("DeleteClient (the choice goes with it)", s.DeleteClient(ctx, client.ID), "u:u1")
 	expect("RemoveMembership", s.RemoveMembership(ctx, org.ID, "u1"), "u:u1")
+	expect("UpdateSettings", s.UpdateSettings(ctx, func(st *storage.Settings) error { st.ServiceName.EN = "One Door"; return nil }), "s:settings")
 
 	// A refused write reports nothing.
 	if err := s.UpdateUser(ctx, "u1", func(*storage.User) error { return storage.ErrConflict }); err == nil {
@@ -53,6 +54,9 @@ func TestOnChangeReportsCachedWrites(t *testing.T) {
 	}
 	if err := s.RemoveMembership(ctx, org.ID, "u1"); err == nil {
 		t.Fatal("removing a membership twice succeeded")
+	}
+	if err := s.UpdateSettings(ctx, func(st *storage.Settings) error { st.ContactEmail.ID = "not an address"; return nil }); err == nil {
+		t.Fatal("invalid settings were stored")
 	}
 	if got != nil {
 		t.Errorf("failed writes reported %q", got)
