@@ -58,7 +58,7 @@ type Console struct {
 }
 
 var pageNames = []string{"admin_home", "admin_clients", "admin_client", "admin_client_secret", "admin_users",
-	"admin_user", "admin_orgs", "admin_org", "admin_keys", "admin_need_mfa", "admin_reauth", "error"}
+	"admin_user", "admin_orgs", "admin_org", "admin_keys", "admin_settings", "admin_need_mfa", "admin_reauth", "error"}
 
 // Mount registers every console route on mux, all of them here. It
 // panics on a setup error, at start only.
@@ -91,6 +91,8 @@ func (c *Console) Mount(mux *http.ServeMux) {
 	page("GET /admin/organizations", c.searchOrgs)
 	page("GET /admin/organizations/{id}", c.showOrg)
 	page("POST /admin/organizations/{id}", c.correctOrg)
+	page("GET /admin/settings", c.showSettings)
+	page("POST /admin/settings", c.saveSettings)
 	page("GET /admin/keys", c.listKeys)
 	fresh("POST /admin/keys/rotate", c.rotateKey)
 }
@@ -99,7 +101,7 @@ func (c *Console) init() error {
 	var err error
 	c.once.Do(func() {
 		switch {
-		case c.Service == nil, c.Registrations == nil, c.Stats == nil:
+		case c.Service == nil, c.Registrations == nil, c.Stats == nil, c.Service.SettingsStore == nil, c.Service.Orgs == nil:
 			err = errors.New("admin: Service, Registrations and Stats are required")
 			return
 		case c.Pages == nil, c.CSRF == nil, c.CurrentSession == nil:
@@ -224,6 +226,7 @@ func nav(current string) []navItem {
 		{Href: "/admin/organizations", Key: "admin.nav.orgs"},
 		{Href: "/officer", Key: "admin.nav.registrations"},
 		{Href: "/admin/keys", Key: "admin.nav.keys"},
+		{Href: "/admin/settings", Key: "admin.nav.settings"},
 	}
 	for i := range items {
 		items[i].Current = items[i].Href == current

@@ -60,6 +60,9 @@ type Service struct {
 	Keys     Keys
 	Audit    Audit
 	Orgs     Organizations
+	// SettingsStore holds the service name, contact details, Help Center
+	// and banner.
+	SettingsStore SettingsStore
 
 	// PrepareClient checks a client as `satupintu client create` does and
 	// fills what follows from its fields (the pairwise sector); the rules

@@ -23,7 +23,7 @@ func newAdminService(d deps, lh *login.Handler, provider *op.Provider, sealKey [
 		return nil, errors.New("admin console: the database cannot administer organizations")
 	}
 	return &adminui.Service{
-		Orgs:    orgs,
+		Orgs: orgs, SettingsStore: d.durable,
 		Clients: d.durable, Users: d.durable, Sessions: d.ephemeral, Keys: d.durable, Audit: d.durable,
 		TraderTypes: registration.TraderTypes.Codes(),
 		PrepareClient: func(ctx context.Context, c *storage.Client) error {

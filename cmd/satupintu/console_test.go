@@ -409,3 +409,48 @@ func TestConsoleOrganizations(t *testing.T) {
 		t.Fatalf("stored %q", o.Name)
 	}
 }
+
+func TestConsoleSettings(t *testing.T) {
+	tp := newTestProvider(t)
+	b := adminSession(t, tp)
+	_, page := b.get(tp.issuer + "/admin/settings")
+	form := formFields(t, page)
+	form.Set("version", "0")
+	form.Set("contact_phone_id", "(021) 555-0100")
+	form.Set("contact_phone_en", "+62 21 555 0100")
+	form.Set("faq_0_q_id", "Apa itu <b>satupintu</b>?")
+	resp, page := b.post(tp.issuer+"/admin/settings", form)
+	// Only the fields set above: the other texts came back empty, and the
+	// service name is required.
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, `id="settings-problems"`) {
+		t.Fatalf("incomplete settings: %d\n%s", resp.StatusCode, page)
+	}
+	st, err := tp.durable.Settings(t.Context())
+	if err != nil || st.Version != 0 {
+		t.Fatalf("a refused edit was stored: %+v %v", st, err)
+	}
+
+	// The whole form as the browser sends it.
+	form = url.Values{"csrf_token": {form.Get("csrf_token")}, "version": {"0"},
+		"service_name_id": {"SatuPintu INSW"}, "contact_email_id": {"layanan@insw.go.id"},
+		"contact_phone_id": {"(021) 555-0100"}, "contact_phone_en": {"+62 21 555 0100"},
+		"faq_0_q_id": {"Apa itu <b>satupintu</b>?"}, "faq_0_a_id": {"Satu akun untuk semua layanan."},
+		"link_0_title_id": {"Panduan"}, "link_0_url": {"https://insw.go.id/panduan.pdf"}, "link_0_kind": {"guide"},
+		"banner_id": {"Pemeliharaan Sabtu 22.00"}, "banner_on": {"yes"}}
+	resp, page = b.post(tp.issuer+"/admin/settings", form)
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Query().Get("ok") != "saved" {
+		t.Fatalf("%d\n%s", resp.StatusCode, page)
+	}
+	if n := auditCount(t, tp, "settings.update", "settings"); n != 1 {
+		t.Fatalf("%d settings.update events", n)
+	}
+	_, page = b.get(tp.issuer + "/contact?lang=en")
+	if !strings.Contains(page, "+62 21 555 0100") || !strings.Contains(page, "Pemeliharaan Sabtu 22.00") {
+		t.Fatalf("the contact page does not show the edit:\n%s", page)
+	}
+	// A second editor still holding version 0 is refused, nothing lost.
+	resp, _ = b.post(tp.issuer+"/admin/settings", form)
+	if resp.StatusCode != http.StatusConflict {
+		t.Fatalf("stale edit: %d", resp.StatusCode)
+	}
+}
