@@ -263,7 +263,6 @@ func (h *Handler) waitBackground() {
 // is the activation link) get nothing, and nothing of that reaches the
 // requester.
 func (h *Handler) sendReset(ctx context.Context, email, ip string) error {
-	p := h.Passwords
 	now := h.Now().UTC()
 	u, err := h.Users.UserByLogin(ctx, email)
 	if errors.Is(err, storage.ErrNotFound) {
@@ -277,6 +276,35 @@ func (h *Handler) sendReset(ctx context.Context, email, ip string) error {
 		h.Logger.InfoContext(ctx, "password reset for an account that cannot reset", "user_id", u.ID, "ip", ip)
 		return nil
 	}
+	if err := h.mailReset(ctx, u); err != nil {
+		return err
+	}
+	h.auditAt(ctx, ip, storage.AuditEvent{Action: "password.reset_request", ActorID: u.ID, Subject: u.ID})
+	h.Logger.InfoContext(ctx, "password reset email queued", "user_id", u.ID)
+	return nil
+}
+
+// MailPasswordReset sends u a password-reset link on an operator's
+// behalf (package admin, which records its own audit event: pass it with
+// storage.WithAudit on ctx to store it with the link). An account without
+// a password or that cannot sign in gets none.
+func (h *Handler) MailPasswordReset(ctx context.Context, u storage.User) error {
+	if err := h.init(); err != nil {
+		return err
+	}
+	if u.Email == "" || u.PasswordHash == "" || !u.CanSignIn(h.Now()) {
+		return ErrCannotReset
+	}
+	return h.mailReset(ctx, u)
+}
+
+// ErrCannotReset: the account has no email or password, or cannot sign in.
+var ErrCannotReset = errors.New("login: the account cannot reset its password")
+
+// mailReset stores a reset link for u and queues its mail, together.
+func (h *Handler) mailReset(ctx context.Context, u storage.User) error {
+	p := h.Passwords
+	now := h.Now().UTC()
 	secret, t := newResetToken(u.ID, now, now.Add(ResetTTL))
 	link := strings.TrimRight(p.BaseURL, "/") + "/password/reset?token=" + secret
 	body := func(lang string) string {
@@ -294,8 +322,6 @@ func (h *Handler) sendReset(ctx context.Context, email, ip string) error {
 	}); err != nil {
 		return fmt.Errorf("login: reset: store token and mail for user %s: %w", u.ID, err)
 	}
-	h.auditAt(ctx, ip, storage.AuditEvent{Action: "password.reset_request", ActorID: u.ID, Subject: u.ID})
-	h.Logger.InfoContext(ctx, "password reset email queued", "user_id", u.ID)
 	return nil
 }
 

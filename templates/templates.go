@@ -229,6 +229,22 @@ func (p *Pages) funcs(lang string) template.FuncMap {
 			return u, nil
 		},
 		"langURL": langURL,
+		// dict passes several values to a partial: dict "k1" v1 "k2" v2.
+		"dict": func(kv ...any) (map[string]any, error) {
+			if len(kv)%2 != 0 {
+				return nil, fmt.Errorf("templates: dict wants key-value pairs")
+			}
+			m := make(map[string]any, len(kv)/2)
+			for i := 0; i < len(kv); i += 2 {
+				k, ok := kv[i].(string)
+				if !ok {
+					return nil, fmt.Errorf("templates: dict key %v is not a string", kv[i])
+				}
+				m[k] = kv[i+1]
+			}
+			return m, nil
+		},
+		"inc": func(i int) int { return i + 1 },
 	}
 }
 

@@ -326,8 +326,19 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 		WrongCodeLimit: d.cfg.Limits.DeviceCode, Secure: secure, Now: d.now, Logger: d.logger,
 	}
 
+	// The operators' console (admin/).
+	svc, err := newAdminService(d, lh, provider, sealKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	console, err := newConsole(d, svc, lh, pages, csrf, secure)
+	if err != nil {
+		return nil, nil, err
+	}
+
 	mux := http.NewServeMux()
 	lh.Mount(mux)
+	console.Mount(mux)
 	rh.Mount(mux)
 	captchas.Mount(mux)
 	ah.Mount(mux)

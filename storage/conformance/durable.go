@@ -62,6 +62,8 @@ func RunDurable(t *testing.T, open func(t *testing.T) storage.Durable) {
 		{"replacing a secret needs its current value", testReplaceSecret},
 		{"audit log", testAudit},
 		{"audit retention prunes by time", testAuditPrune},
+		{"audit events counted per hour", testAuditHourly},
+		{"organizations found, corrected and their registrations", testOrganizationAdmin},
 		{"audit observer sees stored actions", testAuditObserver},
 		{"audit stores any bytes a client sent", testAuditAnyBytes},
 		{"audit events are chained", testAuditChain},

@@ -34,6 +34,10 @@ func (s *Store) PlannedQueries() []PlannedQuery {
 	qs := []PlannedQuery{
 		{Name: "user by login", SQL: UserByLoginQuery, Args: []any{"budi@contoh.co.id"}},
 		{Name: "user by id", SQL: userByIDQuery, Args: []any{"u1"}},
+		// The operators' console.
+		{Name: "sign-ins per hour", SQL: auditHourlyQuery(2), Args: []any{int64(0), int64(3600000000), "login.success", "login.failure"}},
+		{Name: "organizations by npwp", SQL: organizationsByNPWPQuery, Args: []any{"012345678901000"}},
+		{Name: "registrations by nib", SQL: registrationsByNIBQuery, Args: []any{"9120000000001", int64(50)}},
 	}
 	cursor := userCursor([]byte("budi santoso"), "u1")
 	for _, by := range []string{storage.SearchUsername, storage.SearchEmail, storage.SearchNIB, storage.SearchNPWP, storage.SearchName} {

@@ -1,0 +1,235 @@
+// Package admin is the operators' side of satupintu: the console under
+// /admin (server-rendered, Indonesian first, usable on a phone) and the
+// JSON admin API under /admin/api/v1. Both call one Service, so an
+// operation is checked, performed and audited the same way from a browser,
+// a script or the CLI's rules.
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"satupintu/storage"
+	"satupintu/templates"
+	"satupintu/web"
+)
+
+// The narrow slices of storage the console reads besides the Service's.
+type (
+	RegistrationCounts interface {
+		OpenRegistrationCounts(ctx context.Context) (map[storage.RegistrationStatus]int, error)
+	}
+	AuditStats interface {
+		AuditHourly(ctx context.Context, actions []string, from, to time.Time) (map[int64]int64, error)
+	}
+)
+
+// DefaultFreshAuth is how recent a sign-in must be for a sensitive action
+// (a secret rotation, a role change, a key rotation).
+const DefaultFreshAuth = 10 * time.Minute
+
+// Console serves /admin. Set the fields, then call Mount once.
+type Console struct {
+	Service       *Service
+	Registrations RegistrationCounts
+	Stats         AuditStats
+	Pages         *templates.Pages
+	CSRF          *web.CSRF
+	// CurrentSession is the signed-in session and its user (package login).
+	CurrentSession func(r *http.Request) (storage.Session, storage.User, bool)
+	// SessionCount, if set, counts the live sign-in sessions.
+	SessionCount func(ctx context.Context) (int64, error)
+	// FreshAuth bounds the age of the sign-in behind a sensitive action
+	// (DefaultFreshAuth when zero).
+	FreshAuth time.Duration
+	Secure    bool // https: the language cookie is Secure
+	Now       func() time.Time
+	Logger    *slog.Logger
+
+	once   sync.Once
+	render *web.Renderer
+	dash   dashboardCache
+}
+
+var pageNames = []string{"admin_home", "admin_clients", "admin_client", "admin_client_secret", "admin_users",
+	"admin_user", "admin_orgs", "admin_org", "admin_keys", "admin_settings", "admin_need_mfa", "admin_reauth", "error"}
+
+// Mount registers every console route on mux, all of them here. It
+// panics on a setup error, at start only.
+func (c *Console) Mount(mux *http.ServeMux) {
+	if err := c.init(); err != nil {
+		panic(err)
+	}
+	page := func(pattern string, fn adminHandler) { mux.Handle(pattern, c.render.Handle(c.admin(fn, false))) }
+	// Sensitive: the sign-in behind them must be recent.
+	fresh := func(pattern string, fn adminHandler) { mux.Handle(pattern, c.render.Handle(c.admin(fn, true))) }
+
+	page("GET /admin", c.showHome)
+	page("GET /admin/clients", c.listClients)
+	page("GET /admin/clients/new", c.newClient)
+	page("POST /admin/clients", c.createClient)
+	page("GET /admin/clients/{id}", c.showClient)
+	page("POST /admin/clients/{id}", c.updateClient)
+	fresh("POST /admin/clients/{id}/secret", c.rotateSecret)
+	page("POST /admin/clients/{id}/delete", c.deleteClient)
+	page("GET /admin/users", c.searchUsers)
+	page("GET /admin/users/{id}", c.showUser)
+	page("POST /admin/users/{id}/disable", c.userAction(c.disableUser))
+	page("POST /admin/users/{id}/enable", c.userAction(c.enableUser))
+	page("POST /admin/users/{id}/expiry", c.userAction(c.setExpiry))
+	page("POST /admin/users/{id}/unlock", c.userAction(c.unlockUser))
+	fresh("POST /admin/users/{id}/mfa-reset", c.userAction(c.resetMFA))
+	page("POST /admin/users/{id}/password-reset", c.userAction(c.sendReset))
+	page("POST /admin/users/{id}/sessions/end", c.userAction(c.endSessions))
+	fresh("POST /admin/users/{id}/roles", c.userAction(c.setRole))
+	page("GET /admin/organizations", c.searchOrgs)
+	page("GET /admin/organizations/{id}", c.showOrg)
+	page("POST /admin/organizations/{id}", c.correctOrg)
+	page("GET /admin/settings", c.showSettings)
+	page("POST /admin/settings", c.saveSettings)
+	page("GET /admin/keys", c.listKeys)
+	fresh("POST /admin/keys/rotate", c.rotateKey)
+}
+
+func (c *Console) init() error {
+	var err error
+	c.once.Do(func() {
+		switch {
+		case c.Service == nil, c.Registrations == nil, c.Stats == nil, c.Service.SettingsStore == nil, c.Service.Orgs == nil:
+			err = errors.New("admin: Service, Registrations and Stats are required")
+			return
+		case c.Pages == nil, c.CSRF == nil, c.CurrentSession == nil:
+			err = errors.New("admin: Pages, CSRF and CurrentSession are required")
+			return
+		}
+		for _, p := range pageNames {
+			if !c.Pages.Has(p) {
+				err = fmt.Errorf("admin: template %q missing", p)
+				return
+			}
+		}
+		if c.FreshAuth <= 0 {
+			c.FreshAuth = DefaultFreshAuth
+		}
+		if c.Now == nil {
+			c.Now = time.Now
+		}
+		if c.Logger == nil {
+			c.Logger = slog.New(slog.DiscardHandler)
+		}
+		c.render = &web.Renderer{Pages: c.Pages, CSRF: c.CSRF, Logger: c.Logger, Secure: c.Secure}
+	})
+	return err
+}
+
+// operator is the signed-in admin a console request acts as.
+type operator struct {
+	User    storage.User
+	Session storage.Session
+	Actor   Actor
+}
+
+type adminHandler func(w http.ResponseWriter, r *http.Request, op operator) error
+
+// admin runs fn for a signed-in admin whose session used a second factor;
+// posts must carry the CSRF token, and with fresh the sign-in must be
+// recent. Checked on every request, server-side: the console's links are
+// no protection.
+func (c *Console) admin(fn adminHandler, fresh bool) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		web.NoStore(w)
+		s, u, ok := c.CurrentSession(r)
+		if !ok {
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return nil
+		}
+		if !u.HasRole(storage.RoleAdmin) {
+			return &web.Error{Status: http.StatusForbidden, MessageKey: "admin.forbidden",
+				Err: fmt.Errorf("admin: user %s is not an admin", u.ID)}
+		}
+		if !slices.Contains(s.AMR, storage.AMRMFA) {
+			// Admins must hold a second factor and have used it for
+			// this session.
+			return c.render.Render(w, r, http.StatusForbidden, "admin_need_mfa", needMFAPage{Enrolled: u.MFAEnrolled()})
+		}
+		if r.Method == http.MethodPost {
+			if err := c.CSRF.Verify(r); err != nil {
+				return err
+			}
+		}
+		if fresh && c.Now().Sub(s.AuthTime) > c.FreshAuth {
+			return c.render.Render(w, r, http.StatusForbidden, "admin_reauth", reauthPage{Minutes: int(c.FreshAuth / time.Minute)})
+		}
+		return fn(w, r, operator{User: u, Session: s, Actor: Actor{UserID: u.ID, IP: web.RemoteIP(r)}})
+	}
+}
+
+type needMFAPage struct{ Enrolled bool }
+
+type reauthPage struct{ Minutes int }
+
+// problem turns an operation's error into what the console shows: a
+// Problem's own message (validation text stays in the page data, never in
+// the log as a secret), anything else the generic page.
+func problem(err error) error {
+	var p *Problem
+	if errors.As(err, &p) {
+		return &web.Error{Status: p.Status, MessageKey: p.Key, Err: err}
+	}
+	return err
+}
+
+// done redirects to to with a notice the page shows (one of notices).
+func done(w http.ResponseWriter, r *http.Request, to, notice string) error {
+	http.Redirect(w, r, to+"?ok="+notice, http.StatusSeeOther)
+	return nil
+}
+
+// notices are the ?ok= values a page turns into a message; anything else
+// shows nothing, so a link cannot make the console say what it likes.
+var notices = map[string]string{
+	"saved": "admin.notice.saved", "deleted": "admin.notice.deleted", "disabled": "admin.notice.disabled",
+	"enabled": "admin.notice.enabled", "expiry": "admin.notice.expiry", "unlocked": "admin.notice.unlocked",
+	"mfa": "admin.notice.mfa_reset", "reset": "admin.notice.reset_sent", "sessions": "admin.notice.sessions_ended",
+	"role": "admin.notice.role", "rotated": "admin.notice.key_rotated",
+}
+
+func noticeOf(r *http.Request) string { return notices[r.URL.Query().Get("ok")] }
+
+// when formats t for a page in Jakarta time; "—" for zero.
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.In(wib).Format("2006-01-02 15:04 WIB")
+}
+
+var wib = time.FixedZone("WIB", 7*3600)
+
+// nav is the console's menu; current marks the page's entry.
+type navItem struct {
+	Href, Key string
+	Current   bool
+}
+
+func nav(current string) []navItem {
+	items := []navItem{
+		{Href: "/admin", Key: "admin.nav.home"},
+		{Href: "/admin/clients", Key: "admin.nav.clients"},
+		{Href: "/admin/users", Key: "admin.nav.users"},
+		{Href: "/admin/organizations", Key: "admin.nav.orgs"},
+		{Href: "/officer", Key: "admin.nav.registrations"},
+		{Href: "/admin/keys", Key: "admin.nav.keys"},
+		{Href: "/admin/settings", Key: "admin.nav.settings"},
+	}
+	for i := range items {
+		items[i].Current = items[i].Href == current
+	}
+	return items
+}

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	adminui "satupintu/admin"
+	"satupintu/login"
+	"satupintu/op"
+	"satupintu/registration"
+	"satupintu/storage"
+	"satupintu/templates"
+	"satupintu/web"
+)
+
+// newAdminService wires the operations the console and the admin API
+// share to the rules the CLI applies (client checks, secrets, keys).
+func newAdminService(d deps, lh *login.Handler, provider *op.Provider, sealKey [32]byte) (*adminui.Service, error) {
+	throttle := &login.Throttle{Counters: d.ephemeral, Now: d.now}
+	orgs, ok := d.durable.(adminui.Organizations)
+	if !ok {
+		return nil, errors.New("admin console: the database cannot administer organizations")
+	}
+	return &adminui.Service{
+		Orgs: orgs, SettingsStore: d.durable,
+		Clients: d.durable, Users: d.durable, Sessions: d.ephemeral, Keys: d.durable, Audit: d.durable,
+		TraderTypes: registration.TraderTypes.Codes(),
+		PrepareClient: func(ctx context.Context, c *storage.Client) error {
+			if err := validateClient(*c); err != nil {
+				return err
+			}
+			if c.SectorIdentifier != "" { // fixed once set
+				return nil
+			}
+			sector, err := sectorOf(ctx, *c)
+			c.SectorIdentifier = sector
+			return err
+		},
+		IssueSecret: func(_ context.Context, c *storage.Client) (string, error) { return issueSecret(c, sealKey) },
+		ClientChanged: func(_ context.Context, id string) {
+			provider.InvalidateClient(id)
+		},
+		NewSigningKey: provider.RotateKey,
+		KeyStates: func(keys []storage.SigningKey, now time.Time) map[string]string {
+			out := map[string]string{}
+			for id, st := range op.KeyStates(keys, now) {
+				out[id] = string(st)
+			}
+			return out
+		},
+		Algorithms: op.Algorithms,
+		MailPasswordReset: func(ctx context.Context, u storage.User) error {
+			err := lh.MailPasswordReset(ctx, u)
+			if errors.Is(err, login.ErrCannotReset) {
+				return adminui.ErrCannotReset
+			}
+			return err
+		},
+		// The console runs in the server, beside the lockout counters,
+		// whatever the ephemeral store.
+		Unlock: func(ctx context.Context, u storage.User) error {
+			return throttle.Unlock(ctx, u.Username, u.Email)
+		},
+		OnSessionEnd: provider.EndSession,
+		Now:          d.now, Logger: d.logger,
+	}, nil
+}
+
+// newConsole is the operators' console on svc.
+func newConsole(d deps, svc *adminui.Service, lh *login.Handler, pages *templates.Pages, csrf *web.CSRF, secure bool) (*adminui.Console, error) {
+	counts, ok := d.durable.(adminui.RegistrationCounts)
+	if !ok {
+		return nil, errors.New("admin console: the database cannot count registrations")
+	}
+	stats, ok := d.durable.(adminui.AuditStats)
+	if !ok {
+		return nil, errors.New("admin console: the database cannot count audit events")
+	}
+	return &adminui.Console{
+		Service: svc, Registrations: counts, Stats: stats, Pages: pages, CSRF: csrf,
+		CurrentSession: lh.CurrentSession, Secure: secure, Now: d.now, Logger: d.logger,
+	}, nil
+}
