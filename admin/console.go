@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"satupintu/session"
 	"satupintu/storage"
 	"satupintu/templates"
 	"satupintu/web"
@@ -41,8 +42,9 @@ type Console struct {
 	Stats         AuditStats
 	Pages         *templates.Pages
 	CSRF          *web.CSRF
-	// CurrentSession is the signed-in session and its user (package login).
-	CurrentSession func(r *http.Request) (storage.Session, storage.User, bool)
+	// Guard checks who is signed in; its Home should be "/admin" and its
+	// ForbiddenKey "admin.forbidden".
+	Guard *session.Guard
 	// SessionCount, if set, counts the live sign-in sessions.
 	SessionCount func(ctx context.Context) (int64, error)
 	// FreshAuth bounds the age of the sign-in behind a sensitive action
@@ -58,7 +60,7 @@ type Console struct {
 }
 
 var pageNames = []string{"admin_home", "admin_clients", "admin_client", "admin_client_secret", "admin_users",
-	"admin_user", "admin_orgs", "admin_org", "admin_keys", "admin_settings", "admin_need_mfa", "admin_reauth", "error"}
+	"admin_user", "admin_orgs", "admin_org", "admin_keys", "admin_settings", "error"}
 
 // Mount registers every console route on mux, all of them here. It
 // panics on a setup error, at start only.
@@ -104,8 +106,8 @@ func (c *Console) init() error {
 		case c.Service == nil, c.Registrations == nil, c.Stats == nil, c.Service.SettingsStore == nil, c.Service.Orgs == nil:
 			err = errors.New("admin: Service, Registrations and Stats are required")
 			return
-		case c.Pages == nil, c.CSRF == nil, c.CurrentSession == nil:
-			err = errors.New("admin: Pages, CSRF and CurrentSession are required")
+		case c.Pages == nil, c.CSRF == nil, c.Guard == nil:
+			err = errors.New("admin: Pages, CSRF and Guard are required")
 			return
 		}
 		for _, p := range pageNames {
@@ -139,40 +141,43 @@ type adminHandler func(w http.ResponseWriter, r *http.Request, op operator) erro
 
 // admin runs fn for a signed-in admin whose session used a second factor;
 // posts must carry the CSRF token, and with fresh the sign-in must be
-// recent. Checked on every request, server-side: the console's links are
-// no protection.
+// recent. Checked on every request, server-side (session.Guard): the
+// console's links are no protection.
 func (c *Console) admin(fn adminHandler, fresh bool) web.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
+	checks := []session.Middleware{c.Guard.RequireRole(storage.RoleAdmin), c.Guard.RequireSecondFactor, c.usedSecondFactor}
+	if fresh {
+		checks = append(checks, c.Guard.RequireFreshAuth(c.FreshAuth))
+	}
+	return session.Chain(func(w http.ResponseWriter, r *http.Request) error {
 		web.NoStore(w)
-		s, u, ok := c.CurrentSession(r)
-		if !ok {
-			http.Redirect(w, r, "/login", http.StatusSeeOther)
-			return nil
-		}
-		if !u.HasRole(storage.RoleAdmin) {
-			return &web.Error{Status: http.StatusForbidden, MessageKey: "admin.forbidden",
-				Err: fmt.Errorf("admin: user %s is not an admin", u.ID)}
-		}
-		if !slices.Contains(s.AMR, storage.AMRMFA) {
-			// Admins must hold a second factor and have used it for
-			// this session.
-			return c.render.Render(w, r, http.StatusForbidden, "admin_need_mfa", needMFAPage{Enrolled: u.MFAEnrolled()})
-		}
 		if r.Method == http.MethodPost {
 			if err := c.CSRF.Verify(r); err != nil {
 				return err
 			}
 		}
-		if fresh && c.Now().Sub(s.AuthTime) > c.FreshAuth {
-			return c.render.Render(w, r, http.StatusForbidden, "admin_reauth", reauthPage{Minutes: int(c.FreshAuth / time.Minute)})
-		}
-		return fn(w, r, operator{User: u, Session: s, Actor: Actor{UserID: u.ID, IP: web.RemoteIP(r)}})
-	}
+		who, _ := session.From(r.Context())
+		return fn(w, r, operator{User: who.User, Session: who.Session, Actor: Actor{UserID: who.User.ID, IP: web.RemoteIP(r)}})
+	}, checks...)
 }
 
-type needMFAPage struct{ Enrolled bool }
-
-type reauthPage struct{ Minutes int }
+// usedSecondFactor sends an admin whose session was opened with a
+// password alone to re-authenticate with their second factor: holding one
+// is not enough, this session must have used it.
+func (c *Console) usedSecondFactor(next web.HandlerFunc) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		who, _ := session.From(r.Context())
+		if slices.Contains(who.Session.AMR, storage.AMRMFA) {
+			return next(w, r)
+		}
+		back := "/admin"
+		if r.Method == http.MethodGet {
+			back = r.URL.RequestURI()
+		}
+		web.NoStore(w)
+		http.Redirect(w, r, session.ReauthURL(back), http.StatusSeeOther)
+		return nil
+	}
+}
 
 // problem turns an operation's error into what the console shows: a
 // Problem's own message (validation text stays in the page data, never in

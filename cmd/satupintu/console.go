@@ -9,6 +9,7 @@ import (
 	"satupintu/login"
 	"satupintu/op"
 	"satupintu/registration"
+	"satupintu/session"
 	"satupintu/storage"
 	"satupintu/templates"
 	"satupintu/web"
@@ -68,7 +69,7 @@ func newAdminService(d deps, lh *login.Handler, provider *op.Provider, sealKey [
 }
 
 // newConsole is the operators' console on svc.
-func newConsole(d deps, svc *adminui.Service, lh *login.Handler, pages *templates.Pages, csrf *web.CSRF, secure bool) (*adminui.Console, error) {
+func newConsole(d deps, svc *adminui.Service, guard *session.Guard, pages *templates.Pages, csrf *web.CSRF, secure bool) (*adminui.Console, error) {
 	counts, ok := d.durable.(adminui.RegistrationCounts)
 	if !ok {
 		return nil, errors.New("admin console: the database cannot count registrations")
@@ -77,8 +78,12 @@ func newConsole(d deps, svc *adminui.Service, lh *login.Handler, pages *template
 	if !ok {
 		return nil, errors.New("admin console: the database cannot count audit events")
 	}
+	// A refused post returns to the console's home; a missing role is
+	// the console's own 403 message.
+	g := *guard
+	g.Home, g.ForbiddenKey = "/admin", "admin.forbidden"
 	return &adminui.Console{
 		Service: svc, Registrations: counts, Stats: stats, Pages: pages, CSRF: csrf,
-		CurrentSession: lh.CurrentSession, Secure: secure, Now: d.now, Logger: d.logger,
+		Guard: &g, Secure: secure, Now: d.now, Logger: d.logger,
 	}, nil
 }

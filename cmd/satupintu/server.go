@@ -331,7 +331,7 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	if err != nil {
 		return nil, nil, err
 	}
-	console, err := newConsole(d, svc, lh, pages, csrf, secure)
+	console, err := newConsole(d, svc, guard, pages, csrf, secure)
 	if err != nil {
 		return nil, nil, err
 	}
