@@ -60,18 +60,18 @@ const (
 // return is listed in MessageKeys.
 const (
 	KeyRequired             = validate.KeyRequired               // the field is empty
-	KeyTooLong              = validate.KeyTooLong               // more runes than Args[0]
-	KeyInvalidChars         = validate.KeyInvalidChars          // control/format characters or invalid UTF-8
+	KeyTooLong              = validate.KeyTooLong                // more runes than Args[0]
+	KeyInvalidChars         = validate.KeyInvalidChars           // control/format characters or invalid UTF-8
 	KeyChoice               = validate.KeyChoice                 // not one of the offered options
-	KeyNIBDigits            = validate.KeyNIBDigits             // NIB is not 13 digits
-	KeyNPWP15Digits         = validate.KeyNPWP15Digits          // not 15 digits nor 99.999.999.9-999.999
-	KeyNPWP16Digits         = validate.KeyNPWP16Digits          // not 16 digits
-	KeyNIKDigits            = validate.KeyNIKDigits             // NIK is not 16 digits
-	KeyNIKInvalid           = validate.KeyNIKInvalid            // 16 digits but all zero or no province code
-	KeyPassportFormat       = validate.KeyPassportFormat        // not 6–9 letters/digits with a digit
-	KeyEmailFormat          = validate.KeyEmailFormat           // not a plain address
-	KeyEmailTooLong         = validate.KeyEmailTooLong         // over MaxEmail
-	KeyPhoneFormat          = validate.KeyPhoneFormat           // not an Indonesian number
+	KeyNIBDigits            = validate.KeyNIBDigits              // NIB is not 13 digits
+	KeyNPWP15Digits         = validate.KeyNPWP15Digits           // not 15 digits nor 99.999.999.9-999.999
+	KeyNPWP16Digits         = validate.KeyNPWP16Digits           // not 16 digits
+	KeyNIKDigits            = validate.KeyNIKDigits              // NIK is not 16 digits
+	KeyNIKInvalid           = validate.KeyNIKInvalid             // 16 digits but all zero or no province code
+	KeyPassportFormat       = validate.KeyPassportFormat         // not 6–9 letters/digits with a digit
+	KeyEmailFormat          = validate.KeyEmailFormat            // not a plain address
+	KeyEmailTooLong         = validate.KeyEmailTooLong           // over MaxEmail
+	KeyPhoneFormat          = validate.KeyPhoneFormat            // not an Indonesian number
 	KeyPostalCode           = "reg.error.postal_code"            // not a 5-digit Indonesian postal code
 	KeyCountry              = "reg.error.country"                // not an ISO 3166-1 alpha-2 code
 	KeyFileEmpty            = "reg.error.file_empty"             // zero bytes uploaded
