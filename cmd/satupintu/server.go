@@ -29,6 +29,7 @@ import (
 	"satupintu/quota"
 	"satupintu/registration"
 	"satupintu/storage"
+	"satupintu/storage/validate"
 	"satupintu/storage/redis"
 	"satupintu/templates"
 	"satupintu/tracing"
@@ -270,14 +271,14 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 		// itself is on loopback (an http issuer: development, the demo).
 		Linker: &account.Linker{AllowLoopback: !secure},
 		CheckName: fieldCheck(func(s string) (string, error) {
-			return registration.Name(registration.FieldFullName, s, registration.MaxFullName)
+			return validate.Name(registration.FieldFullName, s, registration.MaxFullName)
 		}),
-		CheckPhone: fieldCheck(registration.Phone),
+		CheckPhone: fieldCheck(validate.Phone),
 		CheckPosition: fieldCheck(func(s string) (string, error) {
-			return registration.Name(registration.FieldPosition, s, registration.MaxPosition)
+			return validate.Name(registration.FieldPosition, s, registration.MaxPosition)
 		}),
 		EmailChange: &account.EmailChange{Pending: d.ephemeral,
-			CheckEmail: fieldCheck(registration.Email), CheckPassword: lh.CheckOwnPassword},
+			CheckEmail: fieldCheck(validate.Email), CheckPassword: lh.CheckOwnPassword},
 		// The company pages and invitations.
 		Memberships: reads, Invitations: d.durable, RefreshTokens: d.durable, Mail: d.outbox,
 		BaseURL: d.cfg.Issuer, InviteNeedsOfficer: d.cfg.InviteNeedsOfficer, AcceptLimit: d.cfg.Limits.InviteAccept,
@@ -386,15 +387,16 @@ func throttlePolicy(cfg Config) login.ThrottlePolicy {
 	return login.DefaultThrottlePolicy
 }
 
-// fieldCheck adapts a registration validator to the account package, which
-// may not import registration (siblings meet here).
+// fieldCheck adapts a domain validator (storage/validate) to the account
+// package's Check, whose problems carry the same catalog keys. Kept here
+// so account declares only the function it calls.
 func fieldCheck(fn func(string) (string, error)) account.Check {
 	return func(s string) (string, *account.Problem) {
 		v, err := fn(s)
 		if err == nil {
 			return v, nil
 		}
-		var fe *registration.FieldError
+		var fe *validate.FieldError
 		if errors.As(err, &fe) {
 			return "", &account.Problem{Key: fe.Key, Args: fe.Args}
 		}

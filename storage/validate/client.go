@@ -222,7 +222,7 @@ func Client(c storage.Client) error {
 			return err
 		}
 	}
-	if c.AccessTokenFormat != "opaque" && c.AccessTokenFormat != "jwt" {
+	if c.AccessTokenFormat != "" && c.AccessTokenFormat != "opaque" && c.AccessTokenFormat != "jwt" {
 		return detailErr(FieldAccessTokenFormat, KeyAccessTokenFormat, nil, "%q must be opaque or jwt", c.AccessTokenFormat)
 	}
 	if c.IDTokenSignedResponseAlg != "" && !slices.Contains(SigningAlgorithms(), c.IDTokenSignedResponseAlg) {
