@@ -22,6 +22,11 @@ type ClientStore interface {
 // Scopes satupintu understands besides the OIDC standard ones.
 const ScopeOrganization = "organization"
 
+// ScopeAdmin is the admin API's scope. Only a client registered with
+// AdminAPI obtains it, by client_credentials (ClientCredentialsTokenRequest);
+// IsScopeAllowed never lets it into a user's authorization request.
+const ScopeAdmin = "admin"
+
 // client adapts storage.Client to zop.Client.
 type client struct {
 	c          storage.Client
@@ -158,9 +163,17 @@ func (cc *clientCache) ClientByID(ctx context.Context, id string) (storage.Clien
 	return cc.get(ctx, id)
 }
 
-// invalidate drops id so a change made through this process shows at once.
+// invalidate drops id so a change shows at once: made through this
+// process, or reported by the store or another node (Provider.InvalidateClient).
 func (cc *clientCache) invalidate(id string) {
 	cc.mu.Lock()
 	delete(cc.entries, id)
+	cc.mu.Unlock()
+}
+
+// flush drops every entry, for when invalidations may have been missed.
+func (cc *clientCache) flush() {
+	cc.mu.Lock()
+	clear(cc.entries)
 	cc.mu.Unlock()
 }
