@@ -139,7 +139,8 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 
 	// The sign-in, token and chooser paths read users, organizations and
 	// memberships through the node's cache.
-	reads, err := readCache(ctx, d)
+	drops := &clientDrops{} // client changes, for the provider's cache (cache.go)
+	reads, err := readCache(ctx, d, drops)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cache: %w", err)
 	}
@@ -218,6 +219,7 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	if err != nil {
 		return nil, nil, err
 	}
+	drops.p.Store(provider)
 	lh.CallbackURL = provider.CallbackURL
 	lh.Requests = provider.AuthRequests()
 	lh.Clients = provider.Clients()
