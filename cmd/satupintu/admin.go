@@ -13,7 +13,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"satupintu/login"
 	"satupintu/op"
 	"satupintu/password"
 	"satupintu/storage"
@@ -52,9 +51,6 @@ type admin struct {
 	stdin  io.Reader
 	stdout io.Writer
 	now    func() time.Time
-	// openEphemeral opens the short-lived-state store as serve does, for
-	// the commands that change it (user unlock).
-	openEphemeral func(context.Context) (storage.Ephemeral, string, error)
 	// keyTimeline and kek: keys rotate seals and times keys as serve does.
 	keyTimeline op.KeyTimeline
 	kek         *op.KEK
@@ -207,7 +203,7 @@ func flagOf(field string) string {
 		validate.FieldAuthMethod: "--auth-method", validate.FieldSubjectType: "--subject-type",
 		validate.FieldSectorIdentifierURI: "--sector-identifier-uri", validate.FieldAdminAPI: "--admin-api",
 		validate.FieldUsername: "--username", validate.FieldEmail: "--email",
-		validate.FieldPhone: "--phone", validate.FieldRoles: "--role",
+		validate.FieldPhone: "--phone", validate.FieldRoles: "--role", validate.FieldExpiresAt: "expiry date",
 	}[field]
 }
 
@@ -579,7 +575,7 @@ func (a *admin) clientUpdate(ctx context.Context, args []string) error {
 
 func (a *admin) user(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usagef("user: want create, list, set-password, disable, enable, unlock, passkeys or remove-passkeys")
+		return usagef("user: want create, list, set-password, set-expiry, disable, enable, unlock, passkeys or remove-passkeys")
 	}
 	switch args[0] {
 	case "create":
@@ -592,12 +588,14 @@ func (a *admin) user(ctx context.Context, args []string) error {
 		return a.userList(ctx, args[1:])
 	case "unlock":
 		return a.userUnlock(ctx, args[1:])
+	case "set-expiry":
+		return a.userSetExpiry(ctx, args[1:])
 	case "passkeys":
 		return a.userPasskeys(ctx, args[1:])
 	case "remove-passkeys":
 		return a.userRemovePasskeys(ctx, args[1:])
 	default:
-		return usagef("user: unknown command %q (want create, list, set-password, disable, enable, unlock, passkeys or remove-passkeys)", args[0])
+		return usagef("user: unknown command %q (want create, list, set-password, set-expiry, disable, enable, unlock, passkeys or remove-passkeys)", args[0])
 	}
 }
 
@@ -773,36 +771,79 @@ func (a *admin) userSetDisabled(ctx context.Context, args []string, disabled boo
 }
 
 // userUnlock lifts a sign-in lock and clears the failures behind it, for
-// the user's username and email (login/throttle.go). They live in the
-// ephemeral store: with Redis this reaches every running node; the
-// in-process default lives inside the running server, out of this
-// command's reach, and its locks end by themselves.
+// the user's username and email (login/throttle.go), by raising the
+// account's lock epoch in the database (storage.UnlockSignIn): it reaches
+// every node, and the embedded server's in-process counters, once their
+// user cache hears of it (at once through Redis, else within
+// SATUPINTU_CACHE_TTL).
 func (a *admin) userUnlock(ctx context.Context, args []string) error {
 	fs := newFlagSet("user unlock")
 	u, err := a.userFromArgs(ctx, fs, args)
 	if err != nil {
 		return err
 	}
-	if a.openEphemeral == nil {
-		return errors.New("user unlock: no ephemeral store")
-	}
-	eph, kind, err := a.openEphemeral(ctx)
-	if err != nil {
+	if err := storage.UnlockSignIn(ctx, a.store, u.ID, a.now()); err != nil {
 		return fmt.Errorf("user unlock: %w", err)
-	}
-	defer eph.Close()
-	throttle := &login.Throttle{Counters: eph, Now: a.now}
-	if kind == "memory" {
-		return fmt.Errorf("user unlock: without SATUPINTU_REDIS_URL sign-in locks are kept inside the running server, "+
-			"out of this command's reach; a lock ends by itself %d minutes after it starts, or when the server restarts", throttle.LockMinutes())
-	}
-	if err := throttle.Unlock(ctx, u.Username, u.Email, fs.Lookup("username").Value.String()); err != nil {
-		return err
 	}
 	if err := a.audit(ctx, "user.unlock", u.ID); err != nil {
 		return err
 	}
 	fmt.Fprintf(a.stdout, "unlocked sign-in for %s\n", u.Username)
+	return nil
+}
+
+// userSetExpiry sets the last day the account signs in (validate.ExpiryDate:
+// the end of that day in WIB), or never. A day already over needs --force:
+// expiring an account at once is what disable is for, and a mistyped year
+// should not lock someone out.
+func (a *admin) userSetExpiry(ctx context.Context, args []string) error {
+	fs := newFlagSet("user set-expiry")
+	force := fs.Bool("force", false, "accept a day already over (the account expires at once)")
+	var positional []string
+	for {
+		if err := parseFlags(fs, args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(positional) != 2 {
+		return usagef("user set-expiry: want USERNAME and YYYY-MM-DD or never")
+	}
+	u, err := a.findUser(ctx, fs, positional[0])
+	if err != nil {
+		return err
+	}
+	expires, err := validate.ExpiryDate(positional[1], a.now(), *force)
+	if err != nil {
+		var fe *validate.FieldError
+		if errors.As(err, &fe) && fe.Key == validate.KeyExpiryPast {
+			return usagef("user set-expiry: %s (give --force to expire the account at once)", fe.Detail)
+		}
+		return usagef("user set-expiry: %v", flagError(err))
+	}
+	if err := a.store.UpdateUser(ctx, u.ID, func(u *storage.User) error {
+		u.ExpiresAt, u.UpdatedAt = expires, a.now().UTC()
+		return nil
+	}); err != nil {
+		return fmt.Errorf("set expiry: %w", err)
+	}
+	when := "never"
+	if !expires.IsZero() {
+		when = expires.Format(time.RFC3339)
+	}
+	if err := a.store.AppendAudit(ctx, storage.AuditEvent{Time: a.now().UTC(), Action: "user.set_expiry", ActorID: "cli",
+		Subject: u.ID, Detail: map[string]string{"expires_at": when}}); err != nil {
+		return err
+	}
+	if expires.IsZero() {
+		fmt.Fprintf(a.stdout, "%s never expires\n", u.Username)
+	} else {
+		fmt.Fprintf(a.stdout, "%s signs in until %s\n", u.Username, expires.Format(time.RFC3339))
+	}
 	return nil
 }
 
