@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -505,6 +506,11 @@ func (a *admin) clientUpdate(ctx context.Context, args []string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("read client: %w", err)
+	}
+	subject := func(s string) string { return cmp.Or(s, op.SubjectPublic) }
+	if set["subject-type"] && subject(f.subjectType) != subject(current.SubjectType) {
+		// Every user's sub at the client would change.
+		return usagef("client update: the subject type (%s) is fixed for the client's life", subject(current.SubjectType))
 	}
 	var sector string
 	if sectorSet {

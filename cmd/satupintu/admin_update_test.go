@@ -75,6 +75,7 @@ func TestClientUpdateAnyFlag(t *testing.T) {
 		{"--auth-method", "none"},
 		{"--auth-method", "private_key_jwt"}, // without keys
 		{"--subject-type", "secret"},
+		{"--subject-type", "pairwise"}, // fixed for the client's life
 	} {
 		before := c.show(id)
 		code, _, errOut := c.run("", append([]string{"client", "update", id}, bad...)...)
