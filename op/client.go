@@ -113,8 +113,10 @@ func (c *client) IsScopeAllowed(scope string) bool { return scope == ScopeOrgani
 func (c *client) IDTokenUserinfoClaimsAssertion() bool { return true }
 
 // clientCache keeps decoded clients for ttl: every token request needs its
-// client, and a database round trip each time would cap throughput. Changes
-// made by another process (the admin CLI) show after at most ttl.
+// client, and a database round trip each time would cap throughput. A
+// change the store reports, here or on another node through Redis, drops
+// the entry at once (Provider.InvalidateClient); one no node was told of
+// (the admin CLI without Redis) shows after at most ttl.
 type clientCache struct {
 	store ClientStore
 	ttl   time.Duration

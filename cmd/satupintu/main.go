@@ -100,7 +100,7 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return err
 	}
 	defer db.Close()
-	// Running nodes cache users and organizations: tell them of changes.
+	// Running nodes cache users, organizations and clients: tell them of changes.
 	defer publishChanges(db, cfg, slog.New(slog.NewTextHandler(stderr, nil)))()
 	a := &admin{store: db, stdin: stdin, stdout: stdout, now: time.Now}
 	a.keyTimeline, a.kek = op.Config{KeyRotation: cfg.KeyRotation}.KeyTimeline(), cfg.KEK
