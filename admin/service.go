@@ -85,7 +85,8 @@ type Service struct {
 	// SendPasswordReset mails u a reset link, as "forgot password" does.
 	// It returns ErrCannotReset for an account that cannot reset.
 	MailPasswordReset func(ctx context.Context, u storage.User) error
-	// Unlock lifts the sign-in lockout of u.
+	// Unlock lifts the sign-in lockout of u, in one durable write that
+	// carries ctx's audit event.
 	Unlock func(ctx context.Context, u storage.User) error
 	// OnSessionEnd tells the applications of an ended session (back-channel
 	// logout).
@@ -394,16 +395,16 @@ func (s *Service) SetUserExpiry(ctx context.Context, a Actor, id string, at time
 	return err
 }
 
-// UnlockUser lifts the sign-in lockout of user id.
+// UnlockUser lifts the sign-in lockout of user id; the event is stored
+// with the change.
 func (s *Service) UnlockUser(ctx context.Context, a Actor, id string) error {
 	u, err := s.Users.UserByID(ctx, id)
 	if err != nil {
 		return notFound(err)
 	}
-	if err := s.Unlock(ctx, u); err != nil {
-		return fmt.Errorf("admin: unlock %s: %w", id, err)
+	if err := s.Unlock(storage.WithAudit(ctx, s.event(a, "user.unlock", id, nil)), u); err != nil {
+		return notFound(err)
 	}
-	s.record(ctx, s.event(a, "user.unlock", id, nil))
 	return nil
 }
 

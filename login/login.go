@@ -212,7 +212,7 @@ func (h *Handler) setup() error {
 		h.Logger = slog.New(slog.DiscardHandler)
 	}
 	h.sessions = &session.Manager{Cookie: h.cookie(), Sessions: h.Sessions, Users: h.Users, Now: h.Now, Logger: h.Logger}
-	h.throttle = &Throttle{Counters: h.Counters, Policy: h.ThrottlePolicy, Now: h.Now}
+	h.throttle = &Throttle{Counters: h.Counters, Policy: h.ThrottlePolicy, Now: h.Now, Epoch: h.lockEpoch}
 	// A hash of a random secret nobody knows: verifying against it takes as
 	// long as verifying a real user's password and always fails.
 	dummy, err := password.Hash(storage.NewID(), h.HashParams)

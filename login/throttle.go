@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -72,11 +73,13 @@ import (
 //     guesses. The address's failures are never reset (one known password
 //     must not buy unlimited guesses at other accounts from the same
 //     address).
-//   - `satupintu user unlock --username U` clears a login name's lock and
-//     failures (username and email) in a shared ephemeral store (Redis);
-//     with the in-process default, locks end by themselves or on restart.
-//     A device lock ends by itself; the device's owner can also drop the
-//     cookie and be an unknown device.
+//   - `satupintu user unlock --username U` (or the admin console) raises
+//     the account's lock epoch (storage.User.LockEpoch) in the database.
+//     The login name's counters are keyed by it, so the username's and
+//     the email's lock and failures are left behind on every node, and
+//     on the embedded server, whose in-process counters no other process
+//     can reach. A device lock ends by itself; the device's owner can
+//     also drop the cookie and be an unknown device.
 //
 // Behind a TLS-terminating proxy, the address is the real client's only
 // when SATUPINTU_TRUSTED_PROXIES names the proxy (web.TrustedProxies);
@@ -170,6 +173,9 @@ type Throttle struct {
 	Counters storage.Counters
 	Policy   ThrottlePolicy
 	Now      func() time.Time // time.Now if nil
+	// Epoch returns the lock epoch of the account a login name belongs
+	// to (0 for a name of no account); nil: always 0.
+	Epoch func(ctx context.Context, login string) (int64, error)
 }
 
 // Verdict is the answer to "may this sign-in attempt check a password?".
@@ -215,6 +221,25 @@ func accountSubject(login string) string {
 	return "acct:" + hex.EncodeToString(sum[:16])
 }
 
+// accountKey is the login name's counters' subject under its account's
+// lock epoch. Epoch 0 (never unlocked, or no such account) is the plain
+// subject, so a name of no account and one of an account never unlocked
+// are counted alike.
+func (t *Throttle) accountKey(ctx context.Context, login string) (string, error) {
+	s := accountSubject(login)
+	if t.Epoch == nil {
+		return s, nil
+	}
+	e, err := t.Epoch(ctx, normalizeLogin(login))
+	if err != nil {
+		return "", fmt.Errorf("login: read lock epoch: %w", err)
+	}
+	if e != 0 {
+		s += ":" + strconv.FormatInt(e, 10)
+	}
+	return s, nil
+}
+
 // deviceSubject is a trusted device's: its cookie's random nonce, which
 // holds nothing personal either.
 func deviceSubject(device string) string { return "dev:" + device }
@@ -222,14 +247,16 @@ func deviceSubject(device string) string { return "dev:" + device }
 // attemptSubject is what an attempt for login is counted against besides
 // its address: the login name from an unknown device (device ""), the
 // device when it is trusted for the account.
-func (p ThrottlePolicy) attemptSubject(login, device string) (scope, subject string, rule ThrottleRule) {
+func (t *Throttle) attemptSubject(ctx context.Context, login, device string) (scope, subject string, rule ThrottleRule, err error) {
+	p := t.policy()
 	if device != "" {
 		if p.Device == (ThrottleRule{}) {
-			return "device", deviceSubject(device), p.Account
+			return "device", deviceSubject(device), p.Account, nil
 		}
-		return "device", deviceSubject(device), p.Device
+		return "device", deviceSubject(device), p.Device, nil
 	}
-	return "account", accountSubject(login), p.Account
+	acct, err := t.accountKey(ctx, login)
+	return "account", acct, p.Account, err
 }
 
 // throttleSubject is one thing an attempt is judged by: its counters'
@@ -302,7 +329,10 @@ func (t *Throttle) claimSlot(ctx context.Context, subject string, d time.Duratio
 // its slot.
 func (t *Throttle) Check(ctx context.Context, login, ip, device string) (Verdict, error) {
 	p := t.policy()
-	scope, acct, rule := p.attemptSubject(login, device)
+	scope, acct, rule, err := t.attemptSubject(ctx, login, device)
+	if err != nil {
+		return Verdict{}, err
+	}
 	subjects := []throttleSubject{{scope, acct, rule}}
 	// A trusted device is judged by its own count alone: its address may
 	// be a CGNAT or office address, or a /64, shared with an attacker
@@ -354,7 +384,11 @@ func (t *Throttle) NeedsCaptcha(ctx context.Context, login, ip string) (bool, er
 	if p.Address.NeedsCaptcha(ni) || normalizeLogin(login) == "" {
 		return p.Address.NeedsCaptcha(ni), nil
 	}
-	na, err := t.Counters.Count(ctx, failKey(accountSubject(login)))
+	acct, err := t.accountKey(ctx, login)
+	if err != nil {
+		return false, err
+	}
+	na, err := t.Counters.Count(ctx, failKey(acct))
 	if err != nil {
 		return false, fmt.Errorf("login: count account failures: %w", err)
 	}
@@ -366,7 +400,10 @@ func (t *Throttle) NeedsCaptcha(ctx context.Context, login, ip string) (bool, er
 func (t *Throttle) Failed(ctx context.Context, login, ip, device string) (Failure, error) {
 	p := t.policy()
 	var f Failure
-	_, acct, rule := p.attemptSubject(login, device)
+	_, acct, rule, err := t.attemptSubject(ctx, login, device)
+	if err != nil {
+		return Failure{}, err
+	}
 	acctLocked := &f.LockedAccount
 	if device != "" {
 		acctLocked = &f.LockedDevice
@@ -417,21 +454,29 @@ func (t *Throttle) FailedCaptcha(ctx context.Context, ip string) error {
 // from a trusted one, so the owner signing in never lifts the lock that
 // holds back the attacker's unknown devices.
 func (t *Throttle) Succeeded(ctx context.Context, login, device string) error {
-	_, subject, _ := t.policy().attemptSubject(login, device)
+	_, subject, _, err := t.attemptSubject(ctx, login, device)
+	if err != nil {
+		return err
+	}
 	if err := t.Counters.ResetCounter(ctx, failKey(subject)); err != nil {
 		return fmt.Errorf("login: reset failures: %w", err)
 	}
 	return nil
 }
 
-// Unlock lifts the lock of each login name and clears its failures (an
-// administrator's command; give both the username and the email).
+// Unlock lifts the lock of each login name under its current epoch and
+// clears its failures (give both the username and the email). An
+// administrator raises the epoch instead (storage.UnlockSignIn), which
+// reaches counters this process cannot.
 func (t *Throttle) Unlock(ctx context.Context, logins ...string) error {
 	for _, l := range logins {
 		if normalizeLogin(l) == "" {
 			continue
 		}
-		s := accountSubject(l)
+		s, err := t.accountKey(ctx, l)
+		if err != nil {
+			return err
+		}
 		for _, k := range []string{lockKey(s), failKey(s)} {
 			if err := t.Counters.ResetCounter(ctx, k); err != nil {
 				return fmt.Errorf("login: unlock: %w", err)

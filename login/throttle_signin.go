@@ -148,3 +148,17 @@ func (h *Handler) passwordAccepted(ctx context.Context, login, device string) {
 		h.Logger.ErrorContext(ctx, "reset sign-in failures", "error", err)
 	}
 }
+
+// lockEpoch is the lock epoch of the account login names (Throttle.Epoch):
+// an administrator's unlock raises it. A name of no account has epoch 0,
+// as an account never unlocked does, so the counters cannot tell them apart.
+func (h *Handler) lockEpoch(ctx context.Context, login string) (int64, error) {
+	u, err := h.Users.UserByLogin(ctx, login)
+	if errors.Is(err, storage.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return u.LockEpoch, nil
+}

@@ -22,6 +22,11 @@ type ClientStore interface {
 // Scopes satupintu understands besides the OIDC standard ones.
 const ScopeOrganization = "organization"
 
+// ScopeAdmin is the admin API's scope. Only a client registered with
+// AdminAPI obtains it, by client_credentials (ClientCredentialsTokenRequest);
+// IsScopeAllowed never lets it into a user's authorization request.
+const ScopeAdmin = "admin"
+
 // client adapts storage.Client to zop.Client.
 type client struct {
 	c          storage.Client
@@ -108,8 +113,10 @@ func (c *client) IsScopeAllowed(scope string) bool { return scope == ScopeOrgani
 func (c *client) IDTokenUserinfoClaimsAssertion() bool { return true }
 
 // clientCache keeps decoded clients for ttl: every token request needs its
-// client, and a database round trip each time would cap throughput. Changes
-// made by another process (the admin CLI) show after at most ttl.
+// client, and a database round trip each time would cap throughput. A
+// change the store reports, here or on another node through Redis, drops
+// the entry at once (Provider.InvalidateClient); one no node was told of
+// (the admin CLI without Redis) shows after at most ttl.
 type clientCache struct {
 	store ClientStore
 	ttl   time.Duration
@@ -158,9 +165,17 @@ func (cc *clientCache) ClientByID(ctx context.Context, id string) (storage.Clien
 	return cc.get(ctx, id)
 }
 
-// invalidate drops id so a change made through this process shows at once.
+// invalidate drops id so a change shows at once: made through this
+// process, or reported by the store or another node (Provider.InvalidateClient).
 func (cc *clientCache) invalidate(id string) {
 	cc.mu.Lock()
 	delete(cc.entries, id)
+	cc.mu.Unlock()
+}
+
+// flush drops every entry, for when invalidations may have been missed.
+func (cc *clientCache) flush() {
+	cc.mu.Lock()
+	clear(cc.entries)
 	cc.mu.Unlock()
 }

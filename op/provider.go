@@ -272,8 +272,13 @@ func (p *Provider) RotateKey(ctx context.Context, alg string) (string, error) {
 	return p.store.keys.Rotate(ctx, alg)
 }
 
-// InvalidateClient makes a client change made in this process visible at once.
+// InvalidateClient makes a client change visible at once: one made in this
+// process, or one the store reports ("c:<id>"), here or from another node.
 func (p *Provider) InvalidateClient(id string) { p.store.clients.invalidate(id) }
+
+// FlushClients drops every cached client: the invalidation channel between
+// nodes reconnected, and changes may have been missed meanwhile.
+func (p *Provider) FlushClients() { p.store.clients.flush() }
 
 // ValidateAuthRequest runs zitadel's checks, then satupintu's policy:
 // PKCE with S256 only, and required for public clients (RFC 9700 §2.1.1,

@@ -594,10 +594,25 @@ func (s *store) ClientCredentials(ctx context.Context, id, secret string) (zop.C
 
 // ClientCredentialsTokenRequest drops user scopes: a service token speaks for
 // no person.
+// The admin scope is refused (invalid_scope, RFC 6749 §5.2) to a client
+// not registered for the admin API, rather than silently dropped, so a
+// misconfigured service learns why at once.
 func (s *store) ClientCredentialsTokenRequest(ctx context.Context, id string, scopes []string) (zop.TokenRequest, error) {
 	kept := slices.DeleteFunc(slices.Clone(scopes), func(sc string) bool {
 		return sc == oidc.ScopeOpenID || sc == oidc.ScopeOfflineAccess || userScopes[sc]
 	})
+	if slices.Contains(kept, ScopeAdmin) {
+		c, err := s.clients.get(ctx, id)
+		if err != nil {
+			if errors.Is(err, storage.ErrNotFound) {
+				return nil, oidc.ErrInvalidClient().WithDescription("client authentication failed")
+			}
+			return nil, s.unavailable(ctx, "load client", err)
+		}
+		if !c.AdminAPI || c.Public {
+			return nil, oidc.ErrInvalidScope().WithDescription("the admin scope is only for clients registered for the admin API")
+		}
+	}
 	return &clientCredentialsRequest{clientID: id, scopes: kept}, nil
 }
 

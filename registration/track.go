@@ -323,7 +323,7 @@ func revisionDocument(r *http.Request) (*Document, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, &FieldError{Field: FieldDocument, Key: KeyFileRead, err: err}
+		return nil, &FieldError{Field: FieldDocument, Key: KeyFileRead, Err: err}
 	}
 	defer file.Close()
 	if header.Filename == "" && header.Size == 0 {

@@ -65,7 +65,7 @@ type Document struct {
 func ReadDocument(r io.Reader, filename string) (Document, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxDocumentSize+1))
 	if err != nil {
-		return Document{}, &FieldError{Field: FieldDocument, Key: KeyFileRead, err: err}
+		return Document{}, &FieldError{Field: FieldDocument, Key: KeyFileRead, Err: err}
 	}
 	if len(data) > MaxDocumentSize {
 		return Document{}, fieldErr(FieldDocument, KeyFileTooLarge)

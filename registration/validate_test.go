@@ -450,13 +450,14 @@ func TestMessageKeys(t *testing.T) {
 }
 
 func TestFieldErrorText(t *testing.T) {
-	// The text is for logs: field and key, never a user-facing sentence.
+	// The text is for logs: field and key, never a user-facing sentence
+	// (the type is the domain's, storage/validate).
 	e := &FieldError{Field: FieldNIB, Key: KeyNIBDigits}
-	if e.Error() != "registration: nib: reg.error.nib_digits" {
+	if e.Error() != "validate: nib: reg.error.nib_digits" {
 		t.Errorf("Error() = %q", e.Error())
 	}
 	es := FieldErrors{e, {Field: FieldCity, Key: KeyRequired}}
-	if es.Error() != "registration: nib: reg.error.nib_digits; registration: city: reg.error.required" {
+	if es.Error() != "validate: nib: reg.error.nib_digits; validate: city: reg.error.required" {
 		t.Errorf("FieldErrors.Error() = %q", es.Error())
 	}
 	_, err := ReadDocument(&failingReader{}, "")

@@ -324,7 +324,7 @@ func asFieldErrors(field string, err error) []*FieldError {
 	if errors.As(err, &fe) {
 		return []*FieldError{fe}
 	}
-	return []*FieldError{{Field: field, Key: KeyRequired, err: err}}
+	return []*FieldError{{Field: field, Key: KeyRequired, Err: err}}
 }
 
 // validateStep checks step i of d without changing d: the normalized copy

@@ -1279,7 +1279,7 @@ func TestUploadErrorMapsBodyLimit(t *testing.T) {
 	if fe.Key != KeyFileTooLarge || status != http.StatusRequestEntityTooLarge {
 		t.Errorf("MaxBytesError: %s %d", fe.Key, status)
 	}
-	fe, status = uploadError(&FieldError{Field: FieldDocument, Key: KeyFileRead, err: &http.MaxBytesError{}})
+	fe, status = uploadError(&FieldError{Field: FieldDocument, Key: KeyFileRead, Err: &http.MaxBytesError{}})
 	if fe.Key != KeyFileTooLarge || status != http.StatusRequestEntityTooLarge {
 		t.Errorf("wrapped MaxBytesError: %s %d", fe.Key, status)
 	}

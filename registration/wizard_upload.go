@@ -116,7 +116,7 @@ func readUploadedFile(p *multipart.Part) (upload, error) {
 func uploadError(err error) (*FieldError, int) {
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		return &FieldError{Field: FieldDocument, Key: KeyFileTooLarge, err: err}, http.StatusRequestEntityTooLarge
+		return &FieldError{Field: FieldDocument, Key: KeyFileTooLarge, Err: err}, http.StatusRequestEntityTooLarge
 	}
 	var fe *FieldError
 	if errors.As(err, &fe) && fe.Key == KeyFileTooLarge {
@@ -125,7 +125,7 @@ func uploadError(err error) (*FieldError, int) {
 	if errors.As(err, &fe) {
 		return fe, http.StatusBadRequest
 	}
-	return &FieldError{Field: FieldDocument, Key: KeyFileRead, err: err}, http.StatusBadRequest
+	return &FieldError{Field: FieldDocument, Key: KeyFileRead, Err: err}, http.StatusBadRequest
 }
 
 // postDocument answers POST /register/dokumen (multipart): store an

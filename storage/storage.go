@@ -100,8 +100,12 @@ type User struct {
 	MFAEnrolledAt     time.Time
 	RecoveryCodes     []string
 	PasswordChangedAt time.Time
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
+	// LockEpoch is part of the key sign-in failures of the account are
+	// counted under (login/throttle.go): raising it (an administrator's
+	// unlock) starts every node on a fresh count and lifts the lock.
+	LockEpoch int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // MFAEnrolled reports whether the user confirmed a second factor.
@@ -196,8 +200,12 @@ type Client struct {
 	// and logout tokens (OIDC Dynamic Client Registration §2); empty: the
 	// provider's default.
 	IDTokenSignedResponseAlg string
-	CreatedAt                time.Time
-	UpdatedAt                time.Time
+	// AdminAPI lets the client obtain the "admin" scope by
+	// client_credentials (the admin API); only a confidential client whose
+	// only grant is client_credentials may have it (validate.Client).
+	AdminAPI  bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Client authentication methods (OIDC Core §9, RFC 7591 §2).

@@ -2,23 +2,22 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"satupintu/login"
 	"satupintu/op"
 	"satupintu/password"
-	"satupintu/registration"
 	"satupintu/storage"
+	"satupintu/storage/validate"
 )
 
 // usageError is a bad command line: one line on stderr and exit status 2.
@@ -54,9 +53,6 @@ type admin struct {
 	stdin  io.Reader
 	stdout io.Writer
 	now    func() time.Time
-	// openEphemeral opens the short-lived-state store as serve does, for
-	// the commands that change it (user unlock).
-	openEphemeral func(context.Context) (storage.Ephemeral, string, error)
 	// keyTimeline and kek: keys rotate seals and times keys as serve does.
 	keyTimeline op.KeyTimeline
 	kek         *op.KEK
@@ -82,7 +78,7 @@ func (a *admin) audited(ctx context.Context, action, subject string) context.Con
 
 func (a *admin) client(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usagef("client: want create, update, list, delete or rotate-secret")
+		return usagef("client: want create, update, show, list, delete or rotate-secret")
 	}
 	switch args[0] {
 	case "create":
@@ -95,8 +91,10 @@ func (a *admin) client(ctx context.Context, args []string) error {
 		return a.clientRotate(ctx, args[1:])
 	case "update":
 		return a.clientUpdate(ctx, args[1:])
+	case "show":
+		return a.clientShow(ctx, args[1:])
 	default:
-		return usagef("client: unknown command %q (want create, update, list, delete or rotate-secret)", args[0])
+		return usagef("client: unknown command %q (want create, update, show, list, delete or rotate-secret)", args[0])
 	}
 }
 
@@ -113,81 +111,164 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-var knownGrants = []string{storage.GrantAuthorizationCode, storage.GrantRefreshToken, storage.GrantClientCredentials, storage.GrantDeviceCode}
+// clientFlags are the flags `client create` and `client update` share.
+// create applies all of them; update only those given (an empty value
+// clears a URL or a list, =false lifts a requirement).
+type clientFlags struct {
+	name, format, description, logoURL, launchURL, linkURL    string
+	backchannel, initiate, subjectType, sectorURI, idTokenAlg string
+	public, requireMFA, listed, dpopRequired, adminAPI        bool
+	redirects, postLogout, grants, traderTypes                multi
+	auth                                                      clientAuthFlags
+}
 
-// validateRedirectURI enforces what RFC 6749 §3.1.2 and RFC 9700 §2.6 ask of
-// registered URIs: absolute, no fragment, https unless loopback.
-func validateRedirectURI(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || !u.IsAbs() || u.Host == "" && u.Scheme == "https" {
-		return fmt.Errorf("%q is not an absolute URI", raw)
+func (f *clientFlags) register(fs *flag.FlagSet, update bool) {
+	defFormat, defSubject := "opaque", op.SubjectPublic
+	if update {
+		defFormat, defSubject = "", ""
 	}
-	if u.Fragment != "" || strings.Contains(raw, "#") {
-		return fmt.Errorf("%q must not contain a fragment", raw)
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !isLoopback(u.Hostname()) {
-			return fmt.Errorf("%q must use https (http only for localhost)", raw)
+	fs.StringVar(&f.name, "name", "", "display name")
+	fs.BoolVar(&f.public, "public", false, "public client (no secret, PKCE required)")
+	fs.StringVar(&f.format, "access-token-format", defFormat, "opaque or jwt")
+	fs.BoolVar(&f.requireMFA, "require-mfa", false, "every sign-in to this client uses a second factor")
+	fs.BoolVar(&f.listed, "listed", false, "show the client in the users' Your Apps list")
+	fs.StringVar(&f.description, "description", "", "one-line description for Your Apps")
+	fs.StringVar(&f.logoURL, "logo-url", "", "logo image URL for Your Apps (https)")
+	fs.StringVar(&f.launchURL, "launch-url", "", "where Your Apps opens the client (https)")
+	fs.StringVar(&f.linkURL, "account-link-url", "", "the client's account-verification endpoint for account linking (https)")
+	fs.StringVar(&f.backchannel, "backchannel-logout-uri", "", "where the client receives logout tokens (https)")
+	fs.StringVar(&f.initiate, "initiate-login-uri", "", "where Your Apps' Open starts the client's sign-in (https)")
+	fs.StringVar(&f.subjectType, "subject-type", defSubject, "public (the user's id) or pairwise (a sub of the client's sector)")
+	fs.StringVar(&f.sectorURI, "sector-identifier-uri", "", "pairwise: https URL of a JSON list of the redirect URIs, for a sector of several hosts")
+	fs.BoolVar(&f.dpopRequired, "dpop-required", false, "token requests must carry a DPoP proof (RFC 9449)")
+	fs.StringVar(&f.idTokenAlg, "id-token-alg", "", "ID token and logout token signing algorithm: RS256, PS256, ES256 or EdDSA (default: the server's)")
+	fs.BoolVar(&f.adminAPI, "admin-api", false, "the client may obtain the admin scope (admin API): confidential, client_credentials only")
+	fs.Var(&f.redirects, "redirect-uri", "redirect URI (repeatable)")
+	fs.Var(&f.postLogout, "post-logout-redirect-uri", "post-logout redirect URI (repeatable)")
+	fs.Var(&f.grants, "grant-type", "grant type (repeatable; device_code for the device flow)")
+	fs.Var(&f.traderTypes, "trader-type", "only users of this trader type see it in Your Apps (repeatable; none: everyone)")
+	f.auth.register(fs)
+}
+
+// nonEmpty drops empty values: `--redirect-uri ""` on update clears the list.
+func nonEmpty(m multi) []string {
+	var out []string
+	for _, v := range m {
+		if v != "" {
+			out = append(out, v)
 		}
-	case "javascript", "data", "file", "vbscript":
-		return fmt.Errorf("%q uses a forbidden scheme", raw)
 	}
-	if u.User != nil {
-		return fmt.Errorf("%q must not contain user information", raw)
+	return out
+}
+
+// apply copies the flags in set (every flag when set is nil) to c.
+func (f *clientFlags) apply(c *storage.Client, set map[string]bool) {
+	given := func(name string) bool { return set == nil || set[name] }
+	str := func(name string, dst *string, v string) {
+		if given(name) {
+			*dst = v
+		}
+	}
+	boolean := func(name string, dst *bool, v bool) {
+		if given(name) {
+			*dst = v
+		}
+	}
+	str("name", &c.Name, strings.TrimSpace(f.name))
+	str("access-token-format", &c.AccessTokenFormat, f.format)
+	str("description", &c.Description, strings.TrimSpace(f.description))
+	str("logo-url", &c.LogoURL, f.logoURL)
+	str("launch-url", &c.LaunchURL, f.launchURL)
+	str("account-link-url", &c.AccountLinkURL, f.linkURL)
+	str("backchannel-logout-uri", &c.BackchannelLogoutURI, f.backchannel)
+	str("initiate-login-uri", &c.InitiateLoginURI, f.initiate)
+	str("subject-type", &c.SubjectType, f.subjectType)
+	str("sector-identifier-uri", &c.SectorIdentifierURI, f.sectorURI)
+	str("id-token-alg", &c.IDTokenSignedResponseAlg, f.idTokenAlg)
+	boolean("require-mfa", &c.RequireMFA, f.requireMFA)
+	boolean("listed", &c.Listed, f.listed)
+	boolean("dpop-required", &c.DPoPRequired, f.dpopRequired)
+	boolean("admin-api", &c.AdminAPI, f.adminAPI)
+	if set != nil && set["public"] && c.Public != f.public && !set["auth-method"] {
+		c.AuthMethod = "" // the default method of the new kind
+	}
+	boolean("public", &c.Public, f.public)
+	for _, l := range []struct {
+		name string
+		dst  *[]string
+		v    multi
+	}{{"redirect-uri", &c.RedirectURIs, f.redirects}, {"post-logout-redirect-uri", &c.PostLogoutRedirectURIs, f.postLogout},
+		{"grant-type", &c.GrantTypes, multi(grantAliases(f.grants))}, {"trader-type", &c.AllowedTraderTypes, f.traderTypes}} {
+		if given(l.name) {
+			*l.dst = nonEmpty(l.v)
+		}
+	}
+}
+
+// flagOf names the flag that sets a validated field.
+func flagOf(field string) string {
+	return map[string]string{
+		validate.FieldClientName: "--name", validate.FieldGrantTypes: "--grant-type", validate.FieldRedirectURIs: "--redirect-uri",
+		validate.FieldPostLogoutRedirectURIs: "--post-logout-redirect-uri", validate.FieldAccessTokenFormat: "--access-token-format",
+		validate.FieldIDTokenAlg: "--id-token-alg", validate.FieldDescription: "--description", validate.FieldLogoURL: "--logo-url",
+		validate.FieldLaunchURL: "--launch-url", validate.FieldAccountLinkURL: "--account-link-url",
+		validate.FieldBackchannelLogoutURI: "--backchannel-logout-uri", validate.FieldInitiateLoginURI: "--initiate-login-uri",
+		validate.FieldJWKSURI: "--jwks-uri", validate.FieldJWKS: "--jwks", validate.FieldTraderTypes: "--trader-type",
+		validate.FieldAuthMethod: "--auth-method", validate.FieldSubjectType: "--subject-type",
+		validate.FieldSectorIdentifierURI: "--sector-identifier-uri", validate.FieldAdminAPI: "--admin-api",
+		validate.FieldUsername: "--username", validate.FieldEmail: "--email",
+		validate.FieldPhone: "--phone", validate.FieldRoles: "--role", validate.FieldExpiresAt: "expiry date",
+	}[field]
+}
+
+// flagError says a validation failure in the CLI's words: the flag and
+// the operator detail.
+func flagError(err error) error {
+	var fe *validate.FieldError
+	if !errors.As(err, &fe) {
+		return err
+	}
+	name := flagOf(fe.Field)
+	if name == "" {
+		name = fe.Field
+	}
+	detail := fe.Detail
+	if detail == "" {
+		detail = "is not valid (" + fe.Key + ")"
+	}
+	return fmt.Errorf("%s %s", name, detail)
+}
+
+// validateAppURL is validate.AppURL in the CLI's words.
+func validateAppURL(raw string) error {
+	if _, err := validate.AppURL("url", raw); err != nil {
+		var fe *validate.FieldError
+		if errors.As(err, &fe) {
+			return errors.New(fe.Detail)
+		}
+		return err
 	}
 	return nil
 }
 
 func (a *admin) clientCreate(ctx context.Context, args []string) error {
 	fs := newFlagSet("client create")
-	name := fs.String("name", "", "display name")
-	public := fs.Bool("public", false, "public client (no secret, PKCE required)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	format := fs.String("access-token-format", "opaque", "opaque or jwt")
-	requireMFA := fs.Bool("require-mfa", false, "every sign-in to this client uses a second factor")
-	listed := fs.Bool("listed", false, "show the client in the users' Your Apps list")
-	description := fs.String("description", "", "one-line description for Your Apps")
-	logoURL := fs.String("logo-url", "", "logo image URL for Your Apps (https)")
-	launchURL := fs.String("launch-url", "", "where Your Apps opens the client (https)")
-	linkURL := fs.String("account-link-url", "", "the client's account-verification endpoint for account linking (https)")
-	backchannel := fs.String("backchannel-logout-uri", "", "where the client receives logout tokens (https)")
-	initiate := fs.String("initiate-login-uri", "", "where Your Apps' Open starts the client's sign-in (https)")
-	subjectType := fs.String("subject-type", op.SubjectPublic, "public (the user's id) or pairwise (a sub of the client's sector)")
-	sectorURI := fs.String("sector-identifier-uri", "", "pairwise: https URL of a JSON list of the redirect URIs, for a sector of several hosts")
-	dpopRequired := fs.Bool("dpop-required", false, "token requests must carry a DPoP proof (RFC 9449)")
-	idTokenAlg := fs.String("id-token-alg", "", "ID token and logout token signing algorithm: RS256, PS256, ES256 or EdDSA (default: the server's)")
-	var redirects, postLogout, grants, traderTypes multi
-	fs.Var(&redirects, "redirect-uri", "redirect URI (repeatable)")
-	fs.Var(&postLogout, "post-logout-redirect-uri", "post-logout redirect URI (repeatable)")
-	fs.Var(&grants, "grant-type", "grant type (repeatable)")
-	fs.Var(&traderTypes, "trader-type", "only users of this trader type see it in Your Apps (repeatable; none: everyone)")
-	var auth clientAuthFlags
-	auth.register(fs)
+	var f clientFlags
+	f.register(fs, false)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	grants = grantAliases(grants) // device_code (device.go)
-	c := storage.Client{
-		ID: storage.NewID(), Name: strings.TrimSpace(*name), Public: *public,
-		RedirectURIs: redirects, PostLogoutRedirectURIs: postLogout, GrantTypes: grants,
-		AccessTokenFormat: *format, RequireMFA: *requireMFA,
-		Listed: *listed, Description: strings.TrimSpace(*description), LogoURL: *logoURL,
-		LaunchURL: *launchURL, AllowedTraderTypes: traderTypes, AccountLinkURL: *linkURL,
-		BackchannelLogoutURI: *backchannel, InitiateLoginURI: *initiate,
-		SubjectType: *subjectType, SectorIdentifierURI: *sectorURI,
-		IDTokenSignedResponseAlg: *idTokenAlg,
-	}
-	c.DPoPRequired = *dpopRequired
+	c := storage.Client{ID: storage.NewID()}
+	f.apply(&c, nil)
 	if len(c.GrantTypes) == 0 {
 		c.GrantTypes = []string{storage.GrantAuthorizationCode, storage.GrantRefreshToken}
 	}
-	if err := auth.apply(&c, nil); err != nil {
+	if err := f.auth.apply(&c, nil); err != nil {
 		return usagef("client create: %v", err)
 	}
-	if err := validateClient(c); err != nil {
-		return usagef("client create: %v", err)
+	if err := validate.Client(c); err != nil {
+		return usagef("client create: %v", flagError(err))
 	}
 	sector, err := sectorOf(ctx, c)
 	if err != nil {
@@ -211,80 +292,6 @@ func (a *admin) clientCreate(ctx context.Context, args []string) error {
 		return fmt.Errorf("create client: %w", err)
 	}
 	return a.printClient(c, secret, *asJSON)
-}
-
-func validateClient(c storage.Client) error {
-	if c.Name == "" || len(c.Name) > 200 {
-		return errors.New("--name is required (at most 200 characters)")
-	}
-	for _, g := range c.GrantTypes {
-		if !slices.Contains(knownGrants, g) {
-			return fmt.Errorf("--grant-type %q is not one of %s", g, strings.Join(knownGrants, ", "))
-		}
-	}
-	usesCode := slices.Contains(c.GrantTypes, storage.GrantAuthorizationCode)
-	if usesCode && len(c.RedirectURIs) == 0 {
-		return errors.New("--redirect-uri is required for the authorization_code grant")
-	}
-	if c.Public && slices.Contains(c.GrantTypes, storage.GrantClientCredentials) {
-		return errors.New("a public client cannot use client_credentials")
-	}
-	for _, u := range append(slices.Clone(c.RedirectURIs), c.PostLogoutRedirectURIs...) {
-		if err := validateRedirectURI(u); err != nil {
-			return err
-		}
-	}
-	if c.AccessTokenFormat != "opaque" && c.AccessTokenFormat != "jwt" {
-		return fmt.Errorf("--access-token-format %q must be opaque or jwt", c.AccessTokenFormat)
-	}
-	if c.IDTokenSignedResponseAlg != "" && !op.ValidAlgorithm(c.IDTokenSignedResponseAlg) {
-		return fmt.Errorf("--id-token-alg %q must be one of %s", c.IDTokenSignedResponseAlg, strings.Join(op.Algorithms, ", "))
-	}
-	return validateListing(c)
-}
-
-// validateListing checks the "Your Apps" fields. The URLs end up in pages
-// (logo, launch) or are called by the server (account link): https only,
-// http for localhost, never javascript: or data: (ASVS 1.2.2, 1.3.6).
-func validateListing(c storage.Client) error {
-	if len(c.Description) > 500 || strings.ContainsAny(c.Description, "\r\n") {
-		return errors.New("--description must be one line of at most 500 characters")
-	}
-	for _, f := range []struct{ flag, url string }{
-		{"--logo-url", c.LogoURL}, {"--launch-url", c.LaunchURL}, {"--account-link-url", c.AccountLinkURL},
-		{"--backchannel-logout-uri", c.BackchannelLogoutURI}, {"--initiate-login-uri", c.InitiateLoginURI},
-	} {
-		if f.url == "" {
-			continue
-		}
-		if err := validateAppURL(f.url); err != nil {
-			return fmt.Errorf("%s: %w", f.flag, err)
-		}
-	}
-	if c.Listed && c.LaunchURL == "" {
-		return errors.New("--launch-url is required for a --listed client")
-	}
-	for _, t := range c.AllowedTraderTypes {
-		if !slices.Contains(registration.TraderTypes.Codes(), t) {
-			return fmt.Errorf("--trader-type %q is not one of %s", t, strings.Join(registration.TraderTypes.Codes(), ", "))
-		}
-	}
-	return nil
-}
-
-// validateAppURL accepts an absolute https URL, or http on localhost (the
-// demo), without user information or fragment.
-func validateAppURL(raw string) error {
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "":
-		return fmt.Errorf("%q is not an absolute URL", raw)
-	case u.Scheme == "http" && !isLoopback(u.Hostname()), u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Errorf("%q must use https (http only for localhost)", raw)
-	case u.User != nil || u.Fragment != "" || strings.Contains(raw, "#"):
-		return fmt.Errorf("%q must not contain user information or a fragment", raw)
-	}
-	return nil
 }
 
 type clientJSON struct {
@@ -311,6 +318,7 @@ type clientJSON struct {
 	DPoPRequired             bool     `json:"dpop_required,omitempty"`
 	IDTokenSignedResponseAlg string   `json:"id_token_signed_response_alg,omitempty"`
 	AccessTokenFormat        string   `json:"access_token_format,omitempty"`
+	AdminAPI                 bool     `json:"admin_api,omitempty"`
 }
 
 func toJSON(c storage.Client, secret string) clientJSON {
@@ -324,6 +332,7 @@ func toJSON(c storage.Client, secret string) clientJSON {
 		AuthMethod: c.EffectiveAuthMethod(), JWKSURI: c.JWKSURI, HasJWKS: c.JWKS != "", RequirePAR: c.RequirePAR,
 		DPoPRequired:             c.DPoPRequired,
 		IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg, AccessTokenFormat: c.AccessTokenFormat,
+		AdminAPI: c.AdminAPI,
 	}
 }
 
@@ -373,6 +382,9 @@ func (a *admin) clientList(ctx context.Context, args []string) error {
 		if c.Public {
 			kind = "public"
 		}
+		if c.AdminAPI {
+			kind += ",admin-api"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, kind, strings.Join(c.GrantTypes, ","), strings.Join(c.RedirectURIs, " "))
 	}
 	return tw.Flush()
@@ -396,6 +408,24 @@ func oneArg(fs *flag.FlagSet, args []string, what string) (string, error) {
 		return "", usagef("%s: want exactly one %s", fs.Name(), what)
 	}
 	return positional[0], nil
+}
+
+// clientShow prints one client as JSON (never its secret).
+func (a *admin) clientShow(ctx context.Context, args []string) error {
+	fs := newFlagSet("client show")
+	fs.Bool("json", true, "print JSON (always)")
+	id, err := oneArg(fs, args, "CLIENT_ID")
+	if err != nil {
+		return err
+	}
+	c, err := a.store.ClientByID(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return usagef("client show: no client %q", id)
+	}
+	if err != nil {
+		return fmt.Errorf("read client: %w", err)
+	}
+	return a.printClient(c, "", true)
 }
 
 func (a *admin) clientDelete(ctx context.Context, args []string) error {
@@ -452,43 +482,49 @@ func (a *admin) clientRotate(ctx context.Context, args []string) error {
 	return a.printClient(updated, secret, *asJSON)
 }
 
-// clientUpdate changes what its flags name and nothing else; today
-// --backchannel-logout-uri and --initiate-login-uri (an empty value removes
-// either) and --dpop-required (=false lifts it).
+// clientUpdate changes what its flags name and nothing else: any flag of
+// client create (an empty value removes a URL or a list, =false lifts a
+// requirement). The result is checked as create checks a new client.
 func (a *admin) clientUpdate(ctx context.Context, args []string) error {
 	fs := newFlagSet("client update")
 	asJSON := fs.Bool("json", false, "print JSON")
-	backchannel := fs.String("backchannel-logout-uri", "", "where the client receives logout tokens (https; empty: none)")
-	initiate := fs.String("initiate-login-uri", "", "where Your Apps' Open starts the client's sign-in (https; empty: none)")
-	var auth clientAuthFlags
-	auth.register(fs)
-	dpopRequired := fs.Bool("dpop-required", false, "token requests must carry a DPoP proof (RFC 9449; =false: not required)")
-	var grants multi
-	fs.Var(&grants, "grant-type", "grant type, replacing the client's list (repeatable; device_code for the device flow)")
-	idTokenAlg := fs.String("id-token-alg", "", "RS256, PS256, ES256 or EdDSA (empty: the server's default)")
-	format := fs.String("access-token-format", "", "opaque or jwt")
+	var f clientFlags
+	f.register(fs, true)
 	id, err := oneArg(fs, args, "CLIENT_ID")
 	if err != nil {
 		return err
 	}
 	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	authSet := slices.ContainsFunc(clientAuthFlagNames, func(n string) bool { return set[n] })
-	if !set["backchannel-logout-uri"] && !set["initiate-login-uri"] && !authSet && !set["dpop-required"] && !set["grant-type"] &&
-		!set["id-token-alg"] && !set["access-token-format"] {
-		return usagef("client update: nothing to change (want --backchannel-logout-uri, --initiate-login-uri, --auth-method, --jwks, --jwks-uri, --require-par, --dpop-required, --grant-type, --id-token-alg or --access-token-format)")
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	delete(set, "json")
+	if len(set) == 0 {
+		return usagef("client update: nothing to change (give any flag of client create)")
 	}
-	if set["id-token-alg"] && *idTokenAlg != "" && !op.ValidAlgorithm(*idTokenAlg) {
-		return usagef("client update: --id-token-alg %q must be one of %s", *idTokenAlg, strings.Join(op.Algorithms, ", "))
+	authSet := slices.ContainsFunc(clientAuthFlagNames, func(n string) bool { return set[n] }) || set["public"]
+	// The pairwise sector may need the sector identifier document: fetched
+	// before the update's transaction, never inside it.
+	sectorSet := set["subject-type"] || set["sector-identifier-uri"] || set["redirect-uri"]
+	current, err := a.store.ClientByID(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return usagef("client update: no client %q", id)
 	}
-	if set["access-token-format"] && *format != "opaque" && *format != "jwt" {
-		return usagef("client update: --access-token-format %q must be opaque or jwt", *format)
+	if err != nil {
+		return fmt.Errorf("read client: %w", err)
 	}
-	for _, f := range []struct{ name, url string }{{"backchannel-logout-uri", *backchannel}, {"initiate-login-uri", *initiate}} {
-		if set[f.name] && f.url != "" {
-			if err := validateAppURL(f.url); err != nil {
-				return usagef("client update: --%s: %v", f.name, err)
-			}
+	subject := func(s string) string { return cmp.Or(s, op.SubjectPublic) }
+	if set["subject-type"] && subject(f.subjectType) != subject(current.SubjectType) {
+		// Every user's sub at the client would change.
+		return usagef("client update: the subject type (%s) is fixed for the client's life", subject(current.SubjectType))
+	}
+	var sector string
+	if sectorSet {
+		next := current
+		f.apply(&next, set)
+		if err := validate.Client(next); err != nil {
+			return usagef("client update: %v", flagError(err))
+		}
+		if sector, err = sectorOf(ctx, next); err != nil {
+			return usagef("client update: %v", err)
 		}
 	}
 	var key [32]byte
@@ -502,37 +538,28 @@ func (a *admin) clientUpdate(ctx context.Context, args []string) error {
 		secret  string // a new secret the changed auth method needs
 	)
 	err = a.store.UpdateClient(a.audited(ctx, "client.update", id), id, func(c *storage.Client) error {
+		f.apply(c, set)
 		if authSet {
-			if err := auth.apply(c, set); err != nil {
-				return usagef("client update: %v", err)
-			}
-			if needsNewSecret(*c) {
-				var err error
-				if secret, err = issueSecret(c, key); err != nil {
-					return err
-				}
-			}
-		}
-		if set["backchannel-logout-uri"] {
-			c.BackchannelLogoutURI = *backchannel
-		}
-		if set["initiate-login-uri"] {
-			c.InitiateLoginURI = *initiate
-		}
-		if set["dpop-required"] {
-			c.DPoPRequired = *dpopRequired
-		}
-		if set["grant-type"] {
-			c.GrantTypes = grantAliases(grants)
-			if err := validateClient(*c); err != nil {
+			if err := f.auth.apply(c, set); err != nil {
 				return usagef("client update: %v", err)
 			}
 		}
-		if set["id-token-alg"] {
-			c.IDTokenSignedResponseAlg = *idTokenAlg
+		if err := validate.Client(*c); err != nil {
+			return usagef("client update: %v", flagError(err))
 		}
-		if set["access-token-format"] {
-			c.AccessTokenFormat = *format
+		if sectorSet && sector != "" {
+			// Pairwise subjects are computed for the sector: changing it
+			// would give every user of the client a new sub.
+			if c.SectorIdentifier != "" && c.SectorIdentifier != sector {
+				return usagef("client update: the pairwise sector %s is fixed; the change would move it to %s", c.SectorIdentifier, sector)
+			}
+			c.SectorIdentifier = sector
+		}
+		if authSet && needsNewSecret(*c) {
+			var err error
+			if secret, err = issueSecret(c, key); err != nil {
+				return err
+			}
 		}
 		c.UpdatedAt = a.now().UTC()
 		updated = *c
@@ -555,7 +582,7 @@ func (a *admin) clientUpdate(ctx context.Context, args []string) error {
 
 func (a *admin) user(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usagef("user: want create, list, set-password, disable, enable, unlock, passkeys or remove-passkeys")
+		return usagef("user: want create, list, set-password, set-expiry, disable, enable, unlock, passkeys or remove-passkeys")
 	}
 	switch args[0] {
 	case "create":
@@ -568,12 +595,14 @@ func (a *admin) user(ctx context.Context, args []string) error {
 		return a.userList(ctx, args[1:])
 	case "unlock":
 		return a.userUnlock(ctx, args[1:])
+	case "set-expiry":
+		return a.userSetExpiry(ctx, args[1:])
 	case "passkeys":
 		return a.userPasskeys(ctx, args[1:])
 	case "remove-passkeys":
 		return a.userRemovePasskeys(ctx, args[1:])
 	default:
-		return usagef("user: unknown command %q (want create, list, set-password, disable, enable, unlock, passkeys or remove-passkeys)", args[0])
+		return usagef("user: unknown command %q (want create, list, set-password, set-expiry, disable, enable, unlock, passkeys or remove-passkeys)", args[0])
 	}
 }
 
@@ -614,7 +643,7 @@ func (a *admin) userCreate(ctx context.Context, args []string) error {
 	var org storage.Organization
 	if *orgNIB != "" {
 		// The wizard's validator: spaces between digit groups are fine.
-		nib, err := registration.NIB(*orgNIB)
+		nib, err := validate.NIB(*orgNIB)
 		if err != nil {
 			return usagef("user create: --organization %q is not a NIB (13 digits)", *orgNIB)
 		}
@@ -626,13 +655,12 @@ func (a *admin) userCreate(ctx context.Context, args []string) error {
 			return fmt.Errorf("find organization: %w", err)
 		}
 	}
-	u := storage.User{
-		ID: storage.NewID(), Username: strings.ToLower(strings.TrimSpace(*username)),
-		Email: strings.ToLower(strings.TrimSpace(*email)), Name: strings.TrimSpace(*name),
-		Phone: strings.TrimSpace(*phone), Roles: roles, OrganizationID: org.ID,
-	}
-	if err := validateUser(u); err != nil {
-		return usagef("user create: %v", err)
+	u, err := validate.User(storage.User{
+		ID: storage.NewID(), Username: *username, Email: *email, Name: *name,
+		Phone: *phone, Roles: roles, OrganizationID: org.ID,
+	})
+	if err != nil {
+		return usagef("user create: %v", flagError(err))
 	}
 	if !*fromStdin {
 		return usagef("user create: --password-stdin is required (the password is read from stdin)")
@@ -666,34 +694,6 @@ func (a *admin) userCreate(ctx context.Context, args []string) error {
 		fmt.Fprintf(a.stdout, "member of %s (NIB %s, organization id %s) as %s\n", org.Name, org.NIB, org.ID, m.Role)
 	}
 	return nil
-}
-
-func validateUser(u storage.User) error {
-	if u.Username == "" || len(u.Username) > 64 || strings.ContainsAny(u.Username, " \t\r\n@") {
-		return errors.New("--username is required: up to 64 characters, no spaces or @")
-	}
-	if !looksLikeEmail(u.Email) {
-		return fmt.Errorf("--email %q is not an email address", u.Email)
-	}
-	if len(u.Name) > 200 {
-		return errors.New("--name is longer than 200 characters")
-	}
-	for _, r := range u.Roles {
-		if r != storage.RoleOfficer && r != storage.RoleAdmin {
-			return fmt.Errorf("--role %q must be %s or %s", r, storage.RoleOfficer, storage.RoleAdmin)
-		}
-	}
-	return nil
-}
-
-// looksLikeEmail is a deliberately small check: one @, a dot in the domain,
-// no spaces or control characters (which could inject mail headers).
-func looksLikeEmail(s string) bool {
-	at := strings.LastIndexByte(s, '@')
-	if at < 1 || at == len(s)-1 || len(s) > 254 || strings.ContainsAny(s, " \t\r\n<>\",;") {
-		return false
-	}
-	return strings.Contains(s[at+1:], ".")
 }
 
 // userFromArgs parses fs (which must not define --username) with a
@@ -769,36 +769,74 @@ func (a *admin) userSetDisabled(ctx context.Context, args []string, disabled boo
 }
 
 // userUnlock lifts a sign-in lock and clears the failures behind it, for
-// the user's username and email (login/throttle.go). They live in the
-// ephemeral store: with Redis this reaches every running node; the
-// in-process default lives inside the running server, out of this
-// command's reach, and its locks end by themselves.
+// the user's username and email (login/throttle.go), by raising the
+// account's lock epoch in the database (storage.UnlockSignIn): it reaches
+// every node, and the embedded server's in-process counters, once their
+// user cache hears of it (at once through Redis, else within
+// SATUPINTU_CACHE_TTL).
 func (a *admin) userUnlock(ctx context.Context, args []string) error {
 	fs := newFlagSet("user unlock")
 	u, err := a.userFromArgs(ctx, fs, args)
 	if err != nil {
 		return err
 	}
-	if a.openEphemeral == nil {
-		return errors.New("user unlock: no ephemeral store")
-	}
-	eph, kind, err := a.openEphemeral(ctx)
-	if err != nil {
+	if err := storage.UnlockSignIn(a.audited(ctx, "user.unlock", u.ID), a.store, u.ID, a.now()); err != nil {
 		return fmt.Errorf("user unlock: %w", err)
 	}
-	defer eph.Close()
-	throttle := &login.Throttle{Counters: eph, Now: a.now}
-	if kind == "memory" {
-		return fmt.Errorf("user unlock: without SATUPINTU_REDIS_URL sign-in locks are kept inside the running server, "+
-			"out of this command's reach; a lock ends by itself %d minutes after it starts, or when the server restarts", throttle.LockMinutes())
-	}
-	if err := throttle.Unlock(ctx, u.Username, u.Email, fs.Lookup("username").Value.String()); err != nil {
-		return err
-	}
-	if err := a.audit(ctx, "user.unlock", u.ID); err != nil {
-		return err
-	}
 	fmt.Fprintf(a.stdout, "unlocked sign-in for %s\n", u.Username)
+	return nil
+}
+
+// userSetExpiry sets the last day the account signs in (validate.ExpiryDate:
+// the end of that day in WIB), or never. A day already over needs --force:
+// expiring an account at once is what disable is for, and a mistyped year
+// should not lock someone out.
+func (a *admin) userSetExpiry(ctx context.Context, args []string) error {
+	fs := newFlagSet("user set-expiry")
+	force := fs.Bool("force", false, "accept a day already over (the account expires at once)")
+	var positional []string
+	for {
+		if err := parseFlags(fs, args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(positional) != 2 {
+		return usagef("user set-expiry: want USERNAME and YYYY-MM-DD or never")
+	}
+	u, err := a.findUser(ctx, fs, positional[0])
+	if err != nil {
+		return err
+	}
+	expires, err := validate.ExpiryDate(positional[1], a.now(), *force)
+	if err != nil {
+		var fe *validate.FieldError
+		if errors.As(err, &fe) && fe.Key == validate.KeyExpiryPast {
+			return usagef("user set-expiry: %s (give --force to expire the account at once)", fe.Detail)
+		}
+		return usagef("user set-expiry: %v", flagError(err))
+	}
+	when := "never"
+	if !expires.IsZero() {
+		when = expires.Format(time.RFC3339)
+	}
+	e := storage.AuditEvent{Time: a.now().UTC(), Action: "user.set_expiry", ActorID: "cli",
+		Subject: u.ID, Detail: map[string]string{"expires_at": when}}
+	if err := a.store.UpdateUser(storage.WithAudit(ctx, e), u.ID, func(u *storage.User) error {
+		u.ExpiresAt, u.UpdatedAt = expires, a.now().UTC()
+		return nil
+	}); err != nil {
+		return fmt.Errorf("set expiry: %w", err)
+	}
+	if expires.IsZero() {
+		fmt.Fprintf(a.stdout, "%s never expires\n", u.Username)
+	} else {
+		fmt.Fprintf(a.stdout, "%s signs in until %s\n", u.Username, expires.Format(time.RFC3339))
+	}
 	return nil
 }
 

@@ -3,14 +3,18 @@ package main
 import (
 	"context"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 
+	"satupintu/op"
 	"satupintu/storage"
 	"satupintu/storage/cache"
 )
 
 // changeReporter is a durable store that reports its committed writes to
-// users and organizations (sqlstore.Store.OnChange).
+// users, organizations and clients (sqlstore.Store.OnChange).
 type changeReporter interface {
 	OnChange(fn func(ctx context.Context, owners []string))
 }
@@ -21,29 +25,74 @@ type invalidationBus interface {
 	SubscribeInvalidations(ctx context.Context, drop func(owners ...string), flush func()) error
 }
 
+// clientDrops carries client changes ("c:<id>", sqlstore.ClientOwner) to
+// the provider's client cache (SATUPINTU_CLIENT_CACHE_TTL). The provider
+// is made after readCache subscribes, so it is set once it exists; a
+// change before then finds nothing cached.
+type clientDrops struct{ p atomic.Pointer[op.Provider] }
+
+func (c *clientDrops) drop(owners []string) {
+	p := c.p.Load()
+	if p == nil {
+		return
+	}
+	for _, o := range owners {
+		if id, ok := strings.CutPrefix(o, "c:"); ok {
+			p.InvalidateClient(id)
+		}
+	}
+}
+
+func (c *clientDrops) flush() {
+	if p := c.p.Load(); p != nil {
+		p.FlushClients()
+	}
+}
+
+// userOwners drops the client owners, which the user cache does not hold.
+func userOwners(owners []string) []string {
+	return slices.DeleteFunc(slices.Clone(owners), func(o string) bool { return strings.HasPrefix(o, "c:") })
+}
+
 // readCache returns the durable store the sign-in and token paths read
 // through: cached for SATUPINTU_CACHE_TTL (storage/cache), invalidated by
 // this node's writes at once and by other nodes' through Redis. Without a
 // TTL, or with a store that cannot report changes, it is the store itself.
-func readCache(ctx context.Context, d deps) (storage.Durable, error) {
+// Client changes go to clients (the provider's client cache) the same
+// ways, whether or not users are cached.
+func readCache(ctx context.Context, d deps, clients *clientDrops) (storage.Durable, error) {
 	src, ok := d.durable.(changeReporter)
-	if d.cfg.CacheTTL <= 0 || !ok {
+	if !ok {
 		return d.durable, nil
 	}
-	c := cache.New(d.durable, d.cfg.CacheTTL, d.now)
+	var reads storage.Durable = d.durable
+	drop := func(owners ...string) { clients.drop(owners) }
+	flush := clients.flush
+	if d.cfg.CacheTTL > 0 {
+		c := cache.New(d.durable, d.cfg.CacheTTL, d.now)
+		reads = c
+		drop = func(owners ...string) {
+			c.Invalidate(userOwners(owners)...)
+			clients.drop(owners)
+		}
+		flush = func() {
+			c.Flush()
+			clients.flush()
+		}
+	}
 	bus, _ := d.ephemeral.(invalidationBus)
 	src.OnChange(func(ctx context.Context, owners []string) {
-		c.Invalidate(owners...)
+		drop(owners...)
 		if bus != nil {
 			publish(ctx, bus, owners, d.logger)
 		}
 	})
 	if bus != nil {
-		if err := bus.SubscribeInvalidations(ctx, c.Invalidate, c.Flush); err != nil {
+		if err := bus.SubscribeInvalidations(ctx, drop, flush); err != nil {
 			return nil, err
 		}
 	}
-	return c, nil
+	return reads, nil
 }
 
 // publish sends a change to the other nodes. The write has committed

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"satupintu/password"
 	"satupintu/storage"
 	"satupintu/storage/redis/redistest"
 )
@@ -99,5 +101,33 @@ func killPubSub(t *testing.T) {
 	defer rdb.Close()
 	if err := rdb.Do(context.WithoutCancel(t.Context()), "client", "kill", "type", "pubsub").Err(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A client changed through one node is seen at once by the provider's
+// client cache on that node and, through Redis, on another node that had
+// the client cached (the nodes' clocks stand still, so no entry expires).
+func TestClientChangeReachesOtherNodes(t *testing.T) {
+	c := newCluster(t, 2, nodeOptions{})
+	svc := c.apps["service"]
+	grant := url.Values{"grant_type": {"client_credentials"}}
+	for i := range c.nodes {
+		c.target.Store(int32(i))
+		if r := c.tokenRequestAuth(grant, svc.id, svc.secret); r.status != http.StatusOK {
+			t.Fatalf("token on node %d: %+v", i, r)
+		}
+	}
+	// Both nodes now hold the client; node 0 changes its secret.
+	if err := c.nodes[0].durable.UpdateClient(t.Context(), svc.id, func(cl *storage.Client) error {
+		cl.SecretHash = password.HashSecret("a-new-secret-a-new-secret")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range c.nodes {
+		eventually(t, fmt.Sprintf("node %d refuses the old secret", i), func() bool {
+			c.target.Store(int32(i))
+			return c.tokenRequestAuth(grant, svc.id, svc.secret).status == http.StatusUnauthorized
+		})
 	}
 }

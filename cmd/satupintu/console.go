@@ -11,6 +11,7 @@ import (
 	"satupintu/registration"
 	"satupintu/session"
 	"satupintu/storage"
+	"satupintu/storage/validate"
 	"satupintu/templates"
 	"satupintu/web"
 )
@@ -18,7 +19,6 @@ import (
 // newAdminService wires the operations the console and the admin API
 // share to the rules the CLI applies (client checks, secrets, keys).
 func newAdminService(d deps, lh *login.Handler, provider *op.Provider, sealKey [32]byte) (*adminui.Service, error) {
-	throttle := &login.Throttle{Counters: d.ephemeral, Now: d.now}
 	orgs, ok := d.durable.(adminui.Organizations)
 	if !ok {
 		return nil, errors.New("admin console: the database cannot administer organizations")
@@ -28,7 +28,7 @@ func newAdminService(d deps, lh *login.Handler, provider *op.Provider, sealKey [
 		Clients: d.durable, Users: d.durable, Sessions: d.ephemeral, Keys: d.durable, Audit: d.durable,
 		TraderTypes: registration.TraderTypes.Codes(),
 		PrepareClient: func(ctx context.Context, c *storage.Client) error {
-			if err := validateClient(*c); err != nil {
+			if err := validate.Client(*c); err != nil {
 				return err
 			}
 			if c.SectorIdentifier != "" { // fixed once set
@@ -58,10 +58,9 @@ func newAdminService(d deps, lh *login.Handler, provider *op.Provider, sealKey [
 			}
 			return err
 		},
-		// The console runs in the server, beside the lockout counters,
-		// whatever the ephemeral store.
+		// The lockout epoch in the database: every node starts afresh.
 		Unlock: func(ctx context.Context, u storage.User) error {
-			return throttle.Unlock(ctx, u.Username, u.Email)
+			return storage.UnlockSignIn(ctx, d.durable, u.ID, d.now())
 		},
 		OnSessionEnd: provider.EndSession,
 		Now:          d.now, Logger: d.logger,

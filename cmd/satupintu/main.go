@@ -18,7 +18,6 @@ import (
 
 	"satupintu/jobs"
 	"satupintu/op"
-	"satupintu/storage"
 )
 
 const usage = `satupintu — OpenID Connect identity provider for the national single window
@@ -27,10 +26,13 @@ usage:
   satupintu serve [--addr :8080] [--issuer URL] [--data-dir DIR] [--no-demo]
   satupintu migrate
   satupintu client create --name N --redirect-uri U [--redirect-uri U2] [--post-logout-redirect-uri U] [--public] [--grant-type G ...] [--dpop-required] [--json]
-  satupintu client list [--json] | client delete ID | client rotate-secret ID [--json]
+  satupintu client update ID [any flag of client create]   (changes only the flags given)
+  satupintu client create|update ... --admin-api   (the admin scope: confidential, client_credentials only)
+  satupintu client list [--json] | client show ID | client delete ID | client rotate-secret ID [--json]
   satupintu user create --username U --email E --password-stdin [--name N] [--phone P] [--role officer|admin] [--organization NIB]
   satupintu user list | user set-password --username U | user disable --username U | user enable --username U
-  satupintu user unlock --username U      (lifts a sign-in lock; needs SATUPINTU_REDIS_URL)
+  satupintu user unlock --username U      (lifts a sign-in lock, on every node and the embedded server)
+  satupintu user set-expiry U YYYY-MM-DD|never [--force]   (last day of sign-in, WIB; --force: a past day)
   satupintu keys rotate [--alg RS256|PS256|ES256|EdDSA|all]
   satupintu keys list                     (each signing key's state; no key material)
   satupintu settings show | settings set KEY LANG VALUE   (service name, contact details, banner; see the README)
@@ -101,10 +103,9 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return err
 	}
 	defer db.Close()
-	// Running nodes cache users and organizations: tell them of changes.
+	// Running nodes cache users, organizations and clients: tell them of changes.
 	defer publishChanges(db, cfg, slog.New(slog.NewTextHandler(stderr, nil)))()
-	a := &admin{store: db, stdin: stdin, stdout: stdout, now: time.Now,
-		openEphemeral: func(ctx context.Context) (storage.Ephemeral, string, error) { return openEphemeral(ctx, cfg) }}
+	a := &admin{store: db, stdin: stdin, stdout: stdout, now: time.Now}
 	a.keyTimeline, a.kek = op.Config{KeyRotation: cfg.KeyRotation}.KeyTimeline(), cfg.KEK
 	switch cmd {
 	case "migrate":

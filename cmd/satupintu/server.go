@@ -31,6 +31,7 @@ import (
 	"satupintu/session"
 	"satupintu/storage"
 	"satupintu/storage/redis"
+	"satupintu/storage/validate"
 	"satupintu/templates"
 	"satupintu/tracing"
 	"satupintu/upstream"
@@ -139,7 +140,8 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 
 	// The sign-in, token and chooser paths read users, organizations and
 	// memberships through the node's cache.
-	reads, err := readCache(ctx, d)
+	drops := &clientDrops{} // client changes, for the provider's cache (cache.go)
+	reads, err := readCache(ctx, d, drops)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cache: %w", err)
 	}
@@ -221,6 +223,7 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	if err != nil {
 		return nil, nil, err
 	}
+	drops.p.Store(provider)
 	lh.CallbackURL = provider.CallbackURL
 	lh.Requests = provider.AuthRequests()
 	lh.Clients = provider.Clients()
@@ -285,14 +288,14 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 		// itself is on loopback (an http issuer: development, the demo).
 		Linker: &account.Linker{AllowLoopback: !secure},
 		CheckName: fieldCheck(func(s string) (string, error) {
-			return registration.Name(registration.FieldFullName, s, registration.MaxFullName)
+			return validate.Name(registration.FieldFullName, s, registration.MaxFullName)
 		}),
-		CheckPhone: fieldCheck(registration.Phone),
+		CheckPhone: fieldCheck(validate.Phone),
 		CheckPosition: fieldCheck(func(s string) (string, error) {
-			return registration.Name(registration.FieldPosition, s, registration.MaxPosition)
+			return validate.Name(registration.FieldPosition, s, registration.MaxPosition)
 		}),
 		EmailChange: &account.EmailChange{Pending: d.ephemeral,
-			CheckEmail: fieldCheck(registration.Email), CheckPassword: lh.CheckOwnPassword},
+			CheckEmail: fieldCheck(validate.Email), CheckPassword: lh.CheckOwnPassword},
 		// The company pages and invitations.
 		Memberships: reads, Invitations: d.durable, RefreshTokens: d.durable, Mail: d.outbox,
 		BaseURL: d.cfg.Issuer, InviteNeedsOfficer: d.cfg.InviteNeedsOfficer, AcceptLimit: d.cfg.Limits.InviteAccept,
@@ -409,15 +412,16 @@ func throttlePolicy(cfg Config) login.ThrottlePolicy {
 	return login.DefaultThrottlePolicy
 }
 
-// fieldCheck adapts a registration validator to the account package, which
-// may not import registration (siblings meet here).
+// fieldCheck adapts a domain validator (storage/validate) to the account
+// package's Check, whose problems carry the same catalog keys. Kept here
+// so account declares only the function it calls.
 func fieldCheck(fn func(string) (string, error)) account.Check {
 	return func(s string) (string, *account.Problem) {
 		v, err := fn(s)
 		if err == nil {
 			return v, nil
 		}
-		var fe *registration.FieldError
+		var fe *validate.FieldError
 		if errors.As(err, &fe) {
 			return "", &account.Problem{Key: fe.Key, Args: fe.Args}
 		}

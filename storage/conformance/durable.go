@@ -177,6 +177,7 @@ func fullUser() storage.User {
 		MFAEnrolledAt:     instant(-30),
 		RecoveryCodes:     []string{"$argon2id$v=19$m=19456,t=2,p=1$cmVjMQ$aGFzaDE", "$argon2id$v=19$m=19456,t=2,p=1$cmVjMg$aGFzaDI"},
 		PasswordChangedAt: instant(-60),
+		LockEpoch:         3,
 		CreatedAt:         instant(0),
 		UpdatedAt:         instant(1),
 	}
@@ -415,6 +416,9 @@ func testUpdateUserMFA(t *testing.T, s storage.Durable) {
 	update("using the last recovery codes", func(u *storage.User) {
 		u.RecoveryCodes = []string{}
 	})
+	update("an administrator's unlock", func(u *storage.User) {
+		u.LockEpoch++
+	})
 	update("a password change", func(u *storage.User) {
 		u.PasswordHash, u.PasswordChangedAt = "$argon2id$v=19$m=19456,t=2,p=1$bmV3$bmV3aGFzaA", instant(20)
 	})
@@ -530,6 +534,7 @@ func fullClient(id string) storage.Client {
 		UpdatedAt:              instant(2),
 
 		IDTokenSignedResponseAlg: "EdDSA",
+		AdminAPI:                 true,
 	}
 }
 
@@ -566,12 +571,14 @@ func testUpdateClient(t *testing.T, s storage.Durable) {
 	want.RequireMFA, want.Listed, want.AllowedTraderTypes = false, false, nil
 	want.Description, want.LogoURL, want.LaunchURL, want.AccountLinkURL = "Indonesia National Single Window", "", "https://insw.example.go.id/", ""
 	want.BackchannelLogoutURI = ""
+	want.AdminAPI = false
 	mustOK(t, "UpdateClient", s.UpdateClient(ctx, c.ID, func(got *storage.Client) error {
 		checkEqual(t, "record given to UpdateClient's fn", c, *got)
 		got.Name, got.RedirectURIs, got.Public, got.UpdatedAt = want.Name, want.RedirectURIs, want.Public, want.UpdatedAt
 		got.RequireMFA, got.Listed, got.AllowedTraderTypes = want.RequireMFA, want.Listed, []string{}
 		got.Description, got.LogoURL, got.LaunchURL, got.AccountLinkURL = want.Description, want.LogoURL, want.LaunchURL, want.AccountLinkURL
 		got.BackchannelLogoutURI = want.BackchannelLogoutURI
+		got.AdminAPI = want.AdminAPI
 		got.ID = "renamed" // ignored: the id is fixed
 		return nil
 	}))

@@ -106,7 +106,7 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	// Migrate only needs them ascending), but each is applied once.
 	for i, a := range got {
 		if a.Times != 1 || (i == 0 && a.Version != 1) || (i > 0 && a.Version <= got[i-1].Version) {
-			t.Errorf("schema_migrations: %+v, want versions from 1 up, each once", got)
+			t.Errorf("schema_migrations: %+v, want versions 1, 2, … each once", got)
 			break
 		}
 	}

@@ -17,7 +17,7 @@ var clientColumnNames = []string{"id", "secret_hash", "name", "redirect_uris", "
 	"backchannel_logout_uri", "initiate_login_uri",
 	"token_endpoint_auth_method", "jwks", "jwks_uri", "secret_sealed", "require_par",
 	"subject_type", "sector_identifier", "sector_identifier_uri", "dpop_required",
-	"id_token_signed_response_alg"}
+	"id_token_signed_response_alg", "admin_api"}
 
 var (
 	clientColumns = strings.Join(clientColumnNames, ", ")
@@ -50,7 +50,7 @@ func scanClient(r scanner) (storage.Client, error) {
 		&c.BackchannelLogoutURI, &c.InitiateLoginURI,
 		&c.AuthMethod, &c.JWKS, &c.JWKSURI, &c.SecretSealed, &c.RequirePAR,
 		&c.SubjectType, &c.SectorIdentifier, &c.SectorIdentifierURI, &c.DPoPRequired,
-		&c.IDTokenSignedResponseAlg)
+		&c.IDTokenSignedResponseAlg, &c.AdminAPI)
 	if err != nil {
 		return storage.Client{}, err
 	}
@@ -78,12 +78,14 @@ func clientArgs(c storage.Client) []any {
 		c.BackchannelLogoutURI, c.InitiateLoginURI,
 		c.AuthMethod, c.JWKS, c.JWKSURI, blob(c.SecretSealed), c.RequirePAR,
 		c.SubjectType, c.SectorIdentifier, c.SectorIdentifierURI, c.DPoPRequired,
-		c.IDTokenSignedResponseAlg}
+		c.IDTokenSignedResponseAlg, c.AdminAPI}
 }
 
 // CreateClient stores a new client.
 func (s *Store) CreateClient(ctx context.Context, c storage.Client) error {
 	_, err := s.db.Exec(ctx, insertClient, clientArgs(c)...)
+	// A node may have cached "no such client" for this id.
+	s.changed(ctx, err, ClientOwner(c.ID))
 	return s.wrap("create client "+c.ID, err)
 }
 
@@ -111,6 +113,7 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*storage.Cl
 	if fnErr != nil {
 		return fnErr
 	}
+	s.changed(ctx, err, ClientOwner(id))
 	return s.wrap("update client "+id, err)
 }
 
@@ -133,13 +136,11 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		}
 		return err
 	})
-	owners := make([]string, len(users))
-	for i, u := range users {
-		owners[i] = UserOwner(u)
+	owners := []string{ClientOwner(id)}
+	for _, u := range users {
+		owners = append(owners, UserOwner(u))
 	}
-	if len(owners) > 0 {
-		s.changed(ctx, err, owners...)
-	}
+	s.changed(ctx, err, owners...)
 	return s.wrap("delete client "+id, err)
 }
 

@@ -112,7 +112,8 @@ type Store struct {
 
 // OnChange makes fn hear of every committed write that changes a user (the
 // owner "u:<id>": the account, its memberships and chosen organizations)
-// or an organization ("o:<id>"), so caches can drop what they hold. It
+// or an organization ("o:<id>"), or a client ("c:<id>": the provider's
+// client cache), so caches can drop what they hold. It
 // runs after the commit, on the writer's goroutine. Each call adds a
 // listener (two servers on one store each keep their cache right).
 func (s *Store) OnChange(fn func(ctx context.Context, owners []string)) {
@@ -144,6 +145,9 @@ func (s *Store) changed(ctx context.Context, err error, owners ...string) {
 // UserOwner and OrganizationOwner name what OnChange reports.
 func UserOwner(id string) string         { return "u:" + id }
 func OrganizationOwner(id string) string { return "o:" + id }
+
+// ClientOwner names a client in what OnChange reports.
+func ClientOwner(id string) string { return "c:" + id }
 
 // ObserveAudit makes fn see the action of every audit event stored; it
 // runs after the insert, on the caller's goroutine, and must be quick.

@@ -11,7 +11,7 @@ import (
 
 const userColumns = `id, username, email, email_verified, name, phone, job_title, password_hash,
 	organization_id, roles, disabled, expires_at, created_at, updated_at,
-	totp_secret, mfa_enrolled_at, recovery_codes, password_changed_at`
+	totp_secret, mfa_enrolled_at, recovery_codes, password_changed_at, lock_epoch`
 
 func scanUser(r scanner) (storage.User, error) {
 	var (
@@ -22,7 +22,7 @@ func scanUser(r scanner) (storage.User, error) {
 	)
 	err := r.Scan(&u.ID, &u.Username, &u.Email, &u.EmailVerified, &u.Name, &u.Phone, &u.Position,
 		&u.PasswordHash, &u.OrganizationID, &roles, &u.Disabled, &expires, &created, &updated,
-		&u.TOTPSecret, &mfaEnrolled, &recoveryCodes, &pwChanged)
+		&u.TOTPSecret, &mfaEnrolled, &recoveryCodes, &pwChanged, &u.LockEpoch)
 	if err != nil {
 		return storage.User{}, err
 	}
@@ -47,11 +47,11 @@ func userArgs(u storage.User) []any {
 		u.Phone, u.Position, u.PasswordHash, u.OrganizationID, list(u.Roles), u.Disabled,
 		micros(u.ExpiresAt), micros(u.CreatedAt), micros(u.UpdatedAt),
 		blob(u.TOTPSecret), micros(u.MFAEnrolledAt), list(u.RecoveryCodes), micros(u.PasswordChangedAt),
-		nameKey(u.Name)}
+		u.LockEpoch, nameKey(u.Name)}
 }
 
 const insertUser = `INSERT INTO users (` + userColumns + `, name_key)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`
 
 // CreateUser stores a new user. A user created with an organization (the
 // demo trader, an operator's `user create --organization`) is its member in
@@ -137,7 +137,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*storage.User
 		_, err = q.Exec(ctx, `UPDATE users SET username = $2, email = $3, email_verified = $4, name = $5,
 			phone = $6, job_title = $7, password_hash = $8, organization_id = $9, roles = $10,
 			disabled = $11, expires_at = $12, created_at = $13, updated_at = $14, totp_secret = $15,
-			mfa_enrolled_at = $16, recovery_codes = $17, password_changed_at = $18, name_key = $19
+			mfa_enrolled_at = $16, recovery_codes = $17, password_changed_at = $18, lock_epoch = $19, name_key = $20
 			WHERE id = $1`, args...)
 		return err
 	})
