@@ -77,3 +77,22 @@ func newConsole(d deps, svc *adminui.Service, lh *login.Handler, pages *template
 		CurrentSession: lh.CurrentSession, Secure: secure, Now: d.now, Logger: d.logger,
 	}, nil
 }
+
+// newAdminAPI is the JSON admin API on svc; its bearer tokens are the
+// provider's own access tokens (client_credentials, scope admin).
+func newAdminAPI(d deps, svc *adminui.Service, provider *op.Provider) *adminui.API {
+	return &adminui.API{
+		Service: svc,
+		Verify: func(ctx context.Context, token string) (adminui.TokenInfo, error) {
+			info, err := provider.VerifyAccessToken(ctx, token)
+			if errors.Is(err, op.ErrTokenInvalid) {
+				return adminui.TokenInfo{}, adminui.ErrInvalidToken
+			}
+			if err != nil {
+				return adminui.TokenInfo{}, err
+			}
+			return adminui.TokenInfo{ClientID: info.ClientID, UserID: info.UserID, Scopes: info.Scopes}, nil
+		},
+		Now: d.now, Logger: d.logger,
+	}
+}

@@ -315,7 +315,8 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	}
 
 	// The operators' console (admin/).
-	console, err := newConsole(d, newAdminService(d, lh, provider, sealKey), lh, pages, csrf, secure)
+	adminSvc := newAdminService(d, lh, provider, sealKey)
+	console, err := newConsole(d, adminSvc, lh, pages, csrf, secure)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -323,6 +324,7 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	mux := http.NewServeMux()
 	lh.Mount(mux)
 	console.Mount(mux)
+	newAdminAPI(d, adminSvc, provider).Mount(mux) // bearer tokens, no cookies: /admin/api/
 	rh.Mount(mux)
 	captchas.Mount(mux)
 	ah.Mount(mux)
