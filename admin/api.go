@@ -287,8 +287,12 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		// encoding/json has no type for it; the text names the field only.
 		return malformed(strings.TrimPrefix(err.Error(), "json: "))
+	case errors.As(err, new(*time.ParseError)):
+		return malformed("times are RFC 3339, e.g. 2027-01-31T17:00:00+07:00")
 	default:
-		return fmt.Errorf("admin: read request body: %w", err)
+		// A value's own decoder refused it, or the client stopped
+		// sending: either way the body is at fault, and says no more.
+		return malformed("the body could not be read")
 	}
 }
 

@@ -1,12 +1,20 @@
 package admin
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
+
+	"satupintu/storage"
+	"satupintu/web"
 )
 
 // TestOpenAPIDocumentMatchesRoutes: the document is a valid OpenAPI 3.1
@@ -62,5 +70,30 @@ func TestOpenAPIDocumentMatchesRoutes(t *testing.T) {
 				t.Errorf("path %s: unexpected template %s", path, seg)
 			}
 		}
+	}
+}
+
+type failingClients struct{ Clients }
+
+func (failingClients) ListClients(context.Context) ([]storage.Client, error) {
+	return nil, errors.New("database on fire")
+}
+
+// A failing store is a bare 500: no internal text, the request id.
+func TestAPIInternalError(t *testing.T) {
+	api := &API{Service: &Service{Clients: failingClients{}, Now: time.Now},
+		Verify: func(context.Context, string) (TokenInfo, error) {
+			return TokenInfo{ClientID: "ops", Scopes: []string{Scope}}, nil
+		}}
+	mux := http.NewServeMux()
+	api.Mount(mux)
+	req := httptest.NewRequest("GET", "/admin/api/v1/clients", nil)
+	req.Header.Set("Authorization", "Bearer x")
+	w := httptest.NewRecorder()
+	web.WithRequestID(mux).ServeHTTP(w, req)
+	var p problemJSON
+	if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil || w.Code != http.StatusInternalServerError ||
+		p.Status != 500 || p.RequestID == "" || strings.Contains(w.Body.String(), "fire") {
+		t.Fatalf("%d %s", w.Code, w.Body)
 	}
 }
