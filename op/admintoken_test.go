@@ -76,3 +76,14 @@ func TestVerifyAccessToken(t *testing.T) {
 		}
 	})
 }
+
+// A DPoP-bound token is no bearer token: VerifyAccessToken refuses it.
+func TestVerifyAccessTokenRefusesDPoPBound(t *testing.T) {
+	h := newDPoPHarness(t)
+	k := newTestKey(t, "ES256")
+	w := h.token("service", url.Values{"grant_type": {"client_credentials"}, "scope": {"admin"}}, h.proof(k, "POST", "/oauth/token"))
+	tk := wantDPoPTokens(t, "client_credentials with a proof", w)
+	if _, err := h.p.VerifyAccessToken(t.Context(), tk.AccessToken); !errors.Is(err, ErrTokenInvalid) {
+		t.Fatalf("bound token: %v, want ErrTokenInvalid", err)
+	}
+}
