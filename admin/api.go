@@ -221,8 +221,29 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	default:
 		a.Logger.ErrorContext(r.Context(), "admin api call failed", "route", r.Pattern, "request_id", rid, "error", err)
 		p.Status, p.Title = http.StatusInternalServerError, "internal server error"
+		if errors.Is(err, storage.ErrUnavailable) {
+			// A database outage is worth a retry, never a 500.
+			w.Header().Set("Retry-After", web.RetryAfter)
+			p.Status, p.Title = http.StatusServiceUnavailable, "temporarily unavailable"
+		}
 	}
 	writeJSONAs(w, "application/problem+json", p.Status, p)
+}
+
+// IsAPIPath reports whether path is the API's: the server's own refusals
+// (a body over the limit, a dependency down) answer it with WriteProblem
+// rather than a page.
+func IsAPIPath(path string) bool { return strings.HasPrefix(path, "/admin/api/") }
+
+// WriteProblem answers r with a bare problem of status, as the API's own
+// errors are; the caller logs.
+func WriteProblem(w http.ResponseWriter, r *http.Request, status int) {
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", web.RetryAfter)
+	}
+	web.NoStore(w)
+	writeJSONAs(w, "application/problem+json", status, problemJSON{Type: "about:blank",
+		Title: strings.ToLower(http.StatusText(status)), Status: status, RequestID: web.RequestID(r.Context())})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {

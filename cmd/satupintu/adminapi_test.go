@@ -343,6 +343,8 @@ func TestAdminAPIClients(t *testing.T) {
 		api.call(t, tok, "POST", "/admin/api/v1/clients", map[string]any{"name": 7}, false).problem(t, http.StatusBadRequest)
 		api.call(t, tok, "POST", "/admin/api/v1/clients", `{"name":"x"}`, false, "text/plain").problem(t, http.StatusUnsupportedMediaType)
 		api.call(t, tok, "POST", "/admin/api/v1/clients", `{"name":"x"} {}`, false).problem(t, http.StatusBadRequest)
+		big := `{"name":"` + strings.Repeat("x", adminui.MaxAPIBody) + `"}`
+		api.call(t, tok, "POST", "/admin/api/v1/clients", big, false).problem(t, http.StatusRequestEntityTooLarge)
 	})
 	t.Run("bad redirect URI is 422 with the reason", func(t *testing.T) {
 		in := map[string]any{"name": "Jahat", "redirect_uris": []string{"javascript:alert(1)"}}
