@@ -28,6 +28,9 @@ type ClientInput struct {
 	AccountLinkURL         string   `json:"account_link_url,omitempty"`
 	RequireMFA             bool     `json:"require_mfa"`
 	AccessTokenFormat      string   `json:"access_token_format,omitempty"`
+	// AdminAPI lets the client obtain the admin scope (client_credentials
+	// only): a script that runs this API.
+	AdminAPI bool `json:"admin_api"`
 }
 
 // Bounds on what an input may hold, before the client rules look at it.
@@ -43,7 +46,7 @@ func inputOf(c storage.Client) ClientInput {
 		InitiateLoginURI: c.InitiateLoginURI, RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
 		BackchannelLogoutURI: c.BackchannelLogoutURI, GrantTypes: c.GrantTypes, AuthMethod: c.EffectiveAuthMethod(),
 		Public: c.Public, Listed: c.Listed, AllowedTraderTypes: c.AllowedTraderTypes, AccountLinkURL: c.AccountLinkURL,
-		RequireMFA: c.RequireMFA, AccessTokenFormat: c.AccessTokenFormat,
+		RequireMFA: c.RequireMFA, AccessTokenFormat: c.AccessTokenFormat, AdminAPI: c.AdminAPI,
 	}
 }
 
@@ -90,6 +93,7 @@ func (in ClientInput) apply(c *storage.Client) error {
 	c.AllowedTraderTypes = cleanList(in.AllowedTraderTypes)
 	c.AccountLinkURL = strings.TrimSpace(in.AccountLinkURL)
 	c.RequireMFA = in.RequireMFA
+	c.AdminAPI = in.AdminAPI
 	c.AccessTokenFormat = strings.TrimSpace(in.AccessTokenFormat)
 	if c.AccessTokenFormat == "" {
 		c.AccessTokenFormat = "opaque"

@@ -121,6 +121,7 @@ func clientForm(r *http.Request) ClientInput {
 		AuthMethod: f.Get("auth_method"), Public: f.Get("public") == "yes", Listed: f.Get("listed") == "yes",
 		AllowedTraderTypes: f["trader_type"], AccountLinkURL: f.Get("account_link_url"),
 		RequireMFA: f.Get("require_mfa") == "yes", AccessTokenFormat: f.Get("access_token_format"),
+		AdminAPI: f.Get("admin_api") == "yes",
 	}
 }
 

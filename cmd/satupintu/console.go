@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	adminui "satupintu/admin"
@@ -85,4 +86,34 @@ func newConsole(d deps, svc *adminui.Service, guard *session.Guard, pages *templ
 		Service: svc, Registrations: counts, Stats: stats, Pages: pages, CSRF: csrf,
 		Guard: &g, Secure: secure, Now: d.now, Logger: d.logger,
 	}, nil
+}
+
+// newAdminAPI is the JSON admin API on svc; its bearer tokens are the
+// provider's own access tokens (client_credentials, scope admin).
+func newAdminAPI(d deps, svc *adminui.Service, provider *op.Provider) *adminui.API {
+	return &adminui.API{
+		Service: svc,
+		Verify: func(ctx context.Context, token string) (adminui.TokenInfo, error) {
+			info, err := provider.VerifyAccessToken(ctx, token)
+			if errors.Is(err, op.ErrTokenInvalid) {
+				return adminui.TokenInfo{}, adminui.ErrInvalidToken
+			}
+			if err != nil {
+				return adminui.TokenInfo{}, err
+			}
+			// The flag is checked on every call, not only when the token
+			// was issued: unflagging a client stops its tokens at once.
+			if info.UserID == "" && slices.Contains(info.Scopes, op.ScopeAdmin) {
+				c, err := provider.Clients().ClientByID(ctx, info.ClientID)
+				if errors.Is(err, storage.ErrNotFound) || err == nil && !c.AdminAPI {
+					return adminui.TokenInfo{}, adminui.ErrInvalidToken
+				}
+				if err != nil {
+					return adminui.TokenInfo{}, err
+				}
+			}
+			return adminui.TokenInfo{ClientID: info.ClientID, UserID: info.UserID, Scopes: info.Scopes}, nil
+		},
+		Now: d.now, Logger: d.logger,
+	}
 }

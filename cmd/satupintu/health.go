@@ -14,6 +14,7 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
+	adminui "satupintu/admin"
 	"satupintu/op"
 	"satupintu/web"
 )
@@ -161,7 +162,7 @@ func refuser(renderer *web.Renderer, logger *slog.Logger) func(w http.ResponseWr
 			status = e.Status
 			oauth = &oidc.Error{ErrorType: oidc.InvalidRequest}
 		}
-		if !isProtocolPath(r.URL.Path) {
+		if !isProtocolPath(r.URL.Path) && !adminui.IsAPIPath(r.URL.Path) {
 			renderer.Error(w, r, err) // logs
 			return
 		}
@@ -171,6 +172,10 @@ func refuser(renderer *web.Renderer, logger *slog.Logger) func(w http.ResponseWr
 			slog.String("path", r.URL.Path),
 			slog.String("request_id", web.RequestID(r.Context())),
 			slog.String("error", err.Error()))
+		if adminui.IsAPIPath(r.URL.Path) {
+			adminui.WriteProblem(w, r, status) // problem JSON, as the API's own errors
+			return
+		}
 		op.WriteError(w, status, oauth) // Retry-After on a 503, as the page has
 	}
 }

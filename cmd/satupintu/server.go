@@ -330,11 +330,11 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	}
 
 	// The operators' console (admin/).
-	svc, err := newAdminService(d, lh, provider, sealKey)
+	adminSvc, err := newAdminService(d, lh, provider, sealKey)
 	if err != nil {
 		return nil, nil, err
 	}
-	console, err := newConsole(d, svc, guard, pages, csrf, secure)
+	console, err := newConsole(d, adminSvc, guard, pages, csrf, secure)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -342,6 +342,7 @@ func newServer(ctx context.Context, d deps) (http.Handler, *op.Provider, error) 
 	mux := http.NewServeMux()
 	lh.Mount(mux)
 	console.Mount(mux)
+	newAdminAPI(d, adminSvc, provider).Mount(mux) // bearer tokens, no cookies: /admin/api/
 	rh.Mount(mux)
 	captchas.Mount(mux)
 	ah.Mount(mux)
