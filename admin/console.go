@@ -40,6 +40,7 @@ type Console struct {
 	Service       *Service
 	Registrations RegistrationCounts
 	Stats         AuditStats
+	Audit         AuditLog
 	Pages         *templates.Pages
 	CSRF          *web.CSRF
 	// Guard checks who is signed in; its Home should be "/admin" and its
@@ -60,7 +61,7 @@ type Console struct {
 }
 
 var pageNames = []string{"admin_home", "admin_clients", "admin_client", "admin_client_secret", "admin_users",
-	"admin_user", "admin_orgs", "admin_org", "admin_keys", "admin_settings", "error"}
+	"admin_user", "admin_orgs", "admin_org", "admin_keys", "admin_settings", "admin_audit", "error"}
 
 // Mount registers every console route on mux, all of them here. It
 // panics on a setup error, at start only.
@@ -95,6 +96,8 @@ func (c *Console) Mount(mux *http.ServeMux) {
 	page("POST /admin/organizations/{id}", c.correctOrg)
 	page("GET /admin/settings", c.showSettings)
 	page("POST /admin/settings", c.saveSettings)
+	page("GET /admin/audit", c.showAudit)
+	page("GET /admin/audit/export", c.exportAudit)
 	page("GET /admin/keys", c.listKeys)
 	fresh("POST /admin/keys/rotate", c.rotateKey)
 }
@@ -103,7 +106,7 @@ func (c *Console) init() error {
 	var err error
 	c.once.Do(func() {
 		switch {
-		case c.Service == nil, c.Registrations == nil, c.Stats == nil, c.Service.SettingsStore == nil, c.Service.Orgs == nil:
+		case c.Service == nil, c.Registrations == nil, c.Stats == nil, c.Audit == nil, c.Service.SettingsStore == nil, c.Service.Orgs == nil:
 			err = errors.New("admin: Service, Registrations and Stats are required")
 			return
 		case c.Pages == nil, c.CSRF == nil, c.Guard == nil:
@@ -232,6 +235,7 @@ func nav(current string) []navItem {
 		{Href: "/officer", Key: "admin.nav.registrations"},
 		{Href: "/admin/keys", Key: "admin.nav.keys"},
 		{Href: "/admin/settings", Key: "admin.nav.settings"},
+		{Href: "/admin/audit", Key: "admin.nav.audit"},
 	}
 	for i := range items {
 		items[i].Current = items[i].Href == current

@@ -83,7 +83,7 @@ func newConsole(d deps, svc *adminui.Service, guard *session.Guard, pages *templ
 	g := *guard
 	g.Home, g.ForbiddenKey = "/admin", "admin.forbidden"
 	return &adminui.Console{
-		Service: svc, Registrations: counts, Stats: stats, Pages: pages, CSRF: csrf,
+		Service: svc, Registrations: counts, Stats: stats, Audit: d.durable, Pages: pages, CSRF: csrf,
 		Guard: &g, Secure: secure, Now: d.now, Logger: d.logger,
 	}, nil
 }

@@ -455,3 +455,24 @@ func TestConsoleSettings(t *testing.T) {
 		t.Fatalf("stale edit: %d", resp.StatusCode)
 	}
 }
+
+func TestConsoleAudit(t *testing.T) {
+	tp := newTestProvider(t)
+	b := adminSession(t, tp)
+	resp, page := b.get(tp.issuer + "/admin/audit?action=login.*")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "<code>login.success</code>") || strings.Contains(page, "<code>mfa.") {
+		t.Fatalf("%d\n%s", resp.StatusCode, page)
+	}
+	resp, _ = b.get(tp.issuer + "/admin/audit?since=yesterday")
+	if resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("bad date: %d", resp.StatusCode)
+	}
+	resp, page = b.get(tp.issuer + "/admin/audit/export?format=csv&action=login.success")
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") ||
+		!strings.HasPrefix(page, "id,time,action") || !strings.Contains(page, "login.success") || strings.Contains(page, "mfa.") {
+		t.Fatalf("%d %s\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), page)
+	}
+	if n := auditCount(t, tp, "audit.export", "audit"); n != 1 {
+		t.Fatalf("%d export events", n)
+	}
+}
