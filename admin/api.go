@@ -45,6 +45,8 @@ type API struct {
 	Service *Service
 	// Verify resolves a bearer access token (op.Provider.VerifyAccessToken).
 	Verify func(ctx context.Context, token string) (TokenInfo, error)
+	// Audit is the log GET /audit reads.
+	Audit  AuditLog
 	Now    func() time.Time
 	Logger *slog.Logger
 
@@ -100,6 +102,12 @@ func (a *API) Routes() []Route {
 		{Method: "DELETE", Path: apiPrefix + "/users/{id}/sessions/{sid}", handle: a.endSessions},
 		{Method: "PUT", Path: apiPrefix + "/users/{id}/roles/{role}", handle: a.setRole(true)},
 		{Method: "DELETE", Path: apiPrefix + "/users/{id}/roles/{role}", handle: a.setRole(false)},
+		{Method: "GET", Path: apiPrefix + "/organizations", handle: a.searchOrganizations},
+		{Method: "GET", Path: apiPrefix + "/organizations/{id}", handle: a.getOrganization},
+		{Method: "PUT", Path: apiPrefix + "/organizations/{id}", handle: a.correctOrganization},
+		{Method: "GET", Path: apiPrefix + "/settings", handle: a.getSettings},
+		{Method: "PUT", Path: apiPrefix + "/settings", handle: a.putSettings},
+		{Method: "GET", Path: apiPrefix + "/audit", handle: a.listAudit},
 		{Method: "GET", Path: apiPrefix + "/keys", handle: a.listKeys},
 		{Method: "POST", Path: apiPrefix + "/keys/{alg}/rotate", handle: a.rotateKey},
 	}
@@ -109,8 +117,8 @@ func (a *API) Routes() []Route {
 // any other path under /admin/api/. None of them reads a cookie: the
 // console's session and CSRF checks do not apply, a bearer token does.
 func (a *API) Mount(mux *http.ServeMux) {
-	if a.Service == nil || a.Verify == nil {
-		panic("admin: API needs Service and Verify")
+	if a.Service == nil || a.Verify == nil || a.Audit == nil {
+		panic("admin: API needs Service, Verify and Audit")
 	}
 	a.once.Do(func() {
 		if a.Now == nil {

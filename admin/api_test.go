@@ -81,7 +81,7 @@ func (failingClients) ListClients(context.Context) ([]storage.Client, error) {
 
 // A failing store is a bare 500: no internal text, the request id.
 func TestAPIInternalError(t *testing.T) {
-	api := &API{Service: &Service{Clients: failingClients{}, Now: time.Now},
+	api := &API{Service: &Service{Clients: failingClients{}, Now: time.Now}, Audit: failingAudit{},
 		Verify: func(context.Context, string) (TokenInfo, error) {
 			return TokenInfo{ClientID: "ops", Scopes: []string{Scope}}, nil
 		}}
@@ -96,4 +96,11 @@ func TestAPIInternalError(t *testing.T) {
 		p.Status != 500 || p.RequestID == "" || strings.Contains(w.Body.String(), "fire") {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}
+}
+
+// failingAudit is an audit log whose database is gone.
+type failingAudit struct{}
+
+func (failingAudit) ListAuditFiltered(context.Context, storage.AuditFilter) ([]storage.AuditEvent, error) {
+	return nil, errors.New("database connection reset")
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -576,4 +577,76 @@ func TestAdminAPIUnflaggedClientTokenStops(t *testing.T) {
 		t.Fatal(err)
 	}
 	api.call(t, tok, "GET", "/admin/api/v1/keys", nil, true).problem(t, http.StatusUnauthorized)
+}
+
+func TestAdminAPIOrganizationsSettingsAudit(t *testing.T) {
+	tp := newTestProvider(t)
+	api := newAPICaller(t, tp)
+	tok := adminToken(t, tp, "service", "admin")
+
+	t.Run("organizations: search, read, correct", func(t *testing.T) {
+		var found struct {
+			Organizations []struct{ ID, NIB string } `json:"organizations"`
+		}
+		a := api.call(t, tok, "GET", "/admin/api/v1/organizations?by=nib&q="+tp.org.NIB, nil, true)
+		a.decode(t, &found)
+		if a.status != http.StatusOK || len(found.Organizations) != 1 || found.Organizations[0].ID != tp.org.ID {
+			t.Fatalf("%d %s", a.status, a.body)
+		}
+		a = api.call(t, tok, "GET", "/admin/api/v1/organizations/"+tp.org.ID, nil, true)
+		if a.status != http.StatusOK || !strings.Contains(string(a.body), tp.user.ID) {
+			t.Fatalf("%d %s", a.status, a.body)
+		}
+		in := map[string]any{"nib": tp.org.NIB, "npwp": tp.org.NPWP, "name": "PT Koreksi API"}
+		if a := api.call(t, tok, "PUT", "/admin/api/v1/organizations/"+tp.org.ID, in, true); a.status != http.StatusOK {
+			t.Fatalf("%d %s", a.status, a.body)
+		}
+		auditBy(t, tp, "organization.correct", tp.org.ID, "service")
+		in["nib"] = "12"
+		api.call(t, tok, "PUT", "/admin/api/v1/organizations/"+tp.org.ID, in, true).problem(t, http.StatusUnprocessableEntity)
+		api.call(t, tok, "GET", "/admin/api/v1/organizations/nobody", nil, true).problem(t, http.StatusNotFound)
+	})
+
+	t.Run("settings: read, replace, stale version refused", func(t *testing.T) {
+		var s map[string]any
+		a := api.call(t, tok, "GET", "/admin/api/v1/settings", nil, true)
+		a.decode(t, &s)
+		if a.status != http.StatusOK {
+			t.Fatalf("%d %s", a.status, a.body)
+		}
+		s["contact_hours"] = map[string]any{"id": "Senin–Jumat 08.00–16.00 WIB", "en": "Mon–Fri 08:00–16:00 WIB"}
+		if a := api.call(t, tok, "PUT", "/admin/api/v1/settings", s, true); a.status != http.StatusOK {
+			t.Fatalf("%d %s", a.status, a.body)
+		}
+		auditBy(t, tp, "settings.update", "settings", "service")
+		// s still has the old version.
+		api.call(t, tok, "PUT", "/admin/api/v1/settings", s, true).problem(t, http.StatusConflict)
+		if st, _ := tp.durable.Settings(t.Context()); st.ContactHours.EN != "Mon–Fri 08:00–16:00 WIB" || st.Version != 1 {
+			t.Fatalf("stored %+v", st)
+		}
+	})
+
+	t.Run("audit: filtered, paged", func(t *testing.T) {
+		var page struct {
+			Events []struct {
+				ID      int64  `json:"id"`
+				Action  string `json:"action"`
+				ActorID string `json:"actor_id"`
+				Hash    string `json:"hash"`
+			} `json:"events"`
+			NextBefore int64 `json:"next_before"`
+		}
+		a := api.call(t, tok, "GET", "/admin/api/v1/audit?actor=service&limit=1", nil, true)
+		a.decode(t, &page)
+		if a.status != http.StatusOK || len(page.Events) != 1 || page.Events[0].ActorID != "service" || len(page.Events[0].Hash) != 64 || page.NextBefore == 0 {
+			t.Fatalf("%d %s", a.status, a.body)
+		}
+		first := page.Events[0].ID
+		a = api.call(t, tok, "GET", fmt.Sprintf("/admin/api/v1/audit?actor=service&limit=1&before=%d", page.NextBefore), nil, true)
+		a.decode(t, &page)
+		if len(page.Events) != 1 || page.Events[0].ID >= first {
+			t.Fatalf("second page %s", a.body)
+		}
+		api.call(t, tok, "GET", "/admin/api/v1/audit?since=yesterday", nil, false).problem(t, http.StatusBadRequest)
+	})
 }

@@ -92,7 +92,7 @@ func newConsole(d deps, svc *adminui.Service, guard *session.Guard, pages *templ
 // provider's own access tokens (client_credentials, scope admin).
 func newAdminAPI(d deps, svc *adminui.Service, provider *op.Provider) *adminui.API {
 	return &adminui.API{
-		Service: svc,
+		Service: svc, Audit: d.durable,
 		Verify: func(ctx context.Context, token string) (adminui.TokenInfo, error) {
 			info, err := provider.VerifyAccessToken(ctx, token)
 			if errors.Is(err, op.ErrTokenInvalid) {
