@@ -82,8 +82,13 @@ func newConsole(d deps, svc *adminui.Service, guard *session.Guard, pages *templ
 	// the console's own 403 message.
 	g := *guard
 	g.Home, g.ForbiddenKey = "/admin", "admin.forbidden"
+	var count func(ctx context.Context) (int64, error)
+	if sc, ok := d.ephemeral.(storage.SessionCounter); ok {
+		count = sc.CountSessions
+	}
 	return &adminui.Console{
-		Service: svc, Registrations: counts, Stats: stats, Audit: d.durable, Pages: pages, CSRF: csrf,
+		SessionCount: count,
+		Service:      svc, Registrations: counts, Stats: stats, Audit: d.durable, Pages: pages, CSRF: csrf,
 		Guard: &g, Secure: secure, Now: d.now, Logger: d.logger,
 	}, nil
 }

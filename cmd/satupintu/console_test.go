@@ -123,7 +123,8 @@ func TestConsoleClients(t *testing.T) {
 	b := adminSession(t, tp)
 
 	resp, page := b.get(tp.issuer + "/admin")
-	if resp.StatusCode != http.StatusOK || !strings.Contains(page, `<svg id="signin-chart"`) || !strings.Contains(page, `id="stat-signins">1<`) {
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, `<svg id="signin-chart"`) || !strings.Contains(page, `id="stat-signins">1<`) ||
+		!strings.Contains(page, `id="stat-sessions">1<`) {
 		t.Fatalf("dashboard: %d\n%s", resp.StatusCode, page)
 	}
 

@@ -22,6 +22,7 @@ func RunEphemeral(t *testing.T, open func(t *testing.T, clock *Clock) storage.Ep
 		waits bool
 	}{
 		{name: "ping", run: testEphemeralPing},
+		{name: "count sessions", run: testCountSessions},
 		{name: "missing entries are ErrNotFound", run: testEphemeralNotFound},
 		{name: "auth request round trip", run: testAuthRequestRoundTrip},
 		{name: "update auth request", run: testUpdateAuthRequest},
@@ -662,4 +663,27 @@ func testOneTimeExpiry(t *testing.T, s storage.Ephemeral, c *Clock) {
 		t.Errorf("TakeOnce at expiry: got (%q, %v), want ErrNotFound", got, err)
 	}
 	mustOK(t, "PutOnce over an expired key", s.PutOnce(ctx, "expiring", []byte("v2"), ttl))
+}
+
+// testCountSessions: the dashboard's count sees live sessions only.
+func testCountSessions(t *testing.T, s storage.Ephemeral, c *Clock) {
+	sc, ok := s.(storage.SessionCounter)
+	if !ok {
+		t.Skip("the backend cannot count sessions")
+	}
+	ctx := t.Context()
+	n, err := sc.CountSessions(ctx)
+	mustOK(t, "CountSessions of none", err)
+	if n != 0 {
+		t.Fatalf("CountSessions = %d on an empty store", n)
+	}
+	for _, id := range []string{"s1", "s2", "s3"} {
+		mustOK(t, "CreateSession", s.CreateSession(ctx, fullSession(id, "user-"+id, c)))
+	}
+	mustOK(t, "DeleteSession", s.DeleteSession(ctx, "s2"))
+	n, err = sc.CountSessions(ctx)
+	mustOK(t, "CountSessions", err)
+	if n != 2 {
+		t.Fatalf("CountSessions = %d, want 2", n)
+	}
 }
