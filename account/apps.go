@@ -17,7 +17,7 @@ import (
 // an organization with traderType: listed clients only, and an allow-list
 // of trader types, when the client has one, must name the user's.
 func mayOpen(c storage.Client, traderType string) bool {
-	if !c.Listed {
+	if !c.Listed || c.Disabled {
 		return false
 	}
 	return len(c.AllowedTraderTypes) == 0 || traderType != "" && slices.Contains(c.AllowedTraderTypes, traderType)

@@ -86,6 +86,8 @@ func (a *API) Routes() []Route {
 		{Method: "PUT", Path: apiPrefix + "/clients/{id}", handle: a.updateClient},
 		{Method: "DELETE", Path: apiPrefix + "/clients/{id}", handle: a.deleteClient},
 		{Method: "POST", Path: apiPrefix + "/clients/{id}/secret", handle: a.rotateSecret},
+		{Method: "POST", Path: apiPrefix + "/clients/{id}/disable", handle: a.clientAction(true)},
+		{Method: "POST", Path: apiPrefix + "/clients/{id}/enable", handle: a.clientAction(false)},
 		{Method: "GET", Path: apiPrefix + "/users", handle: a.searchUsers},
 		{Method: "GET", Path: apiPrefix + "/users/{id}", handle: a.getUser},
 		{Method: "POST", Path: apiPrefix + "/users/{id}/disable", handle: a.userAction(func(ctx context.Context, ac Actor, id string) error {
@@ -342,6 +344,7 @@ type apiClient struct {
 	ClientInput
 	SubjectType      string    `json:"subject_type,omitempty"`
 	SectorIdentifier string    `json:"sector_identifier,omitempty"`
+	Disabled         bool      `json:"disabled"`
 	CreatedAt        time.Time `json:"created_at"`
 	UpdatedAt        time.Time `json:"updated_at"`
 	ClientSecret     string    `json:"client_secret,omitempty"`
@@ -356,7 +359,7 @@ func clientOut(c storage.Client, secret string) apiClient {
 		}
 	}
 	return apiClient{ID: c.ID, ClientInput: in, SubjectType: c.SubjectType, SectorIdentifier: c.SectorIdentifier,
-		CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(), ClientSecret: secret}
+		Disabled: c.Disabled, CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(), ClientSecret: secret}
 }
 
 func (a *API) listClients(w http.ResponseWriter, r *http.Request, _ Actor) error {

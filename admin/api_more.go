@@ -10,6 +10,16 @@ import (
 	"satupintu/storage"
 )
 
+// clientAction disables or enables the client of the path.
+func (a *API) clientAction(disabled bool) apiHandler {
+	return func(w http.ResponseWriter, r *http.Request, actor Actor) error {
+		if err := a.Service.SetClientDisabled(r.Context(), actor, r.PathValue("id"), disabled); err != nil {
+			return err
+		}
+		return noContent(w)
+	}
+}
+
 // apiAuditEvent is one audit event as the API shows it.
 type apiAuditEvent struct {
 	ID       int64             `json:"id"`

@@ -81,6 +81,8 @@ func (c *Console) Mount(mux *http.ServeMux) {
 	page("POST /admin/clients/{id}", c.updateClient)
 	fresh("POST /admin/clients/{id}/secret", c.rotateSecret)
 	page("POST /admin/clients/{id}/delete", c.deleteClient)
+	page("POST /admin/clients/{id}/disable", c.setClientDisabled(true))
+	page("POST /admin/clients/{id}/enable", c.setClientDisabled(false))
 	page("GET /admin/users", c.searchUsers)
 	page("GET /admin/users/{id}", c.showUser)
 	page("POST /admin/users/{id}/disable", c.userAction(c.disableUser))
@@ -205,7 +207,7 @@ var notices = map[string]string{
 	"saved": "admin.notice.saved", "deleted": "admin.notice.deleted", "disabled": "admin.notice.disabled",
 	"enabled": "admin.notice.enabled", "expiry": "admin.notice.expiry", "unlocked": "admin.notice.unlocked",
 	"mfa": "admin.notice.mfa_reset", "reset": "admin.notice.reset_sent", "sessions": "admin.notice.sessions_ended",
-	"role": "admin.notice.role", "rotated": "admin.notice.key_rotated",
+	"role": "admin.notice.role", "client_disabled": "admin.notice.client_disabled", "client_enabled": "admin.notice.client_enabled", "rotated": "admin.notice.key_rotated",
 }
 
 func noticeOf(r *http.Request) string { return notices[r.URL.Query().Get("ok")] }

@@ -3,6 +3,7 @@ package admin
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 
 	"satupintu/storage"
@@ -19,7 +20,7 @@ type clientsPage struct {
 
 type clientRow struct {
 	ID, Name, Kind, AuthMethod string
-	Listed                     bool
+	Listed, Disabled           bool
 	Updated                    string
 }
 
@@ -39,7 +40,7 @@ func (c *Console) listClients(w http.ResponseWriter, r *http.Request, op operato
 			kind = "admin.client.public"
 		}
 		p.Rows = append(p.Rows, clientRow{ID: x.ID, Name: x.Name, Kind: kind, AuthMethod: x.EffectiveAuthMethod(),
-			Listed: x.Listed, Updated: when(x.UpdatedAt)})
+			Listed: x.Listed, Disabled: x.Disabled, Updated: when(x.UpdatedAt)})
 	}
 	return c.render.Render(w, r, http.StatusOK, "admin_clients", p)
 }
@@ -60,6 +61,7 @@ type clientPage struct {
 	ErrorDetail                  string
 	Secret                       string // after a create or a rotation only
 	HasSecret                    bool
+	Disabled                     bool
 	LogoHref                     string
 }
 
@@ -170,7 +172,7 @@ func (c *Console) showClient(w http.ResponseWriter, r *http.Request, op operator
 		return problem(err)
 	}
 	p := c.clientPage(cl.ID, inputOf(cl))
-	p.Notice = noticeOf(r)
+	p.Notice, p.Disabled = noticeOf(r), cl.Disabled
 	return c.render.Render(w, r, http.StatusOK, "admin_client", p)
 }
 
@@ -195,6 +197,21 @@ func (c *Console) rotateSecret(w http.ResponseWriter, r *http.Request, op operat
 		return problem(err)
 	}
 	return c.showSecret(w, r, cl, secret)
+}
+
+// setClientDisabled disables or enables the client of the path.
+func (c *Console) setClientDisabled(disabled bool) adminHandler {
+	return func(w http.ResponseWriter, r *http.Request, op operator) error {
+		id := r.PathValue("id")
+		if err := c.Service.SetClientDisabled(r.Context(), op.Actor, id, disabled); err != nil {
+			return problem(err)
+		}
+		notice := "client_enabled"
+		if disabled {
+			notice = "client_disabled"
+		}
+		return done(w, r, "/admin/clients/"+url.PathEscape(id), notice)
+	}
 }
 
 // deleteClient deletes after the operator typed the client's id: a

@@ -269,6 +269,24 @@ func (s *Service) RotateSecret(ctx context.Context, a Actor, id string) (string,
 	return secret, nil
 }
 
+// SetClientDisabled disables or enables client id: disabled, the provider
+// refuses it as unknown on every node at once, and Your Apps hides it.
+func (s *Service) SetClientDisabled(ctx context.Context, a Actor, id string, disabled bool) error {
+	action := "client.enable"
+	if disabled {
+		action = "client.disable"
+	}
+	err := s.Clients.UpdateClient(storage.WithAudit(ctx, s.event(a, action, id, nil)), id, func(c *storage.Client) error {
+		c.Disabled, c.UpdatedAt = disabled, s.now()
+		return nil
+	})
+	if err != nil {
+		return notFound(err)
+	}
+	s.ClientChanged(ctx, id)
+	return nil
+}
+
 // DeleteClient removes client id. Its refresh tokens and account links go
 // with it (the store's foreign keys).
 func (s *Service) DeleteClient(ctx context.Context, a Actor, id string) error {

@@ -151,6 +151,12 @@ func (cc *clientCache) get(ctx context.Context, id string) (storage.Client, erro
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return storage.Client{}, fmt.Errorf("load client %s: %w", id, err)
 	}
+	if err == nil && c.Disabled {
+		// A disabled client is refused as an unknown one, on every path
+		// that looks clients up here (authorize, token, introspection,
+		// logout, the sign-in UI, the admin API's token check).
+		c, err = storage.Client{}, fmt.Errorf("client %s is disabled: %w", id, storage.ErrNotFound)
+	}
 	cc.mu.Lock()
 	if len(cc.entries) >= maxCachedClients {
 		clear(cc.entries)

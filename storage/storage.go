@@ -203,7 +203,11 @@ type Client struct {
 	// AdminAPI lets the client obtain the "admin" scope by
 	// client_credentials (the admin API); only a confidential client whose
 	// only grant is client_credentials may have it (validate.Client).
-	AdminAPI  bool
+	AdminAPI bool
+	// Disabled refuses the client everywhere (the provider treats it as
+	// unknown, Your Apps hides it) while keeping its record and secret, so
+	// enabling it again needs nothing new at the application.
+	Disabled  bool
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }

@@ -650,3 +650,24 @@ func TestAdminAPIOrganizationsSettingsAudit(t *testing.T) {
 		api.call(t, tok, "GET", "/admin/api/v1/audit?since=yesterday", nil, false).problem(t, http.StatusBadRequest)
 	})
 }
+
+func TestAdminAPIClientDisable(t *testing.T) {
+	tp := newTestProvider(t)
+	api := newAPICaller(t, tp)
+	tok := adminToken(t, tp, "service", "admin")
+	if a := api.call(t, tok, "POST", "/admin/api/v1/clients/app-one/disable", nil, true); a.status != http.StatusNoContent {
+		t.Fatalf("%d %s", a.status, a.body)
+	}
+	var c struct {
+		Disabled bool `json:"disabled"`
+	}
+	api.call(t, tok, "GET", "/admin/api/v1/clients/app-one", nil, true).decode(t, &c)
+	if !c.Disabled {
+		t.Fatal("not disabled")
+	}
+	auditBy(t, tp, "client.disable", "app-one", "service")
+	if a := api.call(t, tok, "POST", "/admin/api/v1/clients/app-one/enable", nil, true); a.status != http.StatusNoContent {
+		t.Fatalf("%d %s", a.status, a.body)
+	}
+	api.call(t, tok, "POST", "/admin/api/v1/clients/nobody/disable", nil, true).problem(t, http.StatusNotFound)
+}

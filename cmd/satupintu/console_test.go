@@ -161,7 +161,7 @@ func TestConsoleClients(t *testing.T) {
 		}
 	})
 
-	var id, secret string
+	var id, secret, current string
 	t.Run("create shows the secret once and stores its hash", func(t *testing.T) {
 		resp, page := b.post(tp.issuer+"/admin/clients", form)
 		s, i := shownSecret.FindStringSubmatch(page), shownID.FindStringSubmatch(page)
@@ -241,11 +241,31 @@ func TestConsoleClients(t *testing.T) {
 		if got := tokenWith(secret); got != http.StatusUnauthorized {
 			t.Fatalf("old secret: %d", got)
 		}
-		if got := tokenWith(html.UnescapeString(s[1])); got != http.StatusOK {
+		current = html.UnescapeString(s[1])
+		if got := tokenWith(current); got != http.StatusOK {
 			t.Fatalf("new secret: %d", got)
 		}
 		if n := auditCount(t, tp, "client.rotate_secret", id); n != 1 {
 			t.Fatalf("%d rotation events", n)
+		}
+	})
+
+	t.Run("disable refuses the client at once; enable restores it", func(t *testing.T) {
+		_, page := b.get(tp.issuer + "/admin/clients/" + id)
+		csrf := formFields(t, page)
+		resp, page := b.post(tp.issuer+"/admin/clients/"+id+"/disable", csrf)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(page, `id="client-disabled"`) {
+			t.Fatalf("%d\n%s", resp.StatusCode, page)
+		}
+		if got := tokenWith(current); got != http.StatusUnauthorized {
+			t.Fatalf("token of a disabled client: %d", got)
+		}
+		b.post(tp.issuer+"/admin/clients/"+id+"/enable", csrf)
+		if got := tokenWith(current); got != http.StatusOK {
+			t.Fatalf("token after enabling: %d", got)
+		}
+		if auditCount(t, tp, "client.disable", id) != 1 || auditCount(t, tp, "client.enable", id) != 1 {
+			t.Fatal("want one client.disable and one client.enable event")
 		}
 	})
 

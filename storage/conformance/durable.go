@@ -535,6 +535,7 @@ func fullClient(id string) storage.Client {
 
 		IDTokenSignedResponseAlg: "EdDSA",
 		AdminAPI:                 true,
+		Disabled:                 true,
 	}
 }
 

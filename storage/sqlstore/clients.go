@@ -17,7 +17,7 @@ var clientColumnNames = []string{"id", "secret_hash", "name", "redirect_uris", "
 	"backchannel_logout_uri", "initiate_login_uri",
 	"token_endpoint_auth_method", "jwks", "jwks_uri", "secret_sealed", "require_par",
 	"subject_type", "sector_identifier", "sector_identifier_uri", "dpop_required",
-	"id_token_signed_response_alg", "admin_api"}
+	"id_token_signed_response_alg", "admin_api", "disabled"}
 
 var (
 	clientColumns = strings.Join(clientColumnNames, ", ")
@@ -50,7 +50,7 @@ func scanClient(r scanner) (storage.Client, error) {
 		&c.BackchannelLogoutURI, &c.InitiateLoginURI,
 		&c.AuthMethod, &c.JWKS, &c.JWKSURI, &c.SecretSealed, &c.RequirePAR,
 		&c.SubjectType, &c.SectorIdentifier, &c.SectorIdentifierURI, &c.DPoPRequired,
-		&c.IDTokenSignedResponseAlg, &c.AdminAPI)
+		&c.IDTokenSignedResponseAlg, &c.AdminAPI, &c.Disabled)
 	if err != nil {
 		return storage.Client{}, err
 	}
@@ -78,7 +78,7 @@ func clientArgs(c storage.Client) []any {
 		c.BackchannelLogoutURI, c.InitiateLoginURI,
 		c.AuthMethod, c.JWKS, c.JWKSURI, blob(c.SecretSealed), c.RequirePAR,
 		c.SubjectType, c.SectorIdentifier, c.SectorIdentifierURI, c.DPoPRequired,
-		c.IDTokenSignedResponseAlg, c.AdminAPI}
+		c.IDTokenSignedResponseAlg, c.AdminAPI, c.Disabled}
 }
 
 // CreateClient stores a new client.
