@@ -169,11 +169,12 @@ func (h *Handler) submitUnlink(w http.ResponseWriter, r *http.Request) (web.Done
 	} else if err != nil {
 		return web.Done{}, fmt.Errorf("account: load app link: %w", err)
 	}
-	if err := h.Links.UnlinkApp(ctx, who.user.ID, id); err != nil {
+	// A link gone meanwhile deletes no row: no event.
+	ev := storage.AuditEvent{Action: "app.unlink", ActorID: who.user.ID, Subject: who.user.ID, ClientID: id}
+	if err := h.Links.UnlinkApp(h.forms.Audited(r, ev), who.user.ID, id); err != nil {
 		return web.Done{}, fmt.Errorf("account: delete app link: %w", err)
 	}
-	return web.Redirect("/apps?done=unlinked", &storage.AuditEvent{Action: "app.unlink", ActorID: who.user.ID,
-		Subject: who.user.ID, ClientID: id}), nil
+	return web.Redirect("/apps?done=unlinked", nil), nil
 }
 
 // truncate cuts s to at most n runes.
