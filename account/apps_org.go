@@ -81,7 +81,8 @@ func (h *Handler) chooseAppOrganization(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	orgID := r.PostForm.Get("organization")
-	err = h.Memberships.ChooseOrganization(ctx, who.user.ID, c.ID, orgID, h.Now().UTC())
+	ev := storage.AuditEvent{Action: "organization.choose", ActorID: who.user.ID, Subject: orgID, ClientID: c.ID}
+	err = h.Memberships.ChooseOrganization(h.forms.Audited(r, ev), who.user.ID, c.ID, orgID, h.Now().UTC())
 	if errors.Is(err, storage.ErrNotFound) {
 		// Not one of the user's organizations: a crafted form.
 		return &web.Error{Status: http.StatusBadRequest, MessageKey: "error.bad_request",
@@ -90,7 +91,6 @@ func (h *Handler) chooseAppOrganization(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return fmt.Errorf("account: choose organization: %w", err)
 	}
-	h.audit(r, storage.AuditEvent{Action: "organization.choose", ActorID: who.user.ID, Subject: orgID, ClientID: c.ID})
 	redirect(w, r, "/apps?done=organization")
 	return nil
 }

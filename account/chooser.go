@@ -111,7 +111,8 @@ func (h *Handler) submitChooser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	orgID := r.PostForm.Get("organization")
-	err = h.Memberships.ChooseOrganization(ctx, who.user.ID, ar.ClientID, orgID, h.Now().UTC())
+	ev := storage.AuditEvent{Action: "organization.choose", ActorID: who.user.ID, Subject: orgID, ClientID: ar.ClientID}
+	err = h.Memberships.ChooseOrganization(h.forms.Audited(r, ev), who.user.ID, ar.ClientID, orgID, h.Now().UTC())
 	if errors.Is(err, storage.ErrNotFound) {
 		return &web.Error{Status: http.StatusBadRequest, MessageKey: "error.bad_request",
 			Err: fmt.Errorf("account: %s is no organization of %s: %w", truncate(orgID, 64), who.user.ID, err)}
@@ -119,7 +120,6 @@ func (h *Handler) submitChooser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("account: choose organization: %w", err)
 	}
-	h.audit(r, storage.AuditEvent{Action: "organization.choose", ActorID: who.user.ID, Subject: orgID, ClientID: ar.ClientID})
 	redirect(w, r, h.CallbackURL(ctx, ar.ID))
 	return nil
 }

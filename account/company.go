@@ -292,6 +292,8 @@ func (h *Handler) invite(w http.ResponseWriter, r *http.Request) error {
 	if err := h.Invitations.CreateInvitation(ctx, inv); err != nil {
 		return fmt.Errorf("account: create invitation: %w", err)
 	}
+	// The event says whether the mail went out, known only after the
+	// invitation is stored: appended on its own.
 	sent := h.mailInvitation(ctx, inv, a.org, who.user, secret)
 	h.audit(r, storage.AuditEvent{Action: "company.invite", ActorID: who.user.ID, Subject: a.org.ID,
 		Detail: map[string]string{"invitation_id": inv.ID, "email": email, "mail": sent}})
@@ -361,6 +363,7 @@ func (h *Handler) resendInvitation(w http.ResponseWriter, r *http.Request) error
 	if err := h.Invitations.RenewInvitation(ctx, a.org.ID, inv.ID, hash, inv.ExpiresAt); err != nil {
 		return fmt.Errorf("account: renew invitation: %w", err)
 	}
+	// As for invite: the mail's outcome comes after the write.
 	sent := h.mailInvitation(ctx, inv, a.org, who.user, secret)
 	h.audit(r, storage.AuditEvent{Action: "company.invite_resend", ActorID: who.user.ID, Subject: a.org.ID,
 		Detail: map[string]string{"invitation_id": inv.ID, "mail": sent}})
@@ -375,15 +378,15 @@ func (h *Handler) cancelInvitation(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	id := r.PathValue("id")
-	err = h.Invitations.DeleteInvitation(r.Context(), a.org.ID, id)
+	ev := storage.AuditEvent{Action: "company.invite_cancel", ActorID: who.user.ID, Subject: a.org.ID,
+		Detail: map[string]string{"invitation_id": id}}
+	err = h.Invitations.DeleteInvitation(h.forms.Audited(r, ev), a.org.ID, id)
 	if errors.Is(err, storage.ErrNotFound) {
 		return &web.Error{Status: http.StatusNotFound, MessageKey: "error.not_found", Err: err}
 	}
 	if err != nil {
 		return fmt.Errorf("account: cancel invitation: %w", err)
 	}
-	h.audit(r, storage.AuditEvent{Action: "company.invite_cancel", ActorID: who.user.ID, Subject: a.org.ID,
-		Detail: map[string]string{"invitation_id": id}})
 	redirect(w, r, companyURL(a.org.ID, "cancelled"))
 	return nil
 }
@@ -426,6 +429,8 @@ func (h *Handler) removeMember(w http.ResponseWriter, r *http.Request) error {
 		h.Logger.ErrorContext(ctx, "send removal email", "user_id", userID, "error", err)
 		sent = "failed"
 	}
+	// Several writes (membership, refresh tokens) and the mail's outcome:
+	// the event is appended on its own.
 	h.audit(r, storage.AuditEvent{Action: "company.member_remove", ActorID: who.user.ID, Subject: a.org.ID,
 		Detail: map[string]string{"user_id": userID, "mail": sent}})
 	redirect(w, r, companyURL(a.org.ID, "removed"))
@@ -462,7 +467,9 @@ func (h *Handler) transferAdmin(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	to := r.PathValue("user")
-	err = h.Memberships.TransferAdmin(r.Context(), a.org.ID, who.user.ID, to)
+	ev := storage.AuditEvent{Action: "company.admin_transfer", ActorID: who.user.ID, Subject: a.org.ID,
+		Detail: map[string]string{"from": who.user.ID, "to": to}}
+	err = h.Memberships.TransferAdmin(h.forms.Audited(r, ev), a.org.ID, who.user.ID, to)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		return &web.Error{Status: http.StatusNotFound, MessageKey: "error.not_found", Err: err}
@@ -471,8 +478,6 @@ func (h *Handler) transferAdmin(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return fmt.Errorf("account: transfer admin: %w", err)
 	}
-	h.audit(r, storage.AuditEvent{Action: "company.admin_transfer", ActorID: who.user.ID, Subject: a.org.ID,
-		Detail: map[string]string{"from": who.user.ID, "to": to}})
 	redirect(w, r, companyURL(a.org.ID, "transferred"))
 	return nil
 }
@@ -510,15 +515,15 @@ func (h *Handler) confirmMember(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return fmt.Errorf("account: load membership: %w", err)
 	}
-	err = h.Users.UpdateUser(ctx, userID, func(u *storage.User) error {
+	ev := storage.AuditEvent{Action: "company.member_confirm", ActorID: who.user.ID, Subject: a.org.ID,
+		Detail: map[string]string{"user_id": userID}}
+	err = h.Users.UpdateUser(h.forms.Audited(r, ev), userID, func(u *storage.User) error {
 		u.Disabled, u.UpdatedAt = false, h.Now().UTC()
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("account: enable member: %w", err)
 	}
-	h.audit(r, storage.AuditEvent{Action: "company.member_confirm", ActorID: who.user.ID, Subject: a.org.ID,
-		Detail: map[string]string{"user_id": userID}})
 	redirect(w, r, companyURL(a.org.ID, "confirmed"))
 	return nil
 }
@@ -535,15 +540,15 @@ func (h *Handler) setRole(w http.ResponseWriter, r *http.Request) error {
 	if !storage.ValidMemberRole(role) {
 		return &web.Error{Status: http.StatusBadRequest, MessageKey: "error.bad_request", Err: fmt.Errorf("account: role %q", truncate(role, 32))}
 	}
-	err = h.Memberships.SetMemberRole(r.Context(), a.org.ID, userID, role)
+	ev := storage.AuditEvent{Action: "company.role_set", ActorID: who.user.ID, Subject: a.org.ID,
+		Detail: map[string]string{"user_id": userID, "role": role}}
+	err = h.Memberships.SetMemberRole(h.forms.Audited(r, ev), a.org.ID, userID, role)
 	if errors.Is(err, storage.ErrNotFound) {
 		return &web.Error{Status: http.StatusNotFound, MessageKey: "error.not_found", Err: err}
 	}
 	if err != nil {
 		return fmt.Errorf("account: set role: %w", err)
 	}
-	h.audit(r, storage.AuditEvent{Action: "company.role_set", ActorID: who.user.ID, Subject: a.org.ID,
-		Detail: map[string]string{"user_id": userID, "role": role}})
 	redirect(w, r, companyURL(a.org.ID, "role"))
 	return nil
 }

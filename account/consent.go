@@ -128,6 +128,8 @@ func (h *Handler) withdrawConsent(w http.ResponseWriter, r *http.Request) error 
 	if err := h.Links.UnlinkApp(ctx, who.user.ID, id); err != nil {
 		return fmt.Errorf("account: unlink app: %w", err)
 	}
+	// Several writes (grants, then the link), and the count is known only
+	// after the first: the event is appended on its own.
 	h.audit(r, storage.AuditEvent{Action: "consent.withdraw", ActorID: who.user.ID, Subject: who.user.ID, ClientID: id,
 		Detail: map[string]string{"grants": fmt.Sprint(len(families))}})
 	h.Logger.InfoContext(ctx, "consent withdrawn", "user_id", who.user.ID, "client_id", id, "grants", len(families))

@@ -207,7 +207,8 @@ func (h *Handler) confirmEmailChange(w http.ResponseWriter, r *http.Request) err
 		return fmt.Errorf("account: end email change: %w", err)
 	}
 	old := u.Email
-	err = h.Users.UpdateUser(ctx, u.ID, func(cur *storage.User) error {
+	actx := h.forms.Audited(r, storage.AuditEvent{Action: "email.change", ActorID: u.ID, Subject: u.ID})
+	err = h.Users.UpdateUser(actx, u.ID, func(cur *storage.User) error {
 		cur.Email, cur.EmailVerified, cur.UpdatedAt = p.Email, true, h.Now().UTC()
 		return nil
 	})
@@ -219,7 +220,6 @@ func (h *Handler) confirmEmailChange(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return fmt.Errorf("account: change email: %w", err)
 	}
-	h.audit(r, storage.AuditEvent{Action: "email.change", ActorID: u.ID, Subject: u.ID})
 	h.Logger.InfoContext(ctx, "email changed", "user_id", u.ID)
 	if old != "" {
 		if err := h.sendBilingual(ctx, old, "account.email.notice_subject", func(lang string) string {

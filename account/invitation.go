@@ -171,7 +171,10 @@ func (h *Handler) acceptInvitation(w http.ResponseWriter, r *http.Request) error
 		}
 		create = true
 	}
-	accepted, err := h.Invitations.AcceptInvitation(ctx, inv.TokenHash, now, user, create)
+	ev := storage.AuditEvent{Action: "company.invite_accept", ActorID: user.ID, Subject: inv.OrganizationID,
+		Detail: map[string]string{"invitation_id": inv.ID, "new_account": strconv.FormatBool(create),
+			"awaits_officer": strconv.FormatBool(create && h.InviteNeedsOfficer)}}
+	accepted, err := h.Invitations.AcceptInvitation(h.forms.Audited(r, ev), inv.TokenHash, now, user, create)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		// Used or cancelled between the check and now.
@@ -182,9 +185,6 @@ func (h *Handler) acceptInvitation(w http.ResponseWriter, r *http.Request) error
 	case err != nil:
 		return fmt.Errorf("account: accept invitation: %w", err)
 	}
-	h.audit(r, storage.AuditEvent{Action: "company.invite_accept", ActorID: user.ID, Subject: accepted.OrganizationID,
-		Detail: map[string]string{"invitation_id": accepted.ID, "new_account": strconv.FormatBool(create),
-			"awaits_officer": strconv.FormatBool(create && h.InviteNeedsOfficer)}})
 	h.Logger.InfoContext(ctx, "invitation accepted", "organization_id", accepted.OrganizationID, "user_id", user.ID)
 	return h.render.Render(w, r, http.StatusOK, "invitation_done", struct {
 		Username, OrgName string

@@ -142,11 +142,11 @@ func (h *Handler) submitLink(w http.ResponseWriter, r *http.Request) error {
 		return h.render.Render(w, r, status, "account_link", page)
 	}
 	link := storage.AppLink{UserID: who.user.ID, ClientID: c.ID, AppUsername: appUser, LinkedAt: h.Now().UTC()}
-	if err := h.Links.LinkApp(ctx, link); err != nil {
+	ev := storage.AuditEvent{Action: "app.link", ActorID: who.user.ID, Subject: who.user.ID,
+		ClientID: c.ID, Detail: map[string]string{"app_username": appUser}}
+	if err := h.Links.LinkApp(h.forms.Audited(r, ev), link); err != nil {
 		return fmt.Errorf("account: store app link: %w", err)
 	}
-	h.audit(r, storage.AuditEvent{Action: "app.link", ActorID: who.user.ID, Subject: who.user.ID,
-		ClientID: c.ID, Detail: map[string]string{"app_username": appUser}})
 	h.Logger.InfoContext(ctx, "account linked", "user_id", who.user.ID, "client_id", c.ID)
 	redirect(w, r, "/apps?done=linked")
 	return nil
@@ -169,11 +169,12 @@ func (h *Handler) submitUnlink(w http.ResponseWriter, r *http.Request) (web.Done
 	} else if err != nil {
 		return web.Done{}, fmt.Errorf("account: load app link: %w", err)
 	}
-	if err := h.Links.UnlinkApp(ctx, who.user.ID, id); err != nil {
+	// A link gone meanwhile deletes no row: no event.
+	ev := storage.AuditEvent{Action: "app.unlink", ActorID: who.user.ID, Subject: who.user.ID, ClientID: id}
+	if err := h.Links.UnlinkApp(h.forms.Audited(r, ev), who.user.ID, id); err != nil {
 		return web.Done{}, fmt.Errorf("account: delete app link: %w", err)
 	}
-	return web.Redirect("/apps?done=unlinked", &storage.AuditEvent{Action: "app.unlink", ActorID: who.user.ID,
-		Subject: who.user.ID, ClientID: id}), nil
+	return web.Redirect("/apps?done=unlinked", nil), nil
 }
 
 // truncate cuts s to at most n runes.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"satupintu/storage"
@@ -110,6 +111,10 @@ func (h *Handler) showProfile(w http.ResponseWriter, r *http.Request) error {
 	return h.render.Render(w, r, http.StatusOK, "account_profile", page)
 }
 
+// errProfileMoved rolls back a profile update that found other changes
+// under the row lock than its event names.
+var errProfileMoved = errors.New("account: profile changed meanwhile")
+
 // submitProfile answers POST /profile: the user changes their name, phone
 // number and position, and nothing else.
 func (h *Handler) submitProfile(w http.ResponseWriter, r *http.Request) error {
@@ -131,32 +136,43 @@ func (h *Handler) submitProfile(w http.ResponseWriter, r *http.Request) error {
 		return h.render.Render(w, r, http.StatusUnprocessableEntity, "account_profile", page)
 	}
 
-	var changed []string
-	err = h.Users.UpdateUser(r.Context(), who.user.ID, func(u *storage.User) error {
-		changed = changed[:0]
+	// The event names the fields changed and is stored with the change,
+	// so they are known before: from the user as loaded, checked again
+	// under the row lock. Should they differ there (another tab saved
+	// meanwhile), that attempt rolls back, its event unwritten, and the
+	// next names what the lock saw.
+	changes := func(u storage.User) []string {
+		var out []string
 		if u.Name != name {
-			u.Name = name
-			changed = append(changed, fieldName)
+			out = append(out, fieldName)
 		}
 		if u.Phone != phone {
-			u.Phone = phone
-			changed = append(changed, fieldPhone)
+			out = append(out, fieldPhone)
 		}
 		if u.Position != position {
-			u.Position = position
-			changed = append(changed, fieldPosition)
+			out = append(out, fieldPosition)
 		}
-		if len(changed) > 0 {
-			u.UpdatedAt = h.Now().UTC()
+		return out
+	}
+	want := changes(who.user)
+	for attempt := 1; len(want) > 0; attempt++ {
+		ev := storage.AuditEvent{Action: "profile.update", ActorID: who.user.ID, Subject: who.user.ID,
+			Detail: map[string]string{"fields": strings.Join(want, ",")}}
+		var got []string
+		err = h.Users.UpdateUser(h.forms.Audited(r, ev), who.user.ID, func(u *storage.User) error {
+			if got = changes(*u); !slices.Equal(got, want) {
+				return errProfileMoved
+			}
+			u.Name, u.Phone, u.Position, u.UpdatedAt = name, phone, position, h.Now().UTC()
+			return nil
+		})
+		if !errors.Is(err, errProfileMoved) || attempt == 3 {
+			break
 		}
-		return nil
-	})
+		want = got
+	}
 	if err != nil {
 		return fmt.Errorf("account: update profile: %w", err)
-	}
-	if len(changed) > 0 {
-		h.audit(r, storage.AuditEvent{Action: "profile.update", ActorID: who.user.ID, Subject: who.user.ID,
-			Detail: map[string]string{"fields": strings.Join(changed, ",")}})
 	}
 	redirect(w, r, "/profile?done=saved")
 	return nil

@@ -141,6 +141,8 @@ func (h *Handler) endOtherSessions(w http.ResponseWriter, r *http.Request) (web.
 		}
 		n++
 	}
+	// Sessions live in the ephemeral store: no durable write to carry the
+	// event, which is appended on its own.
 	return web.Redirect("/sessions?done=ended", &storage.AuditEvent{Action: "session.end_others", ActorID: who.user.ID,
 		Subject: who.user.ID, Detail: map[string]string{"count": strconv.Itoa(n)}}), nil
 }

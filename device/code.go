@@ -173,6 +173,8 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request) error {
 	if allow {
 		action, result = "device.approve", "approved"
 	}
+	// The decision lives in the ephemeral store, no durable write to
+	// carry the event: appended on its own.
 	h.audit(r, storage.AuditEvent{Action: action, ActorID: u.ID, Subject: u.ID, ClientID: c.ID,
 		Detail: map[string]string{"amr": strings.Join(s.AMR, " ")}})
 	h.Logger.InfoContext(r.Context(), "device authorization decided", "result", result, "user_id", u.ID, "client_id", c.ID)

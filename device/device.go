@@ -135,6 +135,15 @@ func (h *Handler) audit(r *http.Request, e storage.AuditEvent) {
 	}
 }
 
+// audited returns the request's context carrying e, time and IP filled as
+// audit does, for the one durable write e records: the store appends e in
+// that write's transaction. Pass it to that write only.
+func (h *Handler) audited(r *http.Request, e storage.AuditEvent) context.Context {
+	e.Time = h.Now().UTC()
+	e.IP = web.RemoteIP(r)
+	return storage.WithAudit(r.Context(), e)
+}
+
 // redirect answers a form POST with 303 See Other.
 func redirect(w http.ResponseWriter, r *http.Request, to string) {
 	web.NoStore(w)

@@ -83,13 +83,13 @@ func (h *Handler) chooseOrganization(r *http.Request, u storage.User, clientID s
 		return &web.Error{Status: http.StatusBadRequest, MessageKey: "error.bad_request",
 			Err: fmt.Errorf("device: %q is no organization of %s", truncate(orgID, 64), u.ID)}
 	}
-	if err := h.Memberships.ChooseOrganization(r.Context(), u.ID, clientID, orgID, h.Now().UTC()); err != nil {
+	ev := storage.AuditEvent{Action: "organization.choose", ActorID: u.ID, Subject: orgID, ClientID: clientID}
+	if err := h.Memberships.ChooseOrganization(h.audited(r, ev), u.ID, clientID, orgID, h.Now().UTC()); err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
 			return &web.Error{Status: http.StatusBadRequest, MessageKey: "error.bad_request", Err: err}
 		}
 		return fmt.Errorf("device: choose organization: %w", err)
 	}
-	h.audit(r, storage.AuditEvent{Action: "organization.choose", ActorID: u.ID, Subject: orgID, ClientID: clientID})
 	return nil
 }
 

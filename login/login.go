@@ -241,6 +241,16 @@ func (h *Handler) audit(r *http.Request, e storage.AuditEvent) {
 	}
 }
 
+// audited returns the request's context carrying e, time and IP filled as
+// audit does, for the one durable write e records: the store appends e in
+// that write's transaction, so e exists if and only if the change does.
+// Pass it to that write only; any other write with it would take e.
+func (h *Handler) audited(r *http.Request, e storage.AuditEvent) context.Context {
+	e.Time = h.Now()
+	e.IP = web.RemoteIP(r)
+	return storage.WithAudit(r.Context(), e)
+}
+
 // continueTo sends the browser on once session s has begun: to the home
 // page when signing in to satupintu itself (ar.ID empty), else marks ar
 // done by s and goes on to op's callback, which issues the code.

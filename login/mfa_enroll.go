@@ -217,7 +217,7 @@ func (h *Handler) confirmEnrol(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 
-	codes, err := h.enrolUser(ctx, u.ID, secret)
+	codes, err := h.enrolUser(h.audited(r, storage.AuditEvent{Action: "mfa.enroll", ActorID: u.ID, Subject: u.ID}), u.ID, secret)
 	if errors.Is(err, errAlreadyEnrolled) {
 		redirect(w, r, "/mfa")
 		return nil
@@ -229,7 +229,6 @@ func (h *Handler) confirmEnrol(w http.ResponseWriter, r *http.Request) error {
 		h.Logger.WarnContext(ctx, "delete pending enrolment", "error", err)
 	}
 	h.mfaSucceeded(ctx, u.ID)
-	h.audit(r, storage.AuditEvent{Action: "mfa.enroll", ActorID: u.ID, Subject: u.ID})
 	h.Logger.InfoContext(ctx, "two-step verification enrolled", "user_id", u.ID)
 	return h.showRecoveryCodes(w, r, codes, "/mfa?done=enrolled")
 }
@@ -358,7 +357,9 @@ func (h *Handler) renewRecoveryCodes(w http.ResponseWriter, r *http.Request) err
 }
 
 // changeMFA runs change for the signed-in, enrolled user once they have
-// re-authenticated (ASVS 7.5.1), and records it.
+// re-authenticated (ASVS 7.5.1), and records it: change gets a context
+// carrying the event, for its one durable write (a change refused under
+// the row lock records nothing).
 func (h *Handler) changeMFA(w http.ResponseWriter, r *http.Request, action string, change func(context.Context, storage.User) error) error {
 	if err := web.ParseForm(r); err != nil {
 		return err
@@ -391,10 +392,9 @@ func (h *Handler) changeMFA(w http.ResponseWriter, r *http.Request, action strin
 		return err
 	}
 	h.mfaSucceeded(ctx, u.ID)
-	if err := change(ctx, u); err != nil {
+	if err := change(h.audited(r, storage.AuditEvent{Action: action, ActorID: u.ID, Subject: u.ID}), u); err != nil {
 		return err
 	}
-	h.audit(r, storage.AuditEvent{Action: action, ActorID: u.ID, Subject: u.ID})
 	h.Logger.InfoContext(ctx, "two-step verification changed", "action", action, "user_id", u.ID)
 	return nil
 }

@@ -379,7 +379,8 @@ func (h *Handler) submitMFAStep(w http.ResponseWriter, r *http.Request) error {
 			return fmt.Errorf("login: open pending secret: %w", err)
 		}
 		if err = h.verifyTOTP(ctx, u.ID, secret, code); err == nil {
-			codes, err = h.enrolUser(ctx, u.ID, secret)
+			ev := storage.AuditEvent{Action: "mfa.enroll", ActorID: u.ID, Subject: u.ID, ClientID: p.ar.ClientID}
+			codes, err = h.enrolUser(h.audited(r, ev), u.ID, secret)
 			if errors.Is(err, errAlreadyEnrolled) {
 				// Enrolled in another tab meanwhile: that authenticator
 				// counts, this one was never stored. Start over.
@@ -398,7 +399,6 @@ func (h *Handler) submitMFAStep(w http.ResponseWriter, r *http.Request) error {
 	}
 	if st.Enrol {
 		method = "totp_enrol"
-		h.audit(r, storage.AuditEvent{Action: "mfa.enroll", ActorID: u.ID, Subject: u.ID, ClientID: p.ar.ClientID})
 	}
 	return h.finishStep(w, p, stepAMR(st, storage.AMROTP), map[string]string{"method": method}, codes)
 }

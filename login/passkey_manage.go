@@ -1,6 +1,7 @@
 package login
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -162,7 +163,8 @@ func (h *Handler) finishPasskeyRegistration(w http.ResponseWriter, r *http.Reque
 		name = fmt.Sprintf("%s %d", h.Pages.T(web.Locale(r), "passkey.default_name"), len(pu.keys)+1)
 	}
 	key := storage.Passkey{ID: storage.NewID(), UserID: u.ID, CredentialID: cred.ID, Name: name, Record: rec, CreatedAt: h.Now()}
-	err = h.Passkeys.Store.CreatePasskey(ctx, key, h.Passkeys.MaxPerUser)
+	ev := storage.AuditEvent{Action: "passkey.add", ActorID: u.ID, Subject: u.ID, Detail: map[string]string{"passkey": key.ID, "name": name}}
+	err = h.Passkeys.Store.CreatePasskey(h.audited(r, ev), key, h.Passkeys.MaxPerUser)
 	switch {
 	case errors.Is(err, storage.ErrConflict):
 		return h.renderMFA(w, r, u, mfaPage{ErrorKey: "passkey.limit"})
@@ -171,7 +173,6 @@ func (h *Handler) finishPasskeyRegistration(w http.ResponseWriter, r *http.Reque
 	case err != nil:
 		return fmt.Errorf("login: store passkey: %w", err)
 	}
-	h.audit(r, storage.AuditEvent{Action: "passkey.add", ActorID: u.ID, Subject: u.ID, Detail: map[string]string{"passkey": key.ID, "name": name}})
 	h.Logger.InfoContext(ctx, "passkey added", "user_id", u.ID, "passkey", key.ID)
 	redirect(w, r, "/mfa?done=passkey_added")
 	return nil
@@ -194,12 +195,12 @@ func passkeyName(s string) (string, bool) {
 
 // renamePasskey answers POST /passkeys/{id}/rename.
 func (h *Handler) renamePasskey(w http.ResponseWriter, r *http.Request) error {
-	return h.changePasskey(w, r, "passkey.rename", func(u storage.User, id string) (string, error) {
+	return h.changePasskey(w, r, "passkey.rename", func(ctx context.Context, u storage.User, id string) (string, error) {
 		name, ok := passkeyName(r.PostForm.Get("name"))
 		if !ok || name == "" {
 			return "passkey.name_invalid", nil
 		}
-		err := h.Passkeys.Store.UpdatePasskey(r.Context(), id, func(p *storage.Passkey) error {
+		err := h.Passkeys.Store.UpdatePasskey(ctx, id, func(p *storage.Passkey) error {
 			if p.UserID != u.ID {
 				return storage.ErrNotFound
 			}
@@ -213,15 +214,16 @@ func (h *Handler) renamePasskey(w http.ResponseWriter, r *http.Request) error {
 // deletePasskey answers POST /passkeys/{id}/delete. Removing needs no
 // fresh authentication: it takes a way in away, never adds one.
 func (h *Handler) deletePasskey(w http.ResponseWriter, r *http.Request) error {
-	return h.changePasskey(w, r, "passkey.remove", func(u storage.User, id string) (string, error) {
-		return "", h.Passkeys.Store.DeletePasskey(r.Context(), u.ID, id)
+	return h.changePasskey(w, r, "passkey.remove", func(ctx context.Context, u storage.User, id string) (string, error) {
+		return "", h.Passkeys.Store.DeletePasskey(ctx, u.ID, id)
 	})
 }
 
 // changePasskey runs change on the signed-in user's passkey {id}, records
 // it and goes back to the Security page. change returns a message key for a
-// refused input; another user's or a missing passkey changes nothing.
-func (h *Handler) changePasskey(w http.ResponseWriter, r *http.Request, action string, change func(storage.User, string) (string, error)) error {
+// refused input; another user's or a missing passkey changes nothing. Its
+// ctx carries the event for its one write, so nothing changed records none.
+func (h *Handler) changePasskey(w http.ResponseWriter, r *http.Request, action string, change func(context.Context, storage.User, string) (string, error)) error {
 	if err := web.ParseForm(r); err != nil {
 		return err
 	}
@@ -233,7 +235,7 @@ func (h *Handler) changePasskey(w http.ResponseWriter, r *http.Request, action s
 		return nil
 	}
 	id := r.PathValue("id")
-	key, err := change(u, id)
+	key, err := change(h.audited(r, storage.AuditEvent{Action: action, ActorID: u.ID, Subject: u.ID, Detail: map[string]string{"passkey": id}}), u, id)
 	if errors.Is(err, storage.ErrNotFound) {
 		redirect(w, r, "/mfa")
 		return nil
@@ -244,7 +246,6 @@ func (h *Handler) changePasskey(w http.ResponseWriter, r *http.Request, action s
 	if key != "" {
 		return h.renderMFA(w, r, u, mfaPage{ErrorKey: key})
 	}
-	h.audit(r, storage.AuditEvent{Action: action, ActorID: u.ID, Subject: u.ID, Detail: map[string]string{"passkey": id}})
 	redirect(w, r, "/mfa?done="+strings.ReplaceAll(action, ".", "_"))
 	return nil
 }

@@ -126,7 +126,8 @@ func (h *Handler) submitChange(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	now := h.Now().UTC()
-	err = p.Users.UpdateUser(ctx, u.ID, func(cur *storage.User) error {
+	actx := h.audited(r, storage.AuditEvent{Action: "password.change", ActorID: u.ID, Subject: u.ID})
+	err = p.Users.UpdateUser(actx, u.ID, func(cur *storage.User) error {
 		// Compare-and-set on the hash we verified: of two concurrent
 		// changes, only one passes with the old password.
 		if cur.PasswordHash != u.PasswordHash {
@@ -145,7 +146,6 @@ func (h *Handler) submitChange(w http.ResponseWriter, r *http.Request) error {
 	if err := h.endUserSessions(ctx, u.ID, s.ID); err != nil {
 		return err
 	}
-	h.audit(r, storage.AuditEvent{Action: "password.change", ActorID: u.ID, Subject: u.ID})
 	h.Logger.InfoContext(ctx, "password changed", "user_id", u.ID)
 	h.notifyChanged(r, u, now)
 	return h.render.Render(w, r, http.StatusOK, "password_change_done", nil)

@@ -479,7 +479,8 @@ func (h *Handler) submitReset(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	err = p.Users.UpdateUser(ctx, u.ID, func(cur *storage.User) error {
+	actx := h.audited(r, storage.AuditEvent{Action: "password.reset", ActorID: u.ID, Subject: u.ID})
+	err = p.Users.UpdateUser(actx, u.ID, func(cur *storage.User) error {
 		if superseded(t, *cur) {
 			return errLinkSuperseded // two links raced; the first one won
 		}
@@ -503,7 +504,6 @@ func (h *Handler) submitReset(w http.ResponseWriter, r *http.Request) error {
 			h.clearSessionCookie(w)
 		}
 	}
-	h.audit(r, storage.AuditEvent{Action: "password.reset", ActorID: u.ID, Subject: u.ID})
 	h.Logger.InfoContext(ctx, "password reset", "user_id", u.ID)
 	h.notifyChanged(r, u, now)
 	return h.render.Render(w, r, http.StatusOK, "reset_done", nil)

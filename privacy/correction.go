@@ -139,14 +139,15 @@ func (h *Handler) requestCorrection(w http.ResponseWriter, r *http.Request, u st
 	}
 	c := storage.CorrectionRequest{ID: storage.NewID(), OrganizationID: o.ID, UserID: u.ID, Status: storage.RequestPending,
 		Name: f.Name, Address: address, Reason: f.Reason, RequestedAt: h.Now()}
-	err = h.Store.CreateCorrectionRequest(r.Context(), c)
+	ev := storage.AuditEvent{Action: "company.correction_request", ActorID: u.ID, Subject: o.ID, Detail: map[string]string{"request": c.ID}}
+	err = h.Store.CreateCorrectionRequest(h.forms.Audited(r, ev), c)
 	if errors.Is(err, storage.ErrAlreadyExists) {
 		return web.Done{}, h.renderCorrection(w, r, o, correctionPage{}) // one is pending; the page shows it
 	}
 	if err != nil {
 		return web.Done{}, fmt.Errorf("privacy: create correction request: %w", err)
 	}
-	return web.Redirect("/account/company-correction?org="+o.ID+"&done=requested", &storage.AuditEvent{Action: "company.correction_request", ActorID: u.ID, Subject: o.ID, Detail: map[string]string{"request": c.ID}}), nil
+	return web.Redirect("/account/company-correction?org="+o.ID+"&done=requested", nil), nil
 }
 
 // correctionRow is one pending correction on the officer page: what the
@@ -202,17 +203,23 @@ func (h *Handler) decideCorrection(w http.ResponseWriter, r *http.Request, offic
 	case decision == "reject" && note == "":
 		return web.Done{}, h.renderCorrections(w, r, correctionsPage{ErrorKey: "privacy.officer.note_needed"})
 	}
-	c, err := h.Store.DecideCorrectionRequest(r.Context(), r.PathValue("id"), decision == "approve", officer.ID, note, h.Now())
+	done := "rejected"
+	if decision == "approve" {
+		done = "approved"
+	}
+	// Read first for the organization the event names (a request's never
+	// changes); the decision below checks its status again.
+	c, err := h.Store.CorrectionRequestByID(r.Context(), r.PathValue("id"))
+	if err == nil {
+		ev := storage.AuditEvent{Action: "company.correction_" + done, ActorID: officer.ID, Subject: c.OrganizationID,
+			Detail: map[string]string{"request": c.ID}}
+		c, err = h.Store.DecideCorrectionRequest(h.forms.Audited(r, ev), c.ID, decision == "approve", officer.ID, note, h.Now())
+	}
 	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrConflict) {
 		return web.Done{}, h.renderCorrections(w, r, correctionsPage{ErrorKey: "privacy.officer.already_decided"})
 	}
 	if err != nil {
 		return web.Done{}, fmt.Errorf("privacy: decide correction: %w", err)
 	}
-	done := "rejected"
-	if decision == "approve" {
-		done = "approved"
-	}
-	return web.Redirect("/officer/corrections?done="+done, &storage.AuditEvent{Action: "company.correction_" + done, ActorID: officer.ID, Subject: c.OrganizationID,
-		Detail: map[string]string{"request": c.ID}}), nil
+	return web.Redirect("/officer/corrections?done="+done, nil), nil
 }

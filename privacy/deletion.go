@@ -82,7 +82,8 @@ func (h *Handler) requestDeletion(w http.ResponseWriter, r *http.Request, u stor
 		return web.Done{}, h.renderData(w, r, u, dataPage{ErrorKey: "privacy.delete.password_wrong", Reason: reason})
 	}
 	d := storage.DeletionRequest{ID: storage.NewID(), UserID: u.ID, Status: storage.RequestPending, Reason: reason, RequestedAt: h.Now()}
-	err = h.Store.CreateDeletionRequest(ctx, d)
+	ev := storage.AuditEvent{Action: "privacy.deletion_request", ActorID: u.ID, Subject: u.ID, Detail: map[string]string{"request": d.ID}}
+	err = h.Store.CreateDeletionRequest(h.forms.Audited(r, ev), d)
 	if errors.Is(err, storage.ErrAlreadyExists) {
 		return web.Redirect("/account/data", nil), nil // one is pending already; the page shows it
 	}
@@ -90,7 +91,7 @@ func (h *Handler) requestDeletion(w http.ResponseWriter, r *http.Request, u stor
 		return web.Done{}, fmt.Errorf("privacy: create deletion request: %w", err)
 	}
 	h.Logger.InfoContext(ctx, "deletion requested", "user_id", u.ID, "request", d.ID)
-	return web.Redirect("/account/data?done=requested", &storage.AuditEvent{Action: "privacy.deletion_request", ActorID: u.ID, Subject: u.ID, Detail: map[string]string{"request": d.ID}}), nil
+	return web.Redirect("/account/data?done=requested", nil), nil
 }
 
 // queueRow is one pending request on the officer page.
@@ -155,16 +156,24 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request, officer storage
 	case !approve && note == "":
 		return web.Done{}, h.renderQueue(w, r, queuePage{ErrorKey: "privacy.officer.note_needed"})
 	}
-	d, err := h.Store.DecideDeletionRequest(ctx, r.PathValue("id"), approve, officer.ID, note, h.Now())
+	action, done := "privacy.deletion_rejected", "rejected"
+	if approve {
+		action, done = "privacy.deletion_approved", "approved"
+	}
+	// Read first for whom the event names (a request's user never
+	// changes); the decision below checks its status again.
+	d, err := h.Store.DeletionRequestByID(ctx, r.PathValue("id"))
+	if err == nil {
+		ev := storage.AuditEvent{Action: action, ActorID: officer.ID, Subject: d.UserID, Detail: map[string]string{"request": d.ID}}
+		d, err = h.Store.DecideDeletionRequest(h.forms.Audited(r, ev), d.ID, approve, officer.ID, note, h.Now())
+	}
 	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrConflict) {
 		return web.Done{}, h.renderQueue(w, r, queuePage{ErrorKey: "privacy.officer.already_decided"})
 	}
 	if err != nil {
 		return web.Done{}, fmt.Errorf("privacy: decide deletion request: %w", err)
 	}
-	action, done := "privacy.deletion_rejected", "rejected"
 	if approve {
-		action, done = "privacy.deletion_approved", "approved"
 		ended, err := h.Sessions.UserSessions(ctx, d.UserID)
 		if err != nil {
 			h.Logger.ErrorContext(ctx, "list sessions of a deleted account", "user_id", d.UserID, "error", err)
@@ -182,5 +191,5 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request, officer storage
 		}
 	}
 	h.Logger.InfoContext(ctx, "deletion request decided", "request", d.ID, "decision", done, "officer", officer.ID)
-	return web.Redirect("/officer/deletions?done="+done, &storage.AuditEvent{Action: action, ActorID: officer.ID, Subject: d.UserID, Detail: map[string]string{"request": d.ID}}), nil
+	return web.Redirect("/officer/deletions?done="+done, nil), nil
 }

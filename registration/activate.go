@@ -169,7 +169,10 @@ func (h *Handler) submitActivate(w http.ResponseWriter, r *http.Request) error {
 	}
 	var username string
 	errActive := errors.New("account already activated")
-	err = h.Users.UpdateUser(ctx, t.UserID, func(u *storage.User) error {
+	// The event goes with the account's change, not with the consumed
+	// link before it: an activation refused below records nothing.
+	actx := h.audited(r, storage.AuditEvent{Action: "user.activate", ActorID: t.UserID, Subject: t.UserID})
+	err = h.Users.UpdateUser(actx, t.UserID, func(u *storage.User) error {
 		if u.PasswordHash != "" {
 			return errActive
 		}
@@ -184,7 +187,6 @@ func (h *Handler) submitActivate(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return fmt.Errorf("registration: activate user %s: %w", t.UserID, err)
 	}
-	h.audit(r, storage.AuditEvent{Action: "user.activate", ActorID: t.UserID, Subject: t.UserID})
 	h.Logger.InfoContext(ctx, "account activated", "user_id", t.UserID)
 	return h.render.Render(w, r, http.StatusOK, "activate_done", activateDonePage{Username: username})
 }

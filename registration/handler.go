@@ -195,6 +195,16 @@ func (h *Handler) audit(r *http.Request, e storage.AuditEvent) {
 	}
 }
 
+// audited returns the request's context carrying e, time and IP filled
+// as audit does, for the one write e records: the store appends e in that
+// write's transaction, so e exists if and only if the change does. Pass it
+// to that write only; any other write with it would take e instead.
+func (h *Handler) audited(r *http.Request, e storage.AuditEvent) context.Context {
+	e.Time = h.Now().UTC()
+	e.IP = web.RemoteIP(r)
+	return storage.WithAudit(r.Context(), e)
+}
+
 // auditRefusal records e, a refusal of an anonymous request that costs the
 // sender nothing (a wrong challenge, a request over its allowance), like
 // audit but aggregated: per address and reason, the first few a minute are

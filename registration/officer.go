@@ -335,7 +335,9 @@ func (h *Handler) decide(d decision) officerHandler {
 			// The registrant hears of the decision in its own transaction.
 			hooks = append(hooks, h.mailHook(func() mail.Message { return d.mail(h, decided, note) }))
 		}
-		err = h.Registrations.UpdateRegistration(r.Context(), g.ID, func(cur *storage.Registration) (storage.RegistrationEvent, *storage.Document, error) {
+		ev := storage.AuditEvent{Action: d.action, ActorID: officer.ID, Subject: g.ID,
+			Detail: map[string]string{"service_number": g.ServiceNumber, "status": string(d.to)}}
+		err = h.Registrations.UpdateRegistration(h.audited(r, ev), g.ID, func(cur *storage.Registration) (storage.RegistrationEvent, *storage.Document, error) {
 			if !cur.Status.CanBecome(d.to) {
 				return storage.RegistrationEvent{}, nil, fmt.Errorf("registration is %s: %w", cur.Status, storage.ErrConflict)
 			}
@@ -350,8 +352,6 @@ func (h *Handler) decide(d decision) officerHandler {
 		if err != nil {
 			return fmt.Errorf("registration: %s %s: %w", d.name, g.ID, err)
 		}
-		h.audit(r, storage.AuditEvent{Action: d.action, ActorID: officer.ID, Subject: g.ID,
-			Detail: map[string]string{"service_number": g.ServiceNumber, "status": string(d.to)}})
 		redirect(w, r, "/officer/registrations/"+g.ID+"?notice=decided")
 		return nil
 	}

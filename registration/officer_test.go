@@ -199,6 +199,18 @@ func TestConcurrentDecisionsOneWins(t *testing.T) {
 		if decisions != 1 {
 			t.Errorf("%d final decisions recorded", decisions)
 		}
+		// The loser's transaction rolled back with its event.
+		audited := 0
+		for _, action := range []string{"registration.approve", "registration.reject"} {
+			for _, a := range e.audits(action) {
+				if a.Subject == g.ID {
+					audited++
+				}
+			}
+		}
+		if audited != 1 {
+			t.Errorf("%d decision events for %s", audited, g.ID)
+		}
 	}
 	t.Logf("outcomes: %v", outcomes)
 }

@@ -66,7 +66,23 @@ func (h *Handler) approve(w http.ResponseWriter, r *http.Request, officer storag
 			Username: user.Username, Secret: secret, Expires: token.ExpiresAt,
 		})
 	})
-	err = h.Registrations.ApproveRegistration(ctx, g.ID, org, user, token, ev, activation)
+	// The event is stored with the approval, so which organization the
+	// user joins is read before: ApproveRegistration joins the one with
+	// this NIB (UNIQUE) if there is one, else creates org. Only an
+	// approval creating that NIB in between would make the store join
+	// where the event says created; that is logged below.
+	joined := false
+	if o, err := h.Organizations.OrganizationByNIB(ctx, g.NIB); err == nil {
+		joined, org = true, o
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("registration: look up organization by NIB: %w", err)
+	}
+	audited := h.audited(r, storage.AuditEvent{Action: "registration.approve", ActorID: officer.ID, Subject: g.ID,
+		Detail: map[string]string{
+			"service_number": g.ServiceNumber, "organization_id": org.ID, "user_id": user.ID,
+			"username": user.Username, "activation_mail": "queued", "joined": fmt.Sprint(joined),
+		}})
+	err = h.Registrations.ApproveRegistration(audited, g.ID, org, user, token, ev, activation)
 	switch {
 	case errors.Is(err, storage.ErrConflict):
 		h.Logger.InfoContext(ctx, "decision lost", "registration_id", g.ID, "decision", "approve", "officer_id", officer.ID)
@@ -77,24 +93,12 @@ func (h *Handler) approve(w http.ResponseWriter, r *http.Request, officer storag
 	case err != nil:
 		return fmt.Errorf("registration: approve %s: %w", g.ID, err)
 	}
-	// The store may have joined an existing organization (same NIB): the
-	// registration names the one the user now belongs to.
-	joined := false
 	if done, err := h.Registrations.RegistrationByID(ctx, g.ID); err != nil {
 		h.Logger.ErrorContext(ctx, "reload approved registration", "registration_id", g.ID, "error", err)
 	} else if done.OrganizationID != org.ID {
-		joined, org.ID = true, done.OrganizationID
-		// The mail names the company as registered, not as typed.
-		if o, err := h.Organizations.OrganizationByNIB(ctx, g.NIB); err == nil {
-			org = o
-		}
+		h.Logger.WarnContext(ctx, "approval joined an organization created meanwhile", "registration_id", g.ID,
+			"organization_id", done.OrganizationID, "audited_organization_id", org.ID)
 	}
-
-	h.audit(r, storage.AuditEvent{Action: "registration.approve", ActorID: officer.ID, Subject: g.ID,
-		Detail: map[string]string{
-			"service_number": g.ServiceNumber, "organization_id": org.ID, "user_id": user.ID,
-			"username": user.Username, "activation_mail": "queued", "joined": fmt.Sprint(joined),
-		}})
 	redirect(w, r, "/officer/registrations/"+g.ID+"?notice=approved")
 	return nil
 }
@@ -138,11 +142,11 @@ func (h *Handler) resendActivation(w http.ResponseWriter, r *http.Request, offic
 			Username: u.Username, Secret: secret, Expires: token.ExpiresAt,
 		})
 	})
-	if err := h.Tokens.CreateActionToken(ctx, token, activation); err != nil {
+	ev := storage.AuditEvent{Action: "registration.resend_activation", ActorID: officer.ID, Subject: g.ID,
+		Detail: map[string]string{"user_id": u.ID, "activation_mail": "queued"}}
+	if err := h.Tokens.CreateActionToken(h.audited(r, ev), token, activation); err != nil {
 		return fmt.Errorf("registration: create activation token: %w", err)
 	}
-	h.audit(r, storage.AuditEvent{Action: "registration.resend_activation", ActorID: officer.ID, Subject: g.ID,
-		Detail: map[string]string{"user_id": u.ID, "activation_mail": "queued"}})
 	redirect(w, r, "/officer/registrations/"+g.ID+"?notice=mail_sent")
 	return nil
 }

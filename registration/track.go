@@ -282,7 +282,15 @@ func (h *Handler) submitRevision(w http.ResponseWriter, r *http.Request) error {
 			ContentType: doc.ContentType, SHA256: doc.SHA256, Data: doc.Data, CreatedAt: now,
 		}
 	}
-	err = h.Registrations.UpdateRegistration(ctx, g.ID, func(cur *storage.Registration) (storage.RegistrationEvent, *storage.Document, error) {
+	detail := map[string]string{"service_number": g.ServiceNumber, "document_replaced": fmt.Sprint(stored != nil)}
+	if stored != nil {
+		detail["document_id"] = stored.ID
+	}
+	if taken != "" {
+		detail["email_taken"] = taken
+	}
+	ev := storage.AuditEvent{Action: "registration.resubmit", Subject: g.ID, Detail: detail}
+	err = h.Registrations.UpdateRegistration(h.audited(r, ev), g.ID, func(cur *storage.Registration) (storage.RegistrationEvent, *storage.Document, error) {
 		// Checked again under the row lock: an officer may have acted
 		// since the page was loaded.
 		if !cur.Status.CanBecome(storage.StatusResubmitted) {
@@ -298,17 +306,11 @@ func (h *Handler) submitRevision(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("registration: resubmit %s: %w", g.ID, err)
 	}
-	detail := map[string]string{"service_number": g.ServiceNumber, "document_replaced": fmt.Sprint(stored != nil)}
-	if stored != nil {
-		detail["document_id"] = stored.ID
-	}
 	if taken != "" {
-		detail["email_taken"] = taken
 		if err := h.sendRevisionTakenMail(ctx, taken, next); err != nil {
 			h.Logger.ErrorContext(ctx, "send revision email-taken mail", "error", err)
 		}
 	}
-	h.audit(r, storage.AuditEvent{Action: "registration.resubmit", Subject: g.ID, Detail: detail})
 	h.Logger.InfoContext(ctx, "registration resubmitted", "registration_id", g.ID, "email_taken", taken)
 	redirect(w, r, "/track/status?done=resubmitted")
 	return nil

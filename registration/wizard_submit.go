@@ -133,7 +133,11 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request, id string, d *d
 		// same transaction (storage.DraftDocuments).
 		// So is the mail with the service number: it is sent if and only
 		// if the registration exists (reg is read when the hook runs).
-		err = h.DraftDocuments.CreateRegistrationFromDraft(ctx, reg, doc, id, now,
+		// The event too, with this attempt's number: a rolled-back
+		// attempt leaves its own pending on a context no one uses again.
+		actx := h.audited(r, storage.AuditEvent{Action: "registration.submit", Subject: reg.ID,
+			Detail: map[string]string{"service_number": reg.ServiceNumber}})
+		err = h.DraftDocuments.CreateRegistrationFromDraft(actx, reg, doc, id, now,
 			h.mailHook(func() mail.Message { return h.receivedMail(reg, joins) }))
 		if err == nil || !errors.Is(err, storage.ErrAlreadyExists) || attempt == submitAttempts {
 			break
@@ -152,8 +156,6 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request, id string, d *d
 
 	// The registration is stored: from here on a failure is logged, never
 	// shown, or the registrant would think it was lost and try again.
-	h.audit(r, storage.AuditEvent{Action: "registration.submit", Subject: reg.ID,
-		Detail: map[string]string{"service_number": reg.ServiceNumber}})
 	h.Logger.InfoContext(ctx, "registration submitted", "registration_id", reg.ID, "service_number", reg.ServiceNumber)
 	return h.closeSubmission(w, r, id, email)
 }

@@ -83,6 +83,10 @@ type Privacy interface {
 	// is not pending); approval writes the name and address to the
 	// organization in the same transaction.
 	DecideCorrectionRequest(ctx context.Context, id string, approve bool, officerID, note string, at time.Time) (CorrectionRequest, error)
+	// DeletionRequestByID and CorrectionRequestByID return request id,
+	// whatever its status (ErrNotFound if none).
+	DeletionRequestByID(ctx context.Context, id string) (DeletionRequest, error)
+	CorrectionRequestByID(ctx context.Context, id string) (CorrectionRequest, error)
 	// AuditAbout returns up to limit events whose actor or subject is
 	// userID, newest first.
 	AuditAbout(ctx context.Context, userID string, limit int) ([]AuditEvent, error)

@@ -544,6 +544,17 @@ func TestDeviceFlowOrganizationChoice(t *testing.T) {
 	if got, err := tp.durable.ChosenOrganization(ctx, tp.user.ID, "cli"); err != nil || got != second.ID {
 		t.Errorf("remembered choice %q %v", got, err)
 	}
+	// One event, stored with the choice; the refused one wrote none.
+	events, _ := tp.durable.ListAudit(ctx, 0, 100)
+	var chosen []storage.AuditEvent
+	for _, e := range events {
+		if e.Action == "organization.choose" {
+			chosen = append(chosen, e)
+		}
+	}
+	if len(chosen) != 1 || chosen[0].ActorID != tp.user.ID || chosen[0].Subject != second.ID || chosen[0].ClientID != "cli" {
+		t.Errorf("organization.choose events %+v", chosen)
+	}
 }
 
 // A user with a second factor signs in at the device page (password, then

@@ -151,6 +151,11 @@ func TestDeletionRequest(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(page, `id="deletion-pending"`) {
 		t.Fatalf("request: %d\n%s", resp.StatusCode, page)
 	}
+	// A second one while the first is pending is refused by the store:
+	// nothing stored, nothing audited (counted below).
+	if resp, page := person.post(tp.issuer+"/account/data/delete", url.Values{"csrf_token": {token}, "password": {tp.password}, "reason": {"lagi"}}); !strings.Contains(page, `id="deletion-pending"`) {
+		t.Fatalf("second request: %d\n%s", resp.StatusCode, page)
+	}
 
 	// Not an officer: 403. An officer sees it.
 	if resp, _ := person.get(tp.issuer + "/officer/deletions"); resp.StatusCode != http.StatusForbidden {
@@ -180,6 +185,10 @@ func TestDeletionRequest(t *testing.T) {
 		t.Fatal("the account changed before a decision")
 	}
 	decide(url.Values{"decision": {"approve"}, "confirm": {"yes"}})
+	// Decided is final: a second decision writes nothing.
+	if body := decide(url.Values{"decision": {"reject"}, "note": {"terlambat"}}); !strings.Contains(body, `id="form-error"`) {
+		t.Fatalf("a second decision went through:\n%s", body)
+	}
 
 	u, err := tp.durable.UserByID(ctx, tp.user.ID)
 	if err != nil || u.Name != "" || u.Email != "" || u.Phone != "" || !u.Disabled || u.PasswordHash != "" {
@@ -199,14 +208,32 @@ func TestDeletionRequest(t *testing.T) {
 	if resp, _ := again.post(tp.issuer+"/login", form); resp.Request.URL.Path == "/" && resp.StatusCode == http.StatusOK {
 		t.Fatal("the deleted account signed in")
 	}
+	// Each stored with its change (storage.WithAudit): exactly one each.
 	events, _ := tp.durable.AuditAbout(ctx, tp.user.ID, 100)
-	var requested, approved bool
+	var requested, approved, rejected int
+	officerID := ""
 	for _, e := range events {
-		requested = requested || e.Action == "privacy.deletion_request"
-		approved = approved || e.Action == "privacy.deletion_approved"
+		switch e.Action {
+		case "privacy.deletion_request":
+			requested++
+			if e.ActorID != tp.user.ID || e.Subject != tp.user.ID || e.Detail["request"] != d.ID {
+				t.Errorf("request event %+v", e)
+			}
+		case "privacy.deletion_approved":
+			approved++
+			officerID = e.ActorID
+			if e.Subject != tp.user.ID || e.Detail["request"] != d.ID {
+				t.Errorf("approval event %+v", e)
+			}
+		case "privacy.deletion_rejected":
+			rejected++
+		}
 	}
-	if !requested || !approved {
-		t.Fatalf("audit: requested %v, approved %v", requested, approved)
+	if requested != 1 || approved != 1 || rejected != 0 {
+		t.Fatalf("audit: requested %d, approved %d, rejected %d", requested, approved, rejected)
+	}
+	if o, err := tp.durable.UserByLogin(ctx, "andi"); err != nil || o.ID != officerID {
+		t.Errorf("approval by %q, want the officer (%v)", officerID, err)
 	}
 }
 
@@ -262,18 +289,26 @@ func TestCompanyCorrection(t *testing.T) {
 	}
 	decision := url.Values{"csrf_token": {formFields(t, page).Get("csrf_token")}, "decision": {"approve"}}
 	officer.post(tp.issuer+"/officer/corrections/"+c.ID, decision)
+	// Decided is final: a second decision writes nothing.
+	if _, body := officer.post(tp.issuer+"/officer/corrections/"+c.ID, decision); !strings.Contains(body, `id="form-error"`) {
+		t.Fatalf("a second decision went through:\n%s", body)
+	}
 	o, err := tp.durable.OrganizationByID(ctx, tp.org.ID)
 	if err != nil || o.Name != "PT Uji Coba Sejahtera" || o.Address.Street != "Jl. Uji 2" || o.Address.PostalCode != "14310" || o.NIB != tp.org.NIB {
 		t.Fatalf("organization after approval: %+v (%v)", o, err)
 	}
 	events, _ := tp.durable.ListAudit(ctx, 0, 50)
-	var asked, applied bool
+	var asked, applied int
 	for _, e := range events {
-		asked = asked || (e.Action == "company.correction_request" && e.Subject == tp.org.ID)
-		applied = applied || (e.Action == "company.correction_approved" && e.Subject == tp.org.ID)
+		switch {
+		case e.Action == "company.correction_request" && e.Subject == tp.org.ID && e.ActorID == tp.user.ID && e.Detail["request"] == c.ID:
+			asked++
+		case e.Action == "company.correction_approved" && e.Subject == tp.org.ID && e.Detail["request"] == c.ID:
+			applied++
+		}
 	}
-	if !asked || !applied {
-		t.Fatalf("audit: asked %v, applied %v", asked, applied)
+	if asked != 1 || applied != 1 {
+		t.Fatalf("audit: asked %d, applied %d", asked, applied)
 	}
 }
 

@@ -46,6 +46,13 @@ func (s *Store) PendingDeletionRequest(ctx context.Context, userID string) (stor
 	return d, s.wrap("get pending deletion request of user "+userID, err)
 }
 
+// DeletionRequestByID returns the deletion request with id, whatever its
+// status.
+func (s *Store) DeletionRequestByID(ctx context.Context, id string) (storage.DeletionRequest, error) {
+	d, err := scanDeletion(s.db.QueryRow(ctx, `SELECT `+deletionColumns+` FROM deletion_requests WHERE id = $1`, id))
+	return d, s.wrap("get deletion request "+id, err)
+}
+
 func (s *Store) ListDeletionRequests(ctx context.Context, status storage.RequestStatus, limit int) ([]storage.DeletionRequest, error) {
 	rows, err := s.db.Query(ctx, `SELECT `+deletionColumns+` FROM deletion_requests
 		WHERE status = $1 ORDER BY requested_at, id LIMIT $2`, string(status), int64(limit))
@@ -247,6 +254,13 @@ func (s *Store) PendingCorrectionRequest(ctx context.Context, orgID string) (sto
 	c, err := scanCorrection(s.db.QueryRow(ctx, `SELECT `+correctionColumns+` FROM correction_requests
 		WHERE organization_id = $1 AND status = 'pending'`, orgID))
 	return c, s.wrap("get pending correction request of organization "+orgID, err)
+}
+
+// CorrectionRequestByID returns the correction request with id, whatever
+// its status.
+func (s *Store) CorrectionRequestByID(ctx context.Context, id string) (storage.CorrectionRequest, error) {
+	c, err := scanCorrection(s.db.QueryRow(ctx, `SELECT `+correctionColumns+` FROM correction_requests WHERE id = $1`, id))
+	return c, s.wrap("get correction request "+id, err)
 }
 
 func (s *Store) ListCorrectionRequests(ctx context.Context, status storage.RequestStatus, limit int) ([]storage.CorrectionRequest, error) {
