@@ -22,6 +22,7 @@ import (
 // Seeded is a SQL backend's store with its seeding.
 type Seeded interface {
 	storage.Durable
+	storage.OrganizationAdmin
 	Seed(ctx context.Context, cfg sqlstore.SeedConfig) (sqlstore.SeedResult, error)
 	SeedCounts(ctx context.Context) (users, registrations int, err error)
 }
@@ -170,6 +171,22 @@ func Benchmark(b *testing.B, s Seeded, rows int) {
 		}
 		for b.Loop() {
 			_, err := s.SearchUsers(ctx, storage.UserSearch{By: storage.SearchName, Value: "b", Limit: 20, After: first.Next})
+			must(b, err)
+		}
+	})
+
+	// The console's company lookups (admin/orgs.go).
+	b.Run("OrganizationsByNPWP", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			os, err := s.OrganizationsByNPWP(ctx, sqlstore.SeedNPWP(pick(i)/4))
+			if err != nil || len(os) == 0 {
+				b.Fatalf("OrganizationsByNPWP: %d, %v", len(os), err)
+			}
+		}
+	})
+	b.Run("RegistrationsByNIB", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			_, err := s.RegistrationsByNIB(ctx, sqlstore.SeedNIB(pick(i)/4), 200)
 			must(b, err)
 		}
 	})
