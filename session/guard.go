@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"satupintu/storage"
@@ -106,19 +107,20 @@ func (g *Guard) RequireUser(next web.HandlerFunc) web.HandlerFunc {
 	}
 }
 
-// RequireRole runs next for a signed-in user holding role; a signed-in
-// user without it gets a 403 page, before the body is read.
-func (g *Guard) RequireRole(role string) Middleware {
+// RequireRole runs next for a signed-in user holding one of roles; a
+// signed-in user with none of them gets a 403 page, before the body is
+// read.
+func (g *Guard) RequireRole(roles ...string) Middleware {
 	return func(next web.HandlerFunc) web.HandlerFunc {
 		return g.RequireUser(func(w http.ResponseWriter, r *http.Request) error {
 			who, _ := From(r.Context())
-			if !who.User.HasRole(role) {
+			if !slices.ContainsFunc(roles, who.User.HasRole) {
 				key := g.ForbiddenKey
 				if key == "" {
 					key = "session.forbidden"
 				}
 				return &web.Error{Status: http.StatusForbidden, MessageKey: key,
-					Err: fmt.Errorf("session: user %s lacks role %s", who.User.ID, role)}
+					Err: fmt.Errorf("session: user %s holds none of %v", who.User.ID, roles)}
 			}
 			return next(w, r)
 		})
