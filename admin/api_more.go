@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"strconv"
@@ -88,22 +89,12 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request, _ Actor) error {
 			d = map[string]string{}
 		}
 		out.Events = append(out.Events, apiAuditEvent{ID: e.ID, Time: e.Time.UTC(), Action: e.Action, Outcome: e.Outcome,
-			ActorID: e.ActorID, Subject: e.Subject, ClientID: e.ClientID, IP: e.IP, Detail: d, Hash: hexString(e.Hash)})
+			ActorID: e.ActorID, Subject: e.Subject, ClientID: e.ClientID, IP: e.IP, Detail: d, Hash: hex.EncodeToString(e.Hash)})
 	}
 	if len(es) == f.Limit {
 		out.NextBefore = es[len(es)-1].ID
 	}
 	return writeJSON(w, http.StatusOK, out)
-}
-
-func hexString(b []byte) string {
-	const digits = "0123456789abcdef"
-	var s strings.Builder
-	for _, c := range b {
-		s.WriteByte(digits[c>>4])
-		s.WriteByte(digits[c&15])
-	}
-	return s.String()
 }
 
 // apiOrganization is a company as the API shows it.

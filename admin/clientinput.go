@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"net/url"
 	"slices"
 	"strings"
 
@@ -116,15 +115,4 @@ func cleanList(in []string) []string {
 // lines splits a textarea into its non-empty lines.
 func lines(s string) []string {
 	return cleanList(strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' }))
-}
-
-// safeHref returns u when it is an http(s) URL a page may link to, ""
-// otherwise: stored URLs passed the client rules, but a page never links
-// to anything else.
-func safeHref(u string) string {
-	p, err := url.Parse(u)
-	if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
-		return ""
-	}
-	return u
 }

@@ -76,9 +76,11 @@ func (c *Console) Mount(mux *http.ServeMux) {
 	page("GET /admin", c.showHome)
 	page("GET /admin/clients", c.listClients)
 	page("GET /admin/clients/new", c.newClient)
-	page("POST /admin/clients", c.createClient)
+	// A new client may be an admin-API client, and an edit may issue a
+	// secret (a change of authentication method): both are sensitive.
+	fresh("POST /admin/clients", c.createClient)
 	page("GET /admin/clients/{id}", c.showClient)
-	page("POST /admin/clients/{id}", c.updateClient)
+	fresh("POST /admin/clients/{id}", c.updateClient)
 	fresh("POST /admin/clients/{id}/secret", c.rotateSecret)
 	page("POST /admin/clients/{id}/delete", c.deleteClient)
 	page("POST /admin/clients/{id}/disable", c.setClientDisabled(true))
@@ -109,7 +111,7 @@ func (c *Console) init() error {
 	c.once.Do(func() {
 		switch {
 		case c.Service == nil, c.Registrations == nil, c.Stats == nil, c.Audit == nil, c.Service.SettingsStore == nil, c.Service.Orgs == nil:
-			err = errors.New("admin: Service, Registrations and Stats are required")
+			err = errors.New("admin: Service (with SettingsStore and Orgs), Registrations, Stats and Audit are required")
 			return
 		case c.Pages == nil, c.CSRF == nil, c.Guard == nil:
 			err = errors.New("admin: Pages, CSRF and Guard are required")
@@ -173,6 +175,12 @@ func (c *Console) usedSecondFactor(next web.HandlerFunc) web.HandlerFunc {
 		who, _ := session.From(r.Context())
 		if slices.Contains(who.Session.AMR, storage.AMRMFA) {
 			return next(w, r)
+		}
+		if !who.User.MFAEnrolled() {
+			// A passkey is their second factor, and /reauth asks for a
+			// code: only a sign-in with the passkey opens the console.
+			return &web.Error{Status: http.StatusForbidden, MessageKey: "admin.error.use_passkey",
+				Err: fmt.Errorf("admin: %s signed in without their passkey", who.User.ID)}
 		}
 		back := "/admin"
 		if r.Method == http.MethodGet {

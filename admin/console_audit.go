@@ -150,13 +150,16 @@ func (c *Console) exportAudit(w http.ResponseWriter, r *http.Request, op operato
 	default:
 		return problem(invalid("format must be csv or jsonl"))
 	}
-	c.Service.record(r.Context(), c.Service.event(op.Actor, "audit.export", "audit", map[string]string{"filter": filterQuery(q, nil), "format": ext}))
 	h := w.Header()
 	h.Set("Content-Type", typ)
 	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="satupintu-audit-%s.%s"`, c.Now().In(wib).Format("20060102-1504"), ext))
-	if _, err := audit.Export(r.Context(), c.Audit, f, out); err != nil {
+	n, err := audit.Export(r.Context(), c.Audit, f, out)
+	detail := map[string]string{"filter": filterQuery(q, nil), "format": ext, "events": strconv.FormatInt(n, 10)}
+	if err != nil {
 		// Headers are out: the log gets the detail, the file ends short.
 		c.Logger.ErrorContext(r.Context(), "audit export failed", "error", err)
+		detail["error"] = "cut short"
 	}
+	c.Service.record(r.Context(), c.Service.event(op.Actor, "audit.export", "audit", detail))
 	return nil
 }

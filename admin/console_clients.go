@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	"satupintu/storage"
 	"satupintu/web"
@@ -62,7 +63,6 @@ type clientPage struct {
 	Secret                       string // after a create or a rotation only
 	HasSecret                    bool
 	Disabled                     bool
-	LogoHref                     string
 }
 
 type choice struct {
@@ -73,7 +73,7 @@ type choice struct {
 func (c *Console) clientPage(id string, in ClientInput) clientPage {
 	p := clientPage{Nav: nav("/admin/clients"), ID: id, In: in,
 		RedirectURIs: joinLines(in.RedirectURIs), PostLogoutURIs: joinLines(in.PostLogoutRedirectURIs),
-		LogoHref: safeHref(in.LogoURL)}
+	}
 	for _, g := range Grants {
 		p.Grants = append(p.Grants, choice{g, slices.Contains(in.GrantTypes, g)})
 	}
@@ -94,13 +94,7 @@ func (c *Console) clientPage(id string, in ClientInput) clientPage {
 	return p
 }
 
-func joinLines(l []string) string {
-	s := ""
-	for _, x := range l {
-		s += x + "\n"
-	}
-	return s
-}
+func joinLines(l []string) string { return strings.Join(l, "\n") }
 
 // Grants are the grant types the console offers.
 var Grants = []string{storage.GrantAuthorizationCode, storage.GrantRefreshToken, storage.GrantClientCredentials,
@@ -135,7 +129,10 @@ func (c *Console) formError(w http.ResponseWriter, r *http.Request, id string, i
 		return problem(err)
 	}
 	page := c.clientPage(id, in)
-	page.ErrorKey, page.ErrorDetail = p.Key, p.Detail
+	page.ErrorKey = p.Key
+	if p.Field != nil {
+		page.ErrorDetail = c.Pages.T(web.Locale(r), p.Field.Key, p.Field.Args...)
+	}
 	return c.render.Render(w, r, http.StatusUnprocessableEntity, "admin_client", page)
 }
 

@@ -89,13 +89,14 @@ func (c *Console) dashboard(ctx context.Context) (homePage, error) {
 	if err != nil {
 		return p, fmt.Errorf("admin: dashboard: %w", err)
 	}
-	day := now.Add(-24 * time.Hour)
+	// The last 24 whole-hour buckets, the current one included.
+	day := until.Add(-24 * time.Hour)
 	for h, n := range hourly {
-		if !time.Unix(h, 0).Before(day.Truncate(time.Hour)) {
+		if !time.Unix(h, 0).Before(day) {
 			p.SignIns += n
 		}
 	}
-	failures, err := c.Stats.AuditHourly(ctx, failureActions, day.Truncate(time.Hour), until)
+	failures, err := c.Stats.AuditHourly(ctx, failureActions, day, until)
 	if err != nil {
 		return p, fmt.Errorf("admin: dashboard: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"satupintu/storage"
+	"satupintu/storage/validate"
 	"satupintu/web"
 )
 
@@ -62,7 +63,7 @@ func (c *Console) searchUsers(w http.ResponseWriter, r *http.Request, op operato
 // userPage is the data of "admin_user".
 type userPage struct {
 	Nav                       []navItem
-	U                         storage.User
+	U                         userView
 	Created, Expires, Updated string
 	ExpiresDate               string // the date input's value
 	MFA                       bool
@@ -70,6 +71,13 @@ type userPage struct {
 	Roles                     []roleRow
 	Self                      bool
 	Notice                    string
+}
+
+// userView is what the user page shows of an account: never its
+// password hash, TOTP secret or recovery codes.
+type userView struct {
+	ID, Name, Username, Email, Phone string
+	Disabled                         bool
 }
 
 type sessionRow struct {
@@ -87,7 +95,8 @@ func (c *Console) showUser(w http.ResponseWriter, r *http.Request, op operator) 
 	if err != nil {
 		return problem(err)
 	}
-	p := userPage{Nav: nav("/admin/users"), U: u, Created: when(u.CreatedAt), Expires: when(u.ExpiresAt),
+	p := userPage{Nav: nav("/admin/users"), U: userView{ID: u.ID, Name: u.Name, Username: u.Username, Email: u.Email,
+		Phone: u.Phone, Disabled: u.Disabled}, Created: when(u.CreatedAt), Expires: when(u.ExpiresAt),
 		Updated: when(u.UpdatedAt), MFA: u.MFAEnrolled(), Self: u.ID == op.User.ID, Notice: noticeOf(r)}
 	if !u.ExpiresAt.IsZero() {
 		p.ExpiresDate = u.ExpiresAt.In(wib).Format(time.DateOnly)
@@ -128,15 +137,16 @@ func (c *Console) enableUser(r *http.Request, op operator, id string) (string, e
 }
 
 // setExpiry reads a date (the account stops at its end, Jakarta time) or
-// "clear".
+// "clear"; a day already over is refused (disabling is for that).
 func (c *Console) setExpiry(r *http.Request, op operator, id string) (string, error) {
-	var at time.Time
-	if r.PostForm.Get("clear") != "yes" {
-		d, err := time.ParseInLocation(time.DateOnly, r.PostForm.Get("expires"), wib)
-		if err != nil {
-			return "", &web.Error{Status: http.StatusUnprocessableEntity, MessageKey: "admin.user.expiry_invalid", Err: err}
-		}
-		at = d.AddDate(0, 0, 1)
+	day := r.PostForm.Get("expires")
+	if r.PostForm.Get("clear") == "yes" {
+		day = "never"
+	}
+	// The CLI's rule (user set-expiry): the end of that day in WIB.
+	at, err := validate.ExpiryDate(day, c.Now(), false)
+	if err != nil {
+		return "", &web.Error{Status: http.StatusUnprocessableEntity, MessageKey: "admin.user.expiry_invalid", Err: err}
 	}
 	return "expiry", c.Service.SetUserExpiry(r.Context(), op.Actor, id, at)
 }

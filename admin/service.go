@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"satupintu/storage"
+	"satupintu/storage/validate"
 )
 
 // Actor is who performs an operation: a signed-in operator in the console
@@ -34,6 +35,9 @@ type (
 	}
 	Users interface {
 		UserByID(ctx context.Context, id string) (storage.User, error)
+		// CountEnabledAdmins counts the enabled accounts with the admin
+		// role (the last-admin guard).
+		CountEnabledAdmins(ctx context.Context) (int, error)
 		UpdateUser(ctx context.Context, id string, fn func(*storage.User) error) error
 		SearchUsers(ctx context.Context, q storage.UserSearch) (storage.UserPage, error)
 		RevokeUserRefreshTokens(ctx context.Context, userID string) error
@@ -82,7 +86,7 @@ type Service struct {
 	NewSigningKey func(ctx context.Context, alg string) (string, error)
 	KeyStates     func(keys []storage.SigningKey, now time.Time) map[string]string
 	Algorithms    []string
-	// SendPasswordReset mails u a reset link, as "forgot password" does.
+	// MailPasswordReset mails u a reset link, as "forgot password" does.
 	// It returns ErrCannotReset for an account that cannot reset.
 	MailPasswordReset func(ctx context.Context, u storage.User) error
 	// Unlock lifts the sign-in lockout of u, in one durable write that
@@ -99,10 +103,11 @@ type Service struct {
 // Problems the operations report. The console shows their message key,
 // the API their title; nothing else of an error reaches either.
 var (
-	ErrNotFound = &Problem{Status: 404, Key: "admin.error.not_found", Title: "not found"}
-	ErrSelf     = &Problem{Status: 409, Key: "admin.error.self", Title: "an operator cannot do this to their own account"}
-	ErrNoSecret = &Problem{Status: 409, Key: "admin.client.no_secret", Title: "this client has no secret to rotate"}
-	ErrConflict = &Problem{Status: 409, Key: "admin.error.conflict", Title: "the record changed meanwhile; reload and try again"}
+	ErrNotFound  = &Problem{Status: 404, Key: "admin.error.not_found", Title: "not found"}
+	ErrSelf      = &Problem{Status: 409, Key: "admin.error.self", Title: "an operator cannot do this to their own account"}
+	ErrLastAdmin = &Problem{Status: 409, Key: "admin.error.last_admin", Title: "this is the last enabled admin"}
+	ErrNoSecret  = &Problem{Status: 409, Key: "admin.client.no_secret", Title: "this client has no secret to rotate"}
+	ErrConflict  = &Problem{Status: 409, Key: "admin.error.conflict", Title: "the record changed meanwhile; reload and try again"}
 )
 
 // Problem is an error an operator caused and can fix; Detail says what
@@ -111,13 +116,24 @@ type Problem struct {
 	Status int
 	Key    string // message key for the console
 	Title  string // RFC 9457 title for the API
-	Detail string
+	Detail string // English, for the API and the log
+	// Field is the validation error behind the problem, if any: the
+	// console shows its own catalog message (Bahasa Indonesia first).
+	Field *validate.FieldError
 }
 
 func (p *Problem) Error() string { return strings.TrimSpace(p.Title + ": " + p.Detail) }
 
 func invalid(detail string) error {
 	return &Problem{Status: 422, Key: "admin.error.invalid", Title: "invalid input", Detail: detail}
+}
+
+// invalidClient is the Problem of a client the rules refuse, keeping the
+// rule's own message for the console.
+func invalidClient(err error) error {
+	p := &Problem{Status: 422, Key: "admin.error.invalid", Title: "invalid input", Detail: err.Error()}
+	errors.As(err, &p.Field)
+	return p
 }
 
 // notFound maps the store's ErrNotFound to the operations' own.
@@ -184,7 +200,7 @@ func (s *Service) CreateClient(ctx context.Context, a Actor, in ClientInput) (st
 		return storage.Client{}, "", err
 	}
 	if err := s.PrepareClient(ctx, &c); err != nil {
-		return storage.Client{}, "", invalid(err.Error())
+		return storage.Client{}, "", invalidClient(err)
 	}
 	secret, err := s.IssueSecret(ctx, &c)
 	if err != nil {
@@ -213,7 +229,7 @@ func (s *Service) UpdateClient(ctx context.Context, a Actor, id string, in Clien
 			return err
 		}
 		if err := s.PrepareClient(ctx, c); err != nil {
-			return invalid(err.Error())
+			return invalidClient(err)
 		}
 		if secretChanges(method, c.EffectiveAuthMethod()) {
 			var err error
@@ -368,6 +384,11 @@ func (s *Service) SetUserDisabled(ctx context.Context, a Actor, id string, disab
 	if disabled && id == a.UserID {
 		return ErrSelf
 	}
+	if disabled {
+		if err := s.keepsAnAdmin(ctx, id); err != nil {
+			return err
+		}
+	}
 	action := "user.enable"
 	if disabled {
 		action = "user.disable"
@@ -379,7 +400,34 @@ func (s *Service) SetUserDisabled(ctx context.Context, a Actor, id string, disab
 		return err
 	}
 	if disabled {
-		return s.endAccess(ctx, id)
+		// The disable stands whatever happens here: a disabled account
+		// loses its sessions at its next request and its tokens are
+		// refused; this only makes it immediate and tells the apps.
+		if err := s.endAccess(ctx, id); err != nil {
+			s.Logger.ErrorContext(ctx, "end access of a disabled user failed", "user_id", id, "error", err)
+		}
+	}
+	return nil
+}
+
+// keepsAnAdmin refuses to disable or demote the last enabled admin: with
+// none left, nobody could use the console again. Two operators demoting
+// each other at the same moment can still both succeed; the CLI's `user
+// create --role admin` is the way back.
+func (s *Service) keepsAnAdmin(ctx context.Context, id string) error {
+	u, err := s.Users.UserByID(ctx, id)
+	if err != nil {
+		return notFound(err)
+	}
+	if !u.HasRole(storage.RoleAdmin) || u.Disabled {
+		return nil
+	}
+	n, err := s.Users.CountEnabledAdmins(ctx)
+	if err != nil {
+		return fmt.Errorf("admin: count admins: %w", err)
+	}
+	if n <= 1 {
+		return ErrLastAdmin
 	}
 	return nil
 }
@@ -399,6 +447,9 @@ func (s *Service) endAccess(ctx context.Context, userID string) error {
 // SetUserExpiry sets (zero: clears) the moment user id's account stops
 // signing in. A moment in the past is refused: that is disabling.
 func (s *Service) SetUserExpiry(ctx context.Context, a Actor, id string, at time.Time) error {
+	if !at.IsZero() && id == a.UserID {
+		return ErrSelf
+	}
 	if !at.IsZero() && !at.After(s.now()) {
 		return invalid("the expiry must be in the future; disable the account instead")
 	}
@@ -507,13 +558,18 @@ func (s *Service) endSessions(ctx context.Context, userID, only string) (int, er
 var Roles = []string{storage.RoleAdmin, storage.RoleOfficer}
 
 // SetRole grants or removes role for user id. Nobody removes their own
-// admin role: the last admin would lock everyone out.
+// admin role, and the last enabled admin keeps theirs.
 func (s *Service) SetRole(ctx context.Context, a Actor, id, role string, grant bool) error {
 	if !slices.Contains(Roles, role) {
 		return invalid("role must be one of " + strings.Join(Roles, ", "))
 	}
 	if !grant && id == a.UserID && role == storage.RoleAdmin {
 		return ErrSelf
+	}
+	if !grant && role == storage.RoleAdmin {
+		if err := s.keepsAnAdmin(ctx, id); err != nil {
+			return err
+		}
 	}
 	action := "role.grant"
 	if !grant {
@@ -566,6 +622,7 @@ func (s *Service) RotateKey(ctx context.Context, a Actor, alg string) (string, e
 	if !slices.Contains(s.Algorithms, alg) {
 		return "", invalid("algorithm must be one of " + strings.Join(s.Algorithms, ", "))
 	}
+	// The key manager (op) writes the key; the event follows it.
 	id, err := s.NewSigningKey(ctx, alg)
 	if err != nil {
 		return "", fmt.Errorf("admin: rotate %s key: %w", alg, err)

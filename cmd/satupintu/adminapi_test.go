@@ -671,3 +671,21 @@ func TestAdminAPIClientDisable(t *testing.T) {
 	}
 	api.call(t, tok, "POST", "/admin/api/v1/clients/nobody/disable", nil, true).problem(t, http.StatusNotFound)
 }
+
+// The last enabled admin can be neither demoted nor disabled.
+func TestAdminAPIKeepsTheLastAdmin(t *testing.T) {
+	tp := newTestProvider(t)
+	api := newAPICaller(t, tp)
+	tok := adminToken(t, tp, "service", "admin")
+	if err := tp.durable.UpdateUser(t.Context(), tp.user.ID, func(u *storage.User) error {
+		u.Roles = []string{storage.RoleAdmin}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	api.call(t, tok, "DELETE", "/admin/api/v1/users/"+tp.user.ID+"/roles/admin", nil, true).problem(t, http.StatusConflict)
+	api.call(t, tok, "POST", "/admin/api/v1/users/"+tp.user.ID+"/disable", nil, true).problem(t, http.StatusConflict)
+	if u, _ := tp.durable.UserByID(t.Context(), tp.user.ID); !u.HasRole(storage.RoleAdmin) || u.Disabled {
+		t.Fatalf("the last admin changed: %+v", u)
+	}
+}

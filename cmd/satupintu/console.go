@@ -20,13 +20,17 @@ import (
 // newAdminService wires the operations the console and the admin API
 // share to the rules the CLI applies (client checks, secrets, keys).
 func newAdminService(d deps, lh *login.Handler, provider *op.Provider, sealKey [32]byte) (*adminui.Service, error) {
+	users, ok := d.durable.(adminui.Users)
+	if !ok {
+		return nil, errors.New("admin console: the database cannot count admins")
+	}
 	orgs, ok := d.durable.(adminui.Organizations)
 	if !ok {
 		return nil, errors.New("admin console: the database cannot administer organizations")
 	}
 	return &adminui.Service{
 		Orgs: orgs, SettingsStore: d.durable,
-		Clients: d.durable, Users: d.durable, Sessions: d.ephemeral, Keys: d.durable, Audit: d.durable,
+		Clients: d.durable, Users: users, Sessions: d.ephemeral, Keys: d.durable, Audit: d.durable,
 		TraderTypes: registration.TraderTypes.Codes(),
 		PrepareClient: func(ctx context.Context, c *storage.Client) error {
 			if err := validate.Client(*c); err != nil {

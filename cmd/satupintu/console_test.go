@@ -144,7 +144,7 @@ func TestConsoleClients(t *testing.T) {
 		bad.Set("redirect_uris", "javascript:alert(1)")
 		resp, page := b.post(tp.issuer+"/admin/clients", bad)
 		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, `id="form-error"`) ||
-			!strings.Contains(page, "javascript:alert(1)\n</textarea>") {
+			!strings.Contains(page, "javascript:alert(1)</textarea>") {
 			t.Fatalf("%d\n%s", resp.StatusCode, page)
 		}
 		cs, _ := tp.durable.ListClients(t.Context())

@@ -1,6 +1,8 @@
 package conformance
 
 import (
+	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -90,5 +92,32 @@ func testOrganizationAdmin(t *testing.T, s storage.Durable) {
 	mustOK(t, "RegistrationsByNIB", err)
 	if len(rs) != 2 || rs[0].ID != newer.ID || rs[1].ID != old.ID {
 		t.Errorf("RegistrationsByNIB = %d rows, want the two of %s newest first", len(rs), a.NIB)
+	}
+}
+
+// testCountEnabledAdmins: the last-admin guard counts enabled admins only.
+func testCountEnabledAdmins(t *testing.T, s storage.Durable) {
+	ca, ok := s.(interface {
+		CountEnabledAdmins(ctx context.Context) (int, error)
+	})
+	if !ok {
+		t.Skip("the backend cannot count admins")
+	}
+	ctx := t.Context()
+	for i, u := range []storage.User{
+		{Roles: []string{storage.RoleAdmin}},
+		{Roles: []string{storage.RoleOfficer, storage.RoleAdmin}},
+		{Roles: []string{storage.RoleAdmin}, Disabled: true},
+		{Roles: []string{storage.RoleOfficer}},
+		{},
+	} {
+		u.ID, u.Username, u.Email = storage.NewID(), fmt.Sprintf("user%d", i), fmt.Sprintf("user%d@contoh.co.id", i)
+		u.CreatedAt, u.UpdatedAt = instant(0), instant(0)
+		mustOK(t, "CreateUser", s.CreateUser(ctx, u))
+	}
+	n, err := ca.CountEnabledAdmins(ctx)
+	mustOK(t, "CountEnabledAdmins", err)
+	if n != 2 {
+		t.Errorf("CountEnabledAdmins = %d, want 2", n)
 	}
 }

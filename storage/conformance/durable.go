@@ -63,6 +63,7 @@ func RunDurable(t *testing.T, open func(t *testing.T) storage.Durable) {
 		{"audit log", testAudit},
 		{"audit retention prunes by time", testAuditPrune},
 		{"audit events counted per hour", testAuditHourly},
+		{"enabled admins counted", testCountEnabledAdmins},
 		{"organizations found, corrected and their registrations", testOrganizationAdmin},
 		{"audit observer sees stored actions", testAuditObserver},
 		{"audit stores any bytes a client sent", testAuditAnyBytes},
