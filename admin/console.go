@@ -26,9 +26,6 @@ type (
 	RegistrationCounts interface {
 		OpenRegistrationCounts(ctx context.Context) (map[storage.RegistrationStatus]int, error)
 	}
-	AuditStats interface {
-		AuditHourly(ctx context.Context, actions []string, from, to time.Time) (map[int64]int64, error)
-	}
 )
 
 // DefaultFreshAuth is how recent a sign-in must be for a sensitive action
@@ -39,7 +36,7 @@ const DefaultFreshAuth = 10 * time.Minute
 type Console struct {
 	Service       *Service
 	Registrations RegistrationCounts
-	Stats         AuditStats
+	Stats         storage.AuditStats
 	Audit         AuditLog
 	Pages         *templates.Pages
 	CSRF          *web.CSRF

@@ -78,7 +78,7 @@ func newConsole(d deps, svc *adminui.Service, guard *session.Guard, pages *templ
 	if !ok {
 		return nil, errors.New("admin console: the database cannot count registrations")
 	}
-	stats, ok := d.durable.(adminui.AuditStats)
+	stats, ok := d.durable.(storage.AuditStats)
 	if !ok {
 		return nil, errors.New("admin console: the database cannot count audit events")
 	}
