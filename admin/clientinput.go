@@ -49,8 +49,8 @@ func inputOf(c storage.Client) ClientInput {
 	}
 }
 
-// apply copies in onto c, trimmed; the client rules (PrepareClient) then
-// judge the result.
+// apply copies in onto c, trimmed, within the input's size bounds; the
+// client rules (validate.Client, through PrepareClient) judge the result.
 func (in ClientInput) apply(c *storage.Client) error {
 	lists := [][]string{in.RedirectURIs, in.PostLogoutRedirectURIs, in.GrantTypes, in.AllowedTraderTypes}
 	for _, l := range lists {
@@ -78,15 +78,6 @@ func (in ClientInput) apply(c *storage.Client) error {
 	c.AuthMethod = strings.TrimSpace(in.AuthMethod)
 	if c.Public {
 		c.AuthMethod = storage.AuthMethodNone
-	}
-	if c.AuthMethod != "" && !slices.Contains(storage.AuthMethods, c.AuthMethod) {
-		return invalid("token_endpoint_auth_method must be one of " + strings.Join(storage.AuthMethods, ", "))
-	}
-	if c.AuthMethod == storage.AuthMethodNone && !c.Public {
-		return invalid("a confidential client needs an authentication method other than none")
-	}
-	if c.AuthMethod == storage.AuthMethodPrivateKeyJWT && c.JWKS == "" && c.JWKSURI == "" {
-		return invalid("private_key_jwt clients are registered with their keys through the CLI (--jwks or --jwks-uri)")
 	}
 	c.Listed = in.Listed
 	c.AllowedTraderTypes = cleanList(in.AllowedTraderTypes)
