@@ -5,6 +5,7 @@ import (
 	"net/url"
 
 	"satupintu/storage"
+	"satupintu/web"
 )
 
 // orgsPage is the data of "admin_orgs".
@@ -92,7 +93,12 @@ func (c *Console) correctOrg(w http.ResponseWriter, r *http.Request, op operator
 		if perr != nil {
 			return perr
 		}
-		p.In, p.ErrorKey, p.ErrorDetail = in, pr.Key, pr.Detail
+		p.In, p.ErrorKey = in, pr.Key
+		if pr.Field != nil {
+			p.ErrorDetail = c.Pages.T(web.Locale(r), pr.Field.Key, pr.Field.Args...)
+		} else {
+			p.ErrorDetail = pr.Detail
+		}
 		return c.render.Render(w, r, http.StatusUnprocessableEntity, "admin_org", p)
 	}
 	if err != nil {

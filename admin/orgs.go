@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"satupintu/storage"
+	"satupintu/storage/validate"
 )
 
 // Organizations is what the operations read and correct of companies.
@@ -75,6 +76,9 @@ type OrganizationView struct {
 	Registrations []storage.Registration
 }
 
+// maxOrgName bounds a company's name, as the wizard does.
+const maxOrgName = 200
+
 // maxShown bounds the members and registrations a company page lists.
 const maxShown = 200
 
@@ -114,16 +118,25 @@ type OrgInput struct {
 // CorrectOrganization replaces company id's data with in; its members'
 // applications see the change at their next sign-in.
 func (s *Service) CorrectOrganization(ctx context.Context, a Actor, id string, in OrgInput) error {
-	nib, npwp := digits(in.NIB), digits(in.NPWP)
-	name := strings.TrimSpace(in.Name)
-	switch {
-	case len(nib) != 13:
-		return invalid("the NIB has 13 digits")
-	case len(npwp) != 15 && len(npwp) != 16:
-		return invalid("the NPWP has 15 or 16 digits")
-	case name == "" || len(name) > 200:
-		return invalid("the company name is required (at most 200 characters)")
-	case len(in.BusinessType) > 40:
+	// The wizard's rules: 13 digits; 15 (or printed 99.999.999.9-999.999)
+	// or 16; a name without control characters.
+	nib, err := validate.NIB(in.NIB)
+	if err != nil {
+		return invalidInput(err)
+	}
+	kind := "15"
+	if len(digits(in.NPWP)) == 16 {
+		kind = "16"
+	}
+	npwp, err := validate.NPWP(kind, in.NPWP)
+	if err != nil {
+		return invalidInput(err)
+	}
+	name, err := validate.Name("name", in.Name, maxOrgName)
+	if err != nil {
+		return invalidInput(err)
+	}
+	if len(in.BusinessType) > 40 {
 		return invalid("the business type is too long")
 	}
 	for _, f := range []string{in.Address.Street, in.Address.City, in.Address.Province, in.Address.PostalCode, in.Address.Country} {
@@ -132,7 +145,7 @@ func (s *Service) CorrectOrganization(ctx context.Context, a Actor, id string, i
 		}
 	}
 	e := s.event(a, "organization.correct", id, map[string]string{"nib": nib})
-	err := s.Orgs.UpdateOrganization(storage.WithAudit(ctx, e), id, func(o *storage.Organization) error {
+	err = s.Orgs.UpdateOrganization(storage.WithAudit(ctx, e), id, func(o *storage.Organization) error {
 		o.NIB, o.NPWP, o.Name = nib, npwp, name
 		o.BusinessType = strings.TrimSpace(in.BusinessType)
 		o.Address = storage.Address{Street: strings.TrimSpace(in.Address.Street), City: strings.TrimSpace(in.Address.City),

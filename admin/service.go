@@ -128,9 +128,9 @@ func invalid(detail string) error {
 	return &Problem{Status: 422, Key: "admin.error.invalid", Title: "invalid input", Detail: detail}
 }
 
-// invalidClient is the Problem of a client the rules refuse, keeping the
-// rule's own message for the console.
-func invalidClient(err error) error {
+// invalidInput is the Problem of input the domain rules (storage/validate)
+// refuse, keeping the rule's own message for the console.
+func invalidInput(err error) error {
 	p := &Problem{Status: 422, Key: "admin.error.invalid", Title: "invalid input", Detail: err.Error()}
 	errors.As(err, &p.Field)
 	return p
@@ -200,7 +200,7 @@ func (s *Service) CreateClient(ctx context.Context, a Actor, in ClientInput) (st
 		return storage.Client{}, "", err
 	}
 	if err := s.PrepareClient(ctx, &c); err != nil {
-		return storage.Client{}, "", invalidClient(err)
+		return storage.Client{}, "", invalidInput(err)
 	}
 	secret, err := s.IssueSecret(ctx, &c)
 	if err != nil {
@@ -229,7 +229,7 @@ func (s *Service) UpdateClient(ctx context.Context, a Actor, id string, in Clien
 			return err
 		}
 		if err := s.PrepareClient(ctx, c); err != nil {
-			return invalidClient(err)
+			return invalidInput(err)
 		}
 		if secretChanges(method, c.EffectiveAuthMethod()) {
 			var err error
