@@ -66,14 +66,30 @@ func (c *Console) showHome(w http.ResponseWriter, r *http.Request, op operator) 
 	return c.render.Render(w, r, http.StatusOK, "admin_home", p)
 }
 
-// dashboard returns the figures, computed at most once per dashboardTTL.
+// dashboard returns the figures, computed about once per dashboardTTL.
+// The lock guards the cached figures only, never the queries (a Redis
+// session count takes seconds at millions of keys): two admins missing the
+// cache together both count, which is cheaper than one waiting.
 func (c *Console) dashboard(ctx context.Context) (homePage, error) {
 	now := c.Now()
 	c.dash.mu.Lock()
-	defer c.dash.mu.Unlock()
-	if !c.dash.at.IsZero() && now.Sub(c.dash.at) < dashboardTTL && !now.Before(c.dash.at) {
-		return c.dash.page, nil
+	page, at := c.dash.page, c.dash.at
+	c.dash.mu.Unlock()
+	if !at.IsZero() && now.Sub(at) < dashboardTTL && !now.Before(at) {
+		return page, nil
 	}
+	p, err := c.countDashboard(ctx, now)
+	if err != nil {
+		return p, err
+	}
+	c.dash.mu.Lock()
+	c.dash.at, c.dash.page = now, p
+	c.dash.mu.Unlock()
+	return p, nil
+}
+
+// countDashboard reads the dashboard's figures at now.
+func (c *Console) countDashboard(ctx context.Context, now time.Time) (homePage, error) {
 	var p homePage
 	open, err := c.Registrations.OpenRegistrationCounts(ctx)
 	if err != nil {
@@ -113,7 +129,6 @@ func (c *Console) dashboard(ctx context.Context) (homePage, error) {
 	}
 	p.Chart = drawChart(hourly, from)
 	p.Since, p.Until = when(from), when(until)
-	c.dash.at, c.dash.page = now, p
 	return p, nil
 }
 
