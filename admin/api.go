@@ -417,7 +417,7 @@ func (a *API) deleteClient(w http.ResponseWriter, r *http.Request, actor Actor) 
 }
 
 func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request, actor Actor) error {
-	secret, err := a.Service.RotateSecret(r.Context(), actor, r.PathValue("id"))
+	_, secret, err := a.Service.RotateSecret(r.Context(), actor, r.PathValue("id"))
 	if err != nil {
 		return err
 	}

@@ -185,11 +185,7 @@ func (c *Console) updateClient(w http.ResponseWriter, r *http.Request, op operat
 
 func (c *Console) rotateSecret(w http.ResponseWriter, r *http.Request, op operator) error {
 	id := r.PathValue("id")
-	secret, err := c.Service.RotateSecret(r.Context(), op.Actor, id)
-	if err != nil {
-		return problem(err)
-	}
-	cl, err := c.Service.Client(r.Context(), id)
+	cl, secret, err := c.Service.RotateSecret(r.Context(), op.Actor, id)
 	if err != nil {
 		return problem(err)
 	}

@@ -89,9 +89,6 @@ type Service struct {
 	// MailPasswordReset mails u a reset link, as "forgot password" does.
 	// It returns ErrCannotReset for an account that cannot reset.
 	MailPasswordReset func(ctx context.Context, u storage.User) error
-	// Unlock lifts the sign-in lockout of u, in one durable write that
-	// carries ctx's audit event.
-	Unlock func(ctx context.Context, u storage.User) error
 	// OnSessionEnd tells the applications of an ended session (back-channel
 	// logout).
 	OnSessionEnd func(ctx context.Context, s storage.Session)
@@ -262,10 +259,13 @@ func needsSecret(m string) bool {
 	return m != storage.AuthMethodNone && m != storage.AuthMethodPrivateKeyJWT
 }
 
-// RotateSecret gives client id a new secret and returns it; the old one
-// stops working at once on every node.
-func (s *Service) RotateSecret(ctx context.Context, a Actor, id string) (string, error) {
-	var secret string
+// RotateSecret gives client id a new secret and returns the client and
+// the secret; the old one stops working at once on every node.
+func (s *Service) RotateSecret(ctx context.Context, a Actor, id string) (storage.Client, string, error) {
+	var (
+		out    storage.Client
+		secret string
+	)
 	e := s.event(a, "client.rotate_secret", id, nil)
 	err := s.Clients.UpdateClient(storage.WithAudit(ctx, e), id, func(c *storage.Client) error {
 		if c.Public || !needsSecret(c.EffectiveAuthMethod()) {
@@ -276,13 +276,14 @@ func (s *Service) RotateSecret(ctx context.Context, a Actor, id string) (string,
 			return fmt.Errorf("admin: issue secret: %w", err)
 		}
 		c.UpdatedAt = s.now()
+		out = *c
 		return nil
 	})
 	if err != nil {
-		return "", notFound(err)
+		return storage.Client{}, "", notFound(err)
 	}
 	s.ClientChanged(ctx, id)
-	return secret, nil
+	return out, secret, nil
 }
 
 // SetClientDisabled disables or enables client id: disabled, the provider
@@ -464,17 +465,12 @@ func (s *Service) SetUserExpiry(ctx context.Context, a Actor, id string, at time
 	return err
 }
 
-// UnlockUser lifts the sign-in lockout of user id; the event is stored
+// UnlockUser lifts the sign-in lockout of user id through the lock epoch
+// in the database (every node starts a fresh count); the event is stored
 // with the change.
 func (s *Service) UnlockUser(ctx context.Context, a Actor, id string) error {
-	u, err := s.Users.UserByID(ctx, id)
-	if err != nil {
-		return notFound(err)
-	}
-	if err := s.Unlock(storage.WithAudit(ctx, s.event(a, "user.unlock", id, nil)), u); err != nil {
-		return notFound(err)
-	}
-	return nil
+	e := s.event(a, "user.unlock", id, nil)
+	return notFound(storage.UnlockSignIn(storage.WithAudit(ctx, e), s.Users, id, s.now()))
 }
 
 // ResetSecondFactor removes user id's authenticator app and recovery

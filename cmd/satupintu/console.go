@@ -63,10 +63,6 @@ func newAdminService(d deps, lh *login.Handler, provider *op.Provider, sealKey [
 			}
 			return err
 		},
-		// The lockout epoch in the database: every node starts afresh.
-		Unlock: func(ctx context.Context, u storage.User) error {
-			return storage.UnlockSignIn(ctx, d.durable, u.ID, d.now())
-		},
 		OnSessionEnd: provider.EndSession,
 		Now:          d.now, Logger: d.logger,
 	}, nil
