@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
 
@@ -148,7 +147,7 @@ type adminHandler func(w http.ResponseWriter, r *http.Request, op operator) erro
 // recent. Checked on every request, server-side (session.Guard): the
 // console's links are no protection.
 func (c *Console) admin(fn adminHandler, fresh bool) web.HandlerFunc {
-	checks := []session.Middleware{c.Guard.RequireRole(storage.RoleAdmin), c.Guard.RequireSecondFactor, c.usedSecondFactor}
+	checks := []session.Middleware{c.Guard.RequireRole(storage.RoleAdmin), c.Guard.RequireSecondFactor, c.Guard.RequireSecondFactorUsed}
 	if fresh {
 		checks = append(checks, c.Guard.RequireFreshAuth(c.FreshAuth))
 	}
@@ -162,31 +161,6 @@ func (c *Console) admin(fn adminHandler, fresh bool) web.HandlerFunc {
 		who, _ := session.From(r.Context())
 		return fn(w, r, operator{User: who.User, Session: who.Session, Actor: Actor{UserID: who.User.ID, IP: web.RemoteIP(r)}})
 	}, checks...)
-}
-
-// usedSecondFactor sends an admin whose session was opened with a
-// password alone to re-authenticate with their second factor: holding one
-// is not enough, this session must have used it.
-func (c *Console) usedSecondFactor(next web.HandlerFunc) web.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		who, _ := session.From(r.Context())
-		if slices.Contains(who.Session.AMR, storage.AMRMFA) {
-			return next(w, r)
-		}
-		if !who.User.MFAEnrolled() {
-			// A passkey is their second factor, and /reauth asks for a
-			// code: only a sign-in with the passkey opens the console.
-			return &web.Error{Status: http.StatusForbidden, MessageKey: "admin.error.use_passkey",
-				Err: fmt.Errorf("admin: %s signed in without their passkey", who.User.ID)}
-		}
-		back := "/admin"
-		if r.Method == http.MethodGet {
-			back = r.URL.RequestURI()
-		}
-		web.NoStore(w)
-		http.Redirect(w, r, session.ReauthURL(back), http.StatusSeeOther)
-		return nil
-	}
 }
 
 // problem turns an operation's error into what the console shows: a

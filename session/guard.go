@@ -151,6 +151,36 @@ func (g *Guard) RequireSecondFactor(next web.HandlerFunc) web.HandlerFunc {
 	})
 }
 
+// RequireSecondFactorUsed runs next when this session was opened with a
+// second factor (AMR "mfa"): holding one is not enough for the pages that
+// need it (the operators' console). A session opened with the password
+// alone goes to re-authenticate with the code (a GET comes back to
+// itself, any other method to Home, refused); a user whose only second
+// factor is a passkey, which /reauth does not ask for, is told to sign in
+// with it.
+func (g *Guard) RequireSecondFactorUsed(next web.HandlerFunc) web.HandlerFunc {
+	return g.RequireUser(func(w http.ResponseWriter, r *http.Request) error {
+		who, _ := From(r.Context())
+		if slices.Contains(who.Session.AMR, storage.AMRMFA) {
+			return next(w, r)
+		}
+		if !who.User.MFAEnrolled() {
+			return &web.Error{Status: http.StatusForbidden, MessageKey: "session.use_passkey",
+				Err: fmt.Errorf("session: %s signed in without their passkey", who.User.ID)}
+		}
+		back := g.Home
+		if back == "" {
+			back = "/"
+		}
+		if isRead(r) {
+			back = r.URL.RequestURI()
+		}
+		web.NoStore(w)
+		http.Redirect(w, r, ReauthURL(back), http.StatusSeeOther)
+		return nil
+	})
+}
+
 // RequireFreshAuth runs next when the session's authentication is at most
 // maxAge old (ASVS 7.5.1: sensitive changes ask again). Otherwise the
 // browser goes to the re-authentication page: a GET comes back to itself

@@ -262,3 +262,35 @@ func TestChainOrder(t *testing.T) {
 		t.Fatalf("all checks pass: %d %v", rec.Code, err)
 	}
 }
+
+func TestRequireSecondFactorUsed(t *testing.T) {
+	f := newFixture(t)
+	f.g.Home = "/admin"
+	fn := f.g.RequireSecondFactorUsed(f.handler)
+	f.st.users["u1"] = storage.User{ID: "u1", MFAEnrolledAt: t0}
+
+	// Opened with the password alone: re-authenticate, nothing runs.
+	f.st.sessions["s1"] = storage.Session{ID: "s1", UserID: "u1", AuthTime: t0, ExpiresAt: t0.Add(8 * time.Hour), AMR: []string{storage.AMRPassword}}
+	rec, err := serve(t, fn, signedRequest(t, f.m, "GET", "/admin/users?q=budi", "s1"))
+	if err != nil || rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != session.ReauthURL("/admin/users?q=budi") {
+		t.Fatalf("password-only GET: %d %q %v", rec.Code, rec.Header().Get("Location"), err)
+	}
+	rec, err = serve(t, fn, signedRequest(t, f.m, "POST", "/admin/keys/rotate", "s1"))
+	if err != nil || rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != session.ReauthURL("/admin") {
+		t.Fatalf("password-only POST: %d %q %v", rec.Code, rec.Header().Get("Location"), err)
+	}
+	// A passkey-only user cannot re-authenticate with a code: 403.
+	f.st.users["u1"] = storage.User{ID: "u1"}
+	var we *web.Error
+	if _, err := serve(t, fn, signedRequest(t, f.m, "GET", "/admin", "s1")); !errors.As(err, &we) || we.Status != http.StatusForbidden {
+		t.Fatalf("passkey-only: %v", err)
+	}
+	// Opened with the second factor: runs.
+	f.st.sessions["s1"] = storage.Session{ID: "s1", UserID: "u1", AuthTime: t0, ExpiresAt: t0.Add(8 * time.Hour), AMR: []string{storage.AMRPassword, storage.AMRMFA}}
+	if rec, err := serve(t, fn, signedRequest(t, f.m, "GET", "/admin", "s1")); err != nil || rec.Code != http.StatusNoContent {
+		t.Fatalf("mfa session: %d %v", rec.Code, err)
+	}
+	if f.ran != 1 {
+		t.Fatalf("the handler ran %d times; want once", f.ran)
+	}
+}
